@@ -1,0 +1,60 @@
+//! Broker errors and THE one place where internal errors become Kafka error codes.
+
+use kafka_protocol::error::ResponseError;
+use weir_log::LogError;
+
+/// Everything a broker operation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    /// A storage error (mapped by [`log_error_code`]).
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// A Kafka-level refusal with its exact error code and a human message.
+    #[error("{code:?}: {message}")]
+    Kafka {
+        /// The Kafka error.
+        code: ResponseError,
+        /// Why, for the error_message field and logs.
+        message: String,
+    },
+    /// Local I/O outside the partition logs (metadata files, sockets).
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+    /// Bad broker configuration (start-up only).
+    #[error("configuration error: {0}")]
+    Config(String),
+}
+
+impl BrokerError {
+    /// Shorthand for a Kafka-level error.
+    pub fn kafka(code: ResponseError, message: impl Into<String>) -> Self {
+        BrokerError::Kafka {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The Kafka error code a Kafka broker would return for this error.
+    pub fn code(&self) -> i16 {
+        match self {
+            BrokerError::Log(e) => log_error_code(e),
+            BrokerError::Kafka { code, .. } => code.code(),
+            BrokerError::Io(_) => ResponseError::KafkaStorageError.code(),
+            BrokerError::Config(_) => ResponseError::InvalidConfig.code(),
+        }
+    }
+}
+
+/// Map a storage error to the Kafka error code.
+pub fn log_error_code(e: &LogError) -> i16 {
+    let code = match e {
+        LogError::CorruptMessage(_) => ResponseError::CorruptMessage,
+        LogError::InvalidRecord(_) => ResponseError::InvalidRecord,
+        LogError::MessageTooLarge { .. } => ResponseError::MessageTooLarge,
+        LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
+        LogError::InvalidConfig { .. } => ResponseError::InvalidConfig,
+        LogError::Deleted(_) => ResponseError::UnknownTopicOrPartition,
+        LogError::Io(_) => ResponseError::KafkaStorageError,
+    };
+    code.code()
+}

@@ -1,0 +1,1 @@
+//! One module per Kafka API; `dispatch` routes a decoded request to its handler.

@@ -1,0 +1,20 @@
+//! weir-broker: the Kafka-compatible server.
+//!
+//! `server` accepts connections, `connection` frames and pipelines requests, `handlers` has one
+//! file per Kafka API, `broker` holds the shared state, `topics` persists topic metadata,
+//! `topic_admin` creates/deletes/alters topics, `config` is the broker configuration, and `error`
+//! maps every internal error to a Kafka error code in one place.
+
+pub mod broker;
+pub mod config;
+pub mod connection;
+pub mod error;
+pub mod handlers;
+pub mod server;
+pub mod topic_admin;
+pub mod topics;
+
+pub use broker::Broker;
+pub use config::BrokerConfig;
+pub use error::BrokerError;
+pub use server::run;

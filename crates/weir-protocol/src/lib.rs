@@ -1,0 +1,1 @@
+//! weir-protocol: Kafka wire format (sans-IO).
