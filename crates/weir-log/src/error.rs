@@ -1,0 +1,55 @@
+//! Typed storage errors. The broker maps each variant to a Kafka error code in one place.
+
+/// Storage errors.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// Bad CRC, bad length, truncated batch → CORRUPT_MESSAGE (2).
+    #[error("corrupt message: {0}")]
+    CorruptMessage(String),
+    /// Structurally valid but unacceptable batch (count mismatch, magic != 2, ...) →
+    /// INVALID_RECORD (87).
+    #[error("invalid record: {0}")]
+    InvalidRecord(String),
+    /// Batch larger than `max.message.bytes` → MESSAGE_TOO_LARGE (10).
+    #[error("batch of {size} bytes exceeds max.message.bytes {max}")]
+    MessageTooLarge {
+        /// Batch size.
+        size: usize,
+        /// Limit.
+        max: u32,
+    },
+    /// Offset outside [log start, log end] → OFFSET_OUT_OF_RANGE (1).
+    #[error("offset {offset} out of range [{log_start}, {log_end}]")]
+    OffsetOutOfRange {
+        /// Requested.
+        offset: i64,
+        /// Log start offset.
+        log_start: i64,
+        /// Log end offset.
+        log_end: i64,
+    },
+    /// Unknown key or unparsable value → INVALID_CONFIG (40).
+    #[error("invalid config {key}={value}: {reason}")]
+    InvalidConfig {
+        /// Config name.
+        key: String,
+        /// Offending value.
+        value: String,
+        /// Why.
+        reason: String,
+    },
+    /// The partition was deleted → UNKNOWN_TOPIC_OR_PARTITION (3).
+    #[error("partition {0} is deleted")]
+    Deleted(String),
+    /// A checkpoint or index file on disk cannot be parsed.
+    #[error("corrupt file {path}: {reason}")]
+    CorruptFile {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Disk failure → KAFKA_STORAGE_ERROR (56). Nothing is acknowledged after one.
+    #[error("storage i/o error: {0}")]
+    Io(#[from] std::io::Error),
+}

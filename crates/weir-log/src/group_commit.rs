@@ -1,0 +1,198 @@
+//! Group commit: one flusher thread fdatasyncs every file written since its last pass, so
+//! concurrent appends on all partitions share fsyncs. Appends get a ticket; a ticket is durable once
+//! the flusher has completed a pass that started after the ticket was issued.
+
+use std::fs::File;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+
+use crate::LogError;
+
+/// Opaque position in the group-commit sequence; durable once the flusher has passed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DurabilityTicket(pub u64);
+
+#[derive(Debug, Default)]
+struct State {
+    issued: u64,
+    durable: u64,
+    /// First ticket whose flush failed: it and every later ticket fail.
+    failed_from: Option<u64>,
+    dirty: Vec<Arc<File>>,
+    stop: bool,
+}
+
+#[derive(Debug)]
+struct Shared {
+    state: Mutex<State>,
+    /// Wakes the flusher.
+    work: Condvar,
+    /// Wakes blocking waiters.
+    done: Condvar,
+    /// Wakes async waiters with the durable ticket.
+    watch: tokio::sync::watch::Sender<u64>,
+}
+
+/// The group-commit flusher. Dropping it stops the thread after a final pass.
+#[derive(Debug)]
+pub struct GroupCommit {
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+fn lock(m: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+    // A panic while holding this lock cannot leave State inconsistent (plain counters).
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl GroupCommit {
+    /// Start the flusher thread.
+    pub fn start() -> Result<GroupCommit, LogError> {
+        let (tx, _rx) = tokio::sync::watch::channel(0);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            work: Condvar::new(),
+            done: Condvar::new(),
+            watch: tx,
+        });
+        let s = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("weir-group-commit".into())
+            .spawn(move || flusher(s))?;
+        Ok(GroupCommit {
+            shared,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Register that `file` has unflushed writes; returns the ticket covering them.
+    pub fn register(&self, file: &Arc<File>) -> DurabilityTicket {
+        let mut st = lock(&self.shared.state);
+        st.issued += 1;
+        if !st.dirty.iter().any(|f| Arc::ptr_eq(f, file)) {
+            st.dirty.push(file.clone());
+        }
+        let t = st.issued;
+        drop(st);
+        self.shared.work.notify_one();
+        DurabilityTicket(t)
+    }
+
+    fn check(st: &State, ticket: DurabilityTicket) -> Option<Result<(), LogError>> {
+        if let Some(f) = st.failed_from {
+            if ticket.0 >= f {
+                return Some(Err(LogError::Io(std::io::Error::other(
+                    "fdatasync failed; the write is not durable",
+                ))));
+            }
+        }
+        (st.durable >= ticket.0).then_some(Ok(()))
+    }
+
+    /// Block until `ticket` is durable.
+    pub fn wait(&self, ticket: DurabilityTicket) -> Result<(), LogError> {
+        let mut st = lock(&self.shared.state);
+        loop {
+            if let Some(r) = Self::check(&st, ticket) {
+                return r;
+            }
+            st = self.shared.done.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Wait asynchronously until `ticket` is durable.
+    pub async fn wait_async(&self, ticket: DurabilityTicket) -> Result<(), LogError> {
+        let mut rx = self.shared.watch.subscribe();
+        loop {
+            if let Some(r) = Self::check(&lock(&self.shared.state), ticket) {
+                return r;
+            }
+            if rx.changed().await.is_err() {
+                return Err(LogError::Io(std::io::Error::other("group commit stopped")));
+            }
+        }
+    }
+
+    /// True once a flush has failed (the log must refuse further appends).
+    pub fn failed(&self) -> bool {
+        lock(&self.shared.state).failed_from.is_some()
+    }
+
+    /// Flush everything registered so far and wait for it.
+    pub fn sync_all(&self) -> Result<(), LogError> {
+        let t = DurabilityTicket(lock(&self.shared.state).issued);
+        self.shared.work.notify_one();
+        self.wait(t)
+    }
+
+    /// Stop the flusher after a final pass.
+    pub fn stop(&self) {
+        lock(&self.shared.state).stop = true;
+        self.shared.work.notify_one();
+        if let Some(t) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for GroupCommit {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn flusher(shared: Arc<Shared>) {
+    loop {
+        let (files, upto) = {
+            let mut st = lock(&shared.state);
+            while st.dirty.is_empty() && st.durable == st.issued && !st.stop {
+                st = shared.work.wait(st).unwrap_or_else(|e| e.into_inner());
+            }
+            if st.dirty.is_empty() && st.durable == st.issued && st.stop {
+                return;
+            }
+            (std::mem::take(&mut st.dirty), st.issued)
+        };
+        let mut ok = true;
+        for f in &files {
+            if let Err(e) = f.sync_data() {
+                tracing::error!(error = %e, "fdatasync failed: refusing to acknowledge writes");
+                ok = false;
+            }
+        }
+        let mut st = lock(&shared.state);
+        if ok && st.failed_from.is_none() {
+            st.durable = st.durable.max(upto);
+        } else if st.failed_from.is_none() {
+            st.failed_from = Some(st.durable + 1);
+        }
+        let d = st.durable;
+        drop(st);
+        shared.done.notify_all();
+        let _ = shared.watch.send(d);
+        if !ok {
+            // Wake everyone and keep failing; the log refuses further appends.
+            let _ = shared.watch.send(u64::MAX);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tickets_become_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = Arc::new(File::create(dir.path().join("x")).unwrap());
+        let gc = GroupCommit::start().unwrap();
+        let t1 = gc.register(&f);
+        let t2 = gc.register(&f);
+        assert!(t2 > t1);
+        gc.wait(t2).unwrap();
+        gc.wait(t1).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let t3 = gc.register(&f);
+        rt.block_on(gc.wait_async(t3)).unwrap();
+    }
+}

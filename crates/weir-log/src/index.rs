@@ -1,0 +1,240 @@
+//! Sparse index files in Kafka's layout, preallocated and trimmed on roll.
+//!
+//! * `.index`: 8-byte entries (4-byte offset relative to the segment base, 4-byte file position).
+//! * `.timeindex`: 12-byte entries (8-byte timestamp, 4-byte relative offset).
+//!
+//! All integers are big-endian. Entries are kept in memory too; the file is the durable copy.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use crate::LogError;
+
+/// Which of the two index kinds a file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexKind {
+    /// `.index`: key = relative offset (4 bytes), value = position.
+    Offset,
+    /// `.timeindex`: key = timestamp (8 bytes), value = relative offset.
+    Time,
+}
+
+impl IndexKind {
+    fn key_len(self) -> usize {
+        match self {
+            IndexKind::Offset => 4,
+            IndexKind::Time => 8,
+        }
+    }
+    /// Entry size in bytes.
+    pub fn entry_len(self) -> usize {
+        self.key_len() + 4
+    }
+}
+
+/// One open index file with its entries (key, value) in memory, keys ascending.
+#[derive(Debug)]
+pub struct IndexFile {
+    kind: IndexKind,
+    path: PathBuf,
+    file: File,
+    entries: Vec<(i64, u32)>,
+    capacity: usize,
+}
+
+impl IndexFile {
+    /// Create (or reset) an index file preallocated to `max_bytes` (rounded down to whole entries).
+    pub fn create(path: &Path, kind: IndexKind, max_bytes: u64) -> Result<IndexFile, LogError> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)?;
+        let capacity = (max_bytes as usize / kind.entry_len()).max(2);
+        file.set_len((capacity * kind.entry_len()) as u64)?;
+        Ok(IndexFile {
+            kind,
+            path: path.to_path_buf(),
+            file,
+            entries: Vec::new(),
+            capacity,
+        })
+    }
+
+    /// Load an existing index. Trailing zero entries (preallocated space) are ignored. Returns
+    /// `Ok(None)` when the file is missing or its entries are not sane for a log of `log_size` bytes
+    /// (then the caller rebuilds it from the log).
+    pub fn load(
+        path: &Path,
+        kind: IndexKind,
+        max_bytes: u64,
+        log_size: u64,
+    ) -> Result<Option<IndexFile>, LogError> {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let n = kind.entry_len();
+        if bytes.len() % n != 0 {
+            return Ok(None);
+        }
+        let mut entries: Vec<(i64, u32)> = Vec::new();
+        for chunk in bytes.chunks_exact(n) {
+            let key = match kind {
+                IndexKind::Offset => {
+                    i32::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]) as i64
+                }
+                IndexKind::Time => {
+                    let mut a = [0u8; 8];
+                    a.copy_from_slice(&chunk[..8]);
+                    i64::from_be_bytes(a)
+                }
+            };
+            let k = kind.key_len();
+            let value = u32::from_be_bytes([chunk[k], chunk[k + 1], chunk[k + 2], chunk[k + 3]]);
+            if key == 0 && value == 0 && !entries.is_empty() {
+                break; // preallocated tail
+            }
+            if key == 0 && value == 0 && kind == IndexKind::Time {
+                break;
+            }
+            if let Some(&(pk, pv)) = entries.last() {
+                let monotonic = match kind {
+                    IndexKind::Offset => key > pk && value > pv,
+                    IndexKind::Time => key > pk && value >= pv,
+                };
+                if !monotonic {
+                    return Ok(None);
+                }
+            }
+            if kind == IndexKind::Offset && value as u64 >= log_size.max(1) {
+                return Ok(None);
+            }
+            entries.push((key, value));
+        }
+        let file = OpenOptions::new().read(true).write(true).open(path)?;
+        let capacity = (max_bytes as usize / n).max(entries.len() + 2);
+        file.set_len((capacity * n) as u64)?;
+        Ok(Some(IndexFile {
+            kind,
+            path: path.to_path_buf(),
+            file,
+            entries,
+            capacity,
+        }))
+    }
+
+    /// True when no more entries fit (the segment must roll).
+    pub fn is_full(&self) -> bool {
+        self.entries.len() >= self.capacity
+    }
+
+    /// Last entry.
+    pub fn last(&self) -> Option<(i64, u32)> {
+        self.entries.last().copied()
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Append an entry if its key is larger than the last one; ignored otherwise or when full.
+    pub fn append(&mut self, key: i64, value: u32) -> Result<(), LogError> {
+        if self.is_full() || self.entries.last().is_some_and(|&(k, _)| k >= key) {
+            return Ok(());
+        }
+        let mut buf = [0u8; 12];
+        let n = self.kind.entry_len();
+        match self.kind {
+            IndexKind::Offset => buf[..4].copy_from_slice(&(key as i32).to_be_bytes()),
+            IndexKind::Time => buf[..8].copy_from_slice(&key.to_be_bytes()),
+        }
+        let k = self.kind.key_len();
+        buf[k..k + 4].copy_from_slice(&value.to_be_bytes());
+        self.file
+            .write_all_at(&buf[..n], (self.entries.len() * n) as u64)?;
+        self.entries.push((key, value));
+        Ok(())
+    }
+
+    /// The last entry whose key is <= `key`.
+    pub fn floor(&self, key: i64) -> Option<(i64, u32)> {
+        let i = self.entries.partition_point(|&(k, _)| k <= key);
+        if i == 0 {
+            None
+        } else {
+            Some(self.entries[i - 1])
+        }
+    }
+
+    /// The first entry whose key is >= `key`.
+    pub fn ceiling(&self, key: i64) -> Option<(i64, u32)> {
+        let i = self.entries.partition_point(|&(k, _)| k < key);
+        self.entries.get(i).copied()
+    }
+
+    /// Drop entries whose value (offset index: position; time index: relative offset) is >= `v`.
+    pub fn truncate_values_from(&mut self, v: u32) -> Result<(), LogError> {
+        let keep = self.entries.iter().take_while(|&&(_, x)| x < v).count();
+        self.entries.truncate(keep);
+        let n = self.kind.entry_len();
+        // Zero the dropped tail so a reload stops at the right place.
+        let zero = vec![0u8; (self.capacity - keep) * n];
+        self.file.write_all_at(&zero, (keep * n) as u64)?;
+        Ok(())
+    }
+
+    /// Shrink the file to its entries (on roll and shutdown), as Kafka does.
+    pub fn trim(&mut self) -> Result<(), LogError> {
+        let n = self.kind.entry_len();
+        self.file.set_len((self.entries.len() * n) as u64)?;
+        self.capacity = self.entries.len();
+        Ok(())
+    }
+
+    /// Fsync the index file.
+    pub fn flush(&self) -> Result<(), LogError> {
+        self.file.sync_data()?;
+        Ok(())
+    }
+
+    /// Path of the file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_persist_and_garbage_is_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("00000000000000000000.index");
+        let mut idx = IndexFile::create(&p, IndexKind::Offset, 1024).unwrap();
+        idx.append(0, 0).unwrap();
+        idx.append(10, 4096).unwrap();
+        idx.append(25, 9000).unwrap();
+        assert_eq!(std::fs::metadata(&p).unwrap().len(), 1024);
+        let re = IndexFile::load(&p, IndexKind::Offset, 1024, 10_000).unwrap().unwrap();
+        assert_eq!(re.len(), 3);
+        assert_eq!(re.floor(12), Some((10, 4096)));
+        assert_eq!(re.floor(9), Some((0, 0)));
+        // positions past the log size mean the index is stale → rebuild
+        assert!(IndexFile::load(&p, IndexKind::Offset, 1024, 5000).unwrap().is_none());
+        std::fs::write(&p, b"garbage!garbage!x").unwrap();
+        assert!(IndexFile::load(&p, IndexKind::Offset, 1024, 10_000).unwrap().is_none());
+        std::fs::write(&p, [0xffu8; 16]).unwrap();
+        assert!(IndexFile::load(&p, IndexKind::Offset, 1024, 10_000).unwrap().is_none());
+    }
+}

@@ -1,0 +1,255 @@
+//! The log manager: one log directory, its partitions, checkpoints, clean-shutdown marker and the
+//! shared group-commit flusher.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use crate::checkpoint::{self, fsync_dir};
+use crate::group_commit::{DurabilityTicket, GroupCommit};
+use crate::partition_log::{CheckpointedOffsets, PartitionLog};
+use crate::{Clock, LogConfig, LogError, TopicPartition};
+
+/// Name of Kafka's clean-shutdown marker file.
+pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
+/// `recovery-point-offset-checkpoint`.
+pub const RECOVERY_POINT_FILE: &str = "recovery-point-offset-checkpoint";
+/// `log-start-offset-checkpoint`.
+pub const LOG_START_FILE: &str = "log-start-offset-checkpoint";
+/// `replication-offset-checkpoint` (high watermarks).
+pub const REPLICATION_FILE: &str = "replication-offset-checkpoint";
+/// `cleaner-offset-checkpoint`.
+pub const CLEANER_FILE: &str = "cleaner-offset-checkpoint";
+
+#[derive(Debug, Default)]
+struct Checkpoints {
+    recovery: BTreeMap<TopicPartition, i64>,
+    log_start: BTreeMap<TopicPartition, i64>,
+    hw: BTreeMap<TopicPartition, i64>,
+    cleaner: BTreeMap<TopicPartition, i64>,
+}
+
+/// Owns one log directory: partitions, checkpoints, clean-shutdown marker, group commit.
+pub struct LogManager {
+    dir: PathBuf,
+    clock: Arc<dyn Clock>,
+    commit: Arc<GroupCommit>,
+    clean: bool,
+    logs: RwLock<HashMap<TopicPartition, Arc<PartitionLog>>>,
+    /// Offsets read at start-up, kept for partitions not opened (yet).
+    loaded: Mutex<Checkpoints>,
+    /// Serializes checkpoint writes.
+    checkpoint_lock: Mutex<()>,
+}
+
+impl std::fmt::Debug for LogManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LogManager({})", self.dir.display())
+    }
+}
+
+fn read_or_warn(path: &Path, any_corrupt: &mut bool) -> BTreeMap<TopicPartition, i64> {
+    match checkpoint::read_offsets(path) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!(file = %path.display(), error = %e, "ignoring unreadable checkpoint; full recovery");
+            *any_corrupt = true;
+            BTreeMap::new()
+        }
+    }
+}
+
+/// True when `name` looks like `<topic>-<partition>`.
+fn parse_dir_name(name: &str) -> Option<TopicPartition> {
+    let (topic, p) = name.rsplit_once('-')?;
+    if topic.is_empty() {
+        return None;
+    }
+    Some(TopicPartition::new(topic, p.parse().ok()?))
+}
+
+impl LogManager {
+    /// Open (creating if needed) `log_dir`. Partition directories found there are opened lazily
+    /// by [`LogManager::get_or_create`]; recovery runs on each if the last shutdown was unclean.
+    pub fn open(log_dir: &Path, clock: Arc<dyn Clock>) -> Result<Arc<LogManager>, LogError> {
+        std::fs::create_dir_all(log_dir)?;
+        let marker = log_dir.join(CLEAN_SHUTDOWN_FILE);
+        let mut clean = marker.exists();
+        if clean {
+            std::fs::remove_file(&marker)?;
+            fsync_dir(log_dir)?;
+        }
+        let mut corrupt = false;
+        let cps = Checkpoints {
+            recovery: read_or_warn(&log_dir.join(RECOVERY_POINT_FILE), &mut corrupt),
+            log_start: read_or_warn(&log_dir.join(LOG_START_FILE), &mut corrupt),
+            hw: read_or_warn(&log_dir.join(REPLICATION_FILE), &mut corrupt),
+            cleaner: read_or_warn(&log_dir.join(CLEANER_FILE), &mut corrupt),
+        };
+        if corrupt {
+            clean = false;
+        }
+        if !clean {
+            tracing::info!(dir = %log_dir.display(), "no clean-shutdown marker: partitions are recovered when opened");
+        }
+        Ok(Arc::new(LogManager {
+            dir: log_dir.to_path_buf(),
+            clock,
+            commit: Arc::new(GroupCommit::start()?),
+            clean,
+            logs: RwLock::new(HashMap::new()),
+            loaded: Mutex::new(cps),
+            checkpoint_lock: Mutex::new(()),
+        }))
+    }
+
+    /// The directory.
+    pub fn log_dir(&self) -> PathBuf {
+        self.dir.clone()
+    }
+
+    /// True when the previous shutdown left the clean-shutdown marker.
+    pub fn was_clean_shutdown(&self) -> bool {
+        self.clean
+    }
+
+    /// Partitions that have a directory on disk.
+    pub fn partitions_on_disk(&self) -> Vec<TopicPartition> {
+        let mut out = Vec::new();
+        if let Ok(rd) = std::fs::read_dir(&self.dir) {
+            for e in rd.flatten() {
+                if e.path().is_dir() {
+                    if let Some(tp) = parse_dir_name(&e.file_name().to_string_lossy()) {
+                        out.push(tp);
+                    }
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    fn read_logs(&self) -> std::sync::RwLockReadGuard<'_, HashMap<TopicPartition, Arc<PartitionLog>>> {
+        self.logs.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Open the partition's log (recovering it if needed), creating it when absent.
+    pub fn get_or_create(&self, tp: &TopicPartition, config: LogConfig) -> Result<Arc<PartitionLog>, LogError> {
+        if let Some(l) = self.read_logs().get(tp) {
+            return Ok(l.clone());
+        }
+        let mut logs = self.logs.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(l) = logs.get(tp) {
+            return Ok(l.clone());
+        }
+        let dir = self.dir.join(tp.dir_name());
+        if !dir.exists() {
+            std::fs::create_dir_all(&dir)?;
+            fsync_dir(&self.dir)?;
+        }
+        let offsets = {
+            let cps = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+            CheckpointedOffsets {
+                recovery_point: cps.recovery.get(tp).copied(),
+                log_start_offset: cps.log_start.get(tp).copied(),
+                high_watermark: cps.hw.get(tp).copied(),
+            }
+        };
+        let log = Arc::new(PartitionLog::open(
+            tp.clone(),
+            dir,
+            config,
+            self.commit.clone(),
+            self.clock.clone(),
+            offsets,
+            self.clean,
+        )?);
+        logs.insert(tp.clone(), log.clone());
+        Ok(log)
+    }
+
+    /// An already-open partition log.
+    pub fn get(&self, tp: &TopicPartition) -> Option<Arc<PartitionLog>> {
+        self.read_logs().get(tp).cloned()
+    }
+
+    /// Delete a partition's log and directory (whether or not it is open).
+    pub fn delete(&self, tp: &TopicPartition) -> Result<(), LogError> {
+        let removed = self.logs.write().unwrap_or_else(|e| e.into_inner()).remove(tp);
+        {
+            let mut cps = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+            cps.recovery.remove(tp);
+            cps.log_start.remove(tp);
+            cps.hw.remove(tp);
+            cps.cleaner.remove(tp);
+        }
+        match removed {
+            Some(l) => l.delete_all()?,
+            None => {
+                let dir = self.dir.join(tp.dir_name());
+                if dir.exists() {
+                    std::fs::remove_dir_all(&dir)?;
+                    fsync_dir(&self.dir)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Block until `ticket` is on stable storage (error if the fsync failed).
+    pub fn wait_durable(&self, ticket: DurabilityTicket) -> Result<(), LogError> {
+        self.commit.wait(ticket)
+    }
+
+    /// Async form of [`LogManager::wait_durable`].
+    pub async fn wait_durable_async(&self, ticket: DurabilityTicket) -> Result<(), LogError> {
+        self.commit.wait_async(ticket).await
+    }
+
+    /// Periodic work: roll by `segment.ms`, retention, `flush.ms` flushes, and checkpoint
+    /// writes. Call every few seconds. Errors of one partition are logged and do not stop others.
+    pub fn run_maintenance(&self) -> Result<(), LogError> {
+        let logs: Vec<Arc<PartitionLog>> = self.read_logs().values().cloned().collect();
+        for l in logs {
+            match l.maintain() {
+                Ok(n) if n > 0 => tracing::info!(partition = %l.topic_partition().dir_name(), segments = n, "retention deleted segments"),
+                Ok(_) => {}
+                Err(e) => tracing::error!(partition = %l.topic_partition().dir_name(), error = %e, "log maintenance failed"),
+            }
+        }
+        self.checkpoint()
+    }
+
+    /// Write all checkpoint files now.
+    pub fn checkpoint(&self) -> Result<(), LogError> {
+        let _g = self.checkpoint_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let (mut rec, mut start, mut hw, cleaner) = {
+            let cps = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+            (cps.recovery.clone(), cps.log_start.clone(), cps.hw.clone(), cps.cleaner.clone())
+        };
+        for (tp, l) in self.read_logs().iter() {
+            let (r, s, h) = l.checkpoint_offsets();
+            rec.insert(tp.clone(), r);
+            start.insert(tp.clone(), s);
+            hw.insert(tp.clone(), h);
+        }
+        checkpoint::write_atomic(&self.dir.join(RECOVERY_POINT_FILE), checkpoint::render_offsets(&rec).as_bytes())?;
+        checkpoint::write_atomic(&self.dir.join(LOG_START_FILE), checkpoint::render_offsets(&start).as_bytes())?;
+        checkpoint::write_atomic(&self.dir.join(REPLICATION_FILE), checkpoint::render_offsets(&hw).as_bytes())?;
+        checkpoint::write_atomic(&self.dir.join(CLEANER_FILE), checkpoint::render_offsets(&cleaner).as_bytes())?;
+        Ok(())
+    }
+
+    /// Flush everything, write checkpoints and the clean-shutdown marker.
+    pub fn shutdown(&self) -> Result<(), LogError> {
+        self.commit.sync_all()?;
+        let logs: Vec<Arc<PartitionLog>> = self.read_logs().values().cloned().collect();
+        for l in &logs {
+            l.close()?;
+        }
+        self.checkpoint()?;
+        checkpoint::write_atomic(&self.dir.join(CLEAN_SHUTDOWN_FILE), b"")?;
+        self.commit.stop();
+        Ok(())
+    }
+}

@@ -1,0 +1,601 @@
+//! One partition's log: an ordered set of segments plus its offsets, behind one mutex.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::batch::{self, BatchHeader};
+use crate::checkpoint::{self, fsync_dir};
+use crate::group_commit::{DurabilityTicket, GroupCommit};
+use crate::segment::{segment_path, Segment};
+use crate::{Clock, FileSlice, LogConfig, LogError, TimestampType, TopicPartition};
+
+/// Result of a read by offset.
+#[derive(Debug, Clone)]
+pub struct ReadResult {
+    /// Whole batches starting at the batch that contains the requested offset.
+    pub records: FileSlice,
+    /// Log start offset at read time.
+    pub log_start_offset: i64,
+    /// High watermark at read time.
+    pub high_watermark: i64,
+    /// Log end offset at read time.
+    pub log_end_offset: i64,
+}
+
+/// Result of a leader append.
+#[derive(Debug, Clone)]
+pub struct AppendResult {
+    /// Offset given to the first record.
+    pub base_offset: i64,
+    /// Offset of the last record.
+    pub last_offset: i64,
+    /// Broker append time when `LogAppendTime`, else -1.
+    pub log_append_time: i64,
+    /// Log start offset after the append.
+    pub log_start_offset: i64,
+    /// `Some` when the append must be awaited with `LogManager::wait_durable` before acking.
+    pub durable: Option<DurabilityTicket>,
+}
+
+/// Offsets recorded in the log dir's checkpoint files for one partition.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CheckpointedOffsets {
+    /// From `recovery-point-offset-checkpoint`.
+    pub recovery_point: Option<i64>,
+    /// From `log-start-offset-checkpoint`.
+    pub log_start_offset: Option<i64>,
+    /// From `replication-offset-checkpoint`.
+    pub high_watermark: Option<i64>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    segments: BTreeMap<i64, Segment>,
+    config: LogConfig,
+    log_start_offset: i64,
+    log_end_offset: i64,
+    high_watermark: i64,
+    recovery_point: i64,
+    unflushed_messages: u64,
+    last_flush_ms: i64,
+    epochs: Vec<(i32, i64)>,
+    deleted: bool,
+}
+
+/// One partition's log. All methods take `&self` (internally locked). Appends are atomic per
+/// call: either every batch is stored or none.
+pub struct PartitionLog {
+    tp: TopicPartition,
+    dir: PathBuf,
+    commit: Arc<GroupCommit>,
+    clock: Arc<dyn Clock>,
+    inner: Mutex<Inner>,
+}
+
+impl std::fmt::Debug for PartitionLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PartitionLog({})", self.tp.dir_name())
+    }
+}
+
+fn list_segments(dir: &Path) -> Result<Vec<i64>, LogError> {
+    let mut bases = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let name = entry?.file_name();
+        let name = name.to_string_lossy();
+        if let Some(stem) = name.strip_suffix(".log") {
+            if stem.len() == 20 {
+                if let Ok(b) = stem.parse::<i64>() {
+                    bases.push(b);
+                }
+            }
+        } else if name.ends_with(".tmp") || name.ends_with(".deleted") || name.ends_with(".cleaned") {
+            let _ = std::fs::remove_file(dir.join(&*name));
+        }
+    }
+    bases.sort_unstable();
+    Ok(bases)
+}
+
+impl PartitionLog {
+    /// Open (or create) the partition directory `dir`. When `clean` is false, every segment from
+    /// the one holding the recovery point on is CRC-checked and a torn tail is truncated.
+    pub(crate) fn open(
+        tp: TopicPartition,
+        dir: PathBuf,
+        config: LogConfig,
+        commit: Arc<GroupCommit>,
+        clock: Arc<dyn Clock>,
+        offsets: CheckpointedOffsets,
+        clean: bool,
+    ) -> Result<PartitionLog, LogError> {
+        let now = clock.now_ms();
+        let bases = list_segments(&dir)?;
+        let mut segments = BTreeMap::new();
+        for &b in &bases {
+            segments.insert(b, Segment::open(&dir, b, config.segment_index_bytes, config.index_interval_bytes, now)?);
+        }
+        let recovery_point = offsets.recovery_point.unwrap_or(0);
+        if !clean {
+            let from = bases.iter().rev().find(|&&b| b <= recovery_point).copied().unwrap_or(i64::MIN);
+            let mut cut_after: Option<i64> = None;
+            for (&b, seg) in segments.range_mut(from..) {
+                if cut_after.is_some() {
+                    break;
+                }
+                let dropped = seg.recover()?;
+                if dropped > 0 {
+                    tracing::warn!(
+                        file = %segment_path(&dir, b, "log").display(),
+                        offset = seg.next_offset()?,
+                        bytes_dropped = dropped,
+                        "recovery truncated a torn or corrupt tail"
+                    );
+                    cut_after = Some(b);
+                }
+            }
+            if let Some(b) = cut_after {
+                let later: Vec<i64> = segments.range(b + 1..).map(|(&k, _)| k).collect();
+                for k in later {
+                    if let Some(s) = segments.remove(&k) {
+                        tracing::warn!(segment = k, "recovery deleted a segment after a corrupt one");
+                        s.delete_files()?;
+                    }
+                }
+            }
+        }
+        if segments.is_empty() {
+            let base = offsets.log_start_offset.unwrap_or(0).max(0);
+            segments.insert(base, Segment::create(&dir, base, config.segment_index_bytes, config.index_interval_bytes, now)?);
+            fsync_dir(&dir)?;
+        }
+        let (&first, _) = segments.iter().next().ok_or_else(|| LogError::Io(std::io::Error::other("no segment")))?;
+        let log_end_offset = {
+            let (_, last) = segments.iter_mut().next_back().ok_or_else(|| LogError::Io(std::io::Error::other("no segment")))?;
+            last.next_offset()?
+        };
+        let log_start_offset = offsets.log_start_offset.unwrap_or(first).max(first).min(log_end_offset);
+        let high_watermark = offsets.high_watermark.unwrap_or(log_start_offset).clamp(log_start_offset, log_end_offset);
+        let epochs = match checkpoint::read_epochs(&dir.join("leader-epoch-checkpoint")) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(partition = %tp.dir_name(), error = %e, "ignoring corrupt leader-epoch-checkpoint");
+                Vec::new()
+            }
+        };
+        Ok(PartitionLog {
+            tp,
+            dir,
+            commit,
+            clock,
+            inner: Mutex::new(Inner {
+                segments,
+                config,
+                log_start_offset,
+                log_end_offset,
+                high_watermark,
+                recovery_point: recovery_point.min(log_end_offset),
+                unflushed_messages: 0,
+                last_flush_ms: now,
+                epochs,
+                deleted: false,
+            }),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // Every mutation below keeps Inner consistent before any fallible step, so a poisoned lock
+        // still guards valid state.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The partition.
+    pub fn topic_partition(&self) -> &TopicPartition {
+        &self.tp
+    }
+
+    /// Validate and append one or more v2 record batches (a Produce `records` field), assigning
+    /// offsets by rewriting base offsets. Nothing is stored if any batch is invalid.
+    pub fn append(&self, records: &[u8]) -> Result<AppendResult, LogError> {
+        let mut inner = self.lock();
+        if inner.deleted {
+            return Err(LogError::Deleted(self.tp.dir_name()));
+        }
+        if self.commit.failed() {
+            return Err(LogError::Io(std::io::Error::other("log dir failed an fsync; refusing writes")));
+        }
+        if records.is_empty() {
+            return Err(LogError::InvalidRecord("produce request has no record batches".into()));
+        }
+        let mut headers: Vec<(usize, BatchHeader)> = Vec::new();
+        let mut pos = 0;
+        while pos < records.len() {
+            let h = batch::validate_batch(&records[pos..])?;
+            if h.total_len > inner.config.max_message_bytes as usize {
+                return Err(LogError::MessageTooLarge { size: h.total_len, max: inner.config.max_message_bytes });
+            }
+            headers.push((pos, h));
+            pos += h.total_len;
+        }
+        let now = self.clock.now_ms();
+        let mut bytes = records.to_vec();
+        let base_offset = inner.log_end_offset;
+        let mut next = base_offset;
+        let epoch = inner.epochs.last().map(|&(e, _)| e);
+        let append_time = inner.config.message_timestamp_type == TimestampType::LogAppendTime;
+        let mut count = 0u64;
+        for (off, h) in headers.iter_mut() {
+            let b = &mut bytes[*off..*off + h.total_len];
+            batch::set_base_offset(b, next);
+            if let Some(e) = epoch {
+                batch::set_partition_leader_epoch(b, e);
+            }
+            if append_time {
+                batch::set_log_append_time(b, h.total_len, now);
+                h.max_timestamp = now;
+            }
+            h.base_offset = next;
+            next = h.next_offset();
+            count += h.records_count as u64;
+        }
+        self.maybe_roll(&mut inner, bytes.len() as u64, now)?;
+        let interval = inner.config.index_interval_bytes;
+        let file = {
+            let (_, seg) = inner.segments.iter_mut().next_back().ok_or_else(|| LogError::Io(std::io::Error::other("no segment")))?;
+            if let Err(e) = seg.append(&bytes, &headers, interval) {
+                // Leave no partial batch behind: cut back to the previous end.
+                let _ = seg.truncate_to_offset(base_offset);
+                return Err(e);
+            }
+            seg.log_file().clone()
+        };
+        inner.log_end_offset = next;
+        inner.unflushed_messages += count;
+        let durable = if inner.config.durable_acks() {
+            Some(self.commit.register(&file))
+        } else {
+            if inner.unflushed_messages >= inner.config.flush_messages {
+                self.commit.register(&file);
+                inner.unflushed_messages = 0;
+            }
+            None
+        };
+        Ok(AppendResult {
+            base_offset,
+            last_offset: next - 1,
+            log_append_time: if append_time { now } else { -1 },
+            log_start_offset: inner.log_start_offset,
+            durable,
+        })
+    }
+
+    fn maybe_roll(&self, inner: &mut Inner, incoming: u64, now: i64) -> Result<(), LogError> {
+        let cfg = inner.config.clone();
+        let leo = inner.log_end_offset;
+        let needs = {
+            let Some((_, active)) = inner.segments.iter().next_back() else { return Ok(()) };
+            active.size() > 0
+                && (active.size() + incoming > cfg.segment_bytes
+                    || active.index_full()
+                    || now - active.created_ms >= cfg.segment_ms
+                    || leo - active.base_offset > i32::MAX as i64 / 2)
+        };
+        if needs {
+            self.roll(inner, now)?;
+        }
+        Ok(())
+    }
+
+    fn roll(&self, inner: &mut Inner, now: i64) -> Result<(), LogError> {
+        let leo = inner.log_end_offset;
+        if let Some((_, active)) = inner.segments.iter_mut().next_back() {
+            if active.base_offset == leo {
+                return Ok(());
+            }
+            active.seal()?;
+        }
+        let seg = Segment::create(&self.dir, leo, inner.config.segment_index_bytes, inner.config.index_interval_bytes, now)?;
+        fsync_dir(&self.dir)?;
+        inner.segments.insert(leo, seg);
+        Ok(())
+    }
+
+    /// Read whole batches from the one containing `offset`, at most `max_bytes` but at least one
+    /// batch, never a batch starting at or past `max_offset` (exclusive; the high watermark for
+    /// consumers). Reads never cross a segment boundary.
+    pub fn read(&self, offset: i64, max_bytes: usize, max_offset: i64) -> Result<ReadResult, LogError> {
+        let mut inner = self.lock();
+        if inner.deleted {
+            return Err(LogError::Deleted(self.tp.dir_name()));
+        }
+        let (ls, leo, hw) = (inner.log_start_offset, inner.log_end_offset, inner.high_watermark);
+        if offset < ls || offset > leo {
+            return Err(LogError::OffsetOutOfRange { offset, log_start: ls, log_end: leo });
+        }
+        let empty = |file| FileSlice { file, position: 0, len: 0 };
+        let bases: Vec<i64> = inner.segments.range(..=offset).next_back().map(|(&b, _)| b).into_iter()
+            .chain(inner.segments.range(offset + 1..).map(|(&b, _)| b)).collect();
+        for b in bases {
+            let Some(seg) = inner.segments.get_mut(&b) else { continue };
+            let Some(loc) = seg.find(offset)? else { continue };
+            let mut len = 0u64;
+            let mut pos = loc.position;
+            while let Some(h) = seg.header_at(pos)? {
+                if h.base_offset >= max_offset || pos + h.total_len as u64 > seg.size() {
+                    break;
+                }
+                if len > 0 && len + h.total_len as u64 > max_bytes as u64 {
+                    break;
+                }
+                len += h.total_len as u64;
+                pos += h.total_len as u64;
+            }
+            return Ok(ReadResult {
+                records: FileSlice { file: seg.log_file().clone(), position: loc.position, len: len as usize },
+                log_start_offset: ls,
+                high_watermark: hw,
+                log_end_offset: leo,
+            });
+        }
+        let file = inner.segments.iter().next_back().map(|(_, s)| s.log_file().clone())
+            .ok_or_else(|| LogError::Io(std::io::Error::other("no segment")))?;
+        Ok(ReadResult { records: empty(file), log_start_offset: ls, high_watermark: hw, log_end_offset: leo })
+    }
+
+    /// First batch whose max timestamp is >= `timestamp`: (its base offset, its max timestamp).
+    /// Weir answers at batch granularity (Kafka returns the exact record inside the batch); the
+    /// offset returned is never after Kafka's. None if no such batch.
+    pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>, LogError> {
+        let mut inner = self.lock();
+        let ls = inner.log_start_offset;
+        for (_, seg) in inner.segments.iter_mut() {
+            if let Some(loc) = seg.find_by_timestamp(timestamp)? {
+                if loc.header.last_offset() >= ls {
+                    return Ok(Some((loc.header.base_offset.max(ls), loc.header.max_timestamp)));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// (max timestamp, its offset) over the whole log; None when empty.
+    pub fn max_timestamp(&self) -> Option<(i64, i64)> {
+        let mut inner = self.lock();
+        let mut best: Option<(i64, i64)> = None;
+        for (_, seg) in inner.segments.iter_mut() {
+            if let Ok((ts, off)) = seg.max_timestamp() {
+                if ts >= 0 && best.is_none_or(|(b, _)| ts > b) {
+                    best = Some((ts, off));
+                }
+            }
+        }
+        best
+    }
+
+    /// Log start offset.
+    pub fn log_start_offset(&self) -> i64 {
+        self.lock().log_start_offset
+    }
+    /// Log end offset (next offset to assign).
+    pub fn log_end_offset(&self) -> i64 {
+        self.lock().log_end_offset
+    }
+    /// High watermark (set by the owner).
+    pub fn high_watermark(&self) -> i64 {
+        self.lock().high_watermark
+    }
+    /// Set the high watermark (clamped to [log start, LEO]); it never moves backwards here.
+    pub fn set_high_watermark(&self, hw: i64) {
+        let mut inner = self.lock();
+        let v = hw.clamp(inner.log_start_offset, inner.log_end_offset);
+        inner.high_watermark = inner.high_watermark.max(v);
+    }
+    /// Offset up to which data is known flushed.
+    pub fn recovery_point(&self) -> i64 {
+        self.lock().recovery_point
+    }
+
+    /// Remove every record at or above `offset` (replication truncation; batch granularity).
+    pub fn truncate_to(&self, offset: i64) -> Result<(), LogError> {
+        let mut inner = self.lock();
+        if offset >= inner.log_end_offset {
+            return Ok(());
+        }
+        let now = self.clock.now_ms();
+        let doomed: Vec<i64> = inner.segments.range(offset.max(0)..).map(|(&b, _)| b).filter(|&b| b > *inner.segments.keys().next().unwrap_or(&0)).collect();
+        for b in doomed {
+            if let Some(s) = inner.segments.remove(&b) {
+                s.delete_files()?;
+            }
+        }
+        let leo = {
+            let (_, last) = inner.segments.iter_mut().next_back().ok_or_else(|| LogError::Io(std::io::Error::other("no segment")))?;
+            last.truncate_to_offset(offset)?;
+            last.next_offset()?
+        };
+        let _ = now;
+        inner.log_end_offset = leo;
+        inner.high_watermark = inner.high_watermark.min(leo);
+        inner.recovery_point = inner.recovery_point.min(leo);
+        inner.log_start_offset = inner.log_start_offset.min(leo);
+        let before = inner.epochs.len();
+        inner.epochs.retain(|&(_, start)| start < leo);
+        if inner.epochs.len() != before {
+            self.write_epochs(&inner)?;
+        }
+        Ok(())
+    }
+
+    /// DeleteRecords: move the log start offset to `offset` (<= high watermark), deleting whole
+    /// segments below it. Returns the new log start offset.
+    pub fn delete_records_before(&self, offset: i64) -> Result<i64, LogError> {
+        let mut inner = self.lock();
+        if offset > inner.high_watermark || offset < 0 {
+            return Err(LogError::OffsetOutOfRange { offset, log_start: inner.log_start_offset, log_end: inner.high_watermark });
+        }
+        inner.log_start_offset = inner.log_start_offset.max(offset);
+        Self::delete_segments_below_start(&mut inner)?;
+        Ok(inner.log_start_offset)
+    }
+
+    fn delete_segments_below_start(inner: &mut Inner) -> Result<(), LogError> {
+        let ls = inner.log_start_offset;
+        let bases: Vec<i64> = inner.segments.keys().copied().collect();
+        for w in bases.windows(2) {
+            if w[1] <= ls {
+                if let Some(s) = inner.segments.remove(&w[0]) {
+                    s.delete_files()?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Apply a changed config to the open log (takes effect on the next append/maintenance).
+    pub fn update_config(&self, config: LogConfig) {
+        self.lock().config = config;
+    }
+    /// Current config.
+    pub fn config(&self) -> LogConfig {
+        self.lock().config.clone()
+    }
+    /// Total bytes in all segments.
+    pub fn size_bytes(&self) -> u64 {
+        self.lock().segments.values().map(Segment::size).sum()
+    }
+    /// Number of segments.
+    pub fn segment_count(&self) -> usize {
+        self.lock().segments.len()
+    }
+
+    /// Record that `epoch` starts at `start_offset` (leader election); persisted in
+    /// `leader-epoch-checkpoint`. Ignored unless newer than the latest epoch.
+    pub fn assign_epoch(&self, epoch: i32, start_offset: i64) -> Result<(), LogError> {
+        let mut inner = self.lock();
+        if inner.epochs.last().is_some_and(|&(e, _)| e >= epoch) {
+            return Ok(());
+        }
+        inner.epochs.push((epoch, start_offset));
+        self.write_epochs(&inner)
+    }
+
+    /// The latest leader epoch, if any.
+    pub fn latest_epoch(&self) -> Option<i32> {
+        self.lock().epochs.last().map(|&(e, _)| e)
+    }
+
+    fn write_epochs(&self, inner: &Inner) -> Result<(), LogError> {
+        checkpoint::write_atomic(&self.dir.join("leader-epoch-checkpoint"), checkpoint::render_epochs(&inner.epochs).as_bytes())
+    }
+
+    /// Periodic work: roll by `segment.ms`, delete by retention, `flush.ms` flushes, and advance
+    /// the recovery point after a full flush. Returns the number of segments deleted.
+    pub fn maintain(&self) -> Result<usize, LogError> {
+        let now = self.clock.now_ms();
+        let mut inner = self.lock();
+        if inner.deleted {
+            return Ok(0);
+        }
+        let cfg = inner.config.clone();
+        let roll_due = inner.segments.iter().next_back().is_some_and(|(_, a)| a.size() > 0 && now - a.created_ms >= cfg.segment_ms);
+        if roll_due {
+            self.roll(&mut inner, now)?;
+        }
+        let mut deleted = 0;
+        if cfg.cleanup_policy.delete {
+            // Time retention: whole non-active segments whose newest record is too old.
+            if cfg.retention_ms >= 0 {
+                loop {
+                    if inner.segments.len() < 2 {
+                        break;
+                    }
+                    let Some((&b, seg)) = inner.segments.iter_mut().next() else { break };
+                    let (ts, _) = seg.max_timestamp()?;
+                    if now - ts <= cfg.retention_ms {
+                        break;
+                    }
+                    let next_base = inner.segments.range(b + 1..).next().map(|(&k, _)| k).unwrap_or(b);
+                    if next_base > inner.high_watermark {
+                        break;
+                    }
+                    if let Some(s) = inner.segments.remove(&b) {
+                        s.delete_files()?;
+                    }
+                    inner.log_start_offset = inner.log_start_offset.max(next_base);
+                    deleted += 1;
+                }
+            }
+            // Size retention.
+            if cfg.retention_bytes >= 0 {
+                loop {
+                    let total: u64 = inner.segments.values().map(Segment::size).sum();
+                    if inner.segments.len() < 2 {
+                        break;
+                    }
+                    let Some((&b, first)) = inner.segments.iter().next() else { break };
+                    if total - first.size() < cfg.retention_bytes as u64 {
+                        break;
+                    }
+                    let next_base = inner.segments.range(b + 1..).next().map(|(&k, _)| k).unwrap_or(b);
+                    if next_base > inner.high_watermark {
+                        break;
+                    }
+                    if let Some(s) = inner.segments.remove(&b) {
+                        s.delete_files()?;
+                    }
+                    inner.log_start_offset = inner.log_start_offset.max(next_base);
+                    deleted += 1;
+                }
+            }
+        }
+        Self::delete_segments_below_start(&mut inner)?;
+        // Flush (flush.ms, or always for the recovery point) and advance the recovery point.
+        let leo = inner.log_end_offset;
+        if leo > inner.recovery_point && (cfg.durable_acks() || now - inner.last_flush_ms >= cfg.flush_ms) {
+            for (_, s) in inner.segments.range(inner.recovery_point..) {
+                s.flush()?;
+            }
+            if let Some((_, s)) = inner.segments.range(..=inner.recovery_point).next_back() {
+                s.flush()?;
+            }
+            inner.recovery_point = leo;
+            inner.unflushed_messages = 0;
+            inner.last_flush_ms = now;
+        }
+        Ok(deleted)
+    }
+
+    /// Flush every segment and trim the active segment's indexes (clean shutdown).
+    pub(crate) fn close(&self) -> Result<(), LogError> {
+        let mut inner = self.lock();
+        for (_, s) in inner.segments.iter() {
+            s.flush()?;
+        }
+        inner.recovery_point = inner.log_end_offset;
+        Ok(())
+    }
+
+    /// Mark deleted and remove the directory.
+    pub(crate) fn delete_all(&self) -> Result<(), LogError> {
+        let mut inner = self.lock();
+        inner.deleted = true;
+        inner.segments.clear();
+        std::fs::remove_dir_all(&self.dir)?;
+        if let Some(parent) = self.dir.parent() {
+            fsync_dir(parent)?;
+        }
+        Ok(())
+    }
+
+    /// (recovery point, log start, high watermark) for the checkpoint files.
+    pub(crate) fn checkpoint_offsets(&self) -> (i64, i64, i64) {
+        let inner = self.lock();
+        (inner.recovery_point, inner.log_start_offset, inner.high_watermark)
+    }
+
+    /// True once deleted.
+    pub fn is_deleted(&self) -> bool {
+        self.lock().deleted
+    }
+}

@@ -1,0 +1,377 @@
+//! One segment: `<base>.log` plus its lazily loaded `.index` and `.timeindex`.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::batch::{self, BatchHeader, HEADER_LEN};
+use crate::index::{IndexFile, IndexKind};
+use crate::LogError;
+
+/// `<dir>/<20-digit base offset>.<ext>`.
+pub fn segment_path(dir: &Path, base_offset: i64, ext: &str) -> PathBuf {
+    dir.join(format!("{base_offset:020}.{ext}"))
+}
+
+/// A segment of a partition log.
+#[derive(Debug)]
+pub struct Segment {
+    /// Offset of the first batch (also the file name).
+    pub base_offset: i64,
+    dir: PathBuf,
+    log: Arc<File>,
+    size: u64,
+    index_max_bytes: u64,
+    index_interval: u64,
+    index: Option<IndexFile>,
+    time_index: Option<IndexFile>,
+    bytes_since_index: u64,
+    /// Largest batch max timestamp seen (-1 = none/unknown yet).
+    max_timestamp: i64,
+    /// Offset of the batch holding `max_timestamp`.
+    offset_of_max_timestamp: i64,
+    /// Offset after the last batch (known once loaded).
+    next_offset: i64,
+    /// Wall-clock ms when the first batch was appended in this process (for `segment.ms`).
+    pub created_ms: i64,
+}
+
+/// A batch found by scanning a segment.
+#[derive(Debug, Clone, Copy)]
+pub struct Located {
+    /// File position of the batch.
+    pub position: u64,
+    /// Its header.
+    pub header: BatchHeader,
+}
+
+impl Segment {
+    /// Create a new empty segment (files created, directory fsynced by the caller).
+    pub fn create(dir: &Path, base_offset: i64, index_max_bytes: u64, index_interval: u64, now_ms: i64) -> Result<Segment, LogError> {
+        let log = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(segment_path(dir, base_offset, "log"))?;
+        let index = IndexFile::create(&segment_path(dir, base_offset, "index"), IndexKind::Offset, index_max_bytes)?;
+        let time_index = IndexFile::create(&segment_path(dir, base_offset, "timeindex"), IndexKind::Time, index_max_bytes)?;
+        Ok(Segment {
+            base_offset,
+            dir: dir.to_path_buf(),
+            log: Arc::new(log),
+            size: 0,
+            index_max_bytes,
+            index_interval,
+            index: Some(index),
+            time_index: Some(time_index),
+            bytes_since_index: 0,
+            max_timestamp: -1,
+            offset_of_max_timestamp: -1,
+            next_offset: base_offset,
+            created_ms: now_ms,
+        })
+    }
+
+    /// Open an existing segment without reading its indexes (they load on first use).
+    pub fn open(dir: &Path, base_offset: i64, index_max_bytes: u64, index_interval: u64, now_ms: i64) -> Result<Segment, LogError> {
+        let log = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(segment_path(dir, base_offset, "log"))?;
+        let size = log.metadata()?.len();
+        Ok(Segment {
+            base_offset,
+            dir: dir.to_path_buf(),
+            log: Arc::new(log),
+            size,
+            index_max_bytes,
+            index_interval,
+            index: None,
+            time_index: None,
+            bytes_since_index: 0,
+            max_timestamp: -1,
+            offset_of_max_timestamp: -1,
+            next_offset: -1,
+            created_ms: now_ms,
+        })
+    }
+
+    /// Bytes in the `.log` file.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The `.log` file handle.
+    pub fn log_file(&self) -> &Arc<File> {
+        &self.log
+    }
+
+    /// Read the header of the batch at `pos` (None at end of file or if fewer than 61 bytes remain).
+    pub fn header_at(&self, pos: u64) -> Result<Option<BatchHeader>, LogError> {
+        if pos + HEADER_LEN as u64 > self.size {
+            return Ok(None);
+        }
+        let mut buf = [0u8; HEADER_LEN];
+        self.log.read_exact_at(&mut buf, pos)?;
+        Ok(Some(BatchHeader::parse(&buf)?))
+    }
+
+    /// Load the indexes if needed, rebuilding them from the log when missing or corrupt.
+    pub fn ensure_loaded(&mut self) -> Result<(), LogError> {
+        if self.index.is_some() && self.time_index.is_some() && self.next_offset >= 0 {
+            return Ok(());
+        }
+        let ip = segment_path(&self.dir, self.base_offset, "index");
+        let tp = segment_path(&self.dir, self.base_offset, "timeindex");
+        let idx = IndexFile::load(&ip, IndexKind::Offset, self.index_max_bytes, self.size)?;
+        let tidx = IndexFile::load(&tp, IndexKind::Time, self.index_max_bytes, self.size)?;
+        match (idx, tidx) {
+            (Some(i), Some(t)) => {
+                self.index = Some(i);
+                self.time_index = Some(t);
+                self.finish_load_from_index()?;
+            }
+            _ => {
+                tracing::warn!(segment = %ip.display(), "index missing or corrupt; rebuilding from the log");
+                self.rebuild_indexes(self.size)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Compute next offset and max timestamp by scanning forward from the last index entry.
+    fn finish_load_from_index(&mut self) -> Result<(), LogError> {
+        let start = self.index.as_ref().and_then(|i| i.last()).map(|(_, p)| p as u64).unwrap_or(0);
+        if let Some((ts, rel)) = self.time_index.as_ref().and_then(|t| t.last()) {
+            self.max_timestamp = ts;
+            self.offset_of_max_timestamp = self.base_offset + rel as i64;
+        }
+        let mut pos = start;
+        self.next_offset = self.base_offset;
+        while let Some(h) = self.header_at(pos)? {
+            if pos + h.total_len as u64 > self.size {
+                break;
+            }
+            self.next_offset = h.next_offset();
+            if h.max_timestamp > self.max_timestamp {
+                self.max_timestamp = h.max_timestamp;
+                self.offset_of_max_timestamp = h.last_offset();
+            }
+            pos += h.total_len as u64;
+        }
+        Ok(())
+    }
+
+    /// Recreate both indexes by scanning batch headers up to `valid_len` bytes.
+    pub fn rebuild_indexes(&mut self, valid_len: u64) -> Result<(), LogError> {
+        let ip = segment_path(&self.dir, self.base_offset, "index");
+        let tp = segment_path(&self.dir, self.base_offset, "timeindex");
+        self.index = Some(IndexFile::create(&ip, IndexKind::Offset, self.index_max_bytes)?);
+        self.time_index = Some(IndexFile::create(&tp, IndexKind::Time, self.index_max_bytes)?);
+        self.max_timestamp = -1;
+        self.offset_of_max_timestamp = -1;
+        self.next_offset = self.base_offset;
+        self.bytes_since_index = u64::MAX; // index the first batch
+        let mut pos = 0;
+        self.size = valid_len;
+        let interval = self.index_interval;
+        while let Some(h) = self.header_at(pos)? {
+            if pos + h.total_len as u64 > valid_len {
+                break;
+            }
+            self.index_batch(&h, pos, interval)?;
+            pos += h.total_len as u64;
+        }
+        Ok(())
+    }
+
+    fn index_batch(&mut self, h: &BatchHeader, pos: u64, interval: u64) -> Result<(), LogError> {
+        let rel = (h.last_offset() - self.base_offset) as i64;
+        if self.bytes_since_index >= interval {
+            if let Some(i) = self.index.as_mut() {
+                i.append(rel, pos as u32)?;
+            }
+            if let Some(t) = self.time_index.as_mut() {
+                if h.max_timestamp > self.max_timestamp {
+                    t.append(h.max_timestamp, rel as u32)?;
+                }
+            }
+            self.bytes_since_index = 0;
+        }
+        self.bytes_since_index = self.bytes_since_index.saturating_add(h.total_len as u64);
+        if h.max_timestamp > self.max_timestamp {
+            self.max_timestamp = h.max_timestamp;
+            self.offset_of_max_timestamp = h.last_offset();
+        }
+        self.next_offset = h.next_offset();
+        Ok(())
+    }
+
+    /// True when the indexes cannot take another entry.
+    pub fn index_full(&self) -> bool {
+        self.index.as_ref().is_some_and(|i| i.is_full())
+            || self.time_index.as_ref().is_some_and(|t| t.is_full())
+    }
+
+    /// Append already-validated batches (`headers` with their positions inside `bytes`).
+    pub fn append(&mut self, bytes: &[u8], headers: &[(usize, BatchHeader)], interval: u64) -> Result<(), LogError> {
+        self.ensure_loaded()?;
+        let start = self.size;
+        // O_APPEND write: all bytes land at the end of the file.
+        let mut written = 0;
+        while written < bytes.len() {
+            written += std::io::Write::write(&mut &*self.log, &bytes[written..])?;
+        }
+        for (off, h) in headers {
+            self.index_batch(h, start + *off as u64, interval)?;
+        }
+        self.size = start + bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Offset after the last batch.
+    pub fn next_offset(&mut self) -> Result<i64, LogError> {
+        self.ensure_loaded()?;
+        Ok(self.next_offset)
+    }
+
+    /// (max timestamp, offset) of this segment; (-1, -1) when empty.
+    pub fn max_timestamp(&mut self) -> Result<(i64, i64), LogError> {
+        self.ensure_loaded()?;
+        Ok((self.max_timestamp, self.offset_of_max_timestamp))
+    }
+
+    /// Position of the first batch whose last offset is >= `offset` (None if past the end).
+    pub fn find(&mut self, offset: i64) -> Result<Option<Located>, LogError> {
+        self.ensure_loaded()?;
+        let rel = offset - self.base_offset;
+        let mut pos = self
+            .index
+            .as_ref()
+            .and_then(|i| i.floor(rel - 1))
+            .map(|(_, p)| p as u64)
+            .unwrap_or(0);
+        // The floor entry indexes a batch whose last offset < offset; scan forward.
+        while let Some(h) = self.header_at(pos)? {
+            if pos + h.total_len as u64 > self.size {
+                return Ok(None);
+            }
+            if h.last_offset() >= offset {
+                return Ok(Some(Located { position: pos, header: h }));
+            }
+            pos += h.total_len as u64;
+        }
+        Ok(None)
+    }
+
+    /// First batch whose max timestamp is >= `ts`.
+    pub fn find_by_timestamp(&mut self, ts: i64) -> Result<Option<Located>, LogError> {
+        self.ensure_loaded()?;
+        if self.max_timestamp < ts {
+            return Ok(None);
+        }
+        // Time index entries are (max ts so far, rel offset); start from the batch before the
+        // first entry that reaches ts.
+        let mut pos = 0;
+        while let Some(h) = self.header_at(pos)? {
+            if pos + h.total_len as u64 > self.size {
+                break;
+            }
+            if h.max_timestamp >= ts {
+                return Ok(Some(Located { position: pos, header: h }));
+            }
+            pos += h.total_len as u64;
+        }
+        Ok(None)
+    }
+
+    /// Truncate the segment so it ends just before the batch containing `offset` (batches are
+    /// atomic). Returns the new size.
+    pub fn truncate_to_offset(&mut self, offset: i64) -> Result<u64, LogError> {
+        let cut = match self.find(offset)? {
+            Some(loc) => loc.position,
+            None => return Ok(self.size),
+        };
+        self.truncate_bytes(cut)?;
+        Ok(cut)
+    }
+
+    /// Truncate the `.log` to `len` bytes and drop index entries beyond it.
+    pub fn truncate_bytes(&mut self, len: u64) -> Result<(), LogError> {
+        self.log.set_len(len)?;
+        self.log.sync_data()?;
+        self.size = len;
+        self.rebuild_indexes(len)?;
+        Ok(())
+    }
+
+    /// Fsync the log and its indexes.
+    pub fn flush(&self) -> Result<(), LogError> {
+        self.log.sync_data()?;
+        if let Some(i) = &self.index {
+            i.flush()?;
+        }
+        if let Some(t) = &self.time_index {
+            t.flush()?;
+        }
+        Ok(())
+    }
+
+    /// On roll: add the final time index entry and trim both index files to their entries.
+    pub fn seal(&mut self) -> Result<(), LogError> {
+        self.ensure_loaded()?;
+        if self.max_timestamp >= 0 {
+            let rel = (self.offset_of_max_timestamp - self.base_offset) as u32;
+            if let Some(t) = self.time_index.as_mut() {
+                t.append(self.max_timestamp, rel)?;
+            }
+        }
+        if let Some(i) = self.index.as_mut() {
+            i.trim()?;
+        }
+        if let Some(t) = self.time_index.as_mut() {
+            t.trim()?;
+        }
+        self.flush()
+    }
+
+    /// Delete the segment's files.
+    pub fn delete_files(&self) -> Result<(), LogError> {
+        for ext in ["log", "index", "timeindex"] {
+            match std::fs::remove_file(segment_path(&self.dir, self.base_offset, ext)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Validate every batch from the start (CRC included); truncate at the first bad one.
+    /// Returns the number of bytes dropped.
+    pub fn recover(&mut self) -> Result<u64, LogError> {
+        let mut pos = 0u64;
+        let mut buf = Vec::new();
+        while pos < self.size {
+            let Ok(Some(h)) = self.header_at(pos) else { break };
+            if h.magic != 2 || pos + h.total_len as u64 > self.size {
+                break;
+            }
+            buf.resize(h.total_len, 0);
+            self.log.read_exact_at(&mut buf, pos)?;
+            if batch::validate_batch(&buf).is_err() {
+                break;
+            }
+            pos += h.total_len as u64;
+        }
+        let dropped = self.size - pos;
+        if dropped > 0 {
+            self.log.set_len(pos)?;
+            self.log.sync_data()?;
+        }
+        self.size = pos;
+        self.rebuild_indexes(pos)?;
+        Ok(dropped)
+    }
+}
