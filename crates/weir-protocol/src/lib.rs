@@ -1,1 +1,14 @@
-//! weir-protocol: Kafka wire format (sans-IO).
+//! weir-protocol: the Kafka wire format for Weir, on top of the `kafka-protocol` crate. Sans-IO.
+//!
+//! * [`frame`] checks a 4-byte size prefix before anything is allocated.
+//! * [`request`] decodes a frame into header + typed body, never panicking on hostile input.
+//! * [`response`] encodes a typed response into a complete frame.
+//! * [`versions`] is the one table of API versions Weir serves (what ApiVersions advertises).
+
+pub mod error;
+pub mod frame;
+pub mod request;
+pub mod response;
+pub mod versions;
+
+pub use error::ProtocolError;

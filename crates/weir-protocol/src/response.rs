@@ -1,0 +1,31 @@
+//! Response encoding: size prefix + response header (right version) + body.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, ResponseHeader, ResponseKind};
+use kafka_protocol::protocol::Encodable;
+
+use crate::ProtocolError;
+
+/// Encode a complete response frame, including the 4-byte size prefix. ApiVersions always uses
+/// response header v0 (as Kafka does, so old clients can read the fallback).
+pub fn encode_response(
+    correlation_id: i32,
+    api_key: ApiKey,
+    api_version: i16,
+    response: &ResponseKind,
+) -> Result<Bytes, ProtocolError> {
+    let mut buf = BytesMut::with_capacity(256);
+    buf.put_i32(0);
+    let mut header = ResponseHeader::default();
+    header.correlation_id = correlation_id;
+    header
+        .encode(&mut buf, api_key.response_header_version(api_version))
+        .map_err(|e| ProtocolError::Encode(e.to_string()))?;
+    response
+        .encode(&mut buf, api_version)
+        .map_err(|e| ProtocolError::Encode(format!("{api_key:?} v{api_version}: {e}")))?;
+    let len = i32::try_from(buf.len() - 4)
+        .map_err(|_| ProtocolError::Encode("response larger than 2 GiB".into()))?;
+    buf[..4].copy_from_slice(&len.to_be_bytes());
+    Ok(buf.freeze())
+}

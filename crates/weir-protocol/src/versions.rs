@@ -1,0 +1,66 @@
+//! The one table of API versions Weir serves; ApiVersions advertises exactly this.
+
+use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::{ApiKey, ApiVersionsResponse};
+
+/// (API, min version, max version) served by Weir: Kafka 3.9's ranges intersected with what the
+/// `kafka-protocol` codec decodes (e.g. its Produce starts at v3, Fetch at v4).
+/// FindCoordinator is listed because librdkafka disables LZ4 without it.
+pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::Produce, 3, 11),
+    (ApiKey::Fetch, 4, 17),
+    (ApiKey::ListOffsets, 1, 9),
+    (ApiKey::Metadata, 0, 12),
+    (ApiKey::FindCoordinator, 0, 6),
+    (ApiKey::ApiVersions, 0, 3),
+    (ApiKey::CreateTopics, 2, 7),
+    (ApiKey::DeleteTopics, 1, 6),
+    (ApiKey::DeleteRecords, 0, 2),
+    (ApiKey::DescribeConfigs, 1, 4),
+    (ApiKey::AlterConfigs, 0, 2),
+    (ApiKey::CreatePartitions, 0, 3),
+    (ApiKey::IncrementalAlterConfigs, 0, 1),
+    (ApiKey::DescribeCluster, 0, 1),
+];
+
+/// The (min, max) versions Weir serves for `key`, or None when Weir does not serve it.
+pub fn supported_range(key: ApiKey) -> Option<(i16, i16)> {
+    SUPPORTED
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map(|&(_, lo, hi)| (lo, hi))
+}
+
+/// An ApiVersions response body listing [`SUPPORTED`] with `error_code` (0, or 35
+/// UNSUPPORTED_VERSION for the v0 fallback).
+pub fn api_versions_response(error_code: i16) -> ApiVersionsResponse {
+    let mut resp = ApiVersionsResponse::default();
+    resp.error_code = error_code;
+    resp.api_keys = SUPPORTED
+        .iter()
+        .map(|&(k, lo, hi)| {
+            let mut v = ApiVersion::default();
+            v.api_key = k as i16;
+            v.min_version = lo;
+            v.max_version = hi;
+            v
+        })
+        .collect();
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_within_the_codec_ranges() {
+        for &(k, lo, hi) in SUPPORTED {
+            let r = k.valid_versions();
+            assert!(lo >= r.min && hi <= r.max && lo <= hi, "{k:?}");
+        }
+        assert_eq!(supported_range(ApiKey::Produce), Some((3, 11)));
+        assert_eq!(supported_range(ApiKey::JoinGroup), None);
+        assert_eq!(api_versions_response(35).api_keys.len(), SUPPORTED.len());
+    }
+}
