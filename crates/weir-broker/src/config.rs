@@ -1,1 +1,416 @@
-//! (being written)
+//! Broker configuration with Kafka's names: defaults < `--config-file` properties < `WEIR_*`
+//! environment variables < command-line flags (`--a-b-c VALUE` is `a.b.c`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use weir_log::LogConfig;
+
+use crate::BrokerError;
+
+/// One listener, e.g. `PLAINTEXT://127.0.0.1:9092`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listener {
+    /// Listener name (`PLAINTEXT`, `CONTROLLER`).
+    pub name: String,
+    /// Host or IP.
+    pub host: String,
+    /// Port (0 = pick any).
+    pub port: u16,
+}
+
+/// Where a config value came from (Kafka's DescribeConfigs sources).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// Built-in default.
+    Default,
+    /// Set in the file, the environment or a flag at start-up.
+    StaticBroker,
+}
+
+/// One broker config as DescribeConfigs(BROKER) reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigEntry {
+    /// Kafka name.
+    pub name: String,
+    /// Value.
+    pub value: Option<String>,
+    /// Source.
+    pub source: ConfigSource,
+    /// Weir's broker configs are static (read-only at run time).
+    pub read_only: bool,
+    /// Never true today (no secrets).
+    pub sensitive: bool,
+}
+
+/// The broker configuration.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// `node.id` (alias `broker.id`), default 1.
+    pub node_id: i32,
+    /// `process.roles`, default `broker,controller`.
+    pub process_roles: Vec<String>,
+    /// `controller.quorum.voters` (accepted; used once the Raft controller lands).
+    pub controller_quorum_voters: String,
+    /// `listeners`, default `PLAINTEXT://127.0.0.1:9092`.
+    pub listeners: Vec<Listener>,
+    /// `advertised.listeners`, default = `listeners` minus CONTROLLER.
+    pub advertised_listeners: Vec<Listener>,
+    /// `log.dirs` (alias `log.dir`), default `./weir-data`. Only the first is used today.
+    pub log_dirs: Vec<PathBuf>,
+    /// `num.partitions`, default 1.
+    pub num_partitions: i32,
+    /// `default.replication.factor`, default 1.
+    pub default_replication_factor: i16,
+    /// `auto.create.topics.enable`, default true.
+    pub auto_create_topics_enable: bool,
+    /// `socket.request.max.bytes`, default 104857600.
+    pub socket_request_max_bytes: usize,
+    /// `connections.max.idle.ms`, default 600000.
+    pub connections_max_idle_ms: u64,
+    /// `min.insync.replicas`, default 1.
+    pub min_insync_replicas: i32,
+    /// `log.retention.check.interval.ms`, default 300000.
+    pub log_retention_check_interval_ms: u64,
+    /// `broker.rack`.
+    pub broker_rack: Option<String>,
+    /// Topic storage defaults from the `log.*` broker configs.
+    pub log_defaults: LogConfig,
+    /// Every known broker config with value and source.
+    pub entries: Vec<ConfigEntry>,
+}
+
+/// Known broker configs and their defaults. `log.*` keys map to topic configs (see
+/// [`LOG_KEY_MAP`]). Weir's one deviation: `log.flush.interval.messages` defaults to 1 (durable).
+const DEFAULTS: &[(&str, &str)] = &[
+    ("node.id", "1"),
+    ("process.roles", "broker,controller"),
+    ("controller.quorum.voters", ""),
+    ("listeners", "PLAINTEXT://127.0.0.1:9092"),
+    ("advertised.listeners", ""),
+    ("log.dirs", "./weir-data"),
+    ("num.partitions", "1"),
+    ("default.replication.factor", "1"),
+    ("auto.create.topics.enable", "true"),
+    ("socket.request.max.bytes", "104857600"),
+    ("connections.max.idle.ms", "600000"),
+    ("min.insync.replicas", "1"),
+    ("log.retention.check.interval.ms", "300000"),
+    ("broker.rack", ""),
+    ("log.segment.bytes", "1073741824"),
+    ("log.roll.hours", "168"),
+    ("log.retention.hours", "168"),
+    ("log.retention.bytes", "-1"),
+    ("log.cleanup.policy", "delete"),
+    ("log.index.interval.bytes", "4096"),
+    ("log.index.size.max.bytes", "10485760"),
+    ("log.flush.interval.messages", "1"),
+    ("log.flush.interval.ms", "9223372036854775807"),
+    ("message.max.bytes", "1048588"),
+    ("log.message.timestamp.type", "CreateTime"),
+    ("log.cleaner.delete.retention.ms", "86400000"),
+    ("log.cleaner.min.compaction.lag.ms", "0"),
+    ("log.segment.delete.delay.ms", "60000"),
+    ("unclean.leader.election.enable", "false"),
+    ("compression.type", "producer"),
+];
+
+/// Broker `log.*` key → topic config key.
+const LOG_KEY_MAP: &[(&str, &str)] = &[
+    ("log.segment.bytes", "segment.bytes"),
+    ("log.retention.bytes", "retention.bytes"),
+    ("log.cleanup.policy", "cleanup.policy"),
+    ("log.index.interval.bytes", "index.interval.bytes"),
+    ("log.index.size.max.bytes", "segment.index.bytes"),
+    ("log.flush.interval.messages", "flush.messages"),
+    ("log.flush.interval.ms", "flush.ms"),
+    ("message.max.bytes", "max.message.bytes"),
+    ("log.message.timestamp.type", "message.timestamp.type"),
+    ("log.cleaner.delete.retention.ms", "delete.retention.ms"),
+    ("log.cleaner.min.compaction.lag.ms", "min.compaction.lag.ms"),
+    ("log.segment.delete.delay.ms", "file.delete.delay.ms"),
+];
+
+/// Topic configs whose default comes from a same-named broker config.
+const SAME_NAME_TOPIC_KEYS: &[&str] = &[
+    "min.insync.replicas",
+    "unclean.leader.election.enable",
+    "compression.type",
+];
+
+fn bad(key: &str, value: &str, why: &str) -> BrokerError {
+    BrokerError::Config(format!("{key}={value}: {why}"))
+}
+
+fn parse<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, BrokerError> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| bad(key, value, "not a valid value"))
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool, BrokerError> {
+    match value.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(bad(key, value, "must be true or false")),
+    }
+}
+
+/// Parse `NAME://host:port,...`.
+pub fn parse_listeners(key: &str, value: &str) -> Result<Vec<Listener>, BrokerError> {
+    let mut out = Vec::new();
+    for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (name, rest) = item
+            .split_once("://")
+            .ok_or_else(|| bad(key, value, "expected NAME://host:port"))?;
+        let (host, port) = rest
+            .rsplit_once(':')
+            .ok_or_else(|| bad(key, value, "expected NAME://host:port"))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        out.push(Listener {
+            name: name.to_string(),
+            host: if host.is_empty() { "0.0.0.0".into() } else { host.into() },
+            port: parse(key, port)?,
+        });
+    }
+    Ok(out)
+}
+
+/// Parse Kafka's properties format: `key=value` or `key: value`, `#`/`!` comments, trailing
+/// backslash continues a line.
+pub fn parse_properties(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut pending = String::new();
+    for raw in text.lines() {
+        let line = raw.trim_start();
+        if pending.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!')) {
+            continue;
+        }
+        if let Some(stripped) = line.strip_suffix('\\') {
+            pending.push_str(stripped);
+            continue;
+        }
+        pending.push_str(line);
+        let entry = std::mem::take(&mut pending);
+        let split = entry.find(['=', ':']);
+        let (k, v) = match split {
+            Some(i) => (&entry[..i], &entry[i + 1..]),
+            None => (entry.as_str(), ""),
+        };
+        out.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    out
+}
+
+/// `WEIR_LOG_RETENTION_MS` → `log.retention.ms`.
+pub fn env_key(var: &str) -> Option<String> {
+    let rest = var.strip_prefix("WEIR_")?;
+    if rest.is_empty() {
+        return None;
+    }
+    Some(rest.to_ascii_lowercase().replace('_', "."))
+}
+
+impl BrokerConfig {
+    /// The zero-config single node: node 1 on 127.0.0.1:9092, data in ./weir-data.
+    pub fn default_single_node() -> Self {
+        // ok: the built-in defaults are valid by construction (checked by a unit test).
+        Self::from_sources(None, &[], &[]).expect("built-in defaults are valid")
+    }
+
+    /// Build the configuration. Precedence: flags > `WEIR_*` env > `--config-file` properties >
+    /// defaults. Unknown keys are kept (and logged); bad values of known keys are errors.
+    pub fn from_sources(
+        file: Option<&Path>,
+        env: &[(String, String)],
+        flags: &[(String, String)],
+    ) -> Result<Self, BrokerError> {
+        let mut set: BTreeMap<String, String> = BTreeMap::new();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| BrokerError::Config(format!("cannot read {}: {e}", path.display())))?;
+            set.extend(parse_properties(&text));
+        }
+        for (k, v) in env {
+            if let Some(key) = env_key(k) {
+                set.insert(key, v.clone());
+            }
+        }
+        for (k, v) in flags {
+            set.insert(k.clone(), v.clone());
+        }
+        // Aliases.
+        if let Some(v) = set.remove("broker.id") {
+            set.entry("node.id".into()).or_insert(v);
+        }
+        if let Some(v) = set.remove("log.dir") {
+            set.entry("log.dirs".into()).or_insert(v);
+        }
+        for k in set.keys() {
+            let known = DEFAULTS.iter().any(|(d, _)| d == k)
+                || matches!(k.as_str(), "log.retention.ms" | "log.retention.minutes" | "log.roll.ms");
+            if !known {
+                tracing::warn!(config = %k, "unknown broker config (kept, ignored)");
+            }
+        }
+        let get = |k: &str| -> String {
+            set.get(k).cloned().unwrap_or_else(|| {
+                DEFAULTS.iter().find(|(d, _)| *d == k).map(|(_, v)| v.to_string()).unwrap_or_default()
+            })
+        };
+
+        let listeners = parse_listeners("listeners", &get("listeners"))?;
+        if listeners.is_empty() {
+            return Err(bad("listeners", &get("listeners"), "at least one listener is required"));
+        }
+        let advertised_raw = get("advertised.listeners");
+        let advertised_listeners = if advertised_raw.trim().is_empty() {
+            listeners.iter().filter(|l| l.name != "CONTROLLER").cloned().collect()
+        } else {
+            parse_listeners("advertised.listeners", &advertised_raw)?
+        };
+
+        let mut log_defaults = LogConfig::default();
+        for (broker_key, topic_key) in LOG_KEY_MAP {
+            let v = get(broker_key);
+            log_defaults
+                .set(topic_key, &v)
+                .map_err(|e| bad(broker_key, &v, &e.to_string()))?;
+        }
+        let retention_ms: i64 = if let Some(v) = set.get("log.retention.ms") {
+            parse("log.retention.ms", v)?
+        } else if let Some(v) = set.get("log.retention.minutes") {
+            parse::<i64>("log.retention.minutes", v)?.saturating_mul(60_000)
+        } else {
+            parse::<i64>("log.retention.hours", &get("log.retention.hours"))?.saturating_mul(3_600_000)
+        };
+        log_defaults
+            .set("retention.ms", &retention_ms.max(-1).to_string())
+            .map_err(|e| bad("log.retention.ms", &retention_ms.to_string(), &e.to_string()))?;
+        let roll_ms: i64 = match set.get("log.roll.ms") {
+            Some(v) => parse("log.roll.ms", v)?,
+            None => parse::<i64>("log.roll.hours", &get("log.roll.hours"))?.saturating_mul(3_600_000),
+        };
+        log_defaults
+            .set("segment.ms", &roll_ms.to_string())
+            .map_err(|e| bad("log.roll.ms", &roll_ms.to_string(), &e.to_string()))?;
+
+        let rack = get("broker.rack");
+        let config = BrokerConfig {
+            node_id: parse("node.id", &get("node.id"))?,
+            process_roles: get("process.roles").split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+            controller_quorum_voters: get("controller.quorum.voters"),
+            listeners,
+            advertised_listeners,
+            log_dirs: get("log.dirs").split(',').map(|s| PathBuf::from(s.trim())).filter(|p| !p.as_os_str().is_empty()).collect(),
+            num_partitions: parse("num.partitions", &get("num.partitions"))?,
+            default_replication_factor: parse("default.replication.factor", &get("default.replication.factor"))?,
+            auto_create_topics_enable: parse_bool("auto.create.topics.enable", &get("auto.create.topics.enable"))?,
+            socket_request_max_bytes: parse("socket.request.max.bytes", &get("socket.request.max.bytes"))?,
+            connections_max_idle_ms: parse("connections.max.idle.ms", &get("connections.max.idle.ms"))?,
+            min_insync_replicas: parse("min.insync.replicas", &get("min.insync.replicas"))?,
+            log_retention_check_interval_ms: parse("log.retention.check.interval.ms", &get("log.retention.check.interval.ms"))?,
+            broker_rack: (!rack.is_empty()).then_some(rack),
+            log_defaults,
+            entries: Vec::new(),
+        };
+        if config.log_dirs.is_empty() {
+            return Err(bad("log.dirs", "", "at least one directory is required"));
+        }
+        if config.num_partitions < 1 {
+            return Err(bad("num.partitions", &config.num_partitions.to_string(), "must be >= 1"));
+        }
+        let mut entries: Vec<ConfigEntry> = DEFAULTS
+            .iter()
+            .map(|(k, d)| ConfigEntry {
+                name: k.to_string(),
+                value: Some(set.get(*k).cloned().unwrap_or_else(|| d.to_string())),
+                source: if set.contains_key(*k) { ConfigSource::StaticBroker } else { ConfigSource::Default },
+                read_only: true,
+                sensitive: false,
+            })
+            .collect();
+        for (k, v) in &set {
+            if !entries.iter().any(|e| &e.name == k) {
+                entries.push(ConfigEntry {
+                    name: k.clone(),
+                    value: Some(v.clone()),
+                    source: ConfigSource::StaticBroker,
+                    read_only: true,
+                    sensitive: false,
+                });
+            }
+        }
+        Ok(BrokerConfig { entries, ..config })
+    }
+
+    /// The broker-level default for a topic config key (e.g. `retention.ms` → the effective
+    /// `log.retention.*` value), or None for keys with no broker default.
+    pub fn topic_default(&self, topic_key: &str) -> Option<String> {
+        if let Some((_, v)) = self.log_defaults.entries().into_iter().find(|(k, _)| *k == topic_key) {
+            return Some(v);
+        }
+        if SAME_NAME_TOPIC_KEYS.contains(&topic_key) {
+            return self.entries.iter().find(|e| e.name == topic_key).and_then(|e| e.value.clone());
+        }
+        None
+    }
+
+    /// True when the broker-level source of `topic_key` was set explicitly (file/env/flag).
+    pub fn topic_default_is_static(&self, topic_key: &str) -> bool {
+        let broker_key = LOG_KEY_MAP
+            .iter()
+            .find(|(_, t)| *t == topic_key)
+            .map(|(b, _)| *b)
+            .unwrap_or(topic_key);
+        self.entries
+            .iter()
+            .any(|e| e.name == broker_key && e.source == ConfigSource::StaticBroker)
+    }
+
+    /// The first log directory.
+    pub fn log_dir(&self) -> &Path {
+        &self.log_dirs[0]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_kafkas_and_valid() {
+        let c = BrokerConfig::default_single_node();
+        assert_eq!(c.node_id, 1);
+        assert_eq!(c.listeners[0], Listener { name: "PLAINTEXT".into(), host: "127.0.0.1".into(), port: 9092 });
+        assert_eq!(c.log_dirs, vec![PathBuf::from("./weir-data")]);
+        assert_eq!(c.log_defaults.retention_ms, 7 * 24 * 3_600_000);
+        assert_eq!(c.topic_default("retention.ms").as_deref(), Some("604800000"));
+        assert_eq!(c.topic_default("min.insync.replicas").as_deref(), Some("1"));
+        assert!(c.log_defaults.durable_acks());
+    }
+
+    #[test]
+    fn precedence_flags_over_env_over_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("weir.properties");
+        std::fs::write(&f, "# comment\nnum.partitions=3\nlog.retention.hours: 1\nlog.dirs=/a,\\\n/b\n").unwrap();
+        let env = vec![("WEIR_NUM_PARTITIONS".to_string(), "4".to_string())];
+        let flags = vec![("log.retention.ms".to_string(), "5000".to_string())];
+        let c = BrokerConfig::from_sources(Some(&f), &env, &flags).unwrap();
+        assert_eq!(c.num_partitions, 4);
+        assert_eq!(c.log_defaults.retention_ms, 5000, "ms beats hours");
+        assert_eq!(c.log_dirs, vec![PathBuf::from("/a"), PathBuf::from("/b")]);
+        let e = c.entries.iter().find(|e| e.name == "num.partitions").unwrap();
+        assert_eq!(e.source, ConfigSource::StaticBroker);
+    }
+
+    #[test]
+    fn bad_values_are_clear_errors() {
+        for (k, v) in [("num.partitions", "many"), ("auto.create.topics.enable", "yes"), ("listeners", "nope"), ("log.segment.bytes", "1")] {
+            let err = BrokerConfig::from_sources(None, &[], &[(k.into(), v.into())]).unwrap_err();
+            assert!(err.to_string().contains(k), "{err}");
+        }
+    }
+}

@@ -54,6 +54,7 @@ pub fn log_error_code(e: &LogError) -> i16 {
         LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
         LogError::InvalidConfig { .. } => ResponseError::InvalidConfig,
         LogError::Deleted(_) => ResponseError::UnknownTopicOrPartition,
+        LogError::CorruptFile { .. } => ResponseError::KafkaStorageError,
         LogError::Io(_) => ResponseError::KafkaStorageError,
     };
     code.code()

@@ -1,1 +1,217 @@
-//! (being written)
+//! The accept loop, the maintenance task and clean shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::{debug, info, warn};
+
+use crate::broker::Broker;
+use crate::config::BrokerConfig;
+use crate::connection::{self, ConnectionLimits};
+use crate::error::BrokerError;
+
+/// How long shutdown waits for in-flight requests (long polls included) before dropping the
+/// remaining connections.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Upper bound of the maintenance period. `LogManager::run_maintenance` does more than
+/// retention (Kafka's `log.retention.check.interval.ms`, default 5 min): it also rolls segments
+/// by `segment.ms`, applies `flush.ms` and writes checkpoints, which Kafka runs on their own
+/// faster schedulers. One pass every `min(log.retention.check.interval.ms, 5 s)` keeps all of
+/// them timely at negligible cost.
+pub const MAX_MAINTENANCE_PERIOD: Duration = Duration::from_secs(5);
+/// Lower bound of the maintenance period, so a tiny configured interval cannot spin.
+pub const MIN_MAINTENANCE_PERIOD: Duration = Duration::from_millis(100);
+
+/// Open the broker, bind every client listener (CONTROLLER listeners are ignored until the
+/// metadata controller exists), serve until `shutdown` resolves, then shut down cleanly.
+pub async fn run(
+    config: BrokerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), BrokerError> {
+    let broker = tokio::task::spawn_blocking(move || Broker::open(config))
+        .await
+        .map_err(|e| {
+            BrokerError::Io(std::io::Error::other(format!(
+                "broker open task failed: {e}"
+            )))
+        })??;
+    let listeners = bind_listeners(&broker.config).await?;
+    run_with_listeners(broker, listeners, shutdown).await
+}
+
+/// Bind every non-CONTROLLER listener of the config. All of them speak PLAINTEXT (Weir has no
+/// TLS/SASL yet).
+pub async fn bind_listeners(config: &BrokerConfig) -> Result<Vec<TcpListener>, BrokerError> {
+    let mut out = Vec::new();
+    for l in &config.listeners {
+        if l.name.eq_ignore_ascii_case("CONTROLLER") {
+            debug!(listener = %l.name, "CONTROLLER listener not bound (no metadata controller yet)");
+            continue;
+        }
+        let listener = TcpListener::bind((l.host.as_str(), l.port))
+            .await
+            .map_err(|e| {
+                BrokerError::Io(std::io::Error::new(
+                    e.kind(),
+                    format!(
+                        "cannot bind listener {}://{}:{}: {e}",
+                        l.name, l.host, l.port
+                    ),
+                ))
+            })?;
+        out.push(listener);
+    }
+    if out.is_empty() {
+        return Err(BrokerError::Config(
+            "no client listener configured in listeners".into(),
+        ));
+    }
+    Ok(out)
+}
+
+/// Serve `broker` on already-bound listeners until `shutdown` resolves: accept connections,
+/// run maintenance periodically, and on shutdown stop accepting, let in-flight requests finish
+/// (at most [`SHUTDOWN_GRACE`]), then flush, checkpoint and write the clean-shutdown marker
+/// (`LogManager::shutdown`).
+pub async fn run_with_listeners(
+    broker: Arc<Broker>,
+    listeners: Vec<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), BrokerError> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let limits = ConnectionLimits {
+        max_request_bytes: broker.config.socket_request_max_bytes,
+        idle_timeout: Duration::from_millis(broker.config.connections_max_idle_ms.max(1)),
+    };
+    let mut addrs = Vec::new();
+    let mut accept_tasks = JoinSet::new();
+    for listener in listeners {
+        if let Ok(a) = listener.local_addr() {
+            if addrs.is_empty() {
+                broker.set_bound_port(a.port());
+            }
+            addrs.push(a.to_string());
+        }
+        accept_tasks.spawn(accept_loop(
+            broker.clone(),
+            listener,
+            limits,
+            stop_rx.clone(),
+        ));
+    }
+    let maintenance = tokio::spawn(maintenance_loop(broker.clone(), stop_rx.clone()));
+    info!(
+        "weir ready: listening on {} (node.id={}, cluster.id={}, log.dirs={})",
+        addrs.join(", "),
+        broker.config.node_id,
+        broker.cluster_id,
+        broker.log_dir().display()
+    );
+
+    shutdown.await;
+    info!("shutting down: no new connections; finishing in-flight requests");
+    let _ = stop_tx.send(true);
+    while accept_tasks.join_next().await.is_some() {}
+    let _ = maintenance.await;
+    let logs = broker.logs.clone();
+    tokio::task::spawn_blocking(move || logs.shutdown())
+        .await
+        .map_err(|e| {
+            BrokerError::Io(std::io::Error::other(format!(
+                "log shutdown task failed: {e}"
+            )))
+        })??;
+    info!("shutdown complete: logs flushed, checkpoints and clean-shutdown marker written");
+    Ok(())
+}
+
+/// Accept until stopped, then wait (bounded) for this listener's connections to finish.
+async fn accept_loop(
+    broker: Arc<Broker>,
+    listener: TcpListener,
+    limits: ConnectionLimits,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut conns = JoinSet::new();
+    let conn_stop = stop.clone();
+    loop {
+        tokio::select! {
+            biased;
+            _ = stopped(&mut stop) => break,
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    debug!(%peer, "accepted connection");
+                    conns.spawn(connection::serve(broker.clone(), stream, peer, limits, conn_stop.clone()));
+                }
+                Err(e) => {
+                    // e.g. EMFILE: back off briefly instead of spinning on the error.
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+        }
+    }
+    drop(listener);
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while conns.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        warn!(
+            remaining = conns.len(),
+            "connections still busy after the shutdown grace period; dropping them"
+        );
+        conns.shutdown().await;
+    }
+}
+
+/// Resolves once the watched flag is true (or its sender is gone).
+pub async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// The maintenance period for a configured `log.retention.check.interval.ms`.
+pub fn maintenance_period(retention_check_interval_ms: u64) -> Duration {
+    Duration::from_millis(retention_check_interval_ms)
+        .clamp(MIN_MAINTENANCE_PERIOD, MAX_MAINTENANCE_PERIOD)
+}
+
+/// Run `LogManager::run_maintenance` periodically on the blocking pool until stopped.
+async fn maintenance_loop(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
+    let period = maintenance_period(broker.config.log_retention_check_interval_ms);
+    let mut ticker = tokio::time::interval(period);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await; // the first tick is immediate; nothing to do at start-up
+    loop {
+        tokio::select! {
+            biased;
+            _ = stopped(&mut stop) => break,
+            _ = ticker.tick() => {
+                let logs = broker.logs.clone();
+                match tokio::task::spawn_blocking(move || logs.run_maintenance()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => warn!(error = %e, "log maintenance failed"),
+                    Err(e) => warn!(error = %e, "log maintenance task panicked"),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maintenance_period_is_clamped() {
+        assert_eq!(maintenance_period(300_000), Duration::from_secs(5));
+        assert_eq!(maintenance_period(1_000), Duration::from_secs(1));
+        assert_eq!(maintenance_period(1), Duration::from_millis(100));
+    }
+}

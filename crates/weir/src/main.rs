@@ -1,1 +1,35 @@
-fn main() {}
+//! The `weir` binary: `weir serve` starts a broker; more operator commands come later.
+
+mod cli;
+
+use clap::{Parser, Subcommand};
+
+/// Weir: a Kafka-compatible streaming message broker.
+#[derive(Debug, Parser)]
+#[command(name = "weir", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start a broker. Every Kafka broker config `a.b.c` is also the flag `--a-b-c VALUE`
+    /// (booleans take true/false); `--config-file FILE` reads a Kafka properties file; `WEIR_A_B_C`
+    /// environment variables override the file; flags override both.
+    Serve(cli::serve::ServeArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => cli::serve::run(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("weir: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

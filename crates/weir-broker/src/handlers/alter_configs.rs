@@ -1,0 +1,18 @@
+//! PLACEHOLDER written by engineer C1 so `dispatch` compiles; engineer C2 owns this file and
+//! replaces it with the real AlterConfigs handler (same signature).
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse, RequestHeader};
+
+use crate::broker::Broker;
+
+/// Placeholder: answers an empty default response until C2's handler lands.
+pub async fn handle(
+    _broker: &Arc<Broker>,
+    _header: &RequestHeader,
+    _version: i16,
+    _req: AlterConfigsRequest,
+) -> AlterConfigsResponse {
+    AlterConfigsResponse::default()
+}

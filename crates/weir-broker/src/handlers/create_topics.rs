@@ -1,0 +1,18 @@
+//! PLACEHOLDER written by engineer C1 so `dispatch` compiles; engineer C2 owns this file and
+//! replaces it with the real CreateTopics handler (same signature).
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse, RequestHeader};
+
+use crate::broker::Broker;
+
+/// Placeholder: answers an empty default response until C2's handler lands.
+pub async fn handle(
+    _broker: &Arc<Broker>,
+    _header: &RequestHeader,
+    _version: i16,
+    _req: CreateTopicsRequest,
+) -> CreateTopicsResponse {
+    CreateTopicsResponse::default()
+}

@@ -1,0 +1,59 @@
+//! Every internal error maps to the Kafka error code a Kafka broker returns in that situation.
+
+use kafka_protocol::error::ResponseError;
+use weir_broker::error::log_error_code;
+use weir_broker::BrokerError;
+use weir_log::LogError;
+
+#[test]
+fn log_errors_map_to_kafka_codes() {
+    let cases: Vec<(LogError, i16)> = vec![
+        (LogError::CorruptMessage("crc".into()), 2),
+        (LogError::InvalidRecord("magic".into()), 87),
+        (LogError::MessageTooLarge { size: 10, max: 1 }, 10),
+        (
+            LogError::OffsetOutOfRange {
+                offset: 9,
+                log_start: 0,
+                log_end: 1,
+            },
+            1,
+        ),
+        (
+            LogError::InvalidConfig {
+                key: "retention.ms".into(),
+                value: "x".into(),
+                reason: "not a number".into(),
+            },
+            40,
+        ),
+        (LogError::Deleted("t-0".into()), 3),
+        (
+            LogError::CorruptFile {
+                path: "x".into(),
+                reason: "y".into(),
+            },
+            56,
+        ),
+        (LogError::Io(std::io::Error::other("disk")), 56),
+    ];
+    for (err, code) in cases {
+        let shown = err.to_string();
+        assert_eq!(log_error_code(&err), code, "{shown}");
+        assert_eq!(BrokerError::from(err).code(), code, "{shown}");
+    }
+}
+
+#[test]
+fn broker_errors_map_to_kafka_codes() {
+    assert_eq!(
+        BrokerError::kafka(ResponseError::UnknownTopicOrPartition, "x").code(),
+        3
+    );
+    assert_eq!(
+        BrokerError::kafka(ResponseError::InvalidRequiredAcks, "x").code(),
+        21
+    );
+    assert_eq!(BrokerError::Io(std::io::Error::other("x")).code(), 56);
+    assert_eq!(BrokerError::Config("x".into()).code(), 40);
+}

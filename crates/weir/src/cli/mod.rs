@@ -1,0 +1,3 @@
+//! Subcommands of the `weir` binary.
+
+pub mod serve;
