@@ -59,3 +59,13 @@ pub fn log_error_code(e: &LogError) -> i16 {
     };
     code.code()
 }
+
+impl BrokerError {
+    /// The Kafka error message for `error_message` fields.
+    pub fn message(&self) -> String {
+        match self {
+            BrokerError::Kafka { message, .. } => message.clone(),
+            other => other.to_string(),
+        }
+    }
+}

@@ -1,18 +1,57 @@
-//! PLACEHOLDER written by engineer C1 so `dispatch` compiles; engineer C2 owns this file and
-//! replaces it with the real AlterConfigs handler (same signature).
+//! AlterConfigs (key 33): replace a topic's whole override set. Broker configs are static in
+//! Weir, so altering a broker resource fails with INVALID_REQUEST.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse, RequestHeader};
+use kafka_protocol::protocol::StrBytes;
 
+use super::describe_configs::{RESOURCE_BROKER, RESOURCE_TOPIC};
 use crate::broker::Broker;
+use crate::BrokerError;
 
-/// Placeholder: answers an empty default response until C2's handler lands.
+/// Apply each resource's new config set.
 pub async fn handle(
-    _broker: &Arc<Broker>,
+    broker: &Arc<Broker>,
     _header: &RequestHeader,
     _version: i16,
-    _req: AlterConfigsRequest,
+    req: AlterConfigsRequest,
 ) -> AlterConfigsResponse {
-    AlterConfigsResponse::default()
+    let mut resp = AlterConfigsResponse::default();
+    for res in req.resources {
+        let mut r = AlterConfigsResourceResponse::default();
+        r.resource_type = res.resource_type;
+        r.resource_name = res.resource_name.clone();
+        let configs: BTreeMap<String, Option<String>> =
+            res.configs.iter().map(|c| (c.name.to_string(), c.value.as_ref().map(|v| v.to_string()))).collect();
+        let outcome = apply(broker, res.resource_type, res.resource_name.as_str(), configs, false, req.validate_only);
+        if let Err(e) = outcome {
+            r.error_code = e.code();
+            r.error_message = Some(StrBytes::from_string(e.message()));
+        }
+        resp.responses.push(r);
+    }
+    resp
+}
+
+/// Shared by AlterConfigs and IncrementalAlterConfigs: route a resource change.
+pub fn apply(
+    broker: &Broker,
+    resource_type: i8,
+    name: &str,
+    configs: BTreeMap<String, Option<String>>,
+    incremental: bool,
+    validate_only: bool,
+) -> Result<(), BrokerError> {
+    match resource_type {
+        RESOURCE_TOPIC => broker.alter_topic_configs(name, configs, incremental, validate_only),
+        RESOURCE_BROKER => Err(BrokerError::kafka(
+            ResponseError::InvalidRequest,
+            "Weir's broker configs are static: set them with flags, WEIR_* or the config file and restart",
+        )),
+        other => Err(BrokerError::kafka(ResponseError::InvalidRequest, format!("unsupported resource type {other}"))),
+    }
 }

@@ -1,18 +1,29 @@
-//! PLACEHOLDER written by engineer C1 so `dispatch` compiles; engineer C2 owns this file and
-//! replaces it with the real CreatePartitions handler (same signature).
+//! CreatePartitions (key 37): grow topics (increase only), optionally validate only.
 
 use std::sync::Arc;
 
+use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse, RequestHeader};
+use kafka_protocol::protocol::StrBytes;
 
 use crate::broker::Broker;
 
-/// Placeholder: answers an empty default response until C2's handler lands.
+/// Grow each topic to its requested partition count.
 pub async fn handle(
-    _broker: &Arc<Broker>,
+    broker: &Arc<Broker>,
     _header: &RequestHeader,
     _version: i16,
-    _req: CreatePartitionsRequest,
+    req: CreatePartitionsRequest,
 ) -> CreatePartitionsResponse {
-    CreatePartitionsResponse::default()
+    let mut resp = CreatePartitionsResponse::default();
+    for t in req.topics {
+        let mut r = CreatePartitionsTopicResult::default();
+        r.name = t.name.clone();
+        if let Err(e) = broker.create_partitions(&t.name.0, t.count, req.validate_only) {
+            r.error_code = e.code();
+            r.error_message = Some(StrBytes::from_string(e.message()));
+        }
+        resp.results.push(r);
+    }
+    resp
 }

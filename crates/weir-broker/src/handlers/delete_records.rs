@@ -1,18 +1,43 @@
-//! PLACEHOLDER written by engineer C1 so `dispatch` compiles; engineer C2 owns this file and
-//! replaces it with the real DeleteRecords handler (same signature).
+//! DeleteRecords (key 21): move each partition's log start offset; -1 means the high watermark.
 
 use std::sync::Arc;
 
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::delete_records_response::{DeleteRecordsPartitionResult, DeleteRecordsTopicResult};
 use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse, RequestHeader};
+use weir_log::TopicPartition;
 
 use crate::broker::Broker;
+use crate::error::log_error_code;
 
-/// Placeholder: answers an empty default response until C2's handler lands.
+/// Delete records below the requested offsets; returns the new low watermarks.
 pub async fn handle(
-    _broker: &Arc<Broker>,
+    broker: &Arc<Broker>,
     _header: &RequestHeader,
     _version: i16,
-    _req: DeleteRecordsRequest,
+    req: DeleteRecordsRequest,
 ) -> DeleteRecordsResponse {
-    DeleteRecordsResponse::default()
+    let mut resp = DeleteRecordsResponse::default();
+    for t in req.topics {
+        let mut tr = DeleteRecordsTopicResult::default();
+        tr.name = t.name.clone();
+        for p in t.partitions {
+            let mut pr = DeleteRecordsPartitionResult::default();
+            pr.partition_index = p.partition_index;
+            pr.low_watermark = -1;
+            match broker.partition_log(&TopicPartition::new(t.name.0.to_string(), p.partition_index)) {
+                None => pr.error_code = ResponseError::UnknownTopicOrPartition.code(),
+                Some(log) => {
+                    let target = if p.offset == -1 { log.high_watermark() } else { p.offset };
+                    match log.delete_records_before(target) {
+                        Ok(low) => pr.low_watermark = low,
+                        Err(e) => pr.error_code = log_error_code(&e),
+                    }
+                }
+            }
+            tr.partitions.push(pr);
+        }
+        resp.topics.push(tr);
+    }
+    resp
 }

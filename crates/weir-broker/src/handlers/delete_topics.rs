@@ -1,18 +1,55 @@
-//! PLACEHOLDER written by engineer C1 so `dispatch` compiles; engineer C2 owns this file and
-//! replaces it with the real DeleteTopics handler (same signature).
+//! DeleteTopics (key 20): by name (all versions) or by topic id (v6+).
 
 use std::sync::Arc;
 
-use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse, RequestHeader};
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
+use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse, RequestHeader, TopicName};
+use kafka_protocol::protocol::StrBytes;
 
 use crate::broker::Broker;
 
-/// Placeholder: answers an empty default response until C2's handler lands.
+/// Delete each topic; unknown names get UNKNOWN_TOPIC_OR_PARTITION, unknown ids UNKNOWN_TOPIC_ID.
 pub async fn handle(
-    _broker: &Arc<Broker>,
+    broker: &Arc<Broker>,
     _header: &RequestHeader,
-    _version: i16,
-    _req: DeleteTopicsRequest,
+    version: i16,
+    req: DeleteTopicsRequest,
 ) -> DeleteTopicsResponse {
-    DeleteTopicsResponse::default()
+    let mut targets: Vec<(Option<String>, uuid::Uuid)> = Vec::new();
+    if version >= 6 {
+        for t in &req.topics {
+            targets.push((t.name.as_ref().map(|n| n.0.to_string()), t.topic_id));
+        }
+    } else {
+        for n in &req.topic_names {
+            targets.push((Some(n.0.to_string()), uuid::Uuid::nil()));
+        }
+    }
+    let mut resp = DeleteTopicsResponse::default();
+    for (name, id) in targets {
+        let mut r = DeletableTopicResult::default();
+        r.topic_id = id;
+        let resolved = match (&name, id.is_nil()) {
+            (Some(n), _) => Some(n.clone()),
+            (None, false) => broker.topics.get_by_id(id).map(|m| m.name),
+            (None, true) => None,
+        };
+        r.name = resolved.clone().map(|n| TopicName(StrBytes::from_string(n)));
+        match resolved {
+            None => {
+                r.error_code = ResponseError::UnknownTopicId.code();
+                r.error_message = Some(StrBytes::from_static_str("unknown topic id"));
+            }
+            Some(n) => match broker.delete_topic(&n) {
+                Ok(meta) => r.topic_id = meta.id,
+                Err(e) => {
+                    r.error_code = e.code();
+                    r.error_message = Some(StrBytes::from_string(e.message()));
+                }
+            },
+        }
+        resp.responses.push(r);
+    }
+    resp
 }

@@ -1,18 +1,37 @@
-//! PLACEHOLDER written by engineer C1 so `dispatch` compiles; engineer C2 owns this file and
-//! replaces it with the real DescribeCluster handler (same signature).
+//! DescribeCluster (key 60): cluster id, controller and this node's advertised endpoint.
 
 use std::sync::Arc;
 
-use kafka_protocol::messages::{DescribeClusterRequest, DescribeClusterResponse, RequestHeader};
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
+use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse, RequestHeader};
+use kafka_protocol::protocol::StrBytes;
 
 use crate::broker::Broker;
 
-/// Placeholder: answers an empty default response until C2's handler lands.
+/// Describe the (single-node) cluster. Only the brokers endpoint type (1) is served.
 pub async fn handle(
-    _broker: &Arc<Broker>,
+    broker: &Arc<Broker>,
     _header: &RequestHeader,
-    _version: i16,
-    _req: DescribeClusterRequest,
+    version: i16,
+    req: DescribeClusterRequest,
 ) -> DescribeClusterResponse {
-    DescribeClusterResponse::default()
+    let mut resp = DescribeClusterResponse::default();
+    resp.cluster_id = StrBytes::from_string(broker.cluster_id.clone());
+    resp.controller_id = BrokerId(broker.config.node_id);
+    resp.cluster_authorized_operations = i32::MIN;
+    resp.endpoint_type = 1;
+    if version >= 1 && req.endpoint_type != 1 {
+        resp.error_code = ResponseError::UnsupportedEndpointType.code();
+        resp.error_message = Some(StrBytes::from_static_str("only broker endpoints are served"));
+        return resp;
+    }
+    let (host, port) = broker.advertised_endpoint();
+    let mut b = DescribeClusterBroker::default();
+    b.broker_id = BrokerId(broker.config.node_id);
+    b.host = StrBytes::from_string(host);
+    b.port = port;
+    b.rack = broker.config.broker_rack.clone().map(StrBytes::from_string);
+    resp.brokers.push(b);
+    resp
 }

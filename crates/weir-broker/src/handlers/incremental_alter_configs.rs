@@ -1,20 +1,86 @@
-//! PLACEHOLDER written by engineer C1 so `dispatch` compiles; engineer C2 owns this file and
-//! replaces it with the real IncrementalAlterConfigs handler (same signature).
+//! IncrementalAlterConfigs (key 44): SET (0), DELETE (1), APPEND (2) and SUBTRACT (3) on
+//! individual topic configs; list configs (cleanup.policy) support APPEND/SUBTRACT.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use kafka_protocol::messages::{
-    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, RequestHeader,
-};
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
+use kafka_protocol::messages::{IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, RequestHeader};
+use kafka_protocol::protocol::StrBytes;
 
+use super::alter_configs::apply;
+use super::describe_configs::{topic_config_entries, RESOURCE_TOPIC};
 use crate::broker::Broker;
+use crate::BrokerError;
 
-/// Placeholder: answers an empty default response until C2's handler lands.
+/// Apply each resource's incremental operations.
 pub async fn handle(
-    _broker: &Arc<Broker>,
+    broker: &Arc<Broker>,
     _header: &RequestHeader,
     _version: i16,
-    _req: IncrementalAlterConfigsRequest,
+    req: IncrementalAlterConfigsRequest,
 ) -> IncrementalAlterConfigsResponse {
-    IncrementalAlterConfigsResponse::default()
+    let mut resp = IncrementalAlterConfigsResponse::default();
+    for res in req.resources {
+        let mut r = AlterConfigsResourceResponse::default();
+        r.resource_type = res.resource_type;
+        r.resource_name = res.resource_name.clone();
+        let outcome = changes(broker, &res).and_then(|c| {
+            apply(broker, res.resource_type, res.resource_name.as_str(), c, true, req.validate_only)
+        });
+        if let Err(e) = outcome {
+            r.error_code = e.code();
+            r.error_message = Some(StrBytes::from_string(e.message()));
+        }
+        resp.responses.push(r);
+    }
+    resp
+}
+
+fn current_list(broker: &Broker, topic: &str, key: &str) -> Vec<String> {
+    broker
+        .topics
+        .get(topic)
+        .and_then(|m| topic_config_entries(broker, &m).into_iter().find(|e| e.name == key))
+        .map(|e| e.value.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default()
+}
+
+fn changes(
+    broker: &Broker,
+    res: &kafka_protocol::messages::incremental_alter_configs_request::AlterConfigsResource,
+) -> Result<BTreeMap<String, Option<String>>, BrokerError> {
+    let mut out = BTreeMap::new();
+    for c in &res.configs {
+        let key = c.name.to_string();
+        if out.contains_key(&key) {
+            return Err(BrokerError::kafka(ResponseError::InvalidRequest, format!("config {key} appears more than once")));
+        }
+        let value = c.value.as_ref().map(|v| v.to_string());
+        let new = match c.config_operation {
+            0 => Some(value.ok_or_else(|| BrokerError::kafka(ResponseError::InvalidRequest, format!("SET {key} needs a value")))?),
+            1 => None,
+            2 | 3 => {
+                if key != "cleanup.policy" || res.resource_type != RESOURCE_TOPIC {
+                    return Err(BrokerError::kafka(ResponseError::InvalidConfig, format!("{key} is not a list config")));
+                }
+                let mut list = current_list(broker, res.resource_name.as_str(), &key);
+                let items: Vec<String> = value.unwrap_or_default().split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+                if c.config_operation == 2 {
+                    for i in items {
+                        if !list.contains(&i) {
+                            list.push(i);
+                        }
+                    }
+                } else {
+                    list.retain(|x| !items.contains(x));
+                }
+                Some(list.join(","))
+            }
+            op => return Err(BrokerError::kafka(ResponseError::InvalidRequest, format!("unknown config operation {op}"))),
+        };
+        out.insert(key, new);
+    }
+    Ok(out)
 }

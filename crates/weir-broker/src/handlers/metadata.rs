@@ -1,7 +1,7 @@
 //! Metadata (key 3): brokers, cluster id, controller, topics and partitions.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::metadata_response::{
@@ -12,7 +12,11 @@ use kafka_protocol::protocol::StrBytes;
 use tracing::info;
 
 use crate::broker::{Broker, LEADER_EPOCH};
+use crate::topic_admin::validate_topic_name;
 use crate::topics::TopicMeta;
+
+/// Held while auto-creating a topic.
+static AUTO_CREATE: Mutex<()> = Mutex::new(());
 
 /// Describe this single-node cluster. `topics` null (or empty in v0) lists every topic;
 /// named topics that do not exist are auto-created (`broker.create_topic(name, -1, -1, {}, false)`)
@@ -76,11 +80,17 @@ fn by_name(broker: &Arc<Broker>, name: &str, auto_create: bool) -> MetadataRespo
     if let Some(meta) = broker.topics.get(name) {
         return topic_entry(broker, &meta);
     }
-    if !is_valid_topic_name(name) {
+    if validate_topic_name(name).is_err() {
         return error_entry(Some(name), ResponseError::InvalidTopicException);
     }
     if !auto_create {
         return error_entry(Some(name), ResponseError::UnknownTopicOrPartition);
+    }
+    // Serialise auto-creation so two clients asking for the same new topic at once cannot both
+    // create it (the second would replace the first's topic id).
+    let _guard = AUTO_CREATE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(meta) = broker.topics.get(name) {
+        return topic_entry(broker, &meta);
     }
     match broker.create_topic(name, -1, -1, BTreeMap::new(), false) {
         Ok(meta) => {
@@ -101,17 +111,6 @@ fn by_name(broker: &Arc<Broker>, name: &str, auto_create: bool) -> MetadataRespo
             entry
         }
     }
-}
-
-/// Kafka's topic name rule: 1–249 chars of `[a-zA-Z0-9._-]`, not `.` or `..`.
-pub fn is_valid_topic_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 249
-        && name != "."
-        && name != ".."
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
 }
 
 fn error_entry(name: Option<&str>, code: ResponseError) -> MetadataResponseTopic {
@@ -143,21 +142,4 @@ fn topic_entry(broker: &Broker, meta: &TopicMeta) -> MetadataResponseTopic {
         })
         .collect();
     e
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_valid_topic_name;
-
-    #[test]
-    fn topic_name_rules() {
-        assert!(is_valid_topic_name("orders.v1_x-y"));
-        assert!(is_valid_topic_name(&"a".repeat(249)));
-        assert!(!is_valid_topic_name(&"a".repeat(250)));
-        assert!(!is_valid_topic_name(""));
-        assert!(!is_valid_topic_name("."));
-        assert!(!is_valid_topic_name(".."));
-        assert!(!is_valid_topic_name("a/b"));
-        assert!(!is_valid_topic_name("a b"));
-    }
 }
