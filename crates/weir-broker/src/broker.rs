@@ -6,7 +6,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 
 use kafka_protocol::error::ResponseError;
@@ -45,6 +45,8 @@ pub struct Broker {
     fetch_sessions: FetchSessionCache,
     /// Port actually bound by the first client listener (0 = not serving yet).
     bound_port: AtomicU16,
+    /// Set once shutdown begins: long polls stop waiting.
+    shutting_down: AtomicBool,
 }
 
 impl std::fmt::Debug for Broker {
@@ -86,6 +88,7 @@ impl Broker {
             hw_lock: Mutex::new(()),
             fetch_sessions: FetchSessionCache::default(),
             bound_port: AtomicU16::new(0),
+            shutting_down: AtomicBool::new(false),
         });
         broker.open_partitions()?;
         Ok(broker)
@@ -137,6 +140,24 @@ impl Broker {
     /// Wake every long-polling fetch (call after a high watermark advanced).
     pub fn notify_new_data(&self) {
         self.new_data.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Number of fetch requests currently being served (each holds a new-data subscription
+    /// while it reads or long-polls).
+    pub fn fetches_in_progress(&self) -> usize {
+        self.new_data.receiver_count()
+    }
+
+    /// Mark the broker as shutting down and wake every long-polling fetch so in-flight
+    /// requests finish promptly (they answer with what is available now).
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        self.notify_new_data();
+    }
+
+    /// True once [`Broker::begin_shutdown`] was called.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
     }
 
     /// A receiver that observes every later [`Broker::notify_new_data`]; subscribe BEFORE

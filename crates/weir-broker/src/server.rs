@@ -116,6 +116,7 @@ pub async fn run_with_listeners(
     shutdown.await;
     info!("shutting down: no new connections; finishing in-flight requests");
     let _ = stop_tx.send(true);
+    broker.begin_shutdown();
     while accept_tasks.join_next().await.is_some() {}
     let _ = maintenance.await;
     let logs = broker.logs.clone();

@@ -201,3 +201,29 @@ async fn idle_connections_are_closed_and_oversized_requests_rejected() {
     assert!(big.closed_by_server().await);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_answers_long_polls_promptly() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path()).await;
+    let mut c = Client::connect(server.addr).await;
+    metadata(&mut c, "sd").await;
+    // A fetch that would wait 30 s for data that never comes.
+    let corr = c
+        .send(ApiKey::Fetch, 12, &fetch_req("sd", 0, 30_000, (0, -1)))
+        .await;
+    server
+        .wait_until("the fetch to be parked", |b| b.fetches_in_progress() == 1)
+        .await;
+    let t0 = std::time::Instant::now();
+    server.stop().await;
+    let (got, _) = tokio::time::timeout(Duration::from_secs(10), c.recv(ApiKey::Fetch, 12))
+        .await
+        .expect("long poll answered at shutdown");
+    assert_eq!(got, corr);
+    assert!(
+        t0.elapsed() < Duration::from_secs(4),
+        "shutdown took {:?} (grace is 5 s, max_wait 30 s)",
+        t0.elapsed()
+    );
+}

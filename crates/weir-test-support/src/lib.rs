@@ -1,1 +1,242 @@
-//! Test helpers.
+//! Shared test helpers: start, stop, restart and SIGKILL real `weir` broker processes on
+//! 127.0.0.1, plus Kafka's murmur2 partitioner for checking key placement.
+//!
+//! Every integration test uses these helpers; none starts a broker its own way.
+
+use std::fs::File;
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A free TCP port on 127.0.0.1 (bound then released).
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    l.local_addr().expect("local addr").port()
+}
+
+/// Poll `cond` every 10 ms until it is true or `timeout` passes; returns whether it became true.
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Options for [`BrokerProcess::start`].
+#[derive(Debug, Clone, Default)]
+pub struct BrokerOptions {
+    /// Extra `--a-b-c VALUE` pairs, as (`a.b.c`, `VALUE`).
+    pub configs: Vec<(String, String)>,
+}
+
+impl BrokerOptions {
+    /// Add one broker config (Kafka name).
+    pub fn config(mut self, key: &str, value: &str) -> Self {
+        self.configs.push((key.to_string(), value.to_string()));
+        self
+    }
+}
+
+/// A running (or stopped) `weir serve` child process with its own data directory and port. The
+/// data directory survives restarts of the same broker and is removed on drop; the child is
+/// killed on drop.
+pub struct BrokerProcess {
+    bin: PathBuf,
+    data: tempfile::TempDir,
+    port: u16,
+    opts: BrokerOptions,
+    child: Option<Child>,
+    starts: u32,
+    /// How long the last start took until the port accepted connections.
+    pub last_start: Duration,
+}
+
+impl BrokerProcess {
+    /// Start a broker from the binary `bin` (use `env!("CARGO_BIN_EXE_weir")` in tests).
+    pub fn start(bin: &Path, opts: BrokerOptions) -> BrokerProcess {
+        let mut b = BrokerProcess {
+            bin: bin.to_path_buf(),
+            data: tempfile::tempdir().expect("temp dir"),
+            port: free_port(),
+            opts,
+            child: None,
+            starts: 0,
+            last_start: Duration::ZERO,
+        };
+        b.spawn();
+        b
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The broker's log directory.
+    pub fn log_dir(&self) -> PathBuf {
+        self.data.path().join("logs")
+    }
+
+    /// Path of the current run's combined stdout/stderr.
+    pub fn output_path(&self) -> PathBuf {
+        self.data.path().join(format!("broker-{}.out", self.starts))
+    }
+
+    /// Everything the broker printed in its current (or last) run.
+    pub fn output(&self) -> String {
+        let mut s = String::new();
+        if let Ok(mut f) = File::open(self.output_path()) {
+            let _ = f.read_to_string(&mut s);
+        }
+        s
+    }
+
+    fn spawn(&mut self) {
+        self.starts += 1;
+        let out = File::create(self.output_path()).expect("broker output file");
+        let err = out.try_clone().expect("clone output file");
+        let listener = format!("PLAINTEXT://127.0.0.1:{}", self.port);
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg("serve")
+            .arg("--listeners")
+            .arg(&listener)
+            .arg("--advertised-listeners")
+            .arg(&listener)
+            .arg("--log-dirs")
+            .arg(self.log_dir());
+        for (k, v) in &self.opts.configs {
+            cmd.arg(format!("--{}", k.replace('.', "-"))).arg(v);
+        }
+        cmd.env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err));
+        let t0 = Instant::now();
+        let child = cmd.spawn().unwrap_or_else(|e| {
+            panic!("cannot start {}: {e} (build it with `cargo build -p weir`)", self.bin.display())
+        });
+        self.child = Some(child);
+        let addr: SocketAddr = self.bootstrap().parse().expect("socket addr");
+        let up = wait_until(Duration::from_secs(30), || {
+            if let Some(c) = self.child.as_mut() {
+                if let Ok(Some(status)) = c.try_wait() {
+                    panic!("broker exited during start-up ({status}):\n{}", self.output());
+                }
+            }
+            TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+        });
+        self.last_start = t0.elapsed();
+        assert!(up, "broker did not accept connections within 30 s:\n{}", self.output());
+    }
+
+    /// True while the child process is running.
+    pub fn is_alive(&mut self) -> bool {
+        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+    }
+
+    /// SIGTERM and wait for a clean exit (panics if it takes more than 30 s).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // SAFETY: plain kill(2) on our own child's pid.
+            unsafe {
+                libc::kill(c.id() as i32, libc::SIGTERM);
+            }
+            let pid = c.id();
+            let done = wait_until(Duration::from_secs(30), || matches!(c.try_wait(), Ok(Some(_))));
+            assert!(done, "broker {pid} did not stop within 30 s after SIGTERM:\n{}", self.output());
+        }
+    }
+
+    /// SIGKILL the broker (no clean shutdown) and reap it.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Start again on the same port and data directory (after [`stop`](Self::stop) or
+    /// [`kill9`](Self::kill9)).
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "stop or kill the broker before restarting it");
+        self.spawn();
+    }
+}
+
+impl Drop for BrokerProcess {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Kafka's murmur2 (as in `org.apache.kafka.common.utils.Utils.murmur2`).
+pub fn murmur2(data: &[u8]) -> i32 {
+    let seed: u32 = 0x9747_b28c;
+    let m: u32 = 0x5bd1_e995;
+    let r = 24;
+    let len = data.len();
+    let mut h: u32 = seed ^ (len as u32);
+    let chunks = data.chunks_exact(4);
+    let tail = chunks.remainder();
+    for c in chunks {
+        let mut k = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        k = k.wrapping_mul(m);
+        k ^= k >> r;
+        k = k.wrapping_mul(m);
+        h = h.wrapping_mul(m);
+        h ^= k;
+    }
+    match tail.len() {
+        3 => {
+            h ^= (tail[2] as u32) << 16;
+            h ^= (tail[1] as u32) << 8;
+            h ^= tail[0] as u32;
+            h = h.wrapping_mul(m);
+        }
+        2 => {
+            h ^= (tail[1] as u32) << 8;
+            h ^= tail[0] as u32;
+            h = h.wrapping_mul(m);
+        }
+        1 => {
+            h ^= tail[0] as u32;
+            h = h.wrapping_mul(m);
+        }
+        _ => {}
+    }
+    h ^= h >> 13;
+    h = h.wrapping_mul(m);
+    h ^= h >> 15;
+    h as i32
+}
+
+/// The partition Kafka's Java default partitioner picks for a non-null key.
+pub fn java_partition(key: &[u8], partitions: i32) -> i32 {
+    (murmur2(key) & 0x7fff_ffff) % partitions
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn murmur2_matches_kafka_reference_values() {
+        // Values from Kafka's UtilsTest.testMurmur2.
+        assert_eq!(murmur2(b"21"), -973932308);
+        assert_eq!(murmur2(b"foobar"), -790332482);
+        assert_eq!(murmur2(b"a-little-bit-long-string"), -985981536);
+        assert_eq!(murmur2(b"a-little-bit-longer-string"), -1486304829);
+        assert_eq!(murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"), -58897971);
+        assert_eq!(murmur2(&[b'a', b'b', b'c']), 479470107);
+    }
+}
+
+pub mod clients;

@@ -22,7 +22,8 @@ use crate::handlers::fetch_session::{FetchContext, PartKey, PartOutcome, PartReq
 /// watermark while Weir has no transactions.
 ///
 /// If fewer than `min_bytes` are available (and no partition has an error), the request waits
-/// up to `max_wait_ms`, re-reading every time a produce advances a high watermark.
+/// up to `max_wait_ms`, re-reading every time a produce advances a high watermark; when the
+/// broker shuts down it answers at once with what is available.
 ///
 /// Errors per partition: unknown topic/partition → UNKNOWN_TOPIC_OR_PARTITION, unknown topic
 /// id (v13+) → UNKNOWN_TOPIC_ID, offset outside [log start, log end] → OFFSET_OUT_OF_RANGE
@@ -112,7 +113,12 @@ pub async fn handle(
         let results = read_all(broker, ctx.parts(), limits);
         let bytes: usize = results.iter().map(|r| r.1.record_bytes).sum();
         let any_error = results.iter().any(|r| r.1.error_code != 0);
-        if max_wait.is_zero() || ctx.parts().is_empty() || bytes >= min_bytes || any_error {
+        if max_wait.is_zero()
+            || ctx.parts().is_empty()
+            || bytes >= min_bytes
+            || any_error
+            || broker.is_shutting_down()
+        {
             break results;
         }
         match tokio::time::timeout_at(deadline, wake.changed()).await {

@@ -22,6 +22,7 @@ use weir_broker::{Broker, BrokerConfig, BrokerError};
 
 pub struct Server {
     pub addr: SocketAddr,
+    pub broker: std::sync::Arc<Broker>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), BrokerError>>,
 }
@@ -52,7 +53,7 @@ impl Server {
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(weir_broker::server::run_with_listeners(
-            broker,
+            broker.clone(),
             vec![listener],
             async move {
                 let _ = rx.await;
@@ -60,8 +61,21 @@ impl Server {
         ));
         Server {
             addr,
+            broker,
             stop: Some(tx),
             task,
+        }
+    }
+
+    /// Poll `cond` until it holds (panics after 10 s).
+    pub async fn wait_until(&self, what: &str, cond: impl Fn(&Broker) -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !cond(&self.broker) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
     }
 
