@@ -170,7 +170,11 @@ pub fn parse_listeners(key: &str, value: &str) -> Result<Vec<Listener>, BrokerEr
         let host = host.trim_start_matches('[').trim_end_matches(']');
         out.push(Listener {
             name: name.to_string(),
-            host: if host.is_empty() { "0.0.0.0".into() } else { host.into() },
+            host: if host.is_empty() {
+                "0.0.0.0".into()
+            } else {
+                host.into()
+            },
             port: parse(key, port)?,
         });
     }
@@ -184,7 +188,8 @@ pub fn parse_properties(text: &str) -> Vec<(String, String)> {
     let mut pending = String::new();
     for raw in text.lines() {
         let line = raw.trim_start();
-        if pending.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!')) {
+        if pending.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!'))
+        {
             continue;
         }
         if let Some(stripped) = line.strip_suffix('\\') {
@@ -249,24 +254,39 @@ impl BrokerConfig {
         }
         for k in set.keys() {
             let known = DEFAULTS.iter().any(|(d, _)| d == k)
-                || matches!(k.as_str(), "log.retention.ms" | "log.retention.minutes" | "log.roll.ms");
+                || matches!(
+                    k.as_str(),
+                    "log.retention.ms" | "log.retention.minutes" | "log.roll.ms"
+                );
             if !known {
                 tracing::warn!(config = %k, "unknown broker config (kept, ignored)");
             }
         }
         let get = |k: &str| -> String {
             set.get(k).cloned().unwrap_or_else(|| {
-                DEFAULTS.iter().find(|(d, _)| *d == k).map(|(_, v)| v.to_string()).unwrap_or_default()
+                DEFAULTS
+                    .iter()
+                    .find(|(d, _)| *d == k)
+                    .map(|(_, v)| v.to_string())
+                    .unwrap_or_default()
             })
         };
 
         let listeners = parse_listeners("listeners", &get("listeners"))?;
         if listeners.is_empty() {
-            return Err(bad("listeners", &get("listeners"), "at least one listener is required"));
+            return Err(bad(
+                "listeners",
+                &get("listeners"),
+                "at least one listener is required",
+            ));
         }
         let advertised_raw = get("advertised.listeners");
         let advertised_listeners = if advertised_raw.trim().is_empty() {
-            listeners.iter().filter(|l| l.name != "CONTROLLER").cloned().collect()
+            listeners
+                .iter()
+                .filter(|l| l.name != "CONTROLLER")
+                .cloned()
+                .collect()
         } else {
             parse_listeners("advertised.listeners", &advertised_raw)?
         };
@@ -283,14 +303,23 @@ impl BrokerConfig {
         } else if let Some(v) = set.get("log.retention.minutes") {
             parse::<i64>("log.retention.minutes", v)?.saturating_mul(60_000)
         } else {
-            parse::<i64>("log.retention.hours", &get("log.retention.hours"))?.saturating_mul(3_600_000)
+            parse::<i64>("log.retention.hours", &get("log.retention.hours"))?
+                .saturating_mul(3_600_000)
         };
         log_defaults
             .set("retention.ms", &retention_ms.max(-1).to_string())
-            .map_err(|e| bad("log.retention.ms", &retention_ms.to_string(), &e.to_string()))?;
+            .map_err(|e| {
+                bad(
+                    "log.retention.ms",
+                    &retention_ms.to_string(),
+                    &e.to_string(),
+                )
+            })?;
         let roll_ms: i64 = match set.get("log.roll.ms") {
             Some(v) => parse("log.roll.ms", v)?,
-            None => parse::<i64>("log.roll.hours", &get("log.roll.hours"))?.saturating_mul(3_600_000),
+            None => {
+                parse::<i64>("log.roll.hours", &get("log.roll.hours"))?.saturating_mul(3_600_000)
+            }
         };
         log_defaults
             .set("segment.ms", &roll_ms.to_string())
@@ -299,18 +328,41 @@ impl BrokerConfig {
         let rack = get("broker.rack");
         let config = BrokerConfig {
             node_id: parse("node.id", &get("node.id"))?,
-            process_roles: get("process.roles").split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+            process_roles: get("process.roles")
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
             controller_quorum_voters: get("controller.quorum.voters"),
             listeners,
             advertised_listeners,
-            log_dirs: get("log.dirs").split(',').map(|s| PathBuf::from(s.trim())).filter(|p| !p.as_os_str().is_empty()).collect(),
+            log_dirs: get("log.dirs")
+                .split(',')
+                .map(|s| PathBuf::from(s.trim()))
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect(),
             num_partitions: parse("num.partitions", &get("num.partitions"))?,
-            default_replication_factor: parse("default.replication.factor", &get("default.replication.factor"))?,
-            auto_create_topics_enable: parse_bool("auto.create.topics.enable", &get("auto.create.topics.enable"))?,
-            socket_request_max_bytes: parse("socket.request.max.bytes", &get("socket.request.max.bytes"))?,
-            connections_max_idle_ms: parse("connections.max.idle.ms", &get("connections.max.idle.ms"))?,
+            default_replication_factor: parse(
+                "default.replication.factor",
+                &get("default.replication.factor"),
+            )?,
+            auto_create_topics_enable: parse_bool(
+                "auto.create.topics.enable",
+                &get("auto.create.topics.enable"),
+            )?,
+            socket_request_max_bytes: parse(
+                "socket.request.max.bytes",
+                &get("socket.request.max.bytes"),
+            )?,
+            connections_max_idle_ms: parse(
+                "connections.max.idle.ms",
+                &get("connections.max.idle.ms"),
+            )?,
             min_insync_replicas: parse("min.insync.replicas", &get("min.insync.replicas"))?,
-            log_retention_check_interval_ms: parse("log.retention.check.interval.ms", &get("log.retention.check.interval.ms"))?,
+            log_retention_check_interval_ms: parse(
+                "log.retention.check.interval.ms",
+                &get("log.retention.check.interval.ms"),
+            )?,
             broker_rack: (!rack.is_empty()).then_some(rack),
             log_defaults,
             entries: Vec::new(),
@@ -319,14 +371,22 @@ impl BrokerConfig {
             return Err(bad("log.dirs", "", "at least one directory is required"));
         }
         if config.num_partitions < 1 {
-            return Err(bad("num.partitions", &config.num_partitions.to_string(), "must be >= 1"));
+            return Err(bad(
+                "num.partitions",
+                &config.num_partitions.to_string(),
+                "must be >= 1",
+            ));
         }
         let mut entries: Vec<ConfigEntry> = DEFAULTS
             .iter()
             .map(|(k, d)| ConfigEntry {
                 name: k.to_string(),
                 value: Some(set.get(*k).cloned().unwrap_or_else(|| d.to_string())),
-                source: if set.contains_key(*k) { ConfigSource::StaticBroker } else { ConfigSource::Default },
+                source: if set.contains_key(*k) {
+                    ConfigSource::StaticBroker
+                } else {
+                    ConfigSource::Default
+                },
                 read_only: true,
                 sensitive: false,
             })
@@ -348,11 +408,20 @@ impl BrokerConfig {
     /// The broker-level default for a topic config key (e.g. `retention.ms` → the effective
     /// `log.retention.*` value), or None for keys with no broker default.
     pub fn topic_default(&self, topic_key: &str) -> Option<String> {
-        if let Some((_, v)) = self.log_defaults.entries().into_iter().find(|(k, _)| *k == topic_key) {
+        if let Some((_, v)) = self
+            .log_defaults
+            .entries()
+            .into_iter()
+            .find(|(k, _)| *k == topic_key)
+        {
             return Some(v);
         }
         if SAME_NAME_TOPIC_KEYS.contains(&topic_key) {
-            return self.entries.iter().find(|e| e.name == topic_key).and_then(|e| e.value.clone());
+            return self
+                .entries
+                .iter()
+                .find(|e| e.name == topic_key)
+                .and_then(|e| e.value.clone());
         }
         None
     }
@@ -383,10 +452,20 @@ mod tests {
     fn defaults_are_kafkas_and_valid() {
         let c = BrokerConfig::default_single_node();
         assert_eq!(c.node_id, 1);
-        assert_eq!(c.listeners[0], Listener { name: "PLAINTEXT".into(), host: "127.0.0.1".into(), port: 9092 });
+        assert_eq!(
+            c.listeners[0],
+            Listener {
+                name: "PLAINTEXT".into(),
+                host: "127.0.0.1".into(),
+                port: 9092
+            }
+        );
         assert_eq!(c.log_dirs, vec![PathBuf::from("./weir-data")]);
         assert_eq!(c.log_defaults.retention_ms, 7 * 24 * 3_600_000);
-        assert_eq!(c.topic_default("retention.ms").as_deref(), Some("604800000"));
+        assert_eq!(
+            c.topic_default("retention.ms").as_deref(),
+            Some("604800000")
+        );
         assert_eq!(c.topic_default("min.insync.replicas").as_deref(), Some("1"));
         assert!(c.log_defaults.durable_acks());
     }
@@ -395,20 +474,33 @@ mod tests {
     fn precedence_flags_over_env_over_file() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("weir.properties");
-        std::fs::write(&f, "# comment\nnum.partitions=3\nlog.retention.hours: 1\nlog.dirs=/a,\\\n/b\n").unwrap();
+        std::fs::write(
+            &f,
+            "# comment\nnum.partitions=3\nlog.retention.hours: 1\nlog.dirs=/a,\\\n/b\n",
+        )
+        .unwrap();
         let env = vec![("WEIR_NUM_PARTITIONS".to_string(), "4".to_string())];
         let flags = vec![("log.retention.ms".to_string(), "5000".to_string())];
         let c = BrokerConfig::from_sources(Some(&f), &env, &flags).unwrap();
         assert_eq!(c.num_partitions, 4);
         assert_eq!(c.log_defaults.retention_ms, 5000, "ms beats hours");
         assert_eq!(c.log_dirs, vec![PathBuf::from("/a"), PathBuf::from("/b")]);
-        let e = c.entries.iter().find(|e| e.name == "num.partitions").unwrap();
+        let e = c
+            .entries
+            .iter()
+            .find(|e| e.name == "num.partitions")
+            .unwrap();
         assert_eq!(e.source, ConfigSource::StaticBroker);
     }
 
     #[test]
     fn bad_values_are_clear_errors() {
-        for (k, v) in [("num.partitions", "many"), ("auto.create.topics.enable", "yes"), ("listeners", "nope"), ("log.segment.bytes", "1")] {
+        for (k, v) in [
+            ("num.partitions", "many"),
+            ("auto.create.topics.enable", "yes"),
+            ("listeners", "nope"),
+            ("log.segment.bytes", "1"),
+        ] {
             let err = BrokerConfig::from_sources(None, &[], &[(k.into(), v.into())]).unwrap_err();
             assert!(err.to_string().contains(k), "{err}");
         }

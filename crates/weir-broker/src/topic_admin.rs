@@ -18,7 +18,12 @@ pub const NON_LOG_TOPIC_CONFIGS: &[&str] = &[
 
 /// Kafka's topic name rules: 1..=249 chars of `[a-zA-Z0-9._-]`, not `.` or `..`.
 pub fn validate_topic_name(name: &str) -> Result<(), BrokerError> {
-    let invalid = |why: &str| BrokerError::kafka(ResponseError::InvalidTopicException, format!("topic name {name:?} is illegal: {why}"));
+    let invalid = |why: &str| {
+        BrokerError::kafka(
+            ResponseError::InvalidTopicException,
+            format!("topic name {name:?} is illegal: {why}"),
+        )
+    };
     if name.is_empty() {
         return Err(invalid("empty"));
     }
@@ -28,17 +33,30 @@ pub fn validate_topic_name(name: &str) -> Result<(), BrokerError> {
     if name.len() > 249 {
         return Err(invalid("longer than 249 characters"));
     }
-    if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
-        return Err(invalid("only ASCII alphanumerics, '.', '_' and '-' are allowed"));
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        return Err(invalid(
+            "only ASCII alphanumerics, '.', '_' and '-' are allowed",
+        ));
     }
     Ok(())
 }
 
 /// Validate one topic config key/value (INVALID_CONFIG on failure).
 pub fn validate_topic_config(key: &str, value: &str) -> Result<(), BrokerError> {
-    let invalid = |why: String| BrokerError::kafka(ResponseError::InvalidConfig, format!("{key}={value}: {why}"));
+    let invalid = |why: String| {
+        BrokerError::kafka(
+            ResponseError::InvalidConfig,
+            format!("{key}={value}: {why}"),
+        )
+    };
     if LogConfig::is_log_config(key) {
-        return LogConfig::default().set(key, value).map(|_| ()).map_err(|e| invalid(e.to_string()));
+        return LogConfig::default()
+            .set(key, value)
+            .map(|_| ())
+            .map_err(|e| invalid(e.to_string()));
     }
     match key {
         "min.insync.replicas" => match value.trim().parse::<i32>() {
@@ -51,9 +69,14 @@ pub fn validate_topic_config(key: &str, value: &str) -> Result<(), BrokerError> 
         },
         "compression.type" => match value.trim() {
             "producer" | "uncompressed" | "gzip" | "snappy" | "lz4" | "zstd" => Ok(()),
-            _ => Err(invalid("must be producer, uncompressed, gzip, snappy, lz4 or zstd".into())),
+            _ => Err(invalid(
+                "must be producer, uncompressed, gzip, snappy, lz4 or zstd".into(),
+            )),
         },
-        _ => Err(BrokerError::kafka(ResponseError::InvalidConfig, format!("unknown topic config {key}"))),
+        _ => Err(BrokerError::kafka(
+            ResponseError::InvalidConfig,
+            format!("unknown topic config {key}"),
+        )),
     }
 }
 
@@ -63,7 +86,8 @@ impl Broker {
         let mut cfg = self.config.log_defaults.clone();
         for (k, v) in &topic.configs {
             if LogConfig::is_log_config(k) {
-                cfg.set(k, v).map_err(|e| BrokerError::kafka(ResponseError::InvalidConfig, e.to_string()))?;
+                cfg.set(k, v)
+                    .map_err(|e| BrokerError::kafka(ResponseError::InvalidConfig, e.to_string()))?;
             }
         }
         Ok(cfg)
@@ -81,15 +105,32 @@ impl Broker {
     ) -> Result<TopicMeta, BrokerError> {
         validate_topic_name(name)?;
         if self.topics.get(name).is_some() {
-            return Err(BrokerError::kafka(ResponseError::TopicAlreadyExists, format!("topic {name} already exists")));
+            return Err(BrokerError::kafka(
+                ResponseError::TopicAlreadyExists,
+                format!("topic {name} already exists"),
+            ));
         }
-        let partitions = if partitions == -1 { self.config.num_partitions } else { partitions };
+        let partitions = if partitions == -1 {
+            self.config.num_partitions
+        } else {
+            partitions
+        };
         if partitions < 1 {
-            return Err(BrokerError::kafka(ResponseError::InvalidPartitions, format!("number of partitions must be at least 1, got {partitions}")));
+            return Err(BrokerError::kafka(
+                ResponseError::InvalidPartitions,
+                format!("number of partitions must be at least 1, got {partitions}"),
+            ));
         }
-        let rf = if replication_factor == -1 { self.config.default_replication_factor } else { replication_factor };
+        let rf = if replication_factor == -1 {
+            self.config.default_replication_factor
+        } else {
+            replication_factor
+        };
         if rf < 1 {
-            return Err(BrokerError::kafka(ResponseError::InvalidReplicationFactor, format!("replication factor must be at least 1, got {rf}")));
+            return Err(BrokerError::kafka(
+                ResponseError::InvalidReplicationFactor,
+                format!("replication factor must be at least 1, got {rf}"),
+            ));
         }
         let live_brokers = 1;
         if rf > live_brokers {
@@ -101,13 +142,21 @@ impl Broker {
         for (k, v) in &configs {
             validate_topic_config(k, v)?;
         }
-        let meta = TopicMeta { name: name.to_string(), id: Uuid::new_v4(), partitions, replication_factor: rf, configs };
+        let meta = TopicMeta {
+            name: name.to_string(),
+            id: Uuid::new_v4(),
+            partitions,
+            replication_factor: rf,
+            configs,
+        };
         if validate_only {
             return Ok(meta);
         }
         let cfg = self.log_config_for(&meta)?;
         for p in 0..partitions {
-            let log = self.logs.get_or_create(&TopicPartition::new(name, p), cfg.clone())?;
+            let log = self
+                .logs
+                .get_or_create(&TopicPartition::new(name, p), cfg.clone())?;
             log.assign_epoch(0, log.log_end_offset())?;
         }
         self.topics.upsert(meta.clone())?;
@@ -117,10 +166,12 @@ impl Broker {
 
     /// Delete a topic and its partition logs.
     pub fn delete_topic(&self, name: &str) -> Result<TopicMeta, BrokerError> {
-        let meta = self
-            .topics
-            .remove(name)?
-            .ok_or_else(|| BrokerError::kafka(ResponseError::UnknownTopicOrPartition, format!("topic {name} does not exist")))?;
+        let meta = self.topics.remove(name)?.ok_or_else(|| {
+            BrokerError::kafka(
+                ResponseError::UnknownTopicOrPartition,
+                format!("topic {name} does not exist"),
+            )
+        })?;
         for p in 0..meta.partitions {
             self.logs.delete(&TopicPartition::new(name, p))?;
         }
@@ -129,11 +180,18 @@ impl Broker {
     }
 
     /// Grow a topic to `total` partitions (increase only).
-    pub fn create_partitions(&self, name: &str, total: i32, validate_only: bool) -> Result<(), BrokerError> {
-        let mut meta = self
-            .topics
-            .get(name)
-            .ok_or_else(|| BrokerError::kafka(ResponseError::UnknownTopicOrPartition, format!("topic {name} does not exist")))?;
+    pub fn create_partitions(
+        &self,
+        name: &str,
+        total: i32,
+        validate_only: bool,
+    ) -> Result<(), BrokerError> {
+        let mut meta = self.topics.get(name).ok_or_else(|| {
+            BrokerError::kafka(
+                ResponseError::UnknownTopicOrPartition,
+                format!("topic {name} does not exist"),
+            )
+        })?;
         if total <= meta.partitions {
             return Err(BrokerError::kafka(
                 ResponseError::InvalidPartitions,
@@ -145,7 +203,9 @@ impl Broker {
         }
         let cfg = self.log_config_for(&meta)?;
         for p in meta.partitions..total {
-            let log = self.logs.get_or_create(&TopicPartition::new(name, p), cfg.clone())?;
+            let log = self
+                .logs
+                .get_or_create(&TopicPartition::new(name, p), cfg.clone())?;
             log.assign_epoch(0, log.log_end_offset())?;
         }
         meta.partitions = total;
@@ -163,11 +223,17 @@ impl Broker {
         incremental: bool,
         validate_only: bool,
     ) -> Result<(), BrokerError> {
-        let mut meta = self
-            .topics
-            .get(name)
-            .ok_or_else(|| BrokerError::kafka(ResponseError::UnknownTopicOrPartition, format!("topic {name} does not exist")))?;
-        let mut next = if incremental { meta.configs.clone() } else { BTreeMap::new() };
+        let mut meta = self.topics.get(name).ok_or_else(|| {
+            BrokerError::kafka(
+                ResponseError::UnknownTopicOrPartition,
+                format!("topic {name} does not exist"),
+            )
+        })?;
+        let mut next = if incremental {
+            meta.configs.clone()
+        } else {
+            BTreeMap::new()
+        };
         for (k, v) in configs {
             match v {
                 Some(v) => {
@@ -175,8 +241,12 @@ impl Broker {
                     next.insert(k, v);
                 }
                 None => {
-                    if !LogConfig::is_log_config(&k) && !NON_LOG_TOPIC_CONFIGS.contains(&k.as_str()) {
-                        return Err(BrokerError::kafka(ResponseError::InvalidConfig, format!("unknown topic config {k}")));
+                    if !LogConfig::is_log_config(&k) && !NON_LOG_TOPIC_CONFIGS.contains(&k.as_str())
+                    {
+                        return Err(BrokerError::kafka(
+                            ResponseError::InvalidConfig,
+                            format!("unknown topic config {k}"),
+                        ));
                     }
                     next.remove(&k);
                 }
@@ -207,7 +277,11 @@ mod tests {
         assert!(validate_topic_name("__consumer_offsets").is_ok());
         for bad in ["", ".", "..", "has space", "slash/y", &"x".repeat(250)] {
             let e = validate_topic_name(bad).unwrap_err();
-            assert_eq!(e.code(), ResponseError::InvalidTopicException.code(), "{bad:?}");
+            assert_eq!(
+                e.code(),
+                ResponseError::InvalidTopicException.code(),
+                "{bad:?}"
+            );
         }
     }
 
@@ -215,8 +289,16 @@ mod tests {
     fn topic_configs_are_validated() {
         assert!(validate_topic_config("retention.ms", "86400000").is_ok());
         assert!(validate_topic_config("min.insync.replicas", "2").is_ok());
-        for (k, v) in [("retention.ms", "x"), ("min.insync.replicas", "0"), ("no.such", "1"), ("cleanup.policy", "keep")] {
-            assert_eq!(validate_topic_config(k, v).unwrap_err().code(), ResponseError::InvalidConfig.code());
+        for (k, v) in [
+            ("retention.ms", "x"),
+            ("min.insync.replicas", "0"),
+            ("no.such", "1"),
+            ("cleanup.policy", "keep"),
+        ] {
+            assert_eq!(
+                validate_topic_config(k, v).unwrap_err().code(),
+                ResponseError::InvalidConfig.code()
+            );
         }
     }
 }

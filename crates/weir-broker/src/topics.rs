@@ -132,7 +132,10 @@ mod tests {
         s.upsert(meta.clone()).unwrap();
         let again = TopicStore::load(&p).unwrap();
         assert_eq!(again.get("orders"), Some(meta.clone()));
-        assert_eq!(again.get_by_id(meta.id).map(|m| m.name), Some("orders".into()));
+        assert_eq!(
+            again.get_by_id(meta.id).map(|m| m.name),
+            Some("orders".into())
+        );
         assert!(again.remove("orders").unwrap().is_some());
         assert!(TopicStore::load(&p).unwrap().list().is_empty());
         std::fs::write(&p, b"{not json").unwrap();

@@ -164,6 +164,9 @@ async fn long_poll_waits_and_wakes_on_produce() {
     let corr = waiter
         .send(ApiKey::Fetch, 12, &fetch_req("lp", 0, 10_000, (0, -1)))
         .await;
+    server
+        .wait_until("the fetch to be parked", |b| b.fetches_in_progress() == 1)
+        .await;
     let t0 = Instant::now();
     assert_eq!(produce(&mut c, "lp", -1, batch(&["wake"])).await.0, 0);
     let (got, mut body) =

@@ -164,7 +164,11 @@ pub fn set_partition_leader_epoch(buf: &mut [u8], epoch: i32) {
 }
 
 /// Build a valid uncompressed batch (tests, tools): `records` are (key, value) pairs.
-pub fn build_batch(base_offset: i64, timestamp: i64, records: &[(Option<&[u8]>, &[u8])]) -> Vec<u8> {
+pub fn build_batch(
+    base_offset: i64,
+    timestamp: i64,
+    records: &[(Option<&[u8]>, &[u8])],
+) -> Vec<u8> {
     fn varint(out: &mut Vec<u8>, v: i64) {
         let mut z = ((v << 1) ^ (v >> 63)) as u64;
         loop {
@@ -247,6 +251,9 @@ mod tests {
         assert!(validate_batch(&b[..10]).is_err());
         let mut m = b.clone();
         m[16] = 1;
-        assert!(matches!(validate_batch(&m), Err(LogError::InvalidRecord(_))));
+        assert!(matches!(
+            validate_batch(&m),
+            Err(LogError::InvalidRecord(_))
+        ));
     }
 }

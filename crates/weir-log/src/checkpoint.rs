@@ -134,7 +134,8 @@ mod tests {
     use super::*;
 
     /// A sample written by hand from Kafka's documented format (OffsetCheckpointFile).
-    const KAFKA_SAMPLE: &str = "0\n3\nelk_log_dev 0 1500\nelk_log_dev 1 42\n__consumer_offsets 17 0\n";
+    const KAFKA_SAMPLE: &str =
+        "0\n3\nelk_log_dev 0 1500\nelk_log_dev 1 42\n__consumer_offsets 17 0\n";
 
     #[test]
     fn kafka_sample_round_trips_exactly() {
@@ -179,7 +180,10 @@ mod tests {
             b"\xff\xfe\x00",
         ] {
             fs::write(&p, garbage).unwrap();
-            assert!(matches!(read_offsets(&p), Err(LogError::CorruptFile { .. })), "{garbage:?}");
+            assert!(
+                matches!(read_offsets(&p), Err(LogError::CorruptFile { .. })),
+                "{garbage:?}"
+            );
         }
     }
 }

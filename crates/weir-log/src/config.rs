@@ -142,7 +142,8 @@ impl LogConfig {
             "min.compaction.lag.ms" => self.min_compaction_lag_ms = parse_i64(key, value, 0)?,
             "max.message.bytes" => {
                 let v = parse_i64(key, value, 0)?;
-                self.max_message_bytes = u32::try_from(v).map_err(|_| invalid(key, value, "too large"))?;
+                self.max_message_bytes =
+                    u32::try_from(v).map_err(|_| invalid(key, value, "too large"))?;
             }
             "flush.messages" => self.flush_messages = parse_i64(key, value, 1)? as u64,
             "flush.ms" => self.flush_ms = parse_i64(key, value, 0)?,
@@ -188,17 +189,26 @@ impl LogConfig {
             ("segment.bytes", self.segment_bytes.to_string()),
             ("segment.ms", self.segment_ms.to_string()),
             ("segment.index.bytes", self.segment_index_bytes.to_string()),
-            ("index.interval.bytes", self.index_interval_bytes.to_string()),
+            (
+                "index.interval.bytes",
+                self.index_interval_bytes.to_string(),
+            ),
             ("retention.ms", self.retention_ms.to_string()),
             ("retention.bytes", self.retention_bytes.to_string()),
             ("cleanup.policy", self.cleanup_policy.render()),
             ("delete.retention.ms", self.delete_retention_ms.to_string()),
-            ("min.compaction.lag.ms", self.min_compaction_lag_ms.to_string()),
+            (
+                "min.compaction.lag.ms",
+                self.min_compaction_lag_ms.to_string(),
+            ),
             ("max.message.bytes", self.max_message_bytes.to_string()),
             ("message.timestamp.type", ts.to_string()),
             ("flush.messages", self.flush_messages.to_string()),
             ("flush.ms", self.flush_ms.to_string()),
-            ("file.delete.delay.ms", self.file_delete_delay_ms.to_string()),
+            (
+                "file.delete.delay.ms",
+                self.file_delete_delay_ms.to_string(),
+            ),
         ]
     }
 

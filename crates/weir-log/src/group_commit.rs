@@ -191,7 +191,9 @@ mod tests {
         assert!(t2 > t1);
         gc.wait(t2).unwrap();
         gc.wait(t1).unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         let t3 = gc.register(&f);
         rt.block_on(gc.wait_async(t3)).unwrap();
     }

@@ -226,15 +226,23 @@ mod tests {
         idx.append(10, 4096).unwrap();
         idx.append(25, 9000).unwrap();
         assert_eq!(std::fs::metadata(&p).unwrap().len(), 1024);
-        let re = IndexFile::load(&p, IndexKind::Offset, 1024, 10_000).unwrap().unwrap();
+        let re = IndexFile::load(&p, IndexKind::Offset, 1024, 10_000)
+            .unwrap()
+            .unwrap();
         assert_eq!(re.len(), 3);
         assert_eq!(re.floor(12), Some((10, 4096)));
         assert_eq!(re.floor(9), Some((0, 0)));
         // positions past the log size mean the index is stale → rebuild
-        assert!(IndexFile::load(&p, IndexKind::Offset, 1024, 5000).unwrap().is_none());
+        assert!(IndexFile::load(&p, IndexKind::Offset, 1024, 5000)
+            .unwrap()
+            .is_none());
         std::fs::write(&p, b"garbage!garbage!x").unwrap();
-        assert!(IndexFile::load(&p, IndexKind::Offset, 1024, 10_000).unwrap().is_none());
+        assert!(IndexFile::load(&p, IndexKind::Offset, 1024, 10_000)
+            .unwrap()
+            .is_none());
         std::fs::write(&p, [0xffu8; 16]).unwrap();
-        assert!(IndexFile::load(&p, IndexKind::Offset, 1024, 10_000).unwrap().is_none());
+        assert!(IndexFile::load(&p, IndexKind::Offset, 1024, 10_000)
+            .unwrap()
+            .is_none());
     }
 }

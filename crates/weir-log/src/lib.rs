@@ -47,7 +47,10 @@ pub struct TopicPartition {
 impl TopicPartition {
     /// `(topic, partition)`.
     pub fn new(topic: impl Into<String>, partition: i32) -> Self {
-        Self { topic: topic.into(), partition }
+        Self {
+            topic: topic.into(),
+            partition,
+        }
     }
     /// `<topic>-<partition>`.
     pub fn dir_name(&self) -> String {

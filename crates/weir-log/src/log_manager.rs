@@ -129,12 +129,18 @@ impl LogManager {
         out
     }
 
-    fn read_logs(&self) -> std::sync::RwLockReadGuard<'_, HashMap<TopicPartition, Arc<PartitionLog>>> {
+    fn read_logs(
+        &self,
+    ) -> std::sync::RwLockReadGuard<'_, HashMap<TopicPartition, Arc<PartitionLog>>> {
         self.logs.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Open the partition's log (recovering it if needed), creating it when absent.
-    pub fn get_or_create(&self, tp: &TopicPartition, config: LogConfig) -> Result<Arc<PartitionLog>, LogError> {
+    pub fn get_or_create(
+        &self,
+        tp: &TopicPartition,
+        config: LogConfig,
+    ) -> Result<Arc<PartitionLog>, LogError> {
         if let Some(l) = self.read_logs().get(tp) {
             return Ok(l.clone());
         }
@@ -175,7 +181,11 @@ impl LogManager {
 
     /// Delete a partition's log and directory (whether or not it is open).
     pub fn delete(&self, tp: &TopicPartition) -> Result<(), LogError> {
-        let removed = self.logs.write().unwrap_or_else(|e| e.into_inner()).remove(tp);
+        let removed = self
+            .logs
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(tp);
         {
             let mut cps = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
             cps.recovery.remove(tp);
@@ -212,9 +222,13 @@ impl LogManager {
         let logs: Vec<Arc<PartitionLog>> = self.read_logs().values().cloned().collect();
         for l in logs {
             match l.maintain() {
-                Ok(n) if n > 0 => tracing::info!(partition = %l.topic_partition().dir_name(), segments = n, "retention deleted segments"),
+                Ok(n) if n > 0 => {
+                    tracing::info!(partition = %l.topic_partition().dir_name(), segments = n, "retention deleted segments")
+                }
                 Ok(_) => {}
-                Err(e) => tracing::error!(partition = %l.topic_partition().dir_name(), error = %e, "log maintenance failed"),
+                Err(e) => {
+                    tracing::error!(partition = %l.topic_partition().dir_name(), error = %e, "log maintenance failed")
+                }
             }
         }
         self.checkpoint()
@@ -222,10 +236,18 @@ impl LogManager {
 
     /// Write all checkpoint files now.
     pub fn checkpoint(&self) -> Result<(), LogError> {
-        let _g = self.checkpoint_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let _g = self
+            .checkpoint_lock
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let (mut rec, mut start, mut hw, cleaner) = {
             let cps = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
-            (cps.recovery.clone(), cps.log_start.clone(), cps.hw.clone(), cps.cleaner.clone())
+            (
+                cps.recovery.clone(),
+                cps.log_start.clone(),
+                cps.hw.clone(),
+                cps.cleaner.clone(),
+            )
         };
         for (tp, l) in self.read_logs().iter() {
             let (r, s, h) = l.checkpoint_offsets();
@@ -233,10 +255,22 @@ impl LogManager {
             start.insert(tp.clone(), s);
             hw.insert(tp.clone(), h);
         }
-        checkpoint::write_atomic(&self.dir.join(RECOVERY_POINT_FILE), checkpoint::render_offsets(&rec).as_bytes())?;
-        checkpoint::write_atomic(&self.dir.join(LOG_START_FILE), checkpoint::render_offsets(&start).as_bytes())?;
-        checkpoint::write_atomic(&self.dir.join(REPLICATION_FILE), checkpoint::render_offsets(&hw).as_bytes())?;
-        checkpoint::write_atomic(&self.dir.join(CLEANER_FILE), checkpoint::render_offsets(&cleaner).as_bytes())?;
+        checkpoint::write_atomic(
+            &self.dir.join(RECOVERY_POINT_FILE),
+            checkpoint::render_offsets(&rec).as_bytes(),
+        )?;
+        checkpoint::write_atomic(
+            &self.dir.join(LOG_START_FILE),
+            checkpoint::render_offsets(&start).as_bytes(),
+        )?;
+        checkpoint::write_atomic(
+            &self.dir.join(REPLICATION_FILE),
+            checkpoint::render_offsets(&hw).as_bytes(),
+        )?;
+        checkpoint::write_atomic(
+            &self.dir.join(CLEANER_FILE),
+            checkpoint::render_offsets(&cleaner).as_bytes(),
+        )?;
         Ok(())
     }
 

@@ -90,7 +90,8 @@ fn list_segments(dir: &Path) -> Result<Vec<i64>, LogError> {
                     bases.push(b);
                 }
             }
-        } else if name.ends_with(".tmp") || name.ends_with(".deleted") || name.ends_with(".cleaned") {
+        } else if name.ends_with(".tmp") || name.ends_with(".deleted") || name.ends_with(".cleaned")
+        {
             let _ = std::fs::remove_file(dir.join(&*name));
         }
     }
@@ -114,11 +115,25 @@ impl PartitionLog {
         let bases = list_segments(&dir)?;
         let mut segments = BTreeMap::new();
         for &b in &bases {
-            segments.insert(b, Segment::open(&dir, b, config.segment_index_bytes, config.index_interval_bytes, now)?);
+            segments.insert(
+                b,
+                Segment::open(
+                    &dir,
+                    b,
+                    config.segment_index_bytes,
+                    config.index_interval_bytes,
+                    now,
+                )?,
+            );
         }
         let recovery_point = offsets.recovery_point.unwrap_or(0);
         if !clean {
-            let from = bases.iter().rev().find(|&&b| b <= recovery_point).copied().unwrap_or(i64::MIN);
+            let from = bases
+                .iter()
+                .rev()
+                .find(|&&b| b <= recovery_point)
+                .copied()
+                .unwrap_or(i64::MIN);
             let mut cut_after: Option<i64> = None;
             for (&b, seg) in segments.range_mut(from..) {
                 if cut_after.is_some() {
@@ -139,7 +154,10 @@ impl PartitionLog {
                 let later: Vec<i64> = segments.range(b + 1..).map(|(&k, _)| k).collect();
                 for k in later {
                     if let Some(s) = segments.remove(&k) {
-                        tracing::warn!(segment = k, "recovery deleted a segment after a corrupt one");
+                        tracing::warn!(
+                            segment = k,
+                            "recovery deleted a segment after a corrupt one"
+                        );
                         s.delete_files()?;
                     }
                 }
@@ -147,16 +165,38 @@ impl PartitionLog {
         }
         if segments.is_empty() {
             let base = offsets.log_start_offset.unwrap_or(0).max(0);
-            segments.insert(base, Segment::create(&dir, base, config.segment_index_bytes, config.index_interval_bytes, now)?);
+            segments.insert(
+                base,
+                Segment::create(
+                    &dir,
+                    base,
+                    config.segment_index_bytes,
+                    config.index_interval_bytes,
+                    now,
+                )?,
+            );
             fsync_dir(&dir)?;
         }
-        let (&first, _) = segments.iter().next().ok_or_else(|| LogError::Io(std::io::Error::other("no segment")))?;
+        let (&first, _) = segments
+            .iter()
+            .next()
+            .ok_or_else(|| LogError::Io(std::io::Error::other("no segment")))?;
         let log_end_offset = {
-            let (_, last) = segments.iter_mut().next_back().ok_or_else(|| LogError::Io(std::io::Error::other("no segment")))?;
+            let (_, last) = segments
+                .iter_mut()
+                .next_back()
+                .ok_or_else(|| LogError::Io(std::io::Error::other("no segment")))?;
             last.next_offset()?
         };
-        let log_start_offset = offsets.log_start_offset.unwrap_or(first).max(first).min(log_end_offset);
-        let high_watermark = offsets.high_watermark.unwrap_or(log_start_offset).clamp(log_start_offset, log_end_offset);
+        let log_start_offset = offsets
+            .log_start_offset
+            .unwrap_or(first)
+            .max(first)
+            .min(log_end_offset);
+        let high_watermark = offsets
+            .high_watermark
+            .unwrap_or(log_start_offset)
+            .clamp(log_start_offset, log_end_offset);
         let epochs = match checkpoint::read_epochs(&dir.join("leader-epoch-checkpoint")) {
             Ok(e) => e,
             Err(e) => {
@@ -203,17 +243,24 @@ impl PartitionLog {
             return Err(LogError::Deleted(self.tp.dir_name()));
         }
         if self.commit.failed() {
-            return Err(LogError::Io(std::io::Error::other("log dir failed an fsync; refusing writes")));
+            return Err(LogError::Io(std::io::Error::other(
+                "log dir failed an fsync; refusing writes",
+            )));
         }
         if records.is_empty() {
-            return Err(LogError::InvalidRecord("produce request has no record batches".into()));
+            return Err(LogError::InvalidRecord(
+                "produce request has no record batches".into(),
+            ));
         }
         let mut headers: Vec<(usize, BatchHeader)> = Vec::new();
         let mut pos = 0;
         while pos < records.len() {
             let h = batch::validate_batch(&records[pos..])?;
             if h.total_len > inner.config.max_message_bytes as usize {
-                return Err(LogError::MessageTooLarge { size: h.total_len, max: inner.config.max_message_bytes });
+                return Err(LogError::MessageTooLarge {
+                    size: h.total_len,
+                    max: inner.config.max_message_bytes,
+                });
             }
             headers.push((pos, h));
             pos += h.total_len;
@@ -242,7 +289,11 @@ impl PartitionLog {
         self.maybe_roll(&mut inner, bytes.len() as u64, now)?;
         let interval = inner.config.index_interval_bytes;
         let file = {
-            let (_, seg) = inner.segments.iter_mut().next_back().ok_or_else(|| LogError::Io(std::io::Error::other("no segment")))?;
+            let (_, seg) = inner
+                .segments
+                .iter_mut()
+                .next_back()
+                .ok_or_else(|| LogError::Io(std::io::Error::other("no segment")))?;
             if let Err(e) = seg.append(&bytes, &headers, interval) {
                 // Leave no partial batch behind: cut back to the previous end.
                 let _ = seg.truncate_to_offset(base_offset);
@@ -274,7 +325,9 @@ impl PartitionLog {
         let cfg = inner.config.clone();
         let leo = inner.log_end_offset;
         let needs = {
-            let Some((_, active)) = inner.segments.iter().next_back() else { return Ok(()) };
+            let Some((_, active)) = inner.segments.iter().next_back() else {
+                return Ok(());
+            };
             active.size() > 0
                 && (active.size() + incoming > cfg.segment_bytes
                     || active.index_full()
@@ -295,7 +348,13 @@ impl PartitionLog {
             }
             active.seal()?;
         }
-        let seg = Segment::create(&self.dir, leo, inner.config.segment_index_bytes, inner.config.index_interval_bytes, now)?;
+        let seg = Segment::create(
+            &self.dir,
+            leo,
+            inner.config.segment_index_bytes,
+            inner.config.index_interval_bytes,
+            now,
+        )?;
         fsync_dir(&self.dir)?;
         inner.segments.insert(leo, seg);
         Ok(())
@@ -304,21 +363,48 @@ impl PartitionLog {
     /// Read whole batches from the one containing `offset`, at most `max_bytes` but at least one
     /// batch, never a batch starting at or past `max_offset` (exclusive; the high watermark for
     /// consumers). Reads never cross a segment boundary.
-    pub fn read(&self, offset: i64, max_bytes: usize, max_offset: i64) -> Result<ReadResult, LogError> {
+    pub fn read(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        max_offset: i64,
+    ) -> Result<ReadResult, LogError> {
         let mut inner = self.lock();
         if inner.deleted {
             return Err(LogError::Deleted(self.tp.dir_name()));
         }
-        let (ls, leo, hw) = (inner.log_start_offset, inner.log_end_offset, inner.high_watermark);
+        let (ls, leo, hw) = (
+            inner.log_start_offset,
+            inner.log_end_offset,
+            inner.high_watermark,
+        );
         if offset < ls || offset > leo {
-            return Err(LogError::OffsetOutOfRange { offset, log_start: ls, log_end: leo });
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                log_start: ls,
+                log_end: leo,
+            });
         }
-        let empty = |file| FileSlice { file, position: 0, len: 0 };
-        let bases: Vec<i64> = inner.segments.range(..=offset).next_back().map(|(&b, _)| b).into_iter()
-            .chain(inner.segments.range(offset + 1..).map(|(&b, _)| b)).collect();
+        let empty = |file| FileSlice {
+            file,
+            position: 0,
+            len: 0,
+        };
+        let bases: Vec<i64> = inner
+            .segments
+            .range(..=offset)
+            .next_back()
+            .map(|(&b, _)| b)
+            .into_iter()
+            .chain(inner.segments.range(offset + 1..).map(|(&b, _)| b))
+            .collect();
         for b in bases {
-            let Some(seg) = inner.segments.get_mut(&b) else { continue };
-            let Some(loc) = seg.find(offset)? else { continue };
+            let Some(seg) = inner.segments.get_mut(&b) else {
+                continue;
+            };
+            let Some(loc) = seg.find(offset)? else {
+                continue;
+            };
             let mut len = 0u64;
             let mut pos = loc.position;
             while let Some(h) = seg.header_at(pos)? {
@@ -332,15 +418,28 @@ impl PartitionLog {
                 pos += h.total_len as u64;
             }
             return Ok(ReadResult {
-                records: FileSlice { file: seg.log_file().clone(), position: loc.position, len: len as usize },
+                records: FileSlice {
+                    file: seg.log_file().clone(),
+                    position: loc.position,
+                    len: len as usize,
+                },
                 log_start_offset: ls,
                 high_watermark: hw,
                 log_end_offset: leo,
             });
         }
-        let file = inner.segments.iter().next_back().map(|(_, s)| s.log_file().clone())
+        let file = inner
+            .segments
+            .iter()
+            .next_back()
+            .map(|(_, s)| s.log_file().clone())
             .ok_or_else(|| LogError::Io(std::io::Error::other("no segment")))?;
-        Ok(ReadResult { records: empty(file), log_start_offset: ls, high_watermark: hw, log_end_offset: leo })
+        Ok(ReadResult {
+            records: empty(file),
+            log_start_offset: ls,
+            high_watermark: hw,
+            log_end_offset: leo,
+        })
     }
 
     /// First batch whose max timestamp is >= `timestamp`: (its base offset, its max timestamp).
@@ -352,7 +451,10 @@ impl PartitionLog {
         for (_, seg) in inner.segments.iter_mut() {
             if let Some(loc) = seg.find_by_timestamp(timestamp)? {
                 if loc.header.last_offset() >= ls {
-                    return Ok(Some((loc.header.base_offset.max(ls), loc.header.max_timestamp)));
+                    return Ok(Some((
+                        loc.header.base_offset.max(ls),
+                        loc.header.max_timestamp,
+                    )));
                 }
             }
         }
@@ -403,14 +505,23 @@ impl PartitionLog {
             return Ok(());
         }
         let now = self.clock.now_ms();
-        let doomed: Vec<i64> = inner.segments.range(offset.max(0)..).map(|(&b, _)| b).filter(|&b| b > *inner.segments.keys().next().unwrap_or(&0)).collect();
+        let doomed: Vec<i64> = inner
+            .segments
+            .range(offset.max(0)..)
+            .map(|(&b, _)| b)
+            .filter(|&b| b > *inner.segments.keys().next().unwrap_or(&0))
+            .collect();
         for b in doomed {
             if let Some(s) = inner.segments.remove(&b) {
                 s.delete_files()?;
             }
         }
         let leo = {
-            let (_, last) = inner.segments.iter_mut().next_back().ok_or_else(|| LogError::Io(std::io::Error::other("no segment")))?;
+            let (_, last) = inner
+                .segments
+                .iter_mut()
+                .next_back()
+                .ok_or_else(|| LogError::Io(std::io::Error::other("no segment")))?;
             last.truncate_to_offset(offset)?;
             last.next_offset()?
         };
@@ -432,7 +543,11 @@ impl PartitionLog {
     pub fn delete_records_before(&self, offset: i64) -> Result<i64, LogError> {
         let mut inner = self.lock();
         if offset > inner.high_watermark || offset < 0 {
-            return Err(LogError::OffsetOutOfRange { offset, log_start: inner.log_start_offset, log_end: inner.high_watermark });
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                log_start: inner.log_start_offset,
+                log_end: inner.high_watermark,
+            });
         }
         inner.log_start_offset = inner.log_start_offset.max(offset);
         Self::delete_segments_below_start(&mut inner)?;
@@ -486,7 +601,10 @@ impl PartitionLog {
     }
 
     fn write_epochs(&self, inner: &Inner) -> Result<(), LogError> {
-        checkpoint::write_atomic(&self.dir.join("leader-epoch-checkpoint"), checkpoint::render_epochs(&inner.epochs).as_bytes())
+        checkpoint::write_atomic(
+            &self.dir.join("leader-epoch-checkpoint"),
+            checkpoint::render_epochs(&inner.epochs).as_bytes(),
+        )
     }
 
     /// Periodic work: roll by `segment.ms`, delete by retention, `flush.ms` flushes, and advance
@@ -498,7 +616,11 @@ impl PartitionLog {
             return Ok(0);
         }
         let cfg = inner.config.clone();
-        let roll_due = inner.segments.iter().next_back().is_some_and(|(_, a)| a.size() > 0 && now - a.created_ms >= cfg.segment_ms);
+        let roll_due = inner
+            .segments
+            .iter()
+            .next_back()
+            .is_some_and(|(_, a)| a.size() > 0 && now - a.created_ms >= cfg.segment_ms);
         if roll_due {
             self.roll(&mut inner, now)?;
         }
@@ -510,12 +632,19 @@ impl PartitionLog {
                     if inner.segments.len() < 2 {
                         break;
                     }
-                    let Some((&b, seg)) = inner.segments.iter_mut().next() else { break };
+                    let Some((&b, seg)) = inner.segments.iter_mut().next() else {
+                        break;
+                    };
                     let (ts, _) = seg.max_timestamp()?;
                     if now - ts <= cfg.retention_ms {
                         break;
                     }
-                    let next_base = inner.segments.range(b + 1..).next().map(|(&k, _)| k).unwrap_or(b);
+                    let next_base = inner
+                        .segments
+                        .range(b + 1..)
+                        .next()
+                        .map(|(&k, _)| k)
+                        .unwrap_or(b);
                     if next_base > inner.high_watermark {
                         break;
                     }
@@ -533,11 +662,18 @@ impl PartitionLog {
                     if inner.segments.len() < 2 {
                         break;
                     }
-                    let Some((&b, first)) = inner.segments.iter().next() else { break };
+                    let Some((&b, first)) = inner.segments.iter().next() else {
+                        break;
+                    };
                     if total - first.size() < cfg.retention_bytes as u64 {
                         break;
                     }
-                    let next_base = inner.segments.range(b + 1..).next().map(|(&k, _)| k).unwrap_or(b);
+                    let next_base = inner
+                        .segments
+                        .range(b + 1..)
+                        .next()
+                        .map(|(&k, _)| k)
+                        .unwrap_or(b);
                     if next_base > inner.high_watermark {
                         break;
                     }
@@ -552,7 +688,9 @@ impl PartitionLog {
         Self::delete_segments_below_start(&mut inner)?;
         // Flush (flush.ms, or always for the recovery point) and advance the recovery point.
         let leo = inner.log_end_offset;
-        if leo > inner.recovery_point && (cfg.durable_acks() || now - inner.last_flush_ms >= cfg.flush_ms) {
+        if leo > inner.recovery_point
+            && (cfg.durable_acks() || now - inner.last_flush_ms >= cfg.flush_ms)
+        {
             for (_, s) in inner.segments.range(inner.recovery_point..) {
                 s.flush()?;
             }
@@ -591,7 +729,11 @@ impl PartitionLog {
     /// (recovery point, log start, high watermark) for the checkpoint files.
     pub(crate) fn checkpoint_offsets(&self) -> (i64, i64, i64) {
         let inner = self.lock();
-        (inner.recovery_point, inner.log_start_offset, inner.high_watermark)
+        (
+            inner.recovery_point,
+            inner.log_start_offset,
+            inner.high_watermark,
+        )
     }
 
     /// True once deleted.

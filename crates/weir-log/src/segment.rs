@@ -48,14 +48,28 @@ pub struct Located {
 
 impl Segment {
     /// Create a new empty segment (files created, directory fsynced by the caller).
-    pub fn create(dir: &Path, base_offset: i64, index_max_bytes: u64, index_interval: u64, now_ms: i64) -> Result<Segment, LogError> {
+    pub fn create(
+        dir: &Path,
+        base_offset: i64,
+        index_max_bytes: u64,
+        index_interval: u64,
+        now_ms: i64,
+    ) -> Result<Segment, LogError> {
         let log = OpenOptions::new()
             .read(true)
             .append(true)
             .create(true)
             .open(segment_path(dir, base_offset, "log"))?;
-        let index = IndexFile::create(&segment_path(dir, base_offset, "index"), IndexKind::Offset, index_max_bytes)?;
-        let time_index = IndexFile::create(&segment_path(dir, base_offset, "timeindex"), IndexKind::Time, index_max_bytes)?;
+        let index = IndexFile::create(
+            &segment_path(dir, base_offset, "index"),
+            IndexKind::Offset,
+            index_max_bytes,
+        )?;
+        let time_index = IndexFile::create(
+            &segment_path(dir, base_offset, "timeindex"),
+            IndexKind::Time,
+            index_max_bytes,
+        )?;
         Ok(Segment {
             base_offset,
             dir: dir.to_path_buf(),
@@ -74,7 +88,13 @@ impl Segment {
     }
 
     /// Open an existing segment without reading its indexes (they load on first use).
-    pub fn open(dir: &Path, base_offset: i64, index_max_bytes: u64, index_interval: u64, now_ms: i64) -> Result<Segment, LogError> {
+    pub fn open(
+        dir: &Path,
+        base_offset: i64,
+        index_max_bytes: u64,
+        index_interval: u64,
+        now_ms: i64,
+    ) -> Result<Segment, LogError> {
         let log = OpenOptions::new()
             .read(true)
             .append(true)
@@ -142,7 +162,12 @@ impl Segment {
 
     /// Compute next offset and max timestamp by scanning forward from the last index entry.
     fn finish_load_from_index(&mut self) -> Result<(), LogError> {
-        let start = self.index.as_ref().and_then(|i| i.last()).map(|(_, p)| p as u64).unwrap_or(0);
+        let start = self
+            .index
+            .as_ref()
+            .and_then(|i| i.last())
+            .map(|(_, p)| p as u64)
+            .unwrap_or(0);
         if let Some((ts, rel)) = self.time_index.as_ref().and_then(|t| t.last()) {
             self.max_timestamp = ts;
             self.offset_of_max_timestamp = self.base_offset + rel as i64;
@@ -167,8 +192,16 @@ impl Segment {
     pub fn rebuild_indexes(&mut self, valid_len: u64) -> Result<(), LogError> {
         let ip = segment_path(&self.dir, self.base_offset, "index");
         let tp = segment_path(&self.dir, self.base_offset, "timeindex");
-        self.index = Some(IndexFile::create(&ip, IndexKind::Offset, self.index_max_bytes)?);
-        self.time_index = Some(IndexFile::create(&tp, IndexKind::Time, self.index_max_bytes)?);
+        self.index = Some(IndexFile::create(
+            &ip,
+            IndexKind::Offset,
+            self.index_max_bytes,
+        )?);
+        self.time_index = Some(IndexFile::create(
+            &tp,
+            IndexKind::Time,
+            self.index_max_bytes,
+        )?);
         self.max_timestamp = -1;
         self.offset_of_max_timestamp = -1;
         self.next_offset = self.base_offset;
@@ -187,7 +220,7 @@ impl Segment {
     }
 
     fn index_batch(&mut self, h: &BatchHeader, pos: u64, interval: u64) -> Result<(), LogError> {
-        let rel = (h.last_offset() - self.base_offset) as i64;
+        let rel = h.last_offset() - self.base_offset;
         if self.bytes_since_index >= interval {
             if let Some(i) = self.index.as_mut() {
                 i.append(rel, pos as u32)?;
@@ -215,7 +248,12 @@ impl Segment {
     }
 
     /// Append already-validated batches (`headers` with their positions inside `bytes`).
-    pub fn append(&mut self, bytes: &[u8], headers: &[(usize, BatchHeader)], interval: u64) -> Result<(), LogError> {
+    pub fn append(
+        &mut self,
+        bytes: &[u8],
+        headers: &[(usize, BatchHeader)],
+        interval: u64,
+    ) -> Result<(), LogError> {
         self.ensure_loaded()?;
         let start = self.size;
         // O_APPEND write: all bytes land at the end of the file.
@@ -258,7 +296,10 @@ impl Segment {
                 return Ok(None);
             }
             if h.last_offset() >= offset {
-                return Ok(Some(Located { position: pos, header: h }));
+                return Ok(Some(Located {
+                    position: pos,
+                    header: h,
+                }));
             }
             pos += h.total_len as u64;
         }
@@ -279,7 +320,10 @@ impl Segment {
                 break;
             }
             if h.max_timestamp >= ts {
-                return Ok(Some(Located { position: pos, header: h }));
+                return Ok(Some(Located {
+                    position: pos,
+                    header: h,
+                }));
             }
             pos += h.total_len as u64;
         }
@@ -354,7 +398,9 @@ impl Segment {
         let mut pos = 0u64;
         let mut buf = Vec::new();
         while pos < self.size {
-            let Ok(Some(h)) = self.header_at(pos) else { break };
+            let Ok(Some(h)) = self.header_at(pos) else {
+                break;
+            };
             if h.magic != 2 || pos + h.total_len as u64 > self.size {
                 break;
             }

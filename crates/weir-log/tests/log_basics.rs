@@ -36,7 +36,11 @@ fn append_assigns_offsets_and_reads_back_across_restart_and_segments() {
         assert!(log.segment_count() > 3, "segment.bytes=1024 must roll");
         m.shutdown().unwrap();
     }
-    assert!(dir.path().join("t-0").join("00000000000000000000.log").exists());
+    assert!(dir
+        .path()
+        .join("t-0")
+        .join("00000000000000000000.log")
+        .exists());
     assert!(dir.path().join(weir_log::CLEAN_SHUTDOWN_FILE).exists());
     let m = LogManager::open(dir.path(), clock).unwrap();
     let log = m.get_or_create(&tp, small_segments()).unwrap();
@@ -48,10 +52,17 @@ fn append_assigns_offsets_and_reads_back_across_restart_and_segments() {
             let bytes = r.records.to_bytes().unwrap();
             let h = validate_batch(&bytes).unwrap();
             assert_eq!(h.base_offset, off);
-            assert_eq!(h.total_len, bytes.len(), "max_bytes=1 still returns exactly one batch");
+            assert_eq!(
+                h.total_len,
+                bytes.len(),
+                "max_bytes=1 still returns exactly one batch"
+            );
         }
     }
-    assert!(matches!(log.read(151, 100, 150), Err(LogError::OffsetOutOfRange { .. })));
+    assert!(matches!(
+        log.read(151, 100, 150),
+        Err(LogError::OffsetOutOfRange { .. })
+    ));
     assert_eq!(log.read(150, 100, 150).unwrap().records.len, 0);
 }
 
@@ -59,19 +70,30 @@ fn append_assigns_offsets_and_reads_back_across_restart_and_segments() {
 fn invalid_batches_store_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let m = LogManager::open(dir.path(), Arc::new(ManualClock::new(0))).unwrap();
-    let log = m.get_or_create(&TopicPartition::new("t", 0), LogConfig::default()).unwrap();
+    let log = m
+        .get_or_create(&TopicPartition::new("t", 0), LogConfig::default())
+        .unwrap();
     let good = batch(2, "g");
     let mut bad = good.clone();
     let last = bad.len() - 1;
     bad[last] ^= 1;
     let mut both = good.clone();
     both.extend_from_slice(&bad);
-    assert!(matches!(log.append(&both), Err(LogError::CorruptMessage(_))));
-    assert!(matches!(log.append(&good[..good.len() - 3]), Err(LogError::CorruptMessage(_))));
+    assert!(matches!(
+        log.append(&both),
+        Err(LogError::CorruptMessage(_))
+    ));
+    assert!(matches!(
+        log.append(&good[..good.len() - 3]),
+        Err(LogError::CorruptMessage(_))
+    ));
     let mut cfg = LogConfig::default();
     cfg.set("max.message.bytes", "20").unwrap();
     log.update_config(cfg);
-    assert!(matches!(log.append(&good), Err(LogError::MessageTooLarge { .. })));
+    assert!(matches!(
+        log.append(&good),
+        Err(LogError::MessageTooLarge { .. })
+    ));
     assert_eq!(log.log_end_offset(), 0);
 }
 
@@ -91,12 +113,29 @@ fn torn_tail_is_truncated_and_garbage_index_rebuilt_after_unclean_shutdown() {
     let seg = dir.path().join("t-0").join("00000000000000000000.log");
     let len = std::fs::metadata(&seg).unwrap().len();
     // tear the last batch and scribble on the index
-    std::fs::OpenOptions::new().write(true).open(&seg).unwrap().set_len(len - 5).unwrap();
-    std::fs::write(dir.path().join("t-0").join("00000000000000000000.index"), b"not an index at all").unwrap();
-    std::fs::write(dir.path().join("recovery-point-offset-checkpoint"), b"garbage").unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&seg)
+        .unwrap()
+        .set_len(len - 5)
+        .unwrap();
+    std::fs::write(
+        dir.path().join("t-0").join("00000000000000000000.index"),
+        b"not an index at all",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("recovery-point-offset-checkpoint"),
+        b"garbage",
+    )
+    .unwrap();
     let m = LogManager::open(dir.path(), Arc::new(ManualClock::new(0))).unwrap();
     let log = m.get_or_create(&tp, LogConfig::default()).unwrap();
-    assert_eq!(log.log_end_offset(), 8, "the torn 5th batch is dropped, the first 4 kept");
+    assert_eq!(
+        log.log_end_offset(),
+        8,
+        "the torn 5th batch is dropped, the first 4 kept"
+    );
     for o in 0..8 {
         let b = log.read(o, 1 << 20, 8).unwrap().records.to_bytes().unwrap();
         assert!(validate_batch(&b).is_ok());

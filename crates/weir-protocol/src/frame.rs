@@ -11,7 +11,10 @@ pub fn frame_length(prefix: [u8; 4], max_bytes: usize) -> Result<usize, Protocol
     }
     let size = size as usize;
     if size > max_bytes {
-        return Err(ProtocolError::FrameTooLarge { size, max: max_bytes });
+        return Err(ProtocolError::FrameTooLarge {
+            size,
+            max: max_bytes,
+        });
     }
     Ok(size)
 }

@@ -56,7 +56,10 @@ pub enum RequestError {
 pub fn decode_request(frame: Bytes) -> Result<DecodedRequest, RequestError> {
     if frame.len() < 8 {
         return Err(RequestError::Malformed {
-            reason: format!("frame of {} bytes is shorter than a request header", frame.len()),
+            reason: format!(
+                "frame of {} bytes is shorter than a request header",
+                frame.len()
+            ),
             correlation_id: None,
         });
     }
@@ -65,13 +68,23 @@ pub fn decode_request(frame: Bytes) -> Result<DecodedRequest, RequestError> {
     let api_version = peek.get_i16();
     let correlation_id = peek.get_i32();
     let Ok(api_key) = ApiKey::try_from(raw_key) else {
-        return Err(RequestError::UnknownApiKey { api_key: raw_key, correlation_id });
+        return Err(RequestError::UnknownApiKey {
+            api_key: raw_key,
+            correlation_id,
+        });
     };
     let Some((lo, hi)) = supported_range(api_key) else {
-        return Err(RequestError::UnknownApiKey { api_key: raw_key, correlation_id });
+        return Err(RequestError::UnknownApiKey {
+            api_key: raw_key,
+            correlation_id,
+        });
     };
     if api_version < lo || api_version > hi {
-        return Err(RequestError::UnsupportedVersion { api_key, api_version, correlation_id });
+        return Err(RequestError::UnsupportedVersion {
+            api_key,
+            api_version,
+            correlation_id,
+        });
     }
     let malformed = |what: &str, e: String| RequestError::Malformed {
         reason: format!("{api_key:?} v{api_version} {what}: {e}"),
@@ -83,12 +96,17 @@ pub fn decode_request(frame: Bytes) -> Result<DecodedRequest, RequestError> {
         let mut buf = frame;
         let header = RequestHeader::decode(&mut buf, api_key.request_header_version(api_version))
             .map_err(|e| ("header", e.to_string()))?;
-        let body =
-            RequestKind::decode(api_key, &mut buf, api_version).map_err(|e| ("body", e.to_string()))?;
+        let body = RequestKind::decode(api_key, &mut buf, api_version)
+            .map_err(|e| ("body", e.to_string()))?;
         Ok::<_, (&str, String)>((header, body))
     });
     match decoded {
-        Ok(Ok((header, body))) => Ok(DecodedRequest { header, api_key, api_version, body }),
+        Ok(Ok((header, body))) => Ok(DecodedRequest {
+            header,
+            api_key,
+            api_version,
+            body,
+        }),
         Ok(Err((what, e))) => Err(malformed(what, e)),
         Err(_) => Err(malformed("decoder", "panicked".into())),
     }
@@ -107,7 +125,8 @@ mod tests {
         h.request_api_key = key as i16;
         h.request_api_version = version;
         h.correlation_id = 7;
-        h.encode(&mut buf, key.request_header_version(version)).unwrap();
+        h.encode(&mut buf, key.request_header_version(version))
+            .unwrap();
         body.encode(&mut buf, version).unwrap();
         buf.freeze()
     }
@@ -128,7 +147,11 @@ mod tests {
         f[2..4].copy_from_slice(&99i16.to_be_bytes());
         assert!(matches!(
             decode_request(Bytes::from(f.clone())),
-            Err(RequestError::UnsupportedVersion { api_version: 99, correlation_id: 7, .. })
+            Err(RequestError::UnsupportedVersion {
+                api_version: 99,
+                correlation_id: 7,
+                ..
+            })
         ));
         f[0..2].copy_from_slice(&999i16.to_be_bytes());
         assert!(matches!(
@@ -144,6 +167,9 @@ mod tests {
         let mut m = f.clone();
         let at = m.len() - 5; // topics length (4) + allow_auto_topic_creation (1)
         m[at..at + 4].copy_from_slice(&i32::MAX.to_be_bytes());
-        assert!(matches!(decode_request(Bytes::from(m)), Err(RequestError::Malformed { .. })));
+        assert!(matches!(
+            decode_request(Bytes::from(m)),
+            Err(RequestError::Malformed { .. })
+        ));
     }
 }

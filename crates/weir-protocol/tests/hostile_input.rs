@@ -17,7 +17,8 @@ fn encode<R: Encodable>(key: ApiKey, version: i16, body: &R) -> Vec<u8> {
     h.request_api_version = version;
     h.correlation_id = 1;
     h.client_id = Some(StrBytes::from_static_str("fuzz"));
-    h.encode(&mut buf, key.request_header_version(version)).unwrap();
+    h.encode(&mut buf, key.request_header_version(version))
+        .unwrap();
     body.encode(&mut buf, version).unwrap();
     buf.to_vec()
 }

@@ -40,13 +40,21 @@ impl ProducerContext for AckLog {
     type DeliveryOpaque = ();
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
         match result {
-            Ok(m) => self.acked.lock().unwrap_or_else(|e| e.into_inner()).push(Msg {
-                partition: m.partition(),
-                offset: m.offset(),
-                key: m.key().map(<[u8]>::to_vec),
-                value: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
-            }),
-            Err((e, _)) => self.errors.lock().unwrap_or_else(|e| e.into_inner()).push(e.to_string()),
+            Ok(m) => self
+                .acked
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(Msg {
+                    partition: m.partition(),
+                    offset: m.offset(),
+                    key: m.key().map(<[u8]>::to_vec),
+                    value: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+                }),
+            Err((e, _)) => self
+                .errors
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(e.to_string()),
         }
     }
 }
@@ -63,7 +71,9 @@ pub fn producer(bootstrap: &str, extra: &[(&str, &str)]) -> (BaseProducer<AckLog
         cfg.set(*k, *v);
     }
     let log = AckLog::default();
-    let p = cfg.create_with_context(log.clone()).expect("create producer");
+    let p = cfg
+        .create_with_context(log.clone())
+        .expect("create producer");
     (p, log)
 }
 
@@ -74,7 +84,13 @@ pub fn flush(p: &BaseProducer<AckLog>, timeout: Duration) -> i32 {
 }
 
 /// Produce one message, retrying while librdkafka's queue is full.
-pub fn send(p: &BaseProducer<AckLog>, topic: &str, partition: Option<i32>, key: Option<&[u8]>, value: &[u8]) {
+pub fn send(
+    p: &BaseProducer<AckLog>,
+    topic: &str,
+    partition: Option<i32>,
+    key: Option<&[u8]>,
+    value: &[u8],
+) {
     let mut rec = BaseRecord::<[u8], [u8]>::to(topic).payload(value);
     if let Some(k) = key {
         rec = rec.key(k);
@@ -87,7 +103,12 @@ pub fn send(p: &BaseProducer<AckLog>, topic: &str, partition: Option<i32>, key: 
         match p.send(rec) {
             Ok(()) => return,
             Err((e, r)) => {
-                if !matches!(e, rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull)) {
+                if !matches!(
+                    e,
+                    rdkafka::error::KafkaError::MessageProduction(
+                        rdkafka::types::RDKafkaErrorCode::QueueFull
+                    )
+                ) {
                     panic!("produce failed: {e}");
                 }
                 p.poll(Duration::from_millis(10));
@@ -107,9 +128,15 @@ pub fn create_topic(bootstrap: &str, name: &str, partitions: i32, configs: &[(&s
     for (k, v) in configs {
         t = t.set(k, v);
     }
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let res = rt
-        .block_on(admin.create_topics([&t], &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)))))
+        .block_on(admin.create_topics(
+            [&t],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+        ))
         .expect("create_topics request");
     for r in res {
         r.unwrap_or_else(|(t, e)| panic!("create topic {t}: {e}"));
@@ -117,7 +144,13 @@ pub fn create_topic(bootstrap: &str, name: &str, partitions: i32, configs: &[(&s
 }
 
 /// A consumer assigned to every partition of `topic` from `from` (no consumer group).
-pub fn assigned_consumer(bootstrap: &str, topic: &str, partitions: i32, from: Offset, extra: &[(&str, &str)]) -> BaseConsumer {
+pub fn assigned_consumer(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    from: Offset,
+    extra: &[(&str, &str)],
+) -> BaseConsumer {
     let mut cfg = ClientConfig::new();
     cfg.set("bootstrap.servers", bootstrap)
         .set("group.id", "weir-tests-unused")
@@ -129,7 +162,8 @@ pub fn assigned_consumer(bootstrap: &str, topic: &str, partitions: i32, from: Of
     let c: BaseConsumer = cfg.create().expect("create consumer");
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions {
-        tpl.add_partition_offset(topic, p, from).expect("add partition");
+        tpl.add_partition_offset(topic, p, from)
+            .expect("add partition");
     }
     c.assign(&tpl).expect("assign");
     c

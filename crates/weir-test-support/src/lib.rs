@@ -121,20 +121,30 @@ impl BrokerProcess {
             .stderr(Stdio::from(err));
         let t0 = Instant::now();
         let child = cmd.spawn().unwrap_or_else(|e| {
-            panic!("cannot start {}: {e} (build it with `cargo build -p weir`)", self.bin.display())
+            panic!(
+                "cannot start {}: {e} (build it with `cargo build -p weir`)",
+                self.bin.display()
+            )
         });
         self.child = Some(child);
         let addr: SocketAddr = self.bootstrap().parse().expect("socket addr");
         let up = wait_until(Duration::from_secs(30), || {
             if let Some(c) = self.child.as_mut() {
                 if let Ok(Some(status)) = c.try_wait() {
-                    panic!("broker exited during start-up ({status}):\n{}", self.output());
+                    panic!(
+                        "broker exited during start-up ({status}):\n{}",
+                        self.output()
+                    );
                 }
             }
             TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
         });
         self.last_start = t0.elapsed();
-        assert!(up, "broker did not accept connections within 30 s:\n{}", self.output());
+        assert!(
+            up,
+            "broker did not accept connections within 30 s:\n{}",
+            self.output()
+        );
     }
 
     /// True while the child process is running.
@@ -150,8 +160,14 @@ impl BrokerProcess {
                 libc::kill(c.id() as i32, libc::SIGTERM);
             }
             let pid = c.id();
-            let done = wait_until(Duration::from_secs(30), || matches!(c.try_wait(), Ok(Some(_))));
-            assert!(done, "broker {pid} did not stop within 30 s after SIGTERM:\n{}", self.output());
+            let done = wait_until(Duration::from_secs(30), || {
+                matches!(c.try_wait(), Ok(Some(_)))
+            });
+            assert!(
+                done,
+                "broker {pid} did not stop within 30 s after SIGTERM:\n{}",
+                self.output()
+            );
         }
     }
 
@@ -166,7 +182,10 @@ impl BrokerProcess {
     /// Start again on the same port and data directory (after [`stop`](Self::stop) or
     /// [`kill9`](Self::kill9)).
     pub fn restart(&mut self) {
-        assert!(self.child.is_none(), "stop or kill the broker before restarting it");
+        assert!(
+            self.child.is_none(),
+            "stop or kill the broker before restarting it"
+        );
         self.spawn();
     }
 }
@@ -234,8 +253,11 @@ mod tests {
         assert_eq!(murmur2(b"foobar"), -790332482);
         assert_eq!(murmur2(b"a-little-bit-long-string"), -985981536);
         assert_eq!(murmur2(b"a-little-bit-longer-string"), -1486304829);
-        assert_eq!(murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"), -58897971);
-        assert_eq!(murmur2(&[b'a', b'b', b'c']), 479470107);
+        assert_eq!(
+            murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"),
+            -58897971
+        );
+        assert_eq!(murmur2(b"abc"), 479470107);
     }
 }
 

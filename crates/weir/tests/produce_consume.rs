@@ -6,7 +6,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use rdkafka::Offset;
-use weir_test_support::clients::{assigned_consumer, by_partition, consume_n, create_topic, flush, producer, send};
+use weir_test_support::clients::{
+    assigned_consumer, by_partition, consume_n, create_topic, flush, producer, send,
+};
 use weir_test_support::{java_partition, BrokerOptions, BrokerProcess};
 
 fn weir() -> &'static Path {
@@ -17,22 +19,47 @@ fn weir() -> &'static Path {
 fn keyed_messages_keep_partition_order_and_kafka_key_placement() {
     let b = BrokerProcess::start(weir(), BrokerOptions::default());
     println!("broker ready {:?} after spawn", b.last_start);
-    assert!(b.last_start < Duration::from_secs(10), "start-up took {:?}", b.last_start);
+    assert!(
+        b.last_start < Duration::from_secs(10),
+        "start-up took {:?}",
+        b.last_start
+    );
     create_topic(&b.bootstrap(), "keyed", 3, &[]);
     const N: usize = 100_000;
     // murmur2_random = Kafka's Java default partitioner for keyed messages.
-    let (p, acks) = producer(&b.bootstrap(), &[("partitioner", "murmur2_random"), ("linger.ms", "20"), ("batch.num.messages", "2000")]);
+    let (p, acks) = producer(
+        &b.bootstrap(),
+        &[
+            ("partitioner", "murmur2_random"),
+            ("linger.ms", "20"),
+            ("batch.num.messages", "2000"),
+        ],
+    );
     let t0 = Instant::now();
     for i in 0..N {
         let key = format!("key-{}", i % 997);
-        send(&p, "keyed", None, Some(key.as_bytes()), format!("{i}").as_bytes());
+        send(
+            &p,
+            "keyed",
+            None,
+            Some(key.as_bytes()),
+            format!("{i}").as_bytes(),
+        );
         if i % 1000 == 0 {
             p.poll(Duration::ZERO);
         }
     }
-    assert_eq!(flush(&p, Duration::from_secs(120)), 0, "unacknowledged messages remain");
+    assert_eq!(
+        flush(&p, Duration::from_secs(120)),
+        0,
+        "unacknowledged messages remain"
+    );
     println!("produced {N} with acks=all in {:?}", t0.elapsed());
-    assert!(acks.errors.lock().unwrap().is_empty(), "{:?}", acks.errors.lock().unwrap().first());
+    assert!(
+        acks.errors.lock().unwrap().is_empty(),
+        "{:?}",
+        acks.errors.lock().unwrap().first()
+    );
     assert_eq!(acks.acked.lock().unwrap().len(), N);
 
     let c = assigned_consumer(&b.bootstrap(), "keyed", 3, Offset::Beginning, &[]);
@@ -42,9 +69,17 @@ fn keyed_messages_keep_partition_order_and_kafka_key_placement() {
     for (partition, msgs) in by_partition(&got) {
         let mut last_seq_per_key = std::collections::HashMap::new();
         for (i, m) in msgs.iter().enumerate() {
-            assert_eq!(m.offset, i as i64, "offsets are dense and ordered in partition {partition}");
+            assert_eq!(
+                m.offset, i as i64,
+                "offsets are dense and ordered in partition {partition}"
+            );
             let key = m.key.clone().unwrap();
-            assert_eq!(java_partition(&key, 3), partition, "key {:?} landed on the wrong partition", String::from_utf8_lossy(&key));
+            assert_eq!(
+                java_partition(&key, 3),
+                partition,
+                "key {:?} landed on the wrong partition",
+                String::from_utf8_lossy(&key)
+            );
             let seq: usize = String::from_utf8(m.value.clone()).unwrap().parse().unwrap();
             if let Some(prev) = last_seq_per_key.insert(key, seq) {
                 assert!(seq > prev, "per-key order broken in partition {partition}");
@@ -66,7 +101,10 @@ fn data_and_topic_configs_survive_a_clean_restart() {
     assert_eq!(flush(&p, Duration::from_secs(30)), 0);
     drop(p);
     b.stop();
-    assert!(b.log_dir().join(".kafka_cleanshutdown").exists(), "clean shutdown marker written");
+    assert!(
+        b.log_dir().join(".kafka_cleanshutdown").exists(),
+        "clean shutdown marker written"
+    );
     b.restart();
     let c = assigned_consumer(&b.bootstrap(), "durable", 2, Offset::Beginning, &[]);
     let got = consume_n(&c, 500, Duration::from_secs(30));
@@ -95,16 +133,29 @@ fn every_acknowledged_message_survives_kill_9() {
     assert_eq!(got.len(), acked.len());
     for a in &acked {
         let g = &got[a.offset as usize];
-        assert_eq!((g.offset, &g.value), (a.offset, &a.value), "acknowledged message lost or changed");
+        assert_eq!(
+            (g.offset, &g.value),
+            (a.offset, &a.value),
+            "acknowledged message lost or changed"
+        );
     }
-    assert!(b.output().contains("no clean-shutdown marker"), "restart after kill -9 ran recovery");
+    assert!(
+        b.output().contains("no clean-shutdown marker"),
+        "restart after kill -9 ran recovery"
+    );
 }
 
 #[test]
 fn long_poll_wakes_on_new_data() {
     let b = BrokerProcess::start(weir(), BrokerOptions::default());
     create_topic(&b.bootstrap(), "poll", 1, &[]);
-    let c = assigned_consumer(&b.bootstrap(), "poll", 1, Offset::Beginning, &[("fetch.wait.max.ms", "5000")]);
+    let c = assigned_consumer(
+        &b.bootstrap(),
+        "poll",
+        1,
+        Offset::Beginning,
+        &[("fetch.wait.max.ms", "5000")],
+    );
     // Let the consumer reach its long-poll fetch on the empty partition.
     assert!(consume_n(&c, 1, Duration::from_millis(1000)).is_empty());
     let bs = b.bootstrap();
@@ -122,5 +173,8 @@ fn long_poll_wakes_on_new_data() {
     assert_eq!(got.len(), 1);
     let latency = received.saturating_duration_since(sent);
     println!("long-poll delivery latency: {latency:?}");
-    assert!(latency < Duration::from_millis(1000), "fetch was not woken by new data ({latency:?})");
+    assert!(
+        latency < Duration::from_millis(1000),
+        "fetch was not woken by new data ({latency:?})"
+    );
 }

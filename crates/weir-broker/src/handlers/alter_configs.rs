@@ -25,9 +25,19 @@ pub async fn handle(
         let mut r = AlterConfigsResourceResponse::default();
         r.resource_type = res.resource_type;
         r.resource_name = res.resource_name.clone();
-        let configs: BTreeMap<String, Option<String>> =
-            res.configs.iter().map(|c| (c.name.to_string(), c.value.as_ref().map(|v| v.to_string()))).collect();
-        let outcome = apply(broker, res.resource_type, res.resource_name.as_str(), configs, false, req.validate_only);
+        let configs: BTreeMap<String, Option<String>> = res
+            .configs
+            .iter()
+            .map(|c| (c.name.to_string(), c.value.as_ref().map(|v| v.to_string())))
+            .collect();
+        let outcome = apply(
+            broker,
+            res.resource_type,
+            res.resource_name.as_str(),
+            configs,
+            false,
+            req.validate_only,
+        );
         if let Err(e) = outcome {
             r.error_code = e.code();
             r.error_message = Some(StrBytes::from_string(e.message()));

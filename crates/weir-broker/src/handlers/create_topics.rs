@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::create_topics_response::{CreatableTopicConfigs, CreatableTopicResult};
+use kafka_protocol::messages::create_topics_response::{
+    CreatableTopicConfigs, CreatableTopicResult,
+};
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse, RequestHeader};
 use kafka_protocol::protocol::StrBytes;
 
@@ -32,7 +34,10 @@ pub async fn handle(
         r.num_partitions = -1;
         r.replication_factor = -1;
         let outcome = if counts.get(&name).copied().unwrap_or(0) > 1 {
-            Err(BrokerError::kafka(ResponseError::InvalidRequest, format!("topic {name} appears more than once in the request")))
+            Err(BrokerError::kafka(
+                ResponseError::InvalidRequest,
+                format!("topic {name} appears more than once in the request"),
+            ))
         } else {
             create_one(broker, &t, req.validate_only)
         };
@@ -83,10 +88,14 @@ fn create_one(
             ));
         }
         for a in &t.assignments {
-            if a.broker_ids.iter().any(|b| b.0 != broker.config.node_id) || a.broker_ids.is_empty() {
+            if a.broker_ids.iter().any(|b| b.0 != broker.config.node_id) || a.broker_ids.is_empty()
+            {
                 return Err(BrokerError::kafka(
                     ResponseError::InvalidReplicaAssignment,
-                    format!("assignment for partition {} names brokers that do not exist", a.partition_index),
+                    format!(
+                        "assignment for partition {} names brokers that do not exist",
+                        a.partition_index
+                    ),
                 ));
             }
         }
@@ -96,7 +105,10 @@ fn create_one(
     let mut configs = BTreeMap::new();
     for c in &t.configs {
         let Some(v) = &c.value else {
-            return Err(BrokerError::kafka(ResponseError::InvalidConfig, format!("config {} has a null value", c.name)));
+            return Err(BrokerError::kafka(
+                ResponseError::InvalidConfig,
+                format!("config {} has a null value", c.name),
+            ));
         };
         configs.insert(c.name.to_string(), v.to_string());
     }

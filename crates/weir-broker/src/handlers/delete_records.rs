@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::delete_records_response::{DeleteRecordsPartitionResult, DeleteRecordsTopicResult};
+use kafka_protocol::messages::delete_records_response::{
+    DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
+};
 use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse, RequestHeader};
 use weir_log::TopicPartition;
 
@@ -25,10 +27,17 @@ pub async fn handle(
             let mut pr = DeleteRecordsPartitionResult::default();
             pr.partition_index = p.partition_index;
             pr.low_watermark = -1;
-            match broker.partition_log(&TopicPartition::new(t.name.0.to_string(), p.partition_index)) {
+            match broker.partition_log(&TopicPartition::new(
+                t.name.0.to_string(),
+                p.partition_index,
+            )) {
                 None => pr.error_code = ResponseError::UnknownTopicOrPartition.code(),
                 Some(log) => {
-                    let target = if p.offset == -1 { log.high_watermark() } else { p.offset };
+                    let target = if p.offset == -1 {
+                        log.high_watermark()
+                    } else {
+                        p.offset
+                    };
                     match log.delete_records_before(target) {
                         Ok(low) => pr.low_watermark = low,
                         Err(e) => pr.error_code = log_error_code(&e),

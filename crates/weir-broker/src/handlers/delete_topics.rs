@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
-use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse, RequestHeader, TopicName};
+use kafka_protocol::messages::{
+    DeleteTopicsRequest, DeleteTopicsResponse, RequestHeader, TopicName,
+};
 use kafka_protocol::protocol::StrBytes;
 
 use crate::broker::Broker;
@@ -35,7 +37,9 @@ pub async fn handle(
             (None, false) => broker.topics.get_by_id(id).map(|m| m.name),
             (None, true) => None,
         };
-        r.name = resolved.clone().map(|n| TopicName(StrBytes::from_string(n)));
+        r.name = resolved
+            .clone()
+            .map(|n| TopicName(StrBytes::from_string(n)));
         match resolved {
             None => {
                 r.error_code = ResponseError::UnknownTopicId.code();

@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
-use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse, RequestHeader};
+use kafka_protocol::messages::{
+    BrokerId, DescribeClusterRequest, DescribeClusterResponse, RequestHeader,
+};
 use kafka_protocol::protocol::StrBytes;
 
 use crate::broker::Broker;
@@ -23,7 +25,9 @@ pub async fn handle(
     resp.endpoint_type = 1;
     if version >= 1 && req.endpoint_type != 1 {
         resp.error_code = ResponseError::UnsupportedEndpointType.code();
-        resp.error_message = Some(StrBytes::from_static_str("only broker endpoints are served"));
+        resp.error_message = Some(StrBytes::from_static_str(
+            "only broker endpoints are served",
+        ));
         return resp;
     }
     let (host, port) = broker.advertised_endpoint();

@@ -43,7 +43,10 @@ fn config_type(name: &str) -> i8 {
         "cleanup.policy" => 7,
         "message.timestamp.type" | "compression.type" => 2,
         "unclean.leader.election.enable" => 1,
-        "min.insync.replicas" | "max.message.bytes" | "segment.bytes" | "segment.index.bytes"
+        "min.insync.replicas"
+        | "max.message.bytes"
+        | "segment.bytes"
+        | "segment.index.bytes"
         | "index.interval.bytes" => 3,
         _ => 5,
     }
@@ -58,11 +61,23 @@ pub fn topic_config_entries(broker: &Broker, meta: &TopicMeta) -> Vec<TopicConfi
         .into_iter()
         .map(|name| {
             if let Some(v) = meta.configs.get(name) {
-                return TopicConfigEntry { name: name.into(), value: v.clone(), source: SOURCE_DYNAMIC_TOPIC };
+                return TopicConfigEntry {
+                    name: name.into(),
+                    value: v.clone(),
+                    source: SOURCE_DYNAMIC_TOPIC,
+                };
             }
             let value = broker.config.topic_default(name).unwrap_or_default();
-            let source = if broker.config.topic_default_is_static(name) { SOURCE_STATIC_BROKER } else { SOURCE_DEFAULT };
-            TopicConfigEntry { name: name.into(), value, source }
+            let source = if broker.config.topic_default_is_static(name) {
+                SOURCE_STATIC_BROKER
+            } else {
+                SOURCE_DEFAULT
+            };
+            TopicConfigEntry {
+                name: name.into(),
+                value,
+                source,
+            }
         })
         .collect()
 }
@@ -79,13 +94,23 @@ pub async fn handle(
         let mut r = DescribeConfigsResult::default();
         r.resource_type = res.resource_type;
         r.resource_name = res.resource_name.clone();
-        let wanted = |n: &str| res.configuration_keys.as_ref().is_none_or(|ks| ks.iter().any(|k| k.as_str() == n));
+        let wanted = |n: &str| {
+            res.configuration_keys
+                .as_ref()
+                .is_none_or(|ks| ks.iter().any(|k| k.as_str() == n))
+        };
         let entries: Vec<(String, String, i8, bool)> = match res.resource_type {
             RESOURCE_TOPIC => match broker.topics.get(res.resource_name.as_str()) {
-                Some(meta) => topic_config_entries(broker, &meta).into_iter().map(|e| (e.name, e.value, e.source, false)).collect(),
+                Some(meta) => topic_config_entries(broker, &meta)
+                    .into_iter()
+                    .map(|e| (e.name, e.value, e.source, false))
+                    .collect(),
                 None => {
                     r.error_code = ResponseError::UnknownTopicOrPartition.code();
-                    r.error_message = Some(StrBytes::from_string(format!("topic {} does not exist", res.resource_name)));
+                    r.error_message = Some(StrBytes::from_string(format!(
+                        "topic {} does not exist",
+                        res.resource_name
+                    )));
                     Vec::new()
                 }
             },
@@ -101,18 +126,28 @@ pub async fn handle(
                                 ConfigSource::Default => SOURCE_DEFAULT,
                                 ConfigSource::StaticBroker => SOURCE_STATIC_BROKER,
                             };
-                            (e.name.clone(), e.value.clone().unwrap_or_default(), src, true)
+                            (
+                                e.name.clone(),
+                                e.value.clone().unwrap_or_default(),
+                                src,
+                                true,
+                            )
                         })
                         .collect()
                 } else {
                     r.error_code = ResponseError::InvalidRequest.code();
-                    r.error_message = Some(StrBytes::from_string(format!("unexpected broker id {name}, this is node {}", broker.config.node_id)));
+                    r.error_message = Some(StrBytes::from_string(format!(
+                        "unexpected broker id {name}, this is node {}",
+                        broker.config.node_id
+                    )));
                     Vec::new()
                 }
             }
             other => {
                 r.error_code = ResponseError::InvalidRequest.code();
-                r.error_message = Some(StrBytes::from_string(format!("unsupported resource type {other}")));
+                r.error_message = Some(StrBytes::from_string(format!(
+                    "unsupported resource type {other}"
+                )));
                 Vec::new()
             }
         };

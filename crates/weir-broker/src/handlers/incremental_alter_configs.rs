@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
-use kafka_protocol::messages::{IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, RequestHeader};
+use kafka_protocol::messages::{
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, RequestHeader,
+};
 use kafka_protocol::protocol::StrBytes;
 
 use super::alter_configs::apply;
@@ -27,7 +29,14 @@ pub async fn handle(
         r.resource_type = res.resource_type;
         r.resource_name = res.resource_name.clone();
         let outcome = changes(broker, &res).and_then(|c| {
-            apply(broker, res.resource_type, res.resource_name.as_str(), c, true, req.validate_only)
+            apply(
+                broker,
+                res.resource_type,
+                res.resource_name.as_str(),
+                c,
+                true,
+                req.validate_only,
+            )
         });
         if let Err(e) = outcome {
             r.error_code = e.code();
@@ -42,8 +51,18 @@ fn current_list(broker: &Broker, topic: &str, key: &str) -> Vec<String> {
     broker
         .topics
         .get(topic)
-        .and_then(|m| topic_config_entries(broker, &m).into_iter().find(|e| e.name == key))
-        .map(|e| e.value.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+        .and_then(|m| {
+            topic_config_entries(broker, &m)
+                .into_iter()
+                .find(|e| e.name == key)
+        })
+        .map(|e| {
+            e.value
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -55,18 +74,34 @@ fn changes(
     for c in &res.configs {
         let key = c.name.to_string();
         if out.contains_key(&key) {
-            return Err(BrokerError::kafka(ResponseError::InvalidRequest, format!("config {key} appears more than once")));
+            return Err(BrokerError::kafka(
+                ResponseError::InvalidRequest,
+                format!("config {key} appears more than once"),
+            ));
         }
         let value = c.value.as_ref().map(|v| v.to_string());
         let new = match c.config_operation {
-            0 => Some(value.ok_or_else(|| BrokerError::kafka(ResponseError::InvalidRequest, format!("SET {key} needs a value")))?),
+            0 => Some(value.ok_or_else(|| {
+                BrokerError::kafka(
+                    ResponseError::InvalidRequest,
+                    format!("SET {key} needs a value"),
+                )
+            })?),
             1 => None,
             2 | 3 => {
                 if key != "cleanup.policy" || res.resource_type != RESOURCE_TOPIC {
-                    return Err(BrokerError::kafka(ResponseError::InvalidConfig, format!("{key} is not a list config")));
+                    return Err(BrokerError::kafka(
+                        ResponseError::InvalidConfig,
+                        format!("{key} is not a list config"),
+                    ));
                 }
                 let mut list = current_list(broker, res.resource_name.as_str(), &key);
-                let items: Vec<String> = value.unwrap_or_default().split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+                let items: Vec<String> = value
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect();
                 if c.config_operation == 2 {
                     for i in items {
                         if !list.contains(&i) {
@@ -78,7 +113,12 @@ fn changes(
                 }
                 Some(list.join(","))
             }
-            op => return Err(BrokerError::kafka(ResponseError::InvalidRequest, format!("unknown config operation {op}"))),
+            op => {
+                return Err(BrokerError::kafka(
+                    ResponseError::InvalidRequest,
+                    format!("unknown config operation {op}"),
+                ))
+            }
         };
         out.insert(key, new);
     }

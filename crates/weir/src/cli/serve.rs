@@ -11,7 +11,11 @@ pub struct ServeArgs {
     #[arg(long = "config-file", value_name = "FILE")]
     config_file: Option<PathBuf>,
     /// Broker configs as `--a-b-c VALUE` or `--a-b-c=VALUE` (Kafka's `a.b.c`).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "--CONFIG VALUE")]
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "--CONFIG VALUE"
+    )]
     configs: Vec<String>,
 }
 
@@ -21,7 +25,9 @@ pub fn parse_config_flags(args: &[String]) -> Result<Vec<(String, String)>, Stri
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let Some(flag) = arg.strip_prefix("--") else {
-            return Err(format!("unexpected argument {arg:?}: configs are given as --a-b-c VALUE"));
+            return Err(format!(
+                "unexpected argument {arg:?}: configs are given as --a-b-c VALUE"
+            ));
         };
         let (name, value) = match flag.split_once('=') {
             Some((n, v)) => (n.to_string(), v.to_string()),
@@ -41,7 +47,10 @@ pub fn parse_config_flags(args: &[String]) -> Result<Vec<(String, String)>, Stri
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 async fn shutdown_signal() {
@@ -67,14 +76,18 @@ async fn shutdown_signal() {
 pub fn run(args: ServeArgs) -> Result<(), String> {
     init_logging();
     let flags = parse_config_flags(&args.configs)?;
-    let env: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k.starts_with("WEIR_")).collect();
-    let config = BrokerConfig::from_sources(args.config_file.as_deref(), &env, &flags).map_err(|e| e.to_string())?;
+    let env: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("WEIR_"))
+        .collect();
+    let config = BrokerConfig::from_sources(args.config_file.as_deref(), &env, &flags)
+        .map_err(|e| e.to_string())?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("weir")
         .build()
         .map_err(|e| format!("cannot start runtime: {e}"))?;
-    rt.block_on(weir_broker::run(config, shutdown_signal())).map_err(|e| e.to_string())
+    rt.block_on(weir_broker::run(config, shutdown_signal()))
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -83,8 +96,16 @@ mod tests {
 
     #[test]
     fn flags_map_to_kafka_names() {
-        let args: Vec<String> = ["--log-dirs", "/tmp/x", "--auto-create-topics-enable=false", "--node-id", "2"]
-            .iter().map(|s| s.to_string()).collect();
+        let args: Vec<String> = [
+            "--log-dirs",
+            "/tmp/x",
+            "--auto-create-topics-enable=false",
+            "--node-id",
+            "2",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         assert_eq!(
             parse_config_flags(&args).unwrap(),
             vec![

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The whole Weir test suite, from a fresh clone on a fresh machine (Rust toolchain present).
+# Installs what it needs (Debian packages if missing, a Python venv with the Kafka clients),
+# then: rustfmt check, clippy (warnings are errors), all cargo tests, the Python client tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# --- system packages (only when something is missing) ------------------------------------
+need_apt=()
+command -v make >/dev/null || need_apt+=(make)
+command -v cc >/dev/null || need_apt+=(gcc)
+command -v perl >/dev/null || need_apt+=(perl)
+command -v python3 >/dev/null || need_apt+=(python3 python3-venv)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+if ((${#need_apt[@]})); then
+  step "installing ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need_apt[@]}"
+fi
+
+# --- Python clients ------------------------------------------------------------------------
+step "python venv (.venv) with confluent-kafka, kafka-python, pytest"
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install -q --disable-pip-version-check -r tests/python/requirements.txt
+
+# --- Rust ----------------------------------------------------------------------------------
+step "cargo fmt --check"
+cargo fmt --all --check
+step "cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets -- -D warnings
+step "cargo build"
+cargo build -p weir
+step "cargo test"
+cargo test --workspace
+
+# --- real clients against the real binary -------------------------------------------------
+step "pytest tests/python"
+WEIR_BIN="$PWD/target/debug/weir" .venv/bin/pytest tests/python -q
+
+echo
+echo "all checks passed in $(( $(date +%s) - start )) s"

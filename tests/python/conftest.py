@@ -1,0 +1,59 @@
+"""Start a real `weir` broker process for each test (binary from WEIR_BIN or target/debug/weir)."""
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Broker:
+    def __init__(self, data_dir: Path):
+        self.bin = os.environ.get("WEIR_BIN", str(ROOT / "target" / "debug" / "weir"))
+        self.port = _free_port()
+        self.data_dir = data_dir
+        self.out = data_dir / "broker.out"
+        self.proc = None
+
+    @property
+    def bootstrap(self):
+        return f"127.0.0.1:{self.port}"
+
+    def start(self):
+        listener = f"PLAINTEXT://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [self.bin, "serve", "--listeners", listener, "--advertised-listeners", listener,
+             "--log-dirs", str(self.data_dir / "logs")],
+            stdout=open(self.out, "ab"), stderr=subprocess.STDOUT)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            assert self.proc.poll() is None, self.out.read_text()
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.02)
+        raise AssertionError("broker did not start:\n" + self.out.read_text())
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=30)
+
+
+@pytest.fixture
+def broker(tmp_path):
+    b = Broker(tmp_path)
+    b.start()
+    yield b
+    b.stop()
