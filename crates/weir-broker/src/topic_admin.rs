@@ -1,6 +1,7 @@
 //! Creating, deleting and altering topics (used by the admin handlers and Metadata auto-create).
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 
 use kafka_protocol::error::ResponseError;
 use uuid::Uuid;
@@ -8,6 +9,14 @@ use weir_log::{LogConfig, TopicPartition};
 
 use crate::topics::TopicMeta;
 use crate::{Broker, BrokerError};
+
+/// Serializes topic creation, deletion and partition changes, so check-then-act sequences (does
+/// the topic exist? then create it) cannot interleave and give one topic two ids.
+static TOPIC_CHANGES: Mutex<()> = Mutex::new(());
+
+fn topic_changes() -> std::sync::MutexGuard<'static, ()> {
+    TOPIC_CHANGES.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// Topic configs that are not storage configs but are valid on a topic.
 pub const NON_LOG_TOPIC_CONFIGS: &[&str] = &[
@@ -104,6 +113,7 @@ impl Broker {
         validate_only: bool,
     ) -> Result<TopicMeta, BrokerError> {
         validate_topic_name(name)?;
+        let _serial = topic_changes();
         if self.topics.get(name).is_some() {
             return Err(BrokerError::kafka(
                 ResponseError::TopicAlreadyExists,
@@ -166,6 +176,7 @@ impl Broker {
 
     /// Delete a topic and its partition logs.
     pub fn delete_topic(&self, name: &str) -> Result<TopicMeta, BrokerError> {
+        let _serial = topic_changes();
         let meta = self.topics.remove(name)?.ok_or_else(|| {
             BrokerError::kafka(
                 ResponseError::UnknownTopicOrPartition,
@@ -186,6 +197,7 @@ impl Broker {
         total: i32,
         validate_only: bool,
     ) -> Result<(), BrokerError> {
+        let _serial = topic_changes();
         let mut meta = self.topics.get(name).ok_or_else(|| {
             BrokerError::kafka(
                 ResponseError::UnknownTopicOrPartition,
@@ -223,6 +235,7 @@ impl Broker {
         incremental: bool,
         validate_only: bool,
     ) -> Result<(), BrokerError> {
+        let _serial = topic_changes();
         let mut meta = self.topics.get(name).ok_or_else(|| {
             BrokerError::kafka(
                 ResponseError::UnknownTopicOrPartition,

@@ -1,4 +1,5 @@
 //! DeleteRecords (key 21): move each partition's log start offset; -1 means the high watermark.
+//! The new log start offsets are checkpointed before the response is sent.
 
 use std::sync::Arc;
 
@@ -47,6 +48,18 @@ pub async fn handle(
             tr.partitions.push(pr);
         }
         resp.topics.push(tr);
+    }
+    // Make the new log start offsets durable before answering (Kafka only checkpoints them
+    // periodically; Weir does not acknowledge what a crash could undo).
+    if let Err(e) = broker.logs.checkpoint() {
+        tracing::error!(error = %e, "cannot write checkpoints after DeleteRecords");
+        for t in &mut resp.topics {
+            for p in &mut t.partitions {
+                if p.error_code == 0 {
+                    p.error_code = ResponseError::KafkaStorageError.code();
+                }
+            }
+        }
     }
     resp
 }
