@@ -103,9 +103,9 @@ impl BatchHeader {
     }
 }
 
-/// Fully validate the single batch at the start of `buf` (magic, length, CRC32C, count), returning
-/// its header. `buf` may hold more bytes after the batch.
-pub fn validate_batch(buf: &[u8]) -> Result<BatchHeader, LogError> {
+/// Integrity of a stored batch (magic, length, CRC32C): what recovery checks. Compacted batches
+/// pass although their record count no longer equals lastOffsetDelta + 1.
+pub fn check_integrity(buf: &[u8]) -> Result<BatchHeader, LogError> {
     let h = BatchHeader::parse(buf)?;
     if h.magic != 2 {
         return Err(LogError::InvalidRecord(format!(
@@ -127,6 +127,13 @@ pub fn validate_batch(buf: &[u8]) -> Result<BatchHeader, LogError> {
             h.crc
         )));
     }
+    Ok(h)
+}
+
+/// Fully validate a produced batch at the start of `buf` (integrity plus codec and record count),
+/// returning its header. `buf` may hold more bytes after the batch.
+pub fn validate_batch(buf: &[u8]) -> Result<BatchHeader, LogError> {
+    let h = check_integrity(buf)?;
     if h.compression() > 4 {
         return Err(LogError::InvalidRecord(format!(
             "unknown compression codec {}",

@@ -13,6 +13,7 @@
 
 pub mod batch;
 pub mod checkpoint;
+mod cleaner;
 mod clock;
 mod config;
 mod error;
@@ -20,6 +21,7 @@ mod group_commit;
 pub mod index;
 mod log_manager;
 mod partition_log;
+pub mod records;
 pub mod segment;
 
 use std::fs::File;

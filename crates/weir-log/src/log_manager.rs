@@ -240,7 +240,7 @@ impl LogManager {
             .checkpoint_lock
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        let (mut rec, mut start, mut hw, cleaner) = {
+        let (mut rec, mut start, mut hw, mut cleaner) = {
             let cps = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
             (
                 cps.recovery.clone(),
@@ -250,10 +250,13 @@ impl LogManager {
             )
         };
         for (tp, l) in self.read_logs().iter() {
-            let (r, s, h) = l.checkpoint_offsets();
+            let (r, s, h, c) = l.checkpoint_offsets();
             rec.insert(tp.clone(), r);
             start.insert(tp.clone(), s);
             hw.insert(tp.clone(), h);
+            if let Some(c) = c {
+                cleaner.insert(tp.clone(), c);
+            }
         }
         checkpoint::write_atomic(
             &self.dir.join(RECOVERY_POINT_FILE),

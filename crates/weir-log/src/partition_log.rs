@@ -61,6 +61,8 @@ struct Inner {
     last_flush_ms: i64,
     epochs: Vec<(i32, i64)>,
     deleted: bool,
+    /// First offset not yet cleaned (cleaner-offset-checkpoint), once the cleaner has run.
+    cleaner_offset: Option<i64>,
 }
 
 /// One partition's log. All methods take `&self` (internally locked). Appends are atomic per
@@ -220,6 +222,7 @@ impl PartitionLog {
                 last_flush_ms: now,
                 epochs,
                 deleted: false,
+                cleaner_offset: None,
             }),
         })
     }
@@ -261,6 +264,17 @@ impl PartitionLog {
                     size: h.total_len,
                     max: inner.config.max_message_bytes,
                 });
+            }
+            if inner.config.cleanup_policy.compact && h.compression() == 0 {
+                let body = &records[pos..pos + h.total_len];
+                if crate::records::parse_records(body, &h)?
+                    .iter()
+                    .any(|r| r.key.is_none())
+                {
+                    return Err(LogError::InvalidRecord(
+                        "compacted topic cannot accept a record without a key".into(),
+                    ));
+                }
             }
             headers.push((pos, h));
             pos += h.total_len;
@@ -686,6 +700,24 @@ impl PartitionLog {
             }
         }
         Self::delete_segments_below_start(&mut inner)?;
+        if cfg.cleanup_policy.compact {
+            let active_base = inner.segments.keys().next_back().copied().unwrap_or(0);
+            let end = active_base.min(inner.high_watermark);
+            if inner.cleaner_offset.is_none_or(|c| end > c) {
+                let stats = crate::cleaner::clean(&self.dir, &mut inner.segments, end, &cfg, now)?;
+                if stats.segments_rewritten > 0 {
+                    tracing::info!(
+                        partition = %self.tp.dir_name(),
+                        segments = stats.segments_rewritten,
+                        records_removed = stats.records_removed,
+                        bytes_before = stats.bytes_before,
+                        bytes_after = stats.bytes_after,
+                        "compacted"
+                    );
+                }
+                inner.cleaner_offset = Some(end);
+            }
+        }
         // Flush (flush.ms, or always for the recovery point) and advance the recovery point.
         let leo = inner.log_end_offset;
         if leo > inner.recovery_point
@@ -726,13 +758,14 @@ impl PartitionLog {
         Ok(())
     }
 
-    /// (recovery point, log start, high watermark) for the checkpoint files.
-    pub(crate) fn checkpoint_offsets(&self) -> (i64, i64, i64) {
+    /// (recovery point, log start, high watermark, cleaner offset) for the checkpoint files.
+    pub(crate) fn checkpoint_offsets(&self) -> (i64, i64, i64, Option<i64>) {
         let inner = self.lock();
         (
             inner.recovery_point,
             inner.log_start_offset,
             inner.high_watermark,
+            inner.cleaner_offset,
         )
     }
 

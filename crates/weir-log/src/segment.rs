@@ -406,7 +406,7 @@ impl Segment {
             }
             buf.resize(h.total_len, 0);
             self.log.read_exact_at(&mut buf, pos)?;
-            if batch::validate_batch(&buf).is_err() {
+            if batch::check_integrity(&buf).is_err() {
                 break;
             }
             pos += h.total_len as u64;
