@@ -227,6 +227,19 @@ pub fn build_batch(
     b
 }
 
+/// The deterministic batch number `seq` of the SIGKILL crash test: the child process appends it
+/// and the test rebuilds it to compare bytes (1–5 records of varying size, timestamp = `seq`).
+#[doc(hidden)]
+pub fn crash_test_batch(seq: u64) -> Vec<u8> {
+    let n = 1 + (seq % 5) as usize;
+    let pad = "x".repeat((seq % 97) as usize);
+    let vals: Vec<Vec<u8>> = (0..n)
+        .map(|i| format!("seq-{seq}-rec-{i}-{pad}").into_bytes())
+        .collect();
+    let recs: Vec<(Option<&[u8]>, &[u8])> = vals.iter().map(|v| (None, v.as_slice())).collect();
+    build_batch(0, seq as i64, &recs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -568,6 +568,34 @@ impl PartitionLog {
         Ok(inner.log_start_offset)
     }
 
+    /// Delete the oldest segment when `doomed(segment, total log bytes)` says so, never the active
+    /// segment and never data at or above the high watermark; the log start offset moves to the
+    /// next segment. Returns whether a segment was deleted.
+    fn delete_oldest_segment_if(
+        inner: &mut Inner,
+        doomed: impl FnOnce(&mut Segment, u64) -> Result<bool, LogError>,
+    ) -> Result<bool, LogError> {
+        let total: u64 = inner.segments.values().map(Segment::size).sum();
+        let mut keys = inner.segments.keys().copied();
+        let (Some(b), Some(next_base)) = (keys.next(), keys.next()) else {
+            return Ok(false);
+        };
+        if next_base > inner.high_watermark {
+            return Ok(false);
+        }
+        let Some(seg) = inner.segments.get_mut(&b) else {
+            return Ok(false);
+        };
+        if !doomed(seg, total)? {
+            return Ok(false);
+        }
+        if let Some(s) = inner.segments.remove(&b) {
+            s.delete_files()?;
+        }
+        inner.log_start_offset = inner.log_start_offset.max(next_base);
+        Ok(true)
+    }
+
     fn delete_segments_below_start(inner: &mut Inner) -> Result<(), LogError> {
         let ls = inner.log_start_offset;
         let bases: Vec<i64> = inner.segments.keys().copied().collect();
@@ -641,62 +669,20 @@ impl PartitionLog {
         let mut deleted = 0;
         if cfg.cleanup_policy.delete {
             // Time retention: whole non-active segments whose newest record is too old.
-            if cfg.retention_ms >= 0 {
-                loop {
-                    if inner.segments.len() < 2 {
-                        break;
-                    }
-                    let Some((&b, seg)) = inner.segments.iter_mut().next() else {
-                        break;
-                    };
-                    let (ts, _) = seg.max_timestamp()?;
-                    if now - ts <= cfg.retention_ms {
-                        break;
-                    }
-                    let next_base = inner
-                        .segments
-                        .range(b + 1..)
-                        .next()
-                        .map(|(&k, _)| k)
-                        .unwrap_or(b);
-                    if next_base > inner.high_watermark {
-                        break;
-                    }
-                    if let Some(s) = inner.segments.remove(&b) {
-                        s.delete_files()?;
-                    }
-                    inner.log_start_offset = inner.log_start_offset.max(next_base);
-                    deleted += 1;
-                }
+            while cfg.retention_ms >= 0
+                && Self::delete_oldest_segment_if(&mut inner, |seg, _| {
+                    Ok(now - seg.max_timestamp()?.0 > cfg.retention_ms)
+                })?
+            {
+                deleted += 1;
             }
-            // Size retention.
-            if cfg.retention_bytes >= 0 {
-                loop {
-                    let total: u64 = inner.segments.values().map(Segment::size).sum();
-                    if inner.segments.len() < 2 {
-                        break;
-                    }
-                    let Some((&b, first)) = inner.segments.iter().next() else {
-                        break;
-                    };
-                    if total - first.size() < cfg.retention_bytes as u64 {
-                        break;
-                    }
-                    let next_base = inner
-                        .segments
-                        .range(b + 1..)
-                        .next()
-                        .map(|(&k, _)| k)
-                        .unwrap_or(b);
-                    if next_base > inner.high_watermark {
-                        break;
-                    }
-                    if let Some(s) = inner.segments.remove(&b) {
-                        s.delete_files()?;
-                    }
-                    inner.log_start_offset = inner.log_start_offset.max(next_base);
-                    deleted += 1;
-                }
+            // Size retention: drop the oldest while the rest still holds retention.bytes.
+            while cfg.retention_bytes >= 0
+                && Self::delete_oldest_segment_if(&mut inner, |seg, total| {
+                    Ok(total - seg.size() >= cfg.retention_bytes as u64)
+                })?
+            {
+                deleted += 1;
             }
         }
         Self::delete_segments_below_start(&mut inner)?;

@@ -10,17 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
-use weir_log::batch::{build_batch, validate_batch};
+use weir_log::batch::validate_batch;
 use weir_log::{LogConfig, LogManager, SystemClock, TopicPartition};
-
-fn batch_for(seq: u64) -> Vec<u8> {
-    let n = 1 + (seq % 5) as usize;
-    let vals: Vec<Vec<u8>> = (0..n)
-        .map(|i| format!("seq-{seq}-rec-{i}-{}", "x".repeat((seq % 97) as usize)).into_bytes())
-        .collect();
-    let recs: Vec<(Option<&[u8]>, &[u8])> = vals.iter().map(|v| (None, v.as_slice())).collect();
-    build_batch(0, seq as i64, &recs)
-}
 
 #[test]
 fn acknowledged_batches_survive_repeated_sigkill() {
@@ -59,7 +50,7 @@ fn acknowledged_batches_survive_repeated_sigkill() {
             let p: i32 = parts[1].parse().unwrap();
             let base: i64 = parts[2].parse().unwrap();
             let seq: u64 = parts[3].parse().unwrap();
-            let mut b = batch_for(seq);
+            let mut b = weir_log::batch::crash_test_batch(seq);
             weir_log::batch::set_base_offset(&mut b, base);
             acked.entry(p).or_default().insert(base, b);
             total_acks += 1;

@@ -5,18 +5,7 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use weir_log::batch::build_batch;
 use weir_log::{LogConfig, LogManager, SystemClock, TopicPartition};
-
-/// The deterministic batch for sequence number `seq` (the parent rebuilds it to compare bytes).
-fn batch_for(seq: u64) -> Vec<u8> {
-    let n = 1 + (seq % 5) as usize;
-    let vals: Vec<Vec<u8>> = (0..n)
-        .map(|i| format!("seq-{seq}-rec-{i}-{}", "x".repeat((seq % 97) as usize)).into_bytes())
-        .collect();
-    let recs: Vec<(Option<&[u8]>, &[u8])> = vals.iter().map(|v| (None, v.as_slice())).collect();
-    build_batch(0, seq as i64, &recs)
-}
 
 fn main() {
     let Some(dir) = std::env::args().nth(1) else {
@@ -48,7 +37,7 @@ fn main() {
             };
             let mut seq = 0u64;
             loop {
-                let r = match log.append(&batch_for(seq)) {
+                let r = match log.append(&weir_log::batch::crash_test_batch(seq)) {
                     Ok(r) => r,
                     Err(e) => {
                         eprintln!("append failed: {e}");
