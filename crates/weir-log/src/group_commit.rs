@@ -31,6 +31,8 @@ struct Shared {
     done: Condvar,
     /// Wakes async waiters with the durable ticket.
     watch: tokio::sync::watch::Sender<u64>,
+    /// Completed flush passes (for benchmarks and metrics).
+    passes: std::sync::atomic::AtomicU64,
 }
 
 /// The group-commit flusher. Dropping it stops the thread after a final pass.
@@ -54,6 +56,7 @@ impl GroupCommit {
             work: Condvar::new(),
             done: Condvar::new(),
             watch: tx,
+            passes: std::sync::atomic::AtomicU64::new(0),
         });
         let s = shared.clone();
         let thread = std::thread::Builder::new()
@@ -113,6 +116,13 @@ impl GroupCommit {
         }
     }
 
+    /// Number of completed flush passes (each pass fdatasyncs every file written since the last).
+    pub fn passes(&self) -> u64 {
+        self.shared
+            .passes
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// True once a flush has failed (the log must refuse further appends).
     pub fn failed(&self) -> bool {
         lock(&self.shared.state).failed_from.is_some()
@@ -160,6 +170,9 @@ fn flusher(shared: Arc<Shared>) {
                 ok = false;
             }
         }
+        shared
+            .passes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut st = lock(&shared.state);
         if ok && st.failed_from.is_none() {
             st.durable = st.durable.max(upto);

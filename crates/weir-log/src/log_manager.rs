@@ -211,6 +211,11 @@ impl LogManager {
         self.commit.wait(ticket)
     }
 
+    /// Completed group-commit passes so far (each is one round of fdatasyncs).
+    pub fn group_commit_passes(&self) -> u64 {
+        self.commit.passes()
+    }
+
     /// Async form of [`LogManager::wait_durable`].
     pub async fn wait_durable_async(&self, ticket: DurabilityTicket) -> Result<(), LogError> {
         self.commit.wait_async(ticket).await
