@@ -164,11 +164,11 @@ fn main() {
     );
     for &record in &[100usize, 1024] {
         for &partitions in &[1i32, 16] {
-            let dir = tempfile::tempdir_in(&base).expect("bench dir");
+            let dir = tempfile::tempdir_in(base).expect("bench dir");
             let w = run_weir(dir.path(), record, partitions, secs);
             let per_sync = (w.bytes / w.passes.max(1)).max(1) as usize;
             let chunk = (w.bytes / (w.msgs / RECORDS_PER_BATCH as u64).max(1)) as usize;
-            let raw_dir = tempfile::tempdir_in(&base).expect("bench dir");
+            let raw_dir = tempfile::tempdir_in(base).expect("bench dir");
             let r = run_raw(raw_dir.path(), partitions as usize, per_sync, chunk, secs);
             let wmb = w.bytes as f64 / w.secs / 1e6;
             let rmb = r.bytes as f64 / r.secs / 1e6;
