@@ -1,4 +1,4 @@
-//! The `weir` binary: `weir serve` starts a broker; more operator commands come later.
+//! The `weir` binary: `weir serve` starts a broker; `weir topics` manages topics.
 
 mod cli;
 
@@ -18,12 +18,15 @@ enum Command {
     /// (booleans take true/false); `--config-file FILE` reads a Kafka properties file; `WEIR_A_B_C`
     /// environment variables override the file; flags override both.
     Serve(cli::serve::ServeArgs),
+    /// Manage topics on any Kafka-compatible broker (`-b host:port`, default 127.0.0.1:9092).
+    Topics(cli::topics::TopicsArgs),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => cli::serve::run(args),
+        Command::Topics(args) => cli::topics::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

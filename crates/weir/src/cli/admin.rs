@@ -1,0 +1,64 @@
+//! Shared plumbing for the admin subcommands: a Kafka admin client on `-b`, a small runtime to
+//! wait for its futures, and one-line errors that name the Kafka error.
+
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::error::KafkaError;
+use rdkafka::types::RDKafkaErrorCode;
+
+/// How long an admin request may take.
+pub const TIMEOUT: Duration = Duration::from_secs(15);
+
+/// An admin client for `bootstrap` (any Kafka-compatible broker).
+pub fn client(bootstrap: &str) -> Result<AdminClient<DefaultClientContext>, String> {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("log_level", "3")
+        .create()
+        .map_err(|e| format!("cannot create admin client for {bootstrap}: {e}"))
+}
+
+/// Admin options with the standard timeouts.
+pub fn options() -> AdminOptions {
+    AdminOptions::new()
+        .request_timeout(Some(TIMEOUT))
+        .operation_timeout(Some(TIMEOUT))
+}
+
+/// Run a future to completion on a small current-thread runtime.
+pub fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start runtime: {e}"))?;
+    Ok(rt.block_on(f))
+}
+
+/// `TOPIC_ALREADY_EXISTS`-style name of a librdkafka error code.
+pub fn code_name(code: RDKafkaErrorCode) -> String {
+    let camel = format!("{code:?}");
+    let mut out = String::new();
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}
+
+/// One line naming the Kafka error of a failed operation on `what`.
+pub fn failed(what: &str, code: RDKafkaErrorCode) -> String {
+    format!("{what}: {} ({code})", code_name(code))
+}
+
+/// One line for a client-level error.
+pub fn client_error(what: &str, e: KafkaError) -> String {
+    match e.rdkafka_error_code() {
+        Some(code) => failed(what, code),
+        None => format!("{what}: {e}"),
+    }
+}

@@ -1,0 +1,259 @@
+//! `weir topics list|create|describe|alter|delete` against any Kafka-compatible bootstrap.
+
+use std::collections::BTreeMap;
+
+use clap::{Args, Subcommand};
+use rdkafka::admin::{AlterConfig, ConfigSource, NewTopic, ResourceSpecifier, TopicReplication};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::ClientConfig;
+
+use super::admin::{block_on, client, client_error, failed, options, TIMEOUT};
+
+/// `weir topics ...`.
+#[derive(Debug, Args)]
+pub struct TopicsArgs {
+    /// Bootstrap server.
+    #[arg(
+        short = 'b',
+        long = "bootstrap-server",
+        default_value = "127.0.0.1:9092",
+        global = true
+    )]
+    bootstrap: String,
+    /// Print JSON instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: TopicsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum TopicsCommand {
+    /// List topic names.
+    List,
+    /// Create a topic.
+    Create {
+        /// Topic name.
+        name: String,
+        /// Number of partitions (-1 = broker default).
+        #[arg(long, default_value_t = -1)]
+        partitions: i32,
+        /// Replication factor (-1 = broker default).
+        #[arg(long = "replication-factor", default_value_t = -1)]
+        replication_factor: i32,
+        /// Topic config `key=value` (repeatable).
+        #[arg(long = "config", value_name = "KEY=VALUE")]
+        configs: Vec<String>,
+    },
+    /// Partitions (leader, replicas, ISR, log start/end offsets) and configs with their source.
+    Describe {
+        /// Topic name.
+        name: String,
+    },
+    /// Set topic configs (others keep their current overrides).
+    Alter {
+        /// Topic name.
+        name: String,
+        /// Topic config `key=value` to set (repeatable).
+        #[arg(long = "config", value_name = "KEY=VALUE")]
+        configs: Vec<String>,
+        /// Topic config override to remove (repeatable).
+        #[arg(long = "delete-config", value_name = "KEY")]
+        delete: Vec<String>,
+    },
+    /// Delete a topic.
+    Delete {
+        /// Topic name.
+        name: String,
+    },
+}
+
+fn parse_pairs(pairs: &[String]) -> Result<Vec<(String, String)>, String> {
+    pairs
+        .iter()
+        .map(|p| {
+            p.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .ok_or_else(|| format!("--config {p:?}: expected KEY=VALUE"))
+        })
+        .collect()
+}
+
+fn source_name(s: &ConfigSource) -> &'static str {
+    match s {
+        ConfigSource::DynamicTopic => "DYNAMIC_TOPIC_CONFIG",
+        ConfigSource::DynamicBroker => "DYNAMIC_BROKER_CONFIG",
+        ConfigSource::DynamicDefaultBroker => "DYNAMIC_DEFAULT_BROKER_CONFIG",
+        ConfigSource::StaticBroker => "STATIC_BROKER_CONFIG",
+        ConfigSource::Default => "DEFAULT_CONFIG",
+        ConfigSource::Unknown => "UNKNOWN",
+    }
+}
+
+/// Topic configs as (name, value, source).
+fn topic_configs(
+    bootstrap: &str,
+    name: &str,
+) -> Result<Vec<(String, String, &'static str)>, String> {
+    let admin = client(bootstrap)?;
+    let spec = ResourceSpecifier::Topic(name);
+    let res = block_on(admin.describe_configs([&spec], &options()))?
+        .map_err(|e| client_error(&format!("describe configs of {name}"), e))?;
+    let mut out = Vec::new();
+    for r in res {
+        let r = r.map_err(|code| failed(&format!("describe configs of {name}"), code))?;
+        for e in r.entries {
+            out.push((e.name, e.value.unwrap_or_default(), source_name(&e.source)));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Run `weir topics ...`.
+pub fn run(args: TopicsArgs) -> Result<(), String> {
+    let bs = args.bootstrap.as_str();
+    match args.command {
+        TopicsCommand::List => {
+            let admin = client(bs)?;
+            let md = admin
+                .inner()
+                .fetch_metadata(None, TIMEOUT)
+                .map_err(|e| client_error("list topics", e))?;
+            let mut names: Vec<&str> = md.topics().iter().map(|t| t.name()).collect();
+            names.sort_unstable();
+            if args.json {
+                println!("{}", serde_json::json!(names));
+            } else {
+                names.iter().for_each(|n| println!("{n}"));
+            }
+        }
+        TopicsCommand::Create {
+            name,
+            partitions,
+            replication_factor,
+            configs,
+        } => {
+            let pairs = parse_pairs(&configs)?;
+            let mut t = NewTopic::new(
+                &name,
+                partitions,
+                TopicReplication::Fixed(replication_factor),
+            );
+            for (k, v) in &pairs {
+                t = t.set(k, v);
+            }
+            let admin = client(bs)?;
+            for r in block_on(admin.create_topics([&t], &options()))?
+                .map_err(|e| client_error("create topic", e))?
+            {
+                r.map_err(|(t, code)| failed(&format!("create topic {t}"), code))?;
+            }
+            println!("created topic {name}");
+        }
+        TopicsCommand::Describe { name } => describe(bs, &name, args.json)?,
+        TopicsCommand::Alter {
+            name,
+            configs,
+            delete,
+        } => {
+            // AlterConfigs replaces the whole override set: start from the current overrides.
+            let mut overrides: BTreeMap<String, String> = topic_configs(bs, &name)?
+                .into_iter()
+                .filter(|(_, _, src)| *src == "DYNAMIC_TOPIC_CONFIG")
+                .map(|(k, v, _)| (k, v))
+                .collect();
+            for (k, v) in parse_pairs(&configs)? {
+                overrides.insert(k, v);
+            }
+            for k in &delete {
+                overrides.remove(k);
+            }
+            let mut alter = AlterConfig::new(ResourceSpecifier::Topic(&name));
+            for (k, v) in &overrides {
+                alter = alter.set(k, v);
+            }
+            let admin = client(bs)?;
+            for r in block_on(admin.alter_configs([&alter], &options()))?
+                .map_err(|e| client_error("alter configs", e))?
+            {
+                r.map_err(|(_, code)| failed(&format!("alter configs of {name}"), code))?;
+            }
+            println!("altered topic {name}");
+        }
+        TopicsCommand::Delete { name } => {
+            let admin = client(bs)?;
+            for r in block_on(admin.delete_topics(&[name.as_str()], &options()))?
+                .map_err(|e| client_error("delete topic", e))?
+            {
+                r.map_err(|(t, code)| failed(&format!("delete topic {t}"), code))?;
+            }
+            println!("deleted topic {name}");
+        }
+    }
+    Ok(())
+}
+
+fn describe(bs: &str, name: &str, json: bool) -> Result<(), String> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bs)
+        .set("log_level", "3")
+        .create()
+        .map_err(|e| client_error("connect", e))?;
+    let md = consumer
+        .fetch_metadata(Some(name), TIMEOUT)
+        .map_err(|e| client_error(&format!("describe topic {name}"), e))?;
+    let topic = md
+        .topics()
+        .iter()
+        .find(|t| t.name() == name)
+        .ok_or_else(|| format!("describe topic {name}: not in metadata"))?;
+    if let Some(code) = topic.error() {
+        return Err(failed(&format!("describe topic {name}"), code.into()));
+    }
+    let mut parts = Vec::new();
+    for p in topic.partitions() {
+        let (low, high) = consumer
+            .fetch_watermarks(name, p.id(), TIMEOUT)
+            .map_err(|e| client_error(&format!("offsets of {name}-{}", p.id()), e))?;
+        parts.push((
+            p.id(),
+            p.leader(),
+            p.replicas().to_vec(),
+            p.isr().to_vec(),
+            low,
+            high,
+        ));
+    }
+    let configs = topic_configs(bs, name)?;
+    if json {
+        let v = serde_json::json!({
+            "topic": name,
+            "partitions": parts.iter().map(|(id, leader, replicas, isr, low, high)| serde_json::json!({
+                "partition": id, "leader": leader, "replicas": replicas, "isr": isr,
+                "log_start_offset": low, "log_end_offset": high,
+            })).collect::<Vec<_>>(),
+            "configs": configs.iter().map(|(k, v, s)| serde_json::json!({"name": k, "value": v, "source": s})).collect::<Vec<_>>(),
+        });
+        println!("{v}");
+        return Ok(());
+    }
+    println!("Topic: {name}  PartitionCount: {}", parts.len());
+    println!(
+        "{:>9}  {:>6}  {:<10}  {:<10}  {:>16}  {:>14}",
+        "Partition", "Leader", "Replicas", "Isr", "LogStartOffset", "LogEndOffset"
+    );
+    for (id, leader, replicas, isr, low, high) in &parts {
+        let list = |v: &[i32]| v.iter().map(i32::to_string).collect::<Vec<_>>().join(",");
+        println!(
+            "{id:>9}  {leader:>6}  {:<10}  {:<10}  {low:>16}  {high:>14}",
+            list(replicas),
+            list(isr)
+        );
+    }
+    println!("Configs:");
+    for (k, v, s) in &configs {
+        println!("  {k}={v}  ({s})");
+    }
+    Ok(())
+}
