@@ -92,3 +92,74 @@ fn topics_create_describe_alter_delete() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("UNKNOWN_TOPIC_OR_PARTITION"));
 }
+
+#[test]
+fn produce_lines_then_consume_them_with_a_format() {
+    use std::io::Write;
+    let b = BrokerProcess::start(
+        Path::new(env!("CARGO_BIN_EXE_weir")),
+        BrokerOptions::default(),
+    );
+    ok(weir(&b, &["create", "orders", "--partitions", "3"]));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args([
+            "produce",
+            "orders",
+            "-b",
+            &b.bootstrap(),
+            "--key-separator",
+            ":",
+            "--compression",
+            "zstd",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn weir produce");
+    let lines: Vec<String> = (0..50)
+        .map(|i| format!("key-{}:value-{i}", i % 7))
+        .collect();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(lines.join("\n").as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let out = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args([
+            "consume",
+            "orders",
+            "-b",
+            &b.bootstrap(),
+            "--from-beginning",
+            "-f",
+            "%p %o %k %s\\n",
+        ])
+        .output()
+        .expect("run weir consume");
+    let text = ok(out);
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split(' ').collect()).collect();
+    assert_eq!(rows.len(), 50, "{text}");
+    for r in &rows {
+        let partition: i32 = r[0].parse().unwrap();
+        assert_eq!(
+            partition,
+            weir_test_support::java_partition(r[2].as_bytes(), 3),
+            "keyed like Kafka's partitioner"
+        );
+        assert!(r[3].starts_with("value-"));
+    }
+    let limited = ok(Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args([
+            "consume",
+            "orders",
+            "-b",
+            &b.bootstrap(),
+            "--from-beginning",
+            "--max-messages",
+            "5",
+        ])
+        .output()
+        .unwrap());
+    assert_eq!(limited.lines().count(), 5);
+}
