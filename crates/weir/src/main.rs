@@ -20,6 +20,10 @@ enum Command {
     Serve(cli::serve::ServeArgs),
     /// Manage topics on any Kafka-compatible broker (`-b host:port`, default 127.0.0.1:9092).
     Topics(cli::topics::TopicsArgs),
+    /// Describe or change topic configs; describe broker configs.
+    Configs(cli::configs::ConfigsArgs),
+    /// Delete records below an offset (DeleteRecords).
+    Records(cli::records::RecordsArgs),
     /// Produce stdin lines to a topic.
     Produce(cli::produce::ProduceArgs),
     /// Print a topic's messages.
@@ -31,6 +35,8 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve(args) => cli::serve::run(args),
         Command::Topics(args) => cli::topics::run(args),
+        Command::Configs(args) => cli::configs::run(args),
+        Command::Records(args) => cli::records::run(args),
         Command::Produce(args) => cli::produce::run(args),
         Command::Consume(args) => cli::consume::run(args),
     };

@@ -163,3 +163,97 @@ fn produce_lines_then_consume_them_with_a_format() {
         .unwrap());
     assert_eq!(limited.lines().count(), 5);
 }
+
+#[test]
+fn configs_and_records_delete() {
+    let b = BrokerProcess::start(
+        Path::new(env!("CARGO_BIN_EXE_weir")),
+        BrokerOptions::default(),
+    );
+    ok(weir(
+        &b,
+        &[
+            "create",
+            "cfg",
+            "--partitions",
+            "2",
+            "--config",
+            "cleanup.policy=delete",
+        ],
+    ));
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_weir"))
+            .args(args)
+            .args(["-b", &b.bootstrap()])
+            .output()
+            .expect("run weir")
+    };
+    ok(run(&[
+        "configs",
+        "alter",
+        "--topic",
+        "cfg",
+        "--set",
+        "retention.ms=5000",
+        "--delete",
+        "cleanup.policy",
+    ]));
+    let d = ok(run(&["configs", "describe", "--topic", "cfg"]));
+    assert!(
+        d.contains("retention.ms=5000  (DYNAMIC_TOPIC_CONFIG)"),
+        "{d}"
+    );
+    assert!(
+        d.contains("cleanup.policy=delete  (DEFAULT_CONFIG)"),
+        "override removed: {d}"
+    );
+    let broker = ok(run(&["configs", "describe", "--broker", "1"]));
+    assert!(broker.contains("log.dirs="), "{broker}");
+
+    let mut producer = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["produce", "cfg", "-b", &b.bootstrap(), "--partition", "0"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    producer
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a\nb\nc\nd\ne\n")
+        .unwrap();
+    assert!(producer.wait().unwrap().success());
+    let out = ok(run(&[
+        "records",
+        "delete",
+        "cfg",
+        "--before",
+        "3",
+        "--partition",
+        "0",
+    ]));
+    assert!(out.contains("cfg-0: log start offset 3"), "{out}");
+    let rest = ok(run(&[
+        "consume",
+        "cfg",
+        "--from-beginning",
+        "--partition",
+        "0",
+    ]));
+    assert_eq!(rest.lines().collect::<Vec<_>>(), vec!["d", "e"]);
+    let bad = run(&[
+        "records",
+        "delete",
+        "cfg",
+        "--before",
+        "99",
+        "--partition",
+        "0",
+    ]);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("OFFSET_OUT_OF_RANGE"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}

@@ -1,7 +1,9 @@
 //! Subcommands of the `weir` binary.
 
 pub mod admin;
+pub mod configs;
 pub mod consume;
 pub mod produce;
+pub mod records;
 pub mod serve;
 pub mod topics;

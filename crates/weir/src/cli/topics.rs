@@ -1,9 +1,7 @@
 //! `weir topics list|create|describe|alter|delete` against any Kafka-compatible bootstrap.
 
-use std::collections::BTreeMap;
-
 use clap::{Args, Subcommand};
-use rdkafka::admin::{AlterConfig, ConfigSource, NewTopic, ResourceSpecifier, TopicReplication};
+use rdkafka::admin::{NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::ClientConfig;
 
@@ -68,7 +66,7 @@ enum TopicsCommand {
     },
 }
 
-fn parse_pairs(pairs: &[String]) -> Result<Vec<(String, String)>, String> {
+pub(crate) fn parse_pairs(pairs: &[String]) -> Result<Vec<(String, String)>, String> {
     pairs
         .iter()
         .map(|p| {
@@ -77,37 +75,6 @@ fn parse_pairs(pairs: &[String]) -> Result<Vec<(String, String)>, String> {
                 .ok_or_else(|| format!("--config {p:?}: expected KEY=VALUE"))
         })
         .collect()
-}
-
-fn source_name(s: &ConfigSource) -> &'static str {
-    match s {
-        ConfigSource::DynamicTopic => "DYNAMIC_TOPIC_CONFIG",
-        ConfigSource::DynamicBroker => "DYNAMIC_BROKER_CONFIG",
-        ConfigSource::DynamicDefaultBroker => "DYNAMIC_DEFAULT_BROKER_CONFIG",
-        ConfigSource::StaticBroker => "STATIC_BROKER_CONFIG",
-        ConfigSource::Default => "DEFAULT_CONFIG",
-        ConfigSource::Unknown => "UNKNOWN",
-    }
-}
-
-/// Topic configs as (name, value, source).
-fn topic_configs(
-    bootstrap: &str,
-    name: &str,
-) -> Result<Vec<(String, String, &'static str)>, String> {
-    let admin = client(bootstrap)?;
-    let spec = ResourceSpecifier::Topic(name);
-    let res = block_on(admin.describe_configs([&spec], &options()))?
-        .map_err(|e| client_error(&format!("describe configs of {name}"), e))?;
-    let mut out = Vec::new();
-    for r in res {
-        let r = r.map_err(|code| failed(&format!("describe configs of {name}"), code))?;
-        for e in r.entries {
-            out.push((e.name, e.value.unwrap_or_default(), source_name(&e.source)));
-        }
-    }
-    out.sort();
-    Ok(out)
 }
 
 /// Run `weir topics ...`.
@@ -157,28 +124,7 @@ pub fn run(args: TopicsArgs) -> Result<(), String> {
             configs,
             delete,
         } => {
-            // AlterConfigs replaces the whole override set: start from the current overrides.
-            let mut overrides: BTreeMap<String, String> = topic_configs(bs, &name)?
-                .into_iter()
-                .filter(|(_, _, src)| *src == "DYNAMIC_TOPIC_CONFIG")
-                .map(|(k, v, _)| (k, v))
-                .collect();
-            for (k, v) in parse_pairs(&configs)? {
-                overrides.insert(k, v);
-            }
-            for k in &delete {
-                overrides.remove(k);
-            }
-            let mut alter = AlterConfig::new(ResourceSpecifier::Topic(&name));
-            for (k, v) in &overrides {
-                alter = alter.set(k, v);
-            }
-            let admin = client(bs)?;
-            for r in block_on(admin.alter_configs([&alter], &options()))?
-                .map_err(|e| client_error("alter configs", e))?
-            {
-                r.map_err(|(_, code)| failed(&format!("alter configs of {name}"), code))?;
-            }
+            super::configs::alter_topic(bs, &name, &parse_pairs(&configs)?, &delete)?;
             println!("altered topic {name}");
         }
         TopicsCommand::Delete { name } => {
@@ -225,7 +171,7 @@ fn describe(bs: &str, name: &str, json: bool) -> Result<(), String> {
             high,
         ));
     }
-    let configs = topic_configs(bs, name)?;
+    let configs = super::configs::describe(bs, ResourceSpecifier::Topic(name))?;
     if json {
         let v = serde_json::json!({
             "topic": name,

@@ -1,0 +1,152 @@
+//! `weir configs describe|alter`: topic and broker configs with their source.
+
+use std::collections::BTreeMap;
+
+use clap::{Args, Subcommand};
+use rdkafka::admin::{AlterConfig, ConfigSource, ResourceSpecifier};
+
+use super::admin::{block_on, client, client_error, failed, options};
+use super::topics::parse_pairs;
+
+/// `weir configs ...`.
+#[derive(Debug, Args)]
+pub struct ConfigsArgs {
+    /// Bootstrap server.
+    #[arg(
+        short = 'b',
+        long = "bootstrap-server",
+        default_value = "127.0.0.1:9092",
+        global = true
+    )]
+    bootstrap: String,
+    /// Print JSON instead of lines.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: ConfigsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigsCommand {
+    /// Every config of a topic or a broker with its value and source.
+    Describe {
+        /// Topic name.
+        #[arg(long, conflicts_with = "broker")]
+        topic: Option<String>,
+        /// Broker id.
+        #[arg(long)]
+        broker: Option<i32>,
+    },
+    /// Change a topic's configs (other overrides are kept).
+    Alter {
+        /// Topic name.
+        #[arg(long)]
+        topic: String,
+        /// `key=value` to set (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Override to remove (repeatable).
+        #[arg(long = "delete", value_name = "KEY")]
+        delete: Vec<String>,
+    },
+}
+
+fn source_name(s: &ConfigSource) -> &'static str {
+    match s {
+        ConfigSource::DynamicTopic => "DYNAMIC_TOPIC_CONFIG",
+        ConfigSource::DynamicBroker => "DYNAMIC_BROKER_CONFIG",
+        ConfigSource::DynamicDefaultBroker => "DYNAMIC_DEFAULT_BROKER_CONFIG",
+        ConfigSource::StaticBroker => "STATIC_BROKER_CONFIG",
+        ConfigSource::Default => "DEFAULT_CONFIG",
+        ConfigSource::Unknown => "UNKNOWN",
+    }
+}
+
+/// A resource's configs as (name, value, source), sorted by name.
+pub fn describe(
+    bootstrap: &str,
+    spec: ResourceSpecifier<'_>,
+) -> Result<Vec<(String, String, &'static str)>, String> {
+    let what = match spec {
+        ResourceSpecifier::Topic(t) => format!("describe configs of topic {t}"),
+        ResourceSpecifier::Broker(b) => format!("describe configs of broker {b}"),
+        ResourceSpecifier::Group(g) => format!("describe configs of group {g}"),
+    };
+    let admin = client(bootstrap)?;
+    let res = block_on(admin.describe_configs([&spec], &options()))?
+        .map_err(|e| client_error(&what, e))?;
+    let mut out = Vec::new();
+    for r in res {
+        let r = r.map_err(|code| failed(&what, code))?;
+        for e in r.entries {
+            out.push((e.name, e.value.unwrap_or_default(), source_name(&e.source)));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Set and delete topic config overrides, keeping the others (AlterConfigs replaces the whole
+/// override set, so the current overrides are read first).
+pub fn alter_topic(
+    bootstrap: &str,
+    name: &str,
+    set: &[(String, String)],
+    delete: &[String],
+) -> Result<(), String> {
+    let mut overrides: BTreeMap<String, String> =
+        describe(bootstrap, ResourceSpecifier::Topic(name))?
+            .into_iter()
+            .filter(|(_, _, src)| *src == "DYNAMIC_TOPIC_CONFIG")
+            .map(|(k, v, _)| (k, v))
+            .collect();
+    for (k, v) in set {
+        overrides.insert(k.clone(), v.clone());
+    }
+    for k in delete {
+        overrides.remove(k);
+    }
+    let mut alter = AlterConfig::new(ResourceSpecifier::Topic(name));
+    for (k, v) in &overrides {
+        alter = alter.set(k, v);
+    }
+    let admin = client(bootstrap)?;
+    for r in block_on(admin.alter_configs([&alter], &options()))?
+        .map_err(|e| client_error("alter configs", e))?
+    {
+        r.map_err(|(_, code)| failed(&format!("alter configs of {name}"), code))?;
+    }
+    Ok(())
+}
+
+/// Run `weir configs ...`.
+pub fn run(args: ConfigsArgs) -> Result<(), String> {
+    match args.command {
+        ConfigsCommand::Describe { topic, broker } => {
+            let spec = match (&topic, broker) {
+                (Some(t), _) => ResourceSpecifier::Topic(t),
+                (None, Some(b)) => ResourceSpecifier::Broker(b),
+                (None, None) => {
+                    return Err("configs describe: give --topic NAME or --broker ID".into())
+                }
+            };
+            let entries = describe(&args.bootstrap, spec)?;
+            if args.json {
+                let v: Vec<_> = entries
+                    .iter()
+                    .map(|(k, v, s)| serde_json::json!({"name": k, "value": v, "source": s}))
+                    .collect();
+                println!("{}", serde_json::json!(v));
+            } else {
+                for (k, v, s) in entries {
+                    println!("{k}={v}  ({s})");
+                }
+            }
+        }
+        ConfigsCommand::Alter { topic, set, delete } => {
+            alter_topic(&args.bootstrap, &topic, &parse_pairs(&set)?, &delete)?;
+            println!("altered configs of topic {topic}");
+        }
+    }
+    Ok(())
+}
