@@ -16,6 +16,7 @@ use weir_log::{LogManager, PartitionLog, SystemClock, TopicPartition};
 
 use crate::config::BrokerConfig;
 use crate::error::BrokerError;
+use crate::groups::GroupCoordinator;
 use crate::handlers::fetch_session::FetchSessionCache;
 use crate::topics::TopicStore;
 
@@ -37,6 +38,8 @@ pub struct Broker {
     pub logs: Arc<LogManager>,
     /// Persistent topic metadata.
     pub topics: TopicStore,
+    /// The group coordinator (consumer groups and committed offsets).
+    pub groups: GroupCoordinator,
     /// Bumped whenever a high watermark advances; long-polling fetches watch it.
     new_data: watch::Sender<u64>,
     /// Serialises high-watermark advances so they are monotonic.
@@ -79,7 +82,9 @@ impl Broker {
         let logs = LogManager::open(&log_dir, Arc::new(SystemClock))?;
         let topics = TopicStore::load(&log_dir.join(TOPICS_FILE))?;
         let (new_data, _) = watch::channel(0u64);
+        let groups = GroupCoordinator::new(config.groups.clone(), Arc::new(SystemClock));
         let broker = Arc::new(Broker {
+            groups,
             config,
             cluster_id,
             logs,
@@ -91,6 +96,7 @@ impl Broker {
             shutting_down: AtomicBool::new(false),
         });
         broker.open_partitions()?;
+        crate::groups::store::replay(&broker, &broker.groups)?;
         Ok(broker)
     }
 

@@ -76,6 +76,8 @@ pub struct BrokerConfig {
     pub broker_rack: Option<String>,
     /// Topic storage defaults from the `log.*` broker configs.
     pub log_defaults: LogConfig,
+    /// Group coordinator settings (`offsets.*`, `group.*`).
+    pub groups: GroupConfig,
     /// Every known broker config with value and source.
     pub entries: Vec<ConfigEntry>,
 }
@@ -113,6 +115,18 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("log.segment.delete.delay.ms", "60000"),
     ("unclean.leader.election.enable", "false"),
     ("compression.type", "producer"),
+    ("offsets.topic.num.partitions", "50"),
+    ("offsets.topic.replication.factor", "3"),
+    ("offsets.topic.segment.bytes", "104857600"),
+    ("offsets.retention.minutes", "10080"),
+    ("offsets.retention.check.interval.ms", "600000"),
+    ("group.initial.rebalance.delay.ms", "3000"),
+    ("group.min.session.timeout.ms", "6000"),
+    ("group.max.session.timeout.ms", "1800000"),
+    ("group.max.size", "2147483647"),
+    ("group.consumer.session.timeout.ms", "45000"),
+    ("group.consumer.heartbeat.interval.ms", "5000"),
+    ("group.consumer.assignors", "uniform,range"),
 ];
 
 /// Broker `log.*` key → topic config key.
@@ -215,6 +229,114 @@ pub fn env_key(var: &str) -> Option<String> {
         return None;
     }
     Some(rest.to_ascii_lowercase().replace('_', "."))
+}
+
+/// The group coordinator's settings, with Kafka's names and defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupConfig {
+    /// `offsets.topic.num.partitions`: partitions of `__consumer_offsets` (fixed once created).
+    pub offsets_topic_partitions: i32,
+    /// `offsets.topic.replication.factor` (capped at the number of live brokers).
+    pub offsets_topic_replication_factor: i16,
+    /// `offsets.topic.segment.bytes`.
+    pub offsets_topic_segment_bytes: i64,
+    /// `offsets.retention.minutes`, in ms: offsets of a group that has been empty this long expire.
+    pub offsets_retention_ms: i64,
+    /// `offsets.retention.check.interval.ms`.
+    pub offsets_retention_check_interval_ms: i64,
+    /// `group.initial.rebalance.delay.ms`: how long the first join of an empty group waits for more
+    /// members.
+    pub initial_rebalance_delay_ms: i64,
+    /// `group.min.session.timeout.ms`.
+    pub min_session_timeout_ms: i32,
+    /// `group.max.session.timeout.ms`.
+    pub max_session_timeout_ms: i32,
+    /// `group.max.size`.
+    pub max_size: usize,
+    /// `group.consumer.session.timeout.ms` (KIP-848 groups).
+    pub consumer_session_timeout_ms: i32,
+    /// `group.consumer.heartbeat.interval.ms` (KIP-848 groups).
+    pub consumer_heartbeat_interval_ms: i32,
+    /// `group.consumer.assignors`: server-side assignors, the first is the default.
+    pub consumer_assignors: Vec<String>,
+}
+
+impl GroupConfig {
+    fn parse(get: &dyn Fn(&str) -> String) -> Result<Self, BrokerError> {
+        let cfg = GroupConfig {
+            offsets_topic_partitions: parse(
+                "offsets.topic.num.partitions",
+                &get("offsets.topic.num.partitions"),
+            )?,
+            offsets_topic_replication_factor: parse(
+                "offsets.topic.replication.factor",
+                &get("offsets.topic.replication.factor"),
+            )?,
+            offsets_topic_segment_bytes: parse(
+                "offsets.topic.segment.bytes",
+                &get("offsets.topic.segment.bytes"),
+            )?,
+            offsets_retention_ms: parse::<i64>(
+                "offsets.retention.minutes",
+                &get("offsets.retention.minutes"),
+            )?
+            .saturating_mul(60_000),
+            offsets_retention_check_interval_ms: parse(
+                "offsets.retention.check.interval.ms",
+                &get("offsets.retention.check.interval.ms"),
+            )?,
+            initial_rebalance_delay_ms: parse(
+                "group.initial.rebalance.delay.ms",
+                &get("group.initial.rebalance.delay.ms"),
+            )?,
+            min_session_timeout_ms: parse(
+                "group.min.session.timeout.ms",
+                &get("group.min.session.timeout.ms"),
+            )?,
+            max_session_timeout_ms: parse(
+                "group.max.session.timeout.ms",
+                &get("group.max.session.timeout.ms"),
+            )?,
+            max_size: parse("group.max.size", &get("group.max.size"))?,
+            consumer_session_timeout_ms: parse(
+                "group.consumer.session.timeout.ms",
+                &get("group.consumer.session.timeout.ms"),
+            )?,
+            consumer_heartbeat_interval_ms: parse(
+                "group.consumer.heartbeat.interval.ms",
+                &get("group.consumer.heartbeat.interval.ms"),
+            )?,
+            consumer_assignors: get("group.consumer.assignors")
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
+        };
+        if cfg.offsets_topic_partitions < 1 {
+            return Err(bad(
+                "offsets.topic.num.partitions",
+                &cfg.offsets_topic_partitions.to_string(),
+                "must be >= 1",
+            ));
+        }
+        if cfg.min_session_timeout_ms > cfg.max_session_timeout_ms {
+            return Err(bad(
+                "group.min.session.timeout.ms",
+                &cfg.min_session_timeout_ms.to_string(),
+                "must not exceed group.max.session.timeout.ms",
+            ));
+        }
+        for a in &cfg.consumer_assignors {
+            if a != "uniform" && a != "range" {
+                return Err(bad(
+                    "group.consumer.assignors",
+                    a,
+                    "Weir knows the assignors uniform and range",
+                ));
+            }
+        }
+        Ok(cfg)
+    }
 }
 
 impl BrokerConfig {
@@ -365,6 +487,7 @@ impl BrokerConfig {
             )?,
             broker_rack: (!rack.is_empty()).then_some(rack),
             log_defaults,
+            groups: GroupConfig::parse(&get)?,
             entries: Vec::new(),
         };
         if config.log_dirs.is_empty() {

@@ -101,7 +101,12 @@ pub async fn serve(
                 let api_key = req.api_key;
                 let version = req.api_version;
                 let acks0 = matches!(&req.body, RequestKind::Produce(p) if p.acks == 0);
-                let pending = handlers::dispatch_ordered(&broker, req).await;
+                let pending = handlers::CLIENT_HOST
+                    .scope(
+                        format!("/{}", peer.ip()),
+                        handlers::dispatch_ordered(&broker, req),
+                    )
+                    .await;
                 let (tx, rx) = oneshot::channel();
                 if queue_tx.send(rx).await.is_err() {
                     break;

@@ -2,13 +2,14 @@
 //!
 //! `server` accepts connections, `connection` frames and pipelines requests, `handlers` has one
 //! file per Kafka API, `broker` holds the shared state, `topics` persists topic metadata,
-//! `topic_admin` creates/deletes/alters topics, `config` is the broker configuration, and `error`
+//! `topic_admin` creates/deletes/alters topics, `groups` is the group coordinator, `config` is the broker configuration, and `error`
 //! maps every internal error to a Kafka error code in one place.
 
 pub mod broker;
 pub mod config;
 pub mod connection;
 pub mod error;
+pub mod groups;
 pub mod handlers;
 pub mod server;
 pub mod topic_admin;

@@ -105,6 +105,7 @@ pub async fn run_with_listeners(
         ));
     }
     let maintenance = tokio::spawn(maintenance_loop(broker.clone(), stop_rx.clone()));
+    let group_timers = tokio::spawn(group_timer_loop(broker.clone(), stop_rx.clone()));
     info!(
         "weir ready: listening on {} (node.id={}, cluster.id={}, log.dirs={})",
         addrs.join(", "),
@@ -119,6 +120,7 @@ pub async fn run_with_listeners(
     broker.begin_shutdown();
     while accept_tasks.join_next().await.is_some() {}
     let _ = maintenance.await;
+    let _ = group_timers.await;
     let logs = broker.logs.clone();
     tokio::task::spawn_blocking(move || logs.shutdown())
         .await
@@ -201,6 +203,22 @@ async fn maintenance_loop(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) 
                     Err(e) => warn!(error = %e, "log maintenance task panicked"),
                 }
             }
+        }
+    }
+}
+
+/// How often group timers (session timeouts, join deadlines) are checked.
+const GROUP_TICK: Duration = Duration::from_millis(100);
+
+/// Drive the group coordinator's timers until shutdown.
+async fn group_timer_loop(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
+    let mut ticker = tokio::time::interval(GROUP_TICK);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            _ = stopped(&mut stop) => break,
+            _ = ticker.tick() => broker.groups.tick(&broker).await,
         }
     }
 }

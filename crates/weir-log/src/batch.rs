@@ -176,6 +176,21 @@ pub fn build_batch(
     timestamp: i64,
     records: &[(Option<&[u8]>, &[u8])],
 ) -> Vec<u8> {
+    let with_values: Vec<NullableRecord<'_>> =
+        records.iter().map(|(k, v)| (*k, Some(*v))).collect();
+    build_batch_nullable(base_offset, timestamp, &with_values)
+}
+
+/// A (key, value) pair where either may be null.
+pub type NullableRecord<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
+
+/// Build a valid uncompressed batch whose values may be null (tombstones): `records` are
+/// (key, value) pairs, all with `timestamp`.
+pub fn build_batch_nullable(
+    base_offset: i64,
+    timestamp: i64,
+    records: &[NullableRecord<'_>],
+) -> Vec<u8> {
     fn varint(out: &mut Vec<u8>, v: i64) {
         let mut z = ((v << 1) ^ (v >> 63)) as u64;
         loop {
@@ -200,8 +215,13 @@ pub fn build_batch(
             }
             None => varint(&mut r, -1),
         }
-        varint(&mut r, v.len() as i64);
-        r.extend_from_slice(v);
+        match v {
+            Some(v) => {
+                varint(&mut r, v.len() as i64);
+                r.extend_from_slice(v);
+            }
+            None => varint(&mut r, -1),
+        }
         varint(&mut r, 0); // headers
         varint(&mut body, r.len() as i64);
         body.extend_from_slice(&r);

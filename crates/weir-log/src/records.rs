@@ -15,6 +15,8 @@ pub struct RecordView<'a> {
     pub key: Option<&'a [u8]>,
     /// True when the value is null (a tombstone).
     pub tombstone: bool,
+    /// Value (None = null value, a tombstone).
+    pub value: Option<&'a [u8]>,
 }
 
 fn varint(buf: &[u8], pos: &mut usize) -> Result<i64, LogError> {
@@ -77,11 +79,13 @@ pub fn parse_records<'a>(
         let klen = varint(body, &mut pos)?;
         let key = take(body, &mut pos, klen)?;
         let vlen = varint(body, &mut pos)?;
+        let value = take(body, &mut pos, vlen)?;
         out.push(RecordView {
             span: start..rec_end,
             offset_delta,
             key,
             tombstone: vlen < 0,
+            value,
         });
         pos = rec_end;
     }

@@ -21,6 +21,18 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::CreatePartitions, 0, 3),
     (ApiKey::IncrementalAlterConfigs, 0, 1),
     (ApiKey::DescribeCluster, 0, 1),
+    (ApiKey::OffsetCommit, 2, 9),
+    (ApiKey::OffsetFetch, 1, 9),
+    (ApiKey::JoinGroup, 0, 9),
+    (ApiKey::Heartbeat, 0, 4),
+    (ApiKey::LeaveGroup, 0, 5),
+    (ApiKey::SyncGroup, 0, 5),
+    (ApiKey::DescribeGroups, 0, 5),
+    (ApiKey::ListGroups, 0, 5),
+    (ApiKey::DeleteGroups, 0, 2),
+    (ApiKey::OffsetDelete, 0, 0),
+    (ApiKey::ConsumerGroupHeartbeat, 0, 1),
+    (ApiKey::ConsumerGroupDescribe, 0, 1),
 ];
 
 /// The (min, max) versions Weir serves for `key`, or None when Weir does not serve it.
@@ -60,7 +72,8 @@ mod tests {
             assert!(lo >= r.min && hi <= r.max && lo <= hi, "{k:?}");
         }
         assert_eq!(supported_range(ApiKey::Produce), Some((3, 11)));
-        assert_eq!(supported_range(ApiKey::JoinGroup), None);
+        assert_eq!(supported_range(ApiKey::JoinGroup), Some((0, 9)));
+        assert_eq!(supported_range(ApiKey::InitProducerId), None);
         assert_eq!(api_versions_response(35).api_keys.len(), SUPPORTED.len());
     }
 }

@@ -1,4 +1,4 @@
-//! FindCoordinator (key 10): Weir has no group or transaction coordinator yet.
+//! FindCoordinator (key 10): this broker coordinates every group (single node).
 
 use std::sync::Arc;
 
@@ -9,43 +9,57 @@ use kafka_protocol::protocol::StrBytes;
 
 use crate::broker::Broker;
 
-/// The error message sent with every answer.
-pub const NOT_IMPLEMENTED: &str =
-    "Weir does not implement consumer groups or transactions yet: no coordinator is available";
-
-/// Answer COORDINATOR_NOT_AVAILABLE (15) for every key: v0–v3 for the single `key`, v4+ one
-/// entry per `coordinator_keys`. Node id -1, empty host, port -1.
-///
-/// Deviation: a Kafka broker would host the coordinator; Weir's consumer groups come with a
-/// later issue, so clients must use manual partition assignment until then.
+/// Group keys (key_type 0) are answered with this broker's advertised endpoint, after making
+/// sure `__consumer_offsets` exists; v0–v3 carry one `key`, v4+ a batch of `coordinator_keys`.
+/// Transaction keys (key_type 1) get COORDINATOR_NOT_AVAILABLE (15): Weir has no transaction
+/// coordinator yet. An empty group id gets INVALID_REQUEST (42).
 pub async fn handle(
-    _broker: &Arc<Broker>,
+    broker: &Arc<Broker>,
     _header: &RequestHeader,
     version: i16,
     req: FindCoordinatorRequest,
 ) -> FindCoordinatorResponse {
-    let code = ResponseError::CoordinatorNotAvailable.code();
+    let (host, port) = broker.advertised_endpoint();
+    let node = broker.config.node_id;
+    let answer = |key: &str| -> (i16, Option<String>) {
+        if req.key_type != 0 {
+            return (
+                ResponseError::CoordinatorNotAvailable.code(),
+                Some("Weir has no transaction coordinator yet".into()),
+            );
+        }
+        if key.is_empty() {
+            return (ResponseError::InvalidRequest.code(), Some("empty group id".into()));
+        }
+        match crate::groups::store::ensure_offsets_topic(broker) {
+            Ok(_) => (0, None),
+            Err(e) => (ResponseError::CoordinatorNotAvailable.code(), Some(e.message())),
+        }
+    };
     let mut resp = FindCoordinatorResponse::default();
-    resp.throttle_time_ms = 0;
     if version < 4 {
+        let (code, msg) = answer(&req.key);
         resp.error_code = code;
-        resp.error_message = Some(StrBytes::from_static_str(NOT_IMPLEMENTED));
-        resp.node_id = (-1).into();
-        resp.host = StrBytes::from_static_str("");
-        resp.port = -1;
+        resp.error_message = msg.map(StrBytes::from_string);
+        let ok = code == 0;
+        resp.node_id = (if ok { node } else { -1 }).into();
+        resp.host = StrBytes::from_string(if ok { host } else { String::new() });
+        resp.port = if ok { port } else { -1 };
         return resp;
     }
     resp.coordinators = req
         .coordinator_keys
-        .into_iter()
+        .iter()
         .map(|key| {
+            let (code, msg) = answer(key);
+            let ok = code == 0;
             let mut c = Coordinator::default();
-            c.key = key;
-            c.node_id = (-1).into();
-            c.host = StrBytes::from_static_str("");
-            c.port = -1;
+            c.key = key.clone();
+            c.node_id = (if ok { node } else { -1 }).into();
+            c.host = StrBytes::from_string(if ok { host.clone() } else { String::new() });
+            c.port = if ok { port } else { -1 };
             c.error_code = code;
-            c.error_message = Some(StrBytes::from_static_str(NOT_IMPLEMENTED));
+            c.error_message = msg.map(StrBytes::from_string);
             c
         })
         .collect();

@@ -16,19 +16,44 @@ use crate::error::BrokerError;
 
 pub mod alter_configs;
 pub mod api_versions;
+pub mod consumer_group_describe;
+pub mod consumer_group_heartbeat;
 pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_groups;
 pub mod delete_records;
 pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
+pub mod describe_groups;
 pub mod fetch;
 pub mod fetch_session;
 pub mod find_coordinator;
+pub mod heartbeat;
 pub mod incremental_alter_configs;
+pub mod join_group;
+pub mod leave_group;
+pub mod list_groups;
 pub mod list_offsets;
 pub mod metadata;
+pub mod offset_commit;
+pub mod offset_delete;
+pub mod offset_fetch;
 pub mod produce;
+pub mod sync_group;
+
+tokio::task_local! {
+    /// The peer address of the connection serving the current request, as Kafka reports it in
+    /// group descriptions (`/127.0.0.1`).
+    pub static CLIENT_HOST: String;
+}
+
+/// The current request's client host, or "/unknown" outside a connection.
+pub fn client_host() -> String {
+    CLIENT_HOST
+        .try_with(Clone::clone)
+        .unwrap_or_else(|_| "/unknown".to_string())
+}
 
 /// The part of a request's work that may finish after later requests on the same connection
 /// have started (only a produce's wait for fsync); resolves to the response.
@@ -98,6 +123,36 @@ pub async fn dispatch_ordered(broker: &Arc<Broker>, req: DecodedRequest) -> Pend
         RequestKind::DescribeCluster(r) => {
             ResponseKind::DescribeCluster(describe_cluster::handle(b, h, v, r).await)
         }
+        RequestKind::JoinGroup(r) => ResponseKind::JoinGroup(join_group::handle(b, h, v, r).await),
+        RequestKind::SyncGroup(r) => ResponseKind::SyncGroup(sync_group::handle(b, h, v, r).await),
+        RequestKind::Heartbeat(r) => ResponseKind::Heartbeat(heartbeat::handle(b, h, v, r).await),
+        RequestKind::LeaveGroup(r) => {
+            ResponseKind::LeaveGroup(leave_group::handle(b, h, v, r).await)
+        }
+        RequestKind::OffsetCommit(r) => {
+            ResponseKind::OffsetCommit(offset_commit::handle(b, h, v, r).await)
+        }
+        RequestKind::OffsetFetch(r) => {
+            ResponseKind::OffsetFetch(offset_fetch::handle(b, h, v, r).await)
+        }
+        RequestKind::OffsetDelete(r) => {
+            ResponseKind::OffsetDelete(offset_delete::handle(b, h, v, r).await)
+        }
+        RequestKind::ListGroups(r) => {
+            ResponseKind::ListGroups(list_groups::handle(b, h, v, r).await)
+        }
+        RequestKind::DescribeGroups(r) => {
+            ResponseKind::DescribeGroups(describe_groups::handle(b, h, v, r).await)
+        }
+        RequestKind::DeleteGroups(r) => {
+            ResponseKind::DeleteGroups(delete_groups::handle(b, h, v, r).await)
+        }
+        RequestKind::ConsumerGroupHeartbeat(r) => ResponseKind::ConsumerGroupHeartbeat(
+            consumer_group_heartbeat::handle(b, h, v, r).await,
+        ),
+        RequestKind::ConsumerGroupDescribe(r) => ResponseKind::ConsumerGroupDescribe(
+            consumer_group_describe::handle(b, h, v, r).await,
+        ),
         _ => {
             let key = header.request_api_key;
             return Box::pin(async move {

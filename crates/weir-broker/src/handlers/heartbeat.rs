@@ -1,0 +1,26 @@
+//! Heartbeat (key 12): a classic member shows it is alive and learns of rebalances.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::{HeartbeatRequest, HeartbeatResponse, RequestHeader};
+
+use crate::broker::Broker;
+
+/// Errors: UNKNOWN_MEMBER_ID (25), ILLEGAL_GENERATION (22), REBALANCE_IN_PROGRESS (27, rejoin),
+/// FENCED_INSTANCE_ID (82).
+pub async fn handle(
+    broker: &Arc<Broker>,
+    _header: &RequestHeader,
+    _version: i16,
+    req: HeartbeatRequest,
+) -> HeartbeatResponse {
+    let instance = req.group_instance_id.as_ref().map(|s| s.to_string());
+    let mut resp = HeartbeatResponse::default();
+    resp.error_code = broker.groups.heartbeat(
+        &req.group_id,
+        &req.member_id,
+        instance.as_deref(),
+        req.generation_id,
+    );
+    resp
+}

@@ -1,0 +1,42 @@
+//! SyncGroup (key 14): the leader sends the assignment; every member receives its own.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::{RequestHeader, SyncGroupRequest, SyncGroupResponse};
+use kafka_protocol::protocol::StrBytes;
+
+use crate::broker::Broker;
+
+/// Members wait until the leader's SyncGroup arrives and the group metadata (with the
+/// assignment) is durably stored in `__consumer_offsets`. Errors: UNKNOWN_MEMBER_ID (25),
+/// ILLEGAL_GENERATION (22), REBALANCE_IN_PROGRESS (27), FENCED_INSTANCE_ID (82).
+pub async fn handle(
+    broker: &Arc<Broker>,
+    _header: &RequestHeader,
+    _version: i16,
+    req: SyncGroupRequest,
+) -> SyncGroupResponse {
+    let assignments = req
+        .assignments
+        .iter()
+        .map(|a| (a.member_id.to_string(), a.assignment.clone()))
+        .collect();
+    let instance = req.group_instance_id.as_ref().map(|s| s.to_string());
+    let o = broker
+        .groups
+        .sync(
+            broker,
+            &req.group_id,
+            &req.member_id,
+            instance.as_deref(),
+            req.generation_id,
+            assignments,
+        )
+        .await;
+    let mut resp = SyncGroupResponse::default();
+    resp.error_code = o.error;
+    resp.protocol_type = o.protocol_type.map(StrBytes::from_string);
+    resp.protocol_name = o.protocol.map(StrBytes::from_string);
+    resp.assignment = o.assignment;
+    resp
+}
