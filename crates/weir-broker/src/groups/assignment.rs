@@ -124,7 +124,11 @@ pub fn assign_uniform(
         match keeper {
             Some(m) => {
                 *counts.get_mut(m.id.as_str()).unwrap_or(&mut 0) += 1;
-                out.entry(m.id.clone()).or_default().entry(t).or_default().insert(p);
+                out.entry(m.id.clone())
+                    .or_default()
+                    .entry(t)
+                    .or_default()
+                    .insert(p);
             }
             None => left.push((t, p)),
         }
@@ -136,7 +140,11 @@ pub fn assign_uniform(
             .min_by_key(|m| (counts[m.id.as_str()], m.id.clone()));
         if let Some(m) = target {
             *counts.get_mut(m.id.as_str()).unwrap_or(&mut 0) += 1;
-            out.entry(m.id.clone()).or_default().entry(t).or_default().insert(p);
+            out.entry(m.id.clone())
+                .or_default()
+                .entry(t)
+                .or_default()
+                .insert(p);
         }
     }
     out
@@ -153,8 +161,10 @@ pub fn assign_range(
         .map(|m| (m.id.clone(), TopicPartitions::new()))
         .collect();
     for (topic, n) in partitions {
-        let mut subs: Vec<&AssignorMember> =
-            members.iter().filter(|m| m.topics.contains(topic)).collect();
+        let mut subs: Vec<&AssignorMember> = members
+            .iter()
+            .filter(|m| m.topics.contains(topic))
+            .collect();
         if subs.is_empty() {
             continue;
         }
@@ -167,7 +177,9 @@ pub fn assign_range(
             let set: BTreeSet<i32> = (next..next + take as i32).collect();
             next += take as i32;
             if !set.is_empty() {
-                out.entry(m.id.clone()).or_default().insert(topic.clone(), set);
+                out.entry(m.id.clone())
+                    .or_default()
+                    .insert(topic.clone(), set);
             }
         }
     }
@@ -201,7 +213,11 @@ mod tests {
     #[test]
     fn uniform_is_balanced_complete_and_sticky() {
         let parts: BTreeMap<String, i32> = [("t".to_string(), 6)].into();
-        let ms = vec![member("a", &["t"]), member("b", &["t"]), member("c", &["t"])];
+        let ms = vec![
+            member("a", &["t"]),
+            member("b", &["t"]),
+            member("c", &["t"]),
+        ];
         let a = assign_uniform(&ms, &parts);
         let o = owners(&a);
         assert_eq!(o.len(), 6, "every partition exactly once");

@@ -340,22 +340,41 @@ impl ClassicGroup {
             ));
         };
         if self.state == ClassicState::Dead {
-            fail(&mut fx, reply, ResponseError::CoordinatorNotAvailable, &p.member_id);
+            fail(
+                &mut fx,
+                reply,
+                ResponseError::CoordinatorNotAvailable,
+                &p.member_id,
+            );
             return fx;
         }
         if p.session_timeout_ms < limits.min_session_timeout_ms
             || p.session_timeout_ms > limits.max_session_timeout_ms
         {
-            fail(&mut fx, reply, ResponseError::InvalidSessionTimeout, &p.member_id);
+            fail(
+                &mut fx,
+                reply,
+                ResponseError::InvalidSessionTimeout,
+                &p.member_id,
+            );
             return fx;
         }
         if !self.compatible(&p.protocol_type, &p.protocols) {
-            fail(&mut fx, reply, ResponseError::InconsistentGroupProtocol, &p.member_id);
+            fail(
+                &mut fx,
+                reply,
+                ResponseError::InconsistentGroupProtocol,
+                &p.member_id,
+            );
             return fx;
         }
         let instance = p.instance_id.clone();
         if p.member_id.is_empty() {
-            if let Some(old) = instance.as_ref().and_then(|i| self.static_members.get(i)).cloned() {
+            if let Some(old) = instance
+                .as_ref()
+                .and_then(|i| self.static_members.get(i))
+                .cloned()
+            {
                 return self.rejoin_static(old, p, now, limits, reply);
             }
             if self.members.len() >= limits.max_size {
@@ -365,14 +384,20 @@ impl ClassicGroup {
             let prefix = instance.clone().unwrap_or_else(|| p.client_id.clone());
             let new_id = format!("{prefix}-{}", uuid::Uuid::new_v4());
             if instance.is_none() && p.require_known_member_id {
-                self.pending.insert(new_id.clone(), now + i64::from(p.session_timeout_ms));
+                self.pending
+                    .insert(new_id.clone(), now + i64::from(p.session_timeout_ms));
                 fail(&mut fx, reply, ResponseError::MemberIdRequired, &new_id);
                 return fx;
             }
             return self.add_member(new_id, p, now, limits, reply);
         }
         if self.is_fenced(&p.member_id, instance.as_deref()) {
-            fail(&mut fx, reply, ResponseError::FencedInstanceId, &p.member_id);
+            fail(
+                &mut fx,
+                reply,
+                ResponseError::FencedInstanceId,
+                &p.member_id,
+            );
             return fx;
         }
         if self.pending.remove(&p.member_id).is_some() {
@@ -446,7 +471,8 @@ impl ClassicGroup {
     ) -> Effects {
         let mut fx = Effects::default();
         let Some(mut m) = self.members.remove(&old) else {
-            self.static_members.remove(p.instance_id.as_deref().unwrap_or_default());
+            self.static_members
+                .remove(p.instance_id.as_deref().unwrap_or_default());
             let mut q = p;
             q.member_id = String::new();
             return self.join(q, now, limits, reply);
@@ -493,7 +519,8 @@ impl ClassicGroup {
         self.members.insert(new_id.clone(), m);
         if self.state == ClassicState::Stable && !changed {
             // Kafka returns the current assignment without a rebalance.
-            fx.joins.push((reply, self.join_outcome_for(&new_id, false)));
+            fx.joins
+                .push((reply, self.join_outcome_for(&new_id, false)));
             fx.persist = true;
             return fx;
         }

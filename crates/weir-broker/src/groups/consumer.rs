@@ -147,7 +147,11 @@ impl ConsumerGroup {
             "Empty"
         } else if self.assignment_epoch < self.group_epoch {
             "Assigning"
-        } else if self.members.values().any(|m| m.epoch != self.assignment_epoch) {
+        } else if self
+            .members
+            .values()
+            .any(|m| m.epoch != self.assignment_epoch)
+        {
             "Reconciling"
         } else {
             "Stable"
@@ -231,7 +235,10 @@ impl ConsumerGroup {
             }
         }
         self.refresh_target(topics, assignors);
-        let force = p.member_epoch == 0 || p.owned.as_ref().is_some_and(|o| *o != self.members[&id].assigned);
+        let force = p.member_epoch == 0
+            || p.owned
+                .as_ref()
+                .is_some_and(|o| *o != self.members[&id].assigned);
         self.reconcile(&id, now, force)
     }
 
@@ -320,8 +327,11 @@ impl ConsumerGroup {
 
     /// Recompute the target assignment if the group epoch moved or subscribed topics changed size.
     fn refresh_target(&mut self, topics: &BTreeMap<String, i32>, assignors: &[String]) {
-        let subscribed: BTreeSet<&String> =
-            self.members.values().flat_map(|m| m.subscribed.iter()).collect();
+        let subscribed: BTreeSet<&String> = self
+            .members
+            .values()
+            .flat_map(|m| m.subscribed.iter())
+            .collect();
         let counts: BTreeMap<String, i32> = topics
             .iter()
             .filter(|(t, _)| subscribed.contains(t))
@@ -334,7 +344,10 @@ impl ConsumerGroup {
         if self.assignment_epoch == self.group_epoch {
             return;
         }
-        let default = assignors.first().cloned().unwrap_or_else(|| "uniform".into());
+        let default = assignors
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "uniform".into());
         self.assignor = self
             .members
             .values()
@@ -383,7 +396,11 @@ impl ConsumerGroup {
             let mut revoke = TopicPartitions::new();
             for (t, ps) in &m.assigned {
                 for p in ps {
-                    let dst = if contains(&target, t, *p) { &mut keep } else { &mut revoke };
+                    let dst = if contains(&target, t, *p) {
+                        &mut keep
+                    } else {
+                        &mut revoke
+                    };
                     dst.entry(t.clone()).or_default().insert(*p);
                 }
             }

@@ -308,7 +308,9 @@ impl GroupCoordinator {
             let value = {
                 let groups = self.lock();
                 match groups.get(group_id).map(|g| &g.membership) {
-                    Some(Membership::Classic(c)) => Some(records::encode_group(&c.to_stored(self.now()))),
+                    Some(Membership::Classic(c)) => {
+                        Some(records::encode_group(&c.to_stored(self.now())))
+                    }
                     _ => None,
                 }
             };
@@ -402,12 +404,12 @@ impl GroupCoordinator {
     async fn delete_group(&self, broker: &Arc<Broker>, id: &str) -> Result<(), BrokerError> {
         let keys = {
             let groups = self.lock();
-            let g = groups
-                .get(id)
-                .filter(|g| !g.is_dead())
-                .ok_or_else(|| {
-                    BrokerError::kafka(ResponseError::GroupIdNotFound, format!("group {id} does not exist"))
-                })?;
+            let g = groups.get(id).filter(|g| !g.is_dead()).ok_or_else(|| {
+                BrokerError::kafka(
+                    ResponseError::GroupIdNotFound,
+                    format!("group {id} does not exist"),
+                )
+            })?;
             if !g.is_empty() {
                 return Err(BrokerError::kafka(
                     ResponseError::NonEmptyGroup,

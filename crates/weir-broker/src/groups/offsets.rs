@@ -29,7 +29,8 @@ pub struct Committer {
 
 /// Check that `who` may commit to `g` (Kafka's `validateOffsetCommit`).
 fn validate(g: &Group, who: &Committer) -> Result<(), ResponseError> {
-    let simple = who.generation_or_epoch < 0 && who.member_id.is_empty() && who.instance_id.is_none();
+    let simple =
+        who.generation_or_epoch < 0 && who.member_id.is_empty() && who.instance_id.is_none();
     match &g.membership {
         Membership::Classic(c) => {
             if simple {

@@ -187,13 +187,19 @@ impl<'a> Reader<'a> {
         Ok(head)
     }
     fn i16(&mut self) -> Result<i16, RecordError> {
-        Ok(i16::from_be_bytes(self.take(2)?.try_into().unwrap_or([0; 2])))
+        Ok(i16::from_be_bytes(
+            self.take(2)?.try_into().unwrap_or([0; 2]),
+        ))
     }
     fn i32(&mut self) -> Result<i32, RecordError> {
-        Ok(i32::from_be_bytes(self.take(4)?.try_into().unwrap_or([0; 4])))
+        Ok(i32::from_be_bytes(
+            self.take(4)?.try_into().unwrap_or([0; 4]),
+        ))
     }
     fn i64(&mut self) -> Result<i64, RecordError> {
-        Ok(i64::from_be_bytes(self.take(8)?.try_into().unwrap_or([0; 8])))
+        Ok(i64::from_be_bytes(
+            self.take(8)?.try_into().unwrap_or([0; 8]),
+        ))
     }
     fn nullable_str(&mut self) -> Result<Option<String>, RecordError> {
         let len = self.i16()?;

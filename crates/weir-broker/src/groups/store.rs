@@ -33,7 +33,13 @@ pub fn ensure_offsets_topic(broker: &Broker) -> Result<i32, BrokerError> {
     ]
     .into();
     let rf = cfg.offsets_topic_replication_factor.clamp(1, 1);
-    match broker.create_topic(OFFSETS_TOPIC, cfg.offsets_topic_partitions, rf, configs, false) {
+    match broker.create_topic(
+        OFFSETS_TOPIC,
+        cfg.offsets_topic_partitions,
+        rf,
+        configs,
+        false,
+    ) {
         Ok(meta) => Ok(meta.partitions),
         Err(BrokerError::Kafka {
             code: ResponseError::TopicAlreadyExists,
@@ -42,7 +48,12 @@ pub fn ensure_offsets_topic(broker: &Broker) -> Result<i32, BrokerError> {
             .topics
             .get(OFFSETS_TOPIC)
             .map(|m| m.partitions)
-            .ok_or_else(|| BrokerError::kafka(ResponseError::CoordinatorNotAvailable, "offsets topic vanished")),
+            .ok_or_else(|| {
+                BrokerError::kafka(
+                    ResponseError::CoordinatorNotAvailable,
+                    "offsets topic vanished",
+                )
+            }),
         Err(e) => Err(e),
     }
 }
@@ -117,7 +128,11 @@ pub fn replay(broker: &Broker, coordinator: &GroupCoordinator) -> Result<usize, 
         }
     }
     groups.retain(|_, g| !(g.is_empty() && g.offsets.is_empty() && g.membership_is_blank()));
-    tracing::info!(groups = groups.len(), records = applied, "group coordinator state loaded");
+    tracing::info!(
+        groups = groups.len(),
+        records = applied,
+        "group coordinator state loaded"
+    );
     Ok(applied)
 }
 
@@ -147,10 +162,20 @@ fn apply(
         .entry(id.clone())
         .or_insert_with(|| Group::new_classic(&id, now));
     match (key, value) {
-        (RecordKey::Offset { topic, partition, .. }, None) => {
+        (
+            RecordKey::Offset {
+                topic, partition, ..
+            },
+            None,
+        ) => {
             g.offsets.remove(&(topic, partition));
         }
-        (RecordKey::Offset { topic, partition, .. }, Some(v)) => match records::decode_offset(v) {
+        (
+            RecordKey::Offset {
+                topic, partition, ..
+            },
+            Some(v),
+        ) => match records::decode_offset(v) {
             Ok(o) => {
                 g.offsets.insert((topic, partition), o);
             }

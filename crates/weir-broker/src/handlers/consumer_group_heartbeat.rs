@@ -37,7 +37,11 @@ pub async fn handle(
     if req.group_id.is_empty() {
         return refuse(ResponseError::InvalidGroupId, "group id is empty");
     }
-    if req.subscribed_topic_regex.as_ref().is_some_and(|r| !r.is_empty()) {
+    if req
+        .subscribed_topic_regex
+        .as_ref()
+        .is_some_and(|r| !r.is_empty())
+    {
         return refuse(
             ResponseError::InvalidRequest,
             "Weir does not support SubscribedTopicRegex yet",

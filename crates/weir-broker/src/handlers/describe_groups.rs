@@ -33,7 +33,10 @@ pub async fn handle(
                     d.group_state = StrBytes::from_static_str("Dead");
                     if version >= 6 {
                         d.error_code = kafka_protocol::error::ResponseError::GroupIdNotFound.code();
-                        d.error_message = Some(StrBytes::from_string(format!("group {} not found", id.as_str())));
+                        d.error_message = Some(StrBytes::from_string(format!(
+                            "group {} not found",
+                            id.as_str()
+                        )));
                     }
                 }
                 Some(g) => {

@@ -29,11 +29,17 @@ pub async fn handle(
             );
         }
         if key.is_empty() {
-            return (ResponseError::InvalidRequest.code(), Some("empty group id".into()));
+            return (
+                ResponseError::InvalidRequest.code(),
+                Some("empty group id".into()),
+            );
         }
         match crate::groups::store::ensure_offsets_topic(broker) {
             Ok(_) => (0, None),
-            Err(e) => (ResponseError::CoordinatorNotAvailable.code(), Some(e.message())),
+            Err(e) => (
+                ResponseError::CoordinatorNotAvailable.code(),
+                Some(e.message()),
+            ),
         }
     };
     let mut resp = FindCoordinatorResponse::default();

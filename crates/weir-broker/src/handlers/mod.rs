@@ -147,12 +147,12 @@ pub async fn dispatch_ordered(broker: &Arc<Broker>, req: DecodedRequest) -> Pend
         RequestKind::DeleteGroups(r) => {
             ResponseKind::DeleteGroups(delete_groups::handle(b, h, v, r).await)
         }
-        RequestKind::ConsumerGroupHeartbeat(r) => ResponseKind::ConsumerGroupHeartbeat(
-            consumer_group_heartbeat::handle(b, h, v, r).await,
-        ),
-        RequestKind::ConsumerGroupDescribe(r) => ResponseKind::ConsumerGroupDescribe(
-            consumer_group_describe::handle(b, h, v, r).await,
-        ),
+        RequestKind::ConsumerGroupHeartbeat(r) => {
+            ResponseKind::ConsumerGroupHeartbeat(consumer_group_heartbeat::handle(b, h, v, r).await)
+        }
+        RequestKind::ConsumerGroupDescribe(r) => {
+            ResponseKind::ConsumerGroupDescribe(consumer_group_describe::handle(b, h, v, r).await)
+        }
         _ => {
             let key = header.request_api_key;
             return Box::pin(async move {

@@ -48,7 +48,10 @@ pub async fn handle(
     let codes = if req.group_id.is_empty() {
         vec![kafka_protocol::error::ResponseError::InvalidGroupId.code(); entries.len()]
     } else {
-        broker.groups.commit(broker, &req.group_id, &who, entries).await
+        broker
+            .groups
+            .commit(broker, &req.group_id, &who, entries)
+            .await
     };
     let mut codes = codes.into_iter();
     let mut resp = OffsetCommitResponse::default();

@@ -20,10 +20,18 @@ pub async fn handle(
     let parts: Vec<(String, i32)> = req
         .topics
         .iter()
-        .flat_map(|t| t.partitions.iter().map(move |p| (t.name.to_string(), p.partition_index)))
+        .flat_map(|t| {
+            t.partitions
+                .iter()
+                .map(move |p| (t.name.to_string(), p.partition_index))
+        })
         .collect();
     let mut resp = OffsetDeleteResponse::default();
-    let codes = match broker.groups.delete_offsets(broker, &req.group_id, parts).await {
+    let codes = match broker
+        .groups
+        .delete_offsets(broker, &req.group_id, parts)
+        .await
+    {
         Ok(c) => c,
         Err(e) => {
             resp.error_code = e.code();
