@@ -262,3 +262,4 @@ mod tests {
 }
 
 pub mod clients;
+pub mod group_member;
