@@ -18,7 +18,8 @@ def _free_port():
 
 
 class Broker:
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path, extra=None):
+        self.extra = list(extra or [])
         self.bin = os.environ.get("WEIR_BIN", str(ROOT / "target" / "debug" / "weir"))
         self.port = _free_port()
         self.data_dir = data_dir
@@ -33,7 +34,7 @@ class Broker:
         listener = f"PLAINTEXT://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
             [self.bin, "serve", "--listeners", listener, "--advertised-listeners", listener,
-             "--log-dirs", str(self.data_dir / "logs")],
+             "--log-dirs", str(self.data_dir / "logs"), *self.extra],
             stdout=open(self.out, "ab"), stderr=subprocess.STDOUT)
         deadline = time.time() + 30
         while time.time() < deadline:
