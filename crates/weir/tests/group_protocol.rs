@@ -216,8 +216,8 @@ fn a_replaced_static_member_is_fenced() {
 }
 
 #[test]
-fn kip848_heartbeat_with_a_wrong_epoch_is_fenced() {
-    let (_b, mut c) = start();
+fn kip848_heartbeat_with_a_wrong_epoch_is_fenced_and_state_survives_a_restart() {
+    let (mut b, mut c) = start();
     let mut r = ConsumerGroupHeartbeatRequest::default();
     r.group_id = GroupId(s("cg"));
     r.member_id = s("m-1");
@@ -247,4 +247,26 @@ fn kip848_heartbeat_with_a_wrong_epoch_is_fenced() {
         "STALE_MEMBER_EPOCH"
     );
     assert_eq!(commit(&mut c, "cg", "m-1", None, joined.member_epoch), 0);
+
+    // The group's epochs, members and assignment are in __consumer_offsets: after a restart the
+    // member carries on with its epoch.
+    b.stop();
+    b.restart();
+    let mut c = Raw::connect(&b);
+    r.member_id = s("m-1");
+    r.member_epoch = joined.member_epoch;
+    let again: ConsumerGroupHeartbeatResponse = c.call(ApiKey::ConsumerGroupHeartbeat, 1, &r);
+    assert_eq!(
+        (again.error_code, again.member_epoch),
+        (0, joined.member_epoch)
+    );
+    let mut d = ConsumerGroupDescribeRequest::default();
+    d.group_ids = vec![GroupId(s("cg"))];
+    let described: ConsumerGroupDescribeResponse = c.call(ApiKey::ConsumerGroupDescribe, 0, &d);
+    let g = &described.groups[0];
+    assert_eq!((g.error_code, g.group_state.as_str()), (0, "Stable"));
+    assert_eq!(
+        g.members[0].assignment.topic_partitions[0].partitions,
+        vec![0]
+    );
 }

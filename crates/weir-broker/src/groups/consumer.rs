@@ -11,8 +11,9 @@ use kafka_protocol::error::ResponseError;
 use super::assignment::{assign_range, assign_uniform, AssignorMember, TopicPartitions};
 use super::classic::Ms;
 
-/// One member of a consumer group.
-#[derive(Debug, Clone)]
+/// One member of a consumer group. Timing fields are not persisted: after a restart every
+/// member's session and revocation timers start afresh.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ConsumerMember {
     /// Member id.
     pub id: String,
@@ -39,10 +40,13 @@ pub struct ConsumerMember {
     /// Partitions the member was asked to give up and has not yet confirmed.
     pub revoking: TopicPartitions,
     /// When revocation started (0 = none pending).
+    #[serde(skip)]
     pub revoking_since: Ms,
     /// The assignment last sent to the member.
+    #[serde(skip)]
     sent: Option<TopicPartitions>,
     /// Last heartbeat.
+    #[serde(skip)]
     pub last_seen: Ms,
 }
 
@@ -86,8 +90,8 @@ pub struct HeartbeatOutcome {
     pub assignment: Option<TopicPartitions>,
 }
 
-/// A KIP-848 consumer group.
-#[derive(Debug, Clone)]
+/// A KIP-848 consumer group (persisted as JSON in Weir's consumer-group record).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ConsumerGroup {
     /// Group id.
     pub id: String,
@@ -139,6 +143,18 @@ impl ConsumerGroup {
             topic_partitions: BTreeMap::new(),
             assignor: "uniform".into(),
         }
+    }
+
+    /// Restore timers after loading the group from its record: sessions and pending
+    /// revocations count from `now`.
+    pub fn restored(mut self, now: Ms) -> Self {
+        for m in self.members.values_mut() {
+            m.last_seen = now;
+            if !is_empty(&m.revoking) {
+                m.revoking_since = now;
+            }
+        }
+        self
     }
 
     /// Kafka's state name: Empty, Assigning, Reconciling or Stable.

@@ -104,6 +104,7 @@ pub struct GroupCoordinator {
     config: GroupConfig,
     clock: Arc<dyn Clock>,
     last_expiry_check: Mutex<Ms>,
+    gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl std::fmt::Debug for GroupCoordinator {
@@ -120,6 +121,7 @@ impl GroupCoordinator {
             config,
             clock,
             last_expiry_check: Mutex::new(0),
+            gates: Mutex::new(HashMap::new()),
         }
     }
 
@@ -263,41 +265,120 @@ impl GroupCoordinator {
         codes
     }
 
-    /// Handle a ConsumerGroupHeartbeat (KIP-848).
-    pub fn consumer_heartbeat(
+    /// Handle a ConsumerGroupHeartbeat (KIP-848). Heartbeats of one group are serialised; the
+    /// group's new state is computed on a copy, written to `__consumer_offsets` when its
+    /// persisted form changed, and only then installed.
+    pub async fn consumer_heartbeat(
         &self,
-        broker: &Broker,
+        broker: &Arc<Broker>,
         group_id: &str,
         p: HeartbeatParams,
     ) -> HeartbeatOutcome {
+        let gate = self.gate(group_id);
+        let _serial = gate.lock().await;
         let now = self.now();
         let topics = topic_partition_counts(broker);
+        let (mut c, before) = {
+            let mut groups = self.lock();
+            let g = groups.entry(group_id.to_string()).or_insert_with(|| Group {
+                membership: Membership::Consumer(ConsumerGroup::new(group_id)),
+                offsets: BTreeMap::new(),
+                empty_since: now,
+            });
+            match &g.membership {
+                Membership::Consumer(c) => (c.clone(), persisted_form(c)),
+                Membership::Classic(_) if g.is_empty() => (ConsumerGroup::new(group_id), None),
+                Membership::Classic(_) => {
+                    return HeartbeatOutcome {
+                        error: ResponseError::GroupIdNotFound.code(),
+                        message: Some(format!("group {group_id} is a classic group with members")),
+                        member_id: p.member_id,
+                        member_epoch: -1,
+                        assignment: None,
+                    }
+                }
+            }
+        };
+        let out = c.heartbeat(p, now, &topics, &self.config.consumer_assignors);
+        if let Err(e) = self.install_consumer(broker, group_id, before, c).await {
+            tracing::warn!(group = group_id, error = %e, "consumer group state not stored");
+            return HeartbeatOutcome {
+                error: ResponseError::CoordinatorNotAvailable.code(),
+                message: Some(e.message()),
+                member_id: out.member_id,
+                member_epoch: -1,
+                assignment: None,
+            };
+        }
+        out
+    }
+
+    /// The per-group gate that serialises KIP-848 state changes (held across the write).
+    fn gate(&self, group_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.gates
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(group_id.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// Write `c` if its persisted form differs from `before`, then install it.
+    async fn install_consumer(
+        &self,
+        broker: &Arc<Broker>,
+        group_id: &str,
+        before: Option<String>,
+        c: ConsumerGroup,
+    ) -> Result<(), BrokerError> {
+        let after = persisted_form(&c);
+        if after != before {
+            let key = records::RecordKey::ConsumerGroup {
+                group: group_id.to_string(),
+            };
+            let value = after.map(String::into_bytes);
+            store::write(broker, group_id, vec![(key, value)]).await?;
+        }
+        let now = self.now();
         let mut groups = self.lock();
         let g = groups.entry(group_id.to_string()).or_insert_with(|| Group {
             membership: Membership::Consumer(ConsumerGroup::new(group_id)),
             offsets: BTreeMap::new(),
             empty_since: now,
         });
-        if matches!(g.membership, Membership::Classic(_)) {
-            if !g.is_empty() {
-                return HeartbeatOutcome {
-                    error: ResponseError::GroupIdNotFound.code(),
-                    message: Some(format!("group {group_id} is a classic group with members")),
-                    member_id: p.member_id,
-                    member_epoch: -1,
-                    assignment: None,
-                };
-            }
-            g.membership = Membership::Consumer(ConsumerGroup::new(group_id));
-        }
-        let Membership::Consumer(c) = &mut g.membership else {
-            unreachable!("converted above") // ok: set in the branch above
-        };
-        let out = c.heartbeat(p, now, &topics, &self.config.consumer_assignors);
-        if g.is_empty() {
+        let was_empty = g.is_empty();
+        g.membership = Membership::Consumer(c);
+        if g.is_empty() && !was_empty {
             g.empty_since = now;
         }
-        out
+        Ok(())
+    }
+
+    /// Expire silent KIP-848 members: computed on a copy, persisted, then installed.
+    async fn tick_consumer_group(&self, broker: &Arc<Broker>, group_id: &str) {
+        let gate = self.gate(group_id);
+        let _serial = gate.lock().await;
+        let now = self.now();
+        let topics = topic_partition_counts(broker);
+        let Some(mut c) = (match self.lock().get(group_id).map(|g| &g.membership) {
+            Some(Membership::Consumer(c)) => Some(c.clone()),
+            _ => None,
+        }) else {
+            return;
+        };
+        let before = persisted_form(&c);
+        let epoch = c.group_epoch;
+        c.tick(
+            now,
+            self.config.consumer_session_timeout_ms,
+            &topics,
+            &self.config.consumer_assignors,
+        );
+        if c.group_epoch != epoch {
+            if let Err(e) = self.install_consumer(broker, group_id, before, c).await {
+                tracing::warn!(group = group_id, error = %e, "consumer group expiry not stored");
+            }
+        }
     }
 
     /// Persist if asked, then deliver the waiting responses. If the write fails, waiters get
@@ -343,8 +424,8 @@ impl GroupCoordinator {
     /// offsets of groups empty for longer than `offsets.retention.minutes`.
     pub async fn tick(&self, broker: &Arc<Broker>) {
         let now = self.now();
-        let topics = topic_partition_counts(broker);
         let mut pending = Vec::new();
+        let mut consumer_ids = Vec::new();
         {
             let mut groups = self.lock();
             for (id, g) in groups.iter_mut() {
@@ -356,12 +437,7 @@ impl GroupCoordinator {
                             pending.push((id.clone(), fx));
                         }
                     }
-                    Membership::Consumer(c) => c.tick(
-                        now,
-                        self.config.consumer_session_timeout_ms,
-                        &topics,
-                        &self.config.consumer_assignors,
-                    ),
+                    Membership::Consumer(_) => consumer_ids.push(id.clone()),
                 }
                 if !was_empty && g.is_empty() {
                     g.empty_since = now;
@@ -370,6 +446,9 @@ impl GroupCoordinator {
         }
         for (id, fx) in pending {
             self.deliver(broker, &id, fx).await;
+        }
+        for id in consumer_ids {
+            self.tick_consumer_group(broker, &id).await;
         }
         let due = {
             let mut last = self
@@ -422,6 +501,15 @@ impl GroupCoordinator {
         self.lock().remove(id);
         Ok(())
     }
+}
+
+/// The persisted form of a consumer group (None for a group without members and epoch 0, which
+/// needs no record).
+fn persisted_form(c: &ConsumerGroup) -> Option<String> {
+    if c.members.is_empty() && c.group_epoch == 0 {
+        return None;
+    }
+    serde_json::to_string(c).ok()
 }
 
 /// Partition counts of every topic (the input of KIP-848 assignors).

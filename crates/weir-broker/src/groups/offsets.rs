@@ -270,6 +270,12 @@ pub fn tombstones<'a>(
         },
         None,
     ));
+    out.push((
+        RecordKey::ConsumerGroup {
+            group: group.to_string(),
+        },
+        None,
+    ));
     out
 }
 

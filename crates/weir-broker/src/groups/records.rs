@@ -7,6 +7,10 @@
 //! * key version 2 `GroupMetadataKey { group }`, value version 3 `GroupMetadataValue` (classic
 //!   groups: generation, protocol, leader, members with subscription and assignment).
 //!
+//! * key version 1000 (Weir's own) `{ group }` with a JSON value: a KIP-848 consumer group's
+//!   epochs, members, subscriptions and assignments. Kafka stores these as a family of record
+//!   types (keys 3–8); Weir keeps one record per group instead (documented deviation).
+//!
 //! A null value is a tombstone. Decoding is bounded by the input: garbage yields an error,
 //! never a panic or a large allocation.
 
@@ -29,13 +33,23 @@ pub enum RecordKey {
         /// Group id.
         group: String,
     },
+    /// A KIP-848 consumer group's state (Weir's record, JSON value).
+    ConsumerGroup {
+        /// Group id.
+        group: String,
+    },
 }
+
+/// Key version of Weir's consumer-group record.
+pub const CONSUMER_GROUP_KEY_VERSION: i16 = 1000;
 
 impl RecordKey {
     /// The group the record belongs to.
     pub fn group(&self) -> &str {
         match self {
-            RecordKey::Offset { group, .. } | RecordKey::Group { group } => group,
+            RecordKey::Offset { group, .. }
+            | RecordKey::Group { group }
+            | RecordKey::ConsumerGroup { group } => group,
         }
     }
 }
@@ -129,6 +143,10 @@ pub fn encode_key(key: &RecordKey) -> Vec<u8> {
         }
         RecordKey::Group { group } => {
             out.put_i16(2);
+            put_str(&mut out, group);
+        }
+        RecordKey::ConsumerGroup { group } => {
+            out.put_i16(CONSUMER_GROUP_KEY_VERSION);
             put_str(&mut out, group);
         }
     }
@@ -235,6 +253,7 @@ pub fn decode_key(buf: &[u8]) -> Result<Option<RecordKey>, RecordError> {
             partition: r.i32()?,
         })),
         2 => Ok(Some(RecordKey::Group { group: r.str()? })),
+        CONSUMER_GROUP_KEY_VERSION => Ok(Some(RecordKey::ConsumerGroup { group: r.str()? })),
         _ => Ok(None),
     }
 }
@@ -327,6 +346,8 @@ mod tests {
         assert_eq!(decode_key(&encode_key(&k)).unwrap(), Some(k));
         let g = RecordKey::Group { group: "g".into() };
         assert_eq!(decode_key(&encode_key(&g)).unwrap(), Some(g));
+        let c = RecordKey::ConsumerGroup { group: "c".into() };
+        assert_eq!(decode_key(&encode_key(&c)).unwrap(), Some(c));
         let o = OffsetValue {
             offset: 42,
             leader_epoch: 3,

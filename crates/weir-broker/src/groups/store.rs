@@ -181,6 +181,19 @@ fn apply(
             }
             Err(e) => tracing::warn!(group = %id, error = %e, "skipping bad offset record"),
         },
+        (RecordKey::ConsumerGroup { .. }, None) => {
+            if matches!(g.membership, Membership::Consumer(_)) {
+                g.membership = Membership::Classic(ClassicGroup::new(&id, now));
+            }
+        }
+        (RecordKey::ConsumerGroup { .. }, Some(v)) => {
+            match serde_json::from_slice::<super::consumer::ConsumerGroup>(v) {
+                Ok(c) => g.membership = Membership::Consumer(c.restored(now)),
+                Err(e) => {
+                    tracing::warn!(group = %id, error = %e, "skipping bad consumer group record")
+                }
+            }
+        }
         (RecordKey::Group { .. }, None) => {
             g.membership = Membership::Classic(ClassicGroup::new(&id, now));
         }

@@ -79,7 +79,8 @@ pub async fn handle(
     };
     let o = broker
         .groups
-        .consumer_heartbeat(broker, &req.group_id, params);
+        .consumer_heartbeat(broker, &req.group_id, params)
+        .await;
     resp.error_code = o.error;
     resp.error_message = o.message.map(StrBytes::from_string);
     resp.member_id = Some(StrBytes::from_string(o.member_id));
