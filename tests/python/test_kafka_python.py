@@ -6,8 +6,7 @@ from kafka.admin import ConfigResource, ConfigResourceType, NewPartitions, NewTo
 def test_produce_consume(broker):
     admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
     admin.create_topics([NewTopic("kp", 2, 1)])
-    p = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all",
-                      enable_idempotence=False)  # no InitProducerId in Weir yet
+    p = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")  # kafka-python 3.x: idempotent by default
     futures = [p.send("kp", key=f"k{i}".encode(), value=f"v{i}".encode()) for i in range(500)]
     p.flush(30)
     metas = [f.get(timeout=30) for f in futures]
@@ -35,8 +34,7 @@ def test_admin_round_trip(broker):
     text = str(admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, "kpa")]))
     assert "86400000" in text
     admin.create_partitions({"kpa": NewPartitions(total_count=2)})
-    p = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all",
-                      enable_idempotence=False)  # no InitProducerId in Weir yet
+    p = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")  # kafka-python 3.x: idempotent by default
     for i in range(20):
         p.send("kpa", value=b"x", partition=i % 2)
     p.flush(30)

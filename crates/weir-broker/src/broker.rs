@@ -40,6 +40,8 @@ pub struct Broker {
     pub topics: TopicStore,
     /// The group coordinator (consumer groups and committed offsets).
     pub groups: GroupCoordinator,
+    /// Producer id allocation for idempotent producers.
+    pub producer_ids: crate::producer_ids::ProducerIdManager,
     /// Bumped whenever a high watermark advances; long-polling fetches watch it.
     new_data: watch::Sender<u64>,
     /// Serialises high-watermark advances so they are monotonic.
@@ -83,8 +85,10 @@ impl Broker {
         let topics = TopicStore::load(&log_dir.join(TOPICS_FILE))?;
         let (new_data, _) = watch::channel(0u64);
         let groups = GroupCoordinator::new(config.groups.clone(), Arc::new(SystemClock));
+        let producer_ids = crate::producer_ids::ProducerIdManager::open(&log_dir)?;
         let broker = Arc::new(Broker {
             groups,
+            producer_ids,
             config,
             cluster_id,
             logs,

@@ -78,6 +78,8 @@ pub struct BrokerConfig {
     pub log_defaults: LogConfig,
     /// Group coordinator settings (`offsets.*`, `group.*`).
     pub groups: GroupConfig,
+    /// `producer.id.expiration.ms`: idempotent producer state idle this long is forgotten.
+    pub producer_id_expiration_ms: i64,
     /// Every known broker config with value and source.
     pub entries: Vec<ConfigEntry>,
 }
@@ -127,6 +129,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("group.consumer.session.timeout.ms", "45000"),
     ("group.consumer.heartbeat.interval.ms", "5000"),
     ("group.consumer.assignors", "uniform,range"),
+    ("producer.id.expiration.ms", "86400000"),
 ];
 
 /// Broker `log.*` key → topic config key.
@@ -488,6 +491,10 @@ impl BrokerConfig {
             broker_rack: (!rack.is_empty()).then_some(rack),
             log_defaults,
             groups: GroupConfig::parse(&get)?,
+            producer_id_expiration_ms: parse(
+                "producer.id.expiration.ms",
+                &get("producer.id.expiration.ms"),
+            )?,
             entries: Vec::new(),
         };
         if config.log_dirs.is_empty() {

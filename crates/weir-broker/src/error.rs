@@ -54,6 +54,8 @@ pub fn log_error_code(e: &LogError) -> i16 {
         LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
         LogError::InvalidConfig { .. } => ResponseError::InvalidConfig,
         LogError::Deleted(_) => ResponseError::UnknownTopicOrPartition,
+        LogError::OutOfOrderSequence(_) => ResponseError::OutOfOrderSequenceNumber,
+        LogError::InvalidProducerEpoch(_) => ResponseError::InvalidProducerEpoch,
         LogError::CorruptFile { .. } => ResponseError::KafkaStorageError,
         LogError::Io(_) => ResponseError::KafkaStorageError,
     };

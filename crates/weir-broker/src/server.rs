@@ -197,7 +197,16 @@ async fn maintenance_loop(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) 
             _ = stopped(&mut stop) => break,
             _ = ticker.tick() => {
                 let logs = broker.logs.clone();
-                match tokio::task::spawn_blocking(move || logs.run_maintenance()).await {
+                let producer_expiry = broker.config.producer_id_expiration_ms;
+                match tokio::task::spawn_blocking(move || {
+                    let expired = logs.expire_producers(producer_expiry);
+                    if expired > 0 {
+                        tracing::info!(expired, "idle idempotent producers forgotten (producer.id.expiration.ms)");
+                    }
+                    logs.run_maintenance()
+                })
+                .await
+                {
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => warn!(error = %e, "log maintenance failed"),
                     Err(e) => warn!(error = %e, "log maintenance task panicked"),

@@ -36,6 +36,8 @@ fn log_errors_map_to_kafka_codes() {
             56,
         ),
         (LogError::Io(std::io::Error::other("disk")), 56),
+        (LogError::OutOfOrderSequence("gap".into()), 45),
+        (LogError::InvalidProducerEpoch("old".into()), 47),
     ];
     for (err, code) in cases {
         let shown = err.to_string();

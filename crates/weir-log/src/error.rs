@@ -38,6 +38,13 @@ pub enum LogError {
         /// Why.
         reason: String,
     },
+    /// An idempotent batch's sequence does not follow the producer's last one →
+    /// OUT_OF_ORDER_SEQUENCE_NUMBER (45).
+    #[error("out of order sequence: {0}")]
+    OutOfOrderSequence(String),
+    /// An idempotent batch from an older producer epoch → INVALID_PRODUCER_EPOCH (47).
+    #[error("invalid producer epoch: {0}")]
+    InvalidProducerEpoch(String),
     /// The partition was deleted → UNKNOWN_TOPIC_OR_PARTITION (3).
     #[error("partition {0} is deleted")]
     Deleted(String),

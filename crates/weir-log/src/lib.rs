@@ -21,6 +21,7 @@ mod group_commit;
 pub mod index;
 mod log_manager;
 mod partition_log;
+pub mod producer_state;
 pub mod records;
 pub mod segment;
 

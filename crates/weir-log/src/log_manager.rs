@@ -239,6 +239,13 @@ impl LogManager {
         self.checkpoint()
     }
 
+    /// Forget idempotent producers idle for `expiration_ms` (`producer.id.expiration.ms`) in every
+    /// partition; returns how many were forgotten.
+    pub fn expire_producers(&self, expiration_ms: i64) -> usize {
+        let logs: Vec<Arc<PartitionLog>> = self.read_logs().values().cloned().collect();
+        logs.iter().map(|l| l.expire_producers(expiration_ms)).sum()
+    }
+
     /// Write all checkpoint files now.
     pub fn checkpoint(&self) -> Result<(), LogError> {
         let _g = self

@@ -1,12 +1,13 @@
 //! One partition's log: an ordered set of segments plus its offsets, behind one mutex.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::batch::{self, BatchHeader};
 use crate::checkpoint::{self, fsync_dir};
 use crate::group_commit::{DurabilityTicket, GroupCommit};
+use crate::producer_state::{self, Check, ProducerStateManager};
 use crate::segment::{segment_path, Segment};
 use crate::{Clock, FileSlice, LogConfig, LogError, TimestampType, TopicPartition};
 
@@ -63,6 +64,8 @@ struct Inner {
     deleted: bool,
     /// First offset not yet cleaned (cleaner-offset-checkpoint), once the cleaner has run.
     cleaner_offset: Option<i64>,
+    /// Idempotent-producer state.
+    producers: ProducerStateManager,
 }
 
 /// One partition's log. All methods take `&self` (internally locked). Appends are atomic per
@@ -206,7 +209,8 @@ impl PartitionLog {
                 Vec::new()
             }
         };
-        Ok(PartitionLog {
+        let (producers, snapshot_at) = producer_state::load_snapshot(&dir, log_end_offset);
+        let log = PartitionLog {
             tp,
             dir,
             commit,
@@ -223,8 +227,15 @@ impl PartitionLog {
                 epochs,
                 deleted: false,
                 cleaner_offset: None,
+                producers,
             }),
-        })
+        };
+        log.replay_producer_state(
+            snapshot_at
+                .unwrap_or(log_start_offset)
+                .max(log_start_offset),
+        )?;
+        Ok(log)
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -280,13 +291,23 @@ impl PartitionLog {
             pos += h.total_len;
         }
         let now = self.clock.now_ms();
+        let headers_len = headers.len();
         let mut bytes = records.to_vec();
         let base_offset = inner.log_end_offset;
         let mut next = base_offset;
         let epoch = inner.epochs.last().map(|&(e, _)| e);
         let append_time = inner.config.message_timestamp_type == TimestampType::LogAppendTime;
         let mut count = 0u64;
+        let mut pending = HashMap::new();
         for (off, h) in headers.iter_mut() {
+            if let Check::Duplicate(d) = inner.producers.check(&pending, h)? {
+                if headers_len > 1 {
+                    return Err(LogError::InvalidRecord(
+                        "a retried idempotent batch must be sent alone".into(),
+                    ));
+                }
+                return Ok(self.duplicate_result(&inner, d));
+            }
             let b = &mut bytes[*off..*off + h.total_len];
             batch::set_base_offset(b, next);
             if let Some(e) = epoch {
@@ -299,6 +320,7 @@ impl PartitionLog {
             h.base_offset = next;
             next = h.next_offset();
             count += h.records_count as u64;
+            inner.producers.stage(&mut pending, h);
         }
         self.maybe_roll(&mut inner, bytes.len() as u64, now)?;
         let interval = inner.config.index_interval_bytes;
@@ -316,6 +338,7 @@ impl PartitionLog {
             seg.log_file().clone()
         };
         inner.log_end_offset = next;
+        inner.producers.commit(pending);
         inner.unflushed_messages += count;
         let durable = if inner.config.durable_acks() {
             Some(self.commit.register(&file))
@@ -371,6 +394,7 @@ impl PartitionLog {
         )?;
         fsync_dir(&self.dir)?;
         inner.segments.insert(leo, seg);
+        producer_state::write_snapshot(&self.dir, leo, &inner.producers)?;
         Ok(())
     }
 
@@ -549,7 +573,13 @@ impl PartitionLog {
         if inner.epochs.len() != before {
             self.write_epochs(&inner)?;
         }
-        Ok(())
+        let (producers, snapshot_at) = producer_state::load_snapshot(&self.dir, leo);
+        inner.producers = producers;
+        let from = snapshot_at
+            .unwrap_or(inner.log_start_offset)
+            .max(inner.log_start_offset);
+        drop(inner);
+        self.replay_producer_state(from)
     }
 
     /// DeleteRecords: move the log start offset to `offset` (<= high watermark), deleting whole
@@ -729,6 +759,7 @@ impl PartitionLog {
             s.flush()?;
         }
         inner.recovery_point = inner.log_end_offset;
+        producer_state::write_snapshot(&self.dir, inner.log_end_offset, &inner.producers)?;
         Ok(())
     }
 
@@ -760,3 +791,6 @@ impl PartitionLog {
         self.lock().deleted
     }
 }
+
+#[path = "partition_log_producers.rs"]
+mod producers;

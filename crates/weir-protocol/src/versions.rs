@@ -33,6 +33,7 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::OffsetDelete, 0, 0),
     (ApiKey::ConsumerGroupHeartbeat, 0, 1),
     (ApiKey::ConsumerGroupDescribe, 0, 1),
+    (ApiKey::InitProducerId, 0, 5),
 ];
 
 /// The (min, max) versions Weir serves for `key`, or None when Weir does not serve it.
@@ -73,7 +74,8 @@ mod tests {
         }
         assert_eq!(supported_range(ApiKey::Produce), Some((3, 11)));
         assert_eq!(supported_range(ApiKey::JoinGroup), Some((0, 9)));
-        assert_eq!(supported_range(ApiKey::InitProducerId), None);
+        assert_eq!(supported_range(ApiKey::InitProducerId), Some((0, 5)));
+        assert_eq!(supported_range(ApiKey::AddPartitionsToTxn), None);
         assert_eq!(api_versions_response(35).api_keys.len(), SUPPORTED.len());
     }
 }

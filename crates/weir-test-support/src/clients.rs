@@ -60,7 +60,7 @@ impl ProducerContext for AckLog {
 }
 
 /// A producer whose delivery reports land in an [`AckLog`]. `extra` overrides defaults
-/// (librdkafka's `enable.idempotence` default is false; Weir has no InitProducerId yet).
+/// (librdkafka's `enable.idempotence` default is false).
 pub fn producer(bootstrap: &str, extra: &[(&str, &str)]) -> (BaseProducer<AckLog>, AckLog) {
     let mut cfg = ClientConfig::new();
     cfg.set("bootstrap.servers", bootstrap)

@@ -35,9 +35,17 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
 pub struct BrokerOptions {
     /// Extra `--a-b-c VALUE` pairs, as (`a.b.c`, `VALUE`).
     pub configs: Vec<(String, String)>,
+    /// Advertise this port instead of the listening one (to route clients through a proxy).
+    pub advertised_port: Option<u16>,
 }
 
 impl BrokerOptions {
+    /// Advertise `port` on 127.0.0.1 (e.g. a [`proxy::DropProxy`] in front of the broker).
+    pub fn advertise_port(mut self, port: u16) -> Self {
+        self.advertised_port = Some(port);
+        self
+    }
+
     /// Add one broker config (Kafka name).
     pub fn config(mut self, key: &str, value: &str) -> Self {
         self.configs.push((key.to_string(), value.to_string()));
@@ -104,12 +112,16 @@ impl BrokerProcess {
         let out = File::create(self.output_path()).expect("broker output file");
         let err = out.try_clone().expect("clone output file");
         let listener = format!("PLAINTEXT://127.0.0.1:{}", self.port);
+        let advertised = format!(
+            "PLAINTEXT://127.0.0.1:{}",
+            self.opts.advertised_port.unwrap_or(self.port)
+        );
         let mut cmd = Command::new(&self.bin);
         cmd.arg("serve")
             .arg("--listeners")
             .arg(&listener)
             .arg("--advertised-listeners")
-            .arg(&listener)
+            .arg(&advertised)
             .arg("--log-dirs")
             .arg(self.log_dir());
         for (k, v) in &self.opts.configs {
@@ -263,3 +275,5 @@ mod tests {
 
 pub mod clients;
 pub mod group_member;
+pub mod proxy;
+pub mod raw;

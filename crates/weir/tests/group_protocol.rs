@@ -2,12 +2,9 @@
 //! client libraries hide these codes): stale generation, unknown member, fenced static member,
 //! KIP-848 fenced epoch, and the group admin APIs' errors.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
-use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use kafka_protocol::messages::consumer_group_heartbeat_request::ConsumerGroupHeartbeatRequest;
 use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
 use kafka_protocol::messages::leave_group_request::MemberIdentity;
@@ -15,51 +12,16 @@ use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::protocol::StrBytes;
 use weir_test_support::clients::create_topic;
+use weir_test_support::raw::RawClient;
 use weir_test_support::{BrokerOptions, BrokerProcess};
-
-struct Raw {
-    s: TcpStream,
-    next: i32,
-}
-
-impl Raw {
-    fn connect(b: &BrokerProcess) -> Raw {
-        let s = TcpStream::connect(b.bootstrap()).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        Raw { s, next: 1 }
-    }
-
-    fn call<Q: Encodable, R: Decodable>(&mut self, key: ApiKey, v: i16, req: &Q) -> R {
-        let mut h = RequestHeader::default();
-        h.request_api_key = key as i16;
-        h.request_api_version = v;
-        h.correlation_id = self.next;
-        h.client_id = Some(StrBytes::from_static_str("group-protocol-test"));
-        self.next += 1;
-        let mut body = BytesMut::new();
-        h.encode(&mut body, key.request_header_version(v)).unwrap();
-        req.encode(&mut body, v).unwrap();
-        let mut frame = (body.len() as i32).to_be_bytes().to_vec();
-        frame.extend_from_slice(&body);
-        self.s.write_all(&frame).unwrap();
-        let mut len = [0u8; 4];
-        self.s.read_exact(&mut len).unwrap();
-        let mut buf = vec![0u8; i32::from_be_bytes(len) as usize];
-        self.s.read_exact(&mut buf).unwrap();
-        let mut b = Bytes::from(buf);
-        let rh = ResponseHeader::decode(&mut b, key.response_header_version(v)).unwrap();
-        assert_eq!(rh.correlation_id, self.next - 1);
-        R::decode(&mut b, v).unwrap()
-    }
-}
 
 fn s(x: &str) -> StrBytes {
     StrBytes::from_string(x.to_string())
 }
 
-fn join(c: &mut Raw, group: &str, member: &str, instance: Option<&str>) -> JoinGroupResponse {
+fn join(c: &mut RawClient, group: &str, member: &str, instance: Option<&str>) -> JoinGroupResponse {
     let mut r = JoinGroupRequest::default();
     r.group_id = GroupId(s(group));
     r.session_timeout_ms = 10_000;
@@ -74,7 +36,13 @@ fn join(c: &mut Raw, group: &str, member: &str, instance: Option<&str>) -> JoinG
     c.call(ApiKey::JoinGroup, 5, &r)
 }
 
-fn heartbeat(c: &mut Raw, group: &str, member: &str, instance: Option<&str>, gen: i32) -> i16 {
+fn heartbeat(
+    c: &mut RawClient,
+    group: &str,
+    member: &str,
+    instance: Option<&str>,
+    gen: i32,
+) -> i16 {
     let mut r = HeartbeatRequest::default();
     r.group_id = GroupId(s(group));
     r.member_id = s(member);
@@ -84,7 +52,7 @@ fn heartbeat(c: &mut Raw, group: &str, member: &str, instance: Option<&str>, gen
     resp.error_code
 }
 
-fn sync(c: &mut Raw, group: &str, member: &str, gen: i32) -> SyncGroupResponse {
+fn sync(c: &mut RawClient, group: &str, member: &str, gen: i32) -> SyncGroupResponse {
     let mut r = SyncGroupRequest::default();
     r.group_id = GroupId(s(group));
     r.member_id = s(member);
@@ -94,7 +62,7 @@ fn sync(c: &mut Raw, group: &str, member: &str, gen: i32) -> SyncGroupResponse {
     c.call(ApiKey::SyncGroup, 5, &r)
 }
 
-fn commit(c: &mut Raw, group: &str, member: &str, instance: Option<&str>, gen: i32) -> i16 {
+fn commit(c: &mut RawClient, group: &str, member: &str, instance: Option<&str>, gen: i32) -> i16 {
     let mut r = OffsetCommitRequest::default();
     r.group_id = GroupId(s(group));
     r.member_id = s(member);
@@ -111,13 +79,13 @@ fn commit(c: &mut Raw, group: &str, member: &str, instance: Option<&str>, gen: i
     resp.topics[0].partitions[0].error_code
 }
 
-fn start() -> (BrokerProcess, Raw) {
+fn start() -> (BrokerProcess, RawClient) {
     let b = BrokerProcess::start(
         Path::new(env!("CARGO_BIN_EXE_weir")),
         BrokerOptions::default().config("group.initial.rebalance.delay.ms", "0"),
     );
     create_topic(&b.bootstrap(), "t", 1, &[]);
-    let c = Raw::connect(&b);
+    let c = RawClient::connect(&b.bootstrap());
     (b, c)
 }
 
@@ -252,7 +220,7 @@ fn kip848_heartbeat_with_a_wrong_epoch_is_fenced_and_state_survives_a_restart() 
     // member carries on with its epoch.
     b.stop();
     b.restart();
-    let mut c = Raw::connect(&b);
+    let mut c = RawClient::connect(&b.bootstrap());
     r.member_id = s("m-1");
     r.member_epoch = joined.member_epoch;
     let again: ConsumerGroupHeartbeatResponse = c.call(ApiKey::ConsumerGroupHeartbeat, 1, &r);

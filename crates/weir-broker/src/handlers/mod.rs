@@ -31,6 +31,7 @@ pub mod fetch_session;
 pub mod find_coordinator;
 pub mod heartbeat;
 pub mod incremental_alter_configs;
+pub mod init_producer_id;
 pub mod join_group;
 pub mod leave_group;
 pub mod list_groups;
@@ -122,6 +123,9 @@ pub async fn dispatch_ordered(broker: &Arc<Broker>, req: DecodedRequest) -> Pend
         ),
         RequestKind::DescribeCluster(r) => {
             ResponseKind::DescribeCluster(describe_cluster::handle(b, h, v, r).await)
+        }
+        RequestKind::InitProducerId(r) => {
+            ResponseKind::InitProducerId(init_producer_id::handle(b, h, v, r).await)
         }
         RequestKind::JoinGroup(r) => ResponseKind::JoinGroup(join_group::handle(b, h, v, r).await),
         RequestKind::SyncGroup(r) => ResponseKind::SyncGroup(sync_group::handle(b, h, v, r).await),

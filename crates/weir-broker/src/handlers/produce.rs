@@ -24,8 +24,11 @@ use crate::error::BrokerError;
 ///   as Kafka requires.
 /// * `acks=-1` with the topic's `min.insync.replicas` > 1 → NOT_ENOUGH_REPLICAS (19) (the ISR of
 ///   a single node is 1).
-/// * Transactional and idempotent batches are appended as plain batches: Weir does not yet
-///   deduplicate or track transactions.
+/// * Idempotent batches (producer id ≥ 0) are checked against the partition's producer state
+///   (`weir_log::producer_state`): a retry of one of the producer's last five batches is answered
+///   with its original offsets and not appended again; a sequence gap is
+///   OUT_OF_ORDER_SEQUENCE_NUMBER (45), an old epoch INVALID_PRODUCER_EPOCH (47). Transactional
+///   batches are not tracked (Weir has no transaction coordinator).
 /// * `timeout_ms` is not applied: a single node has no replication to wait for; the local fsync
 ///   is always awaited.
 pub async fn handle(

@@ -1,0 +1,147 @@
+//! Sequence checks, duplicate detection, epochs, expiry and the snapshot format.
+
+use super::*;
+
+fn header(pid: i64, epoch: i16, first_seq: i32, records: i32, base_offset: i64) -> BatchHeader {
+    let mut b = crate::batch::build_batch(0, 100, &[(None, b"x")]);
+    let mut h = BatchHeader::parse(&b).unwrap();
+    b.clear();
+    h.producer_id = pid;
+    h.producer_epoch = epoch;
+    h.base_sequence = first_seq;
+    h.last_offset_delta = records - 1;
+    h.records_count = records;
+    h.base_offset = base_offset;
+    h
+}
+
+fn append(m: &mut ProducerStateManager, h: &BatchHeader) -> Result<Check, LogError> {
+    let mut pending = HashMap::new();
+    let c = m.check(&pending, h)?;
+    if c == Check::Append {
+        m.stage(&mut pending, h);
+        m.commit(pending);
+    }
+    Ok(c)
+}
+
+#[test]
+fn retries_of_the_last_five_batches_are_duplicates() {
+    let mut m = ProducerStateManager::default();
+    for i in 0..6 {
+        assert_eq!(
+            append(&mut m, &header(7, 0, i * 10, 10, i64::from(i) * 10)).unwrap(),
+            Check::Append
+        );
+    }
+    // Batch 0 fell out of the cache; batches 1..=5 are recognised with their offsets.
+    match append(&mut m, &header(7, 0, 10, 10, 999)).unwrap() {
+        Check::Duplicate(d) => assert_eq!((d.first_offset, d.last_offset), (10, 19)),
+        other => panic!("expected a duplicate, got {other:?}"),
+    }
+    assert!(matches!(
+        append(&mut m, &header(7, 0, 0, 10, 999)),
+        Err(LogError::OutOfOrderSequence(_))
+    ));
+}
+
+#[test]
+fn gaps_old_epochs_and_new_epochs_are_checked() {
+    let mut m = ProducerStateManager::default();
+    append(&mut m, &header(1, 3, 0, 5, 0)).unwrap();
+    assert!(matches!(
+        append(&mut m, &header(1, 3, 6, 1, 5)),
+        Err(LogError::OutOfOrderSequence(_))
+    ));
+    assert!(matches!(
+        append(&mut m, &header(1, 2, 5, 1, 5)),
+        Err(LogError::InvalidProducerEpoch(_))
+    ));
+    assert!(matches!(
+        append(&mut m, &header(1, 4, 3, 1, 5)),
+        Err(LogError::OutOfOrderSequence(_))
+    ));
+    assert_eq!(
+        append(&mut m, &header(1, 4, 0, 1, 5)).unwrap(),
+        Check::Append
+    );
+    assert_eq!(m.get(1).unwrap().epoch, 4);
+    // An unknown producer (e.g. expired) is accepted at any sequence, as in Kafka since KIP-360.
+    assert_eq!(
+        append(&mut m, &header(2, 0, 42, 1, 6)).unwrap(),
+        Check::Append
+    );
+    // Non-idempotent batches are never checked.
+    assert_eq!(
+        append(&mut m, &header(-1, -1, -1, 1, 7)).unwrap(),
+        Check::Append
+    );
+}
+
+#[test]
+fn sequences_wrap_past_i32_max() {
+    assert_eq!(last_sequence(i32::MAX, 1), 0);
+    let mut m = ProducerStateManager::default();
+    append(&mut m, &header(1, 0, i32::MAX - 1, 2, 0)).unwrap();
+    assert_eq!(
+        append(&mut m, &header(1, 0, 0, 1, 2)).unwrap(),
+        Check::Append
+    );
+}
+
+#[test]
+fn idle_producers_expire() {
+    let mut m = ProducerStateManager::default();
+    append(&mut m, &header(1, 0, 0, 1, 0)).unwrap();
+    assert_eq!(m.expire(100 + 999, 1000), 0);
+    assert_eq!(m.expire(100 + 1000, 1000), 1);
+    assert!(m.is_empty());
+}
+
+#[test]
+fn snapshots_round_trip_and_reject_garbage() {
+    let mut m = ProducerStateManager::default();
+    append(&mut m, &header(5, 2, 0, 3, 40)).unwrap();
+    append(&mut m, &header(6, 0, 7, 1, 43)).unwrap();
+    let bytes = m.to_snapshot();
+    let back = ProducerStateManager::from_snapshot(&bytes).unwrap();
+    let e = back.get(5).unwrap();
+    assert_eq!(e.epoch, 2);
+    assert_eq!(
+        e.batches.back().copied(),
+        Some(BatchMetadata {
+            first_seq: 0,
+            last_seq: 2,
+            first_offset: 40,
+            last_offset: 42,
+            timestamp: 100
+        })
+    );
+    // The last batch is still recognised as a duplicate after the reload.
+    assert!(matches!(
+        back.check(&HashMap::new(), &header(5, 2, 0, 3, 0)).unwrap(),
+        Check::Duplicate(_)
+    ));
+    let mut bad = bytes.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    assert!(ProducerStateManager::from_snapshot(&bad).is_err());
+    assert!(ProducerStateManager::from_snapshot(&bytes[..8]).is_err());
+
+    let dir = tempfile::tempdir().unwrap();
+    for off in [10, 20, 30] {
+        write_snapshot(dir.path(), off, &m).unwrap();
+    }
+    assert_eq!(
+        list_snapshots(dir.path()),
+        vec![20, 30],
+        "only the two newest are kept"
+    );
+    let (loaded, at) = load_snapshot(dir.path(), 25);
+    assert_eq!(
+        (at, loaded),
+        (Some(20), m.clone()),
+        "snapshots past the log end are dropped"
+    );
+    assert_eq!(list_snapshots(dir.path()), vec![20]);
+}
