@@ -1,0 +1,207 @@
+//! Controller decisions with an injected clock: placement, fencing, leader choice only from the
+//! ISR, epoch bumps, AlterPartition checks.
+
+use super::*;
+use crate::records::MetadataRecord;
+
+fn cluster(racks: &[Option<&str>]) -> MetadataImage {
+    let mut img = MetadataImage::default();
+    for (i, rack) in racks.iter().enumerate() {
+        let id = i as i32 + 1;
+        img.apply(&MetadataRecord::RegisterBroker {
+            id,
+            incarnation: Uuid::from_u128(id as u128),
+            listeners: vec![],
+            rack: rack.map(String::from),
+        })
+        .unwrap();
+        img.apply(&MetadataRecord::UnfenceBroker { id }).unwrap();
+    }
+    img
+}
+
+fn apply_all(img: &mut MetadataImage, recs: &[MetadataRecord]) {
+    for r in recs {
+        img.apply(r).unwrap();
+    }
+}
+
+#[test]
+fn placement_spreads_replicas_and_leaders_and_respects_racks() {
+    let mut img = cluster(&[None, None, None]);
+    let rec =
+        Controller::create_topic(&img, "t", Uuid::from_u128(7), 6, 3, BTreeMap::new()).unwrap();
+    img.apply(&rec).unwrap();
+    let parts = &img.topics["t"].partitions;
+    for p in parts {
+        let mut r = p.replicas.clone();
+        r.sort();
+        assert_eq!(r, vec![1, 2, 3]);
+        assert_eq!(p.leader, p.replicas[0]);
+    }
+    let leaders: Vec<i32> = parts.iter().map(|p| p.leader).collect();
+    for b in 1..=3 {
+        assert_eq!(
+            leaders.iter().filter(|l| **l == b).count(),
+            2,
+            "leaders spread: {leaders:?}"
+        );
+    }
+    assert!(matches!(
+        Controller::create_topic(&img, "u", Uuid::from_u128(8), 1, 4, BTreeMap::new()),
+        Err(MetaError::InvalidReplicationFactor(_))
+    ));
+    assert!(matches!(
+        Controller::create_topic(&img, "t", Uuid::from_u128(9), 1, 1, BTreeMap::new()),
+        Err(MetaError::TopicAlreadyExists(_))
+    ));
+    // Racks: with rf=2 over racks a,a,b every partition has one replica in each rack.
+    let img2 = cluster(&[Some("a"), Some("a"), Some("b")]);
+    let MetadataRecord::CreateTopic { partitions, .. } =
+        Controller::create_topic(&img2, "r", Uuid::from_u128(1), 4, 2, BTreeMap::new()).unwrap()
+    else {
+        panic!("not a CreateTopic")
+    };
+    let rack = |id: i32| img2.brokers[&id].rack.clone().unwrap();
+    for p in partitions {
+        assert_ne!(rack(p.replicas[0]), rack(p.replicas[1]), "{:?}", p.replicas);
+    }
+}
+
+#[test]
+fn a_silent_broker_is_fenced_and_its_partitions_get_a_leader_from_the_isr() {
+    let mut img = cluster(&[None, None, None]);
+    let rec =
+        Controller::create_topic(&img, "t", Uuid::from_u128(7), 3, 2, BTreeMap::new()).unwrap();
+    img.apply(&rec).unwrap();
+    let mut c = Controller::new(9_000, false);
+    for b in 1..=3 {
+        assert!(c.heartbeat(&img, b, 0).is_empty());
+    }
+    assert!(
+        c.tick(&img, 9_000).is_empty(),
+        "exactly the timeout is still alive"
+    );
+    c.heartbeat(&img, 2, 9_500);
+    c.heartbeat(&img, 3, 9_500);
+    let recs = c.tick(&img, 9_001);
+    assert_eq!(recs[0], MetadataRecord::FenceBroker { id: 1 });
+    let before = img.clone();
+    apply_all(&mut img, &recs);
+    assert!(img.brokers[&1].fenced);
+    for (i, p) in img.topics["t"].partitions.iter().enumerate() {
+        let old = &before.topics["t"].partitions[i];
+        assert!(!p.isr.contains(&1) || p.isr == vec![1]);
+        if old.leader == 1 {
+            assert!(old.isr.contains(&p.leader), "new leader comes from the ISR");
+            assert_eq!(p.leader_epoch, old.leader_epoch + 1, "leader epoch bumped");
+        } else {
+            assert_eq!(p.leader, old.leader);
+        }
+        assert!(p.partition_epoch > old.partition_epoch || !old.isr.contains(&1));
+    }
+}
+
+#[test]
+fn no_leader_outside_the_isr_unless_unclean_election_is_enabled() {
+    let mut img = cluster(&[None, None]);
+    let rec =
+        Controller::create_topic(&img, "t", Uuid::from_u128(7), 1, 2, BTreeMap::new()).unwrap();
+    img.apply(&rec).unwrap();
+    let leader = img.topics["t"].partitions[0].leader;
+    let follower = if leader == 1 { 2 } else { 1 };
+    // The follower fell out of the ISR, then the leader died.
+    img.apply(&Controller::alter_partition(&img, "t", 0, leader, 0, 0, vec![leader]).unwrap())
+        .unwrap();
+    let recs = fence(&img, leader);
+    apply_all(&mut img, &recs);
+    let p = &img.topics["t"].partitions[0];
+    assert_eq!(
+        (p.leader, p.isr.clone()),
+        (-1, vec![leader]),
+        "no clean leader"
+    );
+    assert!(elect_leaderless(&img, false).is_empty());
+    let unclean = elect_leaderless(&img, true);
+    apply_all(&mut img, &unclean);
+    assert_eq!(img.topics["t"].partitions[0].leader, follower);
+}
+
+#[test]
+fn alter_partition_checks_leader_and_partition_epochs() {
+    let mut img = cluster(&[None, None, None]);
+    img.apply(
+        &Controller::create_topic(&img, "t", Uuid::from_u128(7), 1, 3, BTreeMap::new()).unwrap(),
+    )
+    .unwrap();
+    let p = img.topics["t"].partitions[0].clone();
+    let shrunk: Vec<i32> = p.replicas[..2].to_vec();
+    assert!(matches!(
+        Controller::alter_partition(
+            &img,
+            "t",
+            0,
+            p.leader,
+            p.leader_epoch + 1,
+            0,
+            shrunk.clone()
+        ),
+        Err(MetaError::FencedLeaderEpoch(_))
+    ));
+    assert!(matches!(
+        Controller::alter_partition(&img, "t", 0, p.leader, p.leader_epoch, 5, shrunk.clone()),
+        Err(MetaError::InvalidUpdateVersion(_))
+    ));
+    assert!(matches!(
+        Controller::alter_partition(&img, "t", 0, p.leader, 0, 0, vec![p.replicas[1]]),
+        Err(MetaError::InvalidRequest(_))
+    ));
+    assert!(matches!(
+        Controller::alter_partition(&img, "zz", 0, 1, 0, 0, vec![1]),
+        Err(MetaError::UnknownTopicOrPartition(_))
+    ));
+    img.apply(&Controller::alter_partition(&img, "t", 0, p.leader, 0, 0, shrunk.clone()).unwrap())
+        .unwrap();
+    assert_eq!(img.topics["t"].partitions[0].isr, shrunk);
+    assert_eq!(img.topics["t"].partitions[0].partition_epoch, 1);
+}
+
+#[test]
+fn preferred_leaders_come_back() {
+    let mut img = cluster(&[None, None]);
+    img.apply(
+        &Controller::create_topic(&img, "t", Uuid::from_u128(7), 2, 2, BTreeMap::new()).unwrap(),
+    )
+    .unwrap();
+    let recs = fence(&img, 1);
+    apply_all(&mut img, &recs);
+    let mut c = Controller::new(9_000, false);
+    let back = c.heartbeat(&img, 1, 0);
+    assert_eq!(back[0], MetadataRecord::UnfenceBroker { id: 1 });
+    apply_all(&mut img, &back);
+    // Broker 1 is not in the ISR any more; once it is again, preferred election moves leaders.
+    for (i, p) in img.topics["t"].partitions.clone().iter().enumerate() {
+        let mut isr = p.isr.clone();
+        if !isr.contains(&1) {
+            isr.push(1);
+        }
+        img.apply(
+            &Controller::alter_partition(
+                &img,
+                "t",
+                i as i32,
+                p.leader,
+                p.leader_epoch,
+                p.partition_epoch,
+                isr,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    }
+    let recs = Controller::preferred_leader_elections(&img);
+    apply_all(&mut img, &recs);
+    for p in &img.topics["t"].partitions {
+        assert_eq!(p.leader, p.replicas[0]);
+    }
+}

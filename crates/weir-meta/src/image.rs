@@ -1,0 +1,260 @@
+//! The metadata state machine. [`MetadataImage::apply`] validates a record against the current
+//! state and either applies it completely or returns the error and changes nothing, so every node
+//! that applies the same log reaches the same image.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::records::{ConfigResource, Endpoint, MetadataRecord, PartitionInfo};
+use crate::MetaError;
+
+/// A registered broker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokerInfo {
+    /// Broker id.
+    pub id: i32,
+    /// Process incarnation.
+    pub incarnation: Uuid,
+    /// Client endpoints.
+    pub listeners: Vec<Endpoint>,
+    /// Rack.
+    pub rack: Option<String>,
+    /// Fenced brokers lead nothing and get no new replicas.
+    pub fenced: bool,
+}
+
+/// A topic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicInfo {
+    /// Topic id.
+    pub id: Uuid,
+    /// Partitions, by index.
+    pub partitions: Vec<PartitionInfo>,
+    /// Config overrides.
+    pub configs: BTreeMap<String, String>,
+}
+
+/// The applied metadata.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetadataImage {
+    /// Brokers by id.
+    pub brokers: BTreeMap<i32, BrokerInfo>,
+    /// Topics by name.
+    pub topics: BTreeMap<String, TopicInfo>,
+    /// Broker config overrides.
+    pub broker_configs: BTreeMap<i32, BTreeMap<String, String>>,
+    /// First producer id not yet handed out.
+    pub next_producer_id: i64,
+}
+
+/// What applying a record produced (for the proposer).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Applied {
+    /// Applied; nothing to report.
+    Done,
+    /// Producer ids `[start, start + count)` reserved.
+    ProducerIds {
+        /// First id.
+        start: i64,
+        /// How many.
+        count: i64,
+    },
+}
+
+fn unknown(topic: &str, partition: Option<i32>) -> MetaError {
+    MetaError::UnknownTopicOrPartition(match partition {
+        Some(p) => format!("{topic}-{p}"),
+        None => topic.to_string(),
+    })
+}
+
+impl MetadataImage {
+    /// The partition, if it exists.
+    pub fn partition(&self, topic: &str, partition: i32) -> Option<&PartitionInfo> {
+        self.topics
+            .get(topic)?
+            .partitions
+            .get(usize::try_from(partition).ok()?)
+    }
+
+    /// Unfenced brokers, by id.
+    pub fn live_brokers(&self) -> Vec<&BrokerInfo> {
+        self.brokers.values().filter(|b| !b.fenced).collect()
+    }
+
+    /// Topic name by id.
+    pub fn topic_by_id(&self, id: Uuid) -> Option<(&String, &TopicInfo)> {
+        self.topics.iter().find(|(_, t)| t.id == id)
+    }
+
+    fn check_partitions(&self, parts: &[PartitionInfo]) -> Result<(), MetaError> {
+        if parts.is_empty() {
+            return Err(MetaError::InvalidPartitions("no partitions".into()));
+        }
+        for p in parts {
+            if p.replicas.is_empty() {
+                return Err(MetaError::InvalidReplicationFactor(
+                    "a partition has no replicas".into(),
+                ));
+            }
+            let mut sorted = p.replicas.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            if sorted.len() != p.replicas.len() {
+                return Err(MetaError::InvalidRequest("duplicate replica".into()));
+            }
+            if p.isr.iter().any(|r| !p.replicas.contains(r)) {
+                return Err(MetaError::InvalidRequest("ISR member not a replica".into()));
+            }
+            if p.leader != -1 && !p.isr.contains(&p.leader) {
+                return Err(MetaError::InvalidRequest("leader not in the ISR".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Validate and apply one record. On `Err` the image is unchanged.
+    pub fn apply(&mut self, rec: &MetadataRecord) -> Result<Applied, MetaError> {
+        match rec {
+            MetadataRecord::RegisterBroker {
+                id,
+                incarnation,
+                listeners,
+                rack,
+            } => {
+                let fenced = self
+                    .brokers
+                    .get(id)
+                    .is_none_or(|b| b.incarnation != *incarnation || b.fenced);
+                self.brokers.insert(
+                    *id,
+                    BrokerInfo {
+                        id: *id,
+                        incarnation: *incarnation,
+                        listeners: listeners.clone(),
+                        rack: rack.clone(),
+                        fenced,
+                    },
+                );
+            }
+            MetadataRecord::FenceBroker { id } | MetadataRecord::UnfenceBroker { id } => {
+                let b = self
+                    .brokers
+                    .get_mut(id)
+                    .ok_or_else(|| MetaError::BrokerNotAvailable(format!("broker {id}")))?;
+                b.fenced = matches!(rec, MetadataRecord::FenceBroker { .. });
+            }
+            MetadataRecord::CreateTopic {
+                name,
+                id,
+                partitions,
+                configs,
+            } => {
+                if self.topics.contains_key(name) {
+                    return Err(MetaError::TopicAlreadyExists(name.clone()));
+                }
+                if self.topic_by_id(*id).is_some() {
+                    return Err(MetaError::InvalidRequest(format!("topic id {id} in use")));
+                }
+                self.check_partitions(partitions)?;
+                self.topics.insert(
+                    name.clone(),
+                    TopicInfo {
+                        id: *id,
+                        partitions: partitions.clone(),
+                        configs: configs.clone(),
+                    },
+                );
+            }
+            MetadataRecord::CreatePartitions { topic, partitions } => {
+                self.check_partitions(partitions)?;
+                let t = self
+                    .topics
+                    .get_mut(topic)
+                    .ok_or_else(|| unknown(topic, None))?;
+                t.partitions.extend(partitions.iter().cloned());
+            }
+            MetadataRecord::ChangePartition {
+                topic,
+                partition,
+                leader,
+                isr,
+                partition_epoch,
+            } => {
+                let p = self
+                    .topics
+                    .get(topic)
+                    .and_then(|t| t.partitions.get(usize::try_from(*partition).ok()?))
+                    .ok_or_else(|| unknown(topic, Some(*partition)))?;
+                if let Some(e) = partition_epoch {
+                    if *e != p.partition_epoch {
+                        return Err(MetaError::InvalidUpdateVersion(format!(
+                            "{topic}-{partition}: partition epoch {e}, current {}",
+                            p.partition_epoch
+                        )));
+                    }
+                }
+                let mut next = p.clone();
+                if let Some(isr) = isr {
+                    next.isr = isr.clone();
+                }
+                if let Some(l) = leader {
+                    if *l != next.leader {
+                        next.leader = *l;
+                        next.leader_epoch += 1;
+                    }
+                }
+                next.partition_epoch += 1;
+                self.check_partitions(std::slice::from_ref(&next))?;
+                if let Some(t) = self.topics.get_mut(topic) {
+                    t.partitions[*partition as usize] = next;
+                }
+            }
+            MetadataRecord::SetConfig {
+                resource,
+                key,
+                value,
+            } => {
+                let map = match resource {
+                    ConfigResource::Topic(t) => {
+                        &mut self
+                            .topics
+                            .get_mut(t)
+                            .ok_or_else(|| unknown(t, None))?
+                            .configs
+                    }
+                    ConfigResource::Broker(b) => self.broker_configs.entry(*b).or_default(),
+                };
+                match value {
+                    Some(v) => map.insert(key.clone(), v.clone()),
+                    None => map.remove(key),
+                };
+            }
+            MetadataRecord::AllocateProducerIds { count, .. } => {
+                if *count < 1 {
+                    return Err(MetaError::InvalidRequest(
+                        "producer id block of size < 1".into(),
+                    ));
+                }
+                let start = self.next_producer_id;
+                self.next_producer_id += count;
+                return Ok(Applied::ProducerIds {
+                    start,
+                    count: *count,
+                });
+            }
+            MetadataRecord::DeleteTopic { name } => {
+                self.topics
+                    .remove(name)
+                    .ok_or_else(|| unknown(name, None))?;
+            }
+        }
+        Ok(Applied::Done)
+    }
+}
+
+#[cfg(test)]
+#[path = "image_tests.rs"]
+mod tests;

@@ -1,0 +1,150 @@
+//! The state machine validates every record and changes nothing on error.
+
+use super::*;
+
+fn broker(id: i32) -> MetadataRecord {
+    MetadataRecord::RegisterBroker {
+        id,
+        incarnation: Uuid::from_u128(id as u128),
+        listeners: vec![],
+        rack: None,
+    }
+}
+
+fn part(replicas: &[i32]) -> PartitionInfo {
+    PartitionInfo {
+        replicas: replicas.to_vec(),
+        isr: replicas.to_vec(),
+        leader: replicas[0],
+        leader_epoch: 0,
+        partition_epoch: 0,
+    }
+}
+
+fn topic(name: &str, parts: Vec<PartitionInfo>) -> MetadataRecord {
+    MetadataRecord::CreateTopic {
+        name: name.into(),
+        id: Uuid::from_u128(name.len() as u128 + 1000),
+        partitions: parts,
+        configs: BTreeMap::new(),
+    }
+}
+
+#[test]
+fn records_apply_in_order_and_answer_who_leads() {
+    let mut img = MetadataImage::default();
+    for id in 1..=3 {
+        img.apply(&broker(id)).unwrap();
+        img.apply(&MetadataRecord::UnfenceBroker { id }).unwrap();
+    }
+    img.apply(&topic("t", vec![part(&[1, 2, 3])])).unwrap();
+    img.apply(&MetadataRecord::ChangePartition {
+        topic: "t".into(),
+        partition: 0,
+        leader: Some(2),
+        isr: Some(vec![2, 3]),
+        partition_epoch: Some(0),
+    })
+    .unwrap();
+    let p = img.partition("t", 0).unwrap();
+    assert_eq!((p.leader, p.leader_epoch, p.partition_epoch), (2, 1, 1));
+    assert_eq!(p.isr, vec![2, 3]);
+    assert_eq!(
+        img.apply(&MetadataRecord::AllocateProducerIds {
+            broker: 1,
+            count: 1000
+        }),
+        Ok(Applied::ProducerIds {
+            start: 0,
+            count: 1000
+        })
+    );
+    assert_eq!(img.next_producer_id, 1000);
+}
+
+#[test]
+fn invalid_records_are_rejected_and_leave_the_state_unchanged() {
+    let mut img = MetadataImage::default();
+    img.apply(&broker(1)).unwrap();
+    img.apply(&topic("t", vec![part(&[1])])).unwrap();
+    let before = img.clone();
+    let bad = [
+        (topic("t", vec![part(&[1])]), "exists"),
+        (
+            MetadataRecord::ChangePartition {
+                topic: "t".into(),
+                partition: 0,
+                leader: Some(1),
+                isr: None,
+                partition_epoch: Some(7),
+            },
+            "stale partition epoch",
+        ),
+        (
+            MetadataRecord::ChangePartition {
+                topic: "t".into(),
+                partition: 0,
+                leader: Some(9),
+                isr: None,
+                partition_epoch: None,
+            },
+            "leader outside the ISR",
+        ),
+        (
+            MetadataRecord::ChangePartition {
+                topic: "nope".into(),
+                partition: 0,
+                leader: None,
+                isr: None,
+                partition_epoch: None,
+            },
+            "unknown topic",
+        ),
+        (
+            MetadataRecord::DeleteTopic {
+                name: "nope".into(),
+            },
+            "unknown topic",
+        ),
+        (MetadataRecord::FenceBroker { id: 42 }, "unknown broker"),
+        (topic("u", vec![]), "no partitions"),
+    ];
+    for (rec, why) in bad {
+        assert!(img.apply(&rec).is_err(), "{why}");
+        assert_eq!(img, before, "{why}: state changed");
+    }
+    assert!(matches!(
+        img.apply(&MetadataRecord::ChangePartition {
+            topic: "t".into(),
+            partition: 0,
+            leader: None,
+            isr: None,
+            partition_epoch: Some(3),
+        }),
+        Err(MetaError::InvalidUpdateVersion(_))
+    ));
+}
+
+#[test]
+fn a_new_incarnation_registers_fenced() {
+    let mut img = MetadataImage::default();
+    img.apply(&broker(1)).unwrap();
+    assert!(img.brokers[&1].fenced, "fenced until a heartbeat");
+    img.apply(&MetadataRecord::UnfenceBroker { id: 1 }).unwrap();
+    img.apply(&broker(1)).unwrap();
+    assert!(
+        !img.brokers[&1].fenced,
+        "same incarnation re-registering stays unfenced"
+    );
+    img.apply(&MetadataRecord::RegisterBroker {
+        id: 1,
+        incarnation: Uuid::from_u128(99),
+        listeners: vec![],
+        rack: None,
+    })
+    .unwrap();
+    assert!(
+        img.brokers[&1].fenced,
+        "a restarted broker is fenced until it heartbeats"
+    );
+}

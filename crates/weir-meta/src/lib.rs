@@ -1,0 +1,20 @@
+//! weir-meta: the cluster metadata of Weir (KRaft's role): brokers, topics, partition
+//! assignments, leaders, ISR, configs and producer-id blocks, kept as a log of
+//! [`records::MetadataRecord`]s replicated by Raft (`openraft`).
+//!
+//! * [`image`] — the state machine: applies records deterministically, validating each; it alone
+//!   answers "who leads partition p, at which epoch, with which ISR".
+//! * [`controller`] — the decisions the Raft leader takes (replica placement, fencing, leader
+//!   election from the ISR, AlterPartition checks), sans-IO with the time passed in.
+//! * [`raft`] — openraft wiring: the on-disk log/vote/snapshot store, the TCP transport and the
+//!   [`raft::MetaNode`] that brokers use to propose records and watch the applied image.
+
+pub mod controller;
+pub mod error;
+pub mod image;
+pub mod raft;
+pub mod records;
+
+pub use error::MetaError;
+pub use image::MetadataImage;
+pub use records::MetadataRecord;

@@ -1,0 +1,122 @@
+//! The metadata records (what the Raft log holds), with serde so they travel as JSON in Raft RPCs
+//! and in the on-disk log.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// One advertised endpoint of a broker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    /// Listener name, e.g. PLAINTEXT.
+    pub name: String,
+    /// Host.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+}
+
+/// One partition's assignment and leadership.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionInfo {
+    /// Replica broker ids, preferred leader first.
+    pub replicas: Vec<i32>,
+    /// In-sync replicas.
+    pub isr: Vec<i32>,
+    /// Leader broker id, -1 when there is none.
+    pub leader: i32,
+    /// Bumped on every leader change.
+    pub leader_epoch: i32,
+    /// Bumped on every change of the partition.
+    pub partition_epoch: i32,
+}
+
+/// What a config record applies to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum ConfigResource {
+    /// A topic by name.
+    Topic(String),
+    /// A broker by id.
+    Broker(i32),
+}
+
+/// A record of the metadata log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MetadataRecord {
+    /// A broker (re)registers; a new incarnation replaces the old registration (fenced until its
+    /// first heartbeat is seen by the controller).
+    RegisterBroker {
+        /// Broker id.
+        id: i32,
+        /// Unique per process start.
+        incarnation: Uuid,
+        /// Client endpoints.
+        listeners: Vec<Endpoint>,
+        /// Rack, for rack-aware placement.
+        rack: Option<String>,
+    },
+    /// The broker stopped heartbeating: it leads nothing and is not placed on.
+    FenceBroker {
+        /// Broker id.
+        id: i32,
+    },
+    /// The broker heartbeats again.
+    UnfenceBroker {
+        /// Broker id.
+        id: i32,
+    },
+    /// A new topic with its partitions.
+    CreateTopic {
+        /// Name.
+        name: String,
+        /// Topic id.
+        id: Uuid,
+        /// Partitions 0..n.
+        partitions: Vec<PartitionInfo>,
+        /// Topic config overrides.
+        configs: BTreeMap<String, String>,
+    },
+    /// More partitions for a topic (appended after the existing ones).
+    CreatePartitions {
+        /// Topic.
+        topic: String,
+        /// The new partitions.
+        partitions: Vec<PartitionInfo>,
+    },
+    /// Leader and/or ISR change of one partition. Applied only if `partition_epoch` matches (when
+    /// given); a leader change bumps the leader epoch; every change bumps the partition epoch.
+    ChangePartition {
+        /// Topic.
+        topic: String,
+        /// Partition.
+        partition: i32,
+        /// New leader.
+        leader: Option<i32>,
+        /// New ISR.
+        isr: Option<Vec<i32>>,
+        /// Expected current partition epoch.
+        partition_epoch: Option<i32>,
+    },
+    /// Set (Some) or delete (None) a config.
+    SetConfig {
+        /// Resource.
+        resource: ConfigResource,
+        /// Key.
+        key: String,
+        /// Value.
+        value: Option<String>,
+    },
+    /// Reserve the next block of producer ids for a broker.
+    AllocateProducerIds {
+        /// Requesting broker.
+        broker: i32,
+        /// Block size.
+        count: i64,
+    },
+    /// Delete a topic.
+    DeleteTopic {
+        /// Name.
+        name: String,
+    },
+}
