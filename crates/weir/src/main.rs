@@ -28,6 +28,8 @@ enum Command {
     Produce(cli::produce::ProduceArgs),
     /// Print a topic's messages.
     Consume(cli::consume::ConsumeArgs),
+    /// Load generator: `perf produce|consume|e2e` throughput and latency percentiles.
+    Perf(cli::perf::PerfArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -39,6 +41,7 @@ fn main() -> std::process::ExitCode {
         Command::Records(args) => cli::records::run(args),
         Command::Produce(args) => cli::produce::run(args),
         Command::Consume(args) => cli::consume::run(args),
+        Command::Perf(args) => cli::perf::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

