@@ -30,6 +30,8 @@ enum Command {
     Consume(cli::consume::ConsumeArgs),
     /// Load generator: `perf produce|consume|e2e` throughput and latency percentiles.
     Perf(cli::perf::PerfArgs),
+    /// Consumer groups: list, describe (offsets, lag, members), reset-offsets.
+    Groups(cli::groups::GroupsArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -42,6 +44,7 @@ fn main() -> std::process::ExitCode {
         Command::Produce(args) => cli::produce::run(args),
         Command::Consume(args) => cli::consume::run(args),
         Command::Perf(args) => cli::perf::run(args),
+        Command::Groups(args) => cli::groups::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,10 +1,15 @@
-//! `weir consume <topic>`: print messages with a kcat-like format string.
+//! `weir consume <topic>`: print messages with a kcat-like format string, either from assigned
+//! partitions (no group) or as a member of a consumer group (`--group`, offsets committed).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use super::admin::{client_error, TIMEOUT};
@@ -21,15 +26,22 @@ pub struct ConsumeArgs {
         default_value = "127.0.0.1:9092"
     )]
     bootstrap: String,
-    /// Start at the log start offset (default: the end).
+    /// Start at the log start offset (default: the end). With --group: where to start in
+    /// partitions the group has no committed offset for (auto.offset.reset=earliest).
     #[arg(long = "from-beginning")]
     from_beginning: bool,
     /// Start at this offset in every partition.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "group")]
     offset: Option<i64>,
     /// Only this partition.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "group")]
     partition: Option<i32>,
+    /// Join this consumer group: the group assigns partitions, reading resumes at the group's
+    /// committed offsets, and the offsets of printed messages are committed (every 5 s and on
+    /// exit). Without --follow it stops once no message arrived for 2 s after partitions were
+    /// assigned (and fails if none are assigned within 15 s). Ctrl-C / SIGTERM commit and leave.
+    #[arg(short = 'g', long)]
+    group: Option<String>,
     /// Stop after this many messages.
     #[arg(long = "max-messages")]
     max_messages: Option<u64>,
@@ -75,8 +87,11 @@ fn render(fmt: &str, topic: &str, m: &rdkafka::message::BorrowedMessage<'_>) -> 
     out
 }
 
-/// Run `weir consume` (manual assignment: no consumer group, no commits).
+/// Run `weir consume` (manual assignment and no commits, unless `--group`).
 pub fn run(args: ConsumeArgs) -> Result<(), String> {
+    if let Some(group) = args.group.as_deref() {
+        return run_group(&args, group);
+    }
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", &args.bootstrap)
         .set("group.id", "weir-cli")
@@ -156,4 +171,137 @@ pub fn run(args: ConsumeArgs) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// How long a group member without `--follow` waits for more messages once it has partitions.
+const GROUP_IDLE: Duration = Duration::from_secs(2);
+
+/// `weir consume --group G`: subscribe, print, store the offset of each printed message (so only
+/// printed messages are committed), commit on exit and leave the group.
+fn run_group(args: &ConsumeArgs, group: &str) -> Result<(), String> {
+    use std::io::Write;
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &args.bootstrap)
+        .set("group.id", group)
+        .set("enable.auto.commit", "true")
+        .set("enable.auto.offset.store", "false")
+        .set(
+            "auto.offset.reset",
+            if args.from_beginning {
+                "earliest"
+            } else {
+                "latest"
+            },
+        )
+        .set("enable.partition.eof", "false")
+        .set("log_level", "3")
+        .create()
+        .map_err(|e| client_error("create consumer", e))?;
+    consumer
+        .subscribe(&[&args.topic])
+        .map_err(|e| client_error(&format!("subscribe to {}", args.topic), e))?;
+    let stop = stop_on_signal();
+    let started = Instant::now();
+    // Set once partitions are assigned, then at every message.
+    let mut idle_since: Option<Instant> = None;
+    let mut printed = 0u64;
+    let mut warned = false;
+    let mut out = std::io::stdout().lock();
+    while args.max_messages.is_none_or(|m| printed < m) && !stop.load(Ordering::SeqCst) {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                out.write_all(render(&args.format, &args.topic, &m).as_bytes())
+                    .and_then(|()| out.flush())
+                    .map_err(|e| format!("write: {e}"))?;
+                printed += 1;
+                warned = false;
+                idle_since = Some(Instant::now());
+                consumer
+                    .store_offset_from_message(&m)
+                    .map_err(|e| client_error("store offset", e))?;
+            }
+            // With --follow a broker restart is not the end: librdkafka reconnects.
+            Some(Err(e)) if args.follow && is_transient(&e) => {
+                if !warned {
+                    eprintln!("weir: {} (retrying)", client_error("consume", e));
+                    warned = true; // once per outage
+                }
+            }
+            Some(Err(e)) => return Err(client_error("consume", e)),
+            None if args.follow => {}
+            None => match idle_since {
+                Some(t) if t.elapsed() >= GROUP_IDLE => break,
+                Some(_) => {}
+                None => {
+                    let assigned = consumer.assignment().is_ok_and(|a| a.count() > 0);
+                    if assigned {
+                        idle_since = Some(Instant::now());
+                    } else if started.elapsed() > TIMEOUT {
+                        return Err(format!(
+                            "consume {} as group {group}: no partition assigned within {} s \
+                             (group coordinator unavailable, or more members than partitions)",
+                            args.topic,
+                            TIMEOUT.as_secs()
+                        ));
+                    }
+                }
+            },
+        }
+    }
+    match consumer.commit_consumer_state(CommitMode::Sync) {
+        Ok(()) => Ok(()),
+        // Nothing printed since the last automatic commit.
+        Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => Ok(()),
+        Err(e) => Err(client_error(&format!("commit offsets of group {group}"), e)),
+    }
+    // Dropping the consumer closes it: it leaves the group.
+}
+
+/// A flag set by SIGINT or SIGTERM (which then no longer kill the process), so that a group member
+/// can commit what it printed and leave the group instead of holding its partitions until its
+/// session times out.
+fn stop_on_signal() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let set = flag.clone();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return; // dropping ready_tx unblocks the caller; signals keep their default action
+        };
+        rt.block_on(async move {
+            let (Ok(mut int), Ok(mut term)) = (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) else {
+                return;
+            };
+            let _ = ready_tx.send(());
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            set.store(true, Ordering::SeqCst);
+        });
+    });
+    let _ = ready_rx.recv();
+    flag
+}
+
+/// Connection-level errors librdkafka recovers from by itself.
+fn is_transient(e: &KafkaError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::BrokerTransportFailure
+                | RDKafkaErrorCode::AllBrokersDown
+                | RDKafkaErrorCode::OperationTimedOut
+                | RDKafkaErrorCode::RequestTimedOut
+                | RDKafkaErrorCode::CoordinatorNotAvailable
+                | RDKafkaErrorCode::NotCoordinator
+        )
+    )
 }

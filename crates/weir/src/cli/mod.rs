@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod configs;
 pub mod consume;
+pub mod groups;
 pub mod perf;
 pub mod produce;
 pub mod records;
