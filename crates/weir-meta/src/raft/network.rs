@@ -1,0 +1,276 @@
+//! The controller RPC transport: length-prefixed JSON frames over TCP on the CONTROLLER
+//! listener. Carries Raft's AppendEntries / Vote / InstallSnapshot, proposals forwarded to the
+//! leader, and broker heartbeats to the active controller.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use openraft::error::{
+    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+};
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use openraft::BasicNode;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::{Proposal, ProposalResult, TypeConfig};
+
+/// Largest accepted frame.
+pub const MAX_FRAME: usize = 64 << 20;
+
+/// A request on the controller listener.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum RpcRequest {
+    /// Raft AppendEntries.
+    AppendEntries(AppendEntriesRequest<TypeConfig>),
+    /// Raft RequestVote.
+    Vote(VoteRequest<u64>),
+    /// Raft InstallSnapshot chunk.
+    InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
+    /// A proposal forwarded to the leader.
+    Propose(Proposal),
+    /// A broker is alive (to the active controller).
+    Heartbeat {
+        /// Broker id.
+        broker: i32,
+    },
+}
+
+/// The outcome of a forwarded proposal or heartbeat.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Forwarded {
+    /// Committed and applied.
+    Done(ProposalResult),
+    /// Not the leader; the leader if known.
+    NotLeader(Option<u64>),
+    /// Raft failed.
+    Failed(String),
+}
+
+/// A response on the controller listener.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum RpcResponse {
+    /// AppendEntries answer.
+    AppendEntries(Result<AppendEntriesResponse<u64>, RaftError<u64>>),
+    /// Vote answer.
+    Vote(Result<VoteResponse<u64>, RaftError<u64>>),
+    /// InstallSnapshot answer.
+    InstallSnapshot(Result<InstallSnapshotResponse<u64>, RaftError<u64, InstallSnapshotError>>),
+    /// Proposal or heartbeat answer.
+    Forwarded(Forwarded),
+}
+
+async fn write_frame<T: Serialize>(s: &mut TcpStream, v: &T) -> std::io::Result<()> {
+    let json = serde_json::to_vec(v).map_err(std::io::Error::other)?;
+    let mut buf = Vec::with_capacity(json.len() + 4);
+    buf.extend_from_slice(&(json.len() as u32).to_be_bytes());
+    buf.extend_from_slice(&json);
+    s.write_all(&buf).await
+}
+
+async fn read_frame<T: for<'de> Deserialize<'de>>(s: &mut TcpStream) -> std::io::Result<T> {
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).await?;
+    let len = u32::from_be_bytes(len) as usize;
+    if len > MAX_FRAME {
+        return Err(std::io::Error::other(format!(
+            "controller frame of {len} bytes is too large"
+        )));
+    }
+    let mut buf = vec![0u8; len];
+    s.read_exact(&mut buf).await?;
+    serde_json::from_slice(&buf).map_err(std::io::Error::other)
+}
+
+/// A client connection to one controller (reconnects after any error).
+#[derive(Debug)]
+pub struct RpcClient {
+    addr: String,
+    conn: tokio::sync::Mutex<Option<TcpStream>>,
+}
+
+impl RpcClient {
+    /// A client for `addr` (`host:port`); connects lazily.
+    pub fn new(addr: &str) -> Self {
+        RpcClient {
+            addr: addr.to_string(),
+            conn: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// One request/response, bounded by `timeout`.
+    pub async fn call(&self, req: &RpcRequest, timeout: Duration) -> std::io::Result<RpcResponse> {
+        let mut guard = self.conn.lock().await;
+        let fut = async {
+            if guard.is_none() {
+                let s = TcpStream::connect(&self.addr).await?;
+                s.set_nodelay(true)?;
+                *guard = Some(s);
+            }
+            let s = guard
+                .as_mut()
+                .ok_or_else(|| std::io::Error::other("no connection"))?;
+            write_frame(s, req).await?;
+            read_frame(s).await
+        };
+        let r = match tokio::time::timeout(timeout, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "controller RPC timed out",
+            )),
+        };
+        if r.is_err() {
+            *guard = None;
+        }
+        r
+    }
+}
+
+/// Serve the controller listener: every connection's requests go through `handle` in order; a
+/// `None` answer (the node stopped) closes the connection.
+pub async fn serve<F, Fut>(listener: TcpListener, handle: F)
+where
+    F: Fn(RpcRequest) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Option<RpcResponse>> + Send,
+{
+    loop {
+        let Ok((mut s, peer)) = listener.accept().await else {
+            continue;
+        };
+        let _ = s.set_nodelay(true);
+        let h = handle.clone();
+        tokio::spawn(async move {
+            loop {
+                let req: RpcRequest = match read_frame(&mut s).await {
+                    Ok(r) => r,
+                    Err(e) => {
+                        if e.kind() != std::io::ErrorKind::UnexpectedEof {
+                            tracing::debug!(%peer, error = %e, "controller connection closed");
+                        }
+                        return;
+                    }
+                };
+                let Some(resp) = h(req).await else { return };
+                if write_frame(&mut s, &resp).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+/// openraft's network factory over [`RpcClient`]s (one per peer, shared).
+#[derive(Debug, Clone, Default)]
+pub struct Network {
+    clients: Arc<std::sync::Mutex<HashMap<u64, Arc<RpcClient>>>>,
+}
+
+impl Network {
+    /// The shared client for `target` at `addr`.
+    pub fn client(&self, target: u64, addr: &str) -> Arc<RpcClient> {
+        self.clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(target)
+            .or_insert_with(|| Arc::new(RpcClient::new(addr)))
+            .clone()
+    }
+}
+
+/// A connection to one peer, as openraft sees it.
+pub struct PeerConnection {
+    target: u64,
+    client: Arc<RpcClient>,
+}
+
+impl RaftNetworkFactory<TypeConfig> for Network {
+    type Network = PeerConnection;
+
+    async fn new_client(&mut self, target: u64, node: &BasicNode) -> PeerConnection {
+        PeerConnection {
+            target,
+            client: self.client(target, &node.addr),
+        }
+    }
+}
+
+fn unreachable<E: std::error::Error>(e: std::io::Error) -> RPCError<u64, BasicNode, E> {
+    if e.kind() == std::io::ErrorKind::ConnectionRefused {
+        RPCError::Unreachable(Unreachable::new(&e))
+    } else {
+        RPCError::Network(NetworkError::new(&e))
+    }
+}
+
+fn ttl(option: &RPCOption) -> Duration {
+    option.hard_ttl()
+}
+
+fn wrong<E: std::error::Error>() -> RPCError<u64, BasicNode, E> {
+    RPCError::Network(NetworkError::new(&std::io::Error::other(
+        "unexpected controller response",
+    )))
+}
+
+impl RaftNetwork<TypeConfig> for PeerConnection {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<u64>, RPCError<u64, BasicNode, RaftError<u64>>> {
+        match self
+            .client
+            .call(&RpcRequest::AppendEntries(rpc), ttl(&option))
+            .await
+        {
+            Ok(RpcResponse::AppendEntries(r)) => {
+                r.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+            }
+            Ok(_) => Err(wrong()),
+            Err(e) => Err(unreachable(e)),
+        }
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<
+        InstallSnapshotResponse<u64>,
+        RPCError<u64, BasicNode, RaftError<u64, InstallSnapshotError>>,
+    > {
+        match self
+            .client
+            .call(&RpcRequest::InstallSnapshot(rpc), ttl(&option))
+            .await
+        {
+            Ok(RpcResponse::InstallSnapshot(r)) => {
+                r.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+            }
+            Ok(_) => Err(wrong()),
+            Err(e) => Err(unreachable(e)),
+        }
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<u64>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<u64>, RPCError<u64, BasicNode, RaftError<u64>>> {
+        match self.client.call(&RpcRequest::Vote(rpc), ttl(&option)).await {
+            Ok(RpcResponse::Vote(r)) => {
+                r.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+            }
+            Ok(_) => Err(wrong()),
+            Err(e) => Err(unreachable(e)),
+        }
+    }
+}

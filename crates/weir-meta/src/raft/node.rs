@@ -1,0 +1,377 @@
+//! [`MetaNode`]: one node's Raft member plus, while it is the Raft leader, the active controller.
+//! Brokers propose records through it (forwarded to the leader when needed), send heartbeats, and
+//! watch the applied [`MetadataImage`].
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::storage::RaftLogStorage;
+use openraft::{BasicNode, Raft, SnapshotPolicy};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use super::log_store::LogStore;
+use super::network::{serve, Forwarded, Network, RpcRequest, RpcResponse};
+use super::state_machine::StateMachine;
+use super::TypeConfig;
+use crate::controller::Controller;
+use crate::image::{Applied, MetadataImage};
+use crate::records::MetadataRecord;
+use crate::MetaError;
+
+/// How long a proposal may take (leader election included) before it fails.
+pub const PROPOSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Configuration of a metadata node.
+#[derive(Debug, Clone)]
+pub struct MetaConfig {
+    /// `node.id`.
+    pub node_id: u64,
+    /// `metadata.log.dir`.
+    pub dir: PathBuf,
+    /// Voters: node id → controller listener `host:port` (`controller.quorum.voters`).
+    pub voters: BTreeMap<u64, String>,
+    /// `broker.session.timeout.ms`.
+    pub session_timeout_ms: i64,
+    /// `unclean.leader.election.enable`.
+    pub unclean_leader_election: bool,
+}
+
+/// A running metadata node.
+pub struct MetaNode {
+    id: u64,
+    raft: Raft<TypeConfig>,
+    sm: StateMachine,
+    network: Network,
+    voters: BTreeMap<u64, String>,
+    controller: Mutex<(bool, Controller)>,
+    config: MetaConfig,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    stopped: std::sync::atomic::AtomicBool,
+}
+
+impl std::fmt::Debug for MetaNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetaNode")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn raft_err<E: std::fmt::Display>(e: E) -> MetaError {
+    MetaError::Raft(e.to_string())
+}
+
+impl MetaNode {
+    /// Open the log and state machine in `config.dir`, start Raft, serve the controller listener
+    /// (if given) and run the controller duties while leader. A pristine node initialises the
+    /// voter set (every voter does; Raft keeps the first).
+    pub async fn start(
+        config: MetaConfig,
+        listener: Option<TcpListener>,
+    ) -> Result<Arc<MetaNode>, MetaError> {
+        let mut log = LogStore::open(&config.dir).map_err(raft_err)?;
+        let sm = StateMachine::open(&config.dir).map_err(raft_err)?;
+        let network = Network::default();
+        let raft_config = openraft::Config {
+            cluster_name: "weir".into(),
+            heartbeat_interval: 100,
+            election_timeout_min: 400,
+            election_timeout_max: 800,
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(1000),
+            max_in_snapshot_log_to_keep: 100,
+            ..Default::default()
+        }
+        .validate()
+        .map_err(raft_err)?;
+        let pristine = log
+            .get_log_state()
+            .await
+            .map_err(raft_err)?
+            .last_log_id
+            .is_none()
+            && sm.last_applied_index() == 0;
+        let raft = Raft::new(
+            config.node_id,
+            Arc::new(raft_config),
+            network.clone(),
+            log,
+            sm.clone(),
+        )
+        .await
+        .map_err(raft_err)?;
+        if pristine {
+            let members: BTreeMap<u64, BasicNode> = config
+                .voters
+                .iter()
+                .map(|(id, addr)| (*id, BasicNode::new(addr)))
+                .collect();
+            if let Err(e) = raft.initialize(members).await {
+                tracing::debug!(error = %e, "metadata quorum already initialised");
+            }
+        }
+        let node = Arc::new(MetaNode {
+            id: config.node_id,
+            raft,
+            sm,
+            network,
+            voters: config.voters.clone(),
+            controller: Mutex::new((
+                false,
+                Controller::new(config.session_timeout_ms, config.unclean_leader_election),
+            )),
+            config,
+            tasks: Mutex::new(Vec::new()),
+            stopped: std::sync::atomic::AtomicBool::new(false),
+        });
+        let mut tasks = Vec::new();
+        if let Some(l) = listener {
+            let n = Arc::downgrade(&node);
+            tasks.push(tokio::spawn(serve(l, move |req| {
+                let n = n.clone();
+                async move {
+                    let n = n.upgrade()?;
+                    if n.stopped.load(std::sync::atomic::Ordering::SeqCst) {
+                        return None;
+                    }
+                    Some(n.handle(req).await)
+                }
+            })));
+        }
+        let weak = Arc::downgrade(&node);
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            loop {
+                tick.tick().await;
+                let Some(n) = weak.upgrade() else { return };
+                n.controller_tick().await;
+            }
+        }));
+        *node.tasks.lock().unwrap_or_else(|p| p.into_inner()) = tasks;
+        Ok(node)
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The current Raft leader, if known.
+    pub fn leader(&self) -> Option<u64> {
+        self.raft.metrics().borrow().current_leader
+    }
+
+    /// True while this node is the Raft leader (the active controller).
+    pub fn is_leader(&self) -> bool {
+        self.leader() == Some(self.id)
+    }
+
+    /// The applied image now.
+    pub fn image(&self) -> Arc<MetadataImage> {
+        self.sm.image()
+    }
+
+    /// Watch the applied image.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<MetadataImage>> {
+        self.sm.subscribe()
+    }
+
+    /// The Raft log index applied locally.
+    pub fn applied_index(&self) -> u64 {
+        self.sm.last_applied_index()
+    }
+
+    /// Wait until a leader is known (or `timeout` passes).
+    pub async fn wait_for_leader(&self, timeout: Duration) -> Option<u64> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(l) = self.leader() {
+                return Some(l);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
+    }
+
+    /// Commit `records` (atomically, in order) through the leader and return what applying them
+    /// produced; a record that fails validation fails the whole proposal with the state
+    /// unchanged. Retries through leader changes for up to [`PROPOSE_TIMEOUT`].
+    pub async fn propose(&self, records: Vec<MetadataRecord>) -> Result<Vec<Applied>, MetaError> {
+        let deadline = Instant::now() + PROPOSE_TIMEOUT;
+        loop {
+            let attempt = match self.raft.client_write(records.clone()).await {
+                Ok(resp) => return resp.data,
+                Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => match f.leader_id
+                {
+                    Some(leader) if leader != self.id => self.forward(leader, &records).await,
+                    _ => Forwarded::NotLeader(None),
+                },
+                Err(e) => Forwarded::Failed(e.to_string()),
+            };
+            match attempt {
+                Forwarded::Done(r) => return r,
+                Forwarded::NotLeader(_) | Forwarded::Failed(_) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Forwarded::NotLeader(l) => return Err(MetaError::NotController(l)),
+                Forwarded::Failed(e) => return Err(MetaError::Raft(e)),
+            }
+        }
+    }
+
+    async fn forward(&self, leader: u64, records: &[MetadataRecord]) -> Forwarded {
+        let Some(addr) = self.voters.get(&leader) else {
+            return Forwarded::NotLeader(Some(leader));
+        };
+        let client = self.network.client(leader, addr);
+        match client
+            .call(&RpcRequest::Propose(records.to_vec()), PROPOSE_TIMEOUT)
+            .await
+        {
+            Ok(RpcResponse::Forwarded(f)) => f,
+            Ok(_) => Forwarded::Failed("unexpected response to a forwarded proposal".into()),
+            Err(e) => Forwarded::Failed(e.to_string()),
+        }
+    }
+
+    /// A broker heartbeat: delivered to the active controller (here or forwarded).
+    pub async fn heartbeat(&self, broker: i32) -> Result<(), MetaError> {
+        match self.leader() {
+            Some(l) if l == self.id => match self.local_heartbeat(broker).await {
+                Forwarded::Done(r) => r.map(|_| ()),
+                Forwarded::NotLeader(l) => Err(MetaError::NotController(l)),
+                Forwarded::Failed(e) => Err(MetaError::Raft(e)),
+            },
+            Some(l) => {
+                let Some(addr) = self.voters.get(&l) else {
+                    return Err(MetaError::NotController(Some(l)));
+                };
+                match self
+                    .network
+                    .client(l, addr)
+                    .call(&RpcRequest::Heartbeat { broker }, Duration::from_secs(5))
+                    .await
+                {
+                    Ok(RpcResponse::Forwarded(Forwarded::Done(r))) => r.map(|_| ()),
+                    Ok(RpcResponse::Forwarded(Forwarded::NotLeader(l))) => {
+                        Err(MetaError::NotController(l))
+                    }
+                    Ok(other) => Err(MetaError::Raft(format!(
+                        "unexpected heartbeat answer {other:?}"
+                    ))),
+                    Err(e) => Err(MetaError::Raft(e.to_string())),
+                }
+            }
+            None => Err(MetaError::NotController(None)),
+        }
+    }
+
+    async fn local_heartbeat(&self, broker: i32) -> Forwarded {
+        if !self.is_leader() {
+            return Forwarded::NotLeader(self.leader());
+        }
+        let recs = {
+            let image = self.image();
+            let mut c = self.controller.lock().unwrap_or_else(|p| p.into_inner());
+            c.1.heartbeat(&image, broker, now_ms())
+        };
+        if recs.is_empty() {
+            return Forwarded::Done(Ok(Vec::new()));
+        }
+        match self.raft.client_write(recs).await {
+            Ok(resp) => Forwarded::Done(resp.data),
+            Err(e) => Forwarded::Failed(e.to_string()),
+        }
+    }
+
+    /// While leader: fence brokers that stopped heartbeating. A new leader starts every broker's
+    /// session afresh.
+    async fn controller_tick(&self) {
+        let leader = self.is_leader();
+        let recs = {
+            let image = self.image();
+            let mut c = self.controller.lock().unwrap_or_else(|p| p.into_inner());
+            if leader && !c.0 {
+                c.1 = Controller::new(
+                    self.config.session_timeout_ms,
+                    self.config.unclean_leader_election,
+                );
+            }
+            c.0 = leader;
+            if !leader {
+                return;
+            }
+            c.1.tick(&image, now_ms())
+        };
+        if !recs.is_empty() {
+            if let Err(e) = self.raft.client_write(recs).await {
+                tracing::warn!(error = %e, "controller could not fence a broker");
+            }
+        }
+    }
+
+    async fn handle(&self, req: RpcRequest) -> RpcResponse {
+        match req {
+            RpcRequest::AppendEntries(r) => {
+                RpcResponse::AppendEntries(self.raft.append_entries(r).await)
+            }
+            RpcRequest::Vote(r) => RpcResponse::Vote(self.raft.vote(r).await),
+            RpcRequest::InstallSnapshot(r) => {
+                RpcResponse::InstallSnapshot(self.raft.install_snapshot(r).await)
+            }
+            RpcRequest::Propose(records) => {
+                RpcResponse::Forwarded(match self.raft.client_write(records).await {
+                    Ok(resp) => Forwarded::Done(resp.data),
+                    Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+                        Forwarded::NotLeader(f.leader_id)
+                    }
+                    Err(e) => Forwarded::Failed(e.to_string()),
+                })
+            }
+            RpcRequest::Heartbeat { broker } => {
+                RpcResponse::Forwarded(self.local_heartbeat(broker).await)
+            }
+        }
+    }
+
+    /// Stop Raft, the controller listener and the controller task (tests; the process exit
+    /// does the same).
+    pub async fn shutdown(&self) {
+        self.stopped
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        for t in self
+            .tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+        {
+            t.abort();
+        }
+        let _ = self.raft.shutdown().await;
+    }
+}
+
+/// Parse `controller.quorum.voters` (`1@host:port,2@host:port`).
+pub fn parse_voters(s: &str) -> Result<BTreeMap<u64, String>, MetaError> {
+    let mut out = BTreeMap::new();
+    for item in s.split(',').map(str::trim).filter(|x| !x.is_empty()) {
+        let (id, addr) = item.split_once('@').ok_or_else(|| {
+            MetaError::InvalidRequest(format!("voter {item:?} is not id@host:port"))
+        })?;
+        let id: u64 = id
+            .parse()
+            .map_err(|_| MetaError::InvalidRequest(format!("voter id {id:?} is not a number")))?;
+        out.insert(id, addr.to_string());
+    }
+    Ok(out)
+}
