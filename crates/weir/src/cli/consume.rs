@@ -42,6 +42,10 @@ pub struct ConsumeArgs {
     /// assigned (and fails if none are assigned within 15 s). Ctrl-C / SIGTERM commit and leave.
     #[arg(short = 'g', long)]
     group: Option<String>,
+    /// Extra librdkafka consumer property, kcat-style (repeatable), e.g.
+    /// `-X session.timeout.ms=6000` or `-X group.protocol=consumer`.
+    #[arg(short = 'X', long = "property", value_name = "KEY=VALUE")]
+    properties: Vec<String>,
     /// Stop after this many messages.
     #[arg(long = "max-messages")]
     max_messages: Option<u64>,
@@ -87,19 +91,36 @@ fn render(fmt: &str, topic: &str, m: &rdkafka::message::BorrowedMessage<'_>) -> 
     out
 }
 
+/// Apply `-X key=value` properties on top of `cfg`.
+fn with_properties<'a>(
+    cfg: &'a mut ClientConfig,
+    props: &[String],
+) -> Result<&'a mut ClientConfig, String> {
+    for p in props {
+        let (k, v) = p
+            .split_once('=')
+            .ok_or_else(|| format!("-X {p}: expected KEY=VALUE"))?;
+        cfg.set(k.trim(), v.trim());
+    }
+    Ok(cfg)
+}
+
 /// Run `weir consume` (manual assignment and no commits, unless `--group`).
 pub fn run(args: ConsumeArgs) -> Result<(), String> {
     if let Some(group) = args.group.as_deref() {
         return run_group(&args, group);
     }
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &args.bootstrap)
-        .set("group.id", "weir-cli")
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "false")
-        .set("log_level", "3")
-        .create()
-        .map_err(|e| client_error("create consumer", e))?;
+    let consumer: BaseConsumer = with_properties(
+        ClientConfig::new()
+            .set("bootstrap.servers", &args.bootstrap)
+            .set("group.id", "weir-cli")
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "false")
+            .set("log_level", "3"),
+        &args.properties,
+    )?
+    .create()
+    .map_err(|e| client_error("create consumer", e))?;
     let md = consumer
         .fetch_metadata(Some(&args.topic), TIMEOUT)
         .map_err(|e| client_error(&format!("metadata of {}", args.topic), e))?;
@@ -180,23 +201,26 @@ const GROUP_IDLE: Duration = Duration::from_secs(2);
 /// printed messages are committed), commit on exit and leave the group.
 fn run_group(args: &ConsumeArgs, group: &str) -> Result<(), String> {
     use std::io::Write;
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &args.bootstrap)
-        .set("group.id", group)
-        .set("enable.auto.commit", "true")
-        .set("enable.auto.offset.store", "false")
-        .set(
-            "auto.offset.reset",
-            if args.from_beginning {
-                "earliest"
-            } else {
-                "latest"
-            },
-        )
-        .set("enable.partition.eof", "false")
-        .set("log_level", "3")
-        .create()
-        .map_err(|e| client_error("create consumer", e))?;
+    let consumer: BaseConsumer = with_properties(
+        ClientConfig::new()
+            .set("bootstrap.servers", &args.bootstrap)
+            .set("group.id", group)
+            .set("enable.auto.commit", "true")
+            .set("enable.auto.offset.store", "false")
+            .set(
+                "auto.offset.reset",
+                if args.from_beginning {
+                    "earliest"
+                } else {
+                    "latest"
+                },
+            )
+            .set("enable.partition.eof", "false")
+            .set("log_level", "3"),
+        &args.properties,
+    )?
+    .create()
+    .map_err(|e| client_error("create consumer", e))?;
     consumer
         .subscribe(&[&args.topic])
         .map_err(|e| client_error(&format!("subscribe to {}", args.topic), e))?;
