@@ -268,19 +268,6 @@ pub fn throttle_delay(rate: f64, sent: u64, elapsed: Duration) -> Option<Duratio
     due.checked_sub(elapsed).filter(|d| !d.is_zero())
 }
 
-/// Wait `wait` before the next send while serving delivery reports; librdkafka's poll counts
-/// whole milliseconds, so shorter waits sleep instead of spinning.
-pub fn pace<C: rdkafka::producer::ProducerContext>(
-    producer: &rdkafka::producer::BaseProducer<C>,
-    wait: Duration,
-) {
-    if wait >= Duration::from_millis(1) {
-        producer.poll(wait.min(Duration::from_millis(100)));
-    } else {
-        std::thread::sleep(wait);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use hdrhistogram::Histogram;
 use rdkafka::error::KafkaError;
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientContext;
 use serde_json::json;
@@ -134,7 +134,9 @@ pub fn run(args: ProduceArgs) -> Result<(), String> {
         ],
         &args.producer_props,
     )?;
-    let producer: BaseProducer<Acks> = cfg
+    // librdkafka's delivery reports are served by the ThreadedProducer's own polling thread, so
+    // each acknowledgement is timed when it arrives, whatever the sending loop is doing.
+    let producer: ThreadedProducer<Acks> = cfg
         .create_with_context(Acks::new())
         .map_err(|e| client_error("create producer", e))?;
     super::check_reachable(producer.client(), c)?;
@@ -159,13 +161,12 @@ pub fn run(args: ProduceArgs) -> Result<(), String> {
         if let Some(wait) =
             super::throttle_delay(args.throughput, sent, ctx.start.elapsed() - begin)
         {
-            super::pace(&producer, wait);
+            std::thread::sleep(wait.min(Duration::from_millis(100)));
             continue;
         }
         send(&producer, &c.topic, &value)?;
         sent += 1;
         if (sent & 255) == 0 {
-            producer.poll(Duration::ZERO);
             let acked = ctx.acked();
             progress.update(acked, || {
                 let t = Throughput {
@@ -215,15 +216,20 @@ pub fn run(args: ProduceArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// Hand one record to librdkafka, serving delivery reports while its queue is full.
-pub(super) fn send(producer: &BaseProducer<Acks>, topic: &str, value: &[u8]) -> Result<(), String> {
+/// Hand one record to librdkafka, waiting while its queue is full (backpressure: the polling
+/// thread frees space as acknowledgements arrive).
+pub(super) fn send(
+    producer: &ThreadedProducer<Acks>,
+    topic: &str,
+    value: &[u8],
+) -> Result<(), String> {
     let now = producer.context().start.elapsed().as_nanos() as usize;
     let mut rec = BaseRecord::<(), [u8], usize>::with_opaque_to(topic, now).payload(value);
     loop {
         match producer.send(rec) {
             Ok(()) => return Ok(()),
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
-                producer.poll(Duration::from_millis(5));
+                std::thread::sleep(Duration::from_millis(1));
                 rec = r;
             }
             Err((e, _)) => return Err(client_error("produce", e)),
