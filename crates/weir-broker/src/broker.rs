@@ -1,8 +1,9 @@
 //! The broker's shared state: configuration, cluster id, the log manager, topic metadata, the
 //! fetch wake-up signal and the fetch session cache.
 //!
-//! Single node: every partition is led by this node with leader epoch 0, and its replica set and
-//! ISR are exactly `[node.id]`.
+//! Topic metadata (assignments, leaders, epochs, configs) comes from the Raft metadata log
+//! (`weir-meta`): [`Broker::meta`] is this node's Raft member, [`Broker::topics`] a view of the
+//! applied image, and `metadata_sync` keeps local logs in line with it.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -19,13 +20,11 @@ use crate::error::BrokerError;
 use crate::groups::GroupCoordinator;
 use crate::handlers::fetch_session::FetchSessionCache;
 use crate::topics::TopicStore;
-
-/// The leader epoch of every partition (single node, no leader changes yet).
-pub const LEADER_EPOCH: i32 = 0;
+use weir_meta::raft::{MetaConfig, MetaNode};
 
 /// File name of Kafka's per-log-dir identity file.
 pub const META_PROPERTIES: &str = "meta.properties";
-/// File name of the topic metadata store inside the log dir.
+/// File name of the pre-Raft topic metadata store inside the log dir (migrated at start-up).
 pub const TOPICS_FILE: &str = "weir-topics.json";
 
 /// Shared broker state; one per process, behind an `Arc`.
@@ -36,8 +35,16 @@ pub struct Broker {
     pub cluster_id: String,
     /// All partition logs.
     pub logs: Arc<LogManager>,
-    /// Persistent topic metadata.
+    /// This node's metadata-quorum member (and, while Raft leader, the active controller).
+    pub meta: Arc<MetaNode>,
+    /// Topics as the applied metadata image has them.
     pub topics: TopicStore,
+    /// This process's broker incarnation (registered with the controller).
+    pub incarnation: uuid::Uuid,
+    /// Serialises `reconcile`.
+    pub(crate) reconcile_lock: Mutex<()>,
+    /// Topics seen in the last reconciled image (to notice deletions).
+    pub(crate) known_topics: Mutex<std::collections::BTreeSet<String>>,
     /// The group coordinator (consumer groups and committed offsets).
     pub groups: GroupCoordinator,
     /// Producer id allocation for idempotent producers.
@@ -64,12 +71,13 @@ impl std::fmt::Debug for Broker {
 }
 
 impl Broker {
-    /// Open the broker: create the log dir, read or write `meta.properties`, open the log
-    /// manager, load the topic store, and open every partition of every known topic with its
-    /// effective config. Fails if `meta.properties` names another node id, or if more than
-    /// one log dir is configured (Weir supports exactly one log dir for now; Kafka supports
-    /// JBOD).
-    pub fn open(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
+    /// Open the broker: create the log dir, read or write `meta.properties`, start this node's
+    /// metadata-quorum member (single voter by default; `controller.quorum.voters` for a cluster,
+    /// Raft RPC on the CONTROLLER listener), open the log manager, move a pre-Raft topic table
+    /// onto the metadata log, open the partitions this node replicates and replay
+    /// `__consumer_offsets`. Fails if `meta.properties` names another node id, or if more than
+    /// one log dir is configured (Weir supports exactly one log dir for now; Kafka supports JBOD).
+    pub async fn open(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
         let log_dir = match config.log_dirs.as_slice() {
             [one] => one.clone(),
             [] => return Err(BrokerError::Config("log.dirs is empty".into())),
@@ -81,8 +89,11 @@ impl Broker {
         };
         std::fs::create_dir_all(&log_dir)?;
         let cluster_id = load_or_create_meta(&log_dir, config.node_id)?;
+        let (meta_config, listener) = meta_setup(&config).await?;
+        let single = meta_config.voters.len() == 1;
+        let meta = MetaNode::start(meta_config, listener).await?;
         let logs = LogManager::open(&log_dir, Arc::new(SystemClock))?;
-        let topics = TopicStore::load(&log_dir.join(TOPICS_FILE))?;
+        let topics = TopicStore::new(meta.clone());
         let (new_data, _) = watch::channel(0u64);
         let groups = GroupCoordinator::new(config.groups.clone(), Arc::new(SystemClock));
         let producer_ids = crate::producer_ids::ProducerIdManager::open(&log_dir)?;
@@ -92,39 +103,42 @@ impl Broker {
             config,
             cluster_id,
             logs,
+            meta,
             topics,
+            incarnation: uuid::Uuid::new_v4(),
+            reconcile_lock: Mutex::new(()),
+            known_topics: Mutex::new(Default::default()),
             new_data,
             hw_lock: Mutex::new(()),
             fetch_sessions: FetchSessionCache::default(),
             bound_port: AtomicU16::new(0),
             shutting_down: AtomicBool::new(false),
         });
-        broker.open_partitions()?;
-        crate::groups::store::replay(&broker, &broker.groups)?;
-        Ok(broker)
-    }
-
-    /// Open every partition of every topic; on a single node every byte in the log after
-    /// recovery is the leader's own data, so the high watermark starts at the log end offset.
-    fn open_partitions(&self) -> Result<(), BrokerError> {
-        let metas = self.topics.list();
-        let mut known = std::collections::HashSet::new();
-        for meta in &metas {
-            let cfg = self.log_config_for(meta)?;
-            for p in 0..meta.partitions {
-                let tp = TopicPartition::new(meta.name.clone(), p);
-                let log = self.logs.get_or_create(&tp, cfg.clone())?;
-                log.set_high_watermark(log.log_end_offset());
-                known.insert(tp);
-            }
+        if single {
+            // The sole voter elects itself; topics and registration are available at once.
+            broker
+                .meta
+                .wait_for_leader(std::time::Duration::from_secs(10))
+                .await
+                .ok_or_else(|| {
+                    BrokerError::Config("metadata quorum of one did not elect itself".into())
+                })?;
+            broker.migrate_legacy_topics().await?;
+            broker.register().await?;
         }
-        for tp in self.logs.partitions_on_disk() {
-            if !known.contains(&tp) {
+        let image = broker.meta.image();
+        broker.reconcile(&image)?;
+        let known: std::collections::HashSet<TopicPartition> =
+            broker.logs.partitions_open().into_iter().collect();
+        for tp in broker.logs.partitions_on_disk() {
+            if !known.contains(&tp) && tp.topic != "__cluster_metadata" {
                 warn!(partition = %tp.dir_name(), "log directory belongs to no known topic; left untouched");
             }
         }
-        info!(topics = metas.len(), "topic metadata loaded");
-        Ok(())
+        info!(topics = image.topics.len(), "topic metadata loaded");
+        crate::groups::store::replay(&broker, &broker.groups)?;
+        tokio::spawn(crate::metadata_sync::follow(broker.clone()));
+        Ok(broker)
     }
 
     /// The open log of a partition, if the partition exists.
@@ -221,6 +235,63 @@ impl Broker {
         };
         (host, i32::from(port))
     }
+}
+
+/// The metadata node's configuration and, in a cluster, its bound CONTROLLER listener.
+async fn meta_setup(
+    config: &BrokerConfig,
+) -> Result<(MetaConfig, Option<tokio::net::TcpListener>), BrokerError> {
+    let node = u64::try_from(config.node_id)
+        .map_err(|_| BrokerError::Config(format!("node.id {} must be >= 0", config.node_id)))?;
+    let voters_raw = config.controller_quorum_voters.trim();
+    let mut meta = MetaConfig {
+        node_id: node,
+        dir: config.metadata_log_dir.clone().unwrap_or_else(|| {
+            config
+                .log_dirs
+                .first()
+                .cloned()
+                .unwrap_or_default()
+                .join("__cluster_metadata-0")
+        }),
+        voters: [(node, String::new())].into(),
+        session_timeout_ms: config.broker_session_timeout_ms,
+        unclean_leader_election: config.entries.iter().any(|e| {
+            e.name == "unclean.leader.election.enable" && e.value.as_deref() == Some("true")
+        }),
+    };
+    if voters_raw.is_empty() {
+        return Ok((meta, None));
+    }
+    meta.voters = weir_meta::raft::node::parse_voters(voters_raw)
+        .map_err(|e| BrokerError::Config(format!("controller.quorum.voters: {e}")))?;
+    let has = |r: &str| config.process_roles.iter().any(|x| x == r);
+    if !has("controller") || !has("broker") {
+        return Err(BrokerError::Config(
+            "Weir runs combined nodes only for now: process.roles must be broker,controller".into(),
+        ));
+    }
+    if !meta.voters.contains_key(&node) {
+        return Err(BrokerError::Config(format!(
+            "node.id {node} is not in controller.quorum.voters {voters_raw}"
+        )));
+    }
+    let l = config
+        .listeners
+        .iter()
+        .find(|l| l.name.eq_ignore_ascii_case("CONTROLLER"))
+        .ok_or_else(|| {
+            BrokerError::Config("a controller needs a CONTROLLER listener in listeners".into())
+        })?;
+    let listener = tokio::net::TcpListener::bind((l.host.as_str(), l.port))
+        .await
+        .map_err(|e| {
+            BrokerError::Config(format!(
+                "cannot bind CONTROLLER://{}:{}: {e}",
+                l.host, l.port
+            ))
+        })?;
+    Ok((meta, Some(listener)))
 }
 
 /// Read `meta.properties` (Kafka format) or create it with a fresh cluster id; returns the

@@ -80,6 +80,12 @@ pub struct BrokerConfig {
     pub groups: GroupConfig,
     /// `producer.id.expiration.ms`: idempotent producer state idle this long is forgotten.
     pub producer_id_expiration_ms: i64,
+    /// `metadata.log.dir`; None = `<first log dir>/__cluster_metadata-0`, as in KRaft.
+    pub metadata_log_dir: Option<PathBuf>,
+    /// `broker.session.timeout.ms`: a broker silent this long is fenced by the controller.
+    pub broker_session_timeout_ms: i64,
+    /// `broker.heartbeat.interval.ms`.
+    pub broker_heartbeat_interval_ms: u64,
     /// Every known broker config with value and source.
     pub entries: Vec<ConfigEntry>,
 }
@@ -130,6 +136,9 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("group.consumer.heartbeat.interval.ms", "5000"),
     ("group.consumer.assignors", "uniform,range"),
     ("producer.id.expiration.ms", "86400000"),
+    ("metadata.log.dir", ""),
+    ("broker.session.timeout.ms", "9000"),
+    ("broker.heartbeat.interval.ms", "2000"),
 ];
 
 /// Broker `log.*` key → topic config key.
@@ -495,11 +504,24 @@ impl BrokerConfig {
                 "producer.id.expiration.ms",
                 &get("producer.id.expiration.ms"),
             )?,
+            metadata_log_dir: Some(get("metadata.log.dir"))
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from),
+            broker_session_timeout_ms: parse(
+                "broker.session.timeout.ms",
+                &get("broker.session.timeout.ms"),
+            )?,
+            broker_heartbeat_interval_ms: parse(
+                "broker.heartbeat.interval.ms",
+                &get("broker.heartbeat.interval.ms"),
+            )?,
             entries: Vec::new(),
         };
         if config.log_dirs.is_empty() {
             return Err(bad("log.dirs", "", "at least one directory is required"));
         }
+
         if config.num_partitions < 1 {
             return Err(bad(
                 "num.partitions",

@@ -45,6 +45,29 @@ impl BrokerError {
     }
 }
 
+impl From<weir_meta::MetaError> for BrokerError {
+    /// Metadata refusals become the Kafka error a Kafka controller returns.
+    fn from(e: weir_meta::MetaError) -> Self {
+        use weir_meta::MetaError as M;
+        let code = match &e {
+            M::UnknownTopicOrPartition(_) => ResponseError::UnknownTopicOrPartition,
+            M::TopicAlreadyExists(_) => ResponseError::TopicAlreadyExists,
+            M::InvalidReplicationFactor(_) => ResponseError::InvalidReplicationFactor,
+            M::InvalidPartitions(_) => ResponseError::InvalidPartitions,
+            M::FencedLeaderEpoch(_) => ResponseError::FencedLeaderEpoch,
+            M::InvalidUpdateVersion(_) => ResponseError::InvalidUpdateVersion,
+            M::InvalidRequest(_) => ResponseError::InvalidRequest,
+            M::BrokerNotAvailable(_) => ResponseError::BrokerNotAvailable,
+            M::NotController(_) => ResponseError::NotController,
+            M::Raft(_) => ResponseError::RequestTimedOut,
+        };
+        BrokerError::Kafka {
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
 /// Map a storage error to the Kafka error code.
 pub fn log_error_code(e: &LogError) -> i16 {
     let code = match e {

@@ -11,6 +11,7 @@ pub mod connection;
 pub mod error;
 pub mod groups;
 pub mod handlers;
+pub mod metadata_sync;
 pub mod producer_ids;
 pub mod server;
 pub mod topic_admin;

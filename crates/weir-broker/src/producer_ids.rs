@@ -1,21 +1,26 @@
-//! Producer id allocation for InitProducerId: ids are handed out from blocks of
-//! [`BLOCK_SIZE`]; a block is reserved by durably recording the next block's start in
-//! `<log.dirs>/producer-id-block` before any id of it is given out, so ids are never reused across
-//! restarts (a crash wastes at most the rest of a block, as in Kafka).
+//! Producer id allocation for InitProducerId: ids are handed out from blocks of [`BLOCK_SIZE`]
+//! that the controller reserves with an `AllocateProducerIds` record on the metadata log, so ids
+//! are unique across the cluster and across restarts (a crash wastes at most the rest of a block,
+//! as in Kafka).
 //!
-//! Deviation until the Raft controller lands: blocks come from this local file, not from the
-//! controller's AllocateProducerIds, so ids are unique per node only.
+//! Data dirs from before the metadata log reserved blocks in `<log.dirs>/producer-id-block`; the
+//! first reservation skips past what that file handed out and renames it `.migrated`.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::Arc;
+
+use tokio::sync::Mutex;
+use weir_meta::image::Applied;
+use weir_meta::raft::MetaNode;
+use weir_meta::records::MetadataRecord;
 
 use crate::error::BrokerError;
 
 /// Ids per block (Kafka's `ProducerIdsBlock.PRODUCER_ID_BLOCK_SIZE`).
 pub const BLOCK_SIZE: i64 = 1000;
 
-/// File name of the reservation record inside the log dir.
-pub const FILE: &str = "producer-id-block";
+/// File name of the pre-Raft reservation record inside the log dir.
+pub const LEGACY_FILE: &str = "producer-id-block";
 
 #[derive(Debug)]
 struct Block {
@@ -26,82 +31,70 @@ struct Block {
 /// Hands out unique producer ids.
 #[derive(Debug)]
 pub struct ProducerIdManager {
-    path: PathBuf,
+    legacy: PathBuf,
     block: Mutex<Block>,
 }
 
-fn read_next_block(path: &Path) -> Result<i64, BrokerError> {
+fn read_legacy(path: &Path) -> Result<Option<i64>, BrokerError> {
     match std::fs::read_to_string(path) {
         Ok(text) => text
             .lines()
             .find_map(|l| l.strip_prefix("next.block.start="))
             .and_then(|v| v.trim().parse::<i64>().ok())
             .filter(|v| *v >= 0)
+            .map(Some)
             .ok_or_else(|| BrokerError::Config(format!("{} is corrupt: {text:?}", path.display()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
 
 impl ProducerIdManager {
-    /// Open the allocator for `log_dir` (nothing is reserved until the first id is asked for).
+    /// The allocator for a broker whose log dir is `log_dir` (nothing is reserved until the first
+    /// id is asked for). A corrupt legacy file is an error, never a reuse of ids.
     pub fn open(log_dir: &Path) -> Result<Self, BrokerError> {
-        let path = log_dir.join(FILE);
-        let next = read_next_block(&path)?;
+        let legacy = log_dir.join(LEGACY_FILE);
+        read_legacy(&legacy)?;
         Ok(ProducerIdManager {
-            path,
-            block: Mutex::new(Block { next, end: next }),
+            legacy,
+            block: Mutex::new(Block { next: 0, end: 0 }),
         })
     }
 
-    /// A fresh producer id; reserves (durably) a new block when the current one is used up.
-    pub fn next_id(&self) -> Result<i64, BrokerError> {
-        let mut b = self.block.lock().unwrap_or_else(|p| p.into_inner());
+    /// A fresh producer id; reserves a new block through the controller when the current one is
+    /// used up.
+    pub async fn next_id(&self, meta: &Arc<MetaNode>, broker: i32) -> Result<i64, BrokerError> {
+        let mut b = self.block.lock().await;
         if b.next >= b.end {
-            let start = read_next_block(&self.path)?.max(b.end);
-            let end = start + BLOCK_SIZE;
-            weir_log::checkpoint::write_atomic(
-                &self.path,
-                format!("version=1\nnext.block.start={end}\n").as_bytes(),
-            )?;
-            *b = Block { next: start, end };
+            let mut records = Vec::new();
+            let legacy = read_legacy(&self.legacy)?;
+            if let Some(floor) = legacy {
+                let gap = floor - meta.image().next_producer_id;
+                if gap > 0 {
+                    records.push(MetadataRecord::AllocateProducerIds { broker, count: gap });
+                }
+            }
+            records.push(MetadataRecord::AllocateProducerIds {
+                broker,
+                count: BLOCK_SIZE,
+            });
+            let applied = meta.propose(records).await?;
+            let Some(Applied::ProducerIds { start, count }) = applied.last().cloned() else {
+                return Err(BrokerError::kafka(
+                    kafka_protocol::error::ResponseError::UnknownServerError,
+                    "the controller did not reserve producer ids",
+                ));
+            };
+            if legacy.is_some() {
+                std::fs::rename(&self.legacy, self.legacy.with_extension("migrated"))?;
+            }
+            *b = Block {
+                next: start,
+                end: start + count,
+            };
         }
         let id = b.next;
         b.next += 1;
         Ok(id)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids_are_unique_across_reopen_and_blocks_are_reserved_first() {
-        let dir = tempfile::tempdir().unwrap();
-        let m = ProducerIdManager::open(dir.path()).unwrap();
-        let first: Vec<i64> = (0..3).map(|_| m.next_id().unwrap()).collect();
-        assert_eq!(first, vec![0, 1, 2]);
-        let text = std::fs::read_to_string(dir.path().join(FILE)).unwrap();
-        assert!(text.contains("next.block.start=1000"), "{text}");
-        // A restart (or crash) continues with the next block: no id is handed out twice.
-        let m2 = ProducerIdManager::open(dir.path()).unwrap();
-        assert_eq!(m2.next_id().unwrap(), 1000);
-        for _ in 0..BLOCK_SIZE {
-            m2.next_id().unwrap();
-        }
-        assert!(std::fs::read_to_string(dir.path().join(FILE))
-            .unwrap()
-            .contains("next.block.start=3000"));
-    }
-
-    #[test]
-    fn a_corrupt_reservation_file_is_an_error_not_a_reuse() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(FILE), "garbage").unwrap();
-        assert!(matches!(
-            ProducerIdManager::open(dir.path()),
-            Err(BrokerError::Config(_))
-        ));
     }
 }

@@ -27,19 +27,13 @@ pub const MAX_MAINTENANCE_PERIOD: Duration = Duration::from_secs(5);
 /// Lower bound of the maintenance period, so a tiny configured interval cannot spin.
 pub const MIN_MAINTENANCE_PERIOD: Duration = Duration::from_millis(100);
 
-/// Open the broker, bind every client listener (CONTROLLER listeners are ignored until the
-/// metadata controller exists), serve until `shutdown` resolves, then shut down cleanly.
+/// Open the broker (which binds the CONTROLLER listener for Raft), bind every client listener,
+/// serve until `shutdown` resolves, then shut down cleanly.
 pub async fn run(
     config: BrokerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), BrokerError> {
-    let broker = tokio::task::spawn_blocking(move || Broker::open(config))
-        .await
-        .map_err(|e| {
-            BrokerError::Io(std::io::Error::other(format!(
-                "broker open task failed: {e}"
-            )))
-        })??;
+    let broker = Broker::open(config).await?;
     let listeners = bind_listeners(&broker.config).await?;
     run_with_listeners(broker, listeners, shutdown).await
 }
@@ -50,7 +44,7 @@ pub async fn bind_listeners(config: &BrokerConfig) -> Result<Vec<TcpListener>, B
     let mut out = Vec::new();
     for l in &config.listeners {
         if l.name.eq_ignore_ascii_case("CONTROLLER") {
-            debug!(listener = %l.name, "CONTROLLER listener not bound (no metadata controller yet)");
+            debug!(listener = %l.name, "CONTROLLER listener is served by the metadata quorum");
             continue;
         }
         let listener = TcpListener::bind((l.host.as_str(), l.port))

@@ -1,22 +1,15 @@
 //! Creating, deleting and altering topics (used by the admin handlers and Metadata auto-create).
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 
 use kafka_protocol::error::ResponseError;
 use uuid::Uuid;
-use weir_log::{LogConfig, TopicPartition};
+use weir_log::LogConfig;
+use weir_meta::controller::Controller;
+use weir_meta::records::{ConfigResource, MetadataRecord};
 
 use crate::topics::TopicMeta;
 use crate::{Broker, BrokerError};
-
-/// Serializes topic creation, deletion and partition changes, so check-then-act sequences (does
-/// the topic exist? then create it) cannot interleave and give one topic two ids.
-static TOPIC_CHANGES: Mutex<()> = Mutex::new(());
-
-fn topic_changes() -> std::sync::MutexGuard<'static, ()> {
-    TOPIC_CHANGES.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// Topic configs that are not storage configs but are valid on a topic.
 pub const NON_LOG_TOPIC_CONFIGS: &[&str] = &[
@@ -103,8 +96,11 @@ impl Broker {
     }
 
     /// Create a topic (or only validate the request). -1 partitions / replication factor mean the
-    /// broker defaults. Creates every partition log before the metadata is persisted.
-    pub fn create_topic(
+    /// broker defaults. The CreateTopic record (replicas placed by the controller logic on the
+    /// unfenced brokers) is committed through Raft; this returns once the local image has it and
+    /// the local partition logs exist. Concurrent creations of one name: Raft orders them and the
+    /// second fails validation with TOPIC_ALREADY_EXISTS.
+    pub async fn create_topic(
         &self,
         name: &str,
         partitions: i32,
@@ -113,7 +109,6 @@ impl Broker {
         validate_only: bool,
     ) -> Result<TopicMeta, BrokerError> {
         validate_topic_name(name)?;
-        let _serial = topic_changes();
         if self.topics.get(name).is_some() {
             return Err(BrokerError::kafka(
                 ResponseError::TopicAlreadyExists,
@@ -125,12 +120,6 @@ impl Broker {
         } else {
             partitions
         };
-        if partitions < 1 {
-            return Err(BrokerError::kafka(
-                ResponseError::InvalidPartitions,
-                format!("number of partitions must be at least 1, got {partitions}"),
-            ));
-        }
         let rf = if replication_factor == -1 {
             self.config.default_replication_factor
         } else {
@@ -142,100 +131,80 @@ impl Broker {
                 format!("replication factor must be at least 1, got {rf}"),
             ));
         }
-        let live_brokers = 1;
-        if rf > live_brokers {
-            return Err(BrokerError::kafka(
-                ResponseError::InvalidReplicationFactor,
-                format!("replication factor: {rf} larger than available brokers: {live_brokers}"),
-            ));
-        }
         for (k, v) in &configs {
             validate_topic_config(k, v)?;
         }
+        let id = Uuid::new_v4();
+        let image = self.meta.image();
+        let record = Controller::create_topic(&image, name, id, partitions, rf, configs.clone())?;
         let meta = TopicMeta {
             name: name.to_string(),
-            id: Uuid::new_v4(),
+            id,
             partitions,
             replication_factor: rf,
             configs,
         };
+        self.log_config_for(&meta)?;
         if validate_only {
             return Ok(meta);
         }
-        let cfg = self.log_config_for(&meta)?;
-        for p in 0..partitions {
-            let log = self
-                .logs
-                .get_or_create(&TopicPartition::new(name, p), cfg.clone())?;
-            log.assign_epoch(0, log.log_end_offset())?;
-        }
-        self.topics.upsert(meta.clone())?;
+        self.meta.propose(vec![record]).await?;
+        self.await_image(|img| img.topics.get(name).is_some_and(|t| t.id == id))
+            .await?;
         tracing::info!(topic = name, partitions, "created topic");
         Ok(meta)
     }
 
-    /// Delete a topic and its partition logs.
-    pub fn delete_topic(&self, name: &str) -> Result<TopicMeta, BrokerError> {
-        let _serial = topic_changes();
-        let meta = self.topics.remove(name)?.ok_or_else(|| {
+    /// Delete a topic; every broker deletes its partition logs when it applies the record.
+    pub async fn delete_topic(&self, name: &str) -> Result<TopicMeta, BrokerError> {
+        let meta = self.topics.get(name).ok_or_else(|| {
             BrokerError::kafka(
                 ResponseError::UnknownTopicOrPartition,
                 format!("topic {name} does not exist"),
             )
         })?;
-        for p in 0..meta.partitions {
-            self.logs.delete(&TopicPartition::new(name, p))?;
-        }
+        self.meta
+            .propose(vec![MetadataRecord::DeleteTopic {
+                name: name.to_string(),
+            }])
+            .await?;
+        self.await_image(|img| img.topics.get(name).is_none_or(|t| t.id != meta.id))
+            .await?;
         tracing::info!(topic = name, "deleted topic");
         Ok(meta)
     }
 
     /// Grow a topic to `total` partitions (increase only).
-    pub fn create_partitions(
+    pub async fn create_partitions(
         &self,
         name: &str,
         total: i32,
         validate_only: bool,
     ) -> Result<(), BrokerError> {
-        let _serial = topic_changes();
-        let mut meta = self.topics.get(name).ok_or_else(|| {
-            BrokerError::kafka(
-                ResponseError::UnknownTopicOrPartition,
-                format!("topic {name} does not exist"),
-            )
-        })?;
-        if total <= meta.partitions {
-            return Err(BrokerError::kafka(
-                ResponseError::InvalidPartitions,
-                format!("topic currently has {} partitions, which is higher than or equal to the requested {total}", meta.partitions),
-            ));
-        }
+        let image = self.meta.image();
+        let record = Controller::create_partitions(&image, name, total)?;
         if validate_only {
             return Ok(());
         }
-        let cfg = self.log_config_for(&meta)?;
-        for p in meta.partitions..total {
-            let log = self
-                .logs
-                .get_or_create(&TopicPartition::new(name, p), cfg.clone())?;
-            log.assign_epoch(0, log.log_end_offset())?;
-        }
-        meta.partitions = total;
-        self.topics.upsert(meta)?;
-        Ok(())
+        self.meta.propose(vec![record]).await?;
+        self.await_image(|img| {
+            img.topics
+                .get(name)
+                .is_some_and(|t| t.partitions.len() as i32 >= total)
+        })
+        .await
     }
 
     /// Change a topic's config overrides. `incremental = false` replaces the whole override set
-    /// (AlterConfigs); `true` applies each entry (`None` deletes the override). Applies to the open
-    /// logs immediately and persists.
-    pub fn alter_topic_configs(
+    /// (AlterConfigs); `true` applies each entry (`None` deletes the override). One atomic
+    /// proposal of SetConfig records; open logs pick the change up when the image applies.
+    pub async fn alter_topic_configs(
         &self,
         name: &str,
         configs: BTreeMap<String, Option<String>>,
         incremental: bool,
         validate_only: bool,
     ) -> Result<(), BrokerError> {
-        let _serial = topic_changes();
         let mut meta = self.topics.get(name).ok_or_else(|| {
             BrokerError::kafka(
                 ResponseError::UnknownTopicOrPartition,
@@ -265,18 +234,36 @@ impl Broker {
                 }
             }
         }
-        meta.configs = next;
-        let cfg = self.log_config_for(&meta)?;
+        let old = std::mem::replace(&mut meta.configs, next.clone());
+        self.log_config_for(&meta)?;
         if validate_only {
             return Ok(());
         }
-        self.topics.upsert(meta.clone())?;
-        for p in 0..meta.partitions {
-            if let Some(log) = self.partition_log(&TopicPartition::new(name, p)) {
-                log.update_config(cfg.clone());
-            }
+        let resource = ConfigResource::Topic(name.to_string());
+        let mut records: Vec<MetadataRecord> = old
+            .keys()
+            .filter(|k| !next.contains_key(*k))
+            .map(|k| MetadataRecord::SetConfig {
+                resource: resource.clone(),
+                key: k.clone(),
+                value: None,
+            })
+            .collect();
+        records.extend(
+            next.iter()
+                .filter(|(k, v)| old.get(*k) != Some(v))
+                .map(|(k, v)| MetadataRecord::SetConfig {
+                    resource: resource.clone(),
+                    key: k.clone(),
+                    value: Some(v.clone()),
+                }),
+        );
+        if records.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        self.meta.propose(records).await?;
+        self.await_image(|img| img.topics.get(name).is_some_and(|t| t.configs == next))
+            .await
     }
 }
 

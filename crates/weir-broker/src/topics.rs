@@ -1,15 +1,17 @@
-//! Persisted topic metadata (names, ids, partition counts, config overrides).
+//! Topic metadata as the broker sees it: a read-only view of the Raft metadata image
+//! (`weir-meta`). Changes go through `topic_admin` as metadata records.
 //!
-//! Stored as `<log_dir>/weir-topics.json`, rewritten atomically (temp file, fsync, rename,
-//! directory fsync) on every change. This moves onto the Raft metadata log when `weir-meta`
-//! lands; callers only see [`TopicStore`].
+//! Before the Raft controller, Weir kept topics in `<log_dir>/weir-topics.json`; [`read_legacy`]
+//! reads that file once so `Broker::open` can move its topics onto the metadata log.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::RwLock;
+use std::path::Path;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+use weir_meta::raft::MetaNode;
+use weir_meta::records::PartitionInfo;
 
 use crate::BrokerError;
 
@@ -34,111 +36,62 @@ struct OnDisk {
     topics: Vec<TopicMeta>,
 }
 
-/// The topic table; every mutation is durable before it returns.
-#[derive(Debug)]
+/// Read the pre-Raft topic table (`weir-topics.json`); None when the file does not exist.
+pub fn read_legacy(path: &Path) -> Result<Option<Vec<TopicMeta>>, BrokerError> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let d: OnDisk = serde_json::from_slice(&bytes).map_err(|e| {
+                BrokerError::Config(format!("corrupt topic metadata {}: {e}", path.display()))
+            })?;
+            Ok(Some(d.topics))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Read access to the topics of the applied metadata image.
+#[derive(Debug, Clone)]
 pub struct TopicStore {
-    path: PathBuf,
-    topics: RwLock<BTreeMap<String, TopicMeta>>,
+    meta: Arc<MetaNode>,
+}
+
+fn to_meta(name: &str, t: &weir_meta::image::TopicInfo) -> TopicMeta {
+    TopicMeta {
+        name: name.to_string(),
+        id: t.id,
+        partitions: t.partitions.len() as i32,
+        replication_factor: t.partitions.first().map(|p| p.replicas.len()).unwrap_or(1) as i16,
+        configs: t.configs.clone(),
+    }
 }
 
 impl TopicStore {
-    /// Load the table from `path` (missing file = no topics; unparsable = a clear error).
-    pub fn load(path: &Path) -> Result<Self, BrokerError> {
-        let topics = match std::fs::read(path) {
-            Ok(bytes) => {
-                let d: OnDisk = serde_json::from_slice(&bytes).map_err(|e| {
-                    BrokerError::Config(format!("corrupt topic metadata {}: {e}", path.display()))
-                })?;
-                d.topics.into_iter().map(|t| (t.name.clone(), t)).collect()
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-            Err(e) => return Err(e.into()),
-        };
-        Ok(TopicStore {
-            path: path.to_path_buf(),
-            topics: RwLock::new(topics),
-        })
+    /// A view over `meta`'s image.
+    pub fn new(meta: Arc<MetaNode>) -> Self {
+        TopicStore { meta }
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, TopicMeta>> {
-        self.topics.read().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// A topic by name.
+    /// The topic called `name`.
     pub fn get(&self, name: &str) -> Option<TopicMeta> {
-        self.read().get(name).cloned()
+        let img = self.meta.image();
+        img.topics.get(name).map(|t| to_meta(name, t))
     }
 
-    /// A topic by id.
+    /// The topic with id `id`.
     pub fn get_by_id(&self, id: Uuid) -> Option<TopicMeta> {
-        self.read().values().find(|t| t.id == id).cloned()
+        let img = self.meta.image();
+        img.topic_by_id(id).map(|(n, t)| to_meta(n, t))
     }
 
     /// Every topic, by name.
     pub fn list(&self) -> Vec<TopicMeta> {
-        self.read().values().cloned().collect()
+        let img = self.meta.image();
+        img.topics.iter().map(|(n, t)| to_meta(n, t)).collect()
     }
 
-    fn persist(&self, topics: &BTreeMap<String, TopicMeta>) -> Result<(), BrokerError> {
-        let d = OnDisk {
-            version: 1,
-            topics: topics.values().cloned().collect(),
-        };
-        let bytes = serde_json::to_vec_pretty(&d)
-            .map_err(|e| BrokerError::Config(format!("cannot encode topic metadata: {e}")))?;
-        weir_log::checkpoint::write_atomic(&self.path, &bytes)?;
-        Ok(())
-    }
-
-    /// Insert or replace a topic, durably.
-    pub fn upsert(&self, meta: TopicMeta) -> Result<(), BrokerError> {
-        let mut t = self.topics.write().unwrap_or_else(|e| e.into_inner());
-        let mut next = t.clone();
-        next.insert(meta.name.clone(), meta);
-        self.persist(&next)?;
-        *t = next;
-        Ok(())
-    }
-
-    /// Remove a topic, durably; returns it if it existed.
-    pub fn remove(&self, name: &str) -> Result<Option<TopicMeta>, BrokerError> {
-        let mut t = self.topics.write().unwrap_or_else(|e| e.into_inner());
-        let mut next = t.clone();
-        let old = next.remove(name);
-        if old.is_some() {
-            self.persist(&next)?;
-            *t = next;
-        }
-        Ok(old)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn round_trip_and_reload() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("weir-topics.json");
-        let s = TopicStore::load(&p).unwrap();
-        let meta = TopicMeta {
-            name: "orders".into(),
-            id: Uuid::new_v4(),
-            partitions: 3,
-            replication_factor: 1,
-            configs: [("retention.ms".to_string(), "1000".to_string())].into(),
-        };
-        s.upsert(meta.clone()).unwrap();
-        let again = TopicStore::load(&p).unwrap();
-        assert_eq!(again.get("orders"), Some(meta.clone()));
-        assert_eq!(
-            again.get_by_id(meta.id).map(|m| m.name),
-            Some("orders".into())
-        );
-        assert!(again.remove("orders").unwrap().is_some());
-        assert!(TopicStore::load(&p).unwrap().list().is_empty());
-        std::fs::write(&p, b"{not json").unwrap();
-        assert!(TopicStore::load(&p).is_err());
+    /// One partition's assignment and leadership.
+    pub fn partition(&self, topic: &str, partition: i32) -> Option<PartitionInfo> {
+        self.meta.image().partition(topic, partition).cloned()
     }
 }

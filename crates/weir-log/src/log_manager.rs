@@ -246,6 +246,11 @@ impl LogManager {
         logs.iter().map(|l| l.expire_producers(expiration_ms)).sum()
     }
 
+    /// Every partition open in this process.
+    pub fn partitions_open(&self) -> Vec<TopicPartition> {
+        self.read_logs().keys().cloned().collect()
+    }
+
     /// Write all checkpoint files now.
     pub fn checkpoint(&self) -> Result<(), LogError> {
         let _g = self

@@ -109,8 +109,80 @@ fn data_and_topic_configs_survive_a_clean_restart() {
     let c = assigned_consumer(&b.bootstrap(), "durable", 2, Offset::Beginning, &[]);
     let got = consume_n(&c, 500, Duration::from_secs(30));
     assert_eq!(got.len(), acks.acked.lock().unwrap().len());
-    let meta = std::fs::read_to_string(b.log_dir().join("weir-topics.json")).unwrap();
-    assert!(meta.contains("3600000"), "topic config persisted: {meta}");
+    assert_eq!(
+        topic_config(&b.bootstrap(), "durable", "retention.ms").as_deref(),
+        Some("3600000"),
+        "topic config persisted in the metadata log"
+    );
+}
+
+/// A topic config value as DescribeConfigs reports it.
+fn topic_config(bootstrap: &str, topic: &str, key: &str) -> Option<String> {
+    use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
+    use rdkafka::client::DefaultClientContext;
+    let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let res = rt
+        .block_on(admin.describe_configs(&[ResourceSpecifier::Topic(topic)], &AdminOptions::new()))
+        .unwrap();
+    let cfg = res.into_iter().next().unwrap().unwrap();
+    cfg.get(key).and_then(|e| e.value.clone())
+}
+
+/// A data dir from before the metadata log (topics in `weir-topics.json`) keeps its topics, ids
+/// and data: they move onto the metadata log at start-up.
+#[test]
+fn a_pre_raft_topic_table_is_migrated_with_its_ids_and_data() {
+    let mut b = BrokerProcess::start(weir(), BrokerOptions::default());
+    b.stop();
+    let id = "3f2b8c1e-5d4a-4b7e-9c1f-2a3b4c5d6e7f";
+    std::fs::write(
+        b.log_dir().join("weir-topics.json"),
+        format!(
+            r#"{{"version":1,"topics":[{{"name":"legacy","id":"{id}","partitions":2,"replication_factor":1,"configs":{{"retention.ms":"7200000"}}}}]}}"#
+        ),
+    )
+    .unwrap();
+    b.restart();
+    assert!(b.log_dir().join("weir-topics.json.migrated").exists());
+    assert!(!b.log_dir().join("weir-topics.json").exists());
+    let (p, _acks) = producer(&b.bootstrap(), &[]);
+    send(&p, "legacy", Some(1), None, b"still here");
+    assert_eq!(flush(&p, Duration::from_secs(30)), 0);
+    let c = assigned_consumer(&b.bootstrap(), "legacy", 2, Offset::Beginning, &[]);
+    assert_eq!(consume_n(&c, 1, Duration::from_secs(30)).len(), 1);
+    assert_eq!(
+        topic_config(&b.bootstrap(), "legacy", "retention.ms").as_deref(),
+        Some("7200000")
+    );
+    let mut raw = weir_test_support::raw::RawClient::connect(&b.bootstrap());
+    let mut req = kafka_protocol::messages::MetadataRequest::default();
+    let mut t = kafka_protocol::messages::metadata_request::MetadataRequestTopic::default();
+    t.name = Some(kafka_protocol::messages::TopicName(
+        kafka_protocol::protocol::StrBytes::from_static_str("legacy"),
+    ));
+    req.topics = Some(vec![t]);
+    let md: kafka_protocol::messages::MetadataResponse =
+        raw.call(kafka_protocol::messages::ApiKey::Metadata, 12, &req);
+    assert_eq!(
+        md.topics[0].topic_id.to_string(),
+        id,
+        "the topic id is kept"
+    );
+    assert_eq!(md.topics[0].partitions.len(), 2);
+    // Restarting again keeps it (now from the metadata log alone).
+    b.stop();
+    b.restart();
+    assert_eq!(
+        topic_config(&b.bootstrap(), "legacy", "retention.ms").as_deref(),
+        Some("7200000")
+    );
 }
 
 #[test]

@@ -17,9 +17,9 @@ use crate::error::BrokerError;
 
 /// Create `__consumer_offsets` if it does not exist: `offsets.topic.num.partitions` partitions,
 /// compacted, `offsets.topic.segment.bytes` segments. The replication factor is
-/// `offsets.topic.replication.factor` capped at the live brokers (Kafka refuses instead; Weir's
-/// zero-config single node would otherwise have no coordinator).
-pub fn ensure_offsets_topic(broker: &Broker) -> Result<i32, BrokerError> {
+/// `offsets.topic.replication.factor` capped at the unfenced brokers (Kafka refuses instead;
+/// Weir's zero-config single node would otherwise have no coordinator).
+pub async fn ensure_offsets_topic(broker: &Broker) -> Result<i32, BrokerError> {
     if let Some(meta) = broker.topics.get(OFFSETS_TOPIC) {
         return Ok(meta.partitions);
     }
@@ -32,28 +32,39 @@ pub fn ensure_offsets_topic(broker: &Broker) -> Result<i32, BrokerError> {
         ),
     ]
     .into();
-    let rf = cfg.offsets_topic_replication_factor.clamp(1, 1);
-    match broker.create_topic(
-        OFFSETS_TOPIC,
-        cfg.offsets_topic_partitions,
-        rf,
-        configs,
-        false,
-    ) {
+    let live = broker.meta.image().live_brokers().len().max(1);
+    let rf = cfg
+        .offsets_topic_replication_factor
+        .clamp(1, i16::try_from(live).unwrap_or(i16::MAX));
+    match broker
+        .create_topic(
+            OFFSETS_TOPIC,
+            cfg.offsets_topic_partitions,
+            rf,
+            configs,
+            false,
+        )
+        .await
+    {
         Ok(meta) => Ok(meta.partitions),
         Err(BrokerError::Kafka {
             code: ResponseError::TopicAlreadyExists,
             ..
-        }) => broker
-            .topics
-            .get(OFFSETS_TOPIC)
-            .map(|m| m.partitions)
-            .ok_or_else(|| {
-                BrokerError::kafka(
-                    ResponseError::CoordinatorNotAvailable,
-                    "offsets topic vanished",
-                )
-            }),
+        }) => {
+            broker
+                .await_image(|img| img.topics.contains_key(OFFSETS_TOPIC))
+                .await?;
+            broker
+                .topics
+                .get(OFFSETS_TOPIC)
+                .map(|m| m.partitions)
+                .ok_or_else(|| {
+                    BrokerError::kafka(
+                        ResponseError::CoordinatorNotAvailable,
+                        "offsets topic vanished",
+                    )
+                })
+        }
         Err(e) => Err(e),
     }
 }
@@ -69,7 +80,7 @@ pub async fn write(
     if recs.is_empty() {
         return Ok(());
     }
-    let partitions = ensure_offsets_topic(broker)?;
+    let partitions = ensure_offsets_topic(broker).await?;
     let partition = records::partition_for(group, partitions);
     let log = broker.require_log(OFFSETS_TOPIC, partition)?;
     let keys: Vec<Vec<u8>> = recs.iter().map(|(k, _)| records::encode_key(k)).collect();

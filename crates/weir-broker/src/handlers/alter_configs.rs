@@ -37,7 +37,8 @@ pub async fn handle(
             configs,
             false,
             req.validate_only,
-        );
+        )
+        .await;
         if let Err(e) = outcome {
             r.error_code = e.code();
             r.error_message = Some(StrBytes::from_string(e.message()));
@@ -48,7 +49,7 @@ pub async fn handle(
 }
 
 /// Shared by AlterConfigs and IncrementalAlterConfigs: route a resource change.
-pub fn apply(
+pub async fn apply(
     broker: &Broker,
     resource_type: i8,
     name: &str,
@@ -57,7 +58,11 @@ pub fn apply(
     validate_only: bool,
 ) -> Result<(), BrokerError> {
     match resource_type {
-        RESOURCE_TOPIC => broker.alter_topic_configs(name, configs, incremental, validate_only),
+        RESOURCE_TOPIC => {
+            broker
+                .alter_topic_configs(name, configs, incremental, validate_only)
+                .await
+        }
         RESOURCE_BROKER => Err(BrokerError::kafka(
             ResponseError::InvalidRequest,
             "Weir's broker configs are static: set them with flags, WEIR_* or the config file and restart",

@@ -19,7 +19,10 @@ pub async fn handle(
     for t in req.topics {
         let mut r = CreatePartitionsTopicResult::default();
         r.name = t.name.clone();
-        if let Err(e) = broker.create_partitions(&t.name.0, t.count, req.validate_only) {
+        if let Err(e) = broker
+            .create_partitions(&t.name.0, t.count, req.validate_only)
+            .await
+        {
             r.error_code = e.code();
             r.error_message = Some(StrBytes::from_string(e.message()));
         }

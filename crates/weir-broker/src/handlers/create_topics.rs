@@ -39,7 +39,7 @@ pub async fn handle(
                 format!("topic {name} appears more than once in the request"),
             ))
         } else {
-            create_one(broker, &t, req.validate_only)
+            create_one(broker, &t, req.validate_only).await
         };
         match outcome {
             Ok(meta) => {
@@ -73,7 +73,7 @@ pub async fn handle(
     resp
 }
 
-fn create_one(
+async fn create_one(
     broker: &Broker,
     t: &kafka_protocol::messages::create_topics_request::CreatableTopic,
     validate_only: bool,
@@ -112,5 +112,7 @@ fn create_one(
         };
         configs.insert(c.name.to_string(), v.to_string());
     }
-    broker.create_topic(&t.name.0, partitions, rf, configs, validate_only)
+    broker
+        .create_topic(&t.name.0, partitions, rf, configs, validate_only)
+        .await
 }

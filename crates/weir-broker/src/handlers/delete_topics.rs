@@ -45,7 +45,7 @@ pub async fn handle(
                 r.error_code = ResponseError::UnknownTopicId.code();
                 r.error_message = Some(StrBytes::from_static_str("unknown topic id"));
             }
-            Some(n) => match broker.delete_topic(&n) {
+            Some(n) => match broker.delete_topic(&n).await {
                 Ok(meta) => r.topic_id = meta.id,
                 Err(e) => {
                     r.error_code = e.code();

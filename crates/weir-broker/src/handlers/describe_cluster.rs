@@ -20,7 +20,13 @@ pub async fn handle(
 ) -> DescribeClusterResponse {
     let mut resp = DescribeClusterResponse::default();
     resp.cluster_id = StrBytes::from_string(broker.cluster_id.clone());
-    resp.controller_id = BrokerId(broker.config.node_id);
+    resp.controller_id = BrokerId(
+        broker
+            .meta
+            .leader()
+            .and_then(|l| i32::try_from(l).ok())
+            .unwrap_or(-1),
+    );
     resp.cluster_authorized_operations = i32::MIN;
     resp.endpoint_type = 1;
     if version >= 1 && req.endpoint_type != 1 {
@@ -30,12 +36,16 @@ pub async fn handle(
         ));
         return resp;
     }
-    let (host, port) = broker.advertised_endpoint();
-    let mut b = DescribeClusterBroker::default();
-    b.broker_id = BrokerId(broker.config.node_id);
-    b.host = StrBytes::from_string(host);
-    b.port = port;
-    b.rack = broker.config.broker_rack.clone().map(StrBytes::from_string);
-    resp.brokers.push(b);
+    resp.brokers = super::metadata::brokers(broker)
+        .into_iter()
+        .map(|m| {
+            let mut b = DescribeClusterBroker::default();
+            b.broker_id = m.node_id;
+            b.host = m.host;
+            b.port = m.port;
+            b.rack = m.rack;
+            b
+        })
+        .collect();
     resp
 }

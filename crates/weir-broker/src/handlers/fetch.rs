@@ -10,7 +10,7 @@ use kafka_protocol::messages::{FetchRequest, FetchResponse, RequestHeader, Topic
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
-use crate::broker::{Broker, LEADER_EPOCH};
+use crate::broker::Broker;
 use crate::error::{log_error_code, BrokerError};
 use crate::handlers::fetch_session::{FetchContext, PartKey, PartOutcome, PartRequest, TopicRef};
 
@@ -28,7 +28,8 @@ use crate::handlers::fetch_session::{FetchContext, PartKey, PartOutcome, PartReq
 /// Errors per partition: unknown topic/partition → UNKNOWN_TOPIC_OR_PARTITION, unknown topic
 /// id (v13+) → UNKNOWN_TOPIC_ID, offset outside [log start, log end] → OFFSET_OUT_OF_RANGE
 /// (with the high watermark and log start offset filled in), a `current_leader_epoch` newer
-/// than 0 → UNKNOWN_LEADER_EPOCH. Session errors are top-level (see `fetch_session`).
+/// than the leader epoch → UNKNOWN_LEADER_EPOCH, older → FENCED_LEADER_EPOCH, a partition this
+/// broker does not lead → NOT_LEADER_OR_FOLLOWER. Session errors are top-level (see `fetch_session`).
 ///
 /// Records are read from the segment file into memory (`FileSlice::to_bytes`, one copy);
 /// sending them with `sendfile` is future work.
@@ -227,9 +228,9 @@ fn read_partition(
     let log = broker
         .require_log(&name, key.partition)
         .map_err(|e| (e.code(), -1, -1))?;
-    if preq.current_leader_epoch > LEADER_EPOCH {
-        return Err((ResponseError::UnknownLeaderEpoch.code(), -1, -1));
-    }
+    broker
+        .check_leader(&name, key.partition, preq.current_leader_epoch)
+        .map_err(|e| (e.code(), -1, -1))?;
     let hw = log.high_watermark();
     let log_start = log.log_start_offset();
     let leo = log.log_end_offset();

@@ -21,6 +21,11 @@ pub async fn handle(
 ) -> FindCoordinatorResponse {
     let (host, port) = broker.advertised_endpoint();
     let node = broker.config.node_id;
+    let offsets_topic = if req.key_type == 0 {
+        crate::groups::store::ensure_offsets_topic(broker).await
+    } else {
+        Ok(0)
+    };
     let answer = |key: &str| -> (i16, Option<String>) {
         if req.key_type != 0 {
             return (
@@ -34,7 +39,7 @@ pub async fn handle(
                 Some("empty group id".into()),
             );
         }
-        match crate::groups::store::ensure_offsets_topic(broker) {
+        match &offsets_topic {
             Ok(_) => (0, None),
             Err(e) => (
                 ResponseError::CoordinatorNotAvailable.code(),

@@ -28,16 +28,20 @@ pub async fn handle(
         let mut r = AlterConfigsResourceResponse::default();
         r.resource_type = res.resource_type;
         r.resource_name = res.resource_name.clone();
-        let outcome = changes(broker, &res).and_then(|c| {
-            apply(
-                broker,
-                res.resource_type,
-                res.resource_name.as_str(),
-                c,
-                true,
-                req.validate_only,
-            )
-        });
+        let outcome = match changes(broker, &res) {
+            Ok(c) => {
+                apply(
+                    broker,
+                    res.resource_type,
+                    res.resource_name.as_str(),
+                    c,
+                    true,
+                    req.validate_only,
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
         if let Err(e) = outcome {
             r.error_code = e.code();
             r.error_message = Some(StrBytes::from_string(e.message()));

@@ -11,7 +11,8 @@ use crate::broker::Broker;
 /// old id and epoch, v3+, as Kafka does for idempotent producers). With a transactional id:
 /// COORDINATOR_NOT_AVAILABLE (15) — Weir has no transaction coordinator (documented deviation);
 /// an empty transactional id is INVALID_REQUEST (42), as in Kafka.
-/// If no id can be reserved durably: KAFKA_STORAGE_ERROR (56).
+/// Ids come from blocks the controller reserves on the metadata log; if no block can be
+/// reserved the error of the metadata quorum is returned (e.g. REQUEST_TIMED_OUT).
 pub async fn handle(
     broker: &Arc<Broker>,
     _header: &RequestHeader,
@@ -32,14 +33,18 @@ pub async fn handle(
             return resp;
         }
     }
-    match broker.producer_ids.next_id() {
+    match broker
+        .producer_ids
+        .next_id(&broker.meta, broker.config.node_id)
+        .await
+    {
         Ok(id) => {
             resp.producer_id = id.into();
             resp.producer_epoch = 0;
         }
         Err(e) => {
             tracing::warn!(error = %e, "could not reserve a producer id");
-            resp.error_code = ResponseError::KafkaStorageError.code();
+            resp.error_code = e.code();
         }
     }
     resp

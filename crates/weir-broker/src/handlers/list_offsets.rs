@@ -2,13 +2,12 @@
 
 use std::sync::Arc;
 
-use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
 };
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse, RequestHeader};
 
-use crate::broker::{Broker, LEADER_EPOCH};
+use crate::broker::Broker;
 use crate::error::BrokerError;
 
 /// `timestamp` -1: the latest offset (high watermark for consumers, last stable offset for
@@ -26,7 +25,8 @@ pub const LATEST_TIERED: i64 = -5;
 /// Answer each partition with `(timestamp, offset, leader_epoch)`. Timestamps ≥ 0 find the
 /// first offset whose timestamp is ≥ the target (below the high watermark for consumers);
 /// none → offset -1, timestamp -1, as Kafka. Unknown partition → UNKNOWN_TOPIC_OR_PARTITION;
-/// `current_leader_epoch` newer than 0 → UNKNOWN_LEADER_EPOCH.
+/// `current_leader_epoch` newer/older than the leader epoch → UNKNOWN_LEADER_EPOCH /
+/// FENCED_LEADER_EPOCH; not the leader → NOT_LEADER_OR_FOLLOWER.
 pub async fn handle(
     broker: &Arc<Broker>,
     _header: &RequestHeader,
@@ -55,7 +55,10 @@ pub async fn handle(
                     pr.error_code = 0;
                     pr.timestamp = timestamp;
                     pr.offset = offset;
-                    pr.leader_epoch = LEADER_EPOCH;
+                    pr.leader_epoch = broker
+                        .partition_info(&topic, p.partition_index)
+                        .map(|i| i.leader_epoch)
+                        .unwrap_or(-1);
                 }
                 Ok(None) => {
                     pr.error_code = 0;
@@ -144,12 +147,7 @@ fn lookup(
     is_consumer: bool,
 ) -> Result<Option<(i64, i64)>, BrokerError> {
     let log = broker.require_log(topic, partition)?;
-    if current_leader_epoch > LEADER_EPOCH {
-        return Err(BrokerError::kafka(
-            ResponseError::UnknownLeaderEpoch,
-            format!("leader epoch {current_leader_epoch} is newer than {LEADER_EPOCH}"),
-        ));
-    }
+    broker.check_leader(topic, partition, current_leader_epoch)?;
     let limit = if is_consumer {
         log.high_watermark()
     } else {

@@ -1,7 +1,7 @@
 //! Metadata (key 3): brokers, cluster id, controller, topics and partitions.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::metadata_response::{
@@ -11,14 +11,13 @@ use kafka_protocol::messages::{MetadataRequest, MetadataResponse, RequestHeader,
 use kafka_protocol::protocol::StrBytes;
 use tracing::info;
 
-use crate::broker::{Broker, LEADER_EPOCH};
+use crate::broker::Broker;
 use crate::topic_admin::validate_topic_name;
 use crate::topics::TopicMeta;
 
-/// Held while auto-creating a topic.
-static AUTO_CREATE: Mutex<()> = Mutex::new(());
-
-/// Describe this single-node cluster. `topics` null (or empty in v0) lists every topic;
+/// Describe the cluster from the applied metadata image: unfenced brokers with their advertised
+/// endpoints, the active controller (Raft leader), and per partition leader, leader epoch,
+/// replicas and ISR. `topics` null (or empty in v0) lists every topic;
 /// named topics that do not exist are auto-created (`broker.create_topic(name, -1, -1, {}, false)`)
 /// when `auto.create.topics.enable` is true and the request allows it (v4+
 /// `allow_auto_topic_creation`), else UNKNOWN_TOPIC_OR_PARTITION; illegal names get
@@ -33,18 +32,16 @@ pub async fn handle(
     version: i16,
     req: MetadataRequest,
 ) -> MetadataResponse {
-    let node_id = broker.config.node_id;
-    let (host, port) = broker.advertised_endpoint();
     let mut resp = MetadataResponse::default();
     resp.throttle_time_ms = 0;
-    let mut b = MetadataResponseBroker::default();
-    b.node_id = node_id.into();
-    b.host = StrBytes::from_string(host);
-    b.port = port;
-    b.rack = broker.config.broker_rack.clone().map(StrBytes::from_string);
-    resp.brokers = vec![b];
+    resp.brokers = brokers(broker);
     resp.cluster_id = Some(StrBytes::from_string(broker.cluster_id.clone()));
-    resp.controller_id = node_id.into();
+    resp.controller_id = broker
+        .meta
+        .leader()
+        .and_then(|l| i32::try_from(l).ok())
+        .unwrap_or(-1)
+        .into();
 
     let list_all = match &req.topics {
         None => true,
@@ -60,7 +57,7 @@ pub async fn handle(
         broker.config.auto_create_topics_enable && (version < 4 || req.allow_auto_topic_creation);
     for t in req.topics.unwrap_or_default() {
         let entry = match t.name {
-            Some(name) => by_name(broker, name.0.as_str(), auto_create),
+            Some(name) => by_name(broker, name.0.as_str(), auto_create).await,
             None if !t.topic_id.is_nil() => match broker.topics.get_by_id(t.topic_id) {
                 Some(meta) => topic_entry(broker, &meta),
                 None => {
@@ -76,7 +73,7 @@ pub async fn handle(
     resp
 }
 
-fn by_name(broker: &Arc<Broker>, name: &str, auto_create: bool) -> MetadataResponseTopic {
+async fn by_name(broker: &Arc<Broker>, name: &str, auto_create: bool) -> MetadataResponseTopic {
     if let Some(meta) = broker.topics.get(name) {
         return topic_entry(broker, &meta);
     }
@@ -86,13 +83,12 @@ fn by_name(broker: &Arc<Broker>, name: &str, auto_create: bool) -> MetadataRespo
     if !auto_create {
         return error_entry(Some(name), ResponseError::UnknownTopicOrPartition);
     }
-    // Serialise auto-creation so two clients asking for the same new topic at once cannot both
-    // create it (the second would replace the first's topic id).
-    let _guard = AUTO_CREATE.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(meta) = broker.topics.get(name) {
-        return topic_entry(broker, &meta);
-    }
-    match broker.create_topic(name, -1, -1, BTreeMap::new(), false) {
+    // Two clients asking for the same new topic at once: Raft orders the two CreateTopic records
+    // and the second fails validation (TOPIC_ALREADY_EXISTS), answered below with the first's.
+    match broker
+        .create_topic(name, -1, -1, BTreeMap::new(), false)
+        .await
+    {
         Ok(meta) => {
             info!(
                 topic = name,
@@ -120,24 +116,72 @@ fn error_entry(name: Option<&str>, code: ResponseError) -> MetadataResponseTopic
     e
 }
 
-/// A full topic entry: every partition led by this node, epoch 0, replicas = ISR = [node].
+/// The unfenced brokers of the image; this broker always, with its live advertised endpoint (the
+/// port actually bound when configured as 0).
+pub fn brokers(broker: &Broker) -> Vec<MetadataResponseBroker> {
+    let image = broker.meta.image();
+    let mut out: Vec<MetadataResponseBroker> = image
+        .brokers
+        .values()
+        .filter(|b| !b.fenced && b.id != broker.config.node_id)
+        .filter_map(|b| {
+            let ep = b.listeners.first()?;
+            let mut m = MetadataResponseBroker::default();
+            m.node_id = b.id.into();
+            m.host = StrBytes::from_string(ep.host.clone());
+            m.port = i32::from(ep.port);
+            m.rack = b.rack.clone().map(StrBytes::from_string);
+            Some(m)
+        })
+        .collect();
+    if !out.iter().any(|b| b.node_id.0 == broker.config.node_id) {
+        let (host, port) = broker.advertised_endpoint();
+        let mut m = MetadataResponseBroker::default();
+        m.node_id = broker.config.node_id.into();
+        m.host = StrBytes::from_string(host);
+        m.port = port;
+        m.rack = broker.config.broker_rack.clone().map(StrBytes::from_string);
+        out.push(m);
+    }
+    out
+}
+
+/// A full topic entry from the image: leader, leader epoch, replicas, ISR and offline replicas
+/// (fenced brokers) per partition; LEADER_NOT_AVAILABLE (5) for a partition without a leader.
 fn topic_entry(broker: &Broker, meta: &TopicMeta) -> MetadataResponseTopic {
-    let node = broker.config.node_id;
+    let image = broker.meta.image();
     let mut e = MetadataResponseTopic::default();
     e.error_code = 0;
     e.name = Some(TopicName(StrBytes::from_string(meta.name.clone())));
     e.topic_id = meta.id;
     e.is_internal = meta.name == "__consumer_offsets" || meta.name == "__transaction_state";
-    e.partitions = (0..meta.partitions)
-        .map(|p| {
+    let parts = image
+        .topics
+        .get(&meta.name)
+        .map(|t| t.partitions.clone())
+        .unwrap_or_default();
+    let fenced = |r: &i32| image.brokers.get(r).is_none_or(|b| b.fenced);
+    e.partitions = parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
             let mut part = MetadataResponsePartition::default();
-            part.error_code = 0;
-            part.partition_index = p;
-            part.leader_id = node.into();
-            part.leader_epoch = LEADER_EPOCH;
-            part.replica_nodes = vec![node.into()];
-            part.isr_nodes = vec![node.into()];
-            part.offline_replicas = Vec::new();
+            part.error_code = if p.leader < 0 {
+                ResponseError::LeaderNotAvailable.code()
+            } else {
+                0
+            };
+            part.partition_index = i as i32;
+            part.leader_id = p.leader.into();
+            part.leader_epoch = p.leader_epoch;
+            part.replica_nodes = p.replicas.iter().map(|r| (*r).into()).collect();
+            part.isr_nodes = p.isr.iter().map(|r| (*r).into()).collect();
+            part.offline_replicas = p
+                .replicas
+                .iter()
+                .filter(|r| fenced(r) && **r != broker.config.node_id)
+                .map(|r| (*r).into())
+                .collect();
             part
         })
         .collect();

@@ -200,6 +200,7 @@ fn append_one(
         ));
     }
     let log = broker.require_log(topic, partition)?;
+    broker.check_leader(topic, partition, -1)?;
     let records = records.unwrap_or(&[]);
     if version >= 3 {
         check_single_batch(records)?;

@@ -48,7 +48,7 @@ impl Server {
         {
             l.port = 0;
         }
-        let broker = Broker::open(cfg).expect("broker opens");
+        let broker = Broker::open(cfg).await.expect("broker opens");
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
