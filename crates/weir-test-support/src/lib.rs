@@ -37,6 +37,8 @@ pub struct BrokerOptions {
     pub configs: Vec<(String, String)>,
     /// Advertise this port instead of the listening one (to route clients through a proxy).
     pub advertised_port: Option<u16>,
+    /// Also listen as `CONTROLLER://127.0.0.1:<port>` (Raft, for cluster nodes).
+    pub controller_port: Option<u16>,
 }
 
 impl BrokerOptions {
@@ -116,10 +118,14 @@ impl BrokerProcess {
             "PLAINTEXT://127.0.0.1:{}",
             self.opts.advertised_port.unwrap_or(self.port)
         );
+        let listeners = match self.opts.controller_port {
+            Some(cp) => format!("{listener},CONTROLLER://127.0.0.1:{cp}"),
+            None => listener.clone(),
+        };
         let mut cmd = Command::new(&self.bin);
         cmd.arg("serve")
             .arg("--listeners")
-            .arg(&listener)
+            .arg(&listeners)
             .arg("--advertised-listeners")
             .arg(&advertised)
             .arg("--log-dirs")
@@ -206,6 +212,31 @@ impl Drop for BrokerProcess {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// Start `n` combined broker+controller nodes (ids 1..=n) forming one Raft quorum on 127.0.0.1,
+/// each with its own data dir, client port and CONTROLLER port; `opts` adds configs to all.
+pub fn start_cluster(bin: &Path, n: u32, opts: BrokerOptions) -> Vec<BrokerProcess> {
+    let controller_ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+    let voters = controller_ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("{}@127.0.0.1:{p}", i + 1))
+        .collect::<Vec<_>>()
+        .join(",");
+    controller_ports
+        .iter()
+        .enumerate()
+        .map(|(i, cp)| {
+            let mut o = opts
+                .clone()
+                .config("node.id", &(i + 1).to_string())
+                .config("process.roles", "broker,controller")
+                .config("controller.quorum.voters", &voters);
+            o.controller_port = Some(*cp);
+            BrokerProcess::start(bin, o)
+        })
+        .collect()
 }
 
 /// Kafka's murmur2 (as in `org.apache.kafka.common.utils.Utils.murmur2`).

@@ -85,9 +85,9 @@ impl MetaNode {
         let network = Network::default();
         let raft_config = openraft::Config {
             cluster_name: "weir".into(),
-            heartbeat_interval: 100,
-            election_timeout_min: 400,
-            election_timeout_max: 800,
+            heartbeat_interval: 75,
+            election_timeout_min: 300,
+            election_timeout_max: 600,
             snapshot_policy: SnapshotPolicy::LogsSinceLast(1000),
             max_in_snapshot_log_to_keep: 100,
             ..Default::default()
