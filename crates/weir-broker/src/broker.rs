@@ -141,6 +141,12 @@ impl Broker {
         Ok(broker)
     }
 
+    /// True when `process.roles` includes `broker` (a dedicated controller hosts no partitions and
+    /// does not register).
+    pub fn is_broker(&self) -> bool {
+        self.config.process_roles.iter().any(|r| r == "broker")
+    }
+
     /// The open log of a partition, if the partition exists.
     pub fn partition_log(&self, tp: &TopicPartition) -> Option<Arc<PartitionLog>> {
         self.logs.get(tp)
@@ -259,21 +265,18 @@ async fn meta_setup(
         unclean_leader_election: config.entries.iter().any(|e| {
             e.name == "unclean.leader.election.enable" && e.value.as_deref() == Some("true")
         }),
+        learner_addr: None,
     };
     if voters_raw.is_empty() {
         return Ok((meta, None));
     }
     meta.voters = weir_meta::raft::node::parse_voters(voters_raw)
         .map_err(|e| BrokerError::Config(format!("controller.quorum.voters: {e}")))?;
-    let has = |r: &str| config.process_roles.iter().any(|x| x == r);
-    if !has("controller") || !has("broker") {
-        return Err(BrokerError::Config(
-            "Weir runs combined nodes only for now: process.roles must be broker,controller".into(),
-        ));
-    }
-    if !meta.voters.contains_key(&node) {
+    let is_controller = config.process_roles.iter().any(|x| x == "controller");
+    if is_controller != meta.voters.contains_key(&node) {
         return Err(BrokerError::Config(format!(
-            "node.id {node} is not in controller.quorum.voters {voters_raw}"
+            "node.id {node} must be in controller.quorum.voters {voters_raw} exactly when \
+             process.roles includes controller"
         )));
     }
     let l = config
@@ -281,8 +284,15 @@ async fn meta_setup(
         .iter()
         .find(|l| l.name.eq_ignore_ascii_case("CONTROLLER"))
         .ok_or_else(|| {
-            BrokerError::Config("a controller needs a CONTROLLER listener in listeners".into())
+            BrokerError::Config(
+                "a cluster node needs a CONTROLLER listener in listeners (broker-only nodes receive \
+                 the metadata log on it)"
+                    .into(),
+            )
         })?;
+    if !is_controller {
+        meta.learner_addr = Some(format!("{}:{}", l.host, l.port));
+    }
     let listener = tokio::net::TcpListener::bind((l.host.as_str(), l.port))
         .await
         .map_err(|e| {

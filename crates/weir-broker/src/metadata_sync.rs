@@ -229,6 +229,9 @@ pub async fn follow(broker: Arc<Broker>) {
                 if broker.is_shutting_down() {
                     return;
                 }
+                if !broker.is_broker() {
+                    continue;
+                }
                 let registered = broker
                     .meta
                     .image()

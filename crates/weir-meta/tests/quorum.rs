@@ -29,6 +29,7 @@ fn config(id: u64, dir: &std::path::Path, voters: &BTreeMap<u64, String>) -> Met
         voters: voters.clone(),
         session_timeout_ms: 60_000,
         unclean_leader_election: false,
+        learner_addr: None,
     }
 }
 

@@ -217,21 +217,32 @@ impl Drop for BrokerProcess {
 /// Start `n` combined broker+controller nodes (ids 1..=n) forming one Raft quorum on 127.0.0.1,
 /// each with its own data dir, client port and CONTROLLER port; `opts` adds configs to all.
 pub fn start_cluster(bin: &Path, n: u32, opts: BrokerOptions) -> Vec<BrokerProcess> {
-    let controller_ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
-    let voters = controller_ports
+    let roles: Vec<&str> = (0..n).map(|_| "broker,controller").collect();
+    start_nodes(bin, &roles, opts)
+}
+
+/// Start one node per entry of `roles` (`"broker,controller"`, `"controller"` or `"broker"`), ids
+/// 1..; the nodes whose roles include `controller` form the Raft quorum. Every node gets a
+/// CONTROLLER port (voters speak Raft on it; broker-only nodes receive the metadata log there).
+pub fn start_nodes(bin: &Path, roles: &[&str], opts: BrokerOptions) -> Vec<BrokerProcess> {
+    let controller_ports: Vec<u16> = roles.iter().map(|_| free_port()).collect();
+    let voters = roles
         .iter()
+        .zip(&controller_ports)
         .enumerate()
-        .map(|(i, p)| format!("{}@127.0.0.1:{p}", i + 1))
+        .filter(|(_, (r, _))| r.contains("controller"))
+        .map(|(i, (_, p))| format!("{}@127.0.0.1:{p}", i + 1))
         .collect::<Vec<_>>()
         .join(",");
-    controller_ports
+    roles
         .iter()
+        .zip(&controller_ports)
         .enumerate()
-        .map(|(i, cp)| {
+        .map(|(i, (role, cp))| {
             let mut o = opts
                 .clone()
                 .config("node.id", &(i + 1).to_string())
-                .config("process.roles", "broker,controller")
+                .config("process.roles", role)
                 .config("controller.quorum.voters", &voters);
             o.controller_port = Some(*cp);
             BrokerProcess::start(bin, o)

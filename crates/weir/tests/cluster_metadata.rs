@@ -213,3 +213,39 @@ fn invalid_metadata_requests_get_kafka_errors_and_change_nothing() {
     assert_eq!(names(&topics), vec!["t".to_string()]);
     assert_eq!(topics["t"].1.len(), 2);
 }
+
+/// Dedicated controllers (KRaft's `process.roles=controller`) and broker-only nodes that follow the
+/// metadata log as Raft learners: brokers register, topics created through a broker reach every
+/// broker, and losing the Raft leader does not stop metadata writes.
+#[test]
+fn dedicated_controllers_and_broker_only_nodes() {
+    let mut nodes = weir_test_support::start_nodes(
+        weir(),
+        &["controller", "controller", "controller", "broker", "broker"],
+        BrokerOptions::default(),
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            let (_, controller, brokers) = describe(&nodes[3]);
+            (1..=3).contains(&controller) && brokers == 2 && describe(&nodes[4]).2 == 2
+        }),
+        "two registered brokers:\n{}",
+        nodes[3].output()
+    );
+    assert_eq!(create(&nodes[4], "on-brokers", 4, 2), 0);
+    let (topics, leader, _) = describe(&nodes[3]);
+    for (l, _, replicas, _) in &topics["on-brokers"].1 {
+        assert!([4, 5].contains(l) && replicas.iter().all(|r| [4, 5].contains(r)));
+    }
+    assert!(wait_until(Duration::from_secs(10), || describe(&nodes[4])
+        .0
+        == describe(&nodes[3]).0));
+    nodes[(leader - 1) as usize].kill9();
+    let t0 = Instant::now();
+    assert_eq!(create(&nodes[3], "after-controller-loss", 1, 1), 0);
+    println!(
+        "controller {leader} killed: a write through a broker committed {:?} later",
+        t0.elapsed()
+    );
+    assert!(t0.elapsed() < Duration::from_secs(2));
+}

@@ -134,7 +134,7 @@ pub fn brokers(broker: &Broker) -> Vec<MetadataResponseBroker> {
             Some(m)
         })
         .collect();
-    if !out.iter().any(|b| b.node_id.0 == broker.config.node_id) {
+    if broker.is_broker() {
         let (host, port) = broker.advertised_endpoint();
         let mut m = MetadataResponseBroker::default();
         m.node_id = broker.config.node_id.into();

@@ -41,6 +41,13 @@ pub enum RpcRequest {
         /// Broker id.
         broker: i32,
     },
+    /// A broker-only node asks to follow the metadata log as a non-voting learner.
+    AddLearner {
+        /// Node id.
+        id: u64,
+        /// Its CONTROLLER listener (where Raft pushes the log).
+        addr: String,
+    },
 }
 
 /// The outcome of a forwarded proposal or heartbeat.

@@ -38,6 +38,8 @@ pub struct MetaConfig {
     pub session_timeout_ms: i64,
     /// `unclean.leader.election.enable`.
     pub unclean_leader_election: bool,
+    /// A broker-only node follows the log as a learner; this is its own CONTROLLER address.
+    pub learner_addr: Option<String>,
 }
 
 /// A running metadata node.
@@ -110,7 +112,7 @@ impl MetaNode {
         )
         .await
         .map_err(raft_err)?;
-        if pristine {
+        if pristine && config.learner_addr.is_none() {
             let members: BTreeMap<u64, BasicNode> = config
                 .voters
                 .iter()
@@ -157,6 +159,19 @@ impl MetaNode {
                 n.controller_tick().await;
             }
         }));
+        if let Some(addr) = node.config.learner_addr.clone() {
+            let weak = Arc::downgrade(&node);
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    let Some(n) = weak.upgrade() else { return };
+                    if n.join_as_learner(&addr).await {
+                        return;
+                    }
+                    drop(n);
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }));
+        }
         *node.tasks.lock().unwrap_or_else(|p| p.into_inner()) = tasks;
         Ok(node)
     }
@@ -276,6 +291,31 @@ impl MetaNode {
         }
     }
 
+    /// Ask the voters (the leader, once known) to add this node as a learner; true when done.
+    async fn join_as_learner(&self, addr: &str) -> bool {
+        let mut targets: Vec<u64> = self.leader().into_iter().collect();
+        targets.extend(self.voters.keys().copied());
+        for t in targets {
+            let Some(vaddr) = self.voters.get(&t) else {
+                continue;
+            };
+            let req = RpcRequest::AddLearner {
+                id: self.id,
+                addr: addr.to_string(),
+            };
+            if let Ok(RpcResponse::Forwarded(Forwarded::Done(Ok(_)))) = self
+                .network
+                .client(t, vaddr)
+                .call(&req, Duration::from_secs(5))
+                .await
+            {
+                tracing::info!(node = self.id, "following the metadata log as a learner");
+                return true;
+            }
+        }
+        false
+    }
+
     async fn local_heartbeat(&self, broker: i32) -> Forwarded {
         if !self.is_leader() {
             return Forwarded::NotLeader(self.leader());
@@ -341,6 +381,14 @@ impl MetaNode {
             RpcRequest::Heartbeat { broker } => {
                 RpcResponse::Forwarded(self.local_heartbeat(broker).await)
             }
+            RpcRequest::AddLearner { id, addr } => RpcResponse::Forwarded(if !self.is_leader() {
+                Forwarded::NotLeader(self.leader())
+            } else {
+                match self.raft.add_learner(id, BasicNode::new(addr), false).await {
+                    Ok(_) => Forwarded::Done(Ok(Vec::new())),
+                    Err(e) => Forwarded::Failed(e.to_string()),
+                }
+            }),
         }
     }
 
