@@ -59,3 +59,24 @@ fn broker_errors_map_to_kafka_codes() {
     assert_eq!(BrokerError::Io(std::io::Error::other("x")).code(), 56);
     assert_eq!(BrokerError::Config("x".into()).code(), 40);
 }
+
+#[test]
+fn metadata_errors_map_to_the_codes_a_kafka_controller_returns() {
+    use weir_meta::MetaError as M;
+    let cases = [
+        (M::UnknownTopicOrPartition("t".into()), 3),
+        (M::TopicAlreadyExists("t".into()), 36),
+        (M::InvalidPartitions("0".into()), 37),
+        (M::InvalidReplicationFactor("4 > 3".into()), 38),
+        (M::FencedLeaderEpoch("old".into()), 74),
+        (M::InvalidUpdateVersion("old".into()), 95),
+        (M::InvalidRequest("x".into()), 42),
+        (M::BrokerNotAvailable("9".into()), 8),
+        (M::NotController(None), 41),
+        (M::Raft("no quorum".into()), 7),
+    ];
+    for (e, code) in cases {
+        let shown = e.to_string();
+        assert_eq!(BrokerError::from(e).code(), code, "{shown}");
+    }
+}
