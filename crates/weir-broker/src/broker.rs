@@ -266,6 +266,9 @@ async fn meta_setup(
             e.name == "unclean.leader.election.enable" && e.value.as_deref() == Some("true")
         }),
         learner_addr: None,
+        auto_rebalance_interval_ms: config
+            .auto_leader_rebalance
+            .then_some(config.leader_imbalance_check_interval_ms),
     };
     if voters_raw.is_empty() {
         return Ok((meta, None));

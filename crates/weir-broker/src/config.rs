@@ -86,6 +86,10 @@ pub struct BrokerConfig {
     pub broker_session_timeout_ms: i64,
     /// `broker.heartbeat.interval.ms`.
     pub broker_heartbeat_interval_ms: u64,
+    /// `auto.leader.rebalance.enable`.
+    pub auto_leader_rebalance: bool,
+    /// `leader.imbalance.check.interval.seconds`, in ms.
+    pub leader_imbalance_check_interval_ms: i64,
     /// Every known broker config with value and source.
     pub entries: Vec<ConfigEntry>,
 }
@@ -139,6 +143,8 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("metadata.log.dir", ""),
     ("broker.session.timeout.ms", "9000"),
     ("broker.heartbeat.interval.ms", "2000"),
+    ("auto.leader.rebalance.enable", "true"),
+    ("leader.imbalance.check.interval.seconds", "300"),
 ];
 
 /// Broker `log.*` key → topic config key.
@@ -516,6 +522,15 @@ impl BrokerConfig {
                 "broker.heartbeat.interval.ms",
                 &get("broker.heartbeat.interval.ms"),
             )?,
+            auto_leader_rebalance: parse_bool(
+                "auto.leader.rebalance.enable",
+                &get("auto.leader.rebalance.enable"),
+            )?,
+            leader_imbalance_check_interval_ms: parse::<i64>(
+                "leader.imbalance.check.interval.seconds",
+                &get("leader.imbalance.check.interval.seconds"),
+            )?
+            .saturating_mul(1000),
             entries: Vec::new(),
         };
         if config.log_dirs.is_empty() {

@@ -18,7 +18,10 @@ pub struct Controller {
     pub session_timeout_ms: i64,
     /// `unclean.leader.election.enable` (cluster default).
     pub unclean_leader_election: bool,
+    /// `leader.imbalance.check.interval.seconds` in ms when `auto.leader.rebalance.enable`.
+    pub auto_rebalance_interval_ms: Option<i64>,
     last_heartbeat: HashMap<i32, i64>,
+    last_rebalance: Option<i64>,
 }
 
 impl Controller {
@@ -27,8 +30,17 @@ impl Controller {
         Controller {
             session_timeout_ms,
             unclean_leader_election,
+            auto_rebalance_interval_ms: None,
             last_heartbeat: HashMap::new(),
+            last_rebalance: None,
         }
+    }
+
+    /// Move leaderships back to preferred replicas every `interval_ms`
+    /// (`auto.leader.rebalance.enable`).
+    pub fn with_auto_rebalance(mut self, interval_ms: i64) -> Self {
+        self.auto_rebalance_interval_ms = Some(interval_ms);
+        self
     }
 
     /// A broker heartbeat: records to propose (unfence a fenced broker and give leaderless
@@ -53,7 +65,8 @@ impl Controller {
     }
 
     /// Fence brokers whose last heartbeat is older than the session timeout (a newly elected
-    /// controller first gives every broker a full session), and move their leaderships.
+    /// controller first gives every broker a full session), and move their leaderships; every
+    /// rebalance interval, give leaderships back to preferred replicas.
     pub fn tick(&mut self, image: &MetadataImage, now: i64) -> Vec<MetadataRecord> {
         let mut out = Vec::new();
         let mut after = image.clone();
@@ -65,6 +78,13 @@ impl Controller {
                     let _ = after.apply(r);
                 }
                 out.extend(recs);
+            }
+        }
+        if let Some(interval) = self.auto_rebalance_interval_ms {
+            let last = *self.last_rebalance.get_or_insert(now);
+            if out.is_empty() && now - last >= interval {
+                self.last_rebalance = Some(now);
+                out.extend(Self::preferred_leader_elections(&after));
             }
         }
         out

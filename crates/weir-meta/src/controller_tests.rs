@@ -167,6 +167,37 @@ fn alter_partition_checks_leader_and_partition_epochs() {
 }
 
 #[test]
+fn automatic_rebalance_runs_on_its_interval() {
+    let mut img = cluster(&[None, None]);
+    img.apply(
+        &Controller::create_topic(&img, "t", Uuid::from_u128(7), 1, 2, BTreeMap::new()).unwrap(),
+    )
+    .unwrap();
+    let p = img.topics["t"].partitions[0].clone();
+    let other = p.replicas[1];
+    // Leadership moved away from the preferred replica (e.g. after a failure).
+    img.apply(&MetadataRecord::ChangePartition {
+        topic: "t".into(),
+        partition: 0,
+        leader: Some(other),
+        isr: None,
+        partition_epoch: Some(0),
+    })
+    .unwrap();
+    let mut c = Controller::new(60_000, false).with_auto_rebalance(300_000);
+    c.heartbeat(&img, 1, 0);
+    c.heartbeat(&img, 2, 0);
+    assert!(c.tick(&img, 0).is_empty(), "the interval starts now");
+    c.heartbeat(&img, 1, 299_000);
+    c.heartbeat(&img, 2, 299_000);
+    assert!(c.tick(&img, 299_999).is_empty());
+    let recs = c.tick(&img, 300_000);
+    apply_all(&mut img, &recs);
+    assert_eq!(img.topics["t"].partitions[0].leader, p.replicas[0]);
+    assert_eq!(img.topics["t"].partitions[0].leader_epoch, 2);
+}
+
+#[test]
 fn preferred_leaders_come_back() {
     let mut img = cluster(&[None, None]);
     img.apply(

@@ -30,6 +30,7 @@ fn config(id: u64, dir: &std::path::Path, voters: &BTreeMap<u64, String>) -> Met
         session_timeout_ms: 60_000,
         unclean_leader_election: false,
         learner_addr: None,
+        auto_rebalance_interval_ms: None,
     }
 }
 

@@ -16,6 +16,16 @@ pub fn free_port() -> u16 {
     l.local_addr().expect("local addr").port()
 }
 
+/// `n` distinct free ports (all bound at once, then released).
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let ls: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port"))
+        .collect();
+    ls.iter()
+        .map(|l| l.local_addr().expect("local addr").port())
+        .collect()
+}
+
 /// Poll `cond` every 10 ms until it is true or `timeout` passes; returns whether it became true.
 pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
@@ -39,6 +49,8 @@ pub struct BrokerOptions {
     pub advertised_port: Option<u16>,
     /// Also listen as `CONTROLLER://127.0.0.1:<port>` (Raft, for cluster nodes).
     pub controller_port: Option<u16>,
+    /// Client port to use (default: a free port).
+    pub port: Option<u16>,
 }
 
 impl BrokerOptions {
@@ -75,7 +87,7 @@ impl BrokerProcess {
         let mut b = BrokerProcess {
             bin: bin.to_path_buf(),
             data: tempfile::tempdir().expect("temp dir"),
-            port: free_port(),
+            port: opts.port.unwrap_or_else(free_port),
             opts,
             child: None,
             starts: 0,
@@ -225,10 +237,12 @@ pub fn start_cluster(bin: &Path, n: u32, opts: BrokerOptions) -> Vec<BrokerProce
 /// 1..; the nodes whose roles include `controller` form the Raft quorum. Every node gets a
 /// CONTROLLER port (voters speak Raft on it; broker-only nodes receive the metadata log there).
 pub fn start_nodes(bin: &Path, roles: &[&str], opts: BrokerOptions) -> Vec<BrokerProcess> {
-    let controller_ports: Vec<u16> = roles.iter().map(|_| free_port()).collect();
+    // Client and controller ports of every node, all distinct (allocated together).
+    let ports = free_ports(roles.len() * 2);
+    let (client_ports, controller_ports) = ports.split_at(roles.len());
     let voters = roles
         .iter()
-        .zip(&controller_ports)
+        .zip(controller_ports)
         .enumerate()
         .filter(|(_, (r, _))| r.contains("controller"))
         .map(|(i, (_, p))| format!("{}@127.0.0.1:{p}", i + 1))
@@ -236,7 +250,7 @@ pub fn start_nodes(bin: &Path, roles: &[&str], opts: BrokerOptions) -> Vec<Broke
         .join(",");
     roles
         .iter()
-        .zip(&controller_ports)
+        .zip(controller_ports)
         .enumerate()
         .map(|(i, (role, cp))| {
             let mut o = opts
@@ -245,6 +259,7 @@ pub fn start_nodes(bin: &Path, roles: &[&str], opts: BrokerOptions) -> Vec<Broke
                 .config("process.roles", role)
                 .config("controller.quorum.voters", &voters);
             o.controller_port = Some(*cp);
+            o.port = Some(client_ports[i]);
             BrokerProcess::start(bin, o)
         })
         .collect()

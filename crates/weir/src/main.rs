@@ -36,6 +36,14 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        // Operator commands behave like Unix tools when their output pipe closes (`| head`):
+        // exit quietly instead of panicking on EPIPE. The server keeps Rust's ignored SIGPIPE.
+        // SAFETY: setting a signal disposition to its default before any thread is started.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let result = match cli.command {
         Command::Serve(args) => cli::serve::run(args),
         Command::Topics(args) => cli::topics::run(args),

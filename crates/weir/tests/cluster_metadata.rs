@@ -14,6 +14,14 @@ use kafka_protocol::protocol::StrBytes;
 use weir_test_support::raw::RawClient;
 use weir_test_support::{start_cluster, wait_until, BrokerOptions, BrokerProcess};
 
+/// The tests of this file run one at a time: each starts 3–5 broker processes, and the failover
+/// timings they print should not measure CPU contention between them.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn weir() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_weir"))
 }
@@ -71,6 +79,7 @@ fn names(t: &Topics) -> Vec<String> {
 
 #[test]
 fn three_voters_elect_a_new_leader_after_sigkill_and_keep_every_committed_record() {
+    let _serial = serial();
     let mut nodes = start_cluster(
         weir(),
         3,
@@ -197,6 +206,7 @@ fn three_voters_elect_a_new_leader_after_sigkill_and_keep_every_committed_record
 
 #[test]
 fn invalid_metadata_requests_get_kafka_errors_and_change_nothing() {
+    let _serial = serial();
     let nodes = start_cluster(weir(), 3, BrokerOptions::default());
     assert!(wait_until(Duration::from_secs(30), || describe(&nodes[0])
         .2
@@ -219,6 +229,7 @@ fn invalid_metadata_requests_get_kafka_errors_and_change_nothing() {
 /// broker, and losing the Raft leader does not stop metadata writes.
 #[test]
 fn dedicated_controllers_and_broker_only_nodes() {
+    let _serial = serial();
     let mut nodes = weir_test_support::start_nodes(
         weir(),
         &["controller", "controller", "controller", "broker", "broker"],

@@ -116,8 +116,8 @@ fn error_entry(name: Option<&str>, code: ResponseError) -> MetadataResponseTopic
     e
 }
 
-/// The unfenced brokers of the image; this broker always, with its live advertised endpoint (the
-/// port actually bound when configured as 0).
+/// The unfenced brokers of the image; this broker with its live advertised endpoint (the port
+/// actually bound when configured as 0) unless it is fenced.
 pub fn brokers(broker: &Broker) -> Vec<MetadataResponseBroker> {
     let image = broker.meta.image();
     let mut out: Vec<MetadataResponseBroker> = image
@@ -134,7 +134,13 @@ pub fn brokers(broker: &Broker) -> Vec<MetadataResponseBroker> {
             Some(m)
         })
         .collect();
-    if broker.is_broker() {
+    // This broker itself, with its live endpoint, unless the controller has fenced it (a fresh
+    // incarnation is fenced until its first heartbeat, as in KRaft).
+    let fenced_self = image
+        .brokers
+        .get(&broker.config.node_id)
+        .is_some_and(|b| b.fenced && b.incarnation == broker.incarnation);
+    if broker.is_broker() && !fenced_self {
         let (host, port) = broker.advertised_endpoint();
         let mut m = MetadataResponseBroker::default();
         m.node_id = broker.config.node_id.into();

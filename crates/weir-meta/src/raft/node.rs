@@ -38,6 +38,8 @@ pub struct MetaConfig {
     pub session_timeout_ms: i64,
     /// `unclean.leader.election.enable`.
     pub unclean_leader_election: bool,
+    /// `leader.imbalance.check.interval.seconds` (ms) when `auto.leader.rebalance.enable`.
+    pub auto_rebalance_interval_ms: Option<i64>,
     /// A broker-only node follows the log as a learner; this is its own CONTROLLER address.
     pub learner_addr: Option<String>,
 }
@@ -336,16 +338,48 @@ impl MetaNode {
 
     /// While leader: fence brokers that stopped heartbeating. A new leader starts every broker's
     /// session afresh.
+    fn new_controller(&self) -> Controller {
+        let c = Controller::new(
+            self.config.session_timeout_ms,
+            self.config.unclean_leader_election,
+        );
+        match self.config.auto_rebalance_interval_ms {
+            Some(ms) => c.with_auto_rebalance(ms),
+            None => c,
+        }
+    }
+
+    /// AlterPartition from a partition leader: validated by the active controller (leader and
+    /// partition epochs, ISR ⊆ replicas and containing the leader) and committed.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn alter_partition(
+        &self,
+        topic: &str,
+        partition: i32,
+        leader: i32,
+        leader_epoch: i32,
+        partition_epoch: i32,
+        isr: Vec<i32>,
+    ) -> Result<(), MetaError> {
+        let record = Controller::alter_partition(
+            &self.image(),
+            topic,
+            partition,
+            leader,
+            leader_epoch,
+            partition_epoch,
+            isr,
+        )?;
+        self.propose(vec![record]).await.map(|_| ())
+    }
+
     async fn controller_tick(&self) {
         let leader = self.is_leader();
         let recs = {
             let image = self.image();
             let mut c = self.controller.lock().unwrap_or_else(|p| p.into_inner());
             if leader && !c.0 {
-                c.1 = Controller::new(
-                    self.config.session_timeout_ms,
-                    self.config.unclean_leader_election,
-                );
+                c.1 = self.new_controller();
             }
             c.0 = leader;
             if !leader {
