@@ -5,7 +5,6 @@
 //! (`weir-meta`): [`Broker::meta`] is this node's Raft member, [`Broker::topics`] a view of the
 //! applied image, and `metadata_sync` keeps local logs in line with it.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
@@ -341,7 +340,7 @@ fn load_or_create_meta(log_dir: &Path, node_id: i32) -> Result<String, BrokerErr
             let text = format!(
                 "#\n#Written by Weir\nnode.id={node_id}\nversion=1\ncluster.id={cluster_id}\n"
             );
-            write_atomically(&path, text.as_bytes())?;
+            weir_log::checkpoint::write_atomic(&path, text.as_bytes())?;
             info!(%cluster_id, "formatted new log dir {}", log_dir.display());
             Ok(cluster_id)
         }
@@ -383,21 +382,6 @@ fn base64url_nopad(bytes: &[u8]) -> String {
         }
     }
     out
-}
-
-/// Write `bytes` to `path` via a temp file, fsync, rename and directory fsync.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -51,12 +51,8 @@ pub async fn handle(
                                 .members
                                 .values()
                                 .map(|m| {
-                                    let mut dm = DescribedGroupMember::default();
-                                    dm.member_id = StrBytes::from_string(m.id.clone());
-                                    dm.group_instance_id =
-                                        m.instance_id.clone().map(StrBytes::from_string);
-                                    dm.client_id = StrBytes::from_string(m.client_id.clone());
-                                    dm.client_host = StrBytes::from_string(m.client_host.clone());
+                                    let mut dm =
+                                        member(&m.id, &m.instance_id, &m.client_id, &m.client_host);
                                     if stable {
                                         dm.member_metadata = m.metadata(&protocol);
                                         dm.member_assignment = m.assignment.clone();
@@ -71,12 +67,8 @@ pub async fn handle(
                                 .members
                                 .values()
                                 .map(|m| {
-                                    let mut dm = DescribedGroupMember::default();
-                                    dm.member_id = StrBytes::from_string(m.id.clone());
-                                    dm.group_instance_id =
-                                        m.instance_id.clone().map(StrBytes::from_string);
-                                    dm.client_id = StrBytes::from_string(m.client_id.clone());
-                                    dm.client_host = StrBytes::from_string(m.client_host.clone());
+                                    let mut dm =
+                                        member(&m.id, &m.instance_id, &m.client_id, &m.client_host);
                                     dm.member_assignment = encode_assignment(&m.assigned);
                                     dm
                                 })
@@ -90,4 +82,19 @@ pub async fn handle(
         })
         .collect();
     resp
+}
+
+/// A described member's identity fields.
+fn member(
+    id: &str,
+    instance_id: &Option<String>,
+    client_id: &str,
+    client_host: &str,
+) -> DescribedGroupMember {
+    let mut dm = DescribedGroupMember::default();
+    dm.member_id = StrBytes::from_string(id.to_string());
+    dm.group_instance_id = instance_id.clone().map(StrBytes::from_string);
+    dm.client_id = StrBytes::from_string(client_id.to_string());
+    dm.client_host = StrBytes::from_string(client_host.to_string());
+    dm
 }
