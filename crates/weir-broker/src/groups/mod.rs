@@ -11,6 +11,7 @@
 
 pub mod assignment;
 pub mod classic;
+pub mod classic_types;
 pub mod consumer;
 pub mod offsets;
 pub mod records;
