@@ -48,8 +48,13 @@ pub struct Broker {
     pub groups: GroupCoordinator,
     /// Producer id allocation for idempotent producers.
     pub producer_ids: crate::producer_ids::ProducerIdManager,
+    /// Replication: leader bookkeeping and follower fetch targets.
+    pub replication: crate::replication::ReplicaManager,
     /// Bumped whenever a high watermark advances; long-polling fetches watch it.
     new_data: watch::Sender<u64>,
+    /// Bumped whenever a leader appends (and with every high-watermark move); follower fetches
+    /// long-poll on it.
+    new_appends: watch::Sender<u64>,
     /// Serialises high-watermark advances so they are monotonic.
     hw_lock: Mutex<()>,
     /// KIP-227 fetch sessions.
@@ -94,6 +99,7 @@ impl Broker {
         let logs = LogManager::open(&log_dir, Arc::new(SystemClock))?;
         let topics = TopicStore::new(meta.clone());
         let (new_data, _) = watch::channel(0u64);
+        let (new_appends, _) = watch::channel(0u64);
         let groups = GroupCoordinator::new(config.groups.clone(), Arc::new(SystemClock));
         let producer_ids = crate::producer_ids::ProducerIdManager::open(&log_dir)?;
         let broker = Arc::new(Broker {
@@ -107,7 +113,9 @@ impl Broker {
             incarnation: uuid::Uuid::new_v4(),
             reconcile_lock: Mutex::new(()),
             known_topics: Mutex::new(Default::default()),
+            replication: Default::default(),
             new_data,
+            new_appends,
             hw_lock: Mutex::new(()),
             fetch_sessions: FetchSessionCache::default(),
             bound_port: AtomicU16::new(0),
@@ -136,7 +144,9 @@ impl Broker {
         }
         info!(topics = image.topics.len(), "topic metadata loaded");
         crate::groups::store::replay(&broker, &broker.groups)?;
+        broker.ensure_fetchers();
         tokio::spawn(crate::metadata_sync::follow(broker.clone()));
+        tokio::spawn(crate::replication::isr::shrink_loop(broker.clone()));
         Ok(broker)
     }
 
@@ -169,6 +179,18 @@ impl Broker {
     /// Wake every long-polling fetch (call after a high watermark advanced).
     pub fn notify_new_data(&self) {
         self.new_data.send_modify(|n| *n = n.wrapping_add(1));
+        self.new_appends.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Wake long-polling follower fetches (call after a leader append).
+    pub fn notify_new_appends(&self) {
+        self.new_appends.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A receiver of [`Broker::notify_new_appends`] (and high-watermark moves), for follower
+    /// fetches; subscribe before reading.
+    pub fn subscribe_new_appends(&self) -> watch::Receiver<u64> {
+        self.new_appends.subscribe()
     }
 
     /// Number of fetch requests currently being served (each holds a new-data subscription
@@ -180,6 +202,7 @@ impl Broker {
     /// Mark the broker as shutting down and wake every long-polling fetch so in-flight
     /// requests finish promptly (they answer with what is available now).
     pub fn begin_shutdown(&self) {
+        self.replication.fetch_table().targets.clear();
         self.shutting_down.store(true, Ordering::SeqCst);
         self.notify_new_data();
     }

@@ -80,6 +80,8 @@ pub struct BrokerConfig {
     pub groups: GroupConfig,
     /// `producer.id.expiration.ms`: idempotent producer state idle this long is forgotten.
     pub producer_id_expiration_ms: i64,
+    /// Replication settings (`replica.*`, `controlled.shutdown.enable`).
+    pub replication: crate::replication::config::ReplicationConfig,
     /// `metadata.log.dir`; None = `<first log dir>/__cluster_metadata-0`, as in KRaft.
     pub metadata_log_dir: Option<PathBuf>,
     /// `broker.session.timeout.ms`: a broker silent this long is fenced by the controller.
@@ -146,6 +148,13 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("auto.leader.rebalance.enable", "true"),
     ("leader.imbalance.check.interval.seconds", "300"),
 ];
+
+/// Every known broker config with its default: [`DEFAULTS`] plus the replication settings.
+fn all_defaults() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    DEFAULTS
+        .iter()
+        .chain(crate::replication::config::DEFAULTS.iter())
+}
 
 /// Broker `log.*` key → topic config key.
 const LOG_KEY_MAP: &[(&str, &str)] = &[
@@ -393,7 +402,7 @@ impl BrokerConfig {
             set.entry("log.dirs".into()).or_insert(v);
         }
         for k in set.keys() {
-            let known = DEFAULTS.iter().any(|(d, _)| d == k)
+            let known = all_defaults().any(|(d, _)| d == k)
                 || matches!(
                     k.as_str(),
                     "log.retention.ms" | "log.retention.minutes" | "log.roll.ms"
@@ -404,8 +413,7 @@ impl BrokerConfig {
         }
         let get = |k: &str| -> String {
             set.get(k).cloned().unwrap_or_else(|| {
-                DEFAULTS
-                    .iter()
+                all_defaults()
                     .find(|(d, _)| *d == k)
                     .map(|(_, v)| v.to_string())
                     .unwrap_or_default()
@@ -506,6 +514,7 @@ impl BrokerConfig {
             broker_rack: (!rack.is_empty()).then_some(rack),
             log_defaults,
             groups: GroupConfig::parse(&get)?,
+            replication: crate::replication::config::ReplicationConfig::parse(&get)?,
             producer_id_expiration_ms: parse(
                 "producer.id.expiration.ms",
                 &get("producer.id.expiration.ms"),
@@ -544,8 +553,7 @@ impl BrokerConfig {
                 "must be >= 1",
             ));
         }
-        let mut entries: Vec<ConfigEntry> = DEFAULTS
-            .iter()
+        let mut entries: Vec<ConfigEntry> = all_defaults()
             .map(|(k, d)| ConfigEntry {
                 name: k.to_string(),
                 value: Some(set.get(*k).cloned().unwrap_or_else(|| d.to_string())),

@@ -2,8 +2,9 @@
 //!
 //! `server` accepts connections, `connection` frames and pipelines requests, `handlers` has one
 //! file per Kafka API, `broker` holds the shared state, `topics` persists topic metadata,
-//! `topic_admin` creates/deletes/alters topics, `groups` is the group coordinator, `config` is the broker configuration, and `error`
-//! maps every internal error to a Kafka error code in one place.
+//! `topic_admin` creates/deletes/alters topics, `groups` is the group coordinator, `replication` copies partitions between
+//! brokers (ISR, high watermark, follower fetchers), `config` is the broker configuration, and
+//! `error` maps every internal error to a Kafka error code in one place.
 
 pub mod broker;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod groups;
 pub mod handlers;
 pub mod metadata_sync;
 pub mod producer_ids;
+pub mod replication;
 pub mod server;
 pub mod topic_admin;
 pub mod topics;

@@ -71,7 +71,9 @@ impl Broker {
                 let tp = TopicPartition::new(name.clone(), i as i32);
                 let fresh = self.logs.get(&tp).is_none();
                 let log = self.logs.get_or_create(&tp, cfg.clone())?;
-                if fresh {
+                // A replicated partition keeps its checkpointed high watermark: bytes past it
+                // may never have reached the ISR.
+                if fresh && p.replicas.len() == 1 {
                     log.set_high_watermark(log.log_end_offset());
                 } else if log.config() != cfg {
                     log.update_config(cfg.clone());
@@ -93,6 +95,8 @@ impl Broker {
             tracing::info!(topic = %gone, "topic deleted from the metadata log: local logs removed");
         }
         *known = now;
+        drop(known);
+        self.reconcile_replication(image);
         Ok(())
     }
 
@@ -220,7 +224,7 @@ pub async fn follow(broker: Arc<Broker>) {
                 let img = rx.borrow_and_update().clone();
                 let b = broker.clone();
                 match tokio::task::spawn_blocking(move || b.reconcile(&img)).await {
-                    Ok(Ok(())) => {}
+                    Ok(Ok(())) => broker.ensure_fetchers(),
                     Ok(Err(e)) => tracing::warn!(error = %e, "applying metadata to local logs failed"),
                     Err(e) => tracing::warn!(error = %e, "metadata reconcile task failed"),
                 }
@@ -229,7 +233,7 @@ pub async fn follow(broker: Arc<Broker>) {
                 if broker.is_shutting_down() {
                     return;
                 }
-                if !broker.is_broker() {
+                if !broker.is_broker() || broker.replication.is_leaving() {
                     continue;
                 }
                 let registered = broker

@@ -109,6 +109,9 @@ pub async fn run_with_listeners(
     );
 
     shutdown.await;
+    // Move leadership away while connections are still served, so clients switch leaders
+    // instead of timing out.
+    broker.controlled_shutdown().await;
     info!("shutting down: no new connections; finishing in-flight requests");
     let _ = stop_tx.send(true);
     broker.begin_shutdown();

@@ -3,7 +3,8 @@
 //! * [`LogManager`] owns one log directory: partition logs, the checkpoint files, the
 //!   clean-shutdown marker and the group-commit flusher.
 //! * [`PartitionLog`] is one partition: validated appends with offset assignment, reads by offset
-//!   or timestamp, truncation, DeleteRecords, retention.
+//!   or timestamp, truncation, DeleteRecords, retention, and the follower side of replication
+//!   (appends copied from the leader, the leader-epoch cache, truncation to a divergence point).
 //! * [`LogConfig`] holds the per-topic storage configs with Kafka names and defaults.
 //! * Time comes from an injected [`Clock`], so rolling and retention are deterministic in tests.
 //!
@@ -36,7 +37,7 @@ pub use config::{CleanupPolicy, LogConfig, TimestampType};
 pub use error::LogError;
 pub use group_commit::DurabilityTicket;
 pub use log_manager::{LogManager, CLEAN_SHUTDOWN_FILE};
-pub use partition_log::{AppendResult, PartitionLog, ReadResult};
+pub use partition_log::{AppendResult, PartitionLog, ReadResult, ReplicaAppend};
 
 /// A topic partition; its directory is `<topic>-<partition>`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

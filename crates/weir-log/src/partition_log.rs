@@ -11,6 +11,8 @@ use crate::producer_state::{self, Check, ProducerStateManager};
 use crate::segment::{segment_path, Segment};
 use crate::{Clock, FileSlice, LogConfig, LogError, TimestampType, TopicPartition};
 
+pub use replica::ReplicaAppend;
+
 /// Result of a read by offset.
 #[derive(Debug, Clone)]
 pub struct ReadResult {
@@ -202,13 +204,15 @@ impl PartitionLog {
             .high_watermark
             .unwrap_or(log_start_offset)
             .clamp(log_start_offset, log_end_offset);
-        let epochs = match checkpoint::read_epochs(&dir.join("leader-epoch-checkpoint")) {
+        let mut epochs = match checkpoint::read_epochs(&dir.join("leader-epoch-checkpoint")) {
             Ok(e) => e,
             Err(e) => {
                 tracing::warn!(partition = %tp.dir_name(), error = %e, "ignoring corrupt leader-epoch-checkpoint");
                 Vec::new()
             }
         };
+        // An epoch recorded before its batches reached the disk (a crash lost them) is dropped.
+        epochs.retain(|&(_, start)| start <= log_end_offset);
         let (producers, snapshot_at) = producer_state::load_snapshot(&dir, log_end_offset);
         let log = PartitionLog {
             tp,
@@ -322,7 +326,7 @@ impl PartitionLog {
             count += h.records_count as u64;
             inner.producers.stage(&mut pending, h);
         }
-        self.maybe_roll(&mut inner, bytes.len() as u64, now)?;
+        self.maybe_roll(&mut inner, bytes.len() as u64, base_offset, next - 1, now)?;
         let interval = inner.config.index_interval_bytes;
         let file = {
             let (_, seg) = inner
@@ -330,9 +334,10 @@ impl PartitionLog {
                 .iter_mut()
                 .next_back()
                 .ok_or_else(|| LogError::Io(std::io::Error::other("no segment")))?;
+            let size_before = seg.size();
             if let Err(e) = seg.append(&bytes, &headers, interval) {
                 // Leave no partial batch behind: cut back to the previous end.
-                let _ = seg.truncate_to_offset(base_offset);
+                let _ = seg.truncate_bytes(size_before);
                 return Err(e);
             }
             seg.log_file().clone()
@@ -358,43 +363,54 @@ impl PartitionLog {
         })
     }
 
-    fn maybe_roll(&self, inner: &mut Inner, incoming: u64, now: i64) -> Result<(), LogError> {
+    /// Roll before appending `incoming` bytes holding offsets `first..=last` (`first` >= LEO) when
+    /// the active segment is full or old, or when `last` would not fit a relative index offset.
+    /// The new segment is based at `first` (a follower's batches may start past the LEO).
+    fn maybe_roll(
+        &self,
+        inner: &mut Inner,
+        incoming: u64,
+        first: i64,
+        last: i64,
+        now: i64,
+    ) -> Result<(), LogError> {
         let cfg = inner.config.clone();
-        let leo = inner.log_end_offset;
         let needs = {
             let Some((_, active)) = inner.segments.iter().next_back() else {
                 return Ok(());
             };
-            active.size() > 0
+            (active.size() > 0
                 && (active.size() + incoming > cfg.segment_bytes
                     || active.index_full()
-                    || now - active.created_ms >= cfg.segment_ms
-                    || leo - active.base_offset > i32::MAX as i64 / 2)
+                    || now - active.created_ms >= cfg.segment_ms))
+                || last - active.base_offset > i32::MAX as i64 / 2
         };
         if needs {
-            self.roll(inner, now)?;
+            let base = first.max(inner.log_end_offset);
+            self.roll(inner, base, now)?;
         }
         Ok(())
     }
 
-    fn roll(&self, inner: &mut Inner, now: i64) -> Result<(), LogError> {
-        let leo = inner.log_end_offset;
+    /// Seal the active segment and start a new one based at `base` (>= LEO), snapshotting the
+    /// producer state there. No-op when the active segment is already based at `base`.
+    fn roll(&self, inner: &mut Inner, base: i64, now: i64) -> Result<(), LogError> {
         if let Some((_, active)) = inner.segments.iter_mut().next_back() {
-            if active.base_offset == leo {
+            if active.base_offset == base {
                 return Ok(());
             }
             active.seal()?;
         }
         let seg = Segment::create(
             &self.dir,
-            leo,
+            base,
             inner.config.segment_index_bytes,
             inner.config.index_interval_bytes,
             now,
         )?;
         fsync_dir(&self.dir)?;
-        inner.segments.insert(leo, seg);
-        producer_state::write_snapshot(&self.dir, leo, &inner.producers)?;
+        inner.segments.insert(base, seg);
+        producer_state::write_snapshot(&self.dir, base, &inner.producers)?;
         Ok(())
     }
 
@@ -536,52 +552,6 @@ impl PartitionLog {
         self.lock().recovery_point
     }
 
-    /// Remove every record at or above `offset` (replication truncation; batch granularity).
-    pub fn truncate_to(&self, offset: i64) -> Result<(), LogError> {
-        let mut inner = self.lock();
-        if offset >= inner.log_end_offset {
-            return Ok(());
-        }
-        let now = self.clock.now_ms();
-        let doomed: Vec<i64> = inner
-            .segments
-            .range(offset.max(0)..)
-            .map(|(&b, _)| b)
-            .filter(|&b| b > *inner.segments.keys().next().unwrap_or(&0))
-            .collect();
-        for b in doomed {
-            if let Some(s) = inner.segments.remove(&b) {
-                s.delete_files()?;
-            }
-        }
-        let leo = {
-            let (_, last) = inner
-                .segments
-                .iter_mut()
-                .next_back()
-                .ok_or_else(|| LogError::Io(std::io::Error::other("no segment")))?;
-            last.truncate_to_offset(offset)?;
-            last.next_offset()?
-        };
-        let _ = now;
-        inner.log_end_offset = leo;
-        inner.high_watermark = inner.high_watermark.min(leo);
-        inner.recovery_point = inner.recovery_point.min(leo);
-        inner.log_start_offset = inner.log_start_offset.min(leo);
-        let before = inner.epochs.len();
-        inner.epochs.retain(|&(_, start)| start < leo);
-        if inner.epochs.len() != before {
-            self.write_epochs(&inner)?;
-        }
-        let (producers, snapshot_at) = producer_state::load_snapshot(&self.dir, leo);
-        inner.producers = producers;
-        let from = snapshot_at
-            .unwrap_or(inner.log_start_offset)
-            .max(inner.log_start_offset);
-        drop(inner);
-        self.replay_producer_state(from)
-    }
-
     /// DeleteRecords: move the log start offset to `offset` (<= high watermark), deleting whole
     /// segments below it. Returns the new log start offset.
     pub fn delete_records_before(&self, offset: i64) -> Result<i64, LogError> {
@@ -656,29 +626,6 @@ impl PartitionLog {
         self.lock().segments.len()
     }
 
-    /// Record that `epoch` starts at `start_offset` (leader election); persisted in
-    /// `leader-epoch-checkpoint`. Ignored unless newer than the latest epoch.
-    pub fn assign_epoch(&self, epoch: i32, start_offset: i64) -> Result<(), LogError> {
-        let mut inner = self.lock();
-        if inner.epochs.last().is_some_and(|&(e, _)| e >= epoch) {
-            return Ok(());
-        }
-        inner.epochs.push((epoch, start_offset));
-        self.write_epochs(&inner)
-    }
-
-    /// The latest leader epoch, if any.
-    pub fn latest_epoch(&self) -> Option<i32> {
-        self.lock().epochs.last().map(|&(e, _)| e)
-    }
-
-    fn write_epochs(&self, inner: &Inner) -> Result<(), LogError> {
-        checkpoint::write_atomic(
-            &self.dir.join("leader-epoch-checkpoint"),
-            checkpoint::render_epochs(&inner.epochs).as_bytes(),
-        )
-    }
-
     /// Periodic work: roll by `segment.ms`, delete by retention, `flush.ms` flushes, and advance
     /// the recovery point after a full flush. Returns the number of segments deleted.
     pub fn maintain(&self) -> Result<usize, LogError> {
@@ -694,7 +641,8 @@ impl PartitionLog {
             .next_back()
             .is_some_and(|(_, a)| a.size() > 0 && now - a.created_ms >= cfg.segment_ms);
         if roll_due {
-            self.roll(&mut inner, now)?;
+            let leo = inner.log_end_offset;
+            self.roll(&mut inner, leo, now)?;
         }
         let mut deleted = 0;
         if cfg.cleanup_policy.delete {
@@ -794,3 +742,5 @@ impl PartitionLog {
 
 #[path = "partition_log_producers.rs"]
 mod producers;
+#[path = "partition_log_replica.rs"]
+mod replica;

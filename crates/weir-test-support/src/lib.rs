@@ -76,6 +76,8 @@ pub struct BrokerProcess {
     port: u16,
     opts: BrokerOptions,
     child: Option<Child>,
+    /// True between [`pause`](BrokerProcess::pause) and [`resume`](BrokerProcess::resume).
+    paused: bool,
     starts: u32,
     /// How long the last start took until the port accepted connections.
     pub last_start: Duration,
@@ -90,6 +92,7 @@ impl BrokerProcess {
             port: opts.port.unwrap_or_else(free_port),
             opts,
             child: None,
+            paused: false,
             starts: 0,
             last_start: Duration::ZERO,
         };
@@ -189,6 +192,13 @@ impl BrokerProcess {
             unsafe {
                 libc::kill(c.id() as i32, libc::SIGTERM);
             }
+            if std::mem::take(&mut self.paused) {
+                // A stopped process keeps SIGTERM pending until it continues.
+                // SAFETY: as above.
+                unsafe {
+                    libc::kill(c.id() as i32, libc::SIGCONT);
+                }
+            }
             let pid = c.id();
             let done = wait_until(Duration::from_secs(30), || {
                 matches!(c.try_wait(), Ok(Some(_)))
@@ -203,10 +213,63 @@ impl BrokerProcess {
 
     /// SIGKILL the broker (no clean shutdown) and reap it.
     pub fn kill9(&mut self) {
+        // SIGKILL ends a stopped (paused) process too, and `wait` then reaps it.
+        self.paused = false;
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+
+    /// The broker's process id while it runs (or is paused).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// The `node.id` this broker was started with, when its configs set one (the broker's own
+    /// default is 1).
+    pub fn node_id(&self) -> Option<i32> {
+        self.opts
+            .configs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "node.id")
+            .and_then(|(_, v)| v.parse().ok())
+    }
+
+    /// Freeze the broker with SIGSTOP: it keeps its sockets but answers nobody (its kernel still
+    /// accepts TCP connections), as if the network cut this node off from clients and every other
+    /// node at once. Returns once the process is stopped. [`resume`](Self::resume) undoes it;
+    /// [`stop`](Self::stop), [`kill9`](Self::kill9) and drop work on a paused broker too.
+    pub fn pause(&mut self) {
+        let Some(pid) = self.pid() else {
+            panic!("pause: the broker is not running");
+        };
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(pid as i32, libc::SIGSTOP);
+        }
+        self.paused = true;
+        let stopped = wait_until(Duration::from_secs(5), || {
+            process_state(pid).is_none_or(|s| s == 'T' || s == 't')
+        });
+        assert!(stopped, "broker {pid} did not stop after SIGSTOP");
+    }
+
+    /// Continue a broker frozen by [`pause`](Self::pause) (SIGCONT).
+    pub fn resume(&mut self) {
+        if let Some(pid) = self.pid() {
+            // SAFETY: plain kill(2) on our own child's pid.
+            unsafe {
+                libc::kill(pid as i32, libc::SIGCONT);
+            }
+        }
+        self.paused = false;
+    }
+
+    /// True between [`pause`](Self::pause) and [`resume`](Self::resume).
+    pub fn is_paused(&self) -> bool {
+        self.paused
     }
 
     /// Start again on the same port and data directory (after [`stop`](Self::stop) or
@@ -224,6 +287,13 @@ impl Drop for BrokerProcess {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// The state letter of `/proc/<pid>/stat` (`R`, `S`, `T` = stopped, …); `None` without `/proc`.
+fn process_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) S ...`: comm may contain spaces and parentheses, so split at the last `)`.
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
 }
 
 /// Start `n` combined broker+controller nodes (ids 1..=n) forming one Raft quorum on 127.0.0.1,
@@ -331,6 +401,7 @@ mod tests {
 }
 
 pub mod clients;
+pub mod cluster;
 pub mod group_member;
 pub mod proxy;
 pub mod raw;

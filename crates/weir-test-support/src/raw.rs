@@ -18,19 +18,34 @@ pub struct RawClient {
 impl RawClient {
     /// Connect to `addr` (`host:port`).
     pub fn connect(addr: &str) -> RawClient {
-        let stream = TcpStream::connect(addr).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .expect("read timeout");
-        RawClient {
+        Self::try_connect(addr).expect("connect")
+    }
+
+    /// Connect to `addr`, or the I/O error (a 30 s read timeout applies to calls).
+    pub fn try_connect(addr: &str) -> std::io::Result<RawClient> {
+        let stream = TcpStream::connect(addr)?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        Ok(RawClient {
             stream,
             next_correlation: 1,
-        }
+        })
     }
 
     /// Send `req` as `key` version `v` and decode the response (panics on I/O or decode errors,
     /// or a correlation id mismatch).
     pub fn call<Q: Encodable, R: Decodable>(&mut self, key: ApiKey, v: i16, req: &Q) -> R {
+        self.try_call(key, v, req).expect("raw call")
+    }
+
+    /// [`call`](Self::call) returning errors instead of panicking (for brokers that may be down
+    /// or frozen).
+    pub fn try_call<Q: Encodable, R: Decodable>(
+        &mut self,
+        key: ApiKey,
+        v: i16,
+        req: &Q,
+    ) -> std::io::Result<R> {
+        let bad = |e: String| std::io::Error::other(e);
         let mut h = RequestHeader::default();
         h.request_api_key = key as i16;
         h.request_api_version = v;
@@ -39,19 +54,26 @@ impl RawClient {
         self.next_correlation += 1;
         let mut body = BytesMut::new();
         h.encode(&mut body, key.request_header_version(v))
-            .expect("encode header");
-        req.encode(&mut body, v).expect("encode request");
+            .map_err(|e| bad(e.to_string()))?;
+        req.encode(&mut body, v).map_err(|e| bad(e.to_string()))?;
         let mut frame = (body.len() as i32).to_be_bytes().to_vec();
         frame.extend_from_slice(&body);
-        self.stream.write_all(&frame).expect("send");
+        self.stream.write_all(&frame)?;
         let mut len = [0u8; 4];
-        self.stream.read_exact(&mut len).expect("response size");
+        self.stream.read_exact(&mut len)?;
         let mut buf = vec![0u8; i32::from_be_bytes(len).max(0) as usize];
-        self.stream.read_exact(&mut buf).expect("response body");
+        self.stream.read_exact(&mut buf)?;
         let mut b = Bytes::from(buf);
         let rh = ResponseHeader::decode(&mut b, key.response_header_version(v))
-            .expect("decode response header");
-        assert_eq!(rh.correlation_id, self.next_correlation - 1);
-        R::decode(&mut b, v).expect("decode response")
+            .map_err(|e| bad(e.to_string()))?;
+        if rh.correlation_id != self.next_correlation - 1 {
+            return Err(bad(format!("correlation id {}", rh.correlation_id)));
+        }
+        R::decode(&mut b, v).map_err(|e| bad(e.to_string()))
+    }
+
+    /// Set the read timeout of later calls.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        let _ = self.stream.set_read_timeout(Some(timeout));
     }
 }

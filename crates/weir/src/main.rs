@@ -1,4 +1,5 @@
-//! The `weir` binary: `weir serve` starts a broker; `weir topics` manages topics.
+//! The `weir` binary: `weir serve` starts a broker, `weir dev-cluster` a local cluster; `weir
+//! topics` and the other subcommands are operator tools.
 
 mod cli;
 
@@ -18,6 +19,9 @@ enum Command {
     /// (booleans take true/false); `--config-file FILE` reads a Kafka properties file; `WEIR_A_B_C`
     /// environment variables override the file; flags override both.
     Serve(cli::serve::ServeArgs),
+    /// Run a local cluster of N combined broker+controller nodes (child `weir serve` processes on
+    /// 127.0.0.1, ports BASE, BASE+100, …) until Ctrl-C / SIGTERM; `-- FLAGS` go to every node.
+    DevCluster(cli::dev_cluster::DevClusterArgs),
     /// Manage topics on any Kafka-compatible broker (`-b host:port`, default 127.0.0.1:9092).
     Topics(cli::topics::TopicsArgs),
     /// Describe or change topic configs; describe broker configs.
@@ -46,6 +50,7 @@ fn main() -> std::process::ExitCode {
     }
     let result = match cli.command {
         Command::Serve(args) => cli::serve::run(args),
+        Command::DevCluster(args) => cli::dev_cluster::run(args),
         Command::Topics(args) => cli::topics::run(args),
         Command::Configs(args) => cli::configs::run(args),
         Command::Records(args) => cli::records::run(args),

@@ -69,8 +69,11 @@ pub async fn ensure_offsets_topic(broker: &Broker) -> Result<i32, BrokerError> {
     }
 }
 
+/// `offsets.commit.timeout.ms` (Kafka's default): how long an offsets write waits for the ISR.
+const OFFSETS_COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Append `records` (key, value-or-tombstone) for `group` to its `__consumer_offsets` partition,
-/// wait until they are durable and advance the high watermark. Only after this returns `Ok` may
+/// wait until they are durable here and (replicated topic) on the ISR. Only after this returns `Ok` may
 /// the caller change in-memory state or acknowledge.
 pub async fn write(
     broker: &Arc<Broker>,
@@ -94,8 +97,22 @@ pub async fn write(
     if let Some(ticket) = res.durable {
         broker.logs.wait_durable_async(ticket).await?;
     }
-    broker.advance_high_watermark(&log, res.last_offset + 1);
-    broker.notify_new_data();
+    broker.notify_new_appends();
+    broker.on_local_durable(&log, res.last_offset + 1);
+    // As Kafka's offsets.commit.required.acks=-1: the write counts once the ISR has it.
+    if let Some(p) = broker.partition_info(OFFSETS_TOPIC, partition) {
+        if p.leader == broker.config.node_id && p.replicas.len() > 1 {
+            broker
+                .await_replication(
+                    &log,
+                    res.last_offset + 1,
+                    p.leader_epoch,
+                    1,
+                    OFFSETS_COMMIT_TIMEOUT,
+                )
+                .await?;
+        }
+    }
     Ok(())
 }
 

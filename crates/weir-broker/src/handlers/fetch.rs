@@ -65,6 +65,11 @@ pub async fn handle(
                     fetch_offset: p.fetch_offset,
                     max_bytes: p.partition_max_bytes,
                     current_leader_epoch: p.current_leader_epoch,
+                    last_fetched_epoch: if version >= 12 {
+                        p.last_fetched_epoch
+                    } else {
+                        -1
+                    },
                 },
             ));
         }
@@ -108,12 +113,22 @@ pub async fn handle(
     let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0);
     let max_wait = Duration::from_millis(u64::try_from(req.max_wait_ms).unwrap_or(0));
     let deadline = tokio::time::Instant::now() + max_wait;
-    let mut wake = broker.subscribe_new_data();
+    // Followers wake on every leader append, consumers only when a high watermark moves.
+    let mut wake = if is_consumer {
+        broker.subscribe_new_data()
+    } else {
+        broker.subscribe_new_appends()
+    };
+    if !is_consumer {
+        record_follower_fetches(broker, replica_id, ctx.parts());
+    }
     let results = loop {
         wake.borrow_and_update();
         let results = read_all(broker, ctx.parts(), limits);
         let bytes: usize = results.iter().map(|r| r.1.record_bytes).sum();
-        let any_error = results.iter().any(|r| r.1.error_code != 0);
+        let any_error = results
+            .iter()
+            .any(|r| r.1.error_code != 0 || r.2.diverging_epoch.epoch >= 0);
         if max_wait.is_zero()
             || ctx.parts().is_empty()
             || bytes >= min_bytes
@@ -158,6 +173,36 @@ pub async fn handle(
         }
     }
     resp
+}
+
+/// A follower's fetch offsets are its log end offsets: tell the replication state of every
+/// partition it fetched that this broker leads at the follower's epoch.
+fn record_follower_fetches(
+    broker: &Arc<Broker>,
+    replica_id: i32,
+    parts: &[(PartKey, PartRequest)],
+) {
+    for (key, preq) in parts {
+        let Some(name) = topic_name(broker, &key.topic) else {
+            continue;
+        };
+        let Ok(log) = broker.require_log(&name, key.partition) else {
+            continue;
+        };
+        if broker
+            .check_leader(&name, key.partition, preq.current_leader_epoch)
+            .is_ok()
+        {
+            broker.on_follower_fetch(log.topic_partition(), &log, replica_id, preq.fetch_offset);
+        }
+    }
+}
+
+fn topic_name(broker: &Broker, topic: &TopicRef) -> Option<String> {
+    match topic {
+        TopicRef::Name(n) => Some(n.clone()),
+        TopicRef::Id(id) => broker.topics.get_by_id(*id).map(|m| m.name),
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -218,12 +263,8 @@ fn read_partition(
     remaining: usize,
     any_data: bool,
 ) -> Result<PartitionData, PartErr> {
-    let name = match &key.topic {
-        TopicRef::Name(n) => n.clone(),
-        TopicRef::Id(id) => match broker.topics.get_by_id(*id) {
-            Some(meta) => meta.name,
-            None => return Err((ResponseError::UnknownTopicId.code(), -1, -1)),
-        },
+    let Some(name) = topic_name(broker, &key.topic) else {
+        return Err((ResponseError::UnknownTopicId.code(), -1, -1));
     };
     let log = broker
         .require_log(&name, key.partition)
@@ -235,6 +276,23 @@ fn read_partition(
     let log_start = log.log_start_offset();
     let leo = log.log_end_offset();
     let offset = preq.fetch_offset;
+    if preq.last_fetched_epoch >= 0 {
+        // KIP-320: the fetcher's last epoch must end at or after its fetch offset here, else
+        // tell it where our logs diverge (it truncates and fetches again).
+        let (epoch, end) = log.end_offset_for_epoch(preq.last_fetched_epoch);
+        if epoch >= 0 && (epoch < preq.last_fetched_epoch || end < offset) {
+            let mut data = PartitionData::default();
+            data.partition_index = key.partition;
+            data.error_code = 0;
+            data.high_watermark = hw;
+            data.last_stable_offset = hw;
+            data.log_start_offset = log_start;
+            data.diverging_epoch.epoch = epoch;
+            data.diverging_epoch.end_offset = end;
+            data.records = Some(Bytes::new());
+            return Ok(data);
+        }
+    }
     if offset < log_start || offset > leo {
         return Err((ResponseError::OffsetOutOfRange.code(), hw, log_start));
     }
@@ -245,6 +303,8 @@ fn read_partition(
     data.high_watermark = hw;
     data.last_stable_offset = hw;
     data.log_start_offset = log_start;
+    data.diverging_epoch.epoch = -1;
+    data.diverging_epoch.end_offset = -1;
     data.aborted_transactions = Some(Vec::new());
     data.preferred_read_replica = (-1).into();
     data.records = Some(Bytes::new());

@@ -56,6 +56,9 @@ pub struct PartRequest {
     pub max_bytes: i32,
     /// `current_leader_epoch` (-1 = not given).
     pub current_leader_epoch: i32,
+    /// `last_fetched_epoch` (v12+, -1 = not given): the epoch of the fetcher's last batch,
+    /// checked for divergence (KIP-320).
+    pub last_fetched_epoch: i32,
 }
 
 /// The per-partition facts a response reports; used to decide what changed.
@@ -378,6 +381,7 @@ mod tests {
     }
     fn req(off: i64) -> PartRequest {
         PartRequest {
+            last_fetched_epoch: -1,
             fetch_offset: off,
             max_bytes: 1024,
             current_leader_epoch: -1,

@@ -22,15 +22,17 @@ use crate::error::BrokerError;
 ///   UNKNOWN_TOPIC_ID (100).
 /// * v3+: the records of a partition must be exactly one record batch, else INVALID_RECORD (87),
 ///   as Kafka requires.
-/// * `acks=-1` with the topic's `min.insync.replicas` > 1 → NOT_ENOUGH_REPLICAS (19) (the ISR of
-///   a single node is 1).
+/// * `acks=-1` with an ISR smaller than the topic's `min.insync.replicas` →
+///   NOT_ENOUGH_REPLICAS (19), nothing appended. Otherwise acks=-1 waits (up to the request's
+///   `timeout_ms`, then REQUEST_TIMED_OUT) until every ISR member has the batch (the high
+///   watermark passed it); NOT_ENOUGH_REPLICAS_AFTER_APPEND (20) when the ISR shrank below
+///   `min.insync.replicas` meanwhile, NOT_LEADER_OR_FOLLOWER when leadership moved.
+///   `acks=1` answers once the leader's own copy is durable.
 /// * Idempotent batches (producer id ≥ 0) are checked against the partition's producer state
 ///   (`weir_log::producer_state`): a retry of one of the producer's last five batches is answered
 ///   with its original offsets and not appended again; a sequence gap is
 ///   OUT_OF_ORDER_SEQUENCE_NUMBER (45), an old epoch INVALID_PRODUCER_EPOCH (47). Transactional
 ///   batches are not tracked (Weir has no transaction coordinator).
-/// * `timeout_ms` is not applied: a single node has no replication to wait for; the local fsync
-///   is always awaited.
 pub async fn handle(
     broker: &Arc<Broker>,
     header: &RequestHeader,
@@ -47,6 +49,8 @@ pub async fn handle(
 pub struct PendingProduce {
     broker: Arc<Broker>,
     topics: Vec<PendingTopic>,
+    acks: i16,
+    timeout: std::time::Duration,
 }
 
 struct PendingTopic {
@@ -57,7 +61,15 @@ struct PendingTopic {
 
 struct PendingPartition {
     index: i32,
-    outcome: Result<(Arc<PartitionLog>, AppendResult), BrokerError>,
+    outcome: Result<Appended, BrokerError>,
+}
+
+/// A successful append and what acks=all must check once it is durable.
+struct Appended {
+    log: Arc<PartitionLog>,
+    res: AppendResult,
+    leader_epoch: i32,
+    min_isr: usize,
 }
 
 /// Perform the appends of a produce request in request order (the part whose order matters
@@ -69,6 +81,7 @@ pub async fn append_phase(
     req: ProduceRequest,
 ) -> PendingProduce {
     let acks = req.acks;
+    let timeout = std::time::Duration::from_millis(u64::try_from(req.timeout_ms).unwrap_or(0));
     let mut topics = Vec::with_capacity(req.topic_data.len());
     for t in req.topic_data {
         let resolved = resolve_topic(broker, &t.name, t.topic_id, version);
@@ -89,40 +102,96 @@ pub async fn append_phase(
             partitions,
         });
     }
+    if topics
+        .iter()
+        .any(|t| t.partitions.iter().any(|p| p.outcome.is_ok()))
+    {
+        broker.notify_new_appends();
+    }
     PendingProduce {
         broker: broker.clone(),
         topics,
+        acks,
+        timeout,
     }
 }
 
 impl PendingProduce {
-    /// Wait for every append's durability ticket, advance high watermarks, wake fetchers, and
-    /// build the response.
+    /// Wait for every append's durability ticket (one group-commit pass covers them all),
+    /// count the leader's copies toward the high watermarks, then — for acks=all — wait for the
+    /// ISR on every partition at once, and build the response.
     pub async fn finish(self) -> ProduceResponse {
         let broker = self.broker;
-        let mut resp = ProduceResponse::default();
-        let mut advanced = false;
+        let mut staged = Vec::with_capacity(self.topics.len());
         for t in self.topics {
-            let mut tr = TopicProduceResponse::default();
-            tr.name = t.name;
-            tr.topic_id = t.topic_id;
+            let mut parts = Vec::with_capacity(t.partitions.len());
             for p in t.partitions {
-                let mut pr = PartitionProduceResponse::default();
-                pr.index = p.index;
                 let outcome = match p.outcome {
-                    Ok((log, res)) => match res.durable {
-                        Some(ticket) => match broker.logs.wait_durable_async(ticket).await {
-                            Ok(()) => Ok((log, res)),
-                            Err(e) => Err(BrokerError::from(e)),
-                        },
-                        None => Ok((log, res)),
-                    },
+                    Ok(a) => {
+                        let durable = match a.res.durable {
+                            Some(ticket) => broker
+                                .logs
+                                .wait_durable_async(ticket)
+                                .await
+                                .map_err(BrokerError::from),
+                            None => Ok(()),
+                        };
+                        durable.map(|()| {
+                            broker.on_local_durable(&a.log, a.res.last_offset + 1);
+                            a
+                        })
+                    }
                     Err(e) => Err(e),
                 };
+                parts.push((p.index, outcome));
+            }
+            staged.push((t.name, t.topic_id, parts));
+        }
+        let mut resp = ProduceResponse::default();
+        for (name, topic_id, parts) in staged {
+            let mut tr = TopicProduceResponse::default();
+            tr.name = name;
+            tr.topic_id = topic_id;
+            // acks=all: one replication wait per partition, all running at once.
+            let waits: Vec<_> = parts
+                .into_iter()
+                .map(|(index, outcome)| {
+                    let waiting = match outcome {
+                        Ok(a) if self.acks == -1 => {
+                            let b = broker.clone();
+                            let timeout = self.timeout;
+                            Ok(tokio::spawn(async move {
+                                b.await_replication(
+                                    &a.log,
+                                    a.res.last_offset + 1,
+                                    a.leader_epoch,
+                                    a.min_isr,
+                                    timeout,
+                                )
+                                .await
+                                .map(|()| a.res)
+                            }))
+                        }
+                        Ok(a) => Err(Ok(a.res)),
+                        Err(e) => Err(Err(e)),
+                    };
+                    (index, waiting)
+                })
+                .collect();
+            for (index, waiting) in waits {
+                let outcome = match waiting {
+                    Ok(handle) => handle.await.unwrap_or_else(|e| {
+                        Err(BrokerError::kafka(
+                            ResponseError::UnknownServerError,
+                            format!("replication wait failed: {e}"),
+                        ))
+                    }),
+                    Err(done) => done,
+                };
+                let mut pr = PartitionProduceResponse::default();
+                pr.index = index;
                 match outcome {
-                    Ok((log, res)) => {
-                        broker.advance_high_watermark(&log, res.last_offset + 1);
-                        advanced = true;
+                    Ok(res) => {
                         pr.error_code = 0;
                         pr.base_offset = res.base_offset;
                         pr.log_append_time_ms = res.log_append_time;
@@ -139,9 +208,6 @@ impl PendingProduce {
                 tr.partition_responses.push(pr);
             }
             resp.responses.push(tr);
-        }
-        if advanced {
-            broker.notify_new_data();
         }
         resp
     }
@@ -192,7 +258,7 @@ fn append_one(
     acks: i16,
     version: i16,
     records: Option<&[u8]>,
-) -> Result<(Arc<PartitionLog>, AppendResult), BrokerError> {
+) -> Result<Appended, BrokerError> {
     if !matches!(acks, -1..=1) {
         return Err(BrokerError::kafka(
             ResponseError::InvalidRequiredAcks,
@@ -200,26 +266,34 @@ fn append_one(
         ));
     }
     let log = broker.require_log(topic, partition)?;
-    broker.check_leader(topic, partition, -1)?;
+    let leader_epoch = broker.check_leader(topic, partition, -1)?;
     let records = records.unwrap_or(&[]);
     if version >= 3 {
         check_single_batch(records)?;
     }
+    let min_isr = min_insync_replicas(broker, topic).max(1) as usize;
     if acks == -1 {
-        let min_isr = min_insync_replicas(broker, topic);
-        if min_isr > 1 {
+        let isr = broker
+            .partition_info(topic, partition)
+            .map(|p| p.isr)
+            .unwrap_or_default();
+        if isr.len() < min_isr {
             return Err(BrokerError::kafka(
                 ResponseError::NotEnoughReplicas,
                 format!(
-                    "The size of the current ISR [{}] is insufficient to satisfy the min.isr \
-                     requirement of {min_isr} for partition {topic}-{partition}",
-                    broker.config.node_id
+                    "The size of the current ISR {isr:?} is insufficient to satisfy the min.isr \
+                     requirement of {min_isr} for partition {topic}-{partition}"
                 ),
             ));
         }
     }
     let res = log.append(records)?;
-    Ok((log, res))
+    Ok(Appended {
+        log,
+        res,
+        leader_epoch,
+        min_isr,
+    })
 }
 
 fn min_insync_replicas(broker: &Broker, topic: &str) -> i32 {

@@ -1,8 +1,7 @@
 //! `weir consume <topic>`: print messages with a kcat-like format string, either from assigned
 //! partitions (no group) or as a member of a consumer group (`--group`, offsets committed).
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use clap::Args;
@@ -224,7 +223,7 @@ fn run_group(args: &ConsumeArgs, group: &str) -> Result<(), String> {
     consumer
         .subscribe(&[&args.topic])
         .map_err(|e| client_error(&format!("subscribe to {}", args.topic), e))?;
-    let stop = stop_on_signal();
+    let stop = super::stop_on_signal();
     let started = Instant::now();
     // Set once partitions are assigned, then at every message.
     let mut idle_since: Option<Instant> = None;
@@ -279,40 +278,6 @@ fn run_group(args: &ConsumeArgs, group: &str) -> Result<(), String> {
         Err(e) => Err(client_error(&format!("commit offsets of group {group}"), e)),
     }
     // Dropping the consumer closes it: it leaves the group.
-}
-
-/// A flag set by SIGINT or SIGTERM (which then no longer kill the process), so that a group member
-/// can commit what it printed and leave the group instead of holding its partitions until its
-/// session times out.
-fn stop_on_signal() -> Arc<AtomicBool> {
-    let flag = Arc::new(AtomicBool::new(false));
-    let set = flag.clone();
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
-    std::thread::spawn(move || {
-        use tokio::signal::unix::{signal, SignalKind};
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        else {
-            return; // dropping ready_tx unblocks the caller; signals keep their default action
-        };
-        rt.block_on(async move {
-            let (Ok(mut int), Ok(mut term)) = (
-                signal(SignalKind::interrupt()),
-                signal(SignalKind::terminate()),
-            ) else {
-                return;
-            };
-            let _ = ready_tx.send(());
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-            }
-            set.store(true, Ordering::SeqCst);
-        });
-    });
-    let _ = ready_rx.recv();
-    flag
 }
 
 /// Connection-level errors librdkafka recovers from by itself.

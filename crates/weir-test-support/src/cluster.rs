@@ -1,0 +1,290 @@
+//! Cluster-level helpers for replication tests: what the brokers say about partitions,
+//! replicated topics, a continuous idempotent acks=all workload, and the checker that compares
+//! acknowledged with consumed records.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
+use rdkafka::producer::Producer;
+use rdkafka::Offset;
+
+use crate::clients::{assigned_consumer, consume_n, producer, send, Msg};
+use crate::raw::RawClient;
+
+/// One partition as a broker's Metadata answer shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionView {
+    /// Leader id (-1 = none).
+    pub leader: i32,
+    /// Leader epoch.
+    pub leader_epoch: i32,
+    /// Replicas.
+    pub replicas: Vec<i32>,
+    /// In-sync replicas.
+    pub isr: Vec<i32>,
+}
+
+/// The partitions of `topic` as the broker at `bootstrap` reports them (empty when unknown or
+/// the broker does not answer).
+pub fn partitions(bootstrap: &str, topic: &str) -> Vec<PartitionView> {
+    let Ok(mut c) = RawClient::try_connect(bootstrap) else {
+        return Vec::new();
+    };
+    let mut req = MetadataRequest::default();
+    let mut t = metadata_request::MetadataRequestTopic::default();
+    t.name = Some(TopicName(StrBytes::from_string(topic.to_string())));
+    req.topics = Some(vec![t]);
+    let Ok(md) = c.try_call::<_, MetadataResponse>(ApiKey::Metadata, 12, &req) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(i32, PartitionView)> = md
+        .topics
+        .iter()
+        .filter(|t| t.error_code == 0)
+        .flat_map(|t| t.partitions.iter())
+        .map(|p| {
+            (
+                p.partition_index,
+                PartitionView {
+                    leader: p.leader_id.0,
+                    leader_epoch: p.leader_epoch,
+                    replicas: p.replica_nodes.iter().map(|r| r.0).collect(),
+                    isr: p.isr_nodes.iter().map(|r| r.0).collect(),
+                },
+            )
+        })
+        .collect();
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, v)| v).collect()
+}
+
+/// CreateTopics through `bootstrap` with a replication factor and topic configs; returns the
+/// error code (0 = created).
+pub fn create_replicated_topic(
+    bootstrap: &str,
+    name: &str,
+    partitions: i32,
+    rf: i16,
+    configs: &[(&str, &str)],
+) -> i16 {
+    let mut c = RawClient::connect(bootstrap);
+    let mut t = CreatableTopic::default();
+    t.name = TopicName(StrBytes::from_string(name.to_string()));
+    t.num_partitions = partitions;
+    t.replication_factor = rf;
+    for (k, v) in configs {
+        let mut cfg = CreatableTopicConfig::default();
+        cfg.name = StrBytes::from_string(k.to_string());
+        cfg.value = Some(StrBytes::from_string(v.to_string()));
+        t.configs.push(cfg);
+    }
+    let mut req = CreateTopicsRequest::default();
+    req.topics = vec![t];
+    req.timeout_ms = 30_000;
+    let resp: CreateTopicsResponse = c.call(ApiKey::CreateTopics, 5, &req);
+    resp.topics[0].error_code
+}
+
+/// The bytes of every `.log` segment of `topic-partition` under `log_dir`, concatenated in
+/// offset order (compare replicas byte for byte).
+pub fn log_bytes(log_dir: &Path, topic: &str, partition: i32) -> Vec<u8> {
+    let dir = log_dir.join(format!("{topic}-{partition}"));
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "log"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+        .iter()
+        .flat_map(|f| std::fs::read(f).unwrap_or_default())
+        .collect()
+}
+
+/// A background thread producing `value = sequence number` to partition `seq % partitions`
+/// with an idempotent acks=all librdkafka producer, as fast as `pace` allows, until stopped.
+pub struct Workload {
+    stop: Arc<AtomicBool>,
+    sent: Arc<AtomicU64>,
+    acked: Arc<Mutex<Vec<(Instant, Msg)>>>,
+    errors: Arc<Mutex<Vec<String>>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Workload {
+    /// Start producing to `topic` (with `partitions` partitions) through `bootstrap`, one
+    /// message every `pace`.
+    pub fn start(bootstrap: &str, topic: &str, partitions: i32, pace: Duration) -> Workload {
+        let stop = Arc::new(AtomicBool::new(false));
+        let sent = Arc::new(AtomicU64::new(0));
+        let acked = Arc::new(Mutex::new(Vec::new()));
+        let errors = Arc::new(Mutex::new(Vec::new()));
+        let (bootstrap, topic) = (bootstrap.to_string(), topic.to_string());
+        let (s, n, a, e) = (stop.clone(), sent.clone(), acked.clone(), errors.clone());
+        let thread = std::thread::spawn(move || {
+            let (p, log) = producer(
+                &bootstrap,
+                &[
+                    ("enable.idempotence", "true"),
+                    ("acks", "all"),
+                    ("linger.ms", "2"),
+                    ("message.timeout.ms", "120000"),
+                    ("request.timeout.ms", "5000"),
+                    ("retry.backoff.ms", "50"),
+                    ("topic.metadata.refresh.interval.ms", "500"),
+                ],
+            );
+            let drain = |a: &Mutex<Vec<(Instant, Msg)>>, e: &Mutex<Vec<String>>| {
+                let now = Instant::now();
+                let mut got = log.acked.lock().unwrap_or_else(|x| x.into_inner());
+                a.lock()
+                    .unwrap_or_else(|x| x.into_inner())
+                    .extend(got.drain(..).map(|m| (now, m)));
+                let mut errs = log.errors.lock().unwrap_or_else(|x| x.into_inner());
+                e.lock()
+                    .unwrap_or_else(|x| x.into_inner())
+                    .extend(errs.drain(..));
+            };
+            let mut seq = 0u64;
+            while !s.load(Ordering::SeqCst) {
+                let value = seq.to_string();
+                send(
+                    &p,
+                    &topic,
+                    Some((seq % partitions as u64) as i32),
+                    None,
+                    value.as_bytes(),
+                );
+                seq += 1;
+                n.store(seq, Ordering::SeqCst);
+                p.poll(pace);
+                drain(&a, &e);
+            }
+            let deadline = Instant::now() + Duration::from_secs(150);
+            while p.in_flight_count() > 0 && Instant::now() < deadline {
+                p.poll(Duration::from_millis(50));
+                drain(&a, &e);
+            }
+            drain(&a, &e);
+        });
+        Workload {
+            stop,
+            sent,
+            acked,
+            errors,
+            thread: Some(thread),
+        }
+    }
+
+    /// Messages handed to the producer so far.
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::SeqCst)
+    }
+
+    /// Acknowledged so far.
+    pub fn acked_count(&self) -> usize {
+        self.acked.lock().unwrap_or_else(|x| x.into_inner()).len()
+    }
+
+    /// When the first acknowledgement after `t` arrived (polled every 10 ms until `timeout`).
+    pub fn first_ack_after(&self, t: Instant, timeout: Duration) -> Option<Instant> {
+        let mut found = None;
+        crate::wait_until(timeout, || {
+            found = self
+                .acked
+                .lock()
+                .unwrap_or_else(|x| x.into_inner())
+                .iter()
+                .map(|(at, _)| *at)
+                .find(|at| *at > t);
+            found.is_some()
+        });
+        found
+    }
+
+    /// Stop producing, wait for every in-flight message's report; returns (acknowledged
+    /// messages, delivery errors).
+    pub fn finish(mut self) -> (Vec<Msg>, Vec<String>) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            t.join().expect("workload thread");
+        }
+        let acked = std::mem::take(&mut *self.acked.lock().unwrap_or_else(|x| x.into_inner()));
+        let errors = std::mem::take(&mut *self.errors.lock().unwrap_or_else(|x| x.into_inner()));
+        (acked.into_iter().map(|(_, m)| m).collect(), errors)
+    }
+}
+
+impl Drop for Workload {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Read every partition of `topic` from the beginning through `bootstrap` up to `expected`
+/// messages (or `timeout`) and check against `acked`: every acknowledged message is consumed
+/// exactly once at its acknowledged offset, nothing is consumed twice, and each partition's
+/// sequence numbers rise. Returns a description of every violation (empty = all good) and the
+/// number of consumed messages.
+pub fn check_acked_vs_consumed(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    acked: &[Msg],
+    expected: usize,
+    timeout: Duration,
+) -> (Vec<String>, usize) {
+    let c = assigned_consumer(bootstrap, topic, partitions, Offset::Beginning, &[]);
+    let consumed = consume_n(&c, expected, timeout);
+    let mut problems = Vec::new();
+    let mut seen: HashMap<Vec<u8>, (i32, i64)> = HashMap::new();
+    let mut last: BTreeMap<i32, u64> = BTreeMap::new();
+    for m in &consumed {
+        if let Some(prev) = seen.insert(m.value.clone(), (m.partition, m.offset)) {
+            problems.push(format!(
+                "value {} consumed twice: at {prev:?} and {}/{}",
+                String::from_utf8_lossy(&m.value),
+                m.partition,
+                m.offset
+            ));
+        }
+        let v: u64 = String::from_utf8_lossy(&m.value).parse().unwrap_or(0);
+        if let Some(&l) = last.get(&m.partition) {
+            if v <= l {
+                problems.push(format!(
+                    "partition {} out of order: {v} after {l} (offset {})",
+                    m.partition, m.offset
+                ));
+            }
+        }
+        last.insert(m.partition, v);
+    }
+    for a in acked {
+        match seen.get(&a.value) {
+            None => problems.push(format!(
+                "acknowledged value {} at {}/{} was never consumed",
+                String::from_utf8_lossy(&a.value),
+                a.partition,
+                a.offset
+            )),
+            Some(&at) if at != (a.partition, a.offset) => problems.push(format!(
+                "acknowledged value {} at {}/{} consumed at {at:?}",
+                String::from_utf8_lossy(&a.value),
+                a.partition,
+                a.offset
+            )),
+            _ => {}
+        }
+    }
+    (problems, consumed.len())
+}

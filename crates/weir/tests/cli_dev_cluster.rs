@@ -1,0 +1,247 @@
+//! `weir dev-cluster` as a user runs it: three nodes come up on BASE, BASE+100, BASE+200, form one
+//! cluster (three brokers in the metadata), take a topic with replication factor 3 from
+//! `weir topics create`, and all stop on SIGTERM, leaving no `weir serve` process behind.
+//!
+//! One test function: the three brokers should not compete with other cluster tests of this
+//! binary for the CPU.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::ClientConfig;
+use weir_test_support::wait_until;
+
+fn weir() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_weir"))
+}
+
+/// A base port P in 20000..40000 with P, P+1, P+100, P+101, P+200, P+201 free on 127.0.0.1 (all
+/// bound at once, then released).
+fn free_base_port() -> u16 {
+    let mut rng = rand::rng();
+    for _ in 0..200 {
+        let base: u16 = rng.random_range(20000..40000);
+        let held: Vec<_> = (0..3u16)
+            .flat_map(|i| [base + 100 * i, base + 100 * i + 1])
+            .map(|p| TcpListener::bind(("127.0.0.1", p)))
+            .collect();
+        if held.iter().all(Result::is_ok) {
+            return base;
+        }
+    }
+    panic!("no free base port in 20000..40000");
+}
+
+/// Every node's weir.log, for failure messages.
+fn logs(dir: &Path) -> String {
+    (1..=3)
+        .map(|i| {
+            let p = dir.join(format!("node-{i}/weir.log"));
+            let s = std::fs::read_to_string(&p).unwrap_or_default();
+            let tail: Vec<&str> = s.lines().rev().take(30).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            format!("--- {} ---\n{}\n", p.display(), tail.join("\n"))
+        })
+        .collect()
+}
+
+/// Pids of processes (other than this one) whose command line mentions `needle`.
+fn processes_mentioning(needle: &str) -> Vec<(u32, String)> {
+    let me = std::process::id();
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(raw) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&raw).replace('\0', " ");
+        if cmdline.contains(needle) {
+            out.push((pid, cmdline));
+        }
+    }
+    out
+}
+
+fn topics(bootstrap: &str, args: &[&str]) -> Output {
+    weir()
+        .arg("topics")
+        .args(["-b", bootstrap])
+        .args(args)
+        .output()
+        .expect("run weir topics")
+}
+
+fn ok(what: &str, out: Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{what} failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// The replica lists of a topic's partitions, from `weir topics describe --json`.
+fn replicas(bootstrap: &str, topic: &str) -> Vec<Vec<i64>> {
+    let out = ok(
+        "describe",
+        topics(bootstrap, &["describe", topic, "--json"]),
+    );
+    let j: serde_json::Value = serde_json::from_str(&out).expect("describe JSON");
+    j["partitions"]
+        .as_array()
+        .expect("partitions")
+        .iter()
+        .map(|p| {
+            let mut r: Vec<i64> = p["replicas"]
+                .as_array()
+                .expect("replicas")
+                .iter()
+                .filter_map(serde_json::Value::as_i64)
+                .collect();
+            r.sort();
+            r
+        })
+        .collect()
+}
+
+/// Kills the dev-cluster (and so, through its death signal, its nodes) if the test fails early.
+struct Guard(Option<Child>);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[test]
+fn dev_cluster_starts_three_nodes_and_stops_them_on_sigterm() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let dir = data.path().join("cluster");
+    let dir_str = dir.to_str().expect("utf-8 temp dir").to_string();
+    let base = free_base_port();
+    let mut child = weir()
+        .args(["dev-cluster", "--nodes", "3", "--dir", &dir_str])
+        .args(["--base-port", &base.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start weir dev-cluster");
+    let stdout = child.stdout.take().expect("stdout");
+    let pid = child.id();
+    let mut guard = Guard(Some(child));
+
+    // Its stdout, line by line, read on a thread so that waiting is bounded.
+    let (tx, rx) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut printed = Vec::new();
+    while !printed.iter().any(|l: &String| l == "cluster ready") {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => printed.push(line),
+            Err(e) => panic!(
+                "no \"cluster ready\" within 60 s ({e}); printed:\n{}\n{}",
+                printed.join("\n"),
+                logs(&dir)
+            ),
+        }
+    }
+    let bootstrap = format!(
+        "127.0.0.1:{base},127.0.0.1:{},127.0.0.1:{}",
+        base + 100,
+        base + 200
+    );
+    let out = printed.join("\n");
+    assert!(out.contains(&bootstrap), "bootstrap string:\n{out}");
+    for i in 1..=3u16 {
+        let log = dir.join(format!("node-{i}/weir.log"));
+        assert!(
+            out.contains(&format!(
+                "node {i}  bootstrap 127.0.0.1:{}",
+                base + 100 * (i - 1)
+            )) && out.contains(&log.display().to_string()),
+            "node {i} line:\n{out}"
+        );
+        assert!(log.exists(), "{} exists", log.display());
+    }
+
+    // One cluster: every node reports three brokers once they have registered.
+    let client: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .create()
+        .expect("create client");
+    let mut brokers = 0;
+    let three = wait_until(Duration::from_secs(30), || {
+        brokers = client
+            .fetch_metadata(None, Duration::from_secs(5))
+            .map(|md| md.brokers().len())
+            .unwrap_or(0);
+        brokers == 3
+    });
+    assert!(three, "{brokers} brokers in the metadata\n{}", logs(&dir));
+
+    ok(
+        "topics create --replication-factor 3",
+        topics(
+            &bootstrap,
+            &[
+                "create",
+                "dev-rf3",
+                "--partitions",
+                "3",
+                "--replication-factor",
+                "3",
+            ],
+        ),
+    );
+    assert_eq!(replicas(&bootstrap, "dev-rf3"), vec![vec![1, 2, 3]; 3]);
+    // dev-cluster sets default.replication.factor to min(nodes, 3).
+    ok(
+        "topics create (default replication factor)",
+        topics(&bootstrap, &["create", "dev-default-rf"]),
+    );
+    assert_eq!(replicas(&bootstrap, "dev-default-rf"), vec![vec![1, 2, 3]]);
+
+    // SIGTERM: every node stops, dev-cluster exits 0.
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe {
+        libc::kill(pid as i32, libc::SIGTERM);
+    }
+    let child = guard.0.as_mut().expect("child");
+    let mut status = None;
+    wait_until(Duration::from_secs(20), || {
+        status = child.try_wait().expect("try_wait");
+        status.is_some()
+    });
+    let Some(status) = status else {
+        panic!(
+            "dev-cluster still running 20 s after SIGTERM\n{}",
+            logs(&dir)
+        );
+    };
+    guard.0 = None;
+    assert!(status.success(), "dev-cluster exited with {status}");
+    let left = processes_mentioning(&dir_str);
+    assert!(left.is_empty(), "processes left behind: {left:?}");
+}

@@ -1,0 +1,291 @@
+//! Replication with real processes on 127.0.0.1: one dedicated controller (so the metadata
+//! quorum survives every broker fault) and three brokers; topics with replication factor 3 and
+//! min.insync.replicas=2; an idempotent acks=all librdkafka producer runs while brokers are
+//! killed, frozen (SIGSTOP: cut off from everyone) and restarted. Afterwards every acknowledged
+//! record is consumed exactly once, in order, and the replicas' logs are byte-identical.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
+use weir_test_support::cluster::{
+    check_acked_vs_consumed, create_replicated_topic, log_bytes, partitions, PartitionView,
+    Workload,
+};
+use weir_test_support::raw::RawClient;
+use weir_test_support::{start_nodes, wait_until, BrokerOptions, BrokerProcess};
+
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn weir() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_weir"))
+}
+
+/// Node 1 is the controller; nodes 2–4 are brokers (index = id - 1).
+fn cluster() -> Vec<BrokerProcess> {
+    let nodes = start_nodes(
+        weir(),
+        &["controller", "broker", "broker", "broker"],
+        BrokerOptions::default()
+            .config("broker.session.timeout.ms", "3000")
+            .config("broker.heartbeat.interval.ms", "500")
+            .config("replica.lag.time.max.ms", "4000")
+            .config("replica.fetch.backoff.ms", "200")
+            .config("auto.leader.rebalance.enable", "false"),
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            brokers_registered(&nodes[1]) == 3
+        }),
+        "three brokers registered:\n{}",
+        nodes[1].output()
+    );
+    nodes
+}
+
+fn brokers_registered(node: &BrokerProcess) -> usize {
+    let Ok(mut c) = RawClient::try_connect(&node.bootstrap()) else {
+        return 0;
+    };
+    let mut req = MetadataRequest::default();
+    req.topics = Some(Vec::new());
+    c.try_call::<_, MetadataResponse>(ApiKey::Metadata, 12, &req)
+        .map(|m| m.brokers.len())
+        .unwrap_or(0)
+}
+
+fn tail(s: &str, lines: usize) -> String {
+    let all: Vec<&str> = s.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+fn bootstrap(nodes: &[BrokerProcess]) -> String {
+    nodes[1..]
+        .iter()
+        .map(|n| n.bootstrap())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The partition view from the first live broker that answers.
+fn view(nodes: &[BrokerProcess], topic: &str, skip: &[usize]) -> Vec<PartitionView> {
+    for (i, n) in nodes.iter().enumerate().skip(1) {
+        if skip.contains(&i) {
+            continue;
+        }
+        let v = partitions(&n.bootstrap(), topic);
+        if !v.is_empty() {
+            return v;
+        }
+    }
+    Vec::new()
+}
+
+fn full_isr(nodes: &[BrokerProcess], topic: &str) -> bool {
+    let v = view(nodes, topic, &[]);
+    !v.is_empty() && v.iter().all(|p| p.isr.len() == 3 && p.leader > 0)
+}
+
+/// Stop every broker cleanly and compare each partition's segment bytes across the replicas.
+fn assert_replicas_identical(nodes: &mut [BrokerProcess], topic: &str, parts: i32) {
+    for n in nodes.iter_mut() {
+        n.stop();
+    }
+    for p in 0..parts {
+        let copies: Vec<Vec<u8>> = nodes[1..]
+            .iter()
+            .map(|n| log_bytes(&n.log_dir(), topic, p))
+            .collect();
+        assert!(!copies[0].is_empty(), "partition {p} has data");
+        for (i, c) in copies.iter().enumerate().skip(1) {
+            assert!(
+                c == &copies[0],
+                "partition {p}: broker {} has {} bytes, broker 2 has {} (or different bytes)",
+                i + 2,
+                c.len(),
+                copies[0].len()
+            );
+        }
+    }
+}
+
+#[test]
+fn killing_the_leader_during_idempotent_acks_all_produce_loses_nothing() {
+    let _serial = serial();
+    let mut nodes = cluster();
+    let bs = bootstrap(&nodes);
+    assert_eq!(
+        create_replicated_topic(
+            &nodes[1].bootstrap(),
+            "orders",
+            3,
+            3,
+            &[("min.insync.replicas", "2")]
+        ),
+        0
+    );
+    assert!(wait_until(Duration::from_secs(20), || full_isr(
+        &nodes, "orders"
+    )));
+    let work = Workload::start(&bs, "orders", 3, Duration::from_millis(2));
+    assert!(
+        wait_until(Duration::from_secs(30), || work.acked_count() >= 1000),
+        "the workload gets going"
+    );
+    let leader = view(&nodes, "orders", &[])[0].leader;
+    let victim = (leader - 1) as usize;
+    nodes[victim].kill9();
+    let killed_at = Instant::now();
+    let acked_before = work.acked_count();
+    // Wait for an acknowledgement of a message produced after the kill to partition 0's new
+    // leader: the first successful produce once the failover is done.
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            let v = view(&nodes, "orders", &[victim]);
+            !v.is_empty() && v[0].leader != leader && v[0].leader > 0
+        }),
+        "partition 0 got a new leader: {:?}\ncontroller log:\n{}",
+        view(&nodes, "orders", &[victim]),
+        tail(&nodes[0].output(), 40)
+    );
+    let first = work.first_ack_after(killed_at, Duration::from_secs(30));
+    println!(
+        "leader {leader} of orders-0 killed with {acked_before} acks; new leader after {:?}; first acknowledged produce {:?} after the kill",
+        killed_at.elapsed(),
+        first.map(|f| f - killed_at)
+    );
+    assert!(first.is_some(), "produce resumed after the failover");
+    assert!(wait_until(Duration::from_secs(30), || work.acked_count()
+        >= acked_before + 2000));
+
+    // The killed broker restarts, truncates any divergent tail, catches up and rejoins the ISR.
+    nodes[victim].restart();
+    assert!(
+        wait_until(Duration::from_secs(40), || full_isr(&nodes, "orders")),
+        "restarted broker {leader} rejoined every ISR: {:?}\n{}",
+        view(&nodes, "orders", &[]),
+        nodes[victim].output()
+    );
+    let (acked, errors) = work.finish();
+    assert!(errors.is_empty(), "delivery errors: {errors:?}");
+    let (problems, consumed) = check_acked_vs_consumed(
+        &bs,
+        "orders",
+        3,
+        &acked,
+        acked.len(),
+        Duration::from_secs(60),
+    );
+    println!(
+        "{} acknowledged, {consumed} consumed, {} problems",
+        acked.len(),
+        problems.len()
+    );
+    assert!(
+        problems.is_empty(),
+        "{:#?}",
+        &problems[..problems.len().min(20)]
+    );
+    // Quiesce: every replica has everything (high watermark = log end everywhere), then compare.
+    assert!(wait_until(Duration::from_secs(20), || full_isr(
+        &nodes, "orders"
+    )));
+    assert_replicas_identical(&mut nodes, "orders", 3);
+}
+
+/// acks=all Produce v9 of one small batch to `partition`; returns the partition error code.
+fn produce_raw(node: &BrokerProcess, topic: &str, partition: i32, timeout_ms: i32) -> i16 {
+    let mut c = RawClient::connect(&node.bootstrap());
+    let batch = weir_log::batch::build_batch(0, 0, &[(Some(b"k".as_slice()), b"v".as_slice())]);
+    let mut pd = PartitionProduceData::default();
+    pd.index = partition;
+    pd.records = Some(bytes::Bytes::from(batch));
+    let mut td = TopicProduceData::default();
+    td.name = TopicName(StrBytes::from_string(topic.to_string()));
+    td.partition_data = vec![pd];
+    let mut req = ProduceRequest::default();
+    req.acks = -1;
+    req.timeout_ms = timeout_ms;
+    req.topic_data = vec![td];
+    let resp: ProduceResponse = c.call(ApiKey::Produce, 9, &req);
+    resp.responses[0].partition_responses[0].error_code
+}
+
+fn log_end(node: &BrokerProcess, topic: &str, partition: i32) -> i64 {
+    use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+    let mut c = RawClient::connect(&node.bootstrap());
+    let mut p = ListOffsetsPartition::default();
+    p.partition_index = partition;
+    p.timestamp = -1;
+    let mut t = ListOffsetsTopic::default();
+    t.name = TopicName(StrBytes::from_string(topic.to_string()));
+    t.partitions = vec![p];
+    let mut req = ListOffsetsRequest::default();
+    req.replica_id = BrokerId(-1);
+    req.topics = vec![t];
+    let resp: ListOffsetsResponse = c.call(ApiKey::ListOffsets, 7, &req);
+    resp.topics[0].partitions[0].offset
+}
+
+#[test]
+fn two_brokers_down_with_min_insync_2_refuses_acks_all_and_acknowledges_nothing() {
+    let _serial = serial();
+    let mut nodes = cluster();
+    assert_eq!(
+        create_replicated_topic(
+            &nodes[1].bootstrap(),
+            "safe",
+            1,
+            3,
+            &[("min.insync.replicas", "2")]
+        ),
+        0
+    );
+    assert!(wait_until(Duration::from_secs(20), || full_isr(
+        &nodes, "safe"
+    )));
+    let leader = view(&nodes, "safe", &[])[0].leader;
+    let li = (leader - 1) as usize;
+    assert_eq!(produce_raw(&nodes[li], "safe", 0, 10_000), 0, "healthy ISR");
+    let end_before = log_end(&nodes[li], "safe", 0);
+    assert_eq!(end_before, 1);
+    // Kill both followers; the controller fences them and the ISR shrinks to the leader.
+    let followers: Vec<usize> = (1..4).filter(|&i| i != li).collect();
+    for &f in &followers {
+        nodes[f].kill9();
+    }
+    assert!(
+        wait_until(Duration::from_secs(20), || view(&nodes, "safe", &followers)
+            .first()
+            .is_some_and(|p| p.isr == vec![leader])),
+        "ISR shrank to the leader: {:?}",
+        view(&nodes, "safe", &followers)
+    );
+    assert_eq!(
+        produce_raw(&nodes[li], "safe", 0, 5_000),
+        19,
+        "NOT_ENOUGH_REPLICAS"
+    );
+    assert_eq!(
+        log_end(&nodes[li], "safe", 0),
+        end_before,
+        "nothing was appended"
+    );
+    // The followers catch up when they return and acks=all works again.
+    for &f in &followers {
+        nodes[f].restart();
+    }
+    assert!(
+        wait_until(Duration::from_secs(40), || full_isr(&nodes, "safe")),
+        "followers rejoined: {:?}",
+        view(&nodes, "safe", &[])
+    );
+    assert_eq!(produce_raw(&nodes[li], "safe", 0, 10_000), 0);
+    assert_eq!(log_end(&nodes[li], "safe", 0), 2);
+}
