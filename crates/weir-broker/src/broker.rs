@@ -131,7 +131,10 @@ impl Broker {
                     BrokerError::Config("metadata quorum of one did not elect itself".into())
                 })?;
             broker.migrate_legacy_topics().await?;
-            broker.register().await?;
+            // A dedicated controller (process.roles=controller) hosts no partitions.
+            if broker.is_broker() {
+                broker.register().await?;
+            }
         }
         let image = broker.meta.image();
         broker.reconcile(&image)?;

@@ -322,6 +322,15 @@ impl PartitionLog {
             });
         }
         if offset >= inner.log_end_offset {
+            // No data to remove, but epochs that start at or past `offset` never got a batch
+            // here (e.g. this broker led an epoch without writes) and must go, as Kafka's
+            // `truncateFromEnd` does: a follower reporting such an epoch would loop on
+            // "diverging" forever.
+            let before = inner.epochs.len();
+            inner.epochs.retain(|&(_, start)| start < offset);
+            if inner.epochs.len() != before {
+                self.write_epochs(&inner)?;
+            }
             return Ok(());
         }
         let first = inner.segments.keys().next().copied();

@@ -533,3 +533,21 @@ fn an_epoch_past_the_recovered_end_is_dropped_at_open() {
     assert_eq!(log.log_end_offset(), 0);
     assert_eq!(log.epoch_entries(), vec![(1, 0)]);
 }
+
+/// A broker that led an epoch without writing keeps an epoch entry at its log end; truncating to
+/// the log end (what a follower does when the leader says its logs diverge there) must drop it,
+/// or the follower keeps reporting that epoch and never gets past the divergence check.
+#[test]
+fn truncating_to_the_end_drops_epochs_without_batches() {
+    let d = tempfile::tempdir().unwrap();
+    let (_m, log) = open(d.path(), &LogConfig::default());
+    log.assign_epoch(0, 0).unwrap();
+    log.append(&batch(3, "a")).unwrap();
+    log.assign_epoch(4, 3).unwrap();
+    assert_eq!(log.epoch_entries(), vec![(0, 0), (4, 3)]);
+    assert_eq!(log.end_offset_for_epoch(0), (0, 3));
+    log.truncate_to(3).unwrap();
+    assert_eq!(log.log_end_offset(), 3, "no data removed");
+    assert_eq!(log.epoch_entries(), vec![(0, 0)]);
+    assert_eq!(log.latest_epoch(), Some(0));
+}

@@ -37,6 +37,7 @@ pub fn partitions(bootstrap: &str, topic: &str) -> Vec<PartitionView> {
     let Ok(mut c) = RawClient::try_connect(bootstrap) else {
         return Vec::new();
     };
+    c.set_timeout(Duration::from_secs(2));
     let mut req = MetadataRequest::default();
     let mut t = metadata_request::MetadataRequestTopic::default();
     t.name = Some(TopicName(StrBytes::from_string(topic.to_string())));
@@ -109,6 +110,23 @@ pub fn log_bytes(log_dir: &Path, topic: &str, partition: i32) -> Vec<u8> {
         .iter()
         .flat_map(|f| std::fs::read(f).unwrap_or_default())
         .collect()
+}
+
+/// `name size` of every file in the `topic-partition` directory (for failure messages).
+pub fn list_partition_dir(log_dir: &Path, topic: &str, partition: i32) -> String {
+    let dir = log_dir.join(format!("{topic}-{partition}"));
+    let mut out: Vec<String> = match std::fs::read_dir(&dir) {
+        Ok(rd) => rd
+            .filter_map(Result::ok)
+            .map(|e| {
+                let len = e.metadata().map(|m| m.len()).unwrap_or(0);
+                format!("{} {len}", e.file_name().to_string_lossy())
+            })
+            .collect(),
+        Err(e) => vec![format!("{}: {e}", dir.display())],
+    };
+    out.sort();
+    out.join(", ")
 }
 
 /// A background thread producing `value = sequence number` to partition `seq % partitions`

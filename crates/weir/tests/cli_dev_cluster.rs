@@ -3,12 +3,13 @@
 //! `weir topics create`, and all stop on SIGTERM, leaving no `weir serve` process behind.
 //!
 //! One test function: the three brokers should not compete with other cluster tests of this
-//! binary for the CPU.
+//! binary for the CPU. It also restarts the cluster on the same data and SIGKILLs a node: dev-cluster
+//! then names the node, stops the others and exits non-zero.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -116,15 +117,99 @@ fn replicas(bootstrap: &str, topic: &str) -> Vec<Vec<i64>> {
         .collect()
 }
 
-/// Kills the dev-cluster (and so, through its death signal, its nodes) if the test fails early.
-struct Guard(Option<Child>);
+/// A running `weir dev-cluster --nodes 3`; dropping it SIGKILLs it (its nodes then get SIGTERM
+/// from the kernel: dev-cluster sets their parent-death signal).
+struct DevCluster {
+    child: Option<Child>,
+    stderr_path: PathBuf,
+    dir: PathBuf,
+}
 
-impl Drop for Guard {
+impl DevCluster {
+    /// Start it and wait (60 s at most) for "cluster ready"; returns it with what it printed.
+    fn start(dir: &Path, base: u16, stderr_path: &Path) -> (DevCluster, String) {
+        let mut child = weir()
+            .args(["dev-cluster", "--nodes", "3", "--dir"])
+            .arg(dir)
+            .args(["--base-port", &base.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(stderr_path).expect("stderr file"))
+            .spawn()
+            .expect("start weir dev-cluster");
+        let stdout = child.stdout.take().expect("stdout");
+        let dc = DevCluster {
+            child: Some(child),
+            stderr_path: stderr_path.to_path_buf(),
+            dir: dir.to_path_buf(),
+        };
+        // Its stdout, line by line, read on a thread so that waiting is bounded.
+        let (tx, rx) = mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut printed = Vec::new();
+        while !printed.iter().any(|l: &String| l == "cluster ready") {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => printed.push(line),
+                Err(e) => panic!(
+                    "no \"cluster ready\" within 60 s ({e}); printed:\n{}\n{}\n{}",
+                    printed.join("\n"),
+                    dc.stderr(),
+                    logs(dir)
+                ),
+            }
+        }
+        (dc, printed.join("\n"))
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Wait (20 s at most) for it to exit; returns its status and stderr.
+    fn wait(&mut self) -> (ExitStatus, String) {
+        let child = self.child.as_mut().expect("running");
+        let mut status = None;
+        wait_until(Duration::from_secs(20), || {
+            status = child.try_wait().expect("try_wait");
+            status.is_some()
+        });
+        let Some(status) = status else {
+            panic!(
+                "dev-cluster still running after 20 s:\n{}\n{}",
+                self.stderr(),
+                logs(&self.dir)
+            );
+        };
+        self.child = None;
+        (status, self.stderr())
+    }
+}
+
+impl Drop for DevCluster {
     fn drop(&mut self) {
-        if let Some(c) = self.0.as_mut() {
+        if let Some(c) = self.child.as_mut() {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+}
+
+fn signal(pid: u32, sig: i32) {
+    // SAFETY: kill(2) on a pid of a process this test started (directly or through dev-cluster).
+    unsafe {
+        libc::kill(pid as i32, sig);
     }
 }
 
@@ -134,45 +219,13 @@ fn dev_cluster_starts_three_nodes_and_stops_them_on_sigterm() {
     let dir = data.path().join("cluster");
     let dir_str = dir.to_str().expect("utf-8 temp dir").to_string();
     let base = free_base_port();
-    let mut child = weir()
-        .args(["dev-cluster", "--nodes", "3", "--dir", &dir_str])
-        .args(["--base-port", &base.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start weir dev-cluster");
-    let stdout = child.stdout.take().expect("stdout");
-    let pid = child.id();
-    let mut guard = Guard(Some(child));
-
-    // Its stdout, line by line, read on a thread so that waiting is bounded.
-    let (tx, rx) = mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut printed = Vec::new();
-    while !printed.iter().any(|l: &String| l == "cluster ready") {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) => printed.push(line),
-            Err(e) => panic!(
-                "no \"cluster ready\" within 60 s ({e}); printed:\n{}\n{}",
-                printed.join("\n"),
-                logs(&dir)
-            ),
-        }
-    }
+    let stderr_path = data.path().join("dev-cluster.err");
+    let (mut dc, out) = DevCluster::start(&dir, base, &stderr_path);
     let bootstrap = format!(
         "127.0.0.1:{base},127.0.0.1:{},127.0.0.1:{}",
         base + 100,
         base + 200
     );
-    let out = printed.join("\n");
     assert!(out.contains(&bootstrap), "bootstrap string:\n{out}");
     for i in 1..=3u16 {
         let log = dir.join(format!("node-{i}/weir.log"));
@@ -222,26 +275,44 @@ fn dev_cluster_starts_three_nodes_and_stops_them_on_sigterm() {
         topics(&bootstrap, &["create", "dev-default-rf"]),
     );
     assert_eq!(replicas(&bootstrap, "dev-default-rf"), vec![vec![1, 2, 3]]);
+    drop(client);
 
     // SIGTERM: every node stops, dev-cluster exits 0.
-    // SAFETY: kill(2) on our own child's pid.
-    unsafe {
-        libc::kill(pid as i32, libc::SIGTERM);
-    }
-    let child = guard.0.as_mut().expect("child");
-    let mut status = None;
-    wait_until(Duration::from_secs(20), || {
-        status = child.try_wait().expect("try_wait");
-        status.is_some()
-    });
-    let Some(status) = status else {
-        panic!(
-            "dev-cluster still running 20 s after SIGTERM\n{}",
-            logs(&dir)
-        );
-    };
-    guard.0 = None;
-    assert!(status.success(), "dev-cluster exited with {status}");
+    signal(dc.pid(), libc::SIGTERM);
+    let (status, stderr) = dc.wait();
+    assert!(
+        status.success(),
+        "dev-cluster exited with {status}:\n{stderr}"
+    );
+    // One node at a time, each hands its leaderships over and stops cleanly.
+    assert!(
+        !stderr.contains("SIGKILL"),
+        "a node had to be killed:\n{stderr}\n{}",
+        logs(&dir)
+    );
+    let left = processes_mentioning(&dir_str);
+    assert!(left.is_empty(), "processes left behind: {left:?}");
+    drop(dc);
+
+    // Again on the same data: the cluster comes back with its topics. When a node dies,
+    // dev-cluster says which, stops the others and exits non-zero.
+    let (mut dc, _) = DevCluster::start(&dir, base, &stderr_path);
+    let listed = ok("topics list", topics(&bootstrap, &["list"]));
+    assert!(listed.lines().any(|l| l == "dev-rf3"), "{listed}");
+    let node2 = format!("{}/node-2", dir_str);
+    let victims: Vec<u32> = processes_mentioning(&node2)
+        .into_iter()
+        .filter(|(_, cmd)| cmd.contains(" serve "))
+        .map(|(pid, _)| pid)
+        .collect();
+    assert_eq!(victims.len(), 1, "one serve process for node 2");
+    signal(victims[0], libc::SIGKILL);
+    let (status, stderr) = dc.wait();
+    assert!(!status.success(), "exit status after a node died: {status}");
+    assert!(
+        stderr.contains("node 2 exited on its own (signal: 9 (SIGKILL))"),
+        "{stderr}"
+    );
     let left = processes_mentioning(&dir_str);
     assert!(left.is_empty(), "processes left behind: {left:?}");
 }

@@ -100,28 +100,36 @@ impl Broker {
         }
         self.set_leaving();
         let started = std::time::Instant::now();
-        for attempt in 0..3 {
-            let image = self.meta.image();
-            let records = weir_meta::controller::fence(&image, node);
-            match tokio::time::timeout(CONTROLLED_SHUTDOWN_TIMEOUT, self.meta.propose(records))
-                .await
-            {
-                Ok(Ok(_)) => break,
-                Ok(Err(e)) => {
-                    tracing::warn!(attempt, error = %e, "controlled shutdown: fencing failed")
-                }
-                Err(_) => tracing::warn!(attempt, "controlled shutdown: fencing timed out"),
-            }
-        }
-        let moved = self
-            .await_image(|img| {
-                img.topics.values().all(|t| {
-                    t.partitions
-                        .iter()
-                        .all(|p| p.leader != node || p.replicas.len() == 1)
-                })
+        let deadline = tokio::time::Instant::now() + CONTROLLED_SHUTDOWN_TIMEOUT;
+        let moved_away = |img: &weir_meta::image::MetadataImage| {
+            img.topics.values().all(|t| {
+                t.partitions
+                    .iter()
+                    .all(|p| p.leader != node || p.replicas.len() == 1)
             })
-            .await;
+        };
+        let moved = tokio::time::timeout_at(deadline, async {
+            loop {
+                let image = self.meta.image();
+                if moved_away(&image) {
+                    return Ok(());
+                }
+                let records = weir_meta::controller::fence(&image, node);
+                if let Err(e) = self.meta.propose(records).await {
+                    tracing::warn!(error = %e, "controlled shutdown: fencing failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+                return self.await_image(moved_away).await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| {
+            Err(crate::error::BrokerError::kafka(
+                kafka_protocol::error::ResponseError::RequestTimedOut,
+                "timed out waiting for the controller",
+            ))
+        });
         match moved {
             Ok(()) => tracing::info!(
                 elapsed_ms = started.elapsed().as_millis() as u64,

@@ -132,42 +132,63 @@ impl Cluster {
             .find_map(|n| n.exited().map(|s| (n.id, n.log.clone(), s)))
     }
 
-    /// SIGTERM every running node, wait up to [`STOP_TIMEOUT`] for them to exit, SIGKILL the rest.
+    /// SIGTERM the running nodes one after the other, all within [`STOP_TIMEOUT`], and SIGKILL
+    /// whatever still runs then.
+    ///
+    /// One at a time because a broker's controlled shutdown moves its partition leaderships to the
+    /// others through the metadata quorum: stopped all at once, the last nodes lose the quorum
+    /// half-way and wait out their fencing timeouts. Each node gets the time left divided by the
+    /// nodes left; one that takes longer keeps shutting down while the next is signalled.
     fn stop(&mut self) {
         let running = self.nodes.iter().filter(|n| n.child.is_some()).count();
         if running == 0 {
             return;
         }
         eprintln!("stopping {running} node(s)");
-        for n in &self.nodes {
-            n.signal(libc::SIGTERM);
-        }
         let deadline = Instant::now() + STOP_TIMEOUT;
-        loop {
-            for n in &mut self.nodes {
-                if let Some(status) = n.exited() {
-                    if !status.success() {
-                        eprintln!("node {} stopped: {status}", n.id);
-                    }
-                }
+        for i in 0..self.nodes.len() {
+            if self.nodes[i].child.is_none() {
+                continue;
             }
+            self.nodes[i].signal(libc::SIGTERM);
+            let left = self.nodes[i..].iter().filter(|n| n.child.is_some()).count();
+            let slice = deadline.saturating_duration_since(Instant::now()) / left.max(1) as u32;
+            let until = Instant::now() + slice;
+            while self.nodes[i].child.is_some() && Instant::now() < until {
+                self.reap();
+                std::thread::sleep(POLL / 4);
+            }
+        }
+        loop {
+            self.reap();
             if self.nodes.iter().all(|n| n.child.is_none()) {
-                break;
+                return;
             }
             if Instant::now() >= deadline {
-                for n in &mut self.nodes {
-                    if n.child.is_some() {
-                        eprintln!(
-                            "node {} did not stop within {} s: SIGKILL",
-                            n.id,
-                            STOP_TIMEOUT.as_secs()
-                        );
-                    }
-                }
-                self.kill_all();
                 break;
             }
-            std::thread::sleep(POLL / 2);
+            std::thread::sleep(POLL / 4);
+        }
+        for n in &self.nodes {
+            if n.child.is_some() {
+                eprintln!(
+                    "node {} did not stop within {} s: SIGKILL",
+                    n.id,
+                    STOP_TIMEOUT.as_secs()
+                );
+            }
+        }
+        self.kill_all();
+    }
+
+    /// Reap the nodes that have exited, reporting the unsuccessful exits.
+    fn reap(&mut self) {
+        for n in &mut self.nodes {
+            if let Some(status) = n.exited() {
+                if !status.success() {
+                    eprintln!("node {} stopped: {status}", n.id);
+                }
+            }
         }
     }
 
@@ -338,7 +359,7 @@ pub fn run(args: DevClusterArgs) -> Result<(), String> {
             eprintln!(
                 "node {id} exited on its own ({status}); the end of {}:\n{}",
                 log.display(),
-                log_tail(&log)
+                log_tail(&log).trim_end()
             );
             cluster.stop();
             return Err(format!("node {id} exited on its own ({status})"));
