@@ -146,7 +146,6 @@ impl Broker {
             }
         }
         info!(topics = image.topics.len(), "topic metadata loaded");
-        crate::groups::store::replay(&broker, &broker.groups)?;
         broker.ensure_fetchers();
         tokio::spawn(crate::metadata_sync::follow(broker.clone()));
         tokio::spawn(crate::replication::isr::shrink_loop(broker.clone()));

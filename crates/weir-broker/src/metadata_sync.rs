@@ -97,6 +97,7 @@ impl Broker {
         *known = now;
         drop(known);
         self.reconcile_replication(image);
+        self.sync_group_ownership();
         Ok(())
     }
 

@@ -307,6 +307,17 @@ pub fn start_cluster(bin: &Path, n: u32, opts: BrokerOptions) -> Vec<BrokerProce
 /// 1..; the nodes whose roles include `controller` form the Raft quorum. Every node gets a
 /// CONTROLLER port (voters speak Raft on it; broker-only nodes receive the metadata log there).
 pub fn start_nodes(bin: &Path, roles: &[&str], opts: BrokerOptions) -> Vec<BrokerProcess> {
+    start_nodes_with(bin, roles, opts, |_, o| o)
+}
+
+/// [`start_nodes`] with per-node options: `per_node(id, options)` may add configs (e.g.
+/// `broker.rack`) to node `id`'s options before it starts.
+pub fn start_nodes_with(
+    bin: &Path,
+    roles: &[&str],
+    opts: BrokerOptions,
+    per_node: impl Fn(i32, BrokerOptions) -> BrokerOptions,
+) -> Vec<BrokerProcess> {
     // Client and controller ports of every node, all distinct (allocated together).
     let ports = free_ports(roles.len() * 2);
     let (client_ports, controller_ports) = ports.split_at(roles.len());
@@ -330,7 +341,7 @@ pub fn start_nodes(bin: &Path, roles: &[&str], opts: BrokerOptions) -> Vec<Broke
                 .config("controller.quorum.voters", &voters);
             o.controller_port = Some(*cp);
             o.port = Some(client_ports[i]);
-            BrokerProcess::start(bin, o)
+            BrokerProcess::start(bin, per_node(i as i32 + 1, o))
         })
         .collect()
 }

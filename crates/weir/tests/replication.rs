@@ -319,3 +319,88 @@ fn two_brokers_down_with_min_insync_2_refuses_acks_all_and_acknowledges_nothing(
     assert_eq!(produce_raw(&nodes[li], "safe", 0, 10_000), 0);
     assert_eq!(log_end(&nodes[li], "safe", 0), 2);
 }
+
+/// KIP-392: brokers in racks r2–r4 with the rack-aware replica selector; the leader points a
+/// consumer in rack r<follower> at that follower, the follower serves consumer fetches up to its
+/// high watermark, and a librdkafka consumer with `client.rack` reads everything.
+#[test]
+fn a_consumer_reads_from_the_replica_in_its_rack() {
+    use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+    let _serial = serial();
+    let nodes = weir_test_support::start_nodes_with(
+        weir(),
+        &["controller", "broker", "broker", "broker"],
+        BrokerOptions::default().config(
+            "replica.selector.class",
+            "org.apache.kafka.common.replica.RackAwareReplicaSelector",
+        ),
+        |id, o| o.config("broker.rack", &format!("r{id}")),
+    );
+    assert!(wait_until(Duration::from_secs(30), || brokers_registered(
+        &nodes[1]
+    ) == 3));
+    assert_eq!(
+        create_replicated_topic(&nodes[1].bootstrap(), "racked", 1, 3, &[]),
+        0
+    );
+    assert!(wait_until(Duration::from_secs(20), || full_isr(
+        &nodes, "racked"
+    )));
+    let leader = view(&nodes, "racked", &[])[0].leader;
+    let li = (leader - 1) as usize;
+    for _ in 0..5 {
+        assert_eq!(produce_raw(&nodes[li], "racked", 0, 10_000), 0);
+    }
+    let follower = (2..=4).find(|&id| id != leader).unwrap_or(2);
+    let fi = (follower - 1) as usize;
+    let fetch = |node: &BrokerProcess, rack: &str| -> fetch_response::PartitionData {
+        let mut c = RawClient::connect(&node.bootstrap());
+        let mut p = FetchPartition::default();
+        p.partition = 0;
+        p.fetch_offset = 0;
+        p.current_leader_epoch = -1;
+        p.last_fetched_epoch = -1;
+        p.partition_max_bytes = 1 << 20;
+        let mut t = FetchTopic::default();
+        t.topic = TopicName(StrBytes::from_static_str("racked"));
+        t.partitions = vec![p];
+        let mut req = FetchRequest::default();
+        req.replica_id = BrokerId(-1);
+        req.max_wait_ms = 0;
+        req.max_bytes = 1 << 20;
+        req.session_epoch = -1;
+        req.rack_id = StrBytes::from_string(rack.to_string());
+        req.topics = vec![t];
+        let resp: FetchResponse = c.call(ApiKey::Fetch, 11, &req);
+        resp.responses[0].partitions[0].clone()
+    };
+    // The leader redirects a consumer from the follower's rack, and serves one from its own.
+    let redirected = fetch(&nodes[li], &format!("r{follower}"));
+    assert_eq!(redirected.error_code, 0);
+    assert_eq!(redirected.preferred_read_replica.0, follower);
+    assert!(redirected.records.as_ref().is_none_or(|r| r.is_empty()));
+    let local = fetch(&nodes[li], &format!("r{leader}"));
+    assert_eq!(local.preferred_read_replica.0, -1);
+    assert!(local.records.as_ref().is_some_and(|r| !r.is_empty()));
+    // The follower serves the consumer once its high watermark has caught up.
+    assert!(wait_until(Duration::from_secs(10), || {
+        let d = fetch(&nodes[fi], &format!("r{follower}"));
+        d.error_code == 0 && d.high_watermark == 5
+    }));
+    let d = fetch(&nodes[fi], &format!("r{follower}"));
+    assert!(d.records.as_ref().is_some_and(|r| !r.is_empty()));
+    // librdkafka follows the redirect and reads everything.
+    let c = weir_test_support::clients::assigned_consumer(
+        &bootstrap(&nodes),
+        "racked",
+        1,
+        rdkafka::Offset::Beginning,
+        &[("client.rack", &format!("r{follower}"))],
+    );
+    let got = weir_test_support::clients::consume_n(&c, 5, Duration::from_secs(30));
+    assert_eq!(got.len(), 5);
+    assert_eq!(
+        got.iter().map(|m| m.offset).collect::<Vec<_>>(),
+        vec![0, 1, 2, 3, 4]
+    );
+}

@@ -14,6 +14,7 @@ pub mod classic;
 pub mod classic_types;
 pub mod consumer;
 pub mod offsets;
+pub mod ownership;
 pub mod records;
 pub mod store;
 
@@ -106,6 +107,9 @@ pub struct GroupCoordinator {
     clock: Arc<dyn Clock>,
     last_expiry_check: Mutex<Ms>,
     gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// `__consumer_offsets` partitions whose groups this broker coordinates (it leads them and
+    /// has loaded them).
+    owned: Mutex<std::collections::BTreeSet<i32>>,
 }
 
 impl std::fmt::Debug for GroupCoordinator {
@@ -115,7 +119,7 @@ impl std::fmt::Debug for GroupCoordinator {
 }
 
 impl GroupCoordinator {
-    /// An empty coordinator (call [`store::replay`] to load persisted state).
+    /// An empty coordinator (state is loaded per `__consumer_offsets` partition by [`ownership`]).
     pub fn new(config: GroupConfig, clock: Arc<dyn Clock>) -> Self {
         GroupCoordinator {
             groups: Mutex::new(HashMap::new()),
@@ -123,6 +127,7 @@ impl GroupCoordinator {
             clock,
             last_expiry_check: Mutex::new(0),
             gates: Mutex::new(HashMap::new()),
+            owned: Mutex::new(Default::default()),
         }
     }
 

@@ -1,5 +1,5 @@
 //! Persistence of coordinator state in `__consumer_offsets`: create the topic on first use,
-//! append records durably, and replay every partition on start-up.
+//! append records durably, and replay a partition when this broker becomes its leader.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -116,47 +116,49 @@ pub async fn write(
     Ok(())
 }
 
-/// Rebuild the coordinator's groups and offsets from every partition of `__consumer_offsets`
-/// (no-op if the topic does not exist yet). Later records win; tombstones delete. Records that
-/// cannot be decoded are skipped with a warning (they never came from Weir).
-pub fn replay(broker: &Broker, coordinator: &GroupCoordinator) -> Result<usize, BrokerError> {
-    let Some(meta) = broker.topics.get(OFFSETS_TOPIC) else {
+/// Rebuild the coordinator's groups and offsets stored in partition `p` of
+/// `__consumer_offsets` (no-op if the topic or partition does not exist here), reading up to
+/// the log end. Later records win; tombstones delete. Records that cannot be decoded are
+/// skipped with a warning (they never came from Weir). Called when this broker becomes the
+/// partition's leader, i.e. the coordinator of its groups.
+pub fn replay_partition(
+    broker: &Broker,
+    coordinator: &GroupCoordinator,
+    p: i32,
+) -> Result<usize, BrokerError> {
+    let Some(log) = broker.partition_log(&TopicPartition::new(OFFSETS_TOPIC, p)) else {
         return Ok(0);
     };
     let now = coordinator.now();
     let mut applied = 0usize;
     let mut groups = coordinator.lock();
-    for p in 0..meta.partitions {
-        let Some(log) = broker.partition_log(&TopicPartition::new(OFFSETS_TOPIC, p)) else {
-            continue;
-        };
-        let mut offset = log.log_start_offset();
-        let end = log.high_watermark();
-        while offset < end {
-            let read = log.read(offset, 1 << 20, end)?;
-            let bytes = read.records.to_bytes()?;
-            if bytes.is_empty() {
-                break;
-            }
-            let mut pos = 0usize;
-            while pos < bytes.len() {
-                let h = check_integrity(&bytes[pos..])?;
-                let batch = &bytes[pos..pos + h.total_len];
-                if h.next_offset() > offset {
-                    for r in parse_records(batch, &h)? {
-                        if h.base_offset + r.offset_delta < offset {
-                            continue;
-                        }
-                        applied += apply(&mut groups, r.key, r.value, now);
+    let mut offset = log.log_start_offset();
+    let end = log.log_end_offset();
+    while offset < end {
+        let read = log.read(offset, 1 << 20, end)?;
+        let bytes = read.records.to_bytes()?;
+        if bytes.is_empty() {
+            break;
+        }
+        let mut pos = 0usize;
+        while pos < bytes.len() {
+            let h = check_integrity(&bytes[pos..])?;
+            let batch = &bytes[pos..pos + h.total_len];
+            if h.next_offset() > offset {
+                for r in parse_records(batch, &h)? {
+                    if h.base_offset + r.offset_delta < offset {
+                        continue;
                     }
+                    applied += apply(&mut groups, r.key, r.value, now);
                 }
-                offset = offset.max(h.next_offset());
-                pos += h.total_len;
             }
+            offset = offset.max(h.next_offset());
+            pos += h.total_len;
         }
     }
     groups.retain(|_, g| !(g.is_empty() && g.offsets.is_empty() && g.membership_is_blank()));
     tracing::info!(
+        partition = p,
         groups = groups.len(),
         records = applied,
         "group coordinator state loaded"

@@ -109,6 +109,12 @@ pub async fn handle(
     let limits = Limits {
         max_bytes: usize::try_from(req.max_bytes).unwrap_or(0),
         is_consumer,
+        follower_reads: is_consumer && version >= 11,
+        rack: if version >= 11 {
+            req.rack_id.as_str()
+        } else {
+            ""
+        },
     };
     let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0);
     let max_wait = Duration::from_millis(u64::try_from(req.max_wait_ms).unwrap_or(0));
@@ -206,9 +212,13 @@ fn topic_name(broker: &Broker, topic: &TopicRef) -> Option<String> {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Limits {
+struct Limits<'a> {
     max_bytes: usize,
     is_consumer: bool,
+    /// Fetch v11+ consumers may read from followers (KIP-392).
+    follower_reads: bool,
+    /// The consumer's `client.rack` ("" = none).
+    rack: &'a str,
 }
 
 /// Read every partition once, honouring the response-wide byte limit.
@@ -269,9 +279,18 @@ fn read_partition(
     let log = broker
         .require_log(&name, key.partition)
         .map_err(|e| (e.code(), -1, -1))?;
-    broker
-        .check_leader(&name, key.partition, preq.current_leader_epoch)
-        .map_err(|e| (e.code(), -1, -1))?;
+    let leads = match broker.check_leader(&name, key.partition, preq.current_leader_epoch) {
+        Ok(_) => true,
+        Err(e)
+            if limits.follower_reads && e.code() == ResponseError::NotLeaderOrFollower.code() =>
+        {
+            broker
+                .check_follower_read(&name, key.partition, preq.current_leader_epoch)
+                .map_err(|e| (e.code(), -1, -1))?;
+            false
+        }
+        Err(e) => return Err((e.code(), -1, -1)),
+    };
     let hw = log.high_watermark();
     let log_start = log.log_start_offset();
     let leo = log.log_end_offset();
@@ -308,6 +327,13 @@ fn read_partition(
     data.aborted_transactions = Some(Vec::new());
     data.preferred_read_replica = (-1).into();
     data.records = Some(Bytes::new());
+    if leads && limits.is_consumer {
+        if let Some(replica) = broker.preferred_read_replica(&name, key.partition, limits.rack) {
+            // KIP-392: no records; the consumer fetches from `replica` from now on.
+            data.preferred_read_replica = replica.into();
+            return Ok(data);
+        }
+    }
     let limit = usize::try_from(preq.max_bytes).unwrap_or(0).min(remaining);
     if offset >= max_offset || (limit == 0 && any_data) {
         return Ok(data);

@@ -1,4 +1,5 @@
-//! FindCoordinator (key 10): this broker coordinates every group (single node).
+//! FindCoordinator (key 10): a group's coordinator is the leader of its `__consumer_offsets`
+//! partition.
 
 use std::sync::Arc;
 
@@ -9,8 +10,9 @@ use kafka_protocol::protocol::StrBytes;
 
 use crate::broker::Broker;
 
-/// Group keys (key_type 0) are answered with this broker's advertised endpoint, after making
-/// sure `__consumer_offsets` exists; v0–v3 carry one `key`, v4+ a batch of `coordinator_keys`.
+/// Group keys (key_type 0) are answered with the advertised endpoint of the broker leading the
+/// group's `__consumer_offsets` partition (COORDINATOR_NOT_AVAILABLE while it has no leader),
+/// after making sure the topic exists; v0–v3 carry one `key`, v4+ a batch of `coordinator_keys`.
 /// Transaction keys (key_type 1) get COORDINATOR_NOT_AVAILABLE (15): Weir has no transaction
 /// coordinator yet. An empty group id gets INVALID_REQUEST (42).
 pub async fn handle(
@@ -19,56 +21,67 @@ pub async fn handle(
     version: i16,
     req: FindCoordinatorRequest,
 ) -> FindCoordinatorResponse {
-    let (host, port) = broker.advertised_endpoint();
-    let node = broker.config.node_id;
     let offsets_topic = if req.key_type == 0 {
         crate::groups::store::ensure_offsets_topic(broker).await
     } else {
         Ok(0)
     };
-    let answer = |key: &str| -> (i16, Option<String>) {
+    let image = broker.meta.image();
+    let endpoint = |id: i32| -> Option<(String, i32)> {
+        if id == broker.config.node_id {
+            return Some(broker.advertised_endpoint());
+        }
+        let b = image.brokers.get(&id).filter(|b| !b.fenced)?;
+        let ep = b.listeners.first()?;
+        Some((ep.host.clone(), i32::from(ep.port)))
+    };
+    // (error code, message, coordinator id, host, port)
+    let answer = |key: &str| -> (i16, Option<String>, i32, String, i32) {
+        let fail =
+            |code: ResponseError, msg: String| (code.code(), Some(msg), -1, String::new(), -1);
         if req.key_type != 0 {
-            return (
-                ResponseError::CoordinatorNotAvailable.code(),
-                Some("Weir has no transaction coordinator yet".into()),
+            return fail(
+                ResponseError::CoordinatorNotAvailable,
+                "Weir has no transaction coordinator yet".into(),
             );
         }
         if key.is_empty() {
-            return (
-                ResponseError::InvalidRequest.code(),
-                Some("empty group id".into()),
-            );
+            return fail(ResponseError::InvalidRequest, "empty group id".into());
         }
-        match &offsets_topic {
-            Ok(_) => (0, None),
-            Err(e) => (
-                ResponseError::CoordinatorNotAvailable.code(),
-                Some(e.message()),
+        if let Err(e) = &offsets_topic {
+            return fail(ResponseError::CoordinatorNotAvailable, e.message());
+        }
+        match broker
+            .coordinator_of(key)
+            .and_then(|id| endpoint(id).map(|(h, p)| (id, h, p)))
+        {
+            Some((id, host, port)) => (0, None, id, host, port),
+            None => fail(
+                ResponseError::CoordinatorNotAvailable,
+                format!("the __consumer_offsets partition of group {key} has no live leader"),
             ),
         }
     };
     let mut resp = FindCoordinatorResponse::default();
     if version < 4 {
-        let (code, msg) = answer(&req.key);
+        let (code, msg, id, host, port) = answer(&req.key);
         resp.error_code = code;
         resp.error_message = msg.map(StrBytes::from_string);
-        let ok = code == 0;
-        resp.node_id = (if ok { node } else { -1 }).into();
-        resp.host = StrBytes::from_string(if ok { host } else { String::new() });
-        resp.port = if ok { port } else { -1 };
+        resp.node_id = id.into();
+        resp.host = StrBytes::from_string(host);
+        resp.port = port;
         return resp;
     }
     resp.coordinators = req
         .coordinator_keys
         .iter()
         .map(|key| {
-            let (code, msg) = answer(key);
-            let ok = code == 0;
+            let (code, msg, id, host, port) = answer(key);
             let mut c = Coordinator::default();
             c.key = key.clone();
-            c.node_id = (if ok { node } else { -1 }).into();
-            c.host = StrBytes::from_string(if ok { host.clone() } else { String::new() });
-            c.port = if ok { port } else { -1 };
+            c.node_id = id.into();
+            c.host = StrBytes::from_string(host);
+            c.port = port;
             c.error_code = code;
             c.error_message = msg.map(StrBytes::from_string);
             c

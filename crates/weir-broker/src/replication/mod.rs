@@ -10,6 +10,7 @@ pub mod config;
 pub mod fetcher;
 pub mod isr;
 pub mod leader_state;
+pub mod read_replica;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
