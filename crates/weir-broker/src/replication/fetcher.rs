@@ -192,7 +192,7 @@ async fn round(
                     if let Some(ticket) = ticket {
                         tickets.push(ticket);
                     }
-                    appended.push((log.clone(), hw));
+                    appended.push((log.clone(), hw, pd.log_start_offset));
                 }
                 Err(e) => {
                     tracing::warn!(partition = %tp.dir_name(), error = %e, "could not apply fetched data");
@@ -206,11 +206,18 @@ async fn round(
         }
     }
     let mut moved = false;
-    for (log, leader_hw) in appended {
+    for (log, leader_hw, leader_log_start) in appended {
         let hw = leader_hw.min(log.log_end_offset());
         if hw > log.high_watermark() {
             broker.advance_high_watermark(&log, hw);
             moved = true;
+        }
+        // DeleteRecords on the leader moves the followers' log start too (as in Kafka).
+        let start = leader_log_start.min(log.high_watermark());
+        if start > log.log_start_offset() {
+            if let Err(e) = log.delete_records_before(start) {
+                tracing::warn!(partition = %log.topic_partition().dir_name(), error = %e, "could not follow the leader's log start");
+            }
         }
     }
     if moved {
