@@ -203,3 +203,64 @@ fn unreachable_broker_fails_fast_with_a_clear_message() {
         assert!(took < Duration::from_secs(20), "{args:?} took {took:?}");
     }
 }
+
+/// `--clients N`: N producer (consumer) instances share the work; the totals are exact.
+#[test]
+fn several_clients_share_a_run_and_report_totals() {
+    let b = BrokerProcess::start(
+        Path::new(env!("CARGO_BIN_EXE_weir")),
+        BrokerOptions::default(),
+    );
+    let bs = b.bootstrap();
+    let p = json_ok(perf(
+        &bs,
+        &[
+            "produce",
+            "--topic",
+            "multi",
+            "--num-records",
+            "3001",
+            "--record-size",
+            "50",
+            "--partitions",
+            "4",
+            "--clients",
+            "3",
+            "--json",
+        ],
+    ));
+    assert_eq!(p["clients"], 3, "{p}");
+    assert_eq!(p["records"], 3001, "{p}");
+    assert_eq!(p["sent"], 3001, "{p}");
+    assert_eq!(p["failed"], 0, "{p}");
+    assert_percentiles(&p["latency_ms"]);
+    let c = json_ok(perf(
+        &bs,
+        &[
+            "consume",
+            "--topic",
+            "multi",
+            "--messages",
+            "3001",
+            "--clients",
+            "2",
+            "--json",
+        ],
+    ));
+    assert_eq!(c["clients"], 2, "{c}");
+    assert_eq!(c["records"], 3001, "{c}");
+    assert_eq!(c["bytes"], 3001 * 50, "{c}");
+    let bad = perf(
+        &bs,
+        &[
+            "produce",
+            "--topic",
+            "multi",
+            "--num-records",
+            "1",
+            "--clients",
+            "0",
+        ],
+    );
+    assert!(!bad.status.success());
+}

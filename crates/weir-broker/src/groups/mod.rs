@@ -108,8 +108,8 @@ pub struct GroupCoordinator {
     last_expiry_check: Mutex<Ms>,
     gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// `__consumer_offsets` partitions whose groups this broker coordinates (it leads them and
-    /// has loaded them).
-    owned: Mutex<std::collections::BTreeSet<i32>>,
+    /// has loaded them), with the leader epoch they were loaded at.
+    owned: Mutex<BTreeMap<i32, i32>>,
 }
 
 impl std::fmt::Debug for GroupCoordinator {

@@ -2,16 +2,18 @@
 //! leads (as in Kafka). Leadership changes load or drop a partition's groups; every group
 //! request checks ownership first.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use kafka_protocol::error::ResponseError;
+use weir_log::TopicPartition;
 
 use super::{records, store, GroupCoordinator, OFFSETS_TOPIC};
 use crate::broker::Broker;
 use crate::error::BrokerError;
 
 impl GroupCoordinator {
-    fn owned(&self) -> std::sync::MutexGuard<'_, BTreeSet<i32>> {
+    /// Loaded partitions and the leader epoch they were loaded at.
+    fn owned(&self) -> std::sync::MutexGuard<'_, BTreeMap<i32, i32>> {
         self.owned.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -19,35 +21,71 @@ impl GroupCoordinator {
 impl Broker {
     /// Align the coordinator with the metadata image: load the groups of every
     /// `__consumer_offsets` partition this broker now leads, and forget the groups of the
-    /// partitions it no longer leads (their new leader loads them from its replica).
+    /// partitions it no longer leads (their new leader loads them from its replica). A partition
+    /// led again at a newer leader epoch than the one it was loaded at (lost and regained between
+    /// two reconciles) is reloaded: another leader may have written to it meanwhile. Groups of
+    /// partitions led elsewhere that are still in memory (created before the topic existed) are
+    /// dropped too. A led partition without a local log yet is loaded by a later reconcile.
     pub(crate) fn sync_group_ownership(&self) {
         let Some(meta) = self.topics.get(OFFSETS_TOPIC) else {
             return;
         };
         let node = self.config.node_id;
-        let led: BTreeSet<i32> = (0..meta.partitions)
-            .filter(|&p| {
-                self.partition_info(OFFSETS_TOPIC, p)
-                    .is_some_and(|i| i.leader == node)
+        let led: BTreeMap<i32, i32> = (0..meta.partitions)
+            .filter_map(|p| {
+                let info = self.partition_info(OFFSETS_TOPIC, p)?;
+                (info.leader == node).then_some((p, info.leader_epoch))
             })
             .collect();
         let owned = self.groups.owned().clone();
-        for &p in owned.difference(&led) {
-            let mut groups = self.groups.lock();
-            let before = groups.len();
-            groups.retain(|id, _| records::partition_for(id, meta.partitions) != p);
-            tracing::info!(
-                partition = p,
-                groups = before - groups.len(),
-                "no longer the group coordinator for this __consumer_offsets partition"
-            );
-            drop(groups);
-            self.groups.owned().remove(&p);
+        let stale: BTreeSet<i32> = owned
+            .iter()
+            .filter(|&(p, e)| led.get(p) != Some(e))
+            .map(|(&p, _)| p)
+            .collect();
+        // Unmark first, so requests see NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS and never
+        // a half-dropped group.
+        {
+            let mut o = self.groups.owned();
+            for p in &stale {
+                o.remove(p);
+            }
         }
-        for &p in led.difference(&owned) {
+        {
+            let mut groups = self.groups.lock();
+            let mut dropped: BTreeMap<i32, usize> = BTreeMap::new();
+            groups.retain(|id, _| {
+                let p = records::partition_for(id, meta.partitions);
+                let keep = led.contains_key(&p) && !stale.contains(&p);
+                if !keep {
+                    *dropped.entry(p).or_default() += 1;
+                }
+                keep
+            });
+            for p in &stale {
+                tracing::info!(
+                    partition = *p,
+                    groups = dropped.get(p).copied().unwrap_or(0),
+                    leader_epoch = led.get(p).copied(),
+                    "no longer the group coordinator for this __consumer_offsets partition \
+                     (or led again at a new epoch: reloading)"
+                );
+            }
+        }
+        for (&p, &epoch) in &led {
+            if owned.get(&p) == Some(&epoch) {
+                continue;
+            }
+            if self
+                .partition_log(&TopicPartition::new(OFFSETS_TOPIC, p))
+                .is_none()
+            {
+                tracing::debug!(partition = p, "led __consumer_offsets partition has no local log yet");
+                continue;
+            }
             match store::replay_partition(self, &self.groups, p) {
                 Ok(_) => {
-                    self.groups.owned().insert(p);
+                    self.groups.owned().insert(p, epoch);
                 }
                 Err(e) => {
                     tracing::warn!(partition = p, error = %e, "loading groups failed; will retry")
@@ -65,7 +103,8 @@ impl Broker {
             return Ok(());
         };
         let p = records::partition_for(group, meta.partitions);
-        let leader = self.partition_info(OFFSETS_TOPIC, p).map(|i| i.leader);
+        let info = self.partition_info(OFFSETS_TOPIC, p);
+        let leader = info.as_ref().map(|i| i.leader);
         if leader != Some(self.config.node_id) {
             return Err(BrokerError::kafka(
                 ResponseError::NotCoordinator,
@@ -75,7 +114,8 @@ impl Broker {
                 ),
             ));
         }
-        if !self.groups.owned().contains(&p) {
+        let epoch = info.map(|i| i.leader_epoch);
+        if self.groups.owned().get(&p).copied() != epoch {
             return Err(BrokerError::kafka(
                 ResponseError::CoordinatorLoadInProgress,
                 format!("group state of {OFFSETS_TOPIC}-{p} is still loading"),

@@ -15,21 +15,41 @@ use crate::broker::Broker;
 use crate::groups::assignment::TopicPartitions as Assigned;
 use crate::groups::Membership;
 
-/// GROUP_ID_NOT_FOUND (69) for unknown groups and for classic groups (as Kafka does).
+/// Per group: GROUP_ID_NOT_FOUND (69) for unknown groups and for classic groups (as Kafka does),
+/// NOT_COORDINATOR (16) when another broker coordinates the group,
+/// COORDINATOR_LOAD_IN_PROGRESS (14) while its state loads.
 pub async fn handle(
     broker: &Arc<Broker>,
     _header: &RequestHeader,
     _version: i16,
     req: ConsumerGroupDescribeRequest,
 ) -> ConsumerGroupDescribeResponse {
+    // Ownership first, without holding the group map.
+    let refusals: Vec<Option<(i16, String)>> = req
+        .group_ids
+        .iter()
+        .map(|id| {
+            broker
+                .check_coordinator(id)
+                .err()
+                .map(|e| (e.code(), e.message()))
+        })
+        .collect();
     let groups = broker.groups.lock();
     let mut resp = ConsumerGroupDescribeResponse::default();
     resp.groups = req
         .group_ids
         .into_iter()
-        .map(|id| {
+        .zip(refusals)
+        .map(|(id, refused)| {
             let mut d = DescribedGroup::default();
             d.authorized_operations = i32::MIN;
+            if let Some((code, message)) = refused {
+                d.error_code = code;
+                d.error_message = Some(StrBytes::from_string(message));
+                d.group_id = id;
+                return d;
+            }
             match groups.get(id.as_str()).map(|g| &g.membership) {
                 Some(Membership::Consumer(c)) => {
                     d.group_state = StrBytes::from_static_str(c.state_name());

@@ -17,8 +17,10 @@ use crate::groups::consumer::HeartbeatParams;
 /// Topic ids in the request are mapped to names (unknown ids are ignored: the topic was
 /// deleted) and back in the answer. Errors: UNKNOWN_MEMBER_ID (25), FENCED_MEMBER_EPOCH (110),
 /// UNSUPPORTED_ASSIGNOR (112), INVALID_REQUEST (42) for a join without subscription,
-/// INVALID_GROUP_ID (24) for an empty group id. `subscribed_topic_regex` is not supported yet
-/// (INVALID_REQUEST when set).
+/// INVALID_GROUP_ID (24) for an empty group id, NOT_COORDINATOR (16) when another broker
+/// coordinates the group, COORDINATOR_LOAD_IN_PROGRESS (14) while its state loads (refusals
+/// carry member epoch -1). `subscribed_topic_regex` is not supported yet (INVALID_REQUEST when
+/// set).
 pub async fn handle(
     broker: &Arc<Broker>,
     header: &RequestHeader,
@@ -36,6 +38,13 @@ pub async fn handle(
     };
     if req.group_id.is_empty() {
         return refuse(ResponseError::InvalidGroupId, "group id is empty");
+    }
+    if let Err(e) = broker.check_coordinator(&req.group_id) {
+        let mut r = ConsumerGroupHeartbeatResponse::default();
+        r.error_code = e.code();
+        r.error_message = Some(StrBytes::from_string(e.message()));
+        r.member_epoch = -1;
+        return r;
     }
     if req
         .subscribed_topic_regex

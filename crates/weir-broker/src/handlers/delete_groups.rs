@@ -7,16 +7,29 @@ use kafka_protocol::messages::{DeleteGroupsRequest, DeleteGroupsResponse, Reques
 
 use crate::broker::Broker;
 
-/// Per group: GROUP_ID_NOT_FOUND (69) if unknown, NON_EMPTY_GROUP (68) while it has members.
-/// Deletion writes tombstones for the offsets and the group metadata.
+/// Per group: GROUP_ID_NOT_FOUND (69) if unknown, NON_EMPTY_GROUP (68) while it has members,
+/// NOT_COORDINATOR (16) when another broker coordinates it, COORDINATOR_LOAD_IN_PROGRESS (14)
+/// while its state loads. Deletion writes tombstones for the offsets and the group metadata.
 pub async fn handle(
     broker: &Arc<Broker>,
     _header: &RequestHeader,
     _version: i16,
     req: DeleteGroupsRequest,
 ) -> DeleteGroupsResponse {
-    let ids: Vec<String> = req.groups_names.iter().map(|g| g.to_string()).collect();
-    let codes = broker.groups.delete_groups(broker, &ids).await;
+    let mut codes = Vec::with_capacity(req.groups_names.len());
+    for g in &req.groups_names {
+        let code = match broker.check_coordinator(g) {
+            Err(e) => e.code(),
+            Ok(()) => broker
+                .groups
+                .delete_groups(broker, &[g.to_string()])
+                .await
+                .first()
+                .copied()
+                .unwrap_or(0),
+        };
+        codes.push(code);
+    }
     let mut resp = DeleteGroupsResponse::default();
     resp.results = req
         .groups_names

@@ -14,20 +14,35 @@ use crate::groups::Membership;
 /// GROUP_ID_NOT_FOUND (69) from v6. Member metadata and assignments are included (for a classic
 /// group only when Stable, as Kafka does). KIP-848 groups are described with protocol type
 /// "consumer", their assignor as protocol, and each member's assignment in consumer-protocol form.
+/// Per group: NOT_COORDINATOR (16) when another broker coordinates it,
+/// COORDINATOR_LOAD_IN_PROGRESS (14) while its state loads (with empty state and protocol).
 pub async fn handle(
     broker: &Arc<Broker>,
     _header: &RequestHeader,
     version: i16,
     req: DescribeGroupsRequest,
 ) -> DescribeGroupsResponse {
+    // Ownership first, without holding the group map.
+    let refusals: Vec<Option<i16>> = req
+        .groups
+        .iter()
+        .map(|id| broker.check_coordinator(id).err().map(|e| e.code()))
+        .collect();
     let groups = broker.groups.lock();
     let mut resp = DescribeGroupsResponse::default();
     resp.groups = req
         .groups
         .into_iter()
-        .map(|id| {
+        .zip(refusals)
+        .map(|(id, refused)| {
             let mut d = DescribedGroup::default();
             d.authorized_operations = i32::MIN;
+            if let Some(code) = refused {
+                // Kafka's DescribeGroupsResponse.groupError: empty state and protocol.
+                d.error_code = code;
+                d.group_id = id;
+                return d;
+            }
             match groups.get(id.as_str()) {
                 None => {
                     d.group_state = StrBytes::from_static_str("Dead");

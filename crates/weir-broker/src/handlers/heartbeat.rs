@@ -6,16 +6,21 @@ use kafka_protocol::messages::{HeartbeatRequest, HeartbeatResponse, RequestHeade
 
 use crate::broker::Broker;
 
-/// Errors: UNKNOWN_MEMBER_ID (25), ILLEGAL_GENERATION (22), REBALANCE_IN_PROGRESS (27, rejoin),
-/// FENCED_INSTANCE_ID (82).
+/// Errors: NOT_COORDINATOR (16) when another broker coordinates the group,
+/// COORDINATOR_LOAD_IN_PROGRESS (14) while its state loads, UNKNOWN_MEMBER_ID (25),
+/// ILLEGAL_GENERATION (22), REBALANCE_IN_PROGRESS (27, rejoin), FENCED_INSTANCE_ID (82).
 pub async fn handle(
     broker: &Arc<Broker>,
     _header: &RequestHeader,
     _version: i16,
     req: HeartbeatRequest,
 ) -> HeartbeatResponse {
-    let instance = req.group_instance_id.as_ref().map(|s| s.to_string());
     let mut resp = HeartbeatResponse::default();
+    if let Err(e) = broker.check_coordinator(&req.group_id) {
+        resp.error_code = e.code();
+        return resp;
+    }
+    let instance = req.group_instance_id.as_ref().map(|s| s.to_string());
     resp.error_code = broker.groups.heartbeat(
         &req.group_id,
         &req.member_id,

@@ -13,7 +13,9 @@ use crate::groups::classic::JoinParams;
 /// Join: a new dynamic member (v4+) first gets MEMBER_ID_REQUIRED (79) with its id; the answer
 /// to a complete join waits until every known member rejoined or the rebalance timeout passed.
 /// The leader gets every member's subscription. Errors: INVALID_GROUP_ID (24) for an empty id,
-/// INVALID_SESSION_TIMEOUT (26), INCONSISTENT_GROUP_PROTOCOL (23), UNKNOWN_MEMBER_ID (25),
+/// NOT_COORDINATOR (16) when another broker coordinates the group (also when this broker stops
+/// coordinating it while the member waits), COORDINATOR_LOAD_IN_PROGRESS (14) while its state
+/// loads, INVALID_SESSION_TIMEOUT (26), INCONSISTENT_GROUP_PROTOCOL (23), UNKNOWN_MEMBER_ID (25),
 /// FENCED_INSTANCE_ID (82), GROUP_MAX_SIZE_REACHED (81).
 pub async fn handle(
     broker: &Arc<Broker>,
@@ -23,9 +25,15 @@ pub async fn handle(
 ) -> JoinGroupResponse {
     let mut resp = JoinGroupResponse::default();
     let group = req.group_id.to_string();
-    let outcome = if group.is_empty() {
+    // Refusals echo the member id with generation -1 and leave the group untouched.
+    let refused = if group.is_empty() {
+        Some(ResponseError::InvalidGroupId.code())
+    } else {
+        broker.check_coordinator(&group).err().map(|e| e.code())
+    };
+    let outcome = if let Some(error) = refused {
         crate::groups::classic::JoinOutcome {
-            error: ResponseError::InvalidGroupId.code(),
+            error,
             generation: -1,
             member_id: req.member_id.to_string(),
             ..Default::default()

@@ -8,13 +8,20 @@ use kafka_protocol::messages::{LeaveGroupRequest, LeaveGroupResponse, RequestHea
 use crate::broker::Broker;
 
 /// The remaining members rebalance. Per-member errors (v3+): UNKNOWN_MEMBER_ID (25),
-/// FENCED_INSTANCE_ID (82); v0–v2 report the single member's error at the top level.
+/// FENCED_INSTANCE_ID (82); v0–v2 report the single member's error at the top level. Group-level
+/// errors, at the top level with no members (as Kafka): NOT_COORDINATOR (16) when another broker
+/// coordinates the group, COORDINATOR_LOAD_IN_PROGRESS (14) while its state loads.
 pub async fn handle(
     broker: &Arc<Broker>,
     _header: &RequestHeader,
     version: i16,
     req: LeaveGroupRequest,
 ) -> LeaveGroupResponse {
+    if let Err(e) = broker.check_coordinator(&req.group_id) {
+        let mut resp = LeaveGroupResponse::default();
+        resp.error_code = e.code();
+        return resp;
+    }
     let members: Vec<(String, Option<String>)> = if version >= 3 {
         req.members
             .iter()

@@ -1,4 +1,5 @@
-//! ListGroups (key 16): every group with its protocol type, state (v4+) and type (v5+).
+//! ListGroups (key 16): the groups this broker coordinates, with protocol type, state (v4+) and
+//! type (v5+).
 
 use std::sync::Arc;
 
@@ -8,6 +9,8 @@ use kafka_protocol::protocol::StrBytes;
 
 use crate::broker::Broker;
 
+/// Lists the groups this broker coordinates (those of the `__consumer_offsets` partitions it
+/// leads), like Kafka's per-broker ListGroups: admin clients ask every broker and merge.
 /// States filter (v4+) and types filter (v5+) match case-insensitively, as in Kafka. Deleted
 /// (Dead) groups are not listed.
 pub async fn handle(

@@ -15,7 +15,11 @@ use crate::groups::offsets::Committer;
 /// being distributed, FENCED_INSTANCE_ID 82); KIP-848 groups check the member epoch
 /// (STALE_MEMBER_EPOCH 113). A commit with generation -1 and no member id is accepted only for a
 /// group without members. Per partition: UNKNOWN_TOPIC_OR_PARTITION (3),
-/// OFFSET_METADATA_TOO_LARGE (12). `retention_time_ms` (v2–v4) is ignored, as since Kafka 2.1.
+/// OFFSET_METADATA_TOO_LARGE (12). Every partition gets the group-level refusals (the response
+/// has no top-level error code): INVALID_GROUP_ID (24), NOT_COORDINATOR (16) when another broker
+/// coordinates the group or leadership moved during the write, COORDINATOR_LOAD_IN_PROGRESS (14)
+/// while its state loads, COORDINATOR_NOT_AVAILABLE (15) when the write did not reach the ISR.
+/// `retention_time_ms` (v2–v4) is ignored, as since Kafka 2.1.
 pub async fn handle(
     broker: &Arc<Broker>,
     _header: &RequestHeader,
@@ -45,8 +49,17 @@ pub async fn handle(
             })
         })
         .collect();
-    let codes = if req.group_id.is_empty() {
-        vec![kafka_protocol::error::ResponseError::InvalidGroupId.code(); entries.len()]
+    // OffsetCommit has no group-level error field: a refusal goes to every partition.
+    let refused = if req.group_id.is_empty() {
+        Some(kafka_protocol::error::ResponseError::InvalidGroupId.code())
+    } else {
+        broker
+            .check_coordinator(&req.group_id)
+            .err()
+            .map(|e| e.code())
+    };
+    let codes = if let Some(code) = refused {
+        vec![code; entries.len()]
     } else {
         broker
             .groups

@@ -9,8 +9,10 @@ use kafka_protocol::messages::{OffsetDeleteRequest, OffsetDeleteResponse, Reques
 
 use crate::broker::Broker;
 
-/// GROUP_ID_NOT_FOUND (69) for an unknown group; per partition GROUP_SUBSCRIBED_TO_TOPIC (86)
-/// when a member subscribes to the topic.
+/// GROUP_ID_NOT_FOUND (69) for an unknown group, NOT_COORDINATOR (16) when another broker
+/// coordinates the group, COORDINATOR_LOAD_IN_PROGRESS (14) while its state loads (all at the
+/// top level); per partition GROUP_SUBSCRIBED_TO_TOPIC (86) when a member subscribes to the
+/// topic.
 pub async fn handle(
     broker: &Arc<Broker>,
     _header: &RequestHeader,
@@ -27,6 +29,10 @@ pub async fn handle(
         })
         .collect();
     let mut resp = OffsetDeleteResponse::default();
+    if let Err(e) = broker.check_coordinator(&req.group_id) {
+        resp.error_code = e.code();
+        return resp;
+    }
     let codes = match broker
         .groups
         .delete_offsets(broker, &req.group_id, parts)

@@ -18,7 +18,10 @@ type ByTopic = Vec<(String, Vec<(i32, Option<OffsetValue>)>)>;
 
 /// Partitions without a committed offset answer offset -1 with no error; `topics` = null means
 /// every committed partition of the group. v9 with a member id checks the KIP-848 member epoch
-/// (STALE_MEMBER_EPOCH 113, UNKNOWN_MEMBER_ID 25) at the group level.
+/// (STALE_MEMBER_EPOCH 113, UNKNOWN_MEMBER_ID 25) at the group level. NOT_COORDINATOR (16) when
+/// another broker coordinates the group, COORDINATOR_LOAD_IN_PROGRESS (14) while its state
+/// loads. Group-level errors go per group (v8+), at the top level (v2–v7) or, in v1, which has
+/// no top-level error code, to every asked partition (offset -1).
 pub async fn handle(
     broker: &Arc<Broker>,
     _header: &RequestHeader,
@@ -42,9 +45,18 @@ pub async fn handle(
                         .collect()
                 });
                 let mut rg = OffsetFetchResponseGroup::default();
-                match broker.groups.fetch(&g.group_id, who.as_ref(), topics) {
+                let fetched = broker
+                    .check_coordinator(&g.group_id)
+                    .map_err(|e| e.code())
+                    .and_then(|()| {
+                        broker
+                            .groups
+                            .fetch(&g.group_id, who.as_ref(), topics)
+                            .map_err(|e| e.code())
+                    });
+                match fetched {
                     Ok(rows) => rg.topics = group_topics(rows),
-                    Err(e) => rg.error_code = e.code(),
+                    Err(code) => rg.error_code = code,
                 }
                 rg.group_id = g.group_id;
                 rg
@@ -52,14 +64,36 @@ pub async fn handle(
             .collect();
         return resp;
     }
-    let topics = req.topics.map(|ts| {
+    let topics: Option<Vec<(String, Vec<i32>)>> = req.topics.map(|ts| {
         ts.into_iter()
             .map(|t| (t.name.to_string(), t.partition_indexes))
             .collect()
     });
-    match broker.groups.fetch(&req.group_id, None, topics) {
+    let fetched = broker
+        .check_coordinator(&req.group_id)
+        .map_err(|e| e.code())
+        .and_then(|()| {
+            broker
+                .groups
+                .fetch(&req.group_id, None, topics.clone())
+                .map_err(|e| e.code())
+        });
+    match fetched {
         Ok(rows) => resp.topics = legacy_topics(rows),
-        Err(e) => resp.error_code = e.code(),
+        // v1 has no top-level error code: every asked partition carries it (as Kafka).
+        Err(code) if version < 2 => {
+            resp.topics = legacy_topics(
+                topics
+                    .unwrap_or_default()
+                    .into_iter()
+                    .flat_map(|(t, ps)| ps.into_iter().map(move |p| (t.clone(), p, None)))
+                    .collect(),
+            );
+            for p in resp.topics.iter_mut().flat_map(|t| t.partitions.iter_mut()) {
+                p.error_code = code;
+            }
+        }
+        Err(code) => resp.error_code = code,
     }
     resp
 }

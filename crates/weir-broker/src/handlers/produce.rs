@@ -157,6 +157,13 @@ impl PendingProduce {
                 .into_iter()
                 .map(|(index, outcome)| {
                     let waiting = match outcome {
+                        // Already committed (a single-replica ISR, a retried batch): check the
+                        // ISR size without a task.
+                        Ok(a) if self.acks == -1 && a.log.high_watermark() > a.res.last_offset => {
+                            Err(broker
+                                .check_min_isr_after_append(&a.log, a.min_isr)
+                                .map(|()| a.res))
+                        }
                         Ok(a) if self.acks == -1 => {
                             let b = broker.clone();
                             let timeout = self.timeout;

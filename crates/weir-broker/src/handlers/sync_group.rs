@@ -8,7 +8,9 @@ use kafka_protocol::protocol::StrBytes;
 use crate::broker::Broker;
 
 /// Members wait until the leader's SyncGroup arrives and the group metadata (with the
-/// assignment) is durably stored in `__consumer_offsets`. Errors: UNKNOWN_MEMBER_ID (25),
+/// assignment) is durably stored in `__consumer_offsets`. Errors: NOT_COORDINATOR (16) when
+/// another broker coordinates the group (also when this broker stops coordinating it while the
+/// member waits), COORDINATOR_LOAD_IN_PROGRESS (14) while its state loads, UNKNOWN_MEMBER_ID (25),
 /// ILLEGAL_GENERATION (22), REBALANCE_IN_PROGRESS (27), FENCED_INSTANCE_ID (82).
 pub async fn handle(
     broker: &Arc<Broker>,
@@ -16,6 +18,11 @@ pub async fn handle(
     _version: i16,
     req: SyncGroupRequest,
 ) -> SyncGroupResponse {
+    let mut resp = SyncGroupResponse::default();
+    if let Err(e) = broker.check_coordinator(&req.group_id) {
+        resp.error_code = e.code();
+        return resp;
+    }
     let assignments = req
         .assignments
         .iter()
@@ -33,7 +40,6 @@ pub async fn handle(
             assignments,
         )
         .await;
-    let mut resp = SyncGroupResponse::default();
     resp.error_code = o.error;
     resp.protocol_type = o.protocol_type.map(StrBytes::from_string);
     resp.protocol_name = o.protocol.map(StrBytes::from_string);

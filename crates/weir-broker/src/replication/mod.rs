@@ -284,6 +284,31 @@ impl Broker {
         ))
     }
 
+    /// For an acks=all write that is already below the high watermark: NOT_ENOUGH_REPLICAS_AFTER_APPEND
+    /// when the ISR is smaller than `min_isr`, as [`Broker::await_replication`] would answer.
+    pub fn check_min_isr_after_append(
+        &self,
+        log: &PartitionLog,
+        min_isr: usize,
+    ) -> Result<(), BrokerError> {
+        let tp = log.topic_partition();
+        let isr = self
+            .partition_info(&tp.topic, tp.partition)
+            .map(|p| p.isr.len())
+            .unwrap_or(0);
+        if isr < min_isr {
+            return Err(BrokerError::kafka(
+                ResponseError::NotEnoughReplicasAfterAppend,
+                format!(
+                    "the ISR of {} shrank to {isr}, below min.insync.replicas={min_isr}, after the \
+                     write was appended",
+                    tp.dir_name()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Start a fetcher task for every leader this broker follows a partition of and has none.
     pub fn ensure_fetchers(self: &Arc<Self>) {
         let start: Vec<i32> = {

@@ -48,6 +48,10 @@ pub struct ProduceArgs {
     /// Create the topic with this many partitions first (unless it exists).
     #[arg(long)]
     pub partitions: Option<i32>,
+    /// Independent producer clients (each its own librdkafka instance and connections, on its
+    /// own thread); records, rate and latency are totals over all of them.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub clients: u32,
 }
 
 /// A producer context that collects delivery reports: send-to-ack latency, counts, first error.
@@ -75,8 +79,13 @@ pub(super) struct AckState {
 impl Acks {
     /// Empty counters starting now.
     pub fn new() -> Acks {
+        Acks::starting_at(Instant::now())
+    }
+
+    /// Empty counters whose time origin is `start` (shared by the clients of one run).
+    pub fn starting_at(start: Instant) -> Acks {
         Acks {
-            start: Instant::now(),
+            start,
             state: Mutex::new(AckState {
                 latency: report::new_histogram(),
                 acked: 0,
@@ -134,40 +143,67 @@ pub fn run(args: ProduceArgs) -> Result<(), String> {
         ],
         &args.producer_props,
     )?;
-    // librdkafka's delivery reports are served by the ThreadedProducer's own polling thread, so
+    // librdkafka's delivery reports are served by each ThreadedProducer's own polling thread, so
     // each acknowledgement is timed when it arrives, whatever the sending loop is doing.
-    let producer: ThreadedProducer<Acks> = cfg
-        .create_with_context(Acks::new())
-        .map_err(|e| client_error("create producer", e))?;
-    super::check_reachable(producer.client(), c)?;
+    let start = Instant::now();
+    let clients = args.clients as usize;
+    let mut producers: Vec<ThreadedProducer<Acks>> = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        producers.push(
+            cfg.create_with_context(Acks::starting_at(start))
+                .map_err(|e| client_error("create producer", e))?,
+        );
+    }
+    super::check_reachable(producers[0].client(), c)?;
     if let Some(p) = args.partitions {
         super::ensure_topic(c, p)?;
     }
-    let partitions = super::topic_partitions(producer.client(), c)?;
+    let partitions = super::topic_partitions(producers[0].client(), c)?;
 
     let value = super::payload(args.record_size);
     let mut progress = Progress::new(args.num_records, c.json, "produce");
-    let ctx = producer.context();
-    let begin = ctx.start.elapsed();
+    let begin = start.elapsed();
     let stop_at = args
         .duration_secs
         .map(|s| Instant::now() + Duration::from_secs(s));
-    let mut sent = 0u64;
-    let mut window = (Instant::now(), 0u64);
-    while args.num_records.is_none_or(|n| sent < n) {
-        if stop_at.is_some_and(|t| Instant::now() >= t) {
-            break;
-        }
-        if let Some(wait) =
-            super::throttle_delay(args.throughput, sent, ctx.start.elapsed() - begin)
-        {
-            std::thread::sleep(wait.min(Duration::from_millis(100)));
-            continue;
-        }
-        send(&producer, &c.topic, &value)?;
-        sent += 1;
-        if (sent & 255) == 0 {
-            let acked = ctx.acked();
+    // Client i sends records i, i + clients, ... of the run; the rate is split evenly.
+    let quota = |i: usize| {
+        args.num_records
+            .map(|n| n / clients as u64 + u64::from((i as u64) < n % clients as u64))
+    };
+    let rate = if args.throughput > 0.0 {
+        args.throughput / clients as f64
+    } else {
+        args.throughput
+    };
+    let outcome: Result<u64, String> = std::thread::scope(|scope| {
+        let workers: Vec<_> = producers
+            .iter()
+            .enumerate()
+            .map(|(i, producer)| {
+                let (value, topic) = (&value, &c.topic);
+                scope.spawn(move || -> Result<u64, String> {
+                    let mut sent = 0u64;
+                    while quota(i).is_none_or(|n| sent < n) {
+                        if stop_at.is_some_and(|t| Instant::now() >= t) {
+                            break;
+                        }
+                        let since = start.elapsed() - begin;
+                        if let Some(wait) = super::throttle_delay(rate, sent, since) {
+                            std::thread::sleep(wait.min(Duration::from_millis(100)));
+                            continue;
+                        }
+                        send(producer, topic, value)?;
+                        sent += 1;
+                    }
+                    Ok(sent)
+                })
+            })
+            .collect();
+        let mut window = (Instant::now(), 0u64);
+        while !workers.iter().all(|w| w.is_finished()) {
+            std::thread::sleep(Duration::from_millis(50));
+            let acked: u64 = producers.iter().map(|p| p.context().acked()).sum();
             progress.update(acked, || {
                 let t = Throughput {
                     records: acked - window.1,
@@ -178,39 +214,58 @@ pub fn run(args: ProduceArgs) -> Result<(), String> {
                 t.to_text("acknowledged")
             });
         }
-    }
+        workers.into_iter().try_fold(0u64, |total, w| {
+            w.join()
+                .map_err(|_| "a producer thread panicked".to_string())?
+                .map(|n| total + n)
+        })
+    });
+    let sent = outcome?;
     // Every record resolves (acknowledged or failed) within message.timeout.ms.
-    let _ = producer.flush(Duration::from_secs(60));
+    for p in &producers {
+        let _ = p.flush(Duration::from_secs(60));
+    }
     progress.finish();
-    let s = ctx.state.lock().unwrap_or_else(|e| e.into_inner());
-    let unresolved = producer.in_flight_count();
+    let mut latency = report::new_histogram();
+    let (mut acked, mut failed, mut last_ack, mut first_error) = (0u64, 0u64, Duration::ZERO, None);
+    for p in &producers {
+        let s = p.context().state.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = latency.add(&s.latency);
+        acked += s.acked;
+        failed += s.failed;
+        last_ack = last_ack.max(s.last_ack);
+        if first_error.is_none() {
+            first_error = s.first_error.clone();
+        }
+    }
+    let unresolved: i32 = producers.iter().map(|p| p.in_flight_count()).sum();
     let t = Throughput {
-        records: s.acked,
-        bytes: s.acked * args.record_size as u64,
-        elapsed: s.last_ack.saturating_sub(begin),
+        records: acked,
+        bytes: acked * args.record_size as u64,
+        elapsed: last_ack.saturating_sub(begin),
     };
-    let lat = Latency::from_histogram(&s.latency);
+    let lat = Latency::from_histogram(&latency);
     let mut obj = serde_json::Map::new();
     obj.insert("mode".into(), json!("produce"));
     obj.insert("topic".into(), json!(c.topic));
     obj.insert("partitions".into(), json!(partitions.len()));
+    obj.insert("clients".into(), json!(clients));
     obj.insert("record_size".into(), json!(args.record_size));
     obj.insert("acks".into(), json!(args.acks));
     obj.insert("compression".into(), json!(args.compression));
     obj.insert("sent".into(), json!(sent));
     t.json_fields(&mut obj);
-    obj.insert("failed".into(), json!(s.failed));
+    obj.insert("failed".into(), json!(failed));
     obj.insert("latency_ms".into(), lat.to_json());
     report::emit(
         c.json,
         obj,
         &[format!("{}, {}.", t.to_text("sent"), lat.to_text())],
     );
-    if s.failed > 0 || unresolved > 0 {
+    if failed > 0 || unresolved > 0 {
         return Err(format!(
-            "{} of {sent} records failed, {unresolved} unresolved; first error: {}",
-            s.failed,
-            s.first_error.as_deref().unwrap_or("none")
+            "{failed} of {sent} records failed, {unresolved} unresolved; first error: {}",
+            first_error.as_deref().unwrap_or("none")
         ));
     }
     Ok(())
