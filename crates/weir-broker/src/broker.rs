@@ -44,6 +44,9 @@ pub struct Broker {
     pub(crate) reconcile_lock: Mutex<()>,
     /// Topics seen in the last reconciled image (to notice deletions).
     pub(crate) known_topics: Mutex<std::collections::BTreeSet<String>>,
+    /// Partitions this node replicated in the last reconciled image, with their topic ids (to
+    /// notice reassignments that moved them away).
+    pub(crate) known_replicas: Mutex<std::collections::HashMap<TopicPartition, uuid::Uuid>>,
     /// The group coordinator (consumer groups and committed offsets).
     pub groups: GroupCoordinator,
     /// Producer id allocation for idempotent producers.
@@ -113,6 +116,7 @@ impl Broker {
             incarnation: uuid::Uuid::new_v4(),
             reconcile_lock: Mutex::new(()),
             known_topics: Mutex::new(Default::default()),
+            known_replicas: Mutex::new(Default::default()),
             replication: Default::default(),
             new_data,
             new_appends,
@@ -163,7 +167,9 @@ impl Broker {
         self.logs.get(tp)
     }
 
-    /// The open log of `topic`/`partition`, or UNKNOWN_TOPIC_OR_PARTITION.
+    /// The open log of `topic`/`partition`. Otherwise, as Kafka: NOT_LEADER_OR_FOLLOWER when the
+    /// partition exists but is not hosted here (e.g. a reassignment moved it away, so clients
+    /// refresh their metadata), else UNKNOWN_TOPIC_OR_PARTITION.
     pub fn require_log(
         &self,
         topic: &str,
@@ -171,8 +177,13 @@ impl Broker {
     ) -> Result<Arc<PartitionLog>, BrokerError> {
         self.partition_log(&TopicPartition::new(topic, partition))
             .ok_or_else(|| {
+                let code = if self.partition_info(topic, partition).is_some() {
+                    ResponseError::NotLeaderOrFollower
+                } else {
+                    ResponseError::UnknownTopicOrPartition
+                };
                 BrokerError::kafka(
-                    ResponseError::UnknownTopicOrPartition,
+                    code,
                     format!("This server does not host this topic-partition: {topic}-{partition}"),
                 )
             })

@@ -57,6 +57,8 @@ impl From<weir_meta::MetaError> for BrokerError {
             M::FencedLeaderEpoch(_) => ResponseError::FencedLeaderEpoch,
             M::InvalidUpdateVersion(_) => ResponseError::InvalidUpdateVersion,
             M::InvalidRequest(_) => ResponseError::InvalidRequest,
+            M::InvalidReplicaAssignment(_) => ResponseError::InvalidReplicaAssignment,
+            M::NoReassignmentInProgress(_) => ResponseError::NoReassignmentInProgress,
             M::BrokerNotAvailable(_) => ResponseError::BrokerNotAvailable,
             M::NotController(_) => ResponseError::NotController,
             M::Raft(_) => ResponseError::RequestTimedOut,

@@ -2,7 +2,8 @@
 //!
 //! `server` accepts connections, `connection` frames and pipelines requests, `handlers` has one
 //! file per Kafka API, `broker` holds the shared state, `topics` persists topic metadata,
-//! `topic_admin` creates/deletes/alters topics, `groups` is the group coordinator, `replication` copies partitions between
+//! `topic_admin` creates/deletes/alters topics, `reassignment` moves partitions between brokers
+//! (KIP-455), `groups` is the group coordinator, `replication` copies partitions between
 //! brokers (ISR, high watermark, follower fetchers), `config` is the broker configuration, and
 //! `error` maps every internal error to a Kafka error code in one place.
 
@@ -14,6 +15,7 @@ pub mod groups;
 pub mod handlers;
 pub mod metadata_sync;
 pub mod producer_ids;
+pub mod reassignment;
 pub mod replication;
 pub mod server;
 pub mod topic_admin;

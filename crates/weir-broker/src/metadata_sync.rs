@@ -1,9 +1,10 @@
 //! The broker side of the metadata log: register and heartbeat with the active controller, keep
 //! the local partition logs in line with the applied image (create logs for assigned partitions,
-//! apply config changes and leader epochs, delete logs of deleted topics), and move a pre-Raft
-//! data dir's topics (`weir-topics.json`) onto the log once.
+//! apply config changes and leader epochs, delete logs of deleted topics and of partitions a
+//! reassignment moved away), and move a pre-Raft data dir's topics (`weir-topics.json`) onto the
+//! log once.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,13 +55,17 @@ impl Broker {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         let node = self.config.node_id;
+        let mut replicated = HashMap::new();
         for (name, t) in &image.topics {
             let meta = TopicMeta {
                 name: name.clone(),
                 id: t.id,
                 partitions: t.partitions.len() as i32,
-                replication_factor: t.partitions.first().map(|p| p.replicas.len()).unwrap_or(1)
-                    as i16,
+                replication_factor: t
+                    .partitions
+                    .first()
+                    .map(|p| p.target_replicas().len())
+                    .unwrap_or(1) as i16,
                 configs: t.configs.clone(),
             };
             let cfg = self.log_config_for(&meta)?;
@@ -69,6 +74,7 @@ impl Broker {
                     continue;
                 }
                 let tp = TopicPartition::new(name.clone(), i as i32);
+                replicated.insert(tp.clone(), t.id);
                 let fresh = self.logs.get(&tp).is_none();
                 let log = self.logs.get_or_create(&tp, cfg.clone())?;
                 // A replicated partition keeps its checkpointed high watermark: bytes past it
@@ -98,7 +104,50 @@ impl Broker {
         drop(known);
         self.reconcile_replication(image);
         self.sync_group_ownership();
+        self.delete_moved_replicas(image, replicated);
         Ok(())
+    }
+
+    /// Delete the local logs of partitions this node replicated in the previous image of this
+    /// process and no longer does (a reassignment removed it), as Kafka deletes a removed
+    /// replica. Called after replication stopped following them. Only partitions of topics that
+    /// still exist with the same id; a partition this node replicates is never deleted. (A
+    /// replica removed while this process was down stays on disk.)
+    fn delete_moved_replicas(
+        &self,
+        image: &MetadataImage,
+        replicated: HashMap<TopicPartition, uuid::Uuid>,
+    ) {
+        let node = self.config.node_id;
+        let mut known = self
+            .known_replicas
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let previous = std::mem::replace(&mut *known, replicated);
+        for (tp, id) in previous {
+            if known.contains_key(&tp) {
+                continue;
+            }
+            let moved = image.topics.get(&tp.topic).is_some_and(|t| {
+                t.id == id
+                    && usize::try_from(tp.partition)
+                        .ok()
+                        .and_then(|i| t.partitions.get(i))
+                        .is_some_and(|p| !p.replicas.contains(&node))
+            });
+            if !moved {
+                continue;
+            }
+            match self.logs.delete(&tp) {
+                Ok(()) => {
+                    tracing::info!(partition = %tp.dir_name(), "no longer a replica: local log deleted");
+                }
+                Err(e) => {
+                    tracing::warn!(partition = %tp.dir_name(), error = %e, "could not delete a removed replica; retrying");
+                    known.insert(tp, id);
+                }
+            }
+        }
     }
 
     /// Check that this broker leads `topic`-`partition` and that the client's
@@ -169,13 +218,7 @@ impl Broker {
                 name: t.name,
                 id: t.id,
                 partitions: (0..t.partitions)
-                    .map(|_| PartitionInfo {
-                        replicas: vec![node],
-                        isr: vec![node],
-                        leader: node,
-                        leader_epoch: 0,
-                        partition_epoch: 0,
-                    })
+                    .map(|_| PartitionInfo::new(vec![node]))
                     .collect(),
                 configs: t.configs,
             })

@@ -61,7 +61,11 @@ fn to_meta(name: &str, t: &weir_meta::image::TopicInfo) -> TopicMeta {
         name: name.to_string(),
         id: t.id,
         partitions: t.partitions.len() as i32,
-        replication_factor: t.partitions.first().map(|p| p.replicas.len()).unwrap_or(1) as i16,
+        replication_factor: t
+            .partitions
+            .first()
+            .map(|p| p.target_replicas().len())
+            .unwrap_or(1) as i16,
         configs: t.configs.clone(),
     }
 }

@@ -71,6 +71,8 @@ fn metadata_errors_map_to_the_codes_a_kafka_controller_returns() {
         (M::FencedLeaderEpoch("old".into()), 74),
         (M::InvalidUpdateVersion("old".into()), 95),
         (M::InvalidRequest("x".into()), 42),
+        (M::InvalidReplicaAssignment("[]".into()), 39),
+        (M::NoReassignmentInProgress("t-0".into()), 85),
         (M::BrokerNotAvailable("9".into()), 8),
         (M::NotController(None), 41),
         (M::Raft("no quorum".into()), 7),

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
 
 use crate::image::MetadataImage;
+use crate::reassignment;
 use crate::records::{MetadataRecord, PartitionInfo};
 use crate::MetaError;
 
@@ -128,7 +129,11 @@ impl Controller {
                 "topic {topic} has {have} partitions; {total} is not more"
             )));
         }
-        let rf = t.partitions.first().map(|p| p.replicas.len()).unwrap_or(1) as i16;
+        let rf = t
+            .partitions
+            .first()
+            .map(|p| p.target_replicas().len())
+            .unwrap_or(1) as i16;
         Ok(MetadataRecord::CreatePartitions {
             topic: topic.to_string(),
             partitions: place(image, have, total - have, rf)?,
@@ -137,7 +142,8 @@ impl Controller {
 
     /// AlterPartition from a partition leader: valid only from the current leader at the current
     /// leader epoch (else FENCED_LEADER_EPOCH) and partition epoch (else INVALID_UPDATE_VERSION),
-    /// with a non-empty ISR that contains the leader.
+    /// with a non-empty ISR that contains the leader and only replicas (adding and removing
+    /// ones included). An ISR that lets a reassignment complete completes it in the same record.
     pub fn alter_partition(
         image: &MetadataImage,
         topic: &str,
@@ -168,6 +174,18 @@ impl Controller {
                 p.replicas
             )));
         }
+        let next = PartitionInfo {
+            isr: isr.clone(),
+            ..p.clone()
+        };
+        if let Some(done) = reassignment::completed(image, &next) {
+            return Ok(reassignment::record(
+                topic,
+                partition,
+                &done,
+                partition_epoch,
+            ));
+        }
         Ok(MetadataRecord::ChangePartition {
             topic: topic.to_string(),
             partition,
@@ -178,7 +196,7 @@ impl Controller {
     }
 
     /// Preferred-leader election: partitions whose first replica is in the ISR, unfenced and not
-    /// the leader get it back as leader.
+    /// the leader get it back as leader (during a reassignment: the first target replica).
     pub fn preferred_leader_elections(image: &MetadataImage) -> Vec<MetadataRecord> {
         let mut out = Vec::new();
         for (name, t) in &image.topics {
@@ -260,19 +278,23 @@ fn place(
                     replicas.push(*id);
                 }
             }
-            PartitionInfo {
-                leader: replicas[0],
-                isr: replicas.clone(),
-                replicas,
-                leader_epoch: 0,
-                partition_epoch: 0,
-            }
+            PartitionInfo::new(replicas)
         })
         .collect())
 }
 
+/// The first of `candidates` that is `live`, preferring replicas a reassignment is not removing.
+fn pick_leader(candidates: &[i32], p: &PartitionInfo, live: impl Fn(&i32) -> bool) -> Option<i32> {
+    candidates
+        .iter()
+        .copied()
+        .filter(|r| live(r))
+        .min_by_key(|r| p.removing_replicas.contains(r))
+}
+
 /// Records fencing `broker`: it leaves every ISR it is in (unless it is the last member), and
-/// partitions it led get the first other ISR member that is unfenced as leader, or no leader.
+/// partitions it led get the first other ISR member that is unfenced as leader (one a
+/// reassignment is not removing, if any), or no leader.
 pub fn fence(image: &MetadataImage, broker: i32) -> Vec<MetadataRecord> {
     let mut out = vec![MetadataRecord::FenceBroker { id: broker }];
     for (name, t) in &image.topics {
@@ -288,7 +310,7 @@ pub fn fence(image: &MetadataImage, broker: i32) -> Vec<MetadataRecord> {
                     .is_some_and(|b| !b.fenced && b.id != broker)
             };
             let (leader, isr) = if p.leader == broker {
-                match isr.iter().copied().find(|r| live(r)) {
+                match pick_leader(&isr, p, live) {
                     Some(l) => (Some(l), isr),
                     // Kafka keeps the last ISR member and leaves the partition leaderless.
                     None => (Some(-1), vec![broker]),
@@ -311,7 +333,8 @@ pub fn fence(image: &MetadataImage, broker: i32) -> Vec<MetadataRecord> {
 }
 
 /// Leaders for leaderless partitions: an unfenced ISR member, else (only with unclean election)
-/// any unfenced replica, which becomes the whole ISR.
+/// any unfenced replica, which becomes the whole ISR. Replicas a reassignment is removing come
+/// last; replicas it is adding (their logs are incomplete) are never elected uncleanly.
 pub fn elect_leaderless(image: &MetadataImage, unclean: bool) -> Vec<MetadataRecord> {
     let live = |r: &i32| image.brokers.get(r).is_some_and(|b| !b.fenced);
     let mut out = Vec::new();
@@ -320,14 +343,11 @@ pub fn elect_leaderless(image: &MetadataImage, unclean: bool) -> Vec<MetadataRec
             if p.leader != -1 {
                 continue;
             }
-            let choice = match p.isr.iter().copied().find(|r| live(r)) {
+            let choice = match pick_leader(&p.isr, p, live) {
                 Some(l) => Some((l, p.isr.clone())),
-                None if unclean => p
-                    .replicas
-                    .iter()
-                    .copied()
-                    .find(|r| live(r))
-                    .map(|l| (l, vec![l])),
+                None if unclean => {
+                    pick_leader(&p.original_replicas(), p, live).map(|l| (l, vec![l]))
+                }
                 None => None,
             };
             if let Some((leader, isr)) = choice {

@@ -24,6 +24,13 @@ pub enum MetaError {
     /// The ISR would be invalid (replica not in the assignment, empty) → INVALID_REQUEST (42).
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// A reassignment target is invalid (empty, duplicate or unregistered brokers) or cannot be
+    /// applied cleanly → INVALID_REPLICA_ASSIGNMENT (39).
+    #[error("invalid replica assignment: {0}")]
+    InvalidReplicaAssignment(String),
+    /// Cancelling a reassignment when none is in progress → NO_REASSIGNMENT_IN_PROGRESS (85).
+    #[error("no reassignment in progress: {0}")]
+    NoReassignmentInProgress(String),
     /// Unknown or fenced broker → BROKER_NOT_AVAILABLE (8).
     #[error("broker not available: {0}")]
     BrokerNotAvailable(String),

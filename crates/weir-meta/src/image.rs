@@ -111,6 +111,23 @@ impl MetadataImage {
             if p.leader != -1 && !p.isr.contains(&p.leader) {
                 return Err(MetaError::InvalidRequest("leader not in the ISR".into()));
             }
+            // Adding and removing replicas: distinct members of the assignment.
+            let mut moving: Vec<i32> = p
+                .adding_replicas
+                .iter()
+                .chain(&p.removing_replicas)
+                .copied()
+                .collect();
+            let outside = moving.iter().any(|r| !p.replicas.contains(r));
+            let n = moving.len();
+            moving.sort_unstable();
+            moving.dedup();
+            if outside || moving.len() != n {
+                return Err(MetaError::InvalidReplicaAssignment(format!(
+                    "adding {:?} and removing {:?} must be distinct replicas of {:?}",
+                    p.adding_replicas, p.removing_replicas, p.replicas
+                )));
+            }
         }
         Ok(())
     }
@@ -249,6 +266,48 @@ impl MetadataImage {
                 self.topics
                     .remove(name)
                     .ok_or_else(|| unknown(name, None))?;
+            }
+            MetadataRecord::ReassignPartition {
+                topic,
+                partition,
+                replicas,
+                adding_replicas,
+                removing_replicas,
+                isr,
+                leader,
+                partition_epoch,
+            } => {
+                let p = self
+                    .partition(topic, *partition)
+                    .ok_or_else(|| unknown(topic, Some(*partition)))?;
+                if *partition_epoch != p.partition_epoch {
+                    return Err(MetaError::InvalidUpdateVersion(format!(
+                        "{topic}-{partition}: partition epoch {partition_epoch}, current {}",
+                        p.partition_epoch
+                    )));
+                }
+                if let Some(b) = adding_replicas
+                    .iter()
+                    .find(|b| !self.brokers.contains_key(b))
+                {
+                    return Err(MetaError::InvalidReplicaAssignment(format!(
+                        "broker {b} is not registered"
+                    )));
+                }
+                let mut next = p.clone();
+                next.replicas = replicas.clone();
+                next.adding_replicas = adding_replicas.clone();
+                next.removing_replicas = removing_replicas.clone();
+                next.isr = isr.clone();
+                if *leader != next.leader {
+                    next.leader = *leader;
+                    next.leader_epoch += 1;
+                }
+                next.partition_epoch += 1;
+                self.check_partitions(std::slice::from_ref(&next))?;
+                if let Some(t) = self.topics.get_mut(topic) {
+                    t.partitions[*partition as usize] = next;
+                }
             }
         }
         Ok(Applied::Done)

@@ -12,13 +12,7 @@ fn broker(id: i32) -> MetadataRecord {
 }
 
 fn part(replicas: &[i32]) -> PartitionInfo {
-    PartitionInfo {
-        replicas: replicas.to_vec(),
-        isr: replicas.to_vec(),
-        leader: replicas[0],
-        leader_epoch: 0,
-        partition_epoch: 0,
-    }
+    PartitionInfo::new(replicas.to_vec())
 }
 
 fn topic(name: &str, parts: Vec<PartitionInfo>) -> MetadataRecord {
@@ -146,5 +140,112 @@ fn a_new_incarnation_registers_fenced() {
     assert!(
         img.brokers[&1].fenced,
         "a restarted broker is fenced until it heartbeats"
+    );
+}
+
+fn reassign_rec(
+    replicas: &[i32],
+    adding: &[i32],
+    removing: &[i32],
+    isr: &[i32],
+    leader: i32,
+    epoch: i32,
+) -> MetadataRecord {
+    MetadataRecord::ReassignPartition {
+        topic: "t".into(),
+        partition: 0,
+        replicas: replicas.to_vec(),
+        adding_replicas: adding.to_vec(),
+        removing_replicas: removing.to_vec(),
+        isr: isr.to_vec(),
+        leader,
+        partition_epoch: epoch,
+    }
+}
+
+#[test]
+fn reassignment_records_are_validated_and_bump_epochs() {
+    let mut img = MetadataImage::default();
+    for id in 1..=3 {
+        img.apply(&broker(id)).unwrap();
+    }
+    img.apply(&topic("t", vec![part(&[1, 2])])).unwrap();
+    // Start [1, 2] → [2, 3]: the union, nothing else changes but the partition epoch.
+    img.apply(&reassign_rec(&[2, 3, 1], &[3], &[1], &[1, 2], 1, 0))
+        .unwrap();
+    let p = img.partition("t", 0).unwrap().clone();
+    assert_eq!(
+        (p.leader, p.leader_epoch, p.partition_epoch),
+        (1, 0, 1),
+        "{p:?}"
+    );
+    assert!(p.is_reassigning());
+    assert_eq!(p.target_replicas(), vec![2, 3]);
+    assert_eq!(p.original_replicas(), vec![2, 1]);
+    let before = img.clone();
+    let bad = [
+        (
+            reassign_rec(&[2, 3, 1], &[3], &[1], &[1, 2], 1, 0),
+            "stale epoch",
+        ),
+        (
+            reassign_rec(&[2, 1], &[3], &[1], &[1, 2], 1, 1),
+            "adding not a replica",
+        ),
+        (
+            reassign_rec(&[2, 3, 1], &[3], &[3, 1], &[1, 2], 1, 1),
+            "adding and removing overlap",
+        ),
+        (
+            reassign_rec(&[2, 9, 1], &[9], &[1], &[1, 2], 1, 1),
+            "unregistered broker",
+        ),
+        (
+            reassign_rec(&[2, 3], &[], &[], &[1, 2], 1, 1),
+            "ISR member not a replica",
+        ),
+        (
+            reassign_rec(&[2, 3, 2], &[3], &[], &[2], 2, 1),
+            "duplicate replica",
+        ),
+    ];
+    for (rec, why) in bad {
+        assert!(img.apply(&rec).is_err(), "{why}");
+        assert_eq!(img, before, "{why}: state changed");
+    }
+    assert!(matches!(
+        img.apply(&reassign_rec(&[2, 9, 1], &[9], &[1], &[1, 2], 1, 1)),
+        Err(MetaError::InvalidReplicaAssignment(_))
+    ));
+    // Complete: the leader leaves the assignment, so a new one at the next leader epoch.
+    img.apply(&reassign_rec(&[2, 3], &[], &[], &[2, 3], 2, 1))
+        .unwrap();
+    let p = img.partition("t", 0).unwrap();
+    assert_eq!((p.leader, p.leader_epoch, p.partition_epoch), (2, 1, 2));
+    assert!(!p.is_reassigning());
+    // A replica leaving while the leader stays: same leader epoch.
+    img.apply(&reassign_rec(&[2], &[], &[], &[2], 2, 2))
+        .unwrap();
+    let p = img.partition("t", 0).unwrap();
+    assert_eq!((p.leader, p.leader_epoch, p.partition_epoch), (2, 1, 3));
+}
+
+#[test]
+fn partitions_without_reassignment_fields_load_and_serialise_as_before() {
+    let old = r#"{"replicas":[1,2],"isr":[1],"leader":1,"leader_epoch":3,"partition_epoch":7}"#;
+    let p: PartitionInfo = serde_json::from_str(old).unwrap();
+    assert_eq!(p.replicas, vec![1, 2]);
+    assert!(p.adding_replicas.is_empty() && p.removing_replicas.is_empty());
+    assert_eq!(serde_json::to_string(&p).unwrap(), old);
+    let moving = PartitionInfo {
+        adding_replicas: vec![3],
+        ..p
+    };
+    let json = serde_json::to_string(&moving).unwrap();
+    assert!(json.contains(r#""adding_replicas":[3]"#), "{json}");
+    assert!(!json.contains("removing_replicas"), "{json}");
+    assert_eq!(
+        serde_json::from_str::<PartitionInfo>(&json).unwrap(),
+        moving
     );
 }

@@ -6,6 +6,7 @@
 //!   answers "who leads partition p, at which epoch, with which ISR".
 //! * [`controller`] — the decisions the Raft leader takes (replica placement, fencing, leader
 //!   election from the ISR, AlterPartition checks), sans-IO with the time passed in.
+//! * [`reassignment`] — partition reassignment (KIP-455): start, cancel and completion.
 //! * [`raft`] — openraft wiring: the on-disk log/vote/snapshot store, the TCP transport and the
 //!   [`raft::MetaNode`] that brokers use to propose records and watch the applied image.
 
@@ -13,6 +14,7 @@ pub mod controller;
 pub mod error;
 pub mod image;
 pub mod raft;
+pub mod reassignment;
 pub mod records;
 
 pub use error::MetaError;

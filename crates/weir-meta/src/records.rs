@@ -18,9 +18,10 @@ pub struct Endpoint {
 }
 
 /// One partition's assignment and leadership.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionInfo {
-    /// Replica broker ids, preferred leader first.
+    /// Replica broker ids, preferred leader first. During a reassignment (KIP-455): the target
+    /// replicas followed by the replicas being removed.
     pub replicas: Vec<i32>,
     /// In-sync replicas.
     pub isr: Vec<i32>,
@@ -30,6 +31,49 @@ pub struct PartitionInfo {
     pub leader_epoch: i32,
     /// Bumped on every change of the partition.
     pub partition_epoch: i32,
+    /// Replicas a reassignment in progress adds (members of `replicas`); empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adding_replicas: Vec<i32>,
+    /// Replicas a reassignment in progress removes (members of `replicas`); empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removing_replicas: Vec<i32>,
+}
+
+impl PartitionInfo {
+    /// A partition led by the first of `replicas`, all in sync, at epoch 0.
+    pub fn new(replicas: Vec<i32>) -> Self {
+        PartitionInfo {
+            leader: replicas.first().copied().unwrap_or(-1),
+            isr: replicas.clone(),
+            replicas,
+            ..PartitionInfo::default()
+        }
+    }
+
+    /// True while a reassignment is in progress.
+    pub fn is_reassigning(&self) -> bool {
+        !self.adding_replicas.is_empty() || !self.removing_replicas.is_empty()
+    }
+
+    /// The replicas the partition will have once its reassignment completes (`replicas` when
+    /// none is in progress).
+    pub fn target_replicas(&self) -> Vec<i32> {
+        without(&self.replicas, &self.removing_replicas)
+    }
+
+    /// The replicas the partition had before its reassignment started (what cancelling it
+    /// restores; `replicas` when none is in progress).
+    pub fn original_replicas(&self) -> Vec<i32> {
+        without(&self.replicas, &self.adding_replicas)
+    }
+}
+
+/// `list` minus the members of `remove`, in order.
+pub fn without(list: &[i32], remove: &[i32]) -> Vec<i32> {
+    list.iter()
+        .copied()
+        .filter(|r| !remove.contains(r))
+        .collect()
 }
 
 /// What a config record applies to.
@@ -118,5 +162,28 @@ pub enum MetadataRecord {
     DeleteTopic {
         /// Name.
         name: String,
+    },
+    /// A partition reassignment (KIP-455) starts, is cancelled or completes: the partition's
+    /// whole new assignment as the controller computed it. Applied only at `partition_epoch`;
+    /// bumps the partition epoch, and the leader epoch when the leader changes. (Kafka 3.6+ also
+    /// bumps the leader epoch when replicas leave while the leader stays; Weir does not, so
+    /// the leader's replication state and its acks=all waits carry on undisturbed.)
+    ReassignPartition {
+        /// Topic.
+        topic: String,
+        /// Partition.
+        partition: i32,
+        /// New replicas (target first, then the replicas being removed).
+        replicas: Vec<i32>,
+        /// Replicas being added (empty once complete).
+        adding_replicas: Vec<i32>,
+        /// Replicas being removed (empty once complete).
+        removing_replicas: Vec<i32>,
+        /// New ISR.
+        isr: Vec<i32>,
+        /// New leader (-1 = none).
+        leader: i32,
+        /// Expected current partition epoch.
+        partition_epoch: i32,
     },
 }

@@ -38,13 +38,7 @@ fn topic(i: usize) -> MetadataRecord {
     MetadataRecord::CreateTopic {
         name: format!("t{i}"),
         id: Uuid::from_u128(i as u128 + 1),
-        partitions: vec![PartitionInfo {
-            replicas: vec![1],
-            isr: vec![1],
-            leader: 1,
-            leader_epoch: 0,
-            partition_epoch: 0,
-        }],
+        partitions: vec![PartitionInfo::new(vec![1])],
         configs: BTreeMap::new(),
     }
 }

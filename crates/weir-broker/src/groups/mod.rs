@@ -4,10 +4,11 @@
 //!
 //! The deciding logic is sans-IO ([`classic`], [`consumer`], [`assignment`]); this module owns
 //! the shared map of groups, feeds it the clock, persists what the state machines ask for
-//! ([`store`]) and delivers the waiting responses. On start-up the coordinator replays
-//! `__consumer_offsets`, so committed offsets and classic group metadata survive restarts.
-//!
-//! Single node: this broker coordinates every group (FindCoordinator answers with itself).
+//! ([`store`]) and delivers the waiting responses. A group's coordinator is the leader of its
+//! `__consumer_offsets` partition ([`records::partition_for`]), as in Kafka: when this broker
+//! becomes a partition's leader it replays that partition's records ([`ownership`]), so
+//! committed offsets and classic group metadata survive restarts and move with leadership; every
+//! group request first checks that this broker coordinates the group (NOT_COORDINATOR otherwise).
 
 pub mod assignment;
 pub mod classic;
@@ -158,6 +159,7 @@ impl GroupCoordinator {
 
     /// Handle a JoinGroup: returns when the join phase completes for this member.
     pub async fn join(&self, broker: &Arc<Broker>, group_id: &str, p: JoinParams) -> JoinOutcome {
+        let member_id = p.member_id.clone();
         let (tx, rx) = tokio::sync::oneshot::channel();
         let now = self.now();
         let fx = {
@@ -181,11 +183,22 @@ impl GroupCoordinator {
             }
         };
         self.deliver(broker, group_id, fx).await;
-        rx.await.unwrap_or_else(|_| JoinOutcome {
-            error: ResponseError::UnknownMemberId.code(),
-            generation: -1,
-            ..Default::default()
-        })
+        // The waiter is dropped with the group: deleted, or unloaded because this broker no
+        // longer coordinates it (then NOT_COORDINATOR, as Kafka's onGroupUnloaded).
+        rx.await
+            .unwrap_or_else(|_| match broker.check_coordinator(group_id) {
+                Err(e) => JoinOutcome {
+                    error: e.code(),
+                    generation: -1,
+                    member_id,
+                    ..Default::default()
+                },
+                Ok(()) => JoinOutcome {
+                    error: ResponseError::UnknownMemberId.code(),
+                    generation: -1,
+                    ..Default::default()
+                },
+            })
     }
 
     /// Handle a SyncGroup.
@@ -222,7 +235,10 @@ impl GroupCoordinator {
         };
         self.deliver(broker, group_id, fx).await;
         rx.await.unwrap_or_else(|_| classic::SyncOutcome {
-            error: ResponseError::RebalanceInProgress.code(),
+            error: broker
+                .check_coordinator(group_id)
+                .err()
+                .map_or(ResponseError::RebalanceInProgress.code(), |e| e.code()),
             ..Default::default()
         })
     }
@@ -309,7 +325,7 @@ impl GroupCoordinator {
         if let Err(e) = self.install_consumer(broker, group_id, before, c).await {
             tracing::warn!(group = group_id, error = %e, "consumer group state not stored");
             return HeartbeatOutcome {
-                error: ResponseError::CoordinatorNotAvailable.code(),
+                error: e.code(),
                 message: Some(e.message()),
                 member_id: out.member_id,
                 member_epoch: -1,
@@ -387,10 +403,11 @@ impl GroupCoordinator {
         }
     }
 
-    /// Persist if asked, then deliver the waiting responses. If the write fails, waiters get
-    /// COORDINATOR_NOT_AVAILABLE instead of an answer that was not stored.
+    /// Persist if asked, then deliver the waiting responses. If the write fails, waiters get its
+    /// coordinator error (COORDINATOR_NOT_AVAILABLE, or NOT_COORDINATOR when leadership moved)
+    /// instead of an answer that was not stored.
     async fn deliver(&self, broker: &Arc<Broker>, group_id: &str, fx: Effects) {
-        let mut failed = false;
+        let mut failed = None;
         if fx.persist {
             let value = {
                 let groups = self.lock();
@@ -407,20 +424,19 @@ impl GroupCoordinator {
                 };
                 if let Err(e) = store::write(broker, group_id, vec![(key, Some(v))]).await {
                     tracing::warn!(group = group_id, error = %e, "could not persist group metadata");
-                    failed = true;
+                    failed = Some(e.code());
                 }
             }
         }
-        let unavailable = ResponseError::CoordinatorNotAvailable.code();
         for (tx, mut o) in fx.joins {
-            if failed {
-                o.error = unavailable;
+            if let Some(code) = failed {
+                o.error = code;
             }
             let _ = tx.send(o);
         }
         for (tx, mut o) in fx.syncs {
-            if failed {
-                o.error = unavailable;
+            if let Some(code) = failed {
+                o.error = code;
             }
             let _ = tx.send(o);
         }

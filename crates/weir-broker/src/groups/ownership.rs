@@ -80,7 +80,10 @@ impl Broker {
                 .partition_log(&TopicPartition::new(OFFSETS_TOPIC, p))
                 .is_none()
             {
-                tracing::debug!(partition = p, "led __consumer_offsets partition has no local log yet");
+                tracing::debug!(
+                    partition = p,
+                    "led __consumer_offsets partition has no local log yet"
+                );
                 continue;
             }
             match store::replay_partition(self, &self.groups, p) {

@@ -74,7 +74,10 @@ const OFFSETS_COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_se
 
 /// Append `records` (key, value-or-tombstone) for `group` to its `__consumer_offsets` partition,
 /// wait until they are durable here and (replicated topic) on the ISR. Only after this returns `Ok` may
-/// the caller change in-memory state or acknowledge.
+/// the caller change in-memory state or acknowledge. Only the partition's leader writes; errors
+/// are the coordinator errors Kafka returns for a failed group write ([`coordinator_error`]):
+/// NOT_COORDINATOR when this broker does not (or no longer) lead the partition,
+/// COORDINATOR_NOT_AVAILABLE when the ISR did not get the records in time.
 pub async fn write(
     broker: &Arc<Broker>,
     group: &str,
@@ -83,8 +86,55 @@ pub async fn write(
     if recs.is_empty() {
         return Ok(());
     }
+    write_as_leader(broker, group, recs)
+        .await
+        .map_err(coordinator_error)
+}
+
+/// Kafka's mapping of a failed `__consumer_offsets` write to the error a group client gets
+/// (`CoordinatorRuntime.normalizeException`): leadership and storage errors become
+/// NOT_COORDINATOR (the client looks the coordinator up again), replication shortfalls and
+/// timeouts COORDINATOR_NOT_AVAILABLE (it retries). Other errors pass unchanged.
+pub fn coordinator_error(e: BrokerError) -> BrokerError {
+    let code = match e.code() {
+        c if c == ResponseError::NotLeaderOrFollower.code()
+            || c == ResponseError::KafkaStorageError.code() =>
+        {
+            ResponseError::NotCoordinator
+        }
+        c if c == ResponseError::UnknownTopicOrPartition.code()
+            || c == ResponseError::NotEnoughReplicas.code()
+            || c == ResponseError::NotEnoughReplicasAfterAppend.code()
+            || c == ResponseError::RequestTimedOut.code() =>
+        {
+            ResponseError::CoordinatorNotAvailable
+        }
+        _ => return e,
+    };
+    BrokerError::kafka(code, e.message())
+}
+
+async fn write_as_leader(
+    broker: &Arc<Broker>,
+    group: &str,
+    recs: Vec<(RecordKey, Option<Vec<u8>>)>,
+) -> Result<(), BrokerError> {
     let partitions = ensure_offsets_topic(broker).await?;
     let partition = records::partition_for(group, partitions);
+    // Never append to a follower's replica: the leader's log is the truth, and a write here
+    // would be acknowledged without ever reaching it.
+    let info = broker
+        .partition_info(OFFSETS_TOPIC, partition)
+        .filter(|p| p.leader == broker.config.node_id)
+        .ok_or_else(|| {
+            BrokerError::kafka(
+                ResponseError::NotCoordinator,
+                format!(
+                    "broker {} does not lead {OFFSETS_TOPIC}-{partition} (group {group})",
+                    broker.config.node_id
+                ),
+            )
+        })?;
     let log = broker.require_log(OFFSETS_TOPIC, partition)?;
     let keys: Vec<Vec<u8>> = recs.iter().map(|(k, _)| records::encode_key(k)).collect();
     let pairs: Vec<weir_log::batch::NullableRecord<'_>> = keys
@@ -99,19 +149,18 @@ pub async fn write(
     }
     broker.notify_new_appends();
     broker.on_local_durable(&log, res.last_offset + 1);
-    // As Kafka's offsets.commit.required.acks=-1: the write counts once the ISR has it.
-    if let Some(p) = broker.partition_info(OFFSETS_TOPIC, partition) {
-        if p.leader == broker.config.node_id && p.replicas.len() > 1 {
-            broker
-                .await_replication(
-                    &log,
-                    res.last_offset + 1,
-                    p.leader_epoch,
-                    1,
-                    OFFSETS_COMMIT_TIMEOUT,
-                )
-                .await?;
-        }
+    // As Kafka's offsets.commit.required.acks=-1: the write counts once the ISR has it, while
+    // this broker still leads at the epoch it appended in (NOT_LEADER_OR_FOLLOWER otherwise).
+    if info.replicas.len() > 1 {
+        broker
+            .await_replication(
+                &log,
+                res.last_offset + 1,
+                info.leader_epoch,
+                1,
+                OFFSETS_COMMIT_TIMEOUT,
+            )
+            .await?;
     }
     Ok(())
 }

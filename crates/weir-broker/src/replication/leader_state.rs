@@ -106,7 +106,8 @@ impl LeaderState {
 
     /// The high watermark the ISR allows: the smallest log end offset among the leader (its
     /// durable end) and every other ISR member. An ISR member that has not fetched in this epoch
-    /// holds it at the epoch start (nothing new is committed until it fetches or leaves the ISR).
+    /// makes it -1: nothing more is committed (not even what the new leader already had past the
+    /// old high watermark) until it fetches or leaves the ISR, as in Kafka.
     pub fn high_watermark(&self, leader: i32, isr: &[i32]) -> i64 {
         let mut hw = self.local_durable_end;
         for id in isr.iter().filter(|&&id| id != leader) {
@@ -115,11 +116,7 @@ impl LeaderState {
                 .get(id)
                 .map(|f| f.log_end_offset)
                 .unwrap_or(-1);
-            hw = hw.min(if leo < 0 {
-                self.epoch_start_offset
-            } else {
-                leo
-            });
+            hw = hw.min(leo);
         }
         hw
     }
@@ -162,8 +159,14 @@ mod tests {
     fn high_watermark_is_the_smallest_isr_end() {
         let mut s = LeaderState::new(3, 100, &[2, 3], 0);
         s.local_durable_end = 150;
-        // Nobody fetched yet: held at the epoch start.
-        assert_eq!(s.high_watermark(1, &[1, 2, 3]), 100);
+        // Nobody fetched yet: nothing can be committed.
+        assert_eq!(s.high_watermark(1, &[1, 2, 3]), -1);
+        s.on_follower_fetch(2, 130, 150, 5);
+        assert_eq!(
+            s.high_watermark(1, &[1, 2, 3]),
+            -1,
+            "follower 3 still unknown"
+        );
         s.on_follower_fetch(2, 140, 150, 10);
         s.on_follower_fetch(3, 120, 150, 10);
         assert_eq!(s.high_watermark(1, &[1, 2, 3]), 120);

@@ -19,6 +19,7 @@ use super::state_machine::StateMachine;
 use super::TypeConfig;
 use crate::controller::Controller;
 use crate::image::{Applied, MetadataImage};
+use crate::reassignment::complete_reassignments;
 use crate::records::MetadataRecord;
 use crate::MetaError;
 
@@ -373,9 +374,11 @@ impl MetaNode {
         self.propose(vec![record]).await.map(|_| ())
     }
 
+    /// While leader: fence silent brokers, rebalance leaders, complete reassignments whose adding
+    /// replicas have all joined the ISR.
     async fn controller_tick(&self) {
         let leader = self.is_leader();
-        let recs = {
+        let (recs, completions) = {
             let image = self.image();
             let mut c = self.controller.lock().unwrap_or_else(|p| p.into_inner());
             if leader && !c.0 {
@@ -385,11 +388,18 @@ impl MetaNode {
             if !leader {
                 return;
             }
-            c.1.tick(&image, now_ms())
+            (c.1.tick(&image, now_ms()), complete_reassignments(&image))
         };
         if !recs.is_empty() {
             if let Err(e) = self.raft.client_write(recs).await {
                 tracing::warn!(error = %e, "controller could not fence a broker");
+            }
+        }
+        // One proposal per partition: a completion that lost a race with an ISR change fails
+        // alone and is recomputed on the next tick.
+        for r in completions {
+            if let Err(e) = self.raft.client_write(vec![r]).await {
+                tracing::debug!(error = %e, "completing a partition reassignment failed; retrying");
             }
         }
     }

@@ -1,4 +1,5 @@
-//! `weir topics list|create|describe|alter|delete` against any Kafka-compatible bootstrap.
+//! `weir topics list|create|describe|alter|delete|reassign|reassignments` against any
+//! Kafka-compatible bootstrap.
 
 use clap::{Args, Subcommand};
 use rdkafka::admin::{NewTopic, ResourceSpecifier, TopicReplication};
@@ -64,6 +65,23 @@ enum TopicsCommand {
         /// Topic name.
         name: String,
     },
+    /// Move a partition to other brokers (KIP-455): start a reassignment to `--replicas`, or
+    /// `--cancel` the one in progress. Writes continue while new replicas catch up.
+    Reassign {
+        /// Topic name.
+        name: String,
+        /// Partition.
+        #[arg(long)]
+        partition: i32,
+        /// Target replica broker ids, preferred leader first (e.g. `3,4`).
+        #[arg(long, value_delimiter = ',', required_unless_present = "cancel")]
+        replicas: Vec<i32>,
+        /// Cancel the reassignment in progress (back to the original replicas).
+        #[arg(long, conflicts_with = "replicas")]
+        cancel: bool,
+    },
+    /// Reassignments in progress: replicas, adding and removing replicas.
+    Reassignments,
 }
 
 pub(crate) fn parse_pairs(pairs: &[String]) -> Result<Vec<(String, String)>, String> {
@@ -136,6 +154,16 @@ pub fn run(args: TopicsArgs) -> Result<(), String> {
             }
             println!("deleted topic {name}");
         }
+        TopicsCommand::Reassign {
+            name,
+            partition,
+            replicas,
+            cancel,
+        } => {
+            let target = (!cancel).then_some(replicas.as_slice());
+            super::reassign::reassign(bs, &name, partition, target)?;
+        }
+        TopicsCommand::Reassignments => super::reassign::list(bs, args.json)?,
     }
     Ok(())
 }
