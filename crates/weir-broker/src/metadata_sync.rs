@@ -152,7 +152,7 @@ impl Broker {
 
     /// Check that this broker leads `topic`-`partition` and that the client's
     /// `current_leader_epoch` (-1 = unchecked) is the leader epoch, as Kafka does:
-    /// NOT_LEADER_OR_FOLLOWER (6), UNKNOWN_LEADER_EPOCH (74 newer) / FENCED_LEADER_EPOCH (older).
+    /// NOT_LEADER_OR_FOLLOWER (6), UNKNOWN_LEADER_EPOCH (75, newer) / FENCED_LEADER_EPOCH (74, older).
     /// Returns the leader epoch.
     pub fn check_leader(
         &self,

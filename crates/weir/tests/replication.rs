@@ -404,3 +404,112 @@ fn a_consumer_reads_from_the_replica_in_its_rack() {
         vec![0, 1, 2, 3, 4]
     );
 }
+
+fn offset_for_epoch(
+    node: &BrokerProcess,
+    topic: &str,
+    epoch: i32,
+    current: i32,
+) -> (i16, i32, i64) {
+    use kafka_protocol::messages::offset_for_leader_epoch_request::{
+        OffsetForLeaderPartition, OffsetForLeaderTopic,
+    };
+    let mut c = RawClient::connect(&node.bootstrap());
+    let mut p = OffsetForLeaderPartition::default();
+    p.partition = 0;
+    p.current_leader_epoch = current;
+    p.leader_epoch = epoch;
+    let mut t = OffsetForLeaderTopic::default();
+    t.topic = TopicName(StrBytes::from_string(topic.to_string()));
+    t.partitions = vec![p];
+    let mut req = OffsetForLeaderEpochRequest::default();
+    req.replica_id = BrokerId(-1);
+    req.topics = vec![t];
+    let resp: OffsetForLeaderEpochResponse = c.call(ApiKey::OffsetForLeaderEpoch, 4, &req);
+    let e = &resp.topics[0].partitions[0];
+    (e.error_code, e.leader_epoch, e.end_offset)
+}
+
+/// OffsetForLeaderEpoch answers where each leader epoch ends (only on the leader), and an
+/// acks=all produce whose ISR members stop answering gets REQUEST_TIMED_OUT after its timeout.
+#[test]
+fn epochs_end_where_the_next_leader_began_and_a_stalled_isr_times_out() {
+    let _serial = serial();
+    let mut nodes = cluster();
+    assert_eq!(
+        create_replicated_topic(&nodes[1].bootstrap(), "epochs", 1, 3, &[]),
+        0
+    );
+    assert!(wait_until(Duration::from_secs(20), || full_isr(
+        &nodes, "epochs"
+    )));
+    let first = view(&nodes, "epochs", &[])[0].clone();
+    let li = (first.leader - 1) as usize;
+    for _ in 0..3 {
+        assert_eq!(produce_raw(&nodes[li], "epochs", 0, 10_000), 0);
+    }
+    let e0 = first.leader_epoch;
+    assert_eq!(offset_for_epoch(&nodes[li], "epochs", e0, -1), (0, e0, 3));
+    assert_eq!(
+        offset_for_epoch(&nodes[li], "epochs", e0 + 5, -1),
+        (0, -1, -1)
+    );
+    let follower = (1..4).find(|&i| i != li).unwrap_or(1);
+    assert_eq!(offset_for_epoch(&nodes[follower], "epochs", e0, -1).0, 6);
+    assert_eq!(
+        offset_for_epoch(&nodes[li], "epochs", e0, e0 + 1).0,
+        75,
+        "UNKNOWN_LEADER_EPOCH"
+    );
+
+    // A new leader (the old one is stopped with a controlled shutdown) starts a new epoch at 3.
+    nodes[li].stop();
+    assert!(wait_until(Duration::from_secs(20), || {
+        let v = view(&nodes, "epochs", &[li]);
+        !v.is_empty() && v[0].leader > 0 && v[0].leader != first.leader
+    }));
+    let second = view(&nodes, "epochs", &[li])[0].clone();
+    let ni = (second.leader - 1) as usize;
+    assert!(wait_until(Duration::from_secs(10), || produce_raw(
+        &nodes[ni], "epochs", 0, 10_000
+    ) == 0));
+    assert_eq!(
+        offset_for_epoch(&nodes[ni], "epochs", e0, -1),
+        (0, e0, 3),
+        "the old epoch ends where the new leader began"
+    );
+    let (code, epoch, end) = offset_for_epoch(&nodes[ni], "epochs", second.leader_epoch, -1);
+    assert_eq!((code, epoch), (0, second.leader_epoch));
+    assert!(end >= 4);
+    assert_eq!(
+        offset_for_epoch(&nodes[ni], "epochs", e0, e0).0,
+        74,
+        "FENCED_LEADER_EPOCH for a stale current epoch"
+    );
+
+    // Freeze the remaining follower: the ISR still lists it, so acks=all cannot complete.
+    nodes[li].restart();
+    assert!(wait_until(Duration::from_secs(30), || full_isr(
+        &nodes, "epochs"
+    )));
+    let v = view(&nodes, "epochs", &[])[0].clone();
+    let leader_i = (v.leader - 1) as usize;
+    let others: Vec<usize> = (1..4).filter(|&i| i != leader_i).collect();
+    for &o in &others {
+        nodes[o].pause();
+    }
+    let t0 = Instant::now();
+    assert_eq!(
+        produce_raw(&nodes[leader_i], "epochs", 0, 800),
+        7,
+        "REQUEST_TIMED_OUT"
+    );
+    let took = t0.elapsed();
+    assert!(
+        took >= Duration::from_millis(800) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    for &o in &others {
+        nodes[o].resume();
+    }
+}
