@@ -241,6 +241,20 @@ impl Broker {
         }
     }
 
+    /// The controller id clients should see (Metadata, DescribeCluster): the active controller
+    /// when it is also a live broker (combined nodes), otherwise this broker — like KRaft, which
+    /// shows clients a broker and forwards controller requests, because dedicated controllers
+    /// are not reachable on a client listener. -1 when neither is known.
+    pub fn client_visible_controller(&self) -> i32 {
+        let image = self.meta.image();
+        let leader = self.meta.leader().and_then(|l| i32::try_from(l).ok());
+        match leader {
+            Some(l) if image.brokers.get(&l).is_some_and(|b| !b.fenced) => l,
+            _ if self.is_broker() => self.config.node_id,
+            _ => -1,
+        }
+    }
+
     /// The fetch session cache.
     pub fn fetch_sessions(&self) -> &FetchSessionCache {
         &self.fetch_sessions

@@ -513,3 +513,25 @@ fn epochs_end_where_the_next_leader_began_and_a_stalled_isr_times_out() {
         nodes[o].resume();
     }
 }
+
+/// librdkafka's admin client sends CreateTopics to the Metadata answer's controller; with a
+/// dedicated controller (no client listener) that must be a broker, as KRaft does.
+#[test]
+fn an_admin_client_creates_a_replicated_topic_with_a_dedicated_controller() {
+    let _serial = serial();
+    let nodes = cluster();
+    let out = std::process::Command::new(weir())
+        .args(["topics", "create", "via-admin", "--partitions", "2"])
+        .args(["--replication-factor", "3", "-b", &nodes[2].bootstrap()])
+        .output()
+        .expect("run weir topics create");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(wait_until(Duration::from_secs(20), || full_isr(
+        &nodes,
+        "via-admin"
+    )));
+}

@@ -20,13 +20,7 @@ pub async fn handle(
 ) -> DescribeClusterResponse {
     let mut resp = DescribeClusterResponse::default();
     resp.cluster_id = StrBytes::from_string(broker.cluster_id.clone());
-    resp.controller_id = BrokerId(
-        broker
-            .meta
-            .leader()
-            .and_then(|l| i32::try_from(l).ok())
-            .unwrap_or(-1),
-    );
+    resp.controller_id = BrokerId(broker.client_visible_controller());
     resp.cluster_authorized_operations = i32::MIN;
     resp.endpoint_type = 1;
     if version >= 1 && req.endpoint_type != 1 {

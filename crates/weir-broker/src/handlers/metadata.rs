@@ -36,12 +36,7 @@ pub async fn handle(
     resp.throttle_time_ms = 0;
     resp.brokers = brokers(broker);
     resp.cluster_id = Some(StrBytes::from_string(broker.cluster_id.clone()));
-    resp.controller_id = broker
-        .meta
-        .leader()
-        .and_then(|l| i32::try_from(l).ok())
-        .unwrap_or(-1)
-        .into();
+    resp.controller_id = broker.client_visible_controller().into();
 
     let list_all = match &req.topics {
         None => true,
