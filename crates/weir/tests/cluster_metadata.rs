@@ -59,6 +59,16 @@ fn describe(node: &BrokerProcess) -> (Topics, i32, usize) {
     (topics, md.controller_id.0, md.brokers.len())
 }
 
+/// The active controller (Raft leader) as `node` knows it: DescribeCluster v1 with endpoint
+/// type 2 (controllers).
+fn active_controller(node: &BrokerProcess) -> i32 {
+    let mut c = RawClient::connect(&node.bootstrap());
+    let mut req = DescribeClusterRequest::default();
+    req.endpoint_type = 2;
+    let resp: DescribeClusterResponse = c.call(ApiKey::DescribeCluster, 1, &req);
+    resp.controller_id.0
+}
+
 /// CreateTopics through `node`; returns the error code.
 fn create(node: &BrokerProcess, name: &str, partitions: i32, rf: i16) -> i16 {
     let mut c = RawClient::connect(&node.bootstrap());
@@ -253,13 +263,19 @@ fn dedicated_controllers_and_broker_only_nodes() {
     assert!(
         wait_until(Duration::from_secs(30), || {
             let (_, controller, brokers) = describe(&nodes[3]);
-            (1..=3).contains(&controller) && brokers == 2 && describe(&nodes[4]).2 == 2
+            // Clients are shown a broker as controller (as in KRaft); the active controller is
+            // found with DescribeCluster's controller endpoints (KIP-919).
+            [4, 5].contains(&controller)
+                && (1..=3).contains(&active_controller(&nodes[3]))
+                && brokers == 2
+                && describe(&nodes[4]).2 == 2
         }),
         "two registered brokers:\n{}",
         nodes[3].output()
     );
     assert_eq!(create(&nodes[4], "on-brokers", 4, 2), 0);
-    let (topics, leader, _) = describe(&nodes[3]);
+    let (topics, _, _) = describe(&nodes[3]);
+    let leader = active_controller(&nodes[3]);
     for (l, _, replicas, _) in &topics["on-brokers"].1 {
         assert!([4, 5].contains(l) && replicas.iter().all(|r| [4, 5].contains(r)));
     }

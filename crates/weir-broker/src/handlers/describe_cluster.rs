@@ -11,7 +11,11 @@ use kafka_protocol::protocol::StrBytes;
 
 use crate::broker::Broker;
 
-/// Describe the (single-node) cluster. Only the brokers endpoint type (1) is served.
+/// Describe the cluster. Endpoint type 1 (brokers): the registered brokers, and as controller
+/// a live broker (see `Broker::client_visible_controller`). Endpoint type 2 (controllers,
+/// KIP-919): the voters of `controller.quorum.voters` with their CONTROLLER addresses and the
+/// active controller's id — note that Weir's CONTROLLER listener speaks its own Raft transport,
+/// not the Kafka protocol. Other types: UNSUPPORTED_ENDPOINT_TYPE.
 pub async fn handle(
     broker: &Arc<Broker>,
     _header: &RequestHeader,
@@ -23,6 +27,30 @@ pub async fn handle(
     resp.controller_id = BrokerId(broker.client_visible_controller());
     resp.cluster_authorized_operations = i32::MIN;
     resp.endpoint_type = 1;
+    if version >= 1 && req.endpoint_type == 2 {
+        resp.endpoint_type = 2;
+        resp.controller_id = BrokerId(
+            broker
+                .meta
+                .leader()
+                .and_then(|l| i32::try_from(l).ok())
+                .unwrap_or(-1),
+        );
+        let voters = weir_meta::raft::node::parse_voters(&broker.config.controller_quorum_voters)
+            .unwrap_or_default();
+        resp.brokers = voters
+            .into_iter()
+            .filter_map(|(id, addr)| {
+                let (host, port) = addr.rsplit_once(':')?;
+                let mut b = DescribeClusterBroker::default();
+                b.broker_id = BrokerId(i32::try_from(id).ok()?);
+                b.host = StrBytes::from_string(host.to_string());
+                b.port = port.parse().ok()?;
+                Some(b)
+            })
+            .collect();
+        return resp;
+    }
     if version >= 1 && req.endpoint_type != 1 {
         resp.error_code = ResponseError::UnsupportedEndpointType.code();
         resp.error_message = Some(StrBytes::from_static_str(
