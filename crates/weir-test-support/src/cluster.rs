@@ -17,6 +17,7 @@ use rdkafka::Offset;
 
 use crate::clients::{assigned_consumer, consume_n, producer, send, Msg};
 use crate::raw::RawClient;
+use crate::BrokerProcess;
 
 /// One partition as a broker's Metadata answer shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +65,49 @@ pub fn partitions(bootstrap: &str, topic: &str) -> Vec<PartitionView> {
         .collect();
     out.sort_by_key(|(i, _)| *i);
     out.into_iter().map(|(_, v)| v).collect()
+}
+
+/// How many brokers `node`'s Metadata answer lists (0 when it does not answer).
+pub fn brokers_registered(node: &BrokerProcess) -> usize {
+    let Ok(mut c) = RawClient::try_connect(&node.bootstrap()) else {
+        return 0;
+    };
+    let mut req = MetadataRequest::default();
+    req.topics = Some(Vec::new());
+    c.try_call::<_, MetadataResponse>(ApiKey::Metadata, 12, &req)
+        .map(|m| m.brokers.len())
+        .unwrap_or(0)
+}
+
+/// The bootstrap list of every node but the first (the dedicated controller of
+/// `start_nodes(["controller", "broker", ...])`).
+pub fn brokers_bootstrap(nodes: &[BrokerProcess]) -> String {
+    nodes[1..]
+        .iter()
+        .map(|n| n.bootstrap())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The partitions of `topic` from the first broker (nodes 1.. by index, skipping the indexes in
+/// `skip`) that answers; empty when none does.
+pub fn view(nodes: &[BrokerProcess], topic: &str, skip: &[usize]) -> Vec<PartitionView> {
+    for (i, n) in nodes.iter().enumerate().skip(1) {
+        if skip.contains(&i) {
+            continue;
+        }
+        let v = partitions(&n.bootstrap(), topic);
+        if !v.is_empty() {
+            return v;
+        }
+    }
+    Vec::new()
+}
+
+/// True when every partition of `topic` has a leader and an ISR of `rf` members.
+pub fn full_isr(nodes: &[BrokerProcess], topic: &str, rf: usize) -> bool {
+    let v = view(nodes, topic, &[]);
+    !v.is_empty() && v.iter().all(|p| p.isr.len() == rf && p.leader > 0)
 }
 
 /// CreateTopics through `bootstrap` with a replication factor and topic configs; returns the

@@ -23,7 +23,9 @@ use rdkafka::message::Message;
 use rdkafka::Offset;
 use weir_broker::groups::records::partition_for;
 use weir_test_support::clients::{flush, producer, send};
-use weir_test_support::cluster::{create_replicated_topic, partitions, PartitionView};
+use weir_test_support::cluster::{
+    brokers_registered, create_replicated_topic, partitions, PartitionView,
+};
 use weir_test_support::raw::RawClient;
 use weir_test_support::{start_nodes, wait_until, BrokerOptions, BrokerProcess};
 
@@ -80,18 +82,6 @@ fn stop_all(nodes: &mut [BrokerProcess]) {
     for n in nodes.iter_mut().rev() {
         n.stop();
     }
-}
-
-fn brokers_registered(node: &BrokerProcess) -> usize {
-    let Ok(mut c) = RawClient::try_connect(&node.bootstrap()) else {
-        return 0;
-    };
-    c.set_timeout(Duration::from_secs(2));
-    let mut req = MetadataRequest::default();
-    req.topics = Some(Vec::new());
-    c.try_call::<_, MetadataResponse>(ApiKey::Metadata, 12, &req)
-        .map(|m| m.brokers.len())
-        .unwrap_or(0)
 }
 
 fn connect(node: &BrokerProcess) -> Option<RawClient> {

@@ -16,8 +16,8 @@ use kafka_protocol::messages::list_partition_reassignments_request::ListPartitio
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use weir_test_support::cluster::{
-    check_acked_vs_consumed, create_replicated_topic, list_partition_dir, log_bytes, partitions,
-    PartitionView, Workload,
+    brokers_bootstrap, brokers_registered, check_acked_vs_consumed, create_replicated_topic,
+    full_isr, list_partition_dir, log_bytes, view, PartitionView, Workload,
 };
 use weir_test_support::raw::RawClient;
 use weir_test_support::{start_nodes, wait_until, BrokerOptions, BrokerProcess};
@@ -49,44 +49,6 @@ fn cluster() -> Vec<BrokerProcess> {
         nodes[1].output()
     );
     nodes
-}
-
-fn brokers_registered(node: &BrokerProcess) -> usize {
-    let Ok(mut c) = RawClient::try_connect(&node.bootstrap()) else {
-        return 0;
-    };
-    let mut req = MetadataRequest::default();
-    req.topics = Some(Vec::new());
-    c.try_call::<_, MetadataResponse>(ApiKey::Metadata, 12, &req)
-        .map(|m| m.brokers.len())
-        .unwrap_or(0)
-}
-
-fn bootstrap(nodes: &[BrokerProcess]) -> String {
-    nodes[1..]
-        .iter()
-        .map(|n| n.bootstrap())
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// The partition view from the first broker that answers (skipping `skip` indexes).
-fn view(nodes: &[BrokerProcess], topic: &str, skip: &[usize]) -> Vec<PartitionView> {
-    for (i, n) in nodes.iter().enumerate().skip(1) {
-        if skip.contains(&i) {
-            continue;
-        }
-        let v = partitions(&n.bootstrap(), topic);
-        if !v.is_empty() {
-            return v;
-        }
-    }
-    Vec::new()
-}
-
-fn full_isr(nodes: &[BrokerProcess], topic: &str, rf: usize) -> bool {
-    let v = view(nodes, topic, &[]);
-    !v.is_empty() && v.iter().all(|p| p.isr.len() == rf && p.leader > 0)
 }
 
 /// AlterPartitionReassignments v1 for one topic: `(partition, target)` pairs, `None` cancels.
@@ -173,7 +135,7 @@ fn complete(nodes: &[BrokerProcess], topic: &str, targets: &[Vec<i32>]) -> bool 
 fn replicas_move_to_another_broker_under_load_without_losing_anything() {
     let _serial = serial();
     let mut nodes = cluster();
-    let bs = bootstrap(&nodes);
+    let bs = brokers_bootstrap(&nodes);
     assert_eq!(
         create_replicated_topic(&nodes[1].bootstrap(), "moves", 2, 2, &[]),
         0

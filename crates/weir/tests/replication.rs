@@ -11,8 +11,8 @@ use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProdu
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use weir_test_support::cluster::{
-    check_acked_vs_consumed, create_replicated_topic, log_bytes, partitions, PartitionView,
-    Workload,
+    brokers_bootstrap, brokers_registered, check_acked_vs_consumed, create_replicated_topic,
+    full_isr, log_bytes, view, Workload,
 };
 use weir_test_support::raw::RawClient;
 use weir_test_support::{start_nodes, wait_until, BrokerOptions, BrokerProcess};
@@ -49,47 +49,9 @@ fn cluster() -> Vec<BrokerProcess> {
     nodes
 }
 
-fn brokers_registered(node: &BrokerProcess) -> usize {
-    let Ok(mut c) = RawClient::try_connect(&node.bootstrap()) else {
-        return 0;
-    };
-    let mut req = MetadataRequest::default();
-    req.topics = Some(Vec::new());
-    c.try_call::<_, MetadataResponse>(ApiKey::Metadata, 12, &req)
-        .map(|m| m.brokers.len())
-        .unwrap_or(0)
-}
-
 fn tail(s: &str, lines: usize) -> String {
     let all: Vec<&str> = s.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-fn bootstrap(nodes: &[BrokerProcess]) -> String {
-    nodes[1..]
-        .iter()
-        .map(|n| n.bootstrap())
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// The partition view from the first live broker that answers.
-fn view(nodes: &[BrokerProcess], topic: &str, skip: &[usize]) -> Vec<PartitionView> {
-    for (i, n) in nodes.iter().enumerate().skip(1) {
-        if skip.contains(&i) {
-            continue;
-        }
-        let v = partitions(&n.bootstrap(), topic);
-        if !v.is_empty() {
-            return v;
-        }
-    }
-    Vec::new()
-}
-
-fn full_isr(nodes: &[BrokerProcess], topic: &str) -> bool {
-    let v = view(nodes, topic, &[]);
-    !v.is_empty() && v.iter().all(|p| p.isr.len() == 3 && p.leader > 0)
 }
 
 /// Stop every broker cleanly and compare each partition's segment bytes across the replicas.
@@ -132,7 +94,7 @@ enum Loss {
 fn leader_loss(loss: Loss) {
     let _serial = serial();
     let mut nodes = cluster();
-    let bs = bootstrap(&nodes);
+    let bs = brokers_bootstrap(&nodes);
     assert_eq!(
         create_replicated_topic(
             &nodes[1].bootstrap(),
@@ -144,7 +106,7 @@ fn leader_loss(loss: Loss) {
         0
     );
     assert!(wait_until(Duration::from_secs(20), || full_isr(
-        &nodes, "orders"
+        &nodes, "orders", 3
     )));
     let work = Workload::start(&bs, "orders", 3, Duration::from_millis(2));
     assert!(
@@ -185,7 +147,7 @@ fn leader_loss(loss: Loss) {
         Loss::Freeze => nodes[victim].resume(),
     }
     assert!(
-        wait_until(Duration::from_secs(40), || full_isr(&nodes, "orders")),
+        wait_until(Duration::from_secs(40), || full_isr(&nodes, "orders", 3)),
         "broker {leader} rejoined every ISR: {:?}\n{}",
         view(&nodes, "orders", &[]),
         tail(&nodes[victim].output(), 40)
@@ -211,7 +173,7 @@ fn leader_loss(loss: Loss) {
         &problems[..problems.len().min(20)]
     );
     assert!(wait_until(Duration::from_secs(20), || full_isr(
-        &nodes, "orders"
+        &nodes, "orders", 3
     )));
     assert_replicas_identical(&mut nodes, "orders", 3);
 }
@@ -278,7 +240,7 @@ fn two_brokers_down_with_min_insync_2_refuses_acks_all_and_acknowledges_nothing(
         0
     );
     assert!(wait_until(Duration::from_secs(20), || full_isr(
-        &nodes, "safe"
+        &nodes, "safe", 3
     )));
     let leader = view(&nodes, "safe", &[])[0].leader;
     let li = (leader - 1) as usize;
@@ -312,7 +274,7 @@ fn two_brokers_down_with_min_insync_2_refuses_acks_all_and_acknowledges_nothing(
         nodes[f].restart();
     }
     assert!(
-        wait_until(Duration::from_secs(40), || full_isr(&nodes, "safe")),
+        wait_until(Duration::from_secs(40), || full_isr(&nodes, "safe", 3)),
         "followers rejoined: {:?}",
         view(&nodes, "safe", &[])
     );
@@ -344,7 +306,7 @@ fn a_consumer_reads_from_the_replica_in_its_rack() {
         0
     );
     assert!(wait_until(Duration::from_secs(20), || full_isr(
-        &nodes, "racked"
+        &nodes, "racked", 3
     )));
     let leader = view(&nodes, "racked", &[])[0].leader;
     let li = (leader - 1) as usize;
@@ -391,7 +353,7 @@ fn a_consumer_reads_from_the_replica_in_its_rack() {
     assert!(d.records.as_ref().is_some_and(|r| !r.is_empty()));
     // librdkafka follows the redirect and reads everything.
     let c = weir_test_support::clients::assigned_consumer(
-        &bootstrap(&nodes),
+        &brokers_bootstrap(&nodes),
         "racked",
         1,
         rdkafka::Offset::Beginning,
@@ -441,7 +403,7 @@ fn epochs_end_where_the_next_leader_began_and_a_stalled_isr_times_out() {
         0
     );
     assert!(wait_until(Duration::from_secs(20), || full_isr(
-        &nodes, "epochs"
+        &nodes, "epochs", 3
     )));
     let first = view(&nodes, "epochs", &[])[0].clone();
     let li = (first.leader - 1) as usize;
@@ -490,7 +452,7 @@ fn epochs_end_where_the_next_leader_began_and_a_stalled_isr_times_out() {
     // Freeze the remaining follower: the ISR still lists it, so acks=all cannot complete.
     nodes[li].restart();
     assert!(wait_until(Duration::from_secs(30), || full_isr(
-        &nodes, "epochs"
+        &nodes, "epochs", 3
     )));
     let v = view(&nodes, "epochs", &[])[0].clone();
     let leader_i = (v.leader - 1) as usize;
@@ -532,6 +494,7 @@ fn an_admin_client_creates_a_replicated_topic_with_a_dedicated_controller() {
     );
     assert!(wait_until(Duration::from_secs(20), || full_isr(
         &nodes,
-        "via-admin"
+        "via-admin",
+        3
     )));
 }
