@@ -24,6 +24,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, warn};
 use weir_protocol::request::{decode_request, RequestError};
+use weir_protocol::segmented::ResponseFrame;
 
 use crate::broker::Broker;
 use crate::handlers;
@@ -34,8 +35,9 @@ pub const MAX_IN_FLIGHT: usize = 16;
 /// What the writer does for one request, in request order.
 #[derive(Debug)]
 pub enum Outgoing {
-    /// Write this complete frame (size prefix included).
-    Frame(Bytes),
+    /// Write this complete frame (size prefix included; record sets may be separate pieces,
+    /// written with one vectored write).
+    Frame(ResponseFrame),
     /// Nothing to send (produce with acks=0).
     Nothing,
     /// Write nothing more and close the connection, logging the reason.
@@ -154,7 +156,7 @@ fn ready(out: Outgoing) -> oneshot::Receiver<Outgoing> {
 }
 
 fn encode(correlation_id: i32, api_key: ApiKey, version: i16, resp: &ResponseKind) -> Outgoing {
-    match weir_protocol::response::encode_response(correlation_id, api_key, version, resp) {
+    match weir_protocol::response::encode_response_frame(correlation_id, api_key, version, resp) {
         Ok(frame) => Outgoing::Frame(frame),
         Err(e) => Outgoing::Close(format!(
             "encoding {api_key:?} v{version} response failed: {e}"
@@ -188,8 +190,8 @@ pub async fn write_in_order<W: AsyncWrite + Unpin>(
 ) {
     while let Some(rx) = queue.recv().await {
         match rx.await {
-            Ok(Outgoing::Frame(bytes)) => {
-                if let Err(e) = out.write_all(&bytes).await {
+            Ok(Outgoing::Frame(mut frame)) => {
+                if let Err(e) = out.write_all_buf(&mut frame).await {
                     debug!(%peer, error = %e, "write failed; closing connection");
                     break;
                 }
@@ -209,9 +211,13 @@ pub async fn write_in_order<W: AsyncWrite + Unpin>(
     let _ = out.shutdown().await;
 }
 
+/// The most a frame's buffer reserves before its bytes arrive.
+const INITIAL_FRAME_CAPACITY: usize = 1024 * 1024;
+
 /// Read one frame: `Ok(None)` on a clean end of stream between frames, `Err(reason)` on a bad
-/// size prefix (checked before any allocation) or a truncated frame. The body buffer grows as
-/// bytes arrive, so a peer that announces 100 MiB and sends nothing costs no memory.
+/// size prefix (checked before any allocation) or a truncated frame. The body buffer reserves at
+/// most 1 MiB up front and grows as bytes arrive, so a peer that announces 100 MiB and sends
+/// nothing costs at most 1 MiB.
 pub async fn read_frame<R: AsyncRead + Unpin>(
     r: &mut R,
     max_bytes: usize,
@@ -227,7 +233,10 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
         .map_err(|e| format!("truncated size prefix: {e}"))?;
     let len = weir_protocol::frame::frame_length(prefix, max_bytes)
         .map_err(|e| format!("bad frame size: {e}"))?;
-    let mut buf = Vec::with_capacity(len.min(64 * 1024));
+    // Frames up to INITIAL_FRAME_CAPACITY get their whole buffer at once (growing a Vec by
+    // doubling cost ~2.5 % of the broker's CPU in re-copies on the produce path); larger ones
+    // grow as bytes arrive.
+    let mut buf = Vec::with_capacity(len.min(INITIAL_FRAME_CAPACITY));
     let n = (&mut *r)
         .take(len as u64)
         .read_to_end(&mut buf)
@@ -262,10 +271,10 @@ mod tests {
         let s2 = senders.pop().unwrap();
         let s1 = senders.pop().unwrap();
         let s0 = senders.pop().unwrap();
-        s2.send(Outgoing::Frame(Bytes::from_static(b"third")))
+        s2.send(Outgoing::Frame(Bytes::from_static(b"third").into()))
             .unwrap();
         s1.send(Outgoing::Nothing).unwrap();
-        s0.send(Outgoing::Frame(Bytes::from_static(b"first")))
+        s0.send(Outgoing::Frame(Bytes::from_static(b"first").into()))
             .unwrap();
         drop(qtx);
         writer.await.unwrap();
@@ -280,13 +289,13 @@ mod tests {
         let (mut client, server) = tokio::io::duplex(1024);
         let (qtx, qrx) = mpsc::channel(MAX_IN_FLIGHT);
         let writer = tokio::spawn(write_in_order(qrx, server, peer()));
-        qtx.send(ready(Outgoing::Frame(Bytes::from_static(b"a"))))
+        qtx.send(ready(Outgoing::Frame(Bytes::from_static(b"a").into())))
             .await
             .unwrap();
         qtx.send(ready(Outgoing::Close("test".into())))
             .await
             .unwrap();
-        qtx.send(ready(Outgoing::Frame(Bytes::from_static(b"b"))))
+        qtx.send(ready(Outgoing::Frame(Bytes::from_static(b"b").into())))
             .await
             .unwrap();
         writer.await.unwrap();

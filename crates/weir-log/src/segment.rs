@@ -254,17 +254,35 @@ impl Segment {
         headers: &[(usize, BatchHeader)],
         interval: u64,
     ) -> Result<(), LogError> {
+        self.append_pieces(&[bytes], headers, interval)
+    }
+
+    /// [`Segment::append`] of the concatenation of `pieces` (one vectored write, no copy into
+    /// one buffer); `headers` offsets are relative to the start of the concatenation.
+    pub fn append_pieces(
+        &mut self,
+        pieces: &[&[u8]],
+        headers: &[(usize, BatchHeader)],
+        interval: u64,
+    ) -> Result<(), LogError> {
         self.ensure_loaded()?;
         let start = self.size;
+        let total: usize = pieces.iter().map(|p| p.len()).sum();
+        let mut slices: Vec<std::io::IoSlice<'_>> =
+            pieces.iter().map(|p| std::io::IoSlice::new(p)).collect();
+        let mut rest = &mut slices[..];
         // O_APPEND write: all bytes land at the end of the file.
-        let mut written = 0;
-        while written < bytes.len() {
-            written += std::io::Write::write(&mut &*self.log, &bytes[written..])?;
+        while !rest.is_empty() {
+            let n = std::io::Write::write_vectored(&mut &*self.log, rest)?;
+            if n == 0 {
+                return Err(std::io::Error::from(std::io::ErrorKind::WriteZero).into());
+            }
+            std::io::IoSlice::advance_slices(&mut rest, n);
         }
         for (off, h) in headers {
             self.index_batch(h, start + *off as u64, interval)?;
         }
-        self.size = start + bytes.len() as u64;
+        self.size = start + total as u64;
         Ok(())
     }
 

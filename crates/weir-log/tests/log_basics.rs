@@ -168,3 +168,39 @@ fn retention_and_delete_records_move_log_start() {
     let cp = std::fs::read_to_string(dir.path().join("log-start-offset-checkpoint")).unwrap();
     assert!(cp.starts_with("0\n1\nt 0 "), "{cp}");
 }
+
+/// Several batches in one append: each gets its own base offset and the leader epoch in its
+/// header, the bodies arrive unchanged (CRC still valid), and with LogAppendTime the timestamp
+/// type and max timestamp are rewritten (CRC recomputed).
+#[test]
+fn a_multi_batch_append_patches_every_header_and_keeps_bodies() {
+    for append_time in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(77_000));
+        let m = LogManager::open(dir.path(), clock).unwrap();
+        let mut cfg = LogConfig::default();
+        if append_time {
+            cfg.set("message.timestamp.type", "LogAppendTime").unwrap();
+        }
+        let log = m.get_or_create(&TopicPartition::new("t", 0), cfg).unwrap();
+        log.assign_epoch(5, 0).unwrap();
+        log.append(&batch(2, "first")).unwrap();
+        let (a, b) = (batch(3, "a"), batch(4, "b"));
+        let both = [a.clone(), b.clone()].concat();
+        let r = log.append(&both).unwrap();
+        assert_eq!((r.base_offset, r.last_offset), (2, 8));
+        m.wait_durable(r.durable.unwrap()).unwrap();
+        let read = log.read(2, 1 << 20, 9).unwrap().records.to_bytes().unwrap();
+        assert_eq!(read.len(), both.len());
+        let ha = validate_batch(&read).unwrap();
+        let hb = validate_batch(&read[ha.total_len..]).unwrap();
+        assert_eq!((ha.base_offset, hb.base_offset), (2, 5));
+        for (h, raw, at) in [(&ha, &a, 0), (&hb, &b, ha.total_len)] {
+            assert_eq!(h.partition_leader_epoch, 5);
+            assert_eq!(h.attributes & 0x08 != 0, append_time);
+            assert_eq!(h.max_timestamp, if append_time { 77_000 } else { 1_000 });
+            // Record bodies (after the 61-byte header) are the producer's bytes.
+            assert_eq!(&read[at + 61..at + h.total_len], &raw[61..]);
+        }
+    }
+}

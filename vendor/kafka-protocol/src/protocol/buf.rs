@@ -208,6 +208,12 @@ pub trait ByteBufMut: BufMut {
     fn fill_typed_gap<T: GapType>(&mut self, gap: TypedGap<T>, value: T::Value) {
         gap.type_.put(self.gap_buf(gap.gap), value);
     }
+
+    /// weir patch: append a shared byte buffer. The default copies it; a buffer made of
+    /// segments may keep it as its own segment instead (no copy of large record sets).
+    fn put_shared_bytes(&mut self, bytes: &bytes::Bytes) {
+        self.put_slice(bytes);
+    }
 }
 
 impl ByteBufMut for BytesMut {
@@ -243,5 +249,9 @@ impl<T: ByteBufMut> ByteBufMut for &mut T {
     }
     fn range(&mut self, r: Range<usize>) -> &mut [u8] {
         (**self).range(r)
+    }
+    // weir patch: forward, so `&mut SegmentedBuf` keeps shared buffers uncopied.
+    fn put_shared_bytes(&mut self, bytes: &bytes::Bytes) {
+        (**self).put_shared_bytes(bytes)
     }
 }
