@@ -31,8 +31,9 @@ use crate::handlers::fetch_session::{FetchContext, PartKey, PartOutcome, PartReq
 /// than the leader epoch → UNKNOWN_LEADER_EPOCH, older → FENCED_LEADER_EPOCH, a partition this
 /// broker does not lead → NOT_LEADER_OR_FOLLOWER. Session errors are top-level (see `fetch_session`).
 ///
-/// Records are read from the segment file into memory (`FileSlice::to_bytes`, one copy);
-/// sending them with `sendfile` is future work.
+/// Records are read from the segment file into memory (`FileSlice::to_bytes`, one copy) and
+/// written to the socket as pieces of the response frame (not copied again, see
+/// `weir_protocol::segmented`); sending them with `sendfile` is future work.
 pub async fn handle(
     broker: &Arc<Broker>,
     _header: &RequestHeader,

@@ -25,7 +25,8 @@ pub struct ConsumeArgs {
     /// Give up when no record arrives for this many seconds.
     #[arg(long = "idle-timeout-secs", default_value_t = 10)]
     pub idle_timeout_secs: u64,
-    /// librdkafka consumer properties `k=v` (e.g. fetch.max.bytes=52428800).
+    /// librdkafka consumer properties `k=v` (e.g. fetch.max.bytes=52428800). Weir sets
+    /// fetch.queue.backoff.ms=10 (librdkafka: 1000) unless given here; see docs/benchmarks.md.
     #[arg(long = "consumer-props", num_args = 1.., value_name = "K=V")]
     pub consumer_props: Vec<String>,
     /// Independent consumer clients on their own threads; client i reads the partitions
