@@ -257,3 +257,100 @@ fn configs_and_records_delete() {
         String::from_utf8_lossy(&bad.stderr)
     );
 }
+
+#[test]
+fn invalid_config_values_are_refused_with_the_kafka_error() {
+    let b = BrokerProcess::start(
+        Path::new(env!("CARGO_BIN_EXE_weir")),
+        BrokerOptions::default(),
+    );
+    let refused = |out: Output| {
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(!out.status.success(), "accepted: {err}");
+        assert!(
+            err.contains("INVALID_CONFIG") && err.lines().count() == 1,
+            "{err}"
+        );
+    };
+    refused(weir(
+        &b,
+        &["create", "bad", "--config", "retention.ms=soon"],
+    ));
+    assert!(
+        !ok(weir(&b, &["list"])).lines().any(|l| l == "bad"),
+        "a refused create leaves no topic"
+    );
+    ok(weir(&b, &["create", "good"]));
+    refused(weir(
+        &b,
+        &["alter", "good", "--config", "cleanup.policy=sometimes"],
+    ));
+    let configs = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args([
+            "configs",
+            "alter",
+            "--topic",
+            "good",
+            "--set",
+            "segment.bytes=-1",
+        ])
+        .args(["-b", &b.bootstrap()])
+        .output()
+        .unwrap();
+    refused(configs);
+    let d = ok(weir(&b, &["describe", "good"]));
+    assert!(d.contains("cleanup.policy=delete"), "unchanged: {d}");
+}
+
+/// Every data and admin command fails within its connect timeout, with one line naming the
+/// address, when nothing listens there (the commands run at the same time).
+#[test]
+fn unreachable_broker_is_a_clear_error_for_every_command() {
+    let addr = format!("127.0.0.1:{}", weir_test_support::free_port());
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["topics", "list"],
+        vec!["topics", "describe", "t"],
+        vec!["topics", "create", "t"],
+        vec!["configs", "describe", "--topic", "t"],
+        vec![
+            "records",
+            "delete",
+            "t",
+            "--before",
+            "1",
+            "--partition",
+            "0",
+        ],
+        vec!["produce", "t"],
+        vec!["consume", "t", "--max-messages", "1"],
+    ];
+    let t0 = std::time::Instant::now();
+    let children: Vec<_> = commands
+        .iter()
+        .map(|args| {
+            Command::new(env!("CARGO_BIN_EXE_weir"))
+                .args(args)
+                .args(["-b", &addr])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("run weir")
+        })
+        .collect();
+    for (args, child) in commands.iter().zip(children) {
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.contains("cannot reach a broker") && err.contains(&addr),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(20),
+        "took {:?}",
+        t0.elapsed()
+    );
+}

@@ -6,11 +6,36 @@ use std::time::Duration;
 use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 
 /// How long an admin request may take.
 pub const TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How long a command waits for any answer from the bootstrap broker before giving up.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Fail within [`CONNECT_TIMEOUT`], with one line naming the address, when no broker answers a
+/// Metadata request at `bootstrap` (otherwise commands would wait out longer operation timeouts
+/// and report a bare librdkafka code).
+pub fn ensure_reachable(bootstrap: &str) -> Result<(), String> {
+    let probe: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("log_level", "3")
+        .create()
+        .map_err(|e| format!("cannot create a client for {bootstrap}: {e}"))?;
+    probe
+        .fetch_metadata(None, CONNECT_TIMEOUT)
+        .map(|_| ())
+        .map_err(|e| {
+            format!(
+                "cannot reach a broker at {bootstrap} within {}s (is it running?): {}",
+                CONNECT_TIMEOUT.as_secs(),
+                client_error("metadata", e)
+            )
+        })
+}
 
 /// An admin client for `bootstrap` (any Kafka-compatible broker).
 pub fn client(bootstrap: &str) -> Result<AdminClient<DefaultClientContext>, String> {

@@ -3,10 +3,17 @@
 use std::collections::BTreeMap;
 
 use clap::{Args, Subcommand};
-use rdkafka::admin::{AlterConfig, ConfigSource, ResourceSpecifier};
+use kafka_protocol::messages::alter_configs_request::{AlterConfigsResource, AlterableConfig};
+use kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse, ApiKey};
+use kafka_protocol::protocol::StrBytes;
+use rdkafka::admin::{ConfigSource, ResourceSpecifier};
 
 use super::admin::{block_on, client, client_error, failed, options};
+use super::raw;
 use super::topics::parse_pairs;
+
+/// ConfigResource type of a topic in AlterConfigs.
+const RESOURCE_TYPE_TOPIC: i8 = 2;
 
 /// `weir configs ...`.
 #[derive(Debug, Args)]
@@ -106,21 +113,38 @@ pub fn alter_topic(
     for k in delete {
         overrides.remove(k);
     }
-    let mut alter = AlterConfig::new(ResourceSpecifier::Topic(name));
-    for (k, v) in &overrides {
-        alter = alter.set(k, v);
-    }
-    let admin = client(bootstrap)?;
-    for r in block_on(admin.alter_configs([&alter], &options()))?
-        .map_err(|e| client_error("alter configs", e))?
-    {
-        r.map_err(|(_, code)| failed(&format!("alter configs of {name}"), code))?;
+    // AlterConfigs v1 over a plain connection: rdkafka 0.39 reports every resource of an
+    // AlterConfigs result as altered, even when the broker refused it (INVALID_CONFIG).
+    let mut resource = AlterConfigsResource::default();
+    resource.resource_type = RESOURCE_TYPE_TOPIC;
+    resource.resource_name = StrBytes::from_string(name.to_string());
+    resource.configs = overrides
+        .iter()
+        .map(|(k, v)| {
+            let mut c = AlterableConfig::default();
+            c.name = StrBytes::from_string(k.clone());
+            c.value = Some(StrBytes::from_string(v.clone()));
+            c
+        })
+        .collect();
+    let mut req = AlterConfigsRequest::default();
+    req.resources = vec![resource];
+    let resp: AlterConfigsResponse = raw::call(bootstrap, ApiKey::AlterConfigs, 1, &req)?;
+    for r in &resp.responses {
+        if r.error_code != 0 {
+            return Err(raw::failed(
+                &format!("alter configs of {name}"),
+                r.error_code,
+                r.error_message.as_ref(),
+            ));
+        }
     }
     Ok(())
 }
 
 /// Run `weir configs ...`.
 pub fn run(args: ConfigsArgs) -> Result<(), String> {
+    super::admin::ensure_reachable(&args.bootstrap)?;
     match args.command {
         ConfigsCommand::Describe { topic, broker } => {
             let spec = match (&topic, broker) {

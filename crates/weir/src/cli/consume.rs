@@ -106,6 +106,7 @@ fn with_properties<'a>(
 
 /// Run `weir consume` (manual assignment and no commits, unless `--group`).
 pub fn run(args: ConsumeArgs) -> Result<(), String> {
+    super::admin::ensure_reachable(&args.bootstrap)?;
     if let Some(group) = args.group.as_deref() {
         return run_group(&args, group);
     }

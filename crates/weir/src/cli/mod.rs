@@ -7,6 +7,7 @@ pub mod dev_cluster;
 pub mod groups;
 pub mod perf;
 pub mod produce;
+pub mod raw;
 pub mod reassign;
 pub mod records;
 pub mod serve;

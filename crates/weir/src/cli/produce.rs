@@ -41,6 +41,7 @@ pub struct ProduceArgs {
 
 /// Run `weir produce`; fails if any message was not acknowledged.
 pub fn run(args: ProduceArgs) -> Result<(), String> {
+    super::admin::ensure_reachable(&args.bootstrap)?;
     let producer: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", &args.bootstrap)
         .set("acks", &args.acks)

@@ -1,12 +1,7 @@
 //! `weir topics reassign` and `weir topics reassignments`: partition reassignment (KIP-455)
 //! through AlterPartitionReassignments / ListPartitionReassignments. librdkafka has no admin
-//! call for these, so they go over a plain connection with the protocol codec.
+//! call for these, so they go over a plain connection with the protocol codec (`raw`).
 
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
-
-use bytes::Bytes;
-use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::alter_partition_reassignments_request::{
     ReassignablePartition, ReassignableTopic,
 };
@@ -14,84 +9,13 @@ use kafka_protocol::messages::{
     AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse, ApiKey, BrokerId,
     ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse, TopicName,
 };
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::protocol::StrBytes;
 
 use super::admin::TIMEOUT;
+use super::raw::{call, failed};
 
 /// One ongoing reassignment: topic, partition, replicas, adding, removing.
 type Row = (String, i32, Vec<i32>, Vec<i32>, Vec<i32>);
-
-/// Largest response accepted.
-const MAX_RESPONSE: usize = 64 << 20;
-
-/// `INVALID_REPLICA_ASSIGNMENT (39)`-style name of a Kafka error code.
-fn code_name(code: i16) -> String {
-    match ResponseError::try_from_code(code) {
-        Some(e) => {
-            let camel = format!("{e:?}");
-            let mut out = String::new();
-            for (i, c) in camel.chars().enumerate() {
-                if c.is_uppercase() && i > 0 {
-                    out.push('_');
-                }
-                out.push(c.to_ascii_uppercase());
-            }
-            format!("{out} ({code})")
-        }
-        None => format!("error code {code}"),
-    }
-}
-
-fn failed(what: &str, code: i16, message: Option<&StrBytes>) -> String {
-    match message.map(|m| m.as_str()).filter(|m| !m.is_empty()) {
-        Some(m) => format!("{what}: {}: {m}", code_name(code)),
-        None => format!("{what}: {}", code_name(code)),
-    }
-}
-
-/// One request/response exchange with the first reachable bootstrap server.
-fn call<Q: Encodable, R: Decodable>(
-    bootstrap: &str,
-    key: ApiKey,
-    version: i16,
-    req: &Q,
-) -> Result<R, String> {
-    let frame = weir_protocol::client::encode_request(key, version, 1, "weir-cli", req)
-        .map_err(|e| format!("{key:?}: {e}"))?;
-    let mut last = format!("no bootstrap server in {bootstrap:?}");
-    for server in bootstrap
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        match exchange(server, &frame) {
-            Ok(body) => {
-                return weir_protocol::client::decode_response(key, version, 1, body)
-                    .map_err(|e| format!("{key:?} from {server}: {e}"));
-            }
-            Err(e) => last = format!("{server}: {e}"),
-        }
-    }
-    Err(format!("cannot reach a broker: {last}"))
-}
-
-fn exchange(server: &str, frame: &[u8]) -> std::io::Result<Bytes> {
-    let addr = server
-        .to_socket_addrs()?
-        .next()
-        .ok_or_else(|| std::io::Error::other("no address"))?;
-    let mut s = TcpStream::connect_timeout(&addr, TIMEOUT)?;
-    s.set_read_timeout(Some(TIMEOUT))?;
-    s.set_write_timeout(Some(TIMEOUT))?;
-    s.write_all(frame)?;
-    let mut prefix = [0u8; 4];
-    s.read_exact(&mut prefix)?;
-    let len = weir_protocol::frame::frame_length(prefix, MAX_RESPONSE)
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
-    let mut body = vec![0u8; len];
-    s.read_exact(&mut body)?;
-    Ok(Bytes::from(body))
-}
 
 /// Start a reassignment of `topic`-`partition` to `replicas`, or cancel the one in progress
 /// (`replicas` None).

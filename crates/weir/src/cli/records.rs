@@ -38,6 +38,7 @@ enum RecordsCommand {
 
 /// Run `weir records ...`; prints the new log start offset of each partition.
 pub fn run(args: RecordsArgs) -> Result<(), String> {
+    super::admin::ensure_reachable(&args.bootstrap)?;
     let RecordsCommand::Delete {
         topic,
         before,

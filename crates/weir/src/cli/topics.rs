@@ -98,6 +98,7 @@ pub(crate) fn parse_pairs(pairs: &[String]) -> Result<Vec<(String, String)>, Str
 /// Run `weir topics ...`.
 pub fn run(args: TopicsArgs) -> Result<(), String> {
     let bs = args.bootstrap.as_str();
+    super::admin::ensure_reachable(bs)?;
     match args.command {
         TopicsCommand::List => {
             let admin = client(bs)?;
