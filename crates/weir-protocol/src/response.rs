@@ -2,6 +2,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, ResponseHeader, ResponseKind};
+use kafka_protocol::protocol::buf::ByteBufMut;
 use kafka_protocol::protocol::Encodable;
 
 use crate::segmented::{ResponseFrame, SegmentedBuf};
@@ -17,11 +18,7 @@ pub fn encode_response(
 ) -> Result<Bytes, ProtocolError> {
     let mut buf = BytesMut::with_capacity(256);
     buf.put_i32(0);
-    let mut header = ResponseHeader::default();
-    header.correlation_id = correlation_id;
-    header
-        .encode(&mut buf, api_key.response_header_version(api_version))
-        .map_err(|e| ProtocolError::Encode(e.to_string()))?;
+    encode_header(&mut buf, correlation_id, api_key, api_version)?;
     response
         .encode(&mut buf, api_version)
         .map_err(|e| ProtocolError::Encode(format!("{api_key:?} v{api_version}: {e}")))?;
@@ -44,11 +41,7 @@ pub fn encode_response_frame(
         return encode_response(correlation_id, api_key, api_version, response).map(Into::into);
     };
     let mut buf = SegmentedBuf::with_capacity(256);
-    let mut header = ResponseHeader::default();
-    header.correlation_id = correlation_id;
-    header
-        .encode(&mut buf, api_key.response_header_version(api_version))
-        .map_err(|e| ProtocolError::Encode(e.to_string()))?;
+    encode_header(&mut buf, correlation_id, api_key, api_version)?;
     fetch
         .encode(&mut buf, api_version)
         .map_err(|e| ProtocolError::Encode(format!("{api_key:?} v{api_version}: {e}")))?;
@@ -58,4 +51,18 @@ pub fn encode_response_frame(
     Ok(ResponseFrame::new(
         std::iter::once(prefix).chain(buf.into_pieces()),
     ))
+}
+
+/// The response header in the version `api_key`/`api_version` answers with.
+fn encode_header<B: ByteBufMut>(
+    buf: &mut B,
+    correlation_id: i32,
+    api_key: ApiKey,
+    api_version: i16,
+) -> Result<(), ProtocolError> {
+    let mut header = ResponseHeader::default();
+    header.correlation_id = correlation_id;
+    header
+        .encode(buf, api_key.response_header_version(api_version))
+        .map_err(|e| ProtocolError::Encode(e.to_string()))
 }

@@ -64,7 +64,11 @@ pub fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, String> {
 
 /// `TOPIC_ALREADY_EXISTS`-style name of a librdkafka error code.
 pub fn code_name(code: RDKafkaErrorCode) -> String {
-    let camel = format!("{code:?}");
+    screaming_snake(&format!("{code:?}"))
+}
+
+/// `TopicAlreadyExists` → `TOPIC_ALREADY_EXISTS` (Kafka's spelling of error names).
+pub fn screaming_snake(camel: &str) -> String {
     let mut out = String::new();
     for (i, c) in camel.chars().enumerate() {
         if c.is_uppercase() && i > 0 {

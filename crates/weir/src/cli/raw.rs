@@ -18,17 +18,10 @@ const MAX_RESPONSE: usize = 64 << 20;
 /// `INVALID_REPLICA_ASSIGNMENT (39)`-style name of a Kafka error code.
 pub fn code_name(code: i16) -> String {
     match ResponseError::try_from_code(code) {
-        Some(e) => {
-            let camel = format!("{e:?}");
-            let mut out = String::new();
-            for (i, c) in camel.chars().enumerate() {
-                if c.is_uppercase() && i > 0 {
-                    out.push('_');
-                }
-                out.push(c.to_ascii_uppercase());
-            }
-            format!("{out} ({code})")
-        }
+        Some(e) => format!(
+            "{} ({code})",
+            super::admin::screaming_snake(&format!("{e:?}"))
+        ),
         None => format!("error code {code}"),
     }
 }
