@@ -1,6 +1,7 @@
 //! One partition's log: an ordered set of segments plus its offsets, behind one mutex.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -341,33 +342,10 @@ impl PartitionLog {
             .flat_map(|((off, h), p)| [p.as_slice(), &records[*off + p.len()..*off + h.total_len]])
             .collect();
         self.maybe_roll(&mut inner, records.len() as u64, base_offset, next - 1, now)?;
-        let interval = inner.config.index_interval_bytes;
-        let file = {
-            let (_, seg) = inner
-                .segments
-                .iter_mut()
-                .next_back()
-                .ok_or_else(|| LogError::Io(std::io::Error::other("no segment")))?;
-            let size_before = seg.size();
-            if let Err(e) = seg.append_pieces(&pieces, &headers, interval) {
-                // Leave no partial batch behind: cut back to the previous end.
-                let _ = seg.truncate_bytes(size_before);
-                return Err(e);
-            }
-            seg.log_file().clone()
-        };
+        let file = write_to_active_segment(&mut inner, &pieces, &headers)?;
         inner.log_end_offset = next;
         inner.producers.commit(pending);
-        inner.unflushed_messages += count;
-        let durable = if inner.config.durable_acks() {
-            Some(self.commit.register(&file))
-        } else {
-            if inner.unflushed_messages >= inner.config.flush_messages {
-                self.commit.register(&file);
-                inner.unflushed_messages = 0;
-            }
-            None
-        };
+        let durable = self.count_unflushed(&mut inner, &file, count);
         Ok(AppendResult {
             base_offset,
             last_offset: next - 1,
@@ -375,6 +353,25 @@ impl PartitionLog {
             log_start_offset: inner.log_start_offset,
             durable,
         })
+    }
+
+    /// Count `records` newly written to `file`. With durable acks (`flush.messages=1`) returns
+    /// the ticket to wait for; otherwise registers a flush once `flush.messages` accumulated.
+    fn count_unflushed(
+        &self,
+        inner: &mut Inner,
+        file: &Arc<File>,
+        records: u64,
+    ) -> Option<DurabilityTicket> {
+        inner.unflushed_messages += records;
+        if inner.config.durable_acks() {
+            return Some(self.commit.register(file));
+        }
+        if inner.unflushed_messages >= inner.config.flush_messages {
+            self.commit.register(file);
+            inner.unflushed_messages = 0;
+        }
+        None
     }
 
     /// Roll before appending `incoming` bytes holding offsets `first..=last` (`first` >= LEO) when
@@ -758,3 +755,25 @@ impl PartitionLog {
 mod producers;
 #[path = "partition_log_replica.rs"]
 mod replica;
+
+/// Write whole batches (`pieces`, described by `headers`) at the end of the active segment and
+/// return its file; on an error the segment is cut back to its previous end, so no partial batch
+/// stays behind.
+fn write_to_active_segment(
+    inner: &mut Inner,
+    pieces: &[&[u8]],
+    headers: &[(usize, BatchHeader)],
+) -> Result<Arc<File>, LogError> {
+    let interval = inner.config.index_interval_bytes;
+    let (_, seg) = inner
+        .segments
+        .iter_mut()
+        .next_back()
+        .ok_or_else(|| LogError::Io(std::io::Error::other("no segment")))?;
+    let size_before = seg.size();
+    if let Err(e) = seg.append_pieces(pieces, headers, interval) {
+        let _ = seg.truncate_bytes(size_before);
+        return Err(e);
+    }
+    Ok(seg.log_file().clone())
+}

@@ -2,7 +2,7 @@
 //! `LeaderEpochFileCache`), appending batches copied from the leader (`UnifiedLog.appendAsFollower`)
 //! and the two follower truncations (`truncateTo`, `truncateFullyAndStartAt`).
 
-use super::{Inner, PartitionLog};
+use super::{write_to_active_segment, Inner, PartitionLog};
 use crate::batch::{self, BatchHeader, HEADER_LEN, LOG_OVERHEAD};
 use crate::checkpoint::{self, fsync_dir};
 use crate::group_commit::DurabilityTicket;
@@ -169,24 +169,7 @@ impl PartitionLog {
                 return Err(e);
             }
         }
-        let interval = inner.config.index_interval_bytes;
-        let written = {
-            let (_, seg) = inner
-                .segments
-                .iter_mut()
-                .next_back()
-                .ok_or_else(|| LogError::Io(std::io::Error::other("no segment")))?;
-            let size_before = seg.size();
-            match seg.append(bytes, &headers, interval) {
-                Ok(()) => Ok(seg.log_file().clone()),
-                Err(e) => {
-                    // Leave no partial batch behind: cut back to the previous end.
-                    let _ = seg.truncate_bytes(size_before);
-                    Err(e)
-                }
-            }
-        };
-        let file = match written {
+        let file = match write_to_active_segment(&mut inner, &[bytes], &headers) {
             Ok(f) => f,
             Err(e) => {
                 self.undo_failed_replica_append(&mut inner, leo, previous_epochs);
@@ -200,16 +183,7 @@ impl PartitionLog {
             inner.producers.replay(h);
             count += u64::try_from(h.records_count).unwrap_or(0);
         }
-        inner.unflushed_messages += count;
-        let durable = if inner.config.durable_acks() {
-            Some(self.commit.register(&file))
-        } else {
-            if inner.unflushed_messages >= inner.config.flush_messages {
-                self.commit.register(&file);
-                inner.unflushed_messages = 0;
-            }
-            None
-        };
+        let durable = self.count_unflushed(&mut inner, &file, count);
         Ok(ReplicaAppend {
             last_offset: Some(last.last_offset()),
             log_end_offset: next,

@@ -247,18 +247,8 @@ impl Segment {
             || self.time_index.as_ref().is_some_and(|t| t.is_full())
     }
 
-    /// Append already-validated batches (`headers` with their positions inside `bytes`).
-    pub fn append(
-        &mut self,
-        bytes: &[u8],
-        headers: &[(usize, BatchHeader)],
-        interval: u64,
-    ) -> Result<(), LogError> {
-        self.append_pieces(&[bytes], headers, interval)
-    }
-
-    /// [`Segment::append`] of the concatenation of `pieces` (one vectored write, no copy into
-    /// one buffer); `headers` offsets are relative to the start of the concatenation.
+    /// Append already-validated batches: the concatenation of `pieces` (one vectored write, no
+    /// copy into one buffer), with `headers` at their positions inside that concatenation.
     pub fn append_pieces(
         &mut self,
         pieces: &[&[u8]],
