@@ -262,6 +262,7 @@ impl Segment {
             pieces.iter().map(|p| std::io::IoSlice::new(p)).collect();
         let mut rest = &mut slices[..];
         // O_APPEND write: all bytes land at the end of the file.
+        // (std passes at most IOV_MAX buffers per writev; the loop writes the rest.)
         while !rest.is_empty() {
             let n = std::io::Write::write_vectored(&mut &*self.log, rest)?;
             if n == 0 {

@@ -204,3 +204,31 @@ fn a_multi_batch_append_patches_every_header_and_keeps_bodies() {
         }
     }
 }
+
+/// More batches in one append than one `writev` takes (IOV_MAX = 1024 buffers, two per batch;
+/// passing more is EINVAL): all are stored, in order, with consecutive offsets.
+#[test]
+fn an_append_of_more_batches_than_one_writev_takes_stores_them_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = LogManager::open(dir.path(), Arc::new(ManualClock::new(5_000))).unwrap();
+    let log = m
+        .get_or_create(&TopicPartition::new("t", 0), LogConfig::default())
+        .unwrap();
+    let many: Vec<u8> = (0..700).flat_map(|i| batch(1, &format!("m{i}"))).collect();
+    let r = log.append(&many).unwrap();
+    assert_eq!((r.base_offset, r.last_offset), (0, 699));
+    m.wait_durable(r.durable.unwrap()).unwrap();
+    let read = log
+        .read(0, 1 << 24, 700)
+        .unwrap()
+        .records
+        .to_bytes()
+        .unwrap();
+    assert_eq!(read.len(), many.len());
+    let mut pos = 0;
+    for i in 0..700 {
+        let h = validate_batch(&read[pos..]).unwrap();
+        assert_eq!(h.base_offset, i);
+        pos += h.total_len;
+    }
+}
