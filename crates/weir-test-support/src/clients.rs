@@ -109,7 +109,13 @@ pub fn send(
                         rdkafka::types::RDKafkaErrorCode::QueueFull
                     )
                 ) {
-                    panic!("produce failed: {e}");
+                    // A fatal error's reason is only available from the client.
+                    let fatal = p
+                        .client()
+                        .fatal_error()
+                        .map(|(code, reason)| format!(" (fatal: {code:?}: {reason})"))
+                        .unwrap_or_default();
+                    panic!("produce failed: {e}{fatal}");
                 }
                 p.poll(Duration::from_millis(10));
                 rec = r;

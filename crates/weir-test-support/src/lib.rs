@@ -286,6 +286,21 @@ impl BrokerProcess {
 impl Drop for BrokerProcess {
     fn drop(&mut self) {
         self.kill9();
+        // A failing test loses the data dir with this drop: show what the broker reported as a
+        // panic or error first (the cause is often in another node than the one asserted on).
+        if std::thread::panicking() {
+            for run in 1..=self.starts {
+                let path = self.data.path().join(format!("broker-{run}.out"));
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                for line in text
+                    .lines()
+                    .filter(|l| l.contains("panicked") || l.contains(" ERROR "))
+                    .take(20)
+                {
+                    eprintln!("[node {} run {run}] {line}", self.node_id().unwrap_or(1));
+                }
+            }
+        }
     }
 }
 
