@@ -17,7 +17,7 @@ use rdkafka::Offset;
 
 use crate::clients::{assigned_consumer, consume_n, producer, send, Msg};
 use crate::raw::RawClient;
-use crate::BrokerProcess;
+use crate::{start_nodes, wait_until, BrokerOptions, BrokerProcess};
 
 /// One partition as a broker's Metadata answer shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +77,30 @@ pub fn brokers_registered(node: &BrokerProcess) -> usize {
     c.try_call::<_, MetadataResponse>(ApiKey::Metadata, 12, &req)
         .map(|m| m.brokers.len())
         .unwrap_or(0)
+}
+
+/// Configs of the replication test clusters: a broker is fenced 3 s after its last heartbeat
+/// (sent every 500 ms) and a follower leaves the ISR after 4 s behind.
+pub fn cluster_options() -> BrokerOptions {
+    BrokerOptions::default()
+        .config("broker.session.timeout.ms", "3000")
+        .config("broker.heartbeat.interval.ms", "500")
+        .config("replica.lag.time.max.ms", "4000")
+}
+
+/// Start a dedicated controller (node 1) and three brokers (nodes 2–4; index = id − 1) with
+/// `opts` (e.g. [`cluster_options`] plus test-specific configs), and wait until every broker
+/// lists all three brokers. Panics with the controller's output if that takes over 30 s.
+pub fn start_controller_and_three_brokers(bin: &Path, opts: BrokerOptions) -> Vec<BrokerProcess> {
+    let nodes = start_nodes(bin, &["controller", "broker", "broker", "broker"], opts);
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            nodes[1..].iter().all(|n| brokers_registered(n) == 3)
+        }),
+        "three brokers registered:\n{}",
+        nodes[0].output()
+    );
+    nodes
 }
 
 /// The bootstrap list of every node but the first (the dedicated controller of

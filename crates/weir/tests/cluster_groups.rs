@@ -24,10 +24,11 @@ use rdkafka::Offset;
 use weir_broker::groups::records::partition_for;
 use weir_test_support::clients::{flush, producer, send};
 use weir_test_support::cluster::{
-    brokers_registered, create_replicated_topic, partitions, PartitionView,
+    cluster_options, create_replicated_topic, partitions, start_controller_and_three_brokers,
+    PartitionView,
 };
 use weir_test_support::raw::RawClient;
-use weir_test_support::{start_nodes, wait_until, BrokerOptions, BrokerProcess};
+use weir_test_support::{wait_until, BrokerProcess};
 
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
@@ -54,10 +55,7 @@ fn cluster() -> Vec<BrokerProcess> {
 
 /// [`cluster`] with extra configs for every node.
 fn cluster_with(extra: &[(&str, &str)]) -> Vec<BrokerProcess> {
-    let mut opts = BrokerOptions::default()
-        .config("broker.session.timeout.ms", "3000")
-        .config("broker.heartbeat.interval.ms", "500")
-        .config("replica.lag.time.max.ms", "4000")
+    let mut opts = cluster_options()
         .config(
             "offsets.topic.num.partitions",
             &OFFSETS_PARTITIONS.to_string(),
@@ -66,15 +64,7 @@ fn cluster_with(extra: &[(&str, &str)]) -> Vec<BrokerProcess> {
     for (k, v) in extra {
         opts = opts.config(k, v);
     }
-    let nodes = start_nodes(weir(), &["controller", "broker", "broker", "broker"], opts);
-    assert!(
-        wait_until(Duration::from_secs(30), || {
-            nodes[1..].iter().all(|n| brokers_registered(n) == 3)
-        }),
-        "three brokers registered:\n{}",
-        nodes[0].output()
-    );
-    nodes
+    start_controller_and_three_brokers(weir(), opts)
 }
 
 /// Brokers first, then the controller (it must outlive their controlled shutdowns).

@@ -16,11 +16,12 @@ use kafka_protocol::messages::list_partition_reassignments_request::ListPartitio
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use weir_test_support::cluster::{
-    brokers_bootstrap, brokers_registered, check_acked_vs_consumed, create_replicated_topic,
-    full_isr, list_partition_dir, log_bytes, view, PartitionView, Workload,
+    brokers_bootstrap, check_acked_vs_consumed, cluster_options, create_replicated_topic, full_isr,
+    list_partition_dir, log_bytes, start_controller_and_three_brokers, view, PartitionView,
+    Workload,
 };
 use weir_test_support::raw::RawClient;
-use weir_test_support::{start_nodes, wait_until, BrokerOptions, BrokerProcess};
+use weir_test_support::{wait_until, BrokerProcess};
 
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
@@ -34,21 +35,7 @@ fn weir() -> &'static Path {
 
 /// Node 1 is the controller; nodes 2–4 are brokers (index = id - 1).
 fn cluster() -> Vec<BrokerProcess> {
-    let nodes = start_nodes(
-        weir(),
-        &["controller", "broker", "broker", "broker"],
-        BrokerOptions::default()
-            .config("broker.session.timeout.ms", "3000")
-            .config("broker.heartbeat.interval.ms", "500")
-            .config("replica.lag.time.max.ms", "4000"),
-    );
-    assert!(
-        wait_until(Duration::from_secs(30), || brokers_registered(&nodes[1])
-            == 3),
-        "three brokers registered:\n{}",
-        nodes[1].output()
-    );
-    nodes
+    start_controller_and_three_brokers(weir(), cluster_options())
 }
 
 /// AlterPartitionReassignments v1 for one topic: `(partition, target)` pairs, `None` cancels.

@@ -11,11 +11,12 @@ use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProdu
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use weir_test_support::cluster::{
-    brokers_bootstrap, brokers_registered, check_acked_vs_consumed, create_replicated_topic,
-    full_isr, log_bytes, view, Workload,
+    brokers_bootstrap, brokers_registered, check_acked_vs_consumed, cluster_options,
+    create_replicated_topic, full_isr, log_bytes, start_controller_and_three_brokers, view,
+    Workload,
 };
 use weir_test_support::raw::RawClient;
-use weir_test_support::{start_nodes, wait_until, BrokerOptions, BrokerProcess};
+use weir_test_support::{wait_until, BrokerOptions, BrokerProcess};
 
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
@@ -29,24 +30,12 @@ fn weir() -> &'static Path {
 
 /// Node 1 is the controller; nodes 2–4 are brokers (index = id - 1).
 fn cluster() -> Vec<BrokerProcess> {
-    let nodes = start_nodes(
+    start_controller_and_three_brokers(
         weir(),
-        &["controller", "broker", "broker", "broker"],
-        BrokerOptions::default()
-            .config("broker.session.timeout.ms", "3000")
-            .config("broker.heartbeat.interval.ms", "500")
-            .config("replica.lag.time.max.ms", "4000")
+        cluster_options()
             .config("replica.fetch.backoff.ms", "200")
             .config("auto.leader.rebalance.enable", "false"),
-    );
-    assert!(
-        wait_until(Duration::from_secs(30), || {
-            brokers_registered(&nodes[1]) == 3
-        }),
-        "three brokers registered:\n{}",
-        nodes[1].output()
-    );
-    nodes
+    )
 }
 
 fn tail(s: &str, lines: usize) -> String {
