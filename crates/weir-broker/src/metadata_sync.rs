@@ -55,6 +55,7 @@ impl Broker {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         let node = self.config.node_id;
+        self.stop_following_led(image);
         let mut replicated = HashMap::new();
         for (name, t) in &image.topics {
             let meta = TopicMeta {

@@ -148,7 +148,9 @@ impl BrokerProcess {
         for (k, v) in &self.opts.configs {
             cmd.arg(format!("--{}", k.replace('.', "-"))).arg(v);
         }
-        cmd.env("RUST_LOG", "info")
+        // WEIR_TEST_RUST_LOG overrides the brokers' log filter (e.g. `info,weir_broker=debug`).
+        let filter = std::env::var("WEIR_TEST_RUST_LOG").unwrap_or_else(|_| "info".into());
+        cmd.env("RUST_LOG", filter)
             .stdin(Stdio::null())
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(err));
@@ -289,8 +291,15 @@ impl Drop for BrokerProcess {
         // A failing test loses the data dir with this drop: show what the broker reported as a
         // panic or error first (the cause is often in another node than the one asserted on).
         if std::thread::panicking() {
+            // WEIR_TEST_KEEP_LOGS=DIR keeps every run's whole output for a post-mortem.
+            let keep = std::env::var_os("WEIR_TEST_KEEP_LOGS").map(std::path::PathBuf::from);
             for run in 1..=self.starts {
                 let path = self.data.path().join(format!("broker-{run}.out"));
+                if let Some(dir) = &keep {
+                    let _ = std::fs::create_dir_all(dir);
+                    let name = format!("node-{}-run-{run}.out", self.node_id().unwrap_or(1));
+                    let _ = std::fs::copy(&path, dir.join(name));
+                }
                 let text = std::fs::read_to_string(&path).unwrap_or_default();
                 for line in text
                     .lines()

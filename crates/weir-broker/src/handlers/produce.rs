@@ -206,6 +206,10 @@ impl PendingProduce {
                     }
                     Err(e) => {
                         pr.error_code = e.code();
+                        if pr.error_code == ResponseError::OutOfOrderSequenceNumber.code() {
+                            // Fatal for an idempotent producer: worth an operator's attention.
+                            tracing::warn!(topic = %tr.name.0, partition = index, error = %e, "produce refused");
+                        }
                         pr.error_message = Some(StrBytes::from_string(e.to_string()));
                         pr.base_offset = -1;
                         pr.log_append_time_ms = -1;

@@ -104,6 +104,8 @@ async fn round(
     };
     let cfg = &broker.config.replication;
     let mut logs: HashMap<TopicPartition, Arc<PartitionLog>> = HashMap::new();
+    let sent: HashMap<&TopicPartition, FollowTarget> =
+        parts.iter().map(|(tp, t)| (tp, *t)).collect();
     let mut req = FetchRequest::default();
     req.replica_id = BrokerId(broker.config.node_id);
     req.max_wait_ms = cfg.fetch_wait_max_ms;
@@ -181,12 +183,17 @@ async fn round(
             let Some(log) = logs.get(&tp) else {
                 continue;
             };
-            // Drop the answer if the partition stopped following this leader meanwhile.
-            let current = broker.replication.target(&tp);
-            if current.is_none_or(|c| c.leader != leader) {
+            // Drop the answer unless the partition still follows this leader at the epoch the
+            // fetch was sent for. The fetch table stays locked while the answer is applied:
+            // `reconcile` removes a partition this broker starts to lead from the table before
+            // its new epoch begins in the log, so nothing fetched from the old leader lands after.
+            let table = broker.replication.fetch_table();
+            if table.targets.get(&tp) != sent.get(&tp) {
                 continue;
             }
-            match apply(log, &pd) {
+            let result = apply(log, &pd);
+            drop(table);
+            match result {
                 Ok(Applied { ticket, hw, ok }) => {
                     any_ok |= ok;
                     if let Some(ticket) = ticket {

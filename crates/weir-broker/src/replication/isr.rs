@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use weir_log::TopicPartition;
+use weir_meta::error::MetaError;
 use weir_meta::records::PartitionInfo;
 
 use super::now_ms;
@@ -38,7 +39,18 @@ impl Broker {
                 }
                 Err(e) => {
                     tracing::warn!(partition = %tp.dir_name(), ?isr, error = %e, "AlterPartition failed");
-                    b.clear_isr_pending(&tp);
+                    // A quorum error may hide a commit; a stale epoch means the image is about to
+                    // show the controller's ISR. Only other refusals certainly changed nothing.
+                    let expands = isr.iter().any(|r| !current.isr.contains(r));
+                    let refused = expands
+                        && !matches!(
+                            e,
+                            MetaError::Raft(_)
+                                | MetaError::NotController(_)
+                                | MetaError::InvalidUpdateVersion(_)
+                                | MetaError::FencedLeaderEpoch(_)
+                        );
+                    b.clear_isr_pending(&tp, refused);
                 }
             }
         });
@@ -59,7 +71,7 @@ pub async fn shrink_loop(broker: Arc<Broker>) {
         }
         for (tp, lagging) in broker.take_out_of_sync(now_ms()) {
             let Some(p) = broker.partition_info(&tp.topic, tp.partition) else {
-                broker.clear_isr_pending(&tp);
+                broker.clear_isr_pending(&tp, false);
                 continue;
             };
             let isr: Vec<i32> = p

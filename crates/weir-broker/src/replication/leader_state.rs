@@ -31,6 +31,10 @@ pub struct LeaderState {
     followers: BTreeMap<i32, FollowerState>,
     /// An AlterPartition for this partition is in flight; do not send another.
     pub isr_change_pending: bool,
+    /// Replicas an ISR expansion proposed at partition epoch `.0` adds: the controller may have
+    /// committed it (and may then elect one of them) before this broker applies it, so until the
+    /// image moves past that epoch they count toward the high watermark (Kafka's "maximal ISR").
+    pending_expansion: Option<(i32, Vec<i32>)>,
 }
 
 impl LeaderState {
@@ -57,7 +61,39 @@ impl LeaderState {
                 })
                 .collect(),
             isr_change_pending: false,
+            pending_expansion: None,
         }
+    }
+
+    /// Record an expansion proposed at `partition_epoch` adding `joiners` (joined with an earlier
+    /// one proposed at the same epoch).
+    pub fn propose_expansion(&mut self, partition_epoch: i32, joiners: &[i32]) {
+        match &mut self.pending_expansion {
+            Some((e, ids)) if *e == partition_epoch => {
+                ids.extend_from_slice(joiners);
+                ids.sort_unstable();
+                ids.dedup();
+            }
+            slot => *slot = Some((partition_epoch, joiners.to_vec())),
+        }
+    }
+
+    /// Forget the pending expansion (the controller refused it for good).
+    pub fn forget_expansion(&mut self) {
+        self.pending_expansion = None;
+    }
+
+    /// The ISR the high watermark and the lag checks must respect: the image's `isr` (at
+    /// `partition_epoch`) plus the members of an expansion proposed at that epoch. Once the image
+    /// is past that epoch it shows the controller's decision, and `isr` alone is returned.
+    pub fn maximal_isr(&self, isr: &[i32], partition_epoch: i32) -> Vec<i32> {
+        let mut out = isr.to_vec();
+        if let Some((e, ids)) = &self.pending_expansion {
+            if *e == partition_epoch {
+                out.extend(ids.iter().filter(|id| !isr.contains(id)));
+            }
+        }
+        out
     }
 
     /// Make the follower set match `followers` (after a reassignment); new followers start as
@@ -220,6 +256,33 @@ mod tests {
             s.may_join_isr(&[1, 2, 3], 55).is_empty(),
             "already in the ISR"
         );
+    }
+
+    #[test]
+    fn a_proposed_expansion_holds_the_high_watermark_until_the_image_moves_on() {
+        let mut s = LeaderState::new(1, 0, &[2, 3], 0);
+        s.local_durable_end = 100;
+        s.on_follower_fetch(2, 100, 100, 1);
+        s.on_follower_fetch(3, 60, 100, 1);
+        // Follower 3 caught up to the high watermark and the leader asked to add it at
+        // partition epoch 7; until the image shows the outcome, 3's end bounds the high watermark.
+        s.propose_expansion(7, &[3]);
+        let isr = s.maximal_isr(&[1, 2], 7);
+        assert_eq!(isr, vec![1, 2, 3]);
+        assert_eq!(s.high_watermark(1, &isr), 60);
+        // The image moved to epoch 8 (with or without 3): the image's ISR alone counts.
+        assert_eq!(s.maximal_isr(&[1, 2], 8), vec![1, 2]);
+        assert_eq!(s.maximal_isr(&[1, 2, 3], 8), vec![1, 2, 3]);
+        // A refused expansion is forgotten.
+        s.forget_expansion();
+        assert_eq!(s.maximal_isr(&[1, 2], 7), vec![1, 2]);
+        // Proposals at the same epoch accumulate; a new epoch replaces them.
+        s.propose_expansion(9, &[3]);
+        s.propose_expansion(9, &[2, 3]);
+        assert_eq!(s.maximal_isr(&[1], 9), vec![1, 2, 3]);
+        s.propose_expansion(10, &[2]);
+        assert_eq!(s.maximal_isr(&[1], 9), vec![1]);
+        assert_eq!(s.maximal_isr(&[1], 10), vec![1, 2]);
     }
 
     #[test]

@@ -20,6 +20,7 @@ use std::time::Duration;
 use kafka_protocol::error::ResponseError;
 use weir_log::{PartitionLog, TopicPartition};
 use weir_meta::image::MetadataImage;
+use weir_meta::records::PartitionInfo;
 
 use crate::broker::Broker;
 use crate::error::BrokerError;
@@ -81,6 +82,19 @@ impl ReplicaManager {
 }
 
 impl Broker {
+    /// Stop following every partition `image` says this broker leads. `reconcile` calls it before
+    /// a new leader epoch starts in any log: the fetcher applies an answer only under the fetch
+    /// table's lock and while the partition is still targeted, so no batch fetched from the old
+    /// leader lands after the epoch start.
+    pub(crate) fn stop_following_led(&self, image: &MetadataImage) {
+        let node = self.config.node_id;
+        self.replication.fetch_table().targets.retain(|tp, _| {
+            image
+                .partition(&tp.topic, tp.partition)
+                .is_none_or(|p| p.leader != node)
+        });
+    }
+
     /// Bring replication in line with `image` (called by `reconcile` with the logs already
     /// open): leader state for partitions led here (fresh at a new leader epoch), follow
     /// targets for the rest, and high watermarks recomputed (an ISR shrink can let one advance).
@@ -121,7 +135,7 @@ impl Broker {
                             st.isr_change_pending = false;
                         }
                         seen.insert(tp.clone());
-                        led.push((tp, log, p.isr.clone()));
+                        led.push((tp, log, p.clone()));
                     } else if p.leader >= 0 {
                         targets.insert(
                             tp,
@@ -135,20 +149,24 @@ impl Broker {
             }
             leaders.retain(|tp, _| seen.contains(tp));
         }
-        for (tp, log, isr) in led {
-            self.update_high_watermark(&tp, &log, &isr);
+        for (tp, log, p) in led {
+            self.update_high_watermark(&tp, &log, &p);
         }
         let leaving = self.replication.is_leaving();
         let mut table = self.replication.fetch_table();
         table.targets = if leaving { HashMap::new() } else { targets };
     }
 
-    /// Recompute a led partition's high watermark from its ISR; wakes fetches when it moved.
-    fn update_high_watermark(&self, tp: &TopicPartition, log: &PartitionLog, isr: &[i32]) {
+    /// Recompute a led partition's high watermark from its (maximal) ISR; wakes fetches when it
+    /// moved.
+    fn update_high_watermark(&self, tp: &TopicPartition, log: &PartitionLog, p: &PartitionInfo) {
         let hw = {
             let leaders = lock(&self.replication.leaders);
             match leaders.get(tp) {
-                Some(st) => st.high_watermark(self.config.node_id, isr),
+                Some(st) => st.high_watermark(
+                    self.config.node_id,
+                    &st.maximal_isr(&p.isr, p.partition_epoch),
+                ),
                 None => return,
             }
         };
@@ -172,7 +190,7 @@ impl Broker {
             };
             st.local_durable_end = st.local_durable_end.max(end);
         }
-        self.update_high_watermark(tp, log, &p.isr);
+        self.update_high_watermark(tp, log, &p);
     }
 
     /// A follower fetched `tp` from `fetch_offset` (its log end offset): update its state,
@@ -199,18 +217,22 @@ impl Broker {
             {
                 return;
             }
+            let isr = st.maximal_isr(&p.isr, p.partition_epoch);
             let hw = st
-                .high_watermark(self.config.node_id, &p.isr)
+                .high_watermark(self.config.node_id, &isr)
                 .max(log.high_watermark());
-            let joiners = st.may_join_isr(&p.isr, hw);
+            let joiners = st.may_join_isr(&isr, hw);
             if joiners.is_empty() || st.isr_change_pending {
                 Vec::new()
             } else {
                 st.isr_change_pending = true;
+                // From now on the joiners hold the high watermark back: the controller may
+                // commit them to the ISR before this broker sees it.
+                st.propose_expansion(p.partition_epoch, &joiners);
                 joiners
             }
         };
-        self.update_high_watermark(tp, log, &p.isr);
+        self.update_high_watermark(tp, log, &p);
         if !joiners.is_empty() {
             let mut isr = p.isr.clone();
             isr.extend(joiners.iter().copied());
@@ -357,7 +379,8 @@ impl Broker {
             if p.leader_epoch != st.leader_epoch {
                 continue;
             }
-            let lagging = st.out_of_sync(node, &p.isr, lag, now);
+            let lagging =
+                st.out_of_sync(node, &st.maximal_isr(&p.isr, p.partition_epoch), lag, now);
             if !lagging.is_empty() {
                 st.isr_change_pending = true;
                 out.push((tp.clone(), lagging));
@@ -366,10 +389,14 @@ impl Broker {
         out
     }
 
-    /// Clear the in-flight mark of a partition's ISR change (after it failed).
-    pub(crate) fn clear_isr_pending(&self, tp: &TopicPartition) {
+    /// Clear the in-flight mark of a partition's ISR change (after it failed); with `refused`
+    /// (the controller rejected it for good) a pending expansion is forgotten too.
+    pub(crate) fn clear_isr_pending(&self, tp: &TopicPartition, refused: bool) {
         if let Some(st) = lock(&self.replication.leaders).get_mut(tp) {
             st.isr_change_pending = false;
+            if refused {
+                st.forget_expansion();
+            }
         }
     }
 }
