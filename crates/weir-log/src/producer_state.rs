@@ -9,8 +9,8 @@
 //! * a producer id with no state (new, or expired after `producer.id.expiration.ms`) is accepted at
 //!   any sequence, as Kafka does since KIP-360.
 //!
-//! The state is snapshotted in Kafka's `<offset>.snapshot` format (version 1, CRC32C) when a
-//! segment rolls and on clean shutdown, and rebuilt at open from the newest snapshot plus the batch
+//! The state is snapshotted in `<offset>.snapshot` files (Kafka's layout extended to keep every
+//! cached batch, see [`ProducerStateManager::to_snapshot`]) when a segment rolls and on clean shutdown, and rebuilt at open from the newest snapshot plus the batch
 //! headers of the log after it. The checks are sans-IO; only the snapshot helpers touch files.
 
 use std::collections::{HashMap, VecDeque};
@@ -124,11 +124,18 @@ impl ProducerStateManager {
             }
             if let Some(prev) = e.batches.back() {
                 if !in_sequence(prev.last_seq, first) {
+                    let cached: Vec<String> = e
+                        .batches
+                        .iter()
+                        .map(|b| format!("{}..={}@{}", b.first_seq, b.last_seq, b.first_offset))
+                        .collect();
                     return Err(LogError::OutOfOrderSequence(format!(
-                        "producer {} epoch {}: expected sequence {}, got {first}",
+                        "producer {} epoch {}: expected sequence {}, got {first}..={last} \
+                         (last batches: {})",
                         h.producer_id,
                         e.epoch,
-                        last_sequence(prev.last_seq, 1)
+                        last_sequence(prev.last_seq, 1),
+                        cached.join(", ")
                     )));
                 }
             }
@@ -190,40 +197,54 @@ impl ProducerStateManager {
         before - self.producers.len()
     }
 
-    /// Kafka's snapshot format, version 1: `i16 version, u32 crc32c(rest), i32 count,
-    /// [i64 producer_id, i16 epoch, i32 last_sequence, i64 last_offset, i32 offset_delta,
-    /// i64 timestamp, i32 coordinator_epoch, i64 current_txn_first_offset]`.
+    /// The snapshot file: `i16 version, u32 crc32c(rest), i32 count` and `count` producer
+    /// entries. Written as version 2, weir's extension of Kafka's layout that keeps every cached
+    /// batch: `[i64 producer_id, i16 epoch, i64 last_timestamp, i8 n, n × [i32 first_sequence,
+    /// i32 last_sequence, i64 first_offset, i64 last_offset, i64 timestamp]]`. Kafka's version 1
+    /// keeps only the last batch per producer, so after a restart a retry of any earlier in-flight
+    /// batch would be refused as OUT_OF_ORDER_SEQUENCE_NUMBER (fatal for the producer) instead of
+    /// being answered as a duplicate. Version 1 files (`[i64 producer_id, i16 epoch,
+    /// i32 last_sequence, i64 last_offset, i32 offset_delta, i64 timestamp, i32 coordinator_epoch,
+    /// i64 current_txn_first_offset]`) are still read.
     pub fn to_snapshot(&self) -> Vec<u8> {
         let mut body = Vec::new();
         let mut ids: Vec<&i64> = self.producers.keys().collect();
         ids.sort();
-        body.extend_from_slice(&(ids.len() as i32).to_be_bytes());
-        for id in ids {
-            let e = &self.producers[id];
-            let Some(b) = e.batches.back() else { continue };
+        let entries: Vec<(&i64, &ProducerEntry)> = ids
+            .into_iter()
+            .map(|id| (id, &self.producers[id]))
+            .filter(|(_, e)| !e.batches.is_empty())
+            .collect();
+        body.extend_from_slice(&(entries.len() as i32).to_be_bytes());
+        for (id, e) in entries {
             body.extend_from_slice(&id.to_be_bytes());
             body.extend_from_slice(&e.epoch.to_be_bytes());
-            body.extend_from_slice(&b.last_seq.to_be_bytes());
-            body.extend_from_slice(&b.last_offset.to_be_bytes());
-            body.extend_from_slice(&((b.last_offset - b.first_offset) as i32).to_be_bytes());
             body.extend_from_slice(&e.last_timestamp.to_be_bytes());
-            body.extend_from_slice(&(-1i32).to_be_bytes());
-            body.extend_from_slice(&(-1i64).to_be_bytes());
+            let n = e.batches.len().min(MAX_CACHED_BATCHES);
+            body.push(n as u8);
+            for b in e.batches.iter().skip(e.batches.len() - n) {
+                body.extend_from_slice(&b.first_seq.to_be_bytes());
+                body.extend_from_slice(&b.last_seq.to_be_bytes());
+                body.extend_from_slice(&b.first_offset.to_be_bytes());
+                body.extend_from_slice(&b.last_offset.to_be_bytes());
+                body.extend_from_slice(&b.timestamp.to_be_bytes());
+            }
         }
         let mut out = Vec::with_capacity(body.len() + 6);
-        out.extend_from_slice(&1i16.to_be_bytes());
+        out.extend_from_slice(&2i16.to_be_bytes());
         out.extend_from_slice(&crc32c::crc32c(&body).to_be_bytes());
         out.extend_from_slice(&body);
         out
     }
 
-    /// Parse a snapshot; a wrong version, CRC or length is `CorruptFile`-worthy garbage.
+    /// Parse a snapshot (version 2, or Kafka's version 1); a wrong version, CRC or length is
+    /// `CorruptFile`-worthy garbage.
     pub fn from_snapshot(bytes: &[u8]) -> Result<Self, String> {
         if bytes.len() < 10 {
             return Err("snapshot shorter than its header".into());
         }
         let version = i16::from_be_bytes([bytes[0], bytes[1]]);
-        if version != 1 {
+        if version != 1 && version != 2 {
             return Err(format!("snapshot version {version} unknown"));
         }
         let crc = u32::from_be_bytes([bytes[2], bytes[3], bytes[4], bytes[5]]);
@@ -232,41 +253,114 @@ impl ProducerStateManager {
             return Err("snapshot CRC mismatch".into());
         }
         let count = i32::from_be_bytes([body[0], body[1], body[2], body[3]]);
-        const ENTRY: usize = 8 + 2 + 4 + 8 + 4 + 8 + 4 + 8;
-        if count < 0 || body.len() != 4 + count as usize * ENTRY {
-            return Err(format!("snapshot length does not match {count} entries"));
+        if count < 0 {
+            return Err(format!("snapshot claims {count} entries"));
         }
+        let mut r = Reader {
+            bytes: &body[4..],
+            pos: 0,
+        };
         let mut m = ProducerStateManager::default();
-        for e in body[4..].chunks_exact(ENTRY) {
-            let i64_at = |o: usize| i64::from_be_bytes(e[o..o + 8].try_into().unwrap_or([0; 8]));
-            let i32_at = |o: usize| i32::from_be_bytes(e[o..o + 4].try_into().unwrap_or([0; 4]));
-            let id = i64_at(0);
-            let epoch = i16::from_be_bytes([e[8], e[9]]);
-            let last_seq = i32_at(10);
-            let last_offset = i64_at(14);
-            let delta = i32_at(22);
-            let timestamp = i64_at(26);
-            let first_seq =
-                (i64::from(last_seq) - i64::from(delta)).rem_euclid(i64::from(i32::MAX) + 1) as i32;
-            let mut batches = VecDeque::new();
-            batches.push_back(BatchMetadata {
-                first_seq,
-                last_seq,
-                first_offset: last_offset - i64::from(delta),
-                last_offset,
-                timestamp,
-            });
-            m.producers.insert(
-                id,
-                ProducerEntry {
-                    epoch,
-                    batches,
-                    last_timestamp: timestamp,
-                },
-            );
+        for _ in 0..count {
+            let (id, entry) = if version == 1 {
+                read_v1_entry(&mut r)?
+            } else {
+                read_v2_entry(&mut r)?
+            };
+            m.producers.insert(id, entry);
+        }
+        if r.pos != r.bytes.len() {
+            return Err(format!("snapshot length does not match {count} entries"));
         }
         Ok(m)
     }
+}
+
+/// A bounds-checked big-endian reader over a snapshot body.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn take<const N: usize>(&mut self) -> Result<[u8; N], String> {
+        let out = self
+            .bytes
+            .get(self.pos..self.pos + N)
+            .and_then(|s| <[u8; N]>::try_from(s).ok())
+            .ok_or_else(|| "snapshot ends inside an entry".to_string())?;
+        self.pos += N;
+        Ok(out)
+    }
+    fn i8(&mut self) -> Result<i8, String> {
+        self.take::<1>().map(i8::from_be_bytes)
+    }
+    fn i16(&mut self) -> Result<i16, String> {
+        self.take::<2>().map(i16::from_be_bytes)
+    }
+    fn i32(&mut self) -> Result<i32, String> {
+        self.take::<4>().map(i32::from_be_bytes)
+    }
+    fn i64(&mut self) -> Result<i64, String> {
+        self.take::<8>().map(i64::from_be_bytes)
+    }
+}
+
+fn read_v1_entry(r: &mut Reader<'_>) -> Result<(i64, ProducerEntry), String> {
+    let id = r.i64()?;
+    let epoch = r.i16()?;
+    let last_seq = r.i32()?;
+    let last_offset = r.i64()?;
+    let delta = r.i32()?;
+    let timestamp = r.i64()?;
+    let _coordinator_epoch = r.i32()?;
+    let _txn_first_offset = r.i64()?;
+    let first_seq =
+        (i64::from(last_seq) - i64::from(delta)).rem_euclid(i64::from(i32::MAX) + 1) as i32;
+    let mut batches = VecDeque::new();
+    batches.push_back(BatchMetadata {
+        first_seq,
+        last_seq,
+        first_offset: last_offset - i64::from(delta),
+        last_offset,
+        timestamp,
+    });
+    Ok((
+        id,
+        ProducerEntry {
+            epoch,
+            batches,
+            last_timestamp: timestamp,
+        },
+    ))
+}
+
+fn read_v2_entry(r: &mut Reader<'_>) -> Result<(i64, ProducerEntry), String> {
+    let id = r.i64()?;
+    let epoch = r.i16()?;
+    let last_timestamp = r.i64()?;
+    let n = r.i8()?;
+    if !(1..=MAX_CACHED_BATCHES as i8).contains(&n) {
+        return Err(format!("snapshot entry for producer {id} has {n} batches"));
+    }
+    let mut batches = VecDeque::with_capacity(n as usize);
+    for _ in 0..n {
+        batches.push_back(BatchMetadata {
+            first_seq: r.i32()?,
+            last_seq: r.i32()?,
+            first_offset: r.i64()?,
+            last_offset: r.i64()?,
+            timestamp: r.i64()?,
+        });
+    }
+    Ok((
+        id,
+        ProducerEntry {
+            epoch,
+            batches,
+            last_timestamp,
+        },
+    ))
 }
 
 fn push(e: &mut ProducerEntry, h: &BatchHeader) {

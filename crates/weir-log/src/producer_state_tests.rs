@@ -145,3 +145,60 @@ fn snapshots_round_trip_and_reject_garbage() {
     );
     assert_eq!(list_snapshots(dir.path()), vec![20]);
 }
+
+#[test]
+fn snapshots_keep_every_cached_batch_so_retries_after_a_restart_are_duplicates() {
+    let mut m = ProducerStateManager::default();
+    for i in 0..7 {
+        append(&mut m, &header(3, 1, i * 2, 2, 100 + i64::from(i) * 2)).unwrap();
+    }
+    append(&mut m, &header(9, 0, 0, 1, 200)).unwrap();
+    let back = ProducerStateManager::from_snapshot(&m.to_snapshot()).unwrap();
+    assert_eq!(back, m, "the whole state survives the round trip");
+    assert_eq!(
+        back.get(3).map(|e| e.batches.len()),
+        Some(MAX_CACHED_BATCHES)
+    );
+    // The oldest of the five in-flight batches a producer may retry is still recognised.
+    match back.check(&HashMap::new(), &header(3, 1, 4, 2, 0)).unwrap() {
+        Check::Duplicate(d) => assert_eq!((d.first_offset, d.last_offset), (104, 105)),
+        other => panic!("expected a duplicate, got {other:?}"),
+    }
+    // Any truncation of the file is refused rather than misread.
+    let bytes = m.to_snapshot();
+    for cut in 10..bytes.len() {
+        assert!(ProducerStateManager::from_snapshot(&bytes[..cut]).is_err());
+    }
+}
+
+#[test]
+fn kafka_version_1_snapshots_are_still_read() {
+    // One entry: producer 5, epoch 2, last sequence 2, last offset 42, offset delta 2,
+    // timestamp 100, coordinator epoch -1, no transaction.
+    let mut body = Vec::new();
+    body.extend_from_slice(&1i32.to_be_bytes());
+    body.extend_from_slice(&5i64.to_be_bytes());
+    body.extend_from_slice(&2i16.to_be_bytes());
+    body.extend_from_slice(&2i32.to_be_bytes());
+    body.extend_from_slice(&42i64.to_be_bytes());
+    body.extend_from_slice(&2i32.to_be_bytes());
+    body.extend_from_slice(&100i64.to_be_bytes());
+    body.extend_from_slice(&(-1i32).to_be_bytes());
+    body.extend_from_slice(&(-1i64).to_be_bytes());
+    let mut file = 1i16.to_be_bytes().to_vec();
+    file.extend_from_slice(&crc32c::crc32c(&body).to_be_bytes());
+    file.extend_from_slice(&body);
+    let m = ProducerStateManager::from_snapshot(&file).unwrap();
+    let e = m.get(5).unwrap();
+    assert_eq!(e.epoch, 2);
+    assert_eq!(
+        e.batches.iter().copied().collect::<Vec<_>>(),
+        vec![BatchMetadata {
+            first_seq: 0,
+            last_seq: 2,
+            first_offset: 40,
+            last_offset: 42,
+            timestamp: 100
+        }]
+    );
+}

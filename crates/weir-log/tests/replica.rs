@@ -157,11 +157,13 @@ fn a_follower_copy_is_byte_identical_with_epochs_and_producer_state() {
                 leader.end_offset_for_epoch(e)
             );
         }
-        // The copy survives a restart, clean or not, with its epochs and producers (a snapshot
-        // keeps each producer's last batch, as Kafka's does).
+        // The copy survives a restart, clean or not, with its epochs and producers: every cached
+        // batch (a snapshot keeps them all, where Kafka's keeps the last), so a producer's retry
+        // of any of its last five batches is still answered as a duplicate.
         let last = |l: &PartitionLog| {
             let e = l.producer_entry(43).unwrap();
-            (l.epoch_entries(), e.epoch, e.batches.back().copied())
+            assert_eq!(e.batches.len(), 5);
+            (l.epoch_entries(), e)
         };
         let before = last(&follower);
         drop(follower);
