@@ -148,6 +148,13 @@ impl BrokerProcess {
         for (k, v) in &self.opts.configs {
             cmd.arg(format!("--{}", k.replace('.', "-"))).arg(v);
         }
+        // The broker reads `WEIR_A_B_C` variables as configs; the test run's own (WEIR_FAULTS,
+        // WEIR_TEST_*, ...) are not meant for it: every config a test wants is a flag above.
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("WEIR_") {
+                cmd.env_remove(k);
+            }
+        }
         // WEIR_TEST_RUST_LOG overrides the brokers' log filter (e.g. `info,weir_broker=debug`).
         let filter = std::env::var("WEIR_TEST_RUST_LOG").unwrap_or_else(|_| "info".into());
         cmd.env("RUST_LOG", filter)
