@@ -6,8 +6,8 @@
 //! at its acknowledged offset, per-partition order kept) and the replicas' segment bytes.
 //!
 //! `WEIR_FAULT_SEED` picks the seed (default: from the clock; it is printed either way) and
-//! `WEIR_FAULTS` the number of faults (default 20). The long run documented in
-//! docs/replication.md is `WEIR_FAULTS=200 cargo test --release -p weir --test fault_injection
+//! `WEIR_FAULTS` the number of faults (default 20). The long run given in the README
+//! is `WEIR_FAULTS=200 cargo test --release -p weir --test fault_injection
 //! -- --nocapture`.
 
 use std::path::Path;
