@@ -71,13 +71,10 @@ impl ReplicaManager {
         self.leaving.load(Ordering::SeqCst)
     }
 
+    /// The follow targets and running fetchers. A fetcher holds it while applying an answer, so
+    /// a change of target (see `Broker::stop_following_led`) is atomic with respect to appends.
     pub(crate) fn fetch_table(&self) -> MutexGuard<'_, FetchTable> {
         lock(&self.fetch)
-    }
-
-    /// The follow target of a partition, if this broker follows it.
-    pub fn target(&self, tp: &TopicPartition) -> Option<FollowTarget> {
-        lock(&self.fetch).targets.get(tp).copied()
     }
 }
 
