@@ -3,12 +3,23 @@
 use std::sync::Arc;
 
 use weir_log::batch::{build_batch, validate_batch};
-use weir_log::{LogConfig, LogError, LogManager, ManualClock, TopicPartition};
+use weir_log::{LogConfig, LogError, LogManager, ManualClock, PartitionLog, TopicPartition};
 
 fn batch(n: usize, tag: &str) -> Vec<u8> {
     let vals: Vec<Vec<u8>> = (0..n).map(|i| format!("{tag}-{i}").into_bytes()).collect();
     let recs: Vec<(Option<&[u8]>, &[u8])> = vals.iter().map(|v| (None, v.as_slice())).collect();
     build_batch(0, 1_000, &recs)
+}
+
+/// A manager on `dir` with a manual clock at `now_ms`, and partition `t-0` opened with `cfg`.
+fn open_t0(
+    dir: &std::path::Path,
+    now_ms: i64,
+    cfg: LogConfig,
+) -> (Arc<LogManager>, Arc<PartitionLog>) {
+    let m = LogManager::open(dir, Arc::new(ManualClock::new(now_ms))).unwrap();
+    let log = m.get_or_create(&TopicPartition::new("t", 0), cfg).unwrap();
+    (m, log)
 }
 
 fn small_segments() -> LogConfig {
@@ -69,10 +80,7 @@ fn append_assigns_offsets_and_reads_back_across_restart_and_segments() {
 #[test]
 fn invalid_batches_store_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let m = LogManager::open(dir.path(), Arc::new(ManualClock::new(0))).unwrap();
-    let log = m
-        .get_or_create(&TopicPartition::new("t", 0), LogConfig::default())
-        .unwrap();
+    let (_m, log) = open_t0(dir.path(), 0, LogConfig::default());
     let good = batch(2, "g");
     let mut bad = good.clone();
     let last = bad.len() - 1;
@@ -210,10 +218,7 @@ fn a_multi_batch_append_patches_every_header_and_keeps_bodies() {
 #[test]
 fn an_append_of_more_batches_than_one_writev_takes_stores_them_all() {
     let dir = tempfile::tempdir().unwrap();
-    let m = LogManager::open(dir.path(), Arc::new(ManualClock::new(5_000))).unwrap();
-    let log = m
-        .get_or_create(&TopicPartition::new("t", 0), LogConfig::default())
-        .unwrap();
+    let (m, log) = open_t0(dir.path(), 5_000, LogConfig::default());
     let many: Vec<u8> = (0..700).flat_map(|i| batch(1, &format!("m{i}"))).collect();
     let r = log.append(&many).unwrap();
     assert_eq!((r.base_offset, r.last_offset), (0, 699));
