@@ -96,3 +96,15 @@ impl BrokerError {
         }
     }
 }
+
+impl From<weir_group_coordinator::CoordinatorError> for BrokerError {
+    /// A coordinator refusal keeps its Kafka error code (NOT_COORDINATOR,
+    /// COORDINATOR_NOT_AVAILABLE, COORDINATOR_LOAD_IN_PROGRESS or the code it carries).
+    fn from(e: weir_group_coordinator::CoordinatorError) -> Self {
+        let code = e.code();
+        BrokerError::Kafka {
+            code: ResponseError::try_from_code(code).unwrap_or(ResponseError::UnknownServerError),
+            message: e.message(),
+        }
+    }
+}

@@ -1,27 +1,30 @@
-//! weir-broker: the Kafka-compatible server.
+//! weir-broker: the Kafka-compatible server, as services with narrow interfaces.
 //!
-//! `server` accepts connections, `connection` frames and pipelines requests, `handlers` has one
-//! file per Kafka API, `broker` holds the shared state, `topics` persists topic metadata,
-//! `topic_admin` creates/deletes/alters topics, `reassignment` moves partitions between brokers
-//! (KIP-455), `groups` is the group coordinator, `replication` copies partitions between
-//! brokers (ISR, high watermark, follower fetchers), `config` is the broker configuration, and
-//! `error` maps every internal error to a Kafka error code in one place.
+//! Dependency order (a module uses only those before it): `error`, `config`, `fetch_sessions`
+//! → `metadata` (read-only view of the metadata image) → `replica` (partition logs,
+//! replication, high watermarks) → `applier` (applies images to logs, replicas and
+//! coordinators) → `admin` (topic and reassignment proposals) → `coordinators` (storage and
+//! ownership adapters of the coordinator runtime) and `lifecycle` (registration, heartbeats,
+//! controlled shutdown) → `broker` (start-up wiring) → `api` (request context, dispatch table,
+//! one file per Kafka API) → `server` (listeners, connections, background tasks).
+//! See docs/architecture.md.
 
+pub mod admin;
+pub mod api;
+pub mod applier;
 pub mod broker;
 pub mod config;
-pub mod connection;
+pub mod coordinators;
 pub mod error;
-pub mod groups;
-pub mod handlers;
-pub mod metadata_sync;
-pub mod producer_ids;
-pub mod reassignment;
-pub mod replication;
+pub mod fetch_sessions;
+pub mod lifecycle;
+pub mod metadata;
+pub mod replica;
 pub mod server;
-pub mod topic_admin;
-pub mod topics;
 
 pub use broker::Broker;
 pub use config::BrokerConfig;
 pub use error::BrokerError;
 pub use server::run;
+/// The consumer-group coordinator (its own crate on the coordinator runtime).
+pub use weir_group_coordinator as groups;

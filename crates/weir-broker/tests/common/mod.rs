@@ -18,6 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use weir_broker::replica::ReplicaManager;
 use weir_broker::{Broker, BrokerConfig, BrokerError};
 
 pub struct Server {
@@ -67,10 +68,10 @@ impl Server {
         }
     }
 
-    /// Poll `cond` until it holds (panics after 10 s).
-    pub async fn wait_until(&self, what: &str, cond: impl Fn(&Broker) -> bool) {
+    /// Poll `cond` on the replica manager until it holds (panics after 10 s).
+    pub async fn wait_until(&self, what: &str, cond: impl Fn(&ReplicaManager) -> bool) {
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while !cond(&self.broker) {
+        while !cond(&self.broker.replicas) {
             assert!(
                 std::time::Instant::now() < deadline,
                 "timed out waiting for {what}"

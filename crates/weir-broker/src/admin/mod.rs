@@ -1,0 +1,8 @@
+//! Admin operations that change cluster metadata: topics (create, delete, partitions, configs)
+//! and partition reassignment (KIP-455). Each is a proposal to the metadata quorum that returns
+//! once this broker's applier has the result.
+
+pub mod reassignment;
+pub mod topics;
+
+pub use topics::{TopicAdmin, TopicDefaults};

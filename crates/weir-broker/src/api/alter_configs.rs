@@ -1,0 +1,70 @@
+//! AlterConfigs (key 33): replace a topic's whole override set. Broker configs are static in
+//! Weir, so altering a broker resource fails with INVALID_REQUEST.
+
+use std::collections::BTreeMap;
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
+use kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse};
+use kafka_protocol::protocol::StrBytes;
+
+use super::describe_configs::{RESOURCE_BROKER, RESOURCE_TOPIC};
+use crate::admin::topics::TopicAdmin;
+use crate::error::BrokerError;
+
+/// Apply each resource's new config set.
+pub async fn handle(
+    admin: &TopicAdmin,
+    _version: i16,
+    req: AlterConfigsRequest,
+) -> AlterConfigsResponse {
+    let mut resp = AlterConfigsResponse::default();
+    for res in req.resources {
+        let mut r = AlterConfigsResourceResponse::default();
+        r.resource_type = res.resource_type;
+        r.resource_name = res.resource_name.clone();
+        let configs: BTreeMap<String, Option<String>> = res
+            .configs
+            .iter()
+            .map(|c| (c.name.to_string(), c.value.as_ref().map(|v| v.to_string())))
+            .collect();
+        let outcome = apply(
+            admin,
+            res.resource_type,
+            res.resource_name.as_str(),
+            configs,
+            false,
+            req.validate_only,
+        )
+        .await;
+        if let Err(e) = outcome {
+            r.error_code = e.code();
+            r.error_message = Some(StrBytes::from_string(e.message()));
+        }
+        resp.responses.push(r);
+    }
+    resp
+}
+
+/// Shared by AlterConfigs and IncrementalAlterConfigs: route a resource change.
+pub async fn apply(
+    admin: &TopicAdmin,
+    resource_type: i8,
+    name: &str,
+    configs: BTreeMap<String, Option<String>>,
+    incremental: bool,
+    validate_only: bool,
+) -> Result<(), BrokerError> {
+    match resource_type {
+        RESOURCE_TOPIC => {
+            admin
+                .alter_topic_configs(name, configs, incremental, validate_only)
+                .await
+        }
+        RESOURCE_BROKER => Err(BrokerError::kafka(
+            ResponseError::InvalidRequest,
+            "Weir's broker configs are static: set them with flags, WEIR_* or the config file and restart",
+        )),
+        other => Err(BrokerError::kafka(ResponseError::InvalidRequest, format!("unsupported resource type {other}"))),
+    }
+}

@@ -1,0 +1,120 @@
+//! CreateTopics (key 19): validate_only, broker defaults for -1, per-topic configs, manual
+//! assignments that name only this node, Kafka's error codes per topic.
+
+use std::collections::{BTreeMap, HashMap};
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::create_topics_response::{
+    CreatableTopicConfigs, CreatableTopicResult,
+};
+use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
+use kafka_protocol::protocol::StrBytes;
+
+use super::describe_configs::topic_config_entries;
+use crate::admin::topics::TopicAdmin;
+use crate::config::BrokerConfig;
+use crate::error::BrokerError;
+use crate::metadata::view::MetadataView;
+
+/// Create each requested topic independently; one topic's failure does not affect others.
+pub async fn handle(
+    admin: &TopicAdmin,
+    view: &MetadataView,
+    config: &BrokerConfig,
+    version: i16,
+    req: CreateTopicsRequest,
+) -> CreateTopicsResponse {
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for t in &req.topics {
+        *counts.entry(t.name.0.to_string()).or_default() += 1;
+    }
+    let mut resp = CreateTopicsResponse::default();
+    for t in req.topics {
+        let name = t.name.0.to_string();
+        let mut r = CreatableTopicResult::default();
+        r.name = t.name.clone();
+        r.num_partitions = -1;
+        r.replication_factor = -1;
+        let outcome = if counts.get(&name).copied().unwrap_or(0) > 1 {
+            Err(BrokerError::kafka(
+                ResponseError::InvalidRequest,
+                format!("topic {name} appears more than once in the request"),
+            ))
+        } else {
+            create_one(admin, view, &t, req.validate_only).await
+        };
+        match outcome {
+            Ok(meta) => {
+                r.topic_id = meta.id;
+                r.num_partitions = meta.partitions;
+                r.replication_factor = meta.replication_factor;
+                if version >= 5 {
+                    r.configs = Some(
+                        topic_config_entries(config, &meta)
+                            .into_iter()
+                            .map(|e| {
+                                let mut c = CreatableTopicConfigs::default();
+                                c.name = StrBytes::from_string(e.name);
+                                c.value = Some(StrBytes::from_string(e.value));
+                                c.config_source = e.source;
+                                c.read_only = false;
+                                c.is_sensitive = false;
+                                c
+                            })
+                            .collect(),
+                    );
+                }
+            }
+            Err(e) => {
+                r.error_code = e.code();
+                r.error_message = Some(StrBytes::from_string(e.message()));
+            }
+        }
+        resp.topics.push(r);
+    }
+    resp
+}
+
+async fn create_one(
+    admin: &TopicAdmin,
+    view: &MetadataView,
+    t: &kafka_protocol::messages::create_topics_request::CreatableTopic,
+    validate_only: bool,
+) -> Result<crate::metadata::topic_meta::TopicMeta, BrokerError> {
+    let mut partitions = t.num_partitions;
+    let mut rf = t.replication_factor;
+    if !t.assignments.is_empty() {
+        if partitions != -1 || rf != -1 {
+            return Err(BrokerError::kafka(
+                ResponseError::InvalidRequest,
+                "both manual assignments and num_partitions/replication_factor were given",
+            ));
+        }
+        for a in &t.assignments {
+            if a.broker_ids.iter().any(|b| b.0 != view.node_id()) || a.broker_ids.is_empty() {
+                return Err(BrokerError::kafka(
+                    ResponseError::InvalidReplicaAssignment,
+                    format!(
+                        "assignment for partition {} names brokers that do not exist",
+                        a.partition_index
+                    ),
+                ));
+            }
+        }
+        partitions = t.assignments.len() as i32;
+        rf = t.assignments[0].broker_ids.len() as i16;
+    }
+    let mut configs = BTreeMap::new();
+    for c in &t.configs {
+        let Some(v) = &c.value else {
+            return Err(BrokerError::kafka(
+                ResponseError::InvalidConfig,
+                format!("config {} has a null value", c.name),
+            ));
+        };
+        configs.insert(c.name.to_string(), v.to_string());
+    }
+    admin
+        .create_topic(&t.name.0, partitions, rf, configs, validate_only)
+        .await
+}

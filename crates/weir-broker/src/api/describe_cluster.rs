@@ -1,0 +1,69 @@
+//! DescribeCluster (key 60): cluster id, controller and this node's advertised endpoint.
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
+use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
+use kafka_protocol::protocol::StrBytes;
+
+use crate::config::BrokerConfig;
+use crate::metadata::view::MetadataView;
+
+/// Describe the cluster. Endpoint type 1 (brokers): the registered brokers, and as controller
+/// a live broker (see `Broker::client_visible_controller`). Endpoint type 2 (controllers,
+/// KIP-919): the voters of `controller.quorum.voters` with their CONTROLLER addresses and the
+/// active controller's id — note that Weir's CONTROLLER listener speaks its own Raft transport,
+/// not the Kafka protocol. Other types: UNSUPPORTED_ENDPOINT_TYPE.
+pub async fn handle(
+    view: &MetadataView,
+    config: &BrokerConfig,
+    cluster_id: &str,
+    version: i16,
+    req: DescribeClusterRequest,
+) -> DescribeClusterResponse {
+    let mut resp = DescribeClusterResponse::default();
+    resp.cluster_id = StrBytes::from_string(cluster_id.to_string());
+    resp.controller_id = BrokerId(view.client_visible_controller());
+    resp.cluster_authorized_operations = i32::MIN;
+    resp.endpoint_type = 1;
+    if version >= 1 && req.endpoint_type == 2 {
+        resp.endpoint_type = 2;
+        resp.controller_id = BrokerId(
+            view.active_controller()
+                .and_then(|l| i32::try_from(l).ok())
+                .unwrap_or(-1),
+        );
+        let voters = weir_meta::raft::node::parse_voters(&config.controller_quorum_voters)
+            .unwrap_or_default();
+        resp.brokers = voters
+            .into_iter()
+            .filter_map(|(id, addr)| {
+                let (host, port) = addr.rsplit_once(':')?;
+                let mut b = DescribeClusterBroker::default();
+                b.broker_id = BrokerId(i32::try_from(id).ok()?);
+                b.host = StrBytes::from_string(host.to_string());
+                b.port = port.parse().ok()?;
+                Some(b)
+            })
+            .collect();
+        return resp;
+    }
+    if version >= 1 && req.endpoint_type != 1 {
+        resp.error_code = ResponseError::UnsupportedEndpointType.code();
+        resp.error_message = Some(StrBytes::from_static_str(
+            "only broker endpoints are served",
+        ));
+        return resp;
+    }
+    resp.brokers = super::metadata::brokers(view)
+        .into_iter()
+        .map(|m| {
+            let mut b = DescribeClusterBroker::default();
+            b.broker_id = m.node_id;
+            b.host = m.host;
+            b.port = m.port;
+            b.rack = m.rack;
+            b
+        })
+        .collect();
+    resp
+}

@@ -1,0 +1,151 @@
+//! The request pipeline and dispatch table: the only code that sees every service. Each API's
+//! handler gets just the services it uses.
+//!
+//! Every request passes [`dispatch_ordered`] in arrival order. Cross-cutting steps belong here,
+//! in this order, around the table: authentication state and the principal are in the
+//! [`RequestContext`]; authorization (ACLs) and quotas/throttling go before the table (a
+//! refused request is answered without reaching its handler); per-API metrics wrap the
+//! returned future (today: a `trace` event with the API and its latency).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Instant;
+
+use kafka_protocol::messages::{RequestKind, ResponseKind};
+
+use super::context::RequestContext;
+use super::*;
+use crate::broker::Broker;
+use crate::error::BrokerError;
+
+/// The part of a request's work that may finish after later requests on the same connection
+/// have started (only a produce's wait for fsync and replication); resolves to the response.
+pub type Pending = Pin<Box<dyn Future<Output = Result<ResponseKind, BrokerError>> + Send>>;
+
+/// Run one request through the pipeline. The returned future's creation performs every side
+/// effect whose order matters (for a produce: the appends), so a connection can call this for
+/// each request in order and let the returned futures finish concurrently while it reads the
+/// next request. Everything except Produce completes fully before this returns, which matches
+/// Kafka's one-request-at-a-time processing per connection. A request kind that is decoded but
+/// not routed (should not happen: every API in `weir_protocol::versions::SUPPORTED` has an arm)
+/// is an `Err` and the connection closes.
+pub async fn dispatch_ordered(b: &Broker, ctx: RequestContext, body: RequestKind) -> Pending {
+    let started = Instant::now();
+    let api_key = ctx.header.request_api_key;
+    let pending = route(b, &ctx, body).await;
+    Box::pin(async move {
+        let out = pending.await;
+        tracing::trace!(
+            api_key,
+            latency_us = started.elapsed().as_micros() as u64,
+            "request done"
+        );
+        out
+    })
+}
+
+/// The dispatch table.
+async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
+    let v = ctx.api_version;
+    let (view, replicas, admin, groups) = (&*b.view, &b.replicas, &*b.admin, &*b.groups);
+    let config = &*b.config;
+    let resp = match body {
+        RequestKind::Produce(r) => {
+            let pending = produce::append_phase(replicas, view, v, r);
+            return Box::pin(async move { Ok(ResponseKind::Produce(pending.finish().await)) });
+        }
+        RequestKind::ApiVersions(r) => ResponseKind::ApiVersions(api_versions::handle(v, r).await),
+        RequestKind::Metadata(r) => {
+            ResponseKind::Metadata(metadata::handle(view, admin, config, &b.cluster_id, v, r).await)
+        }
+        RequestKind::Fetch(r) => {
+            ResponseKind::Fetch(fetch::handle(replicas, view, &b.fetch_sessions, v, r).await)
+        }
+        RequestKind::ListOffsets(r) => {
+            ResponseKind::ListOffsets(list_offsets::handle(replicas, view, v, r).await)
+        }
+        RequestKind::FindCoordinator(r) => {
+            ResponseKind::FindCoordinator(find_coordinator::handle(groups, view, v, r).await)
+        }
+        RequestKind::CreateTopics(r) => {
+            ResponseKind::CreateTopics(create_topics::handle(admin, view, config, v, r).await)
+        }
+        RequestKind::DeleteTopics(r) => {
+            ResponseKind::DeleteTopics(delete_topics::handle(admin, view, v, r).await)
+        }
+        RequestKind::CreatePartitions(r) => {
+            ResponseKind::CreatePartitions(create_partitions::handle(admin, v, r).await)
+        }
+        RequestKind::DeleteRecords(r) => {
+            ResponseKind::DeleteRecords(delete_records::handle(replicas, v, r).await)
+        }
+        RequestKind::DescribeConfigs(r) => {
+            ResponseKind::DescribeConfigs(describe_configs::handle(view, config, v, r).await)
+        }
+        RequestKind::AlterConfigs(r) => {
+            ResponseKind::AlterConfigs(alter_configs::handle(admin, v, r).await)
+        }
+        RequestKind::IncrementalAlterConfigs(r) => ResponseKind::IncrementalAlterConfigs(
+            incremental_alter_configs::handle(admin, view, config, v, r).await,
+        ),
+        RequestKind::AlterPartitionReassignments(r) => ResponseKind::AlterPartitionReassignments(
+            alter_partition_reassignments::handle(admin, v, r).await,
+        ),
+        RequestKind::ListPartitionReassignments(r) => ResponseKind::ListPartitionReassignments(
+            list_partition_reassignments::handle(admin, v, r).await,
+        ),
+        RequestKind::DescribeCluster(r) => ResponseKind::DescribeCluster(
+            describe_cluster::handle(view, config, &b.cluster_id, v, r).await,
+        ),
+        RequestKind::OffsetForLeaderEpoch(r) => ResponseKind::OffsetForLeaderEpoch(
+            offset_for_leader_epoch::handle(replicas, view, v, r).await,
+        ),
+        RequestKind::InitProducerId(r) => {
+            ResponseKind::InitProducerId(init_producer_id::handle(&b.producer_ids, v, r).await)
+        }
+        RequestKind::JoinGroup(r) => {
+            ResponseKind::JoinGroup(join_group::handle(groups, ctx, v, r).await)
+        }
+        RequestKind::SyncGroup(r) => {
+            ResponseKind::SyncGroup(sync_group::handle(groups, v, r).await)
+        }
+        RequestKind::Heartbeat(r) => ResponseKind::Heartbeat(heartbeat::handle(groups, v, r).await),
+        RequestKind::LeaveGroup(r) => {
+            ResponseKind::LeaveGroup(leave_group::handle(groups, v, r).await)
+        }
+        RequestKind::OffsetCommit(r) => {
+            ResponseKind::OffsetCommit(offset_commit::handle(groups, v, r).await)
+        }
+        RequestKind::OffsetFetch(r) => {
+            ResponseKind::OffsetFetch(offset_fetch::handle(groups, v, r).await)
+        }
+        RequestKind::OffsetDelete(r) => {
+            ResponseKind::OffsetDelete(offset_delete::handle(groups, v, r).await)
+        }
+        RequestKind::ListGroups(r) => {
+            ResponseKind::ListGroups(list_groups::handle(groups, v, r).await)
+        }
+        RequestKind::DescribeGroups(r) => {
+            ResponseKind::DescribeGroups(describe_groups::handle(groups, v, r).await)
+        }
+        RequestKind::DeleteGroups(r) => {
+            ResponseKind::DeleteGroups(delete_groups::handle(groups, v, r).await)
+        }
+        RequestKind::ConsumerGroupHeartbeat(r) => ResponseKind::ConsumerGroupHeartbeat(
+            consumer_group_heartbeat::handle(groups, view, ctx, v, r).await,
+        ),
+        RequestKind::ConsumerGroupDescribe(r) => ResponseKind::ConsumerGroupDescribe(
+            consumer_group_describe::handle(groups, view, v, r).await,
+        ),
+        _ => {
+            let key = ctx.header.request_api_key;
+            return Box::pin(async move {
+                Err(BrokerError::kafka(
+                    kafka_protocol::error::ResponseError::UnsupportedVersion,
+                    format!("no handler for api key {key}"),
+                ))
+            });
+        }
+    };
+    Box::pin(async move { Ok(resp) })
+}

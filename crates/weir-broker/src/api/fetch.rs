@@ -1,0 +1,358 @@
+//! Fetch (key 1): read record batches, long-poll for `min_bytes`, fetch sessions (KIP-227).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use uuid::Uuid;
+
+use crate::error::{log_error_code, BrokerError};
+use crate::fetch_sessions::FetchSessionCache;
+use crate::fetch_sessions::{FetchContext, PartKey, PartOutcome, PartRequest, TopicRef};
+use crate::metadata::view::MetadataView;
+use crate::replica::manager::ReplicaManager;
+
+/// Fetch: for every partition of the fetch (the request's, or the session's for incremental
+/// fetches), read whole batches from `fetch_offset`, at most `partition_max_bytes` per partition
+/// and `max_bytes` in total — except that the first partition with data returns at least one
+/// batch even if it is larger, as Kafka does. Consumers (`replica_id < 0`) read below the high
+/// watermark; `READ_COMMITTED` reads below the last stable offset, which equals the high
+/// watermark while Weir has no transactions.
+///
+/// If fewer than `min_bytes` are available (and no partition has an error), the request waits
+/// up to `max_wait_ms`, re-reading every time a produce advances a high watermark; when the
+/// broker shuts down it answers at once with what is available.
+///
+/// Errors per partition: unknown topic/partition → UNKNOWN_TOPIC_OR_PARTITION, unknown topic
+/// id (v13+) → UNKNOWN_TOPIC_ID, offset outside [log start, log end] → OFFSET_OUT_OF_RANGE
+/// (with the high watermark and log start offset filled in), a `current_leader_epoch` newer
+/// than the leader epoch → UNKNOWN_LEADER_EPOCH, older → FENCED_LEADER_EPOCH, a partition this
+/// broker does not lead → NOT_LEADER_OR_FOLLOWER. Session errors are top-level (see `fetch_session`).
+///
+/// Records are read from the segment file into memory (`FileSlice::to_bytes`, one copy) and
+/// written to the socket as pieces of the response frame (not copied again, see
+/// `weir_protocol::segmented`); sending them with `sendfile` is future work.
+pub async fn handle(
+    replicas: &Arc<ReplicaManager>,
+    view: &MetadataView,
+    sessions: &FetchSessionCache,
+    version: i16,
+    req: FetchRequest,
+) -> FetchResponse {
+    let replica_id = if version >= 15 {
+        i32::from(req.replica_state.replica_id)
+    } else {
+        i32::from(req.replica_id)
+    };
+    let is_consumer = replica_id < 0;
+    let by_id = version >= 13;
+    let topic_ref = |name: &TopicName, id: Uuid| {
+        if by_id {
+            TopicRef::Id(id)
+        } else {
+            TopicRef::Name(name.0.as_str().to_string())
+        }
+    };
+    let mut requested = Vec::new();
+    for t in &req.topics {
+        for p in &t.partitions {
+            requested.push((
+                PartKey {
+                    topic: topic_ref(&t.topic, t.topic_id),
+                    partition: p.partition,
+                },
+                PartRequest {
+                    fetch_offset: p.fetch_offset,
+                    max_bytes: p.partition_max_bytes,
+                    current_leader_epoch: p.current_leader_epoch,
+                    last_fetched_epoch: if version >= 12 {
+                        p.last_fetched_epoch
+                    } else {
+                        -1
+                    },
+                },
+            ));
+        }
+    }
+    let mut forgotten = Vec::new();
+    for f in &req.forgotten_topics_data {
+        for p in &f.partitions {
+            forgotten.push(PartKey {
+                topic: topic_ref(&f.topic, f.topic_id),
+                partition: *p,
+            });
+        }
+    }
+    let (session_id, epoch) = if version >= 7 {
+        (req.session_id, req.session_epoch)
+    } else {
+        (0, -1)
+    };
+    let ctx = sessions.new_context(session_id, epoch, requested, forgotten, Instant::now());
+
+    let mut resp = FetchResponse::default();
+    resp.throttle_time_ms = 0;
+    if let FetchContext::Error(code) = ctx {
+        resp.error_code = code.code();
+        resp.session_id = 0;
+        return resp;
+    }
+    resp.error_code = 0;
+    resp.session_id = ctx.response_session_id();
+
+    let limits = Limits {
+        max_bytes: usize::try_from(req.max_bytes).unwrap_or(0),
+        is_consumer,
+        follower_reads: is_consumer && version >= 11,
+        rack: if version >= 11 {
+            req.rack_id.as_str()
+        } else {
+            ""
+        },
+    };
+    let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0);
+    let max_wait = Duration::from_millis(u64::try_from(req.max_wait_ms).unwrap_or(0));
+    let deadline = tokio::time::Instant::now() + max_wait;
+    // Followers wake on every leader append, consumers only when a high watermark moves.
+    let mut wake = if is_consumer {
+        replicas.subscribe_new_data()
+    } else {
+        replicas.subscribe_new_appends()
+    };
+    if !is_consumer {
+        record_follower_fetches(replicas, view, replica_id, ctx.parts());
+    }
+    let results = loop {
+        wake.borrow_and_update();
+        let results = read_all(replicas, view, ctx.parts(), limits);
+        let bytes: usize = results.iter().map(|r| r.1.record_bytes).sum();
+        let any_error = results
+            .iter()
+            .any(|r| r.1.error_code != 0 || r.2.diverging_epoch.epoch >= 0);
+        if max_wait.is_zero()
+            || ctx.parts().is_empty()
+            || bytes >= min_bytes
+            || any_error
+            || replicas.is_shutting_down()
+        {
+            break results;
+        }
+        match tokio::time::timeout_at(deadline, wake.changed()).await {
+            Ok(Ok(())) => continue,
+            // Deadline reached (or the broker is going away): answer with what we have.
+            _ => break results,
+        }
+    };
+
+    let outcomes: Vec<(PartKey, PartOutcome)> =
+        results.iter().map(|(k, o, _)| (k.clone(), *o)).collect();
+    let include = sessions.record_outcomes(&ctx, &outcomes);
+    for ((key, _, data), keep) in results.into_iter().zip(include) {
+        if !keep {
+            continue;
+        }
+        let same_topic = resp.responses.last().is_some_and(|t| match &key.topic {
+            TopicRef::Name(n) => t.topic.0.as_str() == n,
+            TopicRef::Id(id) => t.topic_id == *id,
+        });
+        if !same_topic {
+            let mut t = FetchableTopicResponse::default();
+            match &key.topic {
+                TopicRef::Name(n) => t.topic = TopicName(StrBytes::from_string(n.clone())),
+                TopicRef::Id(id) => {
+                    t.topic_id = *id;
+                    if let Some(meta) = view.topic_by_id(*id) {
+                        t.topic = TopicName(StrBytes::from_string(meta.name));
+                    }
+                }
+            }
+            resp.responses.push(t);
+        }
+        if let Some(t) = resp.responses.last_mut() {
+            t.partitions.push(data);
+        }
+    }
+    resp
+}
+
+/// A follower's fetch offsets are its log end offsets: tell the replication state of every
+/// partition it fetched that this broker leads at the follower's epoch.
+fn record_follower_fetches(
+    replicas: &Arc<ReplicaManager>,
+    view: &MetadataView,
+    replica_id: i32,
+    parts: &[(PartKey, PartRequest)],
+) {
+    for (key, preq) in parts {
+        let Some(name) = topic_name(view, &key.topic) else {
+            continue;
+        };
+        let Ok(log) = replicas.require_log(&name, key.partition) else {
+            continue;
+        };
+        if view
+            .check_leader(&name, key.partition, preq.current_leader_epoch)
+            .is_ok()
+        {
+            replicas.on_follower_fetch(log.topic_partition(), &log, replica_id, preq.fetch_offset);
+        }
+    }
+}
+
+fn topic_name(view: &MetadataView, topic: &TopicRef) -> Option<String> {
+    match topic {
+        TopicRef::Name(n) => Some(n.clone()),
+        TopicRef::Id(id) => view.topic_by_id(*id).map(|m| m.name),
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Limits<'a> {
+    max_bytes: usize,
+    is_consumer: bool,
+    /// Fetch v11+ consumers may read from followers (KIP-392).
+    follower_reads: bool,
+    /// The consumer's `client.rack` ("" = none).
+    rack: &'a str,
+}
+
+/// Read every partition once, honouring the response-wide byte limit.
+fn read_all(
+    replicas: &ReplicaManager,
+    view: &MetadataView,
+    parts: &[(PartKey, PartRequest)],
+    limits: Limits,
+) -> Vec<(PartKey, PartOutcome, PartitionData)> {
+    let mut remaining = limits.max_bytes;
+    let mut any_data = false;
+    parts
+        .iter()
+        .map(|(key, preq)| {
+            let data = match read_partition(replicas, view, key, preq, limits, remaining, any_data)
+            {
+                Ok(d) => d,
+                Err((e, hw, start)) => {
+                    let mut d = PartitionData::default();
+                    d.partition_index = key.partition;
+                    d.error_code = e;
+                    d.high_watermark = hw;
+                    d.last_stable_offset = hw;
+                    d.log_start_offset = start;
+                    d.records = Some(Bytes::new());
+                    d
+                }
+            };
+            let record_bytes = data.records.as_ref().map_or(0, Bytes::len);
+            if record_bytes > 0 {
+                any_data = true;
+                remaining = remaining.saturating_sub(record_bytes);
+            }
+            let outcome = PartOutcome {
+                error_code: data.error_code,
+                high_watermark: data.high_watermark,
+                last_stable_offset: data.last_stable_offset,
+                log_start_offset: data.log_start_offset,
+                record_bytes,
+            };
+            (key.clone(), outcome, data)
+        })
+        .collect()
+}
+
+/// Error code plus the high watermark and log start offset to report with it (-1 = unknown).
+type PartErr = (i16, i64, i64);
+
+fn read_partition(
+    replicas: &ReplicaManager,
+    view: &MetadataView,
+    key: &PartKey,
+    preq: &PartRequest,
+    limits: Limits,
+    remaining: usize,
+    any_data: bool,
+) -> Result<PartitionData, PartErr> {
+    let Some(name) = topic_name(view, &key.topic) else {
+        return Err((ResponseError::UnknownTopicId.code(), -1, -1));
+    };
+    let log = replicas
+        .require_log(&name, key.partition)
+        .map_err(|e| (e.code(), -1, -1))?;
+    let leads = match view.check_leader(&name, key.partition, preq.current_leader_epoch) {
+        Ok(_) => true,
+        Err(e)
+            if limits.follower_reads && e.code() == ResponseError::NotLeaderOrFollower.code() =>
+        {
+            view.check_follower_read(&name, key.partition, preq.current_leader_epoch)
+                .map_err(|e| (e.code(), -1, -1))?;
+            false
+        }
+        Err(e) => return Err((e.code(), -1, -1)),
+    };
+    let hw = log.high_watermark();
+    let log_start = log.log_start_offset();
+    let leo = log.log_end_offset();
+    let offset = preq.fetch_offset;
+    if preq.last_fetched_epoch >= 0 {
+        // KIP-320: the fetcher's last epoch must end at or after its fetch offset here, else
+        // tell it where our logs diverge (it truncates and fetches again).
+        let (epoch, end) = log.end_offset_for_epoch(preq.last_fetched_epoch);
+        if epoch >= 0 && (epoch < preq.last_fetched_epoch || end < offset) {
+            let mut data = PartitionData::default();
+            data.partition_index = key.partition;
+            data.error_code = 0;
+            data.high_watermark = hw;
+            data.last_stable_offset = hw;
+            data.log_start_offset = log_start;
+            data.diverging_epoch.epoch = epoch;
+            data.diverging_epoch.end_offset = end;
+            data.records = Some(Bytes::new());
+            return Ok(data);
+        }
+    }
+    if offset < log_start || offset > leo {
+        return Err((ResponseError::OffsetOutOfRange.code(), hw, log_start));
+    }
+    let max_offset = if limits.is_consumer { hw } else { leo };
+    let mut data = PartitionData::default();
+    data.partition_index = key.partition;
+    data.error_code = 0;
+    data.high_watermark = hw;
+    data.last_stable_offset = hw;
+    data.log_start_offset = log_start;
+    data.diverging_epoch.epoch = -1;
+    data.diverging_epoch.end_offset = -1;
+    data.aborted_transactions = Some(Vec::new());
+    data.preferred_read_replica = (-1).into();
+    data.records = Some(Bytes::new());
+    if leads && limits.is_consumer {
+        if let Some(replica) = view.preferred_read_replica(&name, key.partition, limits.rack) {
+            // KIP-392: no records; the consumer fetches from `replica` from now on.
+            data.preferred_read_replica = replica.into();
+            return Ok(data);
+        }
+    }
+    let limit = usize::try_from(preq.max_bytes).unwrap_or(0).min(remaining);
+    if offset >= max_offset || (limit == 0 && any_data) {
+        return Ok(data);
+    }
+    let read = log
+        .read(offset, limit, max_offset)
+        .map_err(|e| (log_error_code(&e), hw, log_start))?;
+    // Only the first partition with data may exceed the limits (one whole batch).
+    if read.records.len == 0 || (any_data && read.records.len > limit) {
+        return Ok(data);
+    }
+    let bytes = read
+        .records
+        .to_bytes()
+        .map_err(|e| (BrokerError::from(e).code(), hw, log_start))?;
+    data.high_watermark = read.high_watermark;
+    data.last_stable_offset = read.high_watermark;
+    data.log_start_offset = read.log_start_offset;
+    data.records = Some(bytes);
+    Ok(data)
+}

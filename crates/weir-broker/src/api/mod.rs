@@ -1,0 +1,42 @@
+//! The Kafka APIs: one file per API handler, the request context, and the dispatch table.
+//!
+//! A handler has the signature `pub async fn handle(<the services it uses>, [ctx,] version, req)
+//! -> XxxResponse` and reports failures as Kafka error codes inside the response (mapped in
+//! `crate::error`). Only [`dispatch`] sees every service; a new API gets a file here and an arm
+//! in its table; cross-cutting checks (authorization, quotas, metrics) go in `dispatch`.
+
+pub mod alter_configs;
+pub mod alter_partition_reassignments;
+pub mod api_versions;
+pub mod consumer_group_describe;
+pub mod consumer_group_heartbeat;
+pub mod context;
+pub mod create_partitions;
+pub mod create_topics;
+pub mod delete_groups;
+pub mod delete_records;
+pub mod delete_topics;
+pub mod describe_cluster;
+pub mod describe_configs;
+pub mod describe_groups;
+pub mod dispatch;
+pub mod fetch;
+pub mod find_coordinator;
+pub mod heartbeat;
+pub mod incremental_alter_configs;
+pub mod init_producer_id;
+pub mod join_group;
+pub mod leave_group;
+pub mod list_groups;
+pub mod list_offsets;
+pub mod list_partition_reassignments;
+pub mod metadata;
+pub mod offset_commit;
+pub mod offset_delete;
+pub mod offset_fetch;
+pub mod offset_for_leader_epoch;
+pub mod produce;
+pub mod sync_group;
+
+pub use context::{Principal, RequestContext};
+pub use dispatch::{dispatch_ordered, Pending};

@@ -1,0 +1,85 @@
+//! OffsetCommit (key 8): store committed offsets in `__consumer_offsets`.
+
+use kafka_protocol::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
+
+use weir_group_coordinator::offsets::Committer;
+use weir_group_coordinator::GroupCoordinator;
+
+/// Offsets are acknowledged only once durable. Classic groups check member and generation
+/// (UNKNOWN_MEMBER_ID 25, ILLEGAL_GENERATION 22, REBALANCE_IN_PROGRESS 27 while the assignment is
+/// being distributed, FENCED_INSTANCE_ID 82); KIP-848 groups check the member epoch
+/// (STALE_MEMBER_EPOCH 113). A commit with generation -1 and no member id is accepted only for a
+/// group without members. Per partition: UNKNOWN_TOPIC_OR_PARTITION (3),
+/// OFFSET_METADATA_TOO_LARGE (12). Every partition gets the group-level refusals (the response
+/// has no top-level error code): INVALID_GROUP_ID (24), NOT_COORDINATOR (16) when another broker
+/// coordinates the group or leadership moved during the write, COORDINATOR_LOAD_IN_PROGRESS (14)
+/// while its state loads, COORDINATOR_NOT_AVAILABLE (15) when the write did not reach the ISR.
+/// `retention_time_ms` (v2–v4) is ignored, as since Kafka 2.1.
+pub async fn handle(
+    groups: &GroupCoordinator,
+    _version: i16,
+    req: OffsetCommitRequest,
+) -> OffsetCommitResponse {
+    let who = Committer {
+        member_id: req.member_id.to_string(),
+        instance_id: req.group_instance_id.as_ref().map(|s| s.to_string()),
+        generation_or_epoch: req.generation_id_or_member_epoch,
+    };
+    let entries: Vec<(String, i32, i64, i32, String)> = req
+        .topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions.iter().map(move |p| {
+                (
+                    t.name.to_string(),
+                    p.partition_index,
+                    p.committed_offset,
+                    p.committed_leader_epoch,
+                    p.committed_metadata
+                        .as_ref()
+                        .map(|s| s.to_string())
+                        .unwrap_or_default(),
+                )
+            })
+        })
+        .collect();
+    // OffsetCommit has no group-level error field: a refusal goes to every partition.
+    let refused = if req.group_id.is_empty() {
+        Some(kafka_protocol::error::ResponseError::InvalidGroupId.code())
+    } else {
+        groups
+            .check_coordinator(&req.group_id)
+            .err()
+            .map(|e| e.code())
+    };
+    let codes = if let Some(code) = refused {
+        vec![code; entries.len()]
+    } else {
+        groups.commit(&req.group_id, &who, entries).await
+    };
+    let mut codes = codes.into_iter();
+    let mut resp = OffsetCommitResponse::default();
+    resp.topics = req
+        .topics
+        .into_iter()
+        .map(|t| {
+            let mut rt = OffsetCommitResponseTopic::default();
+            rt.partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    let mut rp = OffsetCommitResponsePartition::default();
+                    rp.partition_index = p.partition_index;
+                    rp.error_code = codes.next().unwrap_or(0);
+                    rp
+                })
+                .collect();
+            rt.name = t.name;
+            rt
+        })
+        .collect();
+    resp
+}

@@ -1,0 +1,156 @@
+//! OffsetFetch (key 9): read committed offsets (v8+: several groups per request).
+
+use kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+    OffsetFetchResponseTopic, OffsetFetchResponseTopics,
+};
+use kafka_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse, TopicName};
+use kafka_protocol::protocol::StrBytes;
+
+use weir_group_coordinator::offsets::Committer;
+use weir_group_coordinator::records::OffsetValue;
+use weir_group_coordinator::GroupCoordinator;
+
+type Fetched = Vec<(String, i32, Option<OffsetValue>)>;
+type ByTopic = Vec<(String, Vec<(i32, Option<OffsetValue>)>)>;
+
+/// Partitions without a committed offset answer offset -1 with no error; `topics` = null means
+/// every committed partition of the group. v9 with a member id checks the KIP-848 member epoch
+/// (STALE_MEMBER_EPOCH 113, UNKNOWN_MEMBER_ID 25) at the group level. NOT_COORDINATOR (16) when
+/// another broker coordinates the group, COORDINATOR_LOAD_IN_PROGRESS (14) while its state
+/// loads. Group-level errors go per group (v8+), at the top level (v2–v7) or, in v1, which has
+/// no top-level error code, to every asked partition (offset -1).
+pub async fn handle(
+    groups: &GroupCoordinator,
+    version: i16,
+    req: OffsetFetchRequest,
+) -> OffsetFetchResponse {
+    let mut resp = OffsetFetchResponse::default();
+    if version >= 8 {
+        resp.groups = req
+            .groups
+            .into_iter()
+            .map(|g| {
+                let who = g.member_id.as_ref().map(|m| Committer {
+                    member_id: m.to_string(),
+                    instance_id: None,
+                    generation_or_epoch: g.member_epoch,
+                });
+                let topics = g.topics.map(|ts| {
+                    ts.into_iter()
+                        .map(|t| (t.name.to_string(), t.partition_indexes))
+                        .collect()
+                });
+                let mut rg = OffsetFetchResponseGroup::default();
+                let fetched = groups
+                    .check_coordinator(&g.group_id)
+                    .map_err(|e| e.code())
+                    .and_then(|()| {
+                        groups
+                            .fetch(&g.group_id, who.as_ref(), topics)
+                            .map_err(|e| e.code())
+                    });
+                match fetched {
+                    Ok(rows) => rg.topics = group_topics(rows),
+                    Err(code) => rg.error_code = code,
+                }
+                rg.group_id = g.group_id;
+                rg
+            })
+            .collect();
+        return resp;
+    }
+    let topics: Option<Vec<(String, Vec<i32>)>> = req.topics.map(|ts| {
+        ts.into_iter()
+            .map(|t| (t.name.to_string(), t.partition_indexes))
+            .collect()
+    });
+    let fetched = groups
+        .check_coordinator(&req.group_id)
+        .map_err(|e| e.code())
+        .and_then(|()| {
+            groups
+                .fetch(&req.group_id, None, topics.clone())
+                .map_err(|e| e.code())
+        });
+    match fetched {
+        Ok(rows) => resp.topics = legacy_topics(rows),
+        // v1 has no top-level error code: every asked partition carries it (as Kafka).
+        Err(code) if version < 2 => {
+            resp.topics = legacy_topics(
+                topics
+                    .unwrap_or_default()
+                    .into_iter()
+                    .flat_map(|(t, ps)| ps.into_iter().map(move |p| (t.clone(), p, None)))
+                    .collect(),
+            );
+            for p in resp.topics.iter_mut().flat_map(|t| t.partitions.iter_mut()) {
+                p.error_code = code;
+            }
+        }
+        Err(code) => resp.error_code = code,
+    }
+    resp
+}
+
+fn grouped(rows: Fetched) -> ByTopic {
+    let mut out: ByTopic = Vec::new();
+    for (t, p, v) in rows {
+        match out.iter_mut().find(|(name, _)| *name == t) {
+            Some((_, ps)) => ps.push((p, v)),
+            None => out.push((t, vec![(p, v)])),
+        }
+    }
+    out
+}
+
+fn fields(v: &Option<OffsetValue>) -> (i64, i32, Option<StrBytes>) {
+    match v {
+        Some(v) => (
+            v.offset,
+            v.leader_epoch,
+            Some(StrBytes::from_string(v.metadata.clone())),
+        ),
+        None => (-1, -1, Some(StrBytes::from_static_str(""))),
+    }
+}
+
+fn legacy_topics(rows: Fetched) -> Vec<OffsetFetchResponseTopic> {
+    grouped(rows)
+        .into_iter()
+        .map(|(t, ps)| {
+            let mut rt = OffsetFetchResponseTopic::default();
+            rt.name = TopicName(StrBytes::from_string(t));
+            rt.partitions = ps
+                .into_iter()
+                .map(|(p, v)| {
+                    let mut rp = OffsetFetchResponsePartition::default();
+                    rp.partition_index = p;
+                    (rp.committed_offset, rp.committed_leader_epoch, rp.metadata) = fields(&v);
+                    rp
+                })
+                .collect();
+            rt
+        })
+        .collect()
+}
+
+fn group_topics(rows: Fetched) -> Vec<OffsetFetchResponseTopics> {
+    grouped(rows)
+        .into_iter()
+        .map(|(t, ps)| {
+            let mut rt = OffsetFetchResponseTopics::default();
+            rt.name = TopicName(StrBytes::from_string(t));
+            rt.partitions = ps
+                .into_iter()
+                .map(|(p, v)| {
+                    let mut rp = OffsetFetchResponsePartitions::default();
+                    rp.partition_index = p;
+                    (rp.committed_offset, rp.committed_leader_epoch, rp.metadata) = fields(&v);
+                    rp
+                })
+                .collect();
+            rt
+        })
+        .collect()
+}

@@ -1,0 +1,234 @@
+//! Produce (key 0): append record batches through the replica manager, wait for durability
+//! (and for acks=all the ISR), answer per partition.
+
+use std::sync::Arc;
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use uuid::Uuid;
+use weir_log::TopicPartition;
+
+use crate::error::BrokerError;
+use crate::metadata::view::MetadataView;
+use crate::replica::append::{AppendOrigin, Appended};
+use crate::replica::manager::ReplicaManager;
+
+/// Produce: for each partition, validate and append (`PartitionLog::append`), then — for every
+/// partition at once, so one group-commit fsync covers the whole request — wait until the data
+/// is on disk, advance the high watermark past it (consumers never see data that is not
+/// durable) and wake long-polling fetches.
+///
+/// * `acks` ∉ {-1, 0, 1} → INVALID_REQUIRED_ACKS (21) for every partition, nothing appended.
+/// * Unknown topic or partition → UNKNOWN_TOPIC_OR_PARTITION (3); unknown topic id (v13+) →
+///   UNKNOWN_TOPIC_ID (100).
+/// * v3+: the records of a partition must be exactly one record batch, else INVALID_RECORD (87),
+///   as Kafka requires.
+/// * `acks=-1` with an ISR smaller than the topic's `min.insync.replicas` →
+///   NOT_ENOUGH_REPLICAS (19), nothing appended. Otherwise acks=-1 waits (up to the request's
+///   `timeout_ms`, then REQUEST_TIMED_OUT) until every ISR member has the batch (the high
+///   watermark passed it); NOT_ENOUGH_REPLICAS_AFTER_APPEND (20) when the ISR shrank below
+///   `min.insync.replicas` meanwhile, NOT_LEADER_OR_FOLLOWER when leadership moved.
+///   `acks=1` answers once the leader's own copy is durable.
+/// * Idempotent batches (producer id ≥ 0) are checked against the partition's producer state
+///   (`weir_log::producer_state`): a retry of one of the producer's last five batches is answered
+///   with its original offsets and not appended again; a sequence gap is
+///   OUT_OF_ORDER_SEQUENCE_NUMBER (45), an old epoch INVALID_PRODUCER_EPOCH (47). Transactional
+///   batches are not tracked (Weir has no transaction coordinator).
+pub async fn handle(
+    replicas: &Arc<ReplicaManager>,
+    view: &MetadataView,
+    version: i16,
+    req: ProduceRequest,
+) -> ProduceResponse {
+    append_phase(replicas, view, version, req).finish().await
+}
+
+/// A produce whose appends are done and whose durability wait is not.
+pub struct PendingProduce {
+    replicas: Arc<ReplicaManager>,
+    topics: Vec<PendingTopic>,
+    timeout: std::time::Duration,
+}
+
+struct PendingTopic {
+    name: TopicName,
+    topic_id: Uuid,
+    partitions: Vec<PendingPartition>,
+}
+
+struct PendingPartition {
+    index: i32,
+    outcome: Result<Appended, BrokerError>,
+}
+
+/// Perform the appends of a produce request in request order (the part whose order matters
+/// across pipelined requests on one connection).
+pub fn append_phase(
+    replicas: &Arc<ReplicaManager>,
+    view: &MetadataView,
+    version: i16,
+    req: ProduceRequest,
+) -> PendingProduce {
+    let origin = AppendOrigin::Client {
+        acks: req.acks,
+        produce_version: version,
+    };
+    let timeout = std::time::Duration::from_millis(u64::try_from(req.timeout_ms).unwrap_or(0));
+    let mut topics = Vec::with_capacity(req.topic_data.len());
+    for t in req.topic_data {
+        let resolved = resolve_topic(view, &t.name, t.topic_id, version);
+        let mut partitions = Vec::with_capacity(t.partition_data.len());
+        for p in t.partition_data {
+            let outcome = match &resolved {
+                Err(e) => Err(BrokerError::kafka(error_kind(e), e.to_string())),
+                Ok(name) => replicas.append(
+                    &TopicPartition::new(name.as_str(), p.index),
+                    p.records.as_deref().unwrap_or(&[]),
+                    origin,
+                ),
+            };
+            partitions.push(PendingPartition {
+                index: p.index,
+                outcome,
+            });
+        }
+        topics.push(PendingTopic {
+            name: t.name,
+            topic_id: t.topic_id,
+            partitions,
+        });
+    }
+    PendingProduce {
+        replicas: replicas.clone(),
+        topics,
+        timeout,
+    }
+}
+
+impl PendingProduce {
+    /// Wait for every append's durability ticket (one group-commit pass covers them all),
+    /// count the leader's copies toward the high watermarks, then — for acks=all — wait for the
+    /// ISR on every partition at once, and build the response.
+    pub async fn finish(self) -> ProduceResponse {
+        let replicas = self.replicas;
+        let mut staged = Vec::with_capacity(self.topics.len());
+        for t in self.topics {
+            let mut parts = Vec::with_capacity(t.partitions.len());
+            for p in t.partitions {
+                let outcome = match p.outcome {
+                    Ok(a) => replicas.await_durable(&a).await.map(|()| a),
+                    Err(e) => Err(e),
+                };
+                parts.push((p.index, outcome));
+            }
+            staged.push((t.name, t.topic_id, parts));
+        }
+        let mut resp = ProduceResponse::default();
+        for (name, topic_id, parts) in staged {
+            let mut tr = TopicProduceResponse::default();
+            tr.name = name;
+            tr.topic_id = topic_id;
+            // acks=all: one replication wait per partition, all running at once (an append
+            // already committed is answered without a task).
+            let waits: Vec<_> = parts
+                .into_iter()
+                .map(|(index, outcome)| {
+                    let waiting = match outcome {
+                        Ok(a) if a.needs_replication_wait() => {
+                            let r = replicas.clone();
+                            let timeout = self.timeout;
+                            Ok(tokio::spawn(async move {
+                                r.await_acks(&a, timeout).await.map(|()| a.res)
+                            }))
+                        }
+                        Ok(a) => Err(replicas.acks_done(&a).map(|()| a.res)),
+                        Err(e) => Err(Err(e)),
+                    };
+                    (index, waiting)
+                })
+                .collect();
+            for (index, waiting) in waits {
+                let outcome = match waiting {
+                    Ok(handle) => handle.await.unwrap_or_else(|e| {
+                        Err(BrokerError::kafka(
+                            ResponseError::UnknownServerError,
+                            format!("replication wait failed: {e}"),
+                        ))
+                    }),
+                    Err(done) => done,
+                };
+                tr.partition_responses
+                    .push(partition_response(&tr.name, index, outcome));
+            }
+            resp.responses.push(tr);
+        }
+        resp
+    }
+}
+
+/// One partition's answer.
+fn partition_response(
+    topic: &TopicName,
+    index: i32,
+    outcome: Result<weir_log::AppendResult, BrokerError>,
+) -> PartitionProduceResponse {
+    let mut pr = PartitionProduceResponse::default();
+    pr.index = index;
+    match outcome {
+        Ok(res) => {
+            pr.error_code = 0;
+            pr.base_offset = res.base_offset;
+            pr.log_append_time_ms = res.log_append_time;
+            pr.log_start_offset = res.log_start_offset;
+        }
+        Err(e) => {
+            pr.error_code = e.code();
+            if pr.error_code == ResponseError::OutOfOrderSequenceNumber.code() {
+                // Fatal for an idempotent producer: worth an operator's attention.
+                tracing::warn!(topic = %topic.0, partition = index, error = %e, "produce refused");
+            }
+            pr.error_message = Some(StrBytes::from_string(e.to_string()));
+            pr.base_offset = -1;
+            pr.log_append_time_ms = -1;
+            pr.log_start_offset = -1;
+        }
+    }
+    pr
+}
+
+/// Why a topic could not be resolved.
+#[derive(Debug, thiserror::Error)]
+enum TopicLookup {
+    #[error("This server does not host this topic: {0}")]
+    UnknownName(String),
+    #[error("This server does not host this topic ID: {0}")]
+    UnknownId(Uuid),
+}
+
+fn error_kind(e: &TopicLookup) -> ResponseError {
+    match e {
+        TopicLookup::UnknownName(_) => ResponseError::UnknownTopicOrPartition,
+        TopicLookup::UnknownId(_) => ResponseError::UnknownTopicId,
+    }
+}
+
+/// The topic's name: from the request (v0–12) or looked up by id (v13+).
+fn resolve_topic(
+    view: &MetadataView,
+    name: &TopicName,
+    id: Uuid,
+    version: i16,
+) -> Result<String, TopicLookup> {
+    if version >= 13 || (name.0.is_empty() && !id.is_nil()) {
+        return view
+            .topic_by_id(id)
+            .map(|m| m.name)
+            .ok_or(TopicLookup::UnknownId(id));
+    }
+    let name = name.0.as_str();
+    view.topic(name)
+        .map(|m| m.name)
+        .ok_or_else(|| TopicLookup::UnknownName(name.to_string()))
+}

@@ -1,0 +1,211 @@
+//! Start-up wiring: [`Broker::open`] builds every service once, in dependency order, starts
+//! their background tasks, and hands them out as `Arc`s. `Broker` holds nothing but those
+//! `Arc`s, the configuration and the cluster id; it has no behaviour of its own.
+//!
+//! Services and what they depend on (none refers back to `Broker` or to a service above it):
+//! `MetadataView` (the image) ← `ReplicaManager` (logs, replication) ← `MetadataApplier`
+//! (applies images to logs, replicas, coordinators) ← `TopicAdmin` (metadata proposals) ←
+//! coordinators (`GroupCoordinator` on the coordinator runtime, `ProducerIdManager`) and
+//! `Lifecycle` (registration, heartbeats, controlled shutdown).
+
+pub mod properties;
+pub mod quorum;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::{info, warn};
+use weir_coordinator::SystemClock;
+use weir_group_coordinator::GroupCoordinator;
+use weir_log::{LogManager, TopicPartition};
+use weir_meta::raft::MetaNode;
+
+use crate::admin::topics::{TopicAdmin, TopicDefaults};
+use crate::applier::MetadataApplier;
+use crate::config::BrokerConfig;
+use crate::coordinators::offsets_topic::{GroupTopics, OffsetsTopic};
+use crate::coordinators::ownership::GroupOwnership;
+use crate::coordinators::producer_ids::ProducerIdManager;
+use crate::error::BrokerError;
+use crate::fetch_sessions::FetchSessionCache;
+use crate::lifecycle::Lifecycle;
+use crate::metadata::view::{MetadataView, NodeIdentity};
+use crate::replica::manager::{ReplicaManager, ReplicaSettings};
+
+/// The services of one broker process, built by [`Broker::open`].
+#[derive(Debug)]
+pub struct Broker {
+    /// Effective configuration.
+    pub config: Arc<BrokerConfig>,
+    /// Cluster id, generated once and persisted in `<log_dir>/meta.properties`.
+    pub cluster_id: String,
+    /// This node's metadata-quorum member (and, while Raft leader, the active controller).
+    pub quorum: Arc<MetaNode>,
+    /// Read-only answers from the metadata image.
+    pub view: Arc<MetadataView>,
+    /// Partition logs and their replication.
+    pub replicas: Arc<ReplicaManager>,
+    /// Applies metadata images to local state.
+    pub applier: Arc<MetadataApplier>,
+    /// Topic administration through the metadata quorum.
+    pub admin: Arc<TopicAdmin>,
+    /// Registration, heartbeats and controlled shutdown.
+    pub lifecycle: Arc<Lifecycle>,
+    /// The consumer-group coordinator.
+    pub groups: Arc<GroupCoordinator>,
+    /// Producer id allocation for idempotent producers.
+    pub producer_ids: Arc<ProducerIdManager>,
+    /// KIP-227 fetch sessions.
+    pub fetch_sessions: Arc<FetchSessionCache>,
+}
+
+impl Broker {
+    /// Open the broker: create the log dir, read or write `meta.properties`, start this node's
+    /// metadata-quorum member (single voter by default; `controller.quorum.voters` for a cluster,
+    /// Raft RPC on the CONTROLLER listener), open the log manager, build the services, move a
+    /// pre-Raft topic table onto the metadata log, apply the current image (opening the
+    /// partitions this node replicates and loading the coordinators' partitions it leads), and
+    /// start the background tasks. Fails if `meta.properties` names another node id, or if more
+    /// than one log dir is configured (Weir supports exactly one log dir for now; Kafka supports
+    /// JBOD).
+    pub async fn open(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
+        let log_dir = match config.log_dirs.as_slice() {
+            [one] => one.clone(),
+            [] => return Err(BrokerError::Config("log.dirs is empty".into())),
+            _ => {
+                return Err(BrokerError::Config(
+                    "Weir supports exactly one entry in log.dirs for now".into(),
+                ))
+            }
+        };
+        std::fs::create_dir_all(&log_dir)?;
+        let cluster_id = properties::load_or_create_meta(&log_dir, config.node_id)?;
+        let (meta_config, listener) = quorum::meta_setup(&config).await?;
+        let single = meta_config.voters.len() == 1;
+        let quorum = MetaNode::start(meta_config, listener).await?;
+        let clock = Arc::new(SystemClock);
+        let logs = LogManager::open(&log_dir, clock.clone())?;
+        let config = Arc::new(config);
+        let view = Arc::new(MetadataView::new(quorum.clone(), identity(&config)));
+        let replicas = Arc::new(ReplicaManager::new(
+            ReplicaSettings {
+                node_id: config.node_id,
+                min_insync_replicas: config.min_insync_replicas,
+                replication: config.replication.clone(),
+            },
+            logs,
+            view.clone(),
+            quorum.clone(),
+        ));
+        let applier = Arc::new(MetadataApplier::new(
+            config.node_id,
+            config.log_defaults.clone(),
+            view.clone(),
+            replicas.clone(),
+        ));
+        let admin = Arc::new(TopicAdmin::new(
+            quorum.clone(),
+            view.clone(),
+            applier.clone(),
+            TopicDefaults {
+                num_partitions: config.num_partitions,
+                replication_factor: config.default_replication_factor,
+            },
+        ));
+        let offsets = Arc::new(OffsetsTopic::new(
+            replicas.clone(),
+            view.clone(),
+            admin.clone(),
+            config.groups.clone(),
+            clock.clone(),
+        ));
+        let groups = Arc::new(GroupCoordinator::new(
+            config.groups.clone(),
+            offsets.clone(),
+            offsets,
+            clock,
+            Arc::new(GroupTopics::new(view.clone())),
+        ));
+        applier.register_coordinator(Arc::new(GroupOwnership::new(
+            config.node_id,
+            groups.clone(),
+        )));
+        let producer_ids = Arc::new(ProducerIdManager::open(
+            &log_dir,
+            quorum.clone(),
+            config.node_id,
+        )?);
+        let lifecycle = Arc::new(Lifecycle::new(
+            quorum.clone(),
+            view.clone(),
+            replicas.clone(),
+            applier.clone(),
+            Duration::from_millis(config.broker_heartbeat_interval_ms),
+            config.replication.controlled_shutdown,
+        ));
+        let broker = Arc::new(Broker {
+            config,
+            cluster_id,
+            quorum,
+            view,
+            replicas,
+            applier,
+            admin,
+            lifecycle,
+            groups,
+            producer_ids,
+            fetch_sessions: Arc::new(FetchSessionCache::default()),
+        });
+        if single {
+            // The sole voter elects itself; topics and registration are available at once.
+            broker
+                .quorum
+                .wait_for_leader(Duration::from_secs(10))
+                .await
+                .ok_or_else(|| {
+                    BrokerError::Config("metadata quorum of one did not elect itself".into())
+                })?;
+            broker.lifecycle.migrate_legacy_topics(&log_dir).await?;
+            // A dedicated controller (process.roles=controller) hosts no partitions.
+            if broker.view.is_broker() {
+                broker.lifecycle.register().await?;
+            }
+        }
+        let image = broker.applier.apply_latest()?;
+        warn_about_stray_dirs(broker.replicas.logs());
+        info!(topics = image.topics.len(), "topic metadata loaded");
+        broker.replicas.ensure_fetchers();
+        tokio::spawn(broker.applier.clone().follow());
+        tokio::spawn(broker.lifecycle.clone().heartbeat_loop());
+        tokio::spawn(crate::replica::isr::shrink_loop(broker.replicas.clone()));
+        Ok(broker)
+    }
+}
+
+/// This node's identity from its configuration.
+fn identity(config: &BrokerConfig) -> NodeIdentity {
+    NodeIdentity {
+        node_id: config.node_id,
+        incarnation: uuid::Uuid::new_v4(),
+        is_broker: config.process_roles.iter().any(|r| r == "broker"),
+        rack: config.broker_rack.clone(),
+        advertised: config
+            .advertised_listeners
+            .iter()
+            .chain(config.listeners.iter())
+            .find(|l| !l.name.eq_ignore_ascii_case("CONTROLLER"))
+            .cloned(),
+        rack_aware_selector: config.replication.rack_aware_selector,
+    }
+}
+
+/// Log directories on disk that no topic of the image owns are left alone, with a warning.
+fn warn_about_stray_dirs(logs: &LogManager) {
+    let known: HashSet<TopicPartition> = logs.partitions_open().into_iter().collect();
+    for tp in logs.partitions_on_disk() {
+        if !known.contains(&tp) && tp.topic != "__cluster_metadata" {
+            warn!(partition = %tp.dir_name(), "log directory belongs to no known topic; left untouched");
+        }
+    }
+}

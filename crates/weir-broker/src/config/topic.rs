@@ -1,0 +1,132 @@
+//! Topic names and topic configs: Kafka's validation rules and the effective storage config of a
+//! topic (broker defaults overlaid with the topic's overrides).
+
+use std::collections::BTreeMap;
+
+use kafka_protocol::error::ResponseError;
+use weir_log::LogConfig;
+
+use crate::error::BrokerError;
+
+/// Topic configs that are not storage configs but are valid on a topic.
+pub const NON_LOG_TOPIC_CONFIGS: &[&str] = &[
+    "min.insync.replicas",
+    "unclean.leader.election.enable",
+    "compression.type",
+];
+
+/// Kafka's topic name rules: 1..=249 chars of `[a-zA-Z0-9._-]`, not `.` or `..`.
+pub fn validate_topic_name(name: &str) -> Result<(), BrokerError> {
+    let invalid = |why: &str| {
+        BrokerError::kafka(
+            ResponseError::InvalidTopicException,
+            format!("topic name {name:?} is illegal: {why}"),
+        )
+    };
+    if name.is_empty() {
+        return Err(invalid("empty"));
+    }
+    if name == "." || name == ".." {
+        return Err(invalid("'.' and '..' are not allowed"));
+    }
+    if name.len() > 249 {
+        return Err(invalid("longer than 249 characters"));
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        return Err(invalid(
+            "only ASCII alphanumerics, '.', '_' and '-' are allowed",
+        ));
+    }
+    Ok(())
+}
+
+/// Validate one topic config key/value (INVALID_CONFIG on failure).
+pub fn validate_topic_config(key: &str, value: &str) -> Result<(), BrokerError> {
+    let invalid = |why: String| {
+        BrokerError::kafka(
+            ResponseError::InvalidConfig,
+            format!("{key}={value}: {why}"),
+        )
+    };
+    if LogConfig::is_log_config(key) {
+        return LogConfig::default()
+            .set(key, value)
+            .map(|_| ())
+            .map_err(|e| invalid(e.to_string()));
+    }
+    match key {
+        "min.insync.replicas" => match value.trim().parse::<i32>() {
+            Ok(v) if v >= 1 => Ok(()),
+            _ => Err(invalid("must be an integer >= 1".into())),
+        },
+        "unclean.leader.election.enable" => match value.trim() {
+            "true" | "false" => Ok(()),
+            _ => Err(invalid("must be true or false".into())),
+        },
+        "compression.type" => match value.trim() {
+            "producer" | "uncompressed" | "gzip" | "snappy" | "lz4" | "zstd" => Ok(()),
+            _ => Err(invalid(
+                "must be producer, uncompressed, gzip, snappy, lz4 or zstd".into(),
+            )),
+        },
+        _ => Err(BrokerError::kafka(
+            ResponseError::InvalidConfig,
+            format!("unknown topic config {key}"),
+        )),
+    }
+}
+
+/// The effective storage config of a topic: `defaults` (the broker's `log.*` configs) overlaid
+/// with the topic's overrides; INVALID_CONFIG when an override does not parse.
+pub fn effective_log_config(
+    defaults: &LogConfig,
+    overrides: &BTreeMap<String, String>,
+) -> Result<LogConfig, BrokerError> {
+    let mut cfg = defaults.clone();
+    for (k, v) in overrides {
+        if LogConfig::is_log_config(k) {
+            cfg.set(k, v)
+                .map_err(|e| BrokerError::kafka(ResponseError::InvalidConfig, e.to_string()))?;
+        }
+    }
+    Ok(cfg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_names_follow_kafka_rules() {
+        assert!(validate_topic_name("orders.v1_x-2").is_ok());
+        assert!(validate_topic_name("__consumer_offsets").is_ok());
+        for bad in ["", ".", "..", "has space", "slash/y", &"x".repeat(250)] {
+            let e = validate_topic_name(bad).unwrap_err();
+            assert_eq!(
+                e.code(),
+                ResponseError::InvalidTopicException.code(),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn topic_configs_are_validated() {
+        assert!(validate_topic_config("retention.ms", "86400000").is_ok());
+        assert!(validate_topic_config("min.insync.replicas", "2").is_ok());
+        for (k, v) in [
+            ("retention.ms", "x"),
+            ("min.insync.replicas", "0"),
+            ("no.such", "1"),
+            ("cleanup.policy", "keep"),
+        ] {
+            assert_eq!(
+                validate_topic_config(k, v).unwrap_err().code(),
+                ResponseError::InvalidConfig.code()
+            );
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! This broker's life with the controller: registration (a new incarnation) and heartbeats,
+//! controlled shutdown, and the one-time move of a pre-Raft topic table onto the metadata log.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kafka_protocol::error::ResponseError;
+use weir_meta::image::MetadataImage;
+use weir_meta::raft::MetaNode;
+use weir_meta::records::{Endpoint, MetadataRecord, PartitionInfo};
+
+use crate::applier::MetadataApplier;
+use crate::error::BrokerError;
+use crate::metadata::topic_meta::read_legacy;
+use crate::metadata::view::MetadataView;
+use crate::replica::manager::ReplicaManager;
+
+/// File name of the pre-Raft topic metadata store inside the log dir (migrated at start-up).
+pub const TOPICS_FILE: &str = "weir-topics.json";
+
+/// How long a controlled shutdown waits for leadership to move.
+const CONTROLLED_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Registration, heartbeats and controlled shutdown of this broker.
+#[derive(Debug)]
+pub struct Lifecycle {
+    quorum: Arc<MetaNode>,
+    view: Arc<MetadataView>,
+    replicas: Arc<ReplicaManager>,
+    applier: Arc<MetadataApplier>,
+    heartbeat_interval: Duration,
+    controlled_shutdown: bool,
+}
+
+impl Lifecycle {
+    /// The lifecycle of the broker `view` describes; heartbeats every `heartbeat_interval`;
+    /// `controlled_shutdown` is `controlled.shutdown.enable`.
+    pub fn new(
+        quorum: Arc<MetaNode>,
+        view: Arc<MetadataView>,
+        replicas: Arc<ReplicaManager>,
+        applier: Arc<MetadataApplier>,
+        heartbeat_interval: Duration,
+        controlled_shutdown: bool,
+    ) -> Self {
+        Lifecycle {
+            quorum,
+            view,
+            replicas,
+            applier,
+            heartbeat_interval,
+            controlled_shutdown,
+        }
+    }
+
+    /// Register this broker (a new incarnation) and send the first heartbeat, which unfences it.
+    pub async fn register(&self) -> Result<(), BrokerError> {
+        let (host, port) = self.view.advertised_endpoint();
+        let me = self.view.identity();
+        let record = MetadataRecord::RegisterBroker {
+            id: me.node_id,
+            incarnation: me.incarnation,
+            listeners: vec![Endpoint {
+                name: "PLAINTEXT".into(),
+                host,
+                port: port as u16,
+            }],
+            rack: me.rack.clone(),
+        };
+        self.quorum.propose(vec![record]).await?;
+        self.quorum.heartbeat(me.node_id).await?;
+        Ok(())
+    }
+
+    /// Heartbeat with the active controller every `broker.heartbeat.interval.ms` for the life
+    /// of the process, re-registering when the controller lost this incarnation. Stops at
+    /// shutdown; pauses during a controlled shutdown (so the controller keeps this broker fenced).
+    pub async fn heartbeat_loop(self: Arc<Self>) {
+        let period = self.heartbeat_interval.max(Duration::from_millis(50));
+        let mut beat = tokio::time::interval(period);
+        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            beat.tick().await;
+            if self.replicas.is_shutting_down() {
+                return;
+            }
+            if !self.view.is_broker() || self.replicas.is_leaving() {
+                continue;
+            }
+            let r = if self.view.registered() {
+                self.quorum
+                    .heartbeat(self.view.node_id())
+                    .await
+                    .map_err(BrokerError::from)
+            } else {
+                self.register().await
+            };
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "controller heartbeat failed; retrying");
+            }
+        }
+    }
+
+    /// Controlled shutdown (`controlled.shutdown.enable`): when another broker is alive, stop
+    /// heartbeating and have the controller fence this broker, which moves every leadership it
+    /// holds to another ISR member and takes it out of every ISR, then wait (bounded) until the
+    /// applied metadata shows that. Clients get NOT_LEADER_OR_FOLLOWER, refresh metadata and
+    /// carry on with the new leaders instead of timing out against a dead one.
+    pub async fn controlled_shutdown(&self) {
+        if !self.controlled_shutdown || !self.view.is_broker() {
+            return;
+        }
+        let node = self.view.node_id();
+        let image = self.view.image();
+        let others = image.brokers.values().any(|b| b.id != node && !b.fenced);
+        let leads_replicated = image.topics.values().any(|t| {
+            t.partitions
+                .iter()
+                .any(|p| p.leader == node && p.replicas.len() > 1)
+        });
+        if !others || !leads_replicated {
+            return;
+        }
+        self.replicas.set_leaving();
+        let started = std::time::Instant::now();
+        let deadline = tokio::time::Instant::now() + CONTROLLED_SHUTDOWN_TIMEOUT;
+        let moved_away = |img: &MetadataImage| {
+            img.topics.values().all(|t| {
+                t.partitions
+                    .iter()
+                    .all(|p| p.leader != node || p.replicas.len() == 1)
+            })
+        };
+        let moved = tokio::time::timeout_at(deadline, async {
+            loop {
+                let image = self.view.image();
+                if moved_away(&image) {
+                    return Ok(());
+                }
+                let records = weir_meta::controller::fence(&image, node);
+                if let Err(e) = self.quorum.propose(records).await {
+                    tracing::warn!(error = %e, "controlled shutdown: fencing failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+                return self.applier.await_image(moved_away).await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| {
+            Err(BrokerError::kafka(
+                ResponseError::RequestTimedOut,
+                "timed out waiting for the controller",
+            ))
+        });
+        match moved {
+            Ok(()) => tracing::info!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "controlled shutdown: leadership moved to other brokers"
+            ),
+            Err(e) => tracing::warn!(error = %e, "controlled shutdown: leadership did not move"),
+        }
+    }
+
+    /// Move `weir-topics.json` (pre-Raft data dirs) onto the metadata log, keeping topic ids,
+    /// then rename it to `weir-topics.json.migrated`.
+    pub async fn migrate_legacy_topics(&self, log_dir: &Path) -> Result<(), BrokerError> {
+        let path = log_dir.join(TOPICS_FILE);
+        let Some(topics) = read_legacy(&path)? else {
+            return Ok(());
+        };
+        let image = self.view.image();
+        let node = self.view.node_id();
+        let records: Vec<MetadataRecord> = topics
+            .into_iter()
+            .filter(|t| !image.topics.contains_key(&t.name))
+            .map(|t| MetadataRecord::CreateTopic {
+                name: t.name,
+                id: t.id,
+                partitions: (0..t.partitions)
+                    .map(|_| PartitionInfo::new(vec![node]))
+                    .collect(),
+                configs: t.configs,
+            })
+            .collect();
+        let n = records.len();
+        if n > 0 {
+            self.quorum.propose(records).await?;
+        }
+        std::fs::rename(&path, path.with_extension("json.migrated"))?;
+        tracing::info!(topics = n, "moved weir-topics.json onto the metadata log");
+        Ok(())
+    }
+}

@@ -1,0 +1,300 @@
+//! A follower's fetcher: one task per leader broker, copying every partition this broker
+//! follows from that leader with Fetch v12 (replica id set, `last_fetched_epoch` for KIP-320
+//! divergence checks). Each round: fetch (long-poll at the leader), truncate where the leader
+//! reports a diverging epoch, append what came back keeping its offsets, wait until it is
+//! durable, then fetch again — so the fetch offset a leader sees is always durable here and a
+//! leader counts only fsynced copies toward the high watermark.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::fetch_response::PartitionData;
+use kafka_protocol::messages::{ApiKey, BrokerId, FetchRequest, FetchResponse, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use weir_log::{PartitionLog, TopicPartition};
+
+use super::manager::{FollowTarget, ReplicaManager};
+
+/// Fetch version followers send (topic names, diverging epochs).
+const FETCH_VERSION: i16 = 12;
+/// Largest fetch response a follower accepts.
+const MAX_RESPONSE: usize = 256 << 20;
+
+/// Why one fetch round failed (the task backs off and reconnects).
+#[derive(Debug, thiserror::Error)]
+enum RoundError {
+    #[error("leader {0} has no registered endpoint")]
+    NoEndpoint(i32),
+    #[error("i/o with the leader: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("protocol: {0}")]
+    Protocol(String),
+    #[error("timed out waiting for the leader")]
+    Timeout,
+}
+
+struct Connection {
+    addr: String,
+    stream: TcpStream,
+    correlation: i32,
+}
+
+/// Run the fetcher for partitions led by `leader` until none is left (or the broker stops).
+pub async fn run(broker: Arc<ReplicaManager>, leader: i32) {
+    let backoff = Duration::from_millis(broker.settings.replication.fetch_backoff_ms);
+    let mut conn: Option<Connection> = None;
+    tracing::info!(leader, "replica fetcher started");
+    loop {
+        let parts: Vec<(TopicPartition, FollowTarget)> = {
+            let mut table = broker.fetch_table();
+            let parts: Vec<_> = table
+                .targets
+                .iter()
+                .filter(|(_, t)| t.leader == leader)
+                .map(|(tp, t)| (tp.clone(), *t))
+                .collect();
+            if parts.is_empty() || broker.is_shutting_down() {
+                table.running.remove(&leader);
+                tracing::info!(leader, "replica fetcher stopped: nothing left to follow");
+                return;
+            }
+            parts
+        };
+        match round(&broker, leader, &parts, &mut conn).await {
+            Ok(true) => {}
+            Ok(false) => tokio::time::sleep(backoff.min(Duration::from_millis(200))).await,
+            Err(e) => {
+                tracing::debug!(leader, error = %e, "replica fetch failed; backing off");
+                conn = None;
+                tokio::time::sleep(backoff).await;
+            }
+        }
+    }
+}
+
+/// One fetch round. Ok(false) when every partition answered with an error (metadata is
+/// probably about to change: pause briefly).
+async fn round(
+    broker: &Arc<ReplicaManager>,
+    leader: i32,
+    parts: &[(TopicPartition, FollowTarget)],
+    conn: &mut Option<Connection>,
+) -> Result<bool, RoundError> {
+    let addr = leader_addr(broker, leader).ok_or(RoundError::NoEndpoint(leader))?;
+    if conn.as_ref().is_none_or(|c| c.addr != addr) {
+        let stream = tokio::time::timeout(Duration::from_secs(3), TcpStream::connect(&addr))
+            .await
+            .map_err(|_| RoundError::Timeout)??;
+        stream.set_nodelay(true)?;
+        *conn = Some(Connection {
+            addr: addr.clone(),
+            stream,
+            correlation: 0,
+        });
+    }
+    let Some(c) = conn.as_mut() else {
+        return Err(RoundError::Timeout);
+    };
+    let cfg = &broker.settings.replication;
+    let mut logs: HashMap<TopicPartition, Arc<PartitionLog>> = HashMap::new();
+    let sent: HashMap<&TopicPartition, FollowTarget> =
+        parts.iter().map(|(tp, t)| (tp, *t)).collect();
+    let mut req = FetchRequest::default();
+    req.replica_id = BrokerId(broker.settings.node_id);
+    req.max_wait_ms = cfg.fetch_wait_max_ms;
+    req.min_bytes = 1;
+    req.max_bytes = cfg.fetch_response_max_bytes;
+    req.isolation_level = 0;
+    req.session_id = 0;
+    req.session_epoch = -1;
+    for (tp, target) in parts {
+        let Some(log) = broker.logs.get(tp) else {
+            continue;
+        };
+        let mut p = FetchPartition::default();
+        p.partition = tp.partition;
+        p.current_leader_epoch = target.leader_epoch;
+        p.fetch_offset = log.log_end_offset();
+        p.last_fetched_epoch = log.latest_epoch().unwrap_or(-1);
+        p.log_start_offset = log.log_start_offset();
+        p.partition_max_bytes = cfg.fetch_max_bytes;
+        match req.topics.last_mut() {
+            Some(t) if t.topic.0.as_str() == tp.topic => t.partitions.push(p),
+            _ => {
+                let mut t = FetchTopic::default();
+                t.topic = TopicName(StrBytes::from_string(tp.topic.clone()));
+                t.partitions.push(p);
+                req.topics.push(t);
+            }
+        }
+        logs.insert(tp.clone(), log);
+    }
+    if logs.is_empty() {
+        return Ok(false);
+    }
+    c.correlation = c.correlation.wrapping_add(1);
+    let frame = weir_protocol::client::encode_request(
+        ApiKey::Fetch,
+        FETCH_VERSION,
+        c.correlation,
+        "weir-replica-fetcher",
+        &req,
+    )
+    .map_err(|e| RoundError::Protocol(e.to_string()))?;
+    let wait = Duration::from_millis(cfg.fetch_wait_max_ms.max(0) as u64) + Duration::from_secs(30);
+    let body = tokio::time::timeout(wait, async {
+        c.stream.write_all(&frame).await?;
+        let mut prefix = [0u8; 4];
+        c.stream.read_exact(&mut prefix).await?;
+        let len = weir_protocol::frame::frame_length(prefix, MAX_RESPONSE)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let mut buf = vec![0u8; len];
+        c.stream.read_exact(&mut buf).await?;
+        Ok::<_, std::io::Error>(buf)
+    })
+    .await
+    .map_err(|_| RoundError::Timeout)??;
+    let resp: FetchResponse = weir_protocol::client::decode_response(
+        ApiKey::Fetch,
+        FETCH_VERSION,
+        c.correlation,
+        Bytes::from(body),
+    )
+    .map_err(|e| RoundError::Protocol(e.to_string()))?;
+    if resp.error_code != 0 {
+        return Err(RoundError::Protocol(format!(
+            "fetch error code {}",
+            resp.error_code
+        )));
+    }
+    let mut any_ok = false;
+    let mut tickets = Vec::new();
+    let mut appended = Vec::new();
+    for t in resp.responses {
+        for pd in t.partitions {
+            let tp = TopicPartition::new(t.topic.0.as_str(), pd.partition_index);
+            let Some(log) = logs.get(&tp) else {
+                continue;
+            };
+            // Drop the answer unless the partition still follows this leader at the epoch the
+            // fetch was sent for. The fetch table stays locked while the answer is applied:
+            // `reconcile` removes a partition this broker starts to lead from the table before
+            // its new epoch begins in the log, so nothing fetched from the old leader lands after.
+            let table = broker.fetch_table();
+            if table.targets.get(&tp) != sent.get(&tp) {
+                continue;
+            }
+            let result = apply(log, &pd);
+            drop(table);
+            match result {
+                Ok(Applied { ticket, hw, ok }) => {
+                    any_ok |= ok;
+                    if let Some(ticket) = ticket {
+                        tickets.push(ticket);
+                    }
+                    appended.push((log.clone(), hw, pd.log_start_offset));
+                }
+                Err(e) => {
+                    tracing::warn!(partition = %tp.dir_name(), error = %e, "could not apply fetched data");
+                }
+            }
+        }
+    }
+    for ticket in tickets {
+        if let Err(e) = broker.logs.wait_durable_async(ticket).await {
+            return Err(RoundError::Protocol(format!("local fsync failed: {e}")));
+        }
+    }
+    for (log, leader_hw, leader_log_start) in appended {
+        // Advancing wakes the consumers long-polling this follower (KIP-392).
+        broker.advance_high_watermark(&log, leader_hw.min(log.log_end_offset()));
+        // DeleteRecords on the leader moves the followers' log start too (as in Kafka).
+        let start = leader_log_start.min(log.high_watermark());
+        if start > log.log_start_offset() {
+            if let Err(e) = log.delete_records_before(start) {
+                tracing::warn!(partition = %log.topic_partition().dir_name(), error = %e, "could not follow the leader's log start");
+            }
+        }
+    }
+    Ok(any_ok)
+}
+
+/// What applying one partition's answer did.
+struct Applied {
+    ticket: Option<weir_log::DurabilityTicket>,
+    /// The leader's high watermark (-1 when unknown).
+    hw: i64,
+    /// False when the leader answered with an error.
+    ok: bool,
+}
+
+/// Apply one partition of a fetch response to the local log: truncate to the divergence
+/// point, reset after OFFSET_OUT_OF_RANGE, or append the records.
+fn apply(log: &PartitionLog, pd: &PartitionData) -> Result<Applied, weir_log::LogError> {
+    let tp = log.topic_partition().dir_name();
+    let none = |ok| Applied {
+        ticket: None,
+        hw: -1,
+        ok,
+    };
+    if pd.error_code == ResponseError::OffsetOutOfRange.code() {
+        let leo = log.log_end_offset();
+        if pd.log_start_offset > leo {
+            tracing::warn!(partition = %tp, leader_log_start = pd.log_start_offset, leo, "behind the leader's log start: starting over there");
+            log.truncate_fully_and_start_at(pd.log_start_offset)?;
+        } else if pd.high_watermark >= 0 && pd.high_watermark < leo {
+            tracing::warn!(partition = %tp, leader_hw = pd.high_watermark, leo, "ahead of the leader: truncating to its high watermark");
+            log.truncate_to(pd.high_watermark)?;
+        }
+        return Ok(none(true));
+    }
+    if pd.error_code != 0 {
+        tracing::debug!(partition = %tp, code = pd.error_code, "leader refused the fetch");
+        return Ok(none(false));
+    }
+    if pd.diverging_epoch.epoch >= 0 {
+        let (leader_epoch, leader_end) = (pd.diverging_epoch.epoch, pd.diverging_epoch.end_offset);
+        let leo = log.log_end_offset();
+        let (local_epoch, local_end) = log.end_offset_for_epoch(leader_epoch);
+        // Kafka's follower truncation (AbstractFetcherThread.getOffsetTruncationState).
+        let to = if local_epoch < 0 {
+            leader_end.min(leo)
+        } else if local_epoch != leader_epoch {
+            local_end.min(leo)
+        } else {
+            leader_end.min(local_end).min(leo)
+        };
+        tracing::info!(partition = %tp, leader_epoch, leader_end, truncate_to = to, leo, "diverging log: truncating");
+        log.truncate_to(to)?;
+        return Ok(Applied {
+            ticket: None,
+            hw: pd.high_watermark,
+            ok: true,
+        });
+    }
+    let records = pd.records.as_deref().unwrap_or(&[]);
+    let ticket = if records.is_empty() {
+        None
+    } else {
+        log.append_replicated(records)?.durable
+    };
+    Ok(Applied {
+        ticket,
+        hw: pd.high_watermark,
+        ok: true,
+    })
+}
+
+/// `host:port` of the leader's client listener from the metadata image.
+fn leader_addr(broker: &ReplicaManager, leader: i32) -> Option<String> {
+    let image = broker.view.image();
+    let b = image.brokers.get(&leader)?;
+    let ep = b.listeners.first()?;
+    Some(format!("{}:{}", ep.host, ep.port))
+}

@@ -1,0 +1,243 @@
+//! The replica manager's state (Kafka's `ReplicaManager`): the partition logs, the leader
+//! bookkeeping of partitions led here, the follower fetch table, and the wake-ups of waiting
+//! fetches. It is the only owner of high-watermark moves: [`ReplicaManager::advance_high_watermark`]
+//! is private to the replica module and always wakes the fetches waiting for data.
+//!
+//! Appends (clients and coordinators alike) are in `append`, the leader/follower side of
+//! replication in `leadership`, ISR changes in `isr`, the follower's fetch loop in `fetcher`.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use kafka_protocol::error::ResponseError;
+use tokio::sync::watch;
+use weir_log::{LogManager, PartitionLog, TopicPartition};
+use weir_meta::raft::MetaNode;
+
+use super::leader_state::LeaderState;
+use crate::config::replication::ReplicationConfig;
+use crate::error::BrokerError;
+use crate::metadata::view::MetadataView;
+
+/// What a follower copies from: the leader broker and its epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FollowTarget {
+    /// Leader broker id.
+    pub leader: i32,
+    /// Leader epoch the follower fetches in.
+    pub leader_epoch: i32,
+}
+
+/// Follow targets plus the leaders that have a fetcher task running.
+#[derive(Debug, Default)]
+pub(crate) struct FetchTable {
+    pub(crate) targets: HashMap<TopicPartition, FollowTarget>,
+    pub(crate) running: HashSet<i32>,
+}
+
+/// The settings the replica manager reads.
+#[derive(Debug, Clone)]
+pub struct ReplicaSettings {
+    /// `node.id`.
+    pub node_id: i32,
+    /// `min.insync.replicas` (broker default; topics may override it).
+    pub min_insync_replicas: i32,
+    /// `replica.*` and `controlled.shutdown.enable`.
+    pub replication: ReplicationConfig,
+}
+
+/// Owns the partition logs and everything about their replication on this broker.
+pub struct ReplicaManager {
+    pub(super) settings: ReplicaSettings,
+    pub(super) logs: Arc<LogManager>,
+    pub(super) view: Arc<MetadataView>,
+    /// The metadata quorum member, used only to propose ISR changes (AlterPartition).
+    pub(super) quorum: Arc<MetaNode>,
+    pub(super) leaders: Mutex<HashMap<TopicPartition, LeaderState>>,
+    fetch: Mutex<FetchTable>,
+    /// Set by a controlled shutdown: stop following (the broker stays fenced).
+    leaving: AtomicBool,
+    /// Set once shutdown begins: long polls stop waiting, fetchers stop.
+    shutting_down: AtomicBool,
+    /// Bumped whenever a high watermark advances; long-polling consumer fetches watch it.
+    new_data: watch::Sender<u64>,
+    /// Bumped whenever a leader appends (and with every high-watermark move); follower fetches
+    /// long-poll on it.
+    new_appends: watch::Sender<u64>,
+    /// Serialises high-watermark advances so they are monotonic.
+    hw_lock: Mutex<()>,
+}
+
+impl std::fmt::Debug for ReplicaManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplicaManager")
+            .field("node_id", &self.settings.node_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Lock a mutex, recovering from poisoning (every holder leaves the data consistent).
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl ReplicaManager {
+    /// A replica manager over `logs`; it leads and follows nothing until the metadata applier
+    /// reconciles it with an image.
+    pub fn new(
+        settings: ReplicaSettings,
+        logs: Arc<LogManager>,
+        view: Arc<MetadataView>,
+        quorum: Arc<MetaNode>,
+    ) -> Self {
+        ReplicaManager {
+            settings,
+            logs,
+            view,
+            quorum,
+            leaders: Mutex::new(HashMap::new()),
+            fetch: Mutex::new(FetchTable::default()),
+            leaving: AtomicBool::new(false),
+            shutting_down: AtomicBool::new(false),
+            new_data: watch::channel(0).0,
+            new_appends: watch::channel(0).0,
+            hw_lock: Mutex::new(()),
+        }
+    }
+
+    /// This broker's id.
+    pub fn node_id(&self) -> i32 {
+        self.settings.node_id
+    }
+
+    /// The replication settings.
+    pub fn settings(&self) -> &ReplicaSettings {
+        &self.settings
+    }
+
+    /// All partition logs of this broker.
+    pub fn logs(&self) -> &Arc<LogManager> {
+        &self.logs
+    }
+
+    /// The open log of a partition, if this broker hosts it.
+    pub fn log(&self, tp: &TopicPartition) -> Option<Arc<PartitionLog>> {
+        self.logs.get(tp)
+    }
+
+    /// The open log of `topic`/`partition`. Otherwise, as Kafka: NOT_LEADER_OR_FOLLOWER when the
+    /// partition exists but is not hosted here (e.g. a reassignment moved it away, so clients
+    /// refresh their metadata), else UNKNOWN_TOPIC_OR_PARTITION.
+    pub fn require_log(
+        &self,
+        topic: &str,
+        partition: i32,
+    ) -> Result<Arc<PartitionLog>, BrokerError> {
+        self.log(&TopicPartition::new(topic, partition))
+            .ok_or_else(|| {
+                let code = if self.view.partition(topic, partition).is_some() {
+                    ResponseError::NotLeaderOrFollower
+                } else {
+                    ResponseError::UnknownTopicOrPartition
+                };
+                BrokerError::kafka(
+                    code,
+                    format!("This server does not host this topic-partition: {topic}-{partition}"),
+                )
+            })
+    }
+
+    /// A receiver that observes every later high-watermark move; subscribe BEFORE reading so no
+    /// wake-up between the read and the wait is lost.
+    pub fn subscribe_new_data(&self) -> watch::Receiver<u64> {
+        self.new_data.subscribe()
+    }
+
+    /// A receiver of leader appends (and high-watermark moves), for follower fetches; subscribe
+    /// before reading.
+    pub fn subscribe_new_appends(&self) -> watch::Receiver<u64> {
+        self.new_appends.subscribe()
+    }
+
+    /// Number of fetch requests currently being served (each holds a new-data subscription
+    /// while it reads or long-polls).
+    pub fn fetches_in_progress(&self) -> usize {
+        self.new_data.receiver_count()
+    }
+
+    /// Wake follower fetches: a leader appended.
+    pub(super) fn notify_new_appends(&self) {
+        self.new_appends.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Wake every waiting fetch, consumer and follower.
+    fn notify_new_data(&self) {
+        self.new_data.send_modify(|n| *n = n.wrapping_add(1));
+        self.new_appends.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Raise the partition's high watermark to `offset` unless it is already higher
+    /// (concurrent appends finish in any order; the high watermark never moves back), and wake
+    /// waiting fetches when it moved. The only place a high watermark advances.
+    pub(super) fn advance_high_watermark(&self, log: &PartitionLog, offset: i64) -> bool {
+        let moved = {
+            let _guard = lock(&self.hw_lock);
+            let moved = offset > log.high_watermark();
+            if moved {
+                log.set_high_watermark(offset);
+            }
+            moved
+        };
+        if moved {
+            self.notify_new_data();
+        }
+        moved
+    }
+
+    /// Mark the broker as shutting down: stop following, and wake every long-polling fetch so
+    /// in-flight requests finish promptly (they answer with what is available now).
+    pub fn begin_shutdown(&self) {
+        self.fetch_table().targets.clear();
+        self.shutting_down.store(true, Ordering::SeqCst);
+        self.notify_new_data();
+    }
+
+    /// True once [`ReplicaManager::begin_shutdown`] was called.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// True once a controlled shutdown has begun.
+    pub fn is_leaving(&self) -> bool {
+        self.leaving.load(Ordering::SeqCst)
+    }
+
+    /// Mark a controlled shutdown as begun: stop following every leader.
+    pub fn set_leaving(&self) {
+        self.leaving.store(true, Ordering::SeqCst);
+        self.fetch_table().targets.clear();
+    }
+
+    /// The follow targets and running fetchers. A fetcher holds it while applying an answer, so
+    /// a change of target (see `stop_following_led`) is atomic with respect to appends.
+    pub(crate) fn fetch_table(&self) -> MutexGuard<'_, FetchTable> {
+        lock(&self.fetch)
+    }
+
+    /// Partitions led here with their leader epochs.
+    pub fn led_partitions(&self) -> Vec<(TopicPartition, i32)> {
+        lock(&self.leaders)
+            .iter()
+            .map(|(tp, st)| (tp.clone(), st.leader_epoch))
+            .collect()
+    }
+}

@@ -1,0 +1,186 @@
+//! The server: bind the client listeners, accept connections, run the background tasks, and shut
+//! down cleanly (controlled shutdown first, then in-flight requests, then the logs).
+//!
+//! `connection` frames and pipelines one client connection, `tasks` holds the periodic
+//! maintenance and coordinator timers, `stop` the shutdown signal.
+
+pub mod connection;
+pub mod stop;
+pub mod tasks;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::{debug, info, warn};
+
+use crate::broker::Broker;
+use crate::config::BrokerConfig;
+use crate::error::BrokerError;
+use connection::ConnectionLimits;
+use stop::stopped;
+
+/// How long shutdown waits for in-flight requests (long polls included) before dropping the
+/// remaining connections.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Open the broker (which binds the CONTROLLER listener for Raft), bind every client listener,
+/// serve until `shutdown` resolves, then shut down cleanly.
+pub async fn run(
+    config: BrokerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), BrokerError> {
+    let broker = Broker::open(config).await?;
+    let listeners = bind_listeners(&broker.config).await?;
+    run_with_listeners(broker, listeners, shutdown).await
+}
+
+/// Bind every non-CONTROLLER listener of the config. All of them speak PLAINTEXT (Weir has no
+/// TLS/SASL yet).
+pub async fn bind_listeners(config: &BrokerConfig) -> Result<Vec<TcpListener>, BrokerError> {
+    let mut out = Vec::new();
+    for l in &config.listeners {
+        if l.name.eq_ignore_ascii_case("CONTROLLER") {
+            debug!(listener = %l.name, "CONTROLLER listener is served by the metadata quorum");
+            continue;
+        }
+        let listener = TcpListener::bind((l.host.as_str(), l.port))
+            .await
+            .map_err(|e| {
+                BrokerError::Io(std::io::Error::new(
+                    e.kind(),
+                    format!(
+                        "cannot bind listener {}://{}:{}: {e}",
+                        l.name, l.host, l.port
+                    ),
+                ))
+            })?;
+        out.push(listener);
+    }
+    if out.is_empty() {
+        return Err(BrokerError::Config(
+            "no client listener configured in listeners".into(),
+        ));
+    }
+    Ok(out)
+}
+
+/// Serve `broker` on already-bound listeners until `shutdown` resolves: accept connections,
+/// run maintenance periodically, and on shutdown stop accepting, let in-flight requests finish
+/// (at most [`SHUTDOWN_GRACE`]), then flush, checkpoint and write the clean-shutdown marker
+/// (`LogManager::shutdown`).
+pub async fn run_with_listeners(
+    broker: Arc<Broker>,
+    listeners: Vec<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), BrokerError> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let limits = ConnectionLimits {
+        listener: broker
+            .config
+            .listeners
+            .iter()
+            .find(|l| !l.name.eq_ignore_ascii_case("CONTROLLER"))
+            .map_or_else(|| "PLAINTEXT".to_string(), |l| l.name.clone()),
+        max_request_bytes: broker.config.socket_request_max_bytes,
+        idle_timeout: Duration::from_millis(broker.config.connections_max_idle_ms.max(1)),
+    };
+    let mut addrs = Vec::new();
+    let mut accept_tasks = JoinSet::new();
+    for listener in listeners {
+        if let Ok(a) = listener.local_addr() {
+            if addrs.is_empty() {
+                broker.view.set_bound_port(a.port());
+            }
+            addrs.push(a.to_string());
+        }
+        accept_tasks.spawn(accept_loop(
+            broker.clone(),
+            listener,
+            limits.clone(),
+            stop_rx.clone(),
+        ));
+    }
+    let maintenance = tokio::spawn(tasks::maintenance_loop(
+        broker.replicas.clone(),
+        broker.config.log_retention_check_interval_ms,
+        broker.config.producer_id_expiration_ms,
+        stop_rx.clone(),
+    ));
+    let group_timers = tokio::spawn(tasks::group_timer_loop(
+        broker.groups.clone(),
+        stop_rx.clone(),
+    ));
+    info!(
+        "weir ready: listening on {} (node.id={}, cluster.id={}, log.dirs={})",
+        addrs.join(", "),
+        broker.config.node_id,
+        broker.cluster_id,
+        broker.replicas.logs().log_dir().display()
+    );
+
+    shutdown.await;
+    // Move leadership away while connections are still served, so clients switch leaders
+    // instead of timing out.
+    broker.lifecycle.controlled_shutdown().await;
+    info!("shutting down: no new connections; finishing in-flight requests");
+    let _ = stop_tx.send(true);
+    broker.replicas.begin_shutdown();
+    while accept_tasks.join_next().await.is_some() {}
+    let _ = maintenance.await;
+    let _ = group_timers.await;
+    let logs = broker.replicas.logs().clone();
+    tokio::task::spawn_blocking(move || logs.shutdown())
+        .await
+        .map_err(|e| {
+            BrokerError::Io(std::io::Error::other(format!(
+                "log shutdown task failed: {e}"
+            )))
+        })??;
+    info!("shutdown complete: logs flushed, checkpoints and clean-shutdown marker written");
+    Ok(())
+}
+
+/// Accept until stopped, then wait (bounded) for this listener's connections to finish.
+async fn accept_loop(
+    broker: Arc<Broker>,
+    listener: TcpListener,
+    limits: ConnectionLimits,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut conns = JoinSet::new();
+    let conn_stop = stop.clone();
+    loop {
+        tokio::select! {
+            biased;
+            _ = stopped(&mut stop) => break,
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    debug!(%peer, "accepted connection");
+                    conns.spawn(connection::serve(broker.clone(), stream, peer, limits.clone(), conn_stop.clone()));
+                }
+                Err(e) => {
+                    // e.g. EMFILE: back off briefly instead of spinning on the error.
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+        }
+    }
+    drop(listener);
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while conns.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        warn!(
+            remaining = conns.len(),
+            "connections still busy after the shutdown grace period; dropping them"
+        );
+        conns.shutdown().await;
+    }
+}
