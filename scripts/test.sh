@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole Weir test suite, from a fresh clone on a fresh machine (Rust toolchain present).
 # Installs what it needs (Debian packages if missing, a Python venv with the Kafka clients),
-# then: rustfmt check, clippy (warnings are errors), all cargo tests, the Python client tests.
+# then: the module-cycle check, rustfmt check, clippy (warnings are errors), all cargo tests,
+# the Python client tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -26,6 +27,16 @@ fi
 step "python venv (.venv) with confluent-kafka, kafka-python, pytest"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -r tests/python/requirements.txt
+
+# --- architecture rules -----------------------------------------------------------------------
+step "module cycles (no import cycle among the modules or top-level modules of any crate)"
+python3 scripts/test_check_module_cycles.py
+python3 scripts/check_module_cycles.py
+step "the coordinator crates build without the broker and the metadata crate"
+if cargo tree -e normal -p weir-coordinator -p weir-group-coordinator | grep -E 'weir-(broker|meta) '; then
+  echo "weir-coordinator / weir-group-coordinator must not depend on weir-broker or weir-meta" >&2
+  exit 1
+fi
 
 # --- Rust ----------------------------------------------------------------------------------
 step "cargo fmt --check"

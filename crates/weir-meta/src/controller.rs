@@ -367,3 +367,9 @@ pub fn elect_leaderless(image: &MetadataImage, unclean: bool) -> Vec<MetadataRec
 #[cfg(test)]
 #[path = "controller_tests.rs"]
 mod tests;
+
+// The reassignment tests drive reassignments through the controller (AlterPartition, fencing,
+// elections), so they live under the controller: the reassignment module stays below it.
+#[cfg(test)]
+#[path = "controller_reassignment_tests.rs"]
+mod reassignment_tests;

@@ -217,7 +217,3 @@ pub fn in_progress(image: &MetadataImage) -> Vec<(&str, i32, &PartitionInfo)> {
         })
         .collect()
 }
-
-#[cfg(test)]
-#[path = "reassignment_tests.rs"]
-mod tests;

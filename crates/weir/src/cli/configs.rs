@@ -10,7 +10,18 @@ use rdkafka::admin::{ConfigSource, ResourceSpecifier};
 
 use super::admin::{block_on, client, client_error, failed, options};
 use super::raw;
-use super::topics::parse_pairs;
+
+/// Parse `--config KEY=VALUE` arguments into (key, value) pairs, both trimmed.
+pub(crate) fn parse_pairs(pairs: &[String]) -> Result<Vec<(String, String)>, String> {
+    pairs
+        .iter()
+        .map(|p| {
+            p.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .ok_or_else(|| format!("--config {p:?}: expected KEY=VALUE"))
+        })
+        .collect()
+}
 
 /// ConfigResource type of a topic in AlterConfigs.
 const RESOURCE_TYPE_TOPIC: i8 = 2;

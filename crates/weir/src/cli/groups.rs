@@ -2,6 +2,7 @@
 //! the semantics of Kafka's `kafka-consumer-groups.sh` (reset-offsets is a dry run unless
 //! `--execute`, and only touches inactive groups).
 
+mod info;
 mod output;
 mod parse;
 
@@ -13,6 +14,7 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
+use self::info::{GroupInfo, Member, Row};
 use super::admin::{client_error, failed, TIMEOUT};
 
 /// `weir groups ...`.
@@ -80,31 +82,6 @@ struct ResetArgs {
     /// Commit the new offsets (default: only print them).
     #[arg(long)]
     execute: bool,
-}
-
-/// What the broker told us about one group member.
-struct Member {
-    id: String,
-    client_id: String,
-    host: String,
-    assignment: Vec<parse::TopicAssignment>,
-}
-
-/// DescribeGroups for one group.
-struct GroupInfo {
-    state: String,
-    protocol_type: String,
-    protocol: String,
-    members: Vec<Member>,
-}
-
-/// One row of `describe`.
-struct Row {
-    topic: String,
-    partition: i32,
-    current: Option<i64>,
-    end: i64,
-    owner: Option<usize>,
 }
 
 /// Connection settings shared by the subcommands.

@@ -7,6 +7,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::ClientConfig;
 
 use super::admin::{block_on, client, client_error, failed, options, TIMEOUT};
+use super::configs::parse_pairs;
 
 /// `weir topics ...`.
 #[derive(Debug, Args)]
@@ -82,17 +83,6 @@ enum TopicsCommand {
     },
     /// Reassignments in progress: replicas, adding and removing replicas.
     Reassignments,
-}
-
-pub(crate) fn parse_pairs(pairs: &[String]) -> Result<Vec<(String, String)>, String> {
-    pairs
-        .iter()
-        .map(|p| {
-            p.split_once('=')
-                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-                .ok_or_else(|| format!("--config {p:?}: expected KEY=VALUE"))
-        })
-        .collect()
 }
 
 /// Run `weir topics ...`.

@@ -1,6 +1,6 @@
 //! Tables and JSON of `weir groups describe` (and the column printer shared with reset-offsets).
 
-use super::{GroupInfo, Row};
+use super::info::{GroupInfo, Row};
 
 /// The describe result as one JSON object.
 pub(super) fn print_json(group: &str, info: &GroupInfo, rows: &[Row]) {

@@ -9,8 +9,8 @@ use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::json;
 
+use super::common::{self, client_config, CommonArgs, Progress};
 use super::report::{self, Throughput};
-use super::{client_config, CommonArgs, Progress};
 use crate::cli::admin::client_error;
 
 /// `weir perf consume ...`.
@@ -83,8 +83,8 @@ pub fn run(args: ConsumeArgs) -> Result<(), String> {
     use std::sync::atomic::{AtomicU64, Ordering};
     let c = &args.common;
     let first = consumer(c, &args.consumer_props)?;
-    super::check_reachable(first.client(), c)?;
-    let partitions = super::topic_partitions(first.client(), c)?;
+    common::check_reachable(first.client(), c)?;
+    let partitions = common::topic_partitions(first.client(), c)?;
     let clients = (args.clients as usize).min(partitions.len()).max(1);
     let mut consumers = vec![first];
     for _ in 1..clients {

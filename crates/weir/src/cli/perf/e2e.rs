@@ -16,10 +16,10 @@ use rdkafka::producer::{Producer, ThreadedProducer};
 use rdkafka::Offset;
 use serde_json::json;
 
+use super::common::{self, client_config, CommonArgs, Progress};
 use super::consume::{assign, consumer};
 use super::produce::{send, Acks};
 use super::report::{self, Latency, Throughput};
-use super::{client_config, CommonArgs, Progress};
 use crate::cli::admin::client_error;
 
 /// `weir perf e2e ...`.
@@ -92,11 +92,11 @@ pub fn run(args: E2eArgs) -> Result<(), String> {
     let producer: ThreadedProducer<Acks> = cfg
         .create_with_context(Acks::new())
         .map_err(|e| client_error("create producer", e))?;
-    super::check_reachable(producer.client(), c)?;
+    common::check_reachable(producer.client(), c)?;
     if let Some(p) = args.partitions {
-        super::ensure_topic(c, p)?;
+        common::ensure_topic(c, p)?;
     }
-    let partitions = super::topic_partitions(producer.client(), c)?;
+    let partitions = common::topic_partitions(producer.client(), c)?;
     let cons = consumer(c, &args.consumer_props)?;
     let wm_timeout = Duration::from_secs(c.connect_timeout_secs);
     assign(&cons, &c.topic, &partitions, |p| {
@@ -118,7 +118,7 @@ pub fn run(args: E2eArgs) -> Result<(), String> {
             .map_err(|e| format!("spawn consumer thread: {e}"))?
     };
 
-    let mut value = super::payload(args.record_size);
+    let mut value = common::payload(args.record_size);
     let mut progress = Progress::new(args.num_records, c.json, "e2e");
     let ctx = producer.context();
     let begin = origin.elapsed();
@@ -131,7 +131,8 @@ pub fn run(args: E2eArgs) -> Result<(), String> {
         if stop_at.is_some_and(|t| Instant::now() >= t) {
             break;
         }
-        if let Some(wait) = super::throttle_delay(args.throughput, sent, origin.elapsed() - begin) {
+        if let Some(wait) = common::throttle_delay(args.throughput, sent, origin.elapsed() - begin)
+        {
             std::thread::sleep(wait.min(Duration::from_millis(100)));
             continue;
         }

@@ -13,8 +13,8 @@ use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientContext;
 use serde_json::json;
 
+use super::common::{self, client_config, CommonArgs, Progress};
 use super::report::{self, Latency, Throughput};
-use super::{client_config, CommonArgs, Progress};
 use crate::cli::admin::client_error;
 
 /// `weir perf produce ...`.
@@ -154,13 +154,13 @@ pub fn run(args: ProduceArgs) -> Result<(), String> {
                 .map_err(|e| client_error("create producer", e))?,
         );
     }
-    super::check_reachable(producers[0].client(), c)?;
+    common::check_reachable(producers[0].client(), c)?;
     if let Some(p) = args.partitions {
-        super::ensure_topic(c, p)?;
+        common::ensure_topic(c, p)?;
     }
-    let partitions = super::topic_partitions(producers[0].client(), c)?;
+    let partitions = common::topic_partitions(producers[0].client(), c)?;
 
-    let value = super::payload(args.record_size);
+    let value = common::payload(args.record_size);
     let mut progress = Progress::new(args.num_records, c.json, "produce");
     let begin = start.elapsed();
     let stop_at = args
@@ -189,7 +189,7 @@ pub fn run(args: ProduceArgs) -> Result<(), String> {
                             break;
                         }
                         let since = start.elapsed() - begin;
-                        if let Some(wait) = super::throttle_delay(rate, sent, since) {
+                        if let Some(wait) = common::throttle_delay(rate, sent, since) {
                             std::thread::sleep(wait.min(Duration::from_millis(100)));
                             continue;
                         }

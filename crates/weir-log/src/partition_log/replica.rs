@@ -2,7 +2,8 @@
 //! `LeaderEpochFileCache`), appending batches copied from the leader (`UnifiedLog.appendAsFollower`)
 //! and the two follower truncations (`truncateTo`, `truncateFullyAndStartAt`).
 
-use super::{write_to_active_segment, Inner, PartitionLog};
+use super::append::write_to_active_segment;
+use super::{Inner, PartitionLog};
 use crate::batch::{self, BatchHeader, HEADER_LEN, LOG_OVERHEAD};
 use crate::checkpoint::{self, fsync_dir};
 use crate::group_commit::DurabilityTicket;

@@ -5,8 +5,11 @@ use std::collections::BTreeMap;
 
 use uuid::Uuid;
 
-use super::*;
-use crate::controller::{elect_leaderless, fence, Controller};
+use super::{elect_leaderless, fence, Controller};
+use crate::image::MetadataImage;
+use crate::reassignment::{complete_reassignments, in_progress, reassign};
+use crate::records::{MetadataRecord, PartitionInfo};
+use crate::MetaError;
 
 /// Brokers 1..=n, registered and unfenced, and topic "t" with one partition on `replicas`.
 fn cluster(n: i32, replicas: &[i32]) -> MetadataImage {

@@ -1,0 +1,193 @@
+//! Opening a partition log (with crash recovery of an unclean shutdown), closing it cleanly and
+//! deleting it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use super::{CheckpointedOffsets, Inner, PartitionLog};
+use crate::checkpoint::{self, fsync_dir};
+use crate::group_commit::GroupCommit;
+use crate::producer_state;
+use crate::segment::{segment_path, Segment};
+use crate::{Clock, LogConfig, LogError, TopicPartition};
+
+fn list_segments(dir: &Path) -> Result<Vec<i64>, LogError> {
+    let mut bases = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let name = entry?.file_name();
+        let name = name.to_string_lossy();
+        if let Some(stem) = name.strip_suffix(".log") {
+            if stem.len() == 20 {
+                if let Ok(b) = stem.parse::<i64>() {
+                    bases.push(b);
+                }
+            }
+        } else if name.ends_with(".tmp") || name.ends_with(".deleted") || name.ends_with(".cleaned")
+        {
+            let _ = std::fs::remove_file(dir.join(&*name));
+        }
+    }
+    bases.sort_unstable();
+    Ok(bases)
+}
+
+impl PartitionLog {
+    /// Open (or create) the partition directory `dir`. When `clean` is false, every segment from
+    /// the one holding the recovery point on is CRC-checked and a torn tail is truncated.
+    pub(crate) fn open(
+        tp: TopicPartition,
+        dir: PathBuf,
+        config: LogConfig,
+        commit: Arc<GroupCommit>,
+        clock: Arc<dyn Clock>,
+        offsets: CheckpointedOffsets,
+        clean: bool,
+    ) -> Result<PartitionLog, LogError> {
+        let now = clock.now_ms();
+        let bases = list_segments(&dir)?;
+        let mut segments = BTreeMap::new();
+        for &b in &bases {
+            segments.insert(
+                b,
+                Segment::open(
+                    &dir,
+                    b,
+                    config.segment_index_bytes,
+                    config.index_interval_bytes,
+                    now,
+                )?,
+            );
+        }
+        let recovery_point = offsets.recovery_point.unwrap_or(0);
+        if !clean {
+            let from = bases
+                .iter()
+                .rev()
+                .find(|&&b| b <= recovery_point)
+                .copied()
+                .unwrap_or(i64::MIN);
+            let mut cut_after: Option<i64> = None;
+            for (&b, seg) in segments.range_mut(from..) {
+                if cut_after.is_some() {
+                    break;
+                }
+                let dropped = seg.recover()?;
+                if dropped > 0 {
+                    tracing::warn!(
+                        file = %segment_path(&dir, b, "log").display(),
+                        offset = seg.next_offset()?,
+                        bytes_dropped = dropped,
+                        "recovery truncated a torn or corrupt tail"
+                    );
+                    cut_after = Some(b);
+                }
+            }
+            if let Some(b) = cut_after {
+                let later: Vec<i64> = segments.range(b + 1..).map(|(&k, _)| k).collect();
+                for k in later {
+                    if let Some(s) = segments.remove(&k) {
+                        tracing::warn!(
+                            segment = k,
+                            "recovery deleted a segment after a corrupt one"
+                        );
+                        s.delete_files()?;
+                    }
+                }
+            }
+        }
+        if segments.is_empty() {
+            let base = offsets.log_start_offset.unwrap_or(0).max(0);
+            segments.insert(
+                base,
+                Segment::create(
+                    &dir,
+                    base,
+                    config.segment_index_bytes,
+                    config.index_interval_bytes,
+                    now,
+                )?,
+            );
+            fsync_dir(&dir)?;
+        }
+        let (&first, _) = segments
+            .iter()
+            .next()
+            .ok_or_else(|| LogError::Io(std::io::Error::other("no segment")))?;
+        let log_end_offset = {
+            let (_, last) = segments
+                .iter_mut()
+                .next_back()
+                .ok_or_else(|| LogError::Io(std::io::Error::other("no segment")))?;
+            last.next_offset()?
+        };
+        let log_start_offset = offsets
+            .log_start_offset
+            .unwrap_or(first)
+            .max(first)
+            .min(log_end_offset);
+        let high_watermark = offsets
+            .high_watermark
+            .unwrap_or(log_start_offset)
+            .clamp(log_start_offset, log_end_offset);
+        let mut epochs = match checkpoint::read_epochs(&dir.join("leader-epoch-checkpoint")) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(partition = %tp.dir_name(), error = %e, "ignoring corrupt leader-epoch-checkpoint");
+                Vec::new()
+            }
+        };
+        // An epoch recorded before its batches reached the disk (a crash lost them) is dropped.
+        epochs.retain(|&(_, start)| start <= log_end_offset);
+        let (producers, snapshot_at) = producer_state::load_snapshot(&dir, log_end_offset);
+        let log = PartitionLog {
+            tp,
+            dir,
+            commit,
+            clock,
+            inner: Mutex::new(Inner {
+                segments,
+                config,
+                log_start_offset,
+                log_end_offset,
+                high_watermark,
+                recovery_point: recovery_point.min(log_end_offset),
+                unflushed_messages: 0,
+                last_flush_ms: now,
+                epochs,
+                deleted: false,
+                cleaner_offset: None,
+                producers,
+            }),
+        };
+        log.replay_producer_state(
+            snapshot_at
+                .unwrap_or(log_start_offset)
+                .max(log_start_offset),
+        )?;
+        Ok(log)
+    }
+
+    /// Flush every segment and trim the active segment's indexes (clean shutdown).
+    pub(crate) fn close(&self) -> Result<(), LogError> {
+        let mut inner = self.lock();
+        for (_, s) in inner.segments.iter() {
+            s.flush()?;
+        }
+        inner.recovery_point = inner.log_end_offset;
+        producer_state::write_snapshot(&self.dir, inner.log_end_offset, &inner.producers)?;
+        Ok(())
+    }
+
+    /// Mark deleted and remove the directory.
+    pub(crate) fn delete_all(&self) -> Result<(), LogError> {
+        let mut inner = self.lock();
+        inner.deleted = true;
+        inner.segments.clear();
+        std::fs::remove_dir_all(&self.dir)?;
+        if let Some(parent) = self.dir.parent() {
+            fsync_dir(parent)?;
+        }
+        Ok(())
+    }
+}
