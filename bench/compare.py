@@ -308,6 +308,9 @@ def main():
     ap.add_argument("--weir", required=True)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--json-out", help="write all samples and medians to this file")
+    ap.add_argument("--weir-before", help="another weir binary (e.g. built from an earlier commit): "
+                    "its produce/consume figures are measured in the same run, interleaved with "
+                    "this one's, and printed as after ÷ before")
     args = ap.parse_args()
     t0 = time.monotonic()
     runs = 3 if args.quick else 5
@@ -375,11 +378,54 @@ def main():
     out.update(peers)
 
     report(out, loads, base, res_w, peers, rate)
+    if args.weir_before:
+        out["ab"] = before_after(args, loads, runs, work)
+        report_ab(out["ab"], loads)
     if args.json_out:
         with open(args.json_out, "w") as f:
             json.dump(out, f, indent=1, default=str)
     shutil.rmtree(work, ignore_errors=True)
     log(f"== done in {time.monotonic() - t0:.0f} s")
+
+
+def before_after(args, loads, runs, work):
+    """Produce/consume suites of `--weir` (after) and `--weir-before`, interleaved run by run on
+    fresh data dirs, with the same client (`--weir`'s `perf`) for both."""
+    log(f"== before/after: {args.weir_before} vs {args.weir}, interleaved")
+    ab = {"after": {}, "before": {}}
+    for r in range(runs):
+        for tag, binary in (("after", args.weir), ("before", args.weir_before)):
+            d = os.path.join(work, f"ab-{tag}-{r}")
+            os.makedirs(d, exist_ok=True)
+            b = start_weir(binary, d)
+            try:
+                res = run_suite(args.weir, b, loads, 1, [], f"{tag}{r}")
+            finally:
+                b.stop()
+            for wid, samples in res.items():
+                dst = ab[tag].setdefault(wid, {k: [] for k in samples})
+                for k, v in samples.items():
+                    dst[k].extend(v)
+            shutil.rmtree(d, ignore_errors=True)
+    return ab
+
+
+def report_ab(ab, loads):
+    print()
+    print("After ÷ before (same run, interleaved, medians; ratio > 1: after faster, or for CPU "
+          "s/M: after costlier):")
+    print()
+    print("| workload | produce rec/s after | before | ratio | consume rec/s after | before | ratio "
+          "| produce CPU s/M after | before | consume CPU s/M after | before |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for wid, *_ in loads:
+        a, b = ab["after"][wid], ab["before"][wid]
+        pa, pb = med(a["produce_rps"]), med(b["produce_rps"])
+        ca, cb = med(a["consume_rps"]), med(b["consume_rps"])
+        print(f"| {wid} | {pa:,.0f} | {pb:,.0f} | {ratio(pa, pb):.2f} | {ca:,.0f} | {cb:,.0f} "
+              f"| {ratio(ca, cb):.2f} | {med(a['produce_cpu_per_m']):.2f} "
+              f"| {med(b['produce_cpu_per_m']):.2f} | {med(a['consume_cpu_per_m']):.2f} "
+              f"| {med(b['consume_cpu_per_m']):.2f} |")
 
 
 def report(out, loads, base, res_w, peers, rate):

@@ -8,11 +8,14 @@
 #   bash bench/compare.sh             # every workload of the issue, 5 runs each
 #
 # Environment: TANSU_BIN=/path/to/tansu to use a given Tansu binary; SKIP_PEERS=1 for Weir only;
-# KAFKA_HOME=/path/to/kafka to note a local Kafka (not driven yet: see docs/benchmarks.md).
+# KAFKA_HOME=/path/to/kafka to note a local Kafka (not driven yet: see docs/benchmarks.md);
+# WEIR_BEFORE=/path/to/older/weir to measure an older build in the same run (after ÷ before table).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [[ ! -x "$ROOT/target/release/weir" || "${BUILD:-1}" == 1 ]]; then
     echo "== cargo build --release -p weir" >&2
     (cd "$ROOT" && cargo build --release -p weir >&2)
 fi
-exec python3 "$ROOT/bench/compare.py" --weir "$ROOT/target/release/weir" "$@"
+extra=()
+[[ -n "${WEIR_BEFORE:-}" ]] && extra=(--weir-before "$WEIR_BEFORE")
+exec python3 "$ROOT/bench/compare.py" --weir "$ROOT/target/release/weir" "${extra[@]}" "$@"
