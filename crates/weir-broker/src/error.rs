@@ -74,7 +74,9 @@ impl From<weir_meta::MetaError> for BrokerError {
 pub fn log_error_code(e: &LogError) -> i16 {
     let code = match e {
         LogError::CorruptMessage(_) => ResponseError::CorruptMessage,
-        LogError::InvalidRecord(_) => ResponseError::InvalidRecord,
+        LogError::InvalidRecord(_) | LogError::InvalidRecords { .. } => {
+            ResponseError::InvalidRecord
+        }
         LogError::MessageTooLarge { .. } => ResponseError::MessageTooLarge,
         LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
         LogError::InvalidConfig { .. } => ResponseError::InvalidConfig,

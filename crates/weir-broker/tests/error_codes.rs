@@ -10,6 +10,16 @@ fn log_errors_map_to_kafka_codes() {
     let cases: Vec<(LogError, i16)> = vec![
         (LogError::CorruptMessage("crc".into()), 2),
         (LogError::InvalidRecord("magic".into()), 87),
+        (
+            LogError::InvalidRecords {
+                message: "1 record error".into(),
+                record_errors: vec![weir_log::RecordError {
+                    batch_index: 0,
+                    message: "no key".into(),
+                }],
+            },
+            87,
+        ),
         (LogError::MessageTooLarge { size: 10, max: 1 }, 10),
         (
             LogError::OffsetOutOfRange {

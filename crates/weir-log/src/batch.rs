@@ -191,6 +191,16 @@ pub fn build_batch_nullable(
     timestamp: i64,
     records: &[NullableRecord<'_>],
 ) -> Vec<u8> {
+    let timed: Vec<TimedRecord<'_>> = records.iter().map(|&(k, v)| (timestamp, k, v)).collect();
+    build_batch_timed(base_offset, &timed)
+}
+
+/// A (timestamp, key, value) record where key and value may be null.
+pub type TimedRecord<'a> = (i64, Option<&'a [u8]>, Option<&'a [u8]>);
+
+/// Build a valid uncompressed CreateTime batch whose records carry their own timestamps: the base
+/// timestamp is the first record's, the max timestamp the largest (tests, tools).
+pub fn build_batch_timed(base_offset: i64, records: &[TimedRecord<'_>]) -> Vec<u8> {
     fn varint(out: &mut Vec<u8>, v: i64) {
         let mut z = ((v << 1) ^ (v >> 63)) as u64;
         loop {
@@ -202,26 +212,24 @@ pub fn build_batch_nullable(
             z >>= 7;
         }
     }
+    fn nullable(out: &mut Vec<u8>, field: Option<&[u8]>) {
+        match field {
+            Some(f) => {
+                varint(out, f.len() as i64);
+                out.extend_from_slice(f);
+            }
+            None => varint(out, -1),
+        }
+    }
+    let base_ts = records.first().map_or(-1, |r| r.0);
+    let max_ts = records.iter().map(|r| r.0).max().unwrap_or(-1);
     let mut body = Vec::new();
-    for (i, (k, v)) in records.iter().enumerate() {
-        let mut r = Vec::new();
-        r.push(0u8); // attributes
-        varint(&mut r, 0); // timestamp delta
+    for (i, (ts, k, v)) in records.iter().enumerate() {
+        let mut r = vec![0u8]; // attributes
+        varint(&mut r, ts - base_ts);
         varint(&mut r, i as i64); // offset delta
-        match k {
-            Some(k) => {
-                varint(&mut r, k.len() as i64);
-                r.extend_from_slice(k);
-            }
-            None => varint(&mut r, -1),
-        }
-        match v {
-            Some(v) => {
-                varint(&mut r, v.len() as i64);
-                r.extend_from_slice(v);
-            }
-            None => varint(&mut r, -1),
-        }
+        nullable(&mut r, *k);
+        nullable(&mut r, *v);
         varint(&mut r, 0); // headers
         varint(&mut body, r.len() as i64);
         body.extend_from_slice(&r);
@@ -235,8 +243,8 @@ pub fn build_batch_nullable(
     b.extend_from_slice(&[0, 0, 0, 0]); // crc placeholder
     b.extend_from_slice(&0i16.to_be_bytes()); // attributes
     b.extend_from_slice(&(n - 1).to_be_bytes()); // last offset delta
-    b.extend_from_slice(&timestamp.to_be_bytes());
-    b.extend_from_slice(&timestamp.to_be_bytes());
+    b.extend_from_slice(&base_ts.to_be_bytes());
+    b.extend_from_slice(&max_ts.to_be_bytes());
     b.extend_from_slice(&(-1i64).to_be_bytes()); // producer id
     b.extend_from_slice(&(-1i16).to_be_bytes()); // producer epoch
     b.extend_from_slice(&(-1i32).to_be_bytes()); // base sequence

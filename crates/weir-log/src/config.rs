@@ -11,7 +11,9 @@ pub enum TimestampType {
     LogAppendTime,
 }
 
-/// `cleanup.policy`: `delete`, `compact` or `compact,delete`.
+/// `cleanup.policy`: `delete`, `compact`, `compact,delete`, or (Kafka 4.x) the empty list: neither
+/// time/size retention nor compaction; only segments below the log start offset (DeleteRecords)
+/// are removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CleanupPolicy {
     /// Old segments are deleted by time/size retention.
@@ -25,7 +27,8 @@ impl CleanupPolicy {
         match (self.compact, self.delete) {
             (true, true) => "compact,delete".into(),
             (true, false) => "compact".into(),
-            _ => "delete".into(),
+            (false, true) => "delete".into(),
+            (false, false) => String::new(),
         }
     }
 }
@@ -160,7 +163,13 @@ impl LogConfig {
                     delete: false,
                     compact: false,
                 };
-                for part in value.split(',').map(str::trim) {
+                // A list config: the empty (or blank) value is the empty list, as Kafka 4.x
+                // accepts; an empty item inside a non-empty list is refused.
+                let parts = Some(value.trim())
+                    .filter(|v| !v.is_empty())
+                    .into_iter()
+                    .flat_map(|v| v.split(',').map(str::trim));
+                for part in parts {
                     match part {
                         "delete" => policy.delete = true,
                         "compact" => policy.compact = true,
@@ -245,7 +254,32 @@ mod tests {
         assert!(c.set("retention.ms", "soon").is_err());
         assert!(c.set("segment.bytes", "1").is_err());
         assert!(c.set("cleanup.policy", "archive").is_err());
+        assert!(c.set("cleanup.policy", "delete,").is_err());
         assert!(c.set("no.such.config", "1").is_err());
         assert_eq!(c, LogConfig::default());
+    }
+
+    #[test]
+    fn empty_cleanup_policy_means_neither_deletion_nor_compaction() {
+        let mut c = LogConfig::default();
+        let none = CleanupPolicy {
+            delete: false,
+            compact: false,
+        };
+        c.set("cleanup.policy", "").unwrap();
+        assert_eq!(c.cleanup_policy, none);
+        let rendered = c.entries();
+        let policy = &rendered
+            .iter()
+            .find(|(k, _)| *k == "cleanup.policy")
+            .unwrap()
+            .1;
+        assert_eq!(policy, "", "rendered as the empty list");
+        let mut d = LogConfig::default();
+        d.set("cleanup.policy", policy).unwrap();
+        assert_eq!(d.cleanup_policy, none, "the rendering parses back");
+        c.set("cleanup.policy", "compact").unwrap();
+        c.set("cleanup.policy", " ").unwrap();
+        assert_eq!(c.cleanup_policy, none, "blank is the empty list too");
     }
 }

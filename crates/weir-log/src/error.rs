@@ -10,6 +10,16 @@ pub enum LogError {
     /// INVALID_RECORD (87).
     #[error("invalid record: {0}")]
     InvalidRecord(String),
+    /// Some records of a batch are invalid (KIP-467), e.g. records without a key on a compacted
+    /// topic → INVALID_RECORD (87) with each bad record's index in `record_errors`. The batch is
+    /// rejected as a whole; clients fail exactly the listed records and may retry the others.
+    #[error("{message}")]
+    InvalidRecords {
+        /// Kafka's summary: how many records were rejected and the first three errors.
+        message: String,
+        /// One entry per rejected record.
+        record_errors: Vec<RecordError>,
+    },
     /// Batch larger than `max.message.bytes` → MESSAGE_TOO_LARGE (10).
     #[error("batch of {size} bytes exceeds max.message.bytes {max}")]
     MessageTooLarge {
@@ -59,4 +69,37 @@ pub enum LogError {
     /// Disk failure → KAFKA_STORAGE_ERROR (56). Nothing is acknowledged after one.
     #[error("storage i/o error: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// One rejected record of a batch (Kafka's `RecordError`, the `record_errors` entry of a Produce
+/// v8+ partition response).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordError {
+    /// Index of the record within its batch (0 = the batch's first record).
+    pub batch_index: i32,
+    /// Why this record was rejected.
+    pub message: String,
+}
+
+impl RecordError {
+    /// Kafka's summary error for a batch with `errors` (non-empty): the count and the first
+    /// three errors, as `RecordValidationException`'s message reads.
+    pub fn summary(errors: &[RecordError]) -> String {
+        let shown: Vec<String> = errors
+            .iter()
+            .take(3)
+            .map(|e| {
+                format!(
+                    "RecordError(batchIndex={}, message='{}')",
+                    e.batch_index, e.message
+                )
+            })
+            .collect();
+        format!(
+            "One or more records have been rejected due to {} record errors in total, and only \
+             showing the first three errors at most: [{}]",
+            errors.len(),
+            shown.join(", ")
+        )
+    }
 }

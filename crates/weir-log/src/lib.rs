@@ -34,7 +34,7 @@ use bytes::Bytes;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{CleanupPolicy, LogConfig, TimestampType};
-pub use error::LogError;
+pub use error::{LogError, RecordError};
 pub use group_commit::DurabilityTicket;
 pub use log_manager::{LogManager, CLEAN_SHUTDOWN_FILE};
 pub use partition_log::{AppendResult, PartitionLog, ReadResult, ReplicaAppend};

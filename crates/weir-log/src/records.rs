@@ -1,5 +1,6 @@
-//! Record-level view of an uncompressed RecordBatch v2 body (used by the cleaner and the
-//! compacted-topic key check; never on the plain produce path).
+//! Record-level view of an uncompressed RecordBatch v2 body (used by the cleaner, the
+//! compacted-topic key check and the exact timestamp lookups of ListOffsets; never on the plain
+//! produce path).
 
 use crate::batch::{BatchHeader, HEADER_LEN};
 use crate::LogError;
@@ -9,6 +10,8 @@ use crate::LogError;
 pub struct RecordView<'a> {
     /// Byte range of the whole record (length prefix included) within the batch.
     pub span: std::ops::Range<usize>,
+    /// Timestamp delta from the batch base timestamp.
+    pub timestamp_delta: i64,
     /// Offset delta from the batch base offset.
     pub offset_delta: i64,
     /// Key (None = null key).
@@ -74,7 +77,7 @@ pub fn parse_records<'a>(
         let rec_end = pos + len as usize;
         let body = &batch[..rec_end];
         pos += 1; // attributes
-        varint(body, &mut pos)?; // timestamp delta
+        let timestamp_delta = varint(body, &mut pos)?;
         let offset_delta = varint(body, &mut pos)?;
         let klen = varint(body, &mut pos)?;
         let key = take(body, &mut pos, klen)?;
@@ -82,6 +85,7 @@ pub fn parse_records<'a>(
         let value = take(body, &mut pos, vlen)?;
         out.push(RecordView {
             span: start..rec_end,
+            timestamp_delta,
             offset_delta,
             key,
             tombstone: vlen < 0,
@@ -90,6 +94,51 @@ pub fn parse_records<'a>(
         pos = rec_end;
     }
     Ok(out)
+}
+
+/// Indexes (positions within the batch, from 0) of the records without a key: what a compacted
+/// topic refuses (KIP-467 reports each of them).
+pub fn keyless_record_indexes(batch: &[u8], h: &BatchHeader) -> Result<Vec<i32>, LogError> {
+    Ok(parse_records(batch, h)?
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.key.is_none())
+        .map(|(i, _)| i as i32)
+        .collect())
+}
+
+/// A record's timestamp: the batch's max timestamp under LogAppendTime (the broker's stamp
+/// applies to every record), else base timestamp + delta.
+fn record_timestamp(h: &BatchHeader, r: &RecordView<'_>) -> i64 {
+    if h.attributes & 0x08 != 0 {
+        h.max_timestamp
+    } else {
+        h.base_timestamp.saturating_add(r.timestamp_delta)
+    }
+}
+
+/// The first record of the uncompressed batch whose timestamp is ≥ `target` and whose offset is
+/// ≥ `min_offset`, as `(timestamp, offset)` (Kafka's `FileRecords.searchForTimestamp` inside one
+/// batch). None when no record qualifies.
+pub fn first_record_at_or_after(
+    batch: &[u8],
+    h: &BatchHeader,
+    target: i64,
+    min_offset: i64,
+) -> Result<Option<(i64, i64)>, LogError> {
+    Ok(parse_records(batch, h)?.iter().find_map(|r| {
+        let (ts, offset) = (record_timestamp(h, r), h.base_offset + r.offset_delta);
+        (ts >= target && offset >= min_offset).then_some((ts, offset))
+    }))
+}
+
+/// The offset of the first record of the uncompressed batch whose timestamp equals the batch's
+/// max timestamp (Kafka's `RecordBatch.offsetOfMaxTimestamp`). None when no record carries it.
+pub fn offset_of_max_timestamp(batch: &[u8], h: &BatchHeader) -> Result<Option<i64>, LogError> {
+    Ok(parse_records(batch, h)?
+        .iter()
+        .find(|r| record_timestamp(h, r) == h.max_timestamp)
+        .map(|r| h.base_offset + r.offset_delta))
 }
 
 /// Build a copy of `batch` that keeps only the records at `keep` (spans from [`parse_records`]),
@@ -134,5 +183,41 @@ mod tests {
         let again = parse_records(&f, &fh).unwrap();
         assert_eq!(again[0].key, Some(&b"c"[..]));
         assert!(parse_records(&b[..b.len() - 2], &h).is_err());
+        assert_eq!(keyless_record_indexes(&b, &h).unwrap(), vec![1]);
+    }
+
+    #[test]
+    fn timestamp_lookups_are_exact_to_the_record() {
+        let recs: Vec<crate::batch::TimedRecord<'_>> = [100, 300, 200, 300, 150]
+            .iter()
+            .map(|&ts| (ts, Some(&b"k"[..]), Some(&b"v"[..])))
+            .collect();
+        let b = crate::batch::build_batch_timed(40, &recs);
+        let h = check_integrity(&b).unwrap();
+        assert_eq!(h.max_timestamp, 300);
+        let at = |t, min| first_record_at_or_after(&b, &h, t, min).unwrap();
+        assert_eq!(at(0, 0), Some((100, 40)));
+        assert_eq!(at(101, 0), Some((300, 41)));
+        assert_eq!(
+            at(150, 0),
+            Some((300, 41)),
+            "first record at or after, not the closest"
+        );
+        assert_eq!(
+            at(200, 42),
+            Some((200, 42)),
+            "records below min_offset are skipped"
+        );
+        assert_eq!(at(301, 0), None);
+        assert_eq!(offset_of_max_timestamp(&b, &h).unwrap(), Some(41));
+        // LogAppendTime: every record carries the broker's stamp.
+        let mut la = b.clone();
+        crate::batch::set_log_append_time(&mut la, h.total_len, 999);
+        let lh = check_integrity(&la).unwrap();
+        assert_eq!(
+            first_record_at_or_after(&la, &lh, 500, 0).unwrap(),
+            Some((999, 40))
+        );
+        assert_eq!(offset_of_max_timestamp(&la, &lh).unwrap(), Some(40));
     }
 }

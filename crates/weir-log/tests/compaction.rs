@@ -134,7 +134,48 @@ fn compacted_topics_reject_records_without_keys() {
         .get_or_create(&TopicPartition::new("c", 0), compacted_config())
         .unwrap();
     let b = build_batch(0, 0, &[(None, b"no key")]);
-    assert!(matches!(log.append(&b), Err(LogError::InvalidRecord(_))));
+    assert!(matches!(
+        log.append(&b),
+        Err(LogError::InvalidRecords { .. })
+    ));
+    assert_eq!(log.log_end_offset(), 0);
+}
+
+/// KIP-467: only some records lack a key; the batch fails as a whole and names exactly those.
+#[test]
+fn a_partly_keyless_batch_fails_listing_each_keyless_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = LogManager::open(dir.path(), Arc::new(ManualClock::new(0))).unwrap();
+    let log = m
+        .get_or_create(&TopicPartition::new("c", 0), compacted_config())
+        .unwrap();
+    let b = build_batch(
+        0,
+        0,
+        &[
+            (Some(b"a"), b"1"),
+            (None, b"2"),
+            (Some(b"c"), b"3"),
+            (None, b"4"),
+        ],
+    );
+    let Err(LogError::InvalidRecords {
+        message,
+        record_errors,
+    }) = log.append(&b)
+    else {
+        panic!("expected InvalidRecords");
+    };
+    let indexes: Vec<i32> = record_errors.iter().map(|e| e.batch_index).collect();
+    assert_eq!(indexes, vec![1, 3]);
+    assert_eq!(
+        record_errors[0].message,
+        "Compacted topic cannot accept message without key in topic partition c-0."
+    );
+    assert!(message.contains("due to 2 record errors"), "{message}");
+    assert_eq!(log.log_end_offset(), 0, "nothing of the batch is stored");
+    let keyed = build_batch(0, 0, &[(Some(b"a"), b"1"), (Some(b"c"), b"3")]);
+    assert_eq!(log.append(&keyed).unwrap().base_offset, 0);
 }
 
 /// A one-record batch whose value is null.

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use weir_log::batch::{build_batch, validate_batch};
+use weir_log::batch::{build_batch, build_batch_timed, validate_batch, TimedRecord};
 use weir_log::{LogConfig, LogError, LogManager, ManualClock, PartitionLog, TopicPartition};
 
 fn batch(n: usize, tag: &str) -> Vec<u8> {
@@ -236,4 +236,61 @@ fn an_append_of_more_batches_than_one_writev_takes_stores_them_all() {
         assert_eq!(h.base_offset, i);
         pos += h.total_len;
     }
+}
+
+/// An empty `cleanup.policy` (Kafka 4.x): neither time nor size retention deletes anything, but
+/// DeleteRecords still moves the log start offset.
+#[test]
+fn an_empty_cleanup_policy_keeps_everything_retention_would_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(1_000));
+    let m = LogManager::open(dir.path(), clock.clone()).unwrap();
+    let mut cfg = small_segments();
+    cfg.set("retention.ms", "60000").unwrap();
+    cfg.set("retention.bytes", "1").unwrap();
+    cfg.set("cleanup.policy", "").unwrap();
+    let log = m.get_or_create(&TopicPartition::new("t", 0), cfg).unwrap();
+    for i in 0..40 {
+        let r = log.append(&batch(2, &format!("r{i}"))).unwrap();
+        log.set_high_watermark(r.last_offset + 1);
+    }
+    let before = log.segment_count();
+    assert!(before > 2);
+    clock.advance(10 * 60_000);
+    m.run_maintenance().unwrap();
+    assert_eq!(log.segment_count(), before, "no retention without delete");
+    assert_eq!(log.log_start_offset(), 0);
+    assert_eq!(log.delete_records_before(5).unwrap(), 5);
+}
+
+/// ListOffsets by timestamp and MAX_TIMESTAMP are exact to the record, as Kafka: the batch is
+/// found by its max timestamp, then its records are scanned.
+#[test]
+fn timestamp_lookups_answer_the_exact_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_m, log) = open_t0(dir.path(), 0, LogConfig::default());
+    let rec = |ts| -> TimedRecord<'static> { (ts, Some(&b"k"[..]), Some(&b"v"[..])) };
+    // Offsets 0..=3 and 4..=6.
+    log.append(&build_batch_timed(
+        0,
+        &[rec(100), rec(200), rec(500), rec(300)],
+    ))
+    .unwrap();
+    log.append(&build_batch_timed(0, &[rec(400), rec(500), rec(450)]))
+        .unwrap();
+    assert_eq!(log.offset_for_timestamp(0).unwrap(), Some((0, 100)));
+    assert_eq!(log.offset_for_timestamp(150).unwrap(), Some((1, 200)));
+    assert_eq!(log.offset_for_timestamp(201).unwrap(), Some((2, 500)));
+    assert_eq!(log.offset_for_timestamp(500).unwrap(), Some((2, 500)));
+    assert_eq!(log.offset_for_timestamp(501).unwrap(), None);
+    assert_eq!(
+        log.max_timestamp().unwrap(),
+        Some((500, 2)),
+        "the first record holding the max timestamp, not its batch's last offset"
+    );
+    // Below the log start offset nothing is answered.
+    log.set_high_watermark(7);
+    log.delete_records_before(2).unwrap();
+    assert_eq!(log.offset_for_timestamp(0).unwrap(), Some((2, 500)));
+    assert_eq!(log.offset_for_timestamp(350).unwrap(), Some((2, 500)));
 }

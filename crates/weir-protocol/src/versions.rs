@@ -9,7 +9,7 @@ use kafka_protocol::messages::{ApiKey, ApiVersionsResponse};
 pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::Produce, 3, 11),
     (ApiKey::Fetch, 4, 17),
-    (ApiKey::ListOffsets, 1, 9),
+    (ApiKey::ListOffsets, 1, 10),
     (ApiKey::Metadata, 0, 12),
     (ApiKey::FindCoordinator, 0, 6),
     (ApiKey::ApiVersions, 0, 3),

@@ -4,11 +4,13 @@
 use std::sync::Arc;
 
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
-use weir_log::TopicPartition;
+use weir_log::{LogError, TopicPartition};
 
 use crate::error::BrokerError;
 use crate::metadata::view::MetadataView;
@@ -25,6 +27,9 @@ use crate::replica::manager::ReplicaManager;
 ///   UNKNOWN_TOPIC_ID (100).
 /// * v3+: the records of a partition must be exactly one record batch, else INVALID_RECORD (87),
 ///   as Kafka requires.
+/// * A batch with records Kafka refuses one by one (records without a key on a compacted topic)
+///   fails as a whole with INVALID_RECORD (87), `error_message` Kafka's summary and (v8+) each
+///   bad record's index in `record_errors` (KIP-467), so clients fail exactly those records.
 /// * `acks=-1` with an ISR smaller than the topic's `min.insync.replicas` →
 ///   NOT_ENOUGH_REPLICAS (19), nothing appended. Otherwise acks=-1 waits (up to the request's
 ///   `timeout_ms`, then REQUEST_TIMED_OUT) until every ISR member has the batch (the high
@@ -190,6 +195,19 @@ fn partition_response(
                 tracing::warn!(topic = %topic.0, partition = index, error = %e, "produce refused");
             }
             pr.error_message = Some(StrBytes::from_string(e.to_string()));
+            if let BrokerError::Log(LogError::InvalidRecords { record_errors, .. }) = &e {
+                // KIP-467 (v8+; older versions do not encode the field).
+                pr.record_errors = record_errors
+                    .iter()
+                    .map(|r| {
+                        let mut b = BatchIndexAndErrorMessage::default();
+                        b.batch_index = r.batch_index;
+                        b.batch_index_error_message =
+                            Some(StrBytes::from_string(r.message.clone()));
+                        b
+                    })
+                    .collect();
+            }
             pr.base_offset = -1;
             pr.log_append_time_ms = -1;
             pr.log_start_offset = -1;

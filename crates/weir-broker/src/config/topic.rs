@@ -43,8 +43,20 @@ pub fn validate_topic_name(name: &str) -> Result<(), BrokerError> {
     Ok(())
 }
 
-/// Validate one topic config key/value (INVALID_CONFIG on failure).
+/// Topic configs accepted and ignored: `message.format.version`, which Kafka 3.x clients and
+/// tools still set (Kafka 3.x ignores it for the v2 format). Kafka 4.x removed it (KIP-724) and
+/// refuses it; Weir accepts it so those tools keep working (a documented deviation). It has no
+/// effect and DescribeConfigs does not list it.
+pub const IGNORED_TOPIC_CONFIGS: &[&str] = &["message.format.version"];
+
+/// Validate one topic config key/value (INVALID_CONFIG on failure). [`IGNORED_TOPIC_CONFIGS`] are
+/// accepted; other names Kafka 4.x removed are unknown, as there: `message.downconversion.enable`
+/// (down-conversion is gone with Produce/Fetch v0–v3) is refused with Kafka's "Unknown topic
+/// config name".
 pub fn validate_topic_config(key: &str, value: &str) -> Result<(), BrokerError> {
+    if IGNORED_TOPIC_CONFIGS.contains(&key) {
+        return Ok(());
+    }
     let invalid = |why: String| {
         BrokerError::kafka(
             ResponseError::InvalidConfig,
@@ -74,7 +86,7 @@ pub fn validate_topic_config(key: &str, value: &str) -> Result<(), BrokerError> 
         },
         _ => Err(BrokerError::kafka(
             ResponseError::InvalidConfig,
-            format!("unknown topic config {key}"),
+            format!("Unknown topic config name: {key}"),
         )),
     }
 }
@@ -117,11 +129,23 @@ mod tests {
     fn topic_configs_are_validated() {
         assert!(validate_topic_config("retention.ms", "86400000").is_ok());
         assert!(validate_topic_config("min.insync.replicas", "2").is_ok());
+        // Kafka 4.x: an empty cleanup.policy list is valid (neither deletion nor compaction).
+        assert!(validate_topic_config("cleanup.policy", "").is_ok());
+        // Kafka 3.x tools still set it: accepted and ignored (Kafka 4.x refuses it).
+        assert!(validate_topic_config("message.format.version", "3.0-IV1").is_ok());
+        let e = validate_topic_config("message.downconversion.enable", "true").unwrap_err();
+        assert_eq!(
+            e.message(),
+            "Unknown topic config name: message.downconversion.enable"
+        );
         for (k, v) in [
             ("retention.ms", "x"),
             ("min.insync.replicas", "0"),
             ("no.such", "1"),
             ("cleanup.policy", "keep"),
+            ("cleanup.policy", "delete,"),
+            // Removed in Kafka 4.0 (KIP-724): unknown there, as here.
+            ("message.downconversion.enable", "true"),
         ] {
             assert_eq!(
                 validate_topic_config(k, v).unwrap_err().code(),

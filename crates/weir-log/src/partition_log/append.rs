@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::{AppendResult, Inner, PartitionLog};
 use crate::batch::{self, BatchHeader, HEADER_LEN};
+use crate::error::RecordError;
 use crate::group_commit::DurabilityTicket;
 use crate::producer_state::Check;
 use crate::{LogError, TimestampType};
@@ -40,15 +41,7 @@ impl PartitionLog {
                 });
             }
             if inner.config.cleanup_policy.compact && h.compression() == 0 {
-                let body = &records[pos..pos + h.total_len];
-                if crate::records::parse_records(body, &h)?
-                    .iter()
-                    .any(|r| r.key.is_none())
-                {
-                    return Err(LogError::InvalidRecord(
-                        "compacted topic cannot accept a record without a key".into(),
-                    ));
-                }
+                self.check_keys(&records[pos..pos + h.total_len], &h)?;
             }
             headers.push((pos, h));
             pos += h.total_len;
@@ -110,6 +103,31 @@ impl PartitionLog {
             log_append_time: if append_time { now } else { -1 },
             log_start_offset: inner.log_start_offset,
             durable,
+        })
+    }
+
+    /// A compacted topic refuses records without a key: the whole batch fails with
+    /// INVALID_RECORD, listing the index of each keyless record (KIP-467) so that clients fail
+    /// exactly those records, as Kafka's `LogValidator` does.
+    fn check_keys(&self, batch: &[u8], h: &BatchHeader) -> Result<(), LogError> {
+        let keyless = crate::records::keyless_record_indexes(batch, h)?;
+        if keyless.is_empty() {
+            return Ok(());
+        }
+        let message = format!(
+            "Compacted topic cannot accept message without key in topic partition {}.",
+            self.tp.dir_name()
+        );
+        let record_errors: Vec<RecordError> = keyless
+            .into_iter()
+            .map(|batch_index| RecordError {
+                batch_index,
+                message: message.clone(),
+            })
+            .collect();
+        Err(LogError::InvalidRecords {
+            message: RecordError::summary(&record_errors),
+            record_errors,
         })
     }
 

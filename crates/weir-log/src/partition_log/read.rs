@@ -1,6 +1,12 @@
-//! Reads: whole batches by offset (as a zero-copy file slice) and lookups by timestamp.
+//! Reads: whole batches by offset (as a zero-copy file slice) and lookups by timestamp (exact to
+//! the record: only the one batch that holds the answer is decoded).
+
+use std::os::unix::fs::FileExt;
 
 use super::{PartitionLog, ReadResult};
+use crate::batch::BatchHeader;
+use crate::records;
+use crate::segment::Segment;
 use crate::{FileSlice, LogError};
 
 impl PartitionLog {
@@ -86,36 +92,86 @@ impl PartitionLog {
         })
     }
 
-    /// First batch whose max timestamp is >= `timestamp`: (its base offset, its max timestamp).
-    /// Weir answers at batch granularity (Kafka returns the exact record inside the batch); the
-    /// offset returned is never after Kafka's. None if no such batch.
+    /// The first record whose timestamp is ≥ `timestamp` at or after the log start offset, as
+    /// `(offset, timestamp)` — exact to the record, as Kafka: the first segment and batch whose
+    /// max timestamp reaches the target, then a scan of that batch's records. A compressed batch
+    /// is not decompressed: its base offset and max timestamp are answered (never after Kafka's
+    /// offset). None if no such record.
     pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>, LogError> {
         let mut inner = self.lock();
         let ls = inner.log_start_offset;
         for (_, seg) in inner.segments.iter_mut() {
-            if let Some(loc) = seg.find_by_timestamp(timestamp)? {
-                if loc.header.last_offset() >= ls {
-                    return Ok(Some((
-                        loc.header.base_offset.max(ls),
-                        loc.header.max_timestamp,
-                    )));
+            let Some(first) = seg.find_by_timestamp(timestamp)? else {
+                continue;
+            };
+            let mut pos = first.position;
+            while let Some(h) = seg.header_at(pos)? {
+                if pos + h.total_len as u64 > seg.size() {
+                    break;
                 }
+                if h.max_timestamp >= timestamp && h.last_offset() >= ls {
+                    if h.compression() != 0 {
+                        return Ok(Some((h.base_offset.max(ls), h.max_timestamp)));
+                    }
+                    let batch = read_batch(seg, pos, &h)?;
+                    if let Some((ts, offset)) =
+                        records::first_record_at_or_after(&batch, &h, timestamp, ls)?
+                    {
+                        return Ok(Some((offset, ts)));
+                    }
+                }
+                pos += h.total_len as u64;
             }
         }
         Ok(None)
     }
 
-    /// (max timestamp, its offset) over the whole log; None when empty.
-    pub fn max_timestamp(&self) -> Option<(i64, i64)> {
+    /// (max timestamp, offset of the first record carrying it) over the whole log, exact to the
+    /// record as Kafka's MAX_TIMESTAMP (a compressed batch answers its base offset); None when
+    /// empty.
+    pub fn max_timestamp(&self) -> Result<Option<(i64, i64)>, LogError> {
         let mut inner = self.lock();
         let mut best: Option<(i64, i64)> = None;
-        for (_, seg) in inner.segments.iter_mut() {
-            if let Ok((ts, off)) = seg.max_timestamp() {
-                if ts >= 0 && best.is_none_or(|(b, _)| ts > b) {
-                    best = Some((ts, off));
-                }
+        let mut best_base = None;
+        for (&base, seg) in inner.segments.iter_mut() {
+            let (ts, off) = seg.max_timestamp()?;
+            if ts >= 0 && best.is_none_or(|(b, _)| ts > b) {
+                best = Some((ts, off));
+                best_base = Some(base);
             }
         }
-        best
+        let (Some((ts, batch_last)), Some(base)) = (best, best_base) else {
+            return Ok(None);
+        };
+        let Some(seg) = inner.segments.get_mut(&base) else {
+            return Ok(None);
+        };
+        // The segment remembers the last offset of the first batch holding its max timestamp.
+        let Some(found) = seg.find(batch_last)? else {
+            return Ok(Some((ts, batch_last)));
+        };
+        let mut pos = found.position;
+        while let Some(h) = seg.header_at(pos)? {
+            if pos + h.total_len as u64 > seg.size() {
+                break;
+            }
+            if h.max_timestamp == ts {
+                if h.compression() != 0 {
+                    return Ok(Some((ts, h.base_offset)));
+                }
+                let batch = read_batch(seg, pos, &h)?;
+                let offset = records::offset_of_max_timestamp(&batch, &h)?;
+                return Ok(Some((ts, offset.unwrap_or(h.base_offset))));
+            }
+            pos += h.total_len as u64;
+        }
+        Ok(Some((ts, batch_last)))
     }
+}
+
+/// The bytes of the whole batch `h` at `pos` of `seg`.
+fn read_batch(seg: &Segment, pos: u64, h: &BatchHeader) -> Result<Vec<u8>, LogError> {
+    let mut buf = vec![0u8; h.total_len];
+    seg.log_file().read_exact_at(&mut buf, pos)?;
+    Ok(buf)
 }
