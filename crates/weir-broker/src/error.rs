@@ -83,6 +83,8 @@ pub fn log_error_code(e: &LogError) -> i16 {
         LogError::Deleted(_) => ResponseError::UnknownTopicOrPartition,
         LogError::OutOfOrderSequence(_) => ResponseError::OutOfOrderSequenceNumber,
         LogError::InvalidProducerEpoch(_) => ResponseError::InvalidProducerEpoch,
+        LogError::InvalidTxnState(_) => ResponseError::InvalidTxnState,
+        LogError::TransactionCoordinatorFenced(_) => ResponseError::TransactionCoordinatorFenced,
         LogError::CorruptFile { .. } => ResponseError::KafkaStorageError,
         LogError::Io(_) => ResponseError::KafkaStorageError,
     };

@@ -48,6 +48,8 @@ fn log_errors_map_to_kafka_codes() {
         (LogError::Io(std::io::Error::other("disk")), 56),
         (LogError::OutOfOrderSequence("gap".into()), 45),
         (LogError::InvalidProducerEpoch("old".into()), 47),
+        (LogError::InvalidTxnState("x".into()), 48),
+        (LogError::TransactionCoordinatorFenced("x".into()), 52),
     ];
     for (err, code) in cases {
         let shown = err.to_string();

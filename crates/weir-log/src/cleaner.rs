@@ -4,7 +4,15 @@
 //! Each cleanable segment is rewritten as `<base>.log.cleaned`, fsynced, its indexes removed, then
 //! renamed over `<base>.log` and re-indexed: a crash at any point leaves either the old or the new
 //! complete segment. Batches keep their base offset and lastOffsetDelta (as Kafka's cleaner does).
-//! Compressed and control batches are kept whole (Weir does not decompress to compact yet).
+//! Compressed batches are kept whole (Weir does not decompress to compact yet).
+//!
+//! Transactions: the caller cleans only below the last stable offset, so every transaction in
+//! the cleaned range is decided. Batches of aborted transactions (per the `.txnindex` entries of
+//! the cleaned segments and later ones) are removed whole and never count as a key's latest
+//! value, as Kafka's cleaner does. Control batches (markers) are always kept: Kafka drops a
+//! marker once its transaction's data is gone and `delete.retention.ms` passed; Weir keeps it,
+//! which is never wrong (a marker is never removed while its data is there). `.txnindex` files
+//! are left as they are: markers stay, so their entries stay valid.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -15,6 +23,7 @@ use crate::batch::{check_integrity, BatchHeader};
 use crate::checkpoint::fsync_dir;
 use crate::records::{filter_batch, parse_records};
 use crate::segment::{segment_path, Segment};
+use crate::txn_marker::{is_control, is_transactional};
 use crate::{LogConfig, LogError};
 
 /// What one cleaning pass did.
@@ -30,7 +39,18 @@ pub struct CleanStats {
     pub bytes_after: u64,
 }
 
-const CONTROL_BIT: i16 = 0x20;
+/// Aborted transactions as producer id → (first offset, marker offset) ranges.
+type Aborted = HashMap<i64, Vec<(i64, i64)>>;
+
+fn aborted_batch(aborted: &Aborted, h: &BatchHeader) -> bool {
+    is_transactional(h)
+        && !is_control(h)
+        && aborted.get(&h.producer_id).is_some_and(|ranges| {
+            ranges
+                .iter()
+                .any(|&(first, last)| first <= h.base_offset && h.base_offset < last)
+        })
+}
 
 fn batches(bytes: &[u8]) -> Vec<(usize, BatchHeader)> {
     let mut out = Vec::new();
@@ -79,13 +99,22 @@ pub(crate) fn clean(
     if cleanable.is_empty() {
         return Ok(stats);
     }
+    let mut aborted: Aborted = HashMap::new();
+    for (_, seg) in segments.range_mut(cleanable[0]..) {
+        for t in seg.txn_index().entries()? {
+            aborted
+                .entry(t.producer_id)
+                .or_default()
+                .push((t.first_offset, t.last_offset));
+        }
+    }
     // Pass 1: the latest offset of every key in the cleanable range.
     let mut latest: HashMap<Vec<u8>, i64> = HashMap::new();
     for b in &cleanable {
         let Some(seg) = segments.get(b) else { continue };
         let bytes = read_segment(seg)?;
         for (pos, h) in batches(&bytes) {
-            if h.compression() != 0 || h.attributes & CONTROL_BIT != 0 {
+            if h.compression() != 0 || is_control(&h) || aborted_batch(&aborted, &h) {
                 continue;
             }
             let body = &bytes[pos..pos + h.total_len];
@@ -107,7 +136,11 @@ pub(crate) fn clean(
         let mut removed = 0u64;
         for (pos, h) in batches(&bytes) {
             let body = &bytes[pos..pos + h.total_len];
-            if h.compression() != 0 || h.attributes & CONTROL_BIT != 0 {
+            if aborted_batch(&aborted, &h) {
+                removed += u64::try_from(h.records_count).unwrap_or(0).max(1);
+                continue;
+            }
+            if h.compression() != 0 || is_control(&h) {
                 out.extend_from_slice(body);
                 continue;
             }

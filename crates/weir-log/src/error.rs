@@ -55,6 +55,14 @@ pub enum LogError {
     /// An idempotent batch from an older producer epoch → INVALID_PRODUCER_EPOCH (47).
     #[error("invalid producer epoch: {0}")]
     InvalidProducerEpoch(String),
+    /// A producer wrote a non-transactional batch while its transaction is ongoing →
+    /// INVALID_TXN_STATE (48).
+    #[error("invalid transaction state: {0}")]
+    InvalidTxnState(String),
+    /// A transaction marker from an older coordinator epoch than the producer's last marker →
+    /// TRANSACTION_COORDINATOR_FENCED (52).
+    #[error("transaction coordinator fenced: {0}")]
+    TransactionCoordinatorFenced(String),
     /// The partition was deleted → UNKNOWN_TOPIC_OR_PARTITION (3).
     #[error("partition {0} is deleted")]
     Deleted(String),

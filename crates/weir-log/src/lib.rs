@@ -7,6 +7,11 @@
 //!   (appends copied from the leader, the leader-epoch cache, truncation to a divergence point).
 //! * [`LogConfig`] holds the per-topic storage configs with Kafka names and defaults.
 //! * Time comes from an injected [`Clock`], so rolling and retention are deterministic in tests.
+//! * Transactions (KIP-98), the partition side: transactional batches open a producer's
+//!   transaction, [`PartitionLog::append_txn_marker`] writes COMMIT/ABORT markers, aborted
+//!   transactions go to each segment's `.txnindex`, and READ_COMMITTED reads stop at
+//!   [`PartitionLog::last_stable_offset`] ([`PartitionLog::read_committed`],
+//!   [`PartitionLog::collect_aborted`]).
 //!
 //! Durability: with `flush.messages` = 1 (the default) an append returns a ticket and the caller
 //! acknowledges only after [`LogManager::wait_durable`] (group commit: one fdatasync covers every
@@ -22,9 +27,12 @@ mod group_commit;
 pub mod index;
 mod log_manager;
 mod partition_log;
+mod producer_snapshot;
 pub mod producer_state;
 pub mod records;
 pub mod segment;
+pub mod txn_index;
+pub mod txn_marker;
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
@@ -38,6 +46,8 @@ pub use error::{LogError, RecordError};
 pub use group_commit::DurabilityTicket;
 pub use log_manager::{LogManager, CLEAN_SHUTDOWN_FILE};
 pub use partition_log::{AppendResult, PartitionLog, ReadResult, ReplicaAppend};
+pub use txn_index::AbortedTxn;
+pub use txn_marker::{TxnMarker, TxnResult};
 
 /// A topic partition; its directory is `<topic>-<partition>`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -9,14 +9,25 @@
 //! * a producer id with no state (new, or expired after `producer.id.expiration.ms`) is accepted at
 //!   any sequence, as Kafka does since KIP-360.
 //!
+//! Transactions (KIP-98, Kafka's `ProducerStateEntry.currentTxnFirstOffset`): the first
+//! transactional batch of a producer starts its ongoing transaction at that batch's offset; a
+//! non-transactional batch while one is ongoing is INVALID_TXN_STATE. A COMMIT or ABORT marker
+//! ([`ProducerStateManager::apply_marker`], checked first by
+//! [`ProducerStateManager::check_marker`]) ends it and yields a [`CompletedTxn`]; a marker for a
+//! producer with no ongoing transaction here is written but completes nothing. The first offset
+//! of the earliest ongoing transaction, and of completed ones whose marker is not yet below the
+//! high watermark, is the partition's first unstable offset.
+//!
 //! The state is snapshotted in `<offset>.snapshot` files (Kafka's layout extended to keep every
-//! cached batch, see [`ProducerStateManager::to_snapshot`]) when a segment rolls and on clean shutdown, and rebuilt at open from the newest snapshot plus the batch
-//! headers of the log after it. The checks are sans-IO; only the snapshot helpers touch files.
+//! cached batch and the transaction state, see [`ProducerStateManager::to_snapshot`]) when a
+//! segment rolls and on clean shutdown, and rebuilt at open from the newest snapshot plus the
+//! batches of the log after it. The checks are sans-IO; only the snapshot helpers touch files.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 
 use crate::batch::BatchHeader;
+use crate::txn_marker::{is_transactional, EndTxnMarker, TxnMarker, TxnResult};
 use crate::LogError;
 
 /// Batches remembered per producer (Kafka's `NUM_BATCHES_TO_RETAIN`, matching
@@ -45,14 +56,49 @@ pub struct ProducerEntry {
     pub epoch: i16,
     /// Last batches, oldest first.
     pub batches: VecDeque<BatchMetadata>,
-    /// Timestamp of the last batch (for expiry).
+    /// Timestamp of the last batch or marker (for expiry).
     pub last_timestamp: i64,
+    /// Epoch of the coordinator that wrote this producer's last marker (-1: none yet).
+    pub coordinator_epoch: i32,
+    /// First offset of the producer's ongoing transaction in this partition (Kafka's
+    /// `currentTxnFirstOffset`); `None` when no transaction is ongoing.
+    pub current_txn_first_offset: Option<i64>,
 }
 
-/// The idempotent-producer state of one partition.
+impl ProducerEntry {
+    fn empty(epoch: i16, last_timestamp: i64) -> ProducerEntry {
+        ProducerEntry {
+            epoch,
+            batches: VecDeque::new(),
+            last_timestamp,
+            coordinator_epoch: -1,
+            current_txn_first_offset: None,
+        }
+    }
+}
+
+/// A transaction ended by a marker (Kafka's `CompletedTxn`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompletedTxn {
+    /// The producer.
+    pub producer_id: i64,
+    /// Offset of the transaction's first batch here.
+    pub first_offset: i64,
+    /// Offset of the marker.
+    pub last_offset: i64,
+    /// True for ABORT.
+    pub aborted: bool,
+}
+
+/// The idempotent-producer and transaction state of one partition.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProducerStateManager {
     producers: HashMap<i64, ProducerEntry>,
+    /// Ongoing transactions: first offset → producer id (derived from `producers`).
+    ongoing: BTreeMap<i64, i64>,
+    /// Completed transactions whose marker may not be below the high watermark yet: first offset
+    /// → marker offset (Kafka's `unreplicatedTxns`; not snapshotted).
+    unreplicated: BTreeMap<i64, i64>,
 }
 
 /// The last sequence of a batch: `first + last_offset_delta`, wrapping past `i32::MAX` to 0.
@@ -106,6 +152,19 @@ impl ProducerStateManager {
         else {
             return Ok(Check::Append);
         };
+        let check = Self::check_sequence(e, h)?;
+        if check == Check::Append && e.current_txn_first_offset.is_some() && !is_transactional(h) {
+            return Err(LogError::InvalidTxnState(format!(
+                "producer {} wrote a non-transactional batch while its transaction starting at \
+                 offset {} is ongoing",
+                h.producer_id,
+                e.current_txn_first_offset.unwrap_or(-1)
+            )));
+        }
+        Ok(check)
+    }
+
+    fn check_sequence(e: &ProducerEntry, h: &BatchHeader) -> Result<Check, LogError> {
         let first = h.base_sequence;
         let last = last_sequence(first, h.last_offset_delta);
         if h.producer_epoch < e.epoch {
@@ -159,21 +218,23 @@ impl ProducerStateManager {
             self.producers
                 .get(&h.producer_id)
                 .cloned()
-                .unwrap_or(ProducerEntry {
-                    epoch: h.producer_epoch,
-                    batches: VecDeque::new(),
-                    last_timestamp: h.max_timestamp,
-                })
+                .unwrap_or_else(|| ProducerEntry::empty(h.producer_epoch, h.max_timestamp))
         });
         push(e, h);
     }
 
     /// Install the staged entries of a successful append.
     pub fn commit(&mut self, pending: HashMap<i64, ProducerEntry>) {
+        for (&id, e) in &pending {
+            if let Some(first) = e.current_txn_first_offset {
+                self.ongoing.insert(first, id);
+            }
+        }
         self.producers.extend(pending);
     }
 
-    /// Apply a batch read back from the log (rebuild after open).
+    /// Apply a data batch read back from the log or copied from the leader, unchecked (Kafka's
+    /// replication origin). Control batches go to [`ProducerStateManager::apply_marker`].
     pub fn replay(&mut self, h: &BatchHeader) {
         if h.producer_id < 0 {
             return;
@@ -181,186 +242,155 @@ impl ProducerStateManager {
         let e = self
             .producers
             .entry(h.producer_id)
-            .or_insert_with(|| ProducerEntry {
-                epoch: h.producer_epoch,
-                batches: VecDeque::new(),
-                last_timestamp: h.max_timestamp,
-            });
+            .or_insert_with(|| ProducerEntry::empty(h.producer_epoch, h.max_timestamp));
         push(e, h);
+        if let Some(first) = e.current_txn_first_offset {
+            self.ongoing.insert(first, h.producer_id);
+        }
     }
 
-    /// Forget producers whose last batch is older than `expiration_ms` (`producer.id.expiration.ms`).
+    /// The leader's checks of a marker before it is written (Kafka's `appendEndTxnMarker`):
+    /// an older producer epoch (under transaction version 2: not a newer one, unless it is an
+    /// idempotent retry) is INVALID_PRODUCER_EPOCH, an older coordinator epoch than the
+    /// producer's last marker is TRANSACTION_COORDINATOR_FENCED.
+    pub fn check_marker(&self, m: &TxnMarker) -> Result<(), LogError> {
+        let Some(e) = self.producers.get(&m.producer_id) else {
+            return Ok(());
+        };
+        let stale = if m.transaction_version >= 2 {
+            m.producer_epoch < e.epoch
+                || (m.producer_epoch == e.epoch && e.current_txn_first_offset.is_some())
+        } else {
+            m.producer_epoch < e.epoch
+        };
+        if stale {
+            return Err(LogError::InvalidProducerEpoch(format!(
+                "marker of producer {} has epoch {}, the last seen epoch is {} (transaction \
+                 version {})",
+                m.producer_id, m.producer_epoch, e.epoch, m.transaction_version
+            )));
+        }
+        if e.coordinator_epoch > m.coordinator_epoch {
+            return Err(LogError::TransactionCoordinatorFenced(format!(
+                "marker of producer {} has coordinator epoch {}, older than {}",
+                m.producer_id, m.coordinator_epoch, e.coordinator_epoch
+            )));
+        }
+        Ok(())
+    }
+
+    /// Apply a marker written at `offset` (leader, follower and replay alike): the producer's
+    /// ongoing transaction, if any, ends; its epoch, coordinator epoch and timestamp are the
+    /// marker's. Returns the completed transaction (`None` for a marker without transaction
+    /// data here, which changes neither the last stable offset nor the transaction index).
+    /// `high_watermark` decides whether the completed transaction still bounds the first
+    /// unstable offset until the high watermark passes the marker.
+    pub fn apply_marker(
+        &mut self,
+        producer_id: i64,
+        producer_epoch: i16,
+        marker: EndTxnMarker,
+        offset: i64,
+        timestamp: i64,
+        high_watermark: i64,
+    ) -> Option<CompletedTxn> {
+        let e = self
+            .producers
+            .entry(producer_id)
+            .or_insert_with(|| ProducerEntry::empty(producer_epoch, timestamp));
+        let completed = e.current_txn_first_offset.take().map(|first| CompletedTxn {
+            producer_id,
+            first_offset: first,
+            last_offset: offset,
+            aborted: marker.result == TxnResult::Abort,
+        });
+        if e.epoch != producer_epoch {
+            e.epoch = producer_epoch;
+            e.batches.clear();
+        }
+        e.coordinator_epoch = marker.coordinator_epoch;
+        e.last_timestamp = timestamp;
+        if let Some(c) = completed {
+            self.ongoing.remove(&c.first_offset);
+            if offset >= high_watermark {
+                self.unreplicated.insert(c.first_offset, offset);
+            }
+        }
+        completed
+    }
+
+    /// The last stable offset recorded with an aborted transaction that just completed (Kafka's
+    /// `lastStableOffset(completedTxn)`): the first offset of the earliest ongoing transaction,
+    /// else the marker's offset + 1.
+    pub fn last_stable_offset_after(&self, completed: &CompletedTxn) -> i64 {
+        self.ongoing
+            .iter()
+            .find(|&(_, &id)| id != completed.producer_id)
+            .map_or(completed.last_offset + 1, |(&first, _)| first)
+    }
+
+    /// The first offset that is not yet stable: the earliest first offset of an ongoing
+    /// transaction or of a completed one whose marker is at or above `high_watermark`.
+    pub fn first_unstable_offset(&self, high_watermark: i64) -> Option<i64> {
+        let ongoing = self.ongoing.keys().next().copied();
+        let unreplicated = self
+            .unreplicated
+            .iter()
+            .find(|&(_, &marker)| marker >= high_watermark)
+            .map(|(&first, _)| first);
+        match (ongoing, unreplicated) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Forget completed transactions whose marker is below the new high watermark.
+    pub fn on_high_watermark(&mut self, high_watermark: i64) {
+        self.unreplicated
+            .retain(|_, &mut marker| marker >= high_watermark);
+    }
+
+    /// Ongoing transactions as (producer id, first offset), by first offset.
+    pub fn ongoing_transactions(&self) -> Vec<(i64, i64)> {
+        self.ongoing
+            .iter()
+            .map(|(&first, &id)| (id, first))
+            .collect()
+    }
+
+    /// Forget producers whose last batch is older than `expiration_ms` (`producer.id.expiration.ms`);
+    /// a producer with an ongoing transaction never expires (as in Kafka).
     pub fn expire(&mut self, now: i64, expiration_ms: i64) -> usize {
         let before = self.producers.len();
-        self.producers
-            .retain(|_, e| now.saturating_sub(e.last_timestamp) < expiration_ms);
+        self.producers.retain(|_, e| {
+            e.current_txn_first_offset.is_some()
+                || now.saturating_sub(e.last_timestamp) < expiration_ms
+        });
         before - self.producers.len()
     }
 
-    /// The snapshot file: `i16 version, u32 crc32c(rest), i32 count` and `count` producer
-    /// entries. Written as version 2, weir's extension of Kafka's layout that keeps every cached
-    /// batch: `[i64 producer_id, i16 epoch, i64 last_timestamp, i8 n, n × [i32 first_sequence,
-    /// i32 last_sequence, i64 first_offset, i64 last_offset, i64 timestamp]]`. Kafka's version 1
-    /// keeps only the last batch per producer, so after a restart a retry of any earlier in-flight
-    /// batch would be refused as OUT_OF_ORDER_SEQUENCE_NUMBER (fatal for the producer) instead of
-    /// being answered as a duplicate. Version 1 files (`[i64 producer_id, i16 epoch,
-    /// i32 last_sequence, i64 last_offset, i32 offset_delta, i64 timestamp, i32 coordinator_epoch,
-    /// i64 current_txn_first_offset]`) are still read.
-    pub fn to_snapshot(&self) -> Vec<u8> {
-        let mut body = Vec::new();
-        let mut ids: Vec<&i64> = self.producers.keys().collect();
-        ids.sort();
-        let entries: Vec<(&i64, &ProducerEntry)> = ids
-            .into_iter()
-            .map(|id| (id, &self.producers[id]))
-            .filter(|(_, e)| !e.batches.is_empty())
-            .collect();
-        body.extend_from_slice(&(entries.len() as i32).to_be_bytes());
-        for (id, e) in entries {
-            body.extend_from_slice(&id.to_be_bytes());
-            body.extend_from_slice(&e.epoch.to_be_bytes());
-            body.extend_from_slice(&e.last_timestamp.to_be_bytes());
-            let n = e.batches.len().min(MAX_CACHED_BATCHES);
-            body.push(n as u8);
-            for b in e.batches.iter().skip(e.batches.len() - n) {
-                body.extend_from_slice(&b.first_seq.to_be_bytes());
-                body.extend_from_slice(&b.last_seq.to_be_bytes());
-                body.extend_from_slice(&b.first_offset.to_be_bytes());
-                body.extend_from_slice(&b.last_offset.to_be_bytes());
-                body.extend_from_slice(&b.timestamp.to_be_bytes());
-            }
-        }
-        let mut out = Vec::with_capacity(body.len() + 6);
-        out.extend_from_slice(&2i16.to_be_bytes());
-        out.extend_from_slice(&crc32c::crc32c(&body).to_be_bytes());
-        out.extend_from_slice(&body);
-        out
+    /// Every producer's entry (snapshots).
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&i64, &ProducerEntry)> {
+        self.producers.iter()
     }
 
-    /// Parse a snapshot (version 2, or Kafka's version 1); a wrong version, CRC or length is
-    /// `CorruptFile`-worthy garbage.
-    pub fn from_snapshot(bytes: &[u8]) -> Result<Self, String> {
-        if bytes.len() < 10 {
-            return Err("snapshot shorter than its header".into());
-        }
-        let version = i16::from_be_bytes([bytes[0], bytes[1]]);
-        if version != 1 && version != 2 {
-            return Err(format!("snapshot version {version} unknown"));
-        }
-        let crc = u32::from_be_bytes([bytes[2], bytes[3], bytes[4], bytes[5]]);
-        let body = &bytes[6..];
-        if crc32c::crc32c(body) != crc {
-            return Err("snapshot CRC mismatch".into());
-        }
-        let count = i32::from_be_bytes([body[0], body[1], body[2], body[3]]);
-        if count < 0 {
-            return Err(format!("snapshot claims {count} entries"));
-        }
-        let mut r = Reader {
-            bytes: &body[4..],
-            pos: 0,
+    /// A manager holding `producers` (snapshots), its ongoing transactions derived from them.
+    pub(crate) fn from_entries(producers: HashMap<i64, ProducerEntry>) -> Self {
+        let mut m = ProducerStateManager {
+            producers,
+            ..Self::default()
         };
-        let mut m = ProducerStateManager::default();
-        for _ in 0..count {
-            let (id, entry) = if version == 1 {
-                read_v1_entry(&mut r)?
-            } else {
-                read_v2_entry(&mut r)?
-            };
-            m.producers.insert(id, entry);
-        }
-        if r.pos != r.bytes.len() {
-            return Err(format!("snapshot length does not match {count} entries"));
-        }
-        Ok(m)
+        m.rebuild_ongoing();
+        m
     }
-}
 
-/// A bounds-checked big-endian reader over a snapshot body.
-struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-}
-
-impl Reader<'_> {
-    fn take<const N: usize>(&mut self) -> Result<[u8; N], String> {
-        let out = self
-            .bytes
-            .get(self.pos..self.pos + N)
-            .and_then(|s| <[u8; N]>::try_from(s).ok())
-            .ok_or_else(|| "snapshot ends inside an entry".to_string())?;
-        self.pos += N;
-        Ok(out)
+    fn rebuild_ongoing(&mut self) {
+        self.ongoing = self
+            .producers
+            .iter()
+            .filter_map(|(&id, e)| e.current_txn_first_offset.map(|f| (f, id)))
+            .collect();
     }
-    fn i8(&mut self) -> Result<i8, String> {
-        self.take::<1>().map(i8::from_be_bytes)
-    }
-    fn i16(&mut self) -> Result<i16, String> {
-        self.take::<2>().map(i16::from_be_bytes)
-    }
-    fn i32(&mut self) -> Result<i32, String> {
-        self.take::<4>().map(i32::from_be_bytes)
-    }
-    fn i64(&mut self) -> Result<i64, String> {
-        self.take::<8>().map(i64::from_be_bytes)
-    }
-}
-
-fn read_v1_entry(r: &mut Reader<'_>) -> Result<(i64, ProducerEntry), String> {
-    let id = r.i64()?;
-    let epoch = r.i16()?;
-    let last_seq = r.i32()?;
-    let last_offset = r.i64()?;
-    let delta = r.i32()?;
-    let timestamp = r.i64()?;
-    let _coordinator_epoch = r.i32()?;
-    let _txn_first_offset = r.i64()?;
-    let first_seq =
-        (i64::from(last_seq) - i64::from(delta)).rem_euclid(i64::from(i32::MAX) + 1) as i32;
-    let mut batches = VecDeque::new();
-    batches.push_back(BatchMetadata {
-        first_seq,
-        last_seq,
-        first_offset: last_offset - i64::from(delta),
-        last_offset,
-        timestamp,
-    });
-    Ok((
-        id,
-        ProducerEntry {
-            epoch,
-            batches,
-            last_timestamp: timestamp,
-        },
-    ))
-}
-
-fn read_v2_entry(r: &mut Reader<'_>) -> Result<(i64, ProducerEntry), String> {
-    let id = r.i64()?;
-    let epoch = r.i16()?;
-    let last_timestamp = r.i64()?;
-    let n = r.i8()?;
-    if !(1..=MAX_CACHED_BATCHES as i8).contains(&n) {
-        return Err(format!("snapshot entry for producer {id} has {n} batches"));
-    }
-    let mut batches = VecDeque::with_capacity(n as usize);
-    for _ in 0..n {
-        batches.push_back(BatchMetadata {
-            first_seq: r.i32()?,
-            last_seq: r.i32()?,
-            first_offset: r.i64()?,
-            last_offset: r.i64()?,
-            timestamp: r.i64()?,
-        });
-    }
-    Ok((
-        id,
-        ProducerEntry {
-            epoch,
-            batches,
-            last_timestamp,
-        },
-    ))
 }
 
 fn push(e: &mut ProducerEntry, h: &BatchHeader) {
@@ -379,6 +409,9 @@ fn push(e: &mut ProducerEntry, h: &BatchHeader) {
         e.batches.pop_front();
     }
     e.last_timestamp = e.last_timestamp.max(h.max_timestamp);
+    if e.current_txn_first_offset.is_none() && is_transactional(h) {
+        e.current_txn_first_offset = Some(h.base_offset);
+    }
 }
 
 /// `<dir>/<20-digit offset>.snapshot`.

@@ -202,3 +202,86 @@ fn kafka_version_1_snapshots_are_still_read() {
         }]
     );
 }
+
+fn txn_header(pid: i64, first_seq: i32, records: i32, base_offset: i64) -> BatchHeader {
+    let mut h = header(pid, 0, first_seq, records, base_offset);
+    h.attributes |= crate::txn_marker::TRANSACTIONAL_BIT;
+    h
+}
+
+fn end(result: TxnResult) -> EndTxnMarker {
+    EndTxnMarker {
+        result,
+        coordinator_epoch: 3,
+    }
+}
+
+#[test]
+fn transactions_start_at_their_first_batch_and_end_with_a_marker() {
+    let mut m = ProducerStateManager::default();
+    append(&mut m, &txn_header(1, 0, 2, 10)).unwrap();
+    append(&mut m, &txn_header(2, 0, 1, 12)).unwrap();
+    append(&mut m, &txn_header(1, 2, 1, 13)).unwrap();
+    assert_eq!(m.ongoing_transactions(), vec![(1, 10), (2, 12)]);
+    assert_eq!(m.first_unstable_offset(0), Some(10));
+    assert!(matches!(
+        append(&mut m, &header(1, 0, 3, 1, 14)),
+        Err(LogError::InvalidTxnState(_))
+    ));
+    let c = m
+        .apply_marker(1, 0, end(TxnResult::Abort), 14, 5, 0)
+        .unwrap();
+    assert_eq!(
+        c,
+        CompletedTxn {
+            producer_id: 1,
+            first_offset: 10,
+            last_offset: 14,
+            aborted: true
+        }
+    );
+    assert_eq!(m.last_stable_offset_after(&c), 12);
+    // Completed but not yet below the high watermark: still unstable until it is.
+    assert_eq!(m.first_unstable_offset(0), Some(10));
+    m.on_high_watermark(15);
+    assert_eq!(m.first_unstable_offset(15), Some(12));
+    assert_eq!(
+        m.apply_marker(1, 0, end(TxnResult::Commit), 15, 6, 16),
+        None
+    );
+    let c2 = m
+        .apply_marker(2, 0, end(TxnResult::Commit), 16, 7, 17)
+        .unwrap();
+    assert!(!c2.aborted);
+    assert_eq!(m.first_unstable_offset(17), None);
+    // Producers with an ongoing transaction never expire.
+    append(&mut m, &txn_header(3, 0, 1, 17)).unwrap();
+    m.expire(i64::MAX, 1);
+    assert!(m.get(3).is_some() && m.get(1).is_none());
+}
+
+#[test]
+fn snapshots_keep_transaction_state_as_version_3_and_stay_version_2_without_it() {
+    let mut m = ProducerStateManager::default();
+    append(&mut m, &header(1, 0, 0, 1, 0)).unwrap();
+    assert_eq!(
+        i16::from_be_bytes([m.to_snapshot()[0], m.to_snapshot()[1]]),
+        2
+    );
+    append(&mut m, &txn_header(2, 0, 1, 1)).unwrap();
+    m.apply_marker(3, 4, end(TxnResult::Abort), 2, 9, 0);
+    let bytes = m.to_snapshot();
+    assert_eq!(i16::from_be_bytes([bytes[0], bytes[1]]), 3);
+    let back = ProducerStateManager::from_snapshot(&bytes).unwrap();
+    assert_eq!(back.get(2).unwrap().current_txn_first_offset, Some(1));
+    assert_eq!(back.ongoing_transactions(), vec![(2, 1)]);
+    let e3 = back.get(3).unwrap();
+    assert_eq!(
+        (e3.epoch, e3.coordinator_epoch, e3.batches.len()),
+        (4, 3, 0)
+    );
+    assert_eq!(back.get(1), m.get(1));
+    for cut in 0..bytes.len() {
+        assert!(ProducerStateManager::from_snapshot(&bytes[..cut]).is_err());
+    }
+}

@@ -1,4 +1,4 @@
-//! One segment: `<base>.log` plus its lazily loaded `.index` and `.timeindex`.
+//! One segment: `<base>.log` plus its lazily loaded `.index`, `.timeindex` and `.txnindex`.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::batch::{self, BatchHeader, HEADER_LEN};
 use crate::index::{IndexFile, IndexKind};
+use crate::txn_index::TxnIndex;
 use crate::LogError;
 
 /// `<dir>/<20-digit base offset>.<ext>`.
@@ -35,6 +36,8 @@ pub struct Segment {
     next_offset: i64,
     /// Wall-clock ms when the first batch was appended in this process (for `segment.ms`).
     pub created_ms: i64,
+    /// Aborted transactions whose marker is in this segment.
+    txn_index: TxnIndex,
 }
 
 /// A batch found by scanning a segment.
@@ -70,6 +73,14 @@ impl Segment {
             IndexKind::Time,
             index_max_bytes,
         )?;
+        // A new segment has no aborted transactions: drop a stale file left by a crash while an
+        // older segment of the same base was being deleted.
+        let txn_path = segment_path(dir, base_offset, "txnindex");
+        match std::fs::remove_file(&txn_path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
         Ok(Segment {
             base_offset,
             dir: dir.to_path_buf(),
@@ -84,6 +95,7 @@ impl Segment {
             offset_of_max_timestamp: -1,
             next_offset: base_offset,
             created_ms: now_ms,
+            txn_index: TxnIndex::new(txn_path),
         })
     }
 
@@ -114,6 +126,7 @@ impl Segment {
             offset_of_max_timestamp: -1,
             next_offset: -1,
             created_ms: now_ms,
+            txn_index: TxnIndex::new(segment_path(dir, base_offset, "txnindex")),
         })
     }
 
@@ -125,6 +138,11 @@ impl Segment {
     /// The `.log` file handle.
     pub fn log_file(&self) -> &Arc<File> {
         &self.log
+    }
+
+    /// The segment's transaction index.
+    pub fn txn_index(&mut self) -> &mut TxnIndex {
+        &mut self.txn_index
     }
 
     /// Read the header of the batch at `pos` (None at end of file or if fewer than 61 bytes remain).
@@ -359,9 +377,10 @@ impl Segment {
         Ok(())
     }
 
-    /// Fsync the log and its indexes.
+    /// Fsync the log and its indexes (the transaction index included).
     pub fn flush(&self) -> Result<(), LogError> {
         self.log.sync_data()?;
+        self.txn_index.flush()?;
         if let Some(i) = &self.index {
             i.flush()?;
         }
@@ -391,7 +410,7 @@ impl Segment {
 
     /// Delete the segment's files.
     pub fn delete_files(&self) -> Result<(), LogError> {
-        for ext in ["log", "index", "timeindex"] {
+        for ext in ["log", "index", "timeindex", "txnindex"] {
             match std::fs::remove_file(segment_path(&self.dir, self.base_offset, ext)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -123,12 +123,22 @@ pub async fn handle(
     } else {
         replicas.subscribe_new_appends()
     };
-    if !is_consumer {
-        record_follower_fetches(replicas, view, replica_id, ctx.parts());
-    }
+    // A follower's fetch offsets count toward the ISR and the high watermark only after the
+    // first read, for partitions answered without an error or a diverging epoch (as Kafka): a
+    // follower with a divergent tail must truncate first, or the leader would count records it
+    // does not have (found by weir-sim, seed 290).
+    let mut recorded = is_consumer;
     let results = loop {
         wake.borrow_and_update();
         let results = read_all(replicas, view, ctx.parts(), limits);
+        if !recorded {
+            recorded = true;
+            record_follower_fetches(replicas, view, replica_id, ctx.parts(), &results);
+            // Recording may have moved the high watermark: read again before answering.
+            if wake.has_changed().unwrap_or(false) {
+                continue;
+            }
+        }
         let bytes: usize = results.iter().map(|r| r.1.record_bytes).sum();
         let any_error = results
             .iter()
@@ -180,14 +190,19 @@ pub async fn handle(
 }
 
 /// A follower's fetch offsets are its log end offsets: tell the replication state of every
-/// partition it fetched that this broker leads at the follower's epoch.
+/// partition it fetched that this broker leads at the follower's epoch and that was answered
+/// without an error or a diverging epoch (`answers`, in the order of `parts`).
 fn record_follower_fetches(
     replicas: &Arc<ReplicaManager>,
     view: &MetadataView,
     replica_id: i32,
     parts: &[(PartKey, PartRequest)],
+    answers: &[(PartKey, PartOutcome, PartitionData)],
 ) {
-    for (key, preq) in parts {
+    for ((key, preq), (_, outcome, data)) in parts.iter().zip(answers) {
+        if outcome.error_code != 0 || data.diverging_epoch.epoch >= 0 {
+            continue;
+        }
         let Some(name) = topic_name(view, &key.topic) else {
             continue;
         };

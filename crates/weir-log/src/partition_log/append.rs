@@ -10,11 +10,16 @@ use crate::batch::{self, BatchHeader, HEADER_LEN};
 use crate::error::RecordError;
 use crate::group_commit::DurabilityTicket;
 use crate::producer_state::Check;
+use crate::txn_marker;
 use crate::{LogError, TimestampType};
 
 impl PartitionLog {
     /// Validate and append one or more v2 record batches (a Produce `records` field), assigning
-    /// offsets by rewriting base offsets. Nothing is stored if any batch is invalid.
+    /// offsets by rewriting base offsets. Nothing is stored if any batch is invalid. Control
+    /// batches are refused (INVALID_RECORD; markers go through
+    /// [`PartitionLog::append_txn_marker`]); a transactional batch starts its producer's
+    /// transaction here unless one is ongoing, and a non-transactional batch of a producer with an
+    /// ongoing transaction is `InvalidTxnState`.
     pub fn append(&self, records: &[u8]) -> Result<AppendResult, LogError> {
         let mut inner = self.lock();
         if inner.deleted {
@@ -34,6 +39,12 @@ impl PartitionLog {
         let mut pos = 0;
         while pos < records.len() {
             let h = batch::validate_batch(&records[pos..])?;
+            if txn_marker::is_control(&h) {
+                return Err(LogError::InvalidRecord(format!(
+                    "Clients are not allowed to write control records in topic partition {}.",
+                    self.tp.dir_name()
+                )));
+            }
             if h.total_len > inner.config.max_message_bytes as usize {
                 return Err(LogError::MessageTooLarge {
                     size: h.total_len,

@@ -45,7 +45,8 @@ impl PartitionLog {
         Self::delete_segments_below_start(&mut inner)?;
         if cfg.cleanup_policy.compact {
             let active_base = inner.segments.keys().next_back().copied().unwrap_or(0);
-            let end = active_base.min(inner.high_watermark);
+            // Never past the last stable offset: undecided transactions are not cleaned.
+            let end = active_base.min(super::txn::last_stable_offset(&inner));
             if inner.cleaner_offset.is_none_or(|c| end > c) {
                 let stats = crate::cleaner::clean(&self.dir, &mut inner.segments, end, &cfg, now)?;
                 if stats.segments_rewritten > 0 {

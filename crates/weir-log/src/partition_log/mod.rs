@@ -9,6 +9,7 @@
 //! * `retention`: DeleteRecords and deleting the oldest segments;
 //! * `maintenance`: the periodic pass (roll by age, retention, compaction, flush);
 //! * `producers`: the idempotent-producer state;
+//! * `txn`: transaction markers, transaction indexes, the last stable offset;
 //! * `replica`: the follower side of replication and the leader-epoch cache.
 
 use std::collections::BTreeMap;
@@ -28,6 +29,7 @@ mod read;
 mod replica;
 mod retention;
 mod roll;
+mod txn;
 
 pub use replica::ReplicaAppend;
 
@@ -40,6 +42,8 @@ pub struct ReadResult {
     pub log_start_offset: i64,
     /// High watermark at read time.
     pub high_watermark: i64,
+    /// Last stable offset at read time ([`PartitionLog::last_stable_offset`]).
+    pub last_stable_offset: i64,
     /// Log end offset at read time.
     pub log_end_offset: i64,
 }
@@ -84,7 +88,7 @@ struct Inner {
     deleted: bool,
     /// First offset not yet cleaned (cleaner-offset-checkpoint), once the cleaner has run.
     cleaner_offset: Option<i64>,
-    /// Idempotent-producer state.
+    /// Idempotent-producer and transaction state.
     producers: ProducerStateManager,
 }
 
@@ -133,6 +137,8 @@ impl PartitionLog {
         let mut inner = self.lock();
         let v = hw.clamp(inner.log_start_offset, inner.log_end_offset);
         inner.high_watermark = inner.high_watermark.max(v);
+        let hw = inner.high_watermark;
+        inner.producers.on_high_watermark(hw);
     }
     /// Offset up to which data is known flushed.
     pub fn recovery_point(&self) -> i64 {

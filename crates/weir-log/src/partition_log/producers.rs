@@ -1,7 +1,7 @@
 //! The idempotent-producer side of [`PartitionLog`]: rebuilding the state at open and after a
 //! truncation, answering retried batches, expiry.
 
-use super::{AppendResult, Inner, PartitionLog};
+use super::{txn, AppendResult, Inner, PartitionLog};
 use crate::batch::{self, BatchHeader};
 use crate::producer_state::{self, BatchMetadata};
 use crate::LogError;
@@ -9,7 +9,10 @@ use crate::LogError;
 impl PartitionLog {
     /// Rebuild the producer state from the batch headers at and above `from` (after loading the
     /// snapshot taken at `from`).
+    /// Transaction-index entries with a marker at or above `from` are dropped first and
+    /// re-derived from the replayed markers.
     pub(super) fn replay_producer_state(&self, from: i64) -> Result<(), LogError> {
+        txn::truncate_txn_indexes(&mut self.lock(), from)?;
         let leo = self.log_end_offset();
         let mut offset = from;
         let mut batches = 0u64;
@@ -23,8 +26,11 @@ impl PartitionLog {
             let mut inner = self.lock();
             while pos + batch::HEADER_LEN <= bytes.len() {
                 let h = BatchHeader::parse(&bytes[pos..])?;
+                let Some(whole) = bytes.get(pos..pos + h.total_len) else {
+                    break;
+                };
                 if h.last_offset() >= offset {
-                    inner.producers.replay(&h);
+                    txn::apply_batch(&mut inner, whole, &h)?;
                     batches += 1;
                 }
                 offset = offset.max(h.next_offset());

@@ -3,6 +3,7 @@
 
 use std::os::unix::fs::FileExt;
 
+use super::txn::last_stable_offset;
 use super::{PartitionLog, ReadResult};
 use crate::batch::BatchHeader;
 use crate::records;
@@ -19,14 +20,25 @@ impl PartitionLog {
         max_bytes: usize,
         max_offset: i64,
     ) -> Result<ReadResult, LogError> {
+        Ok(self.read_bounded(offset, max_bytes, max_offset)?.0)
+    }
+
+    /// [`PartitionLog::read`], plus the offset after the last batch read (`offset` when none).
+    pub(super) fn read_bounded(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        max_offset: i64,
+    ) -> Result<(ReadResult, i64), LogError> {
         let mut inner = self.lock();
         if inner.deleted {
             return Err(LogError::Deleted(self.tp.dir_name()));
         }
-        let (ls, leo, hw) = (
+        let (ls, leo, hw, lso) = (
             inner.log_start_offset,
             inner.log_end_offset,
             inner.high_watermark,
+            last_stable_offset(&inner),
         );
         if offset < ls || offset > leo {
             return Err(LogError::OffsetOutOfRange {
@@ -56,6 +68,7 @@ impl PartitionLog {
                 continue;
             };
             let mut len = 0u64;
+            let mut next = offset;
             let mut pos = loc.position;
             while let Some(h) = seg.header_at(pos)? {
                 if h.base_offset >= max_offset || pos + h.total_len as u64 > seg.size() {
@@ -66,8 +79,9 @@ impl PartitionLog {
                 }
                 len += h.total_len as u64;
                 pos += h.total_len as u64;
+                next = h.next_offset();
             }
-            return Ok(ReadResult {
+            let read = ReadResult {
                 records: FileSlice {
                     file: seg.log_file().clone(),
                     position: loc.position,
@@ -75,8 +89,10 @@ impl PartitionLog {
                 },
                 log_start_offset: ls,
                 high_watermark: hw,
+                last_stable_offset: lso,
                 log_end_offset: leo,
-            });
+            };
+            return Ok((read, next));
         }
         let file = inner
             .segments
@@ -84,12 +100,14 @@ impl PartitionLog {
             .next_back()
             .map(|(_, s)| s.log_file().clone())
             .ok_or_else(|| LogError::Io(std::io::Error::other("no segment")))?;
-        Ok(ReadResult {
+        let read = ReadResult {
             records: empty(file),
             log_start_offset: ls,
             high_watermark: hw,
+            last_stable_offset: lso,
             log_end_offset: leo,
-        })
+        };
+        Ok((read, offset))
     }
 
     /// The first record whose timestamp is ≥ `timestamp` at or after the log start offset, as

@@ -3,7 +3,7 @@
 //! and the two follower truncations (`truncateTo`, `truncateFullyAndStartAt`).
 
 use super::append::write_to_active_segment;
-use super::{Inner, PartitionLog};
+use super::{txn, Inner, PartitionLog};
 use crate::batch::{self, BatchHeader, HEADER_LEN, LOG_OVERHEAD};
 use crate::checkpoint::{self, fsync_dir};
 use crate::group_commit::DurabilityTicket;
@@ -116,7 +116,9 @@ impl PartitionLog {
     ///   empty at that batch's base offset and the batches are appended;
     /// * a batch whose leader epoch is newer than the latest cached epoch starts that epoch in the
     ///   leader-epoch cache (persisted before the data is written), and every batch updates the
-    ///   idempotent-producer state as on the leader;
+    ///   idempotent-producer and transaction state as on the leader (unchecked): transactional
+    ///   batches open transactions, markers complete them and ABORT markers add their
+    ///   `.txnindex` entries;
     /// * segments roll as for [`PartitionLog::append`]; a new segment starts at the first appended
     ///   offset, which may lie past the log end offset (the leader's log may be compacted);
     /// * the log end offset becomes the last batch's last offset + 1;
@@ -180,8 +182,8 @@ impl PartitionLog {
         let next = last.next_offset();
         inner.log_end_offset = next;
         let mut count = 0u64;
-        for (_, h) in &headers {
-            inner.producers.replay(h);
+        for (pos, h) in &headers {
+            txn::apply_batch(&mut inner, &bytes[*pos..*pos + h.total_len], h)?;
             count += u64::try_from(h.records_count).unwrap_or(0);
         }
         let durable = self.count_unflushed(&mut inner, &file, count);
@@ -282,7 +284,9 @@ impl PartitionLog {
     /// new log end offset is <= `offset`. Below the first segment the log restarts empty at
     /// `offset` ([`PartitionLog::truncate_fully_and_start_at`]). Afterwards the high watermark,
     /// recovery point and log start offset are at most the new log end offset, cached epochs
-    /// starting at or after it are dropped (persisted), and the producer state is rebuilt. A no-op
+    /// starting at or after it are dropped (persisted), and the producer state (ongoing
+    /// transactions included) and the `.txnindex` entries are rebuilt from the newest producer
+    /// snapshot at or below the new end (entries of markers past it are gone). A no-op
     /// when `offset` >= the log end offset; a negative `offset` is `OffsetOutOfRange`.
     pub fn truncate_to(&self, offset: i64) -> Result<(), LogError> {
         let mut inner = self.lock();
