@@ -96,8 +96,17 @@ impl MetadataApplier {
         &self,
         cond: impl Fn(&MetadataImage) -> bool,
     ) -> Result<(), BrokerError> {
+        self.await_image_until(cond, tokio::time::Instant::now() + APPLY_TIMEOUT)
+            .await
+    }
+
+    /// [`await_image`](Self::await_image) until `deadline` (a request's own timeout).
+    pub async fn await_image_until(
+        &self,
+        cond: impl Fn(&MetadataImage) -> bool,
+        deadline: tokio::time::Instant,
+    ) -> Result<(), BrokerError> {
         let mut rx = self.view.subscribe();
-        let deadline = tokio::time::Instant::now() + APPLY_TIMEOUT;
         loop {
             let img = rx.borrow_and_update().clone();
             if cond(&img) {

@@ -59,6 +59,7 @@ impl From<weir_meta::MetaError> for BrokerError {
             M::InvalidRequest(_) => ResponseError::InvalidRequest,
             M::InvalidReplicaAssignment(_) => ResponseError::InvalidReplicaAssignment,
             M::NoReassignmentInProgress(_) => ResponseError::NoReassignmentInProgress,
+            M::IneligibleReplica(_) => ResponseError::IneligibleReplica,
             M::BrokerNotAvailable(_) => ResponseError::BrokerNotAvailable,
             M::NotController(_) => ResponseError::NotController,
             M::Raft(_) => ResponseError::RequestTimedOut,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kafka_protocol::error::ResponseError;
+use weir_meta::error::MetaError;
 use weir_meta::image::MetadataImage;
 use weir_meta::raft::MetaNode;
 use weir_meta::records::{Endpoint, MetadataRecord, PartitionInfo};
@@ -18,6 +19,9 @@ use crate::replica::manager::ReplicaManager;
 
 /// File name of the pre-Raft topic metadata store inside the log dir (migrated at start-up).
 pub const TOPICS_FILE: &str = "weir-topics.json";
+
+/// How long a registration keeps retrying when it races metadata changes.
+const REGISTER_RETRY_FOR: Duration = Duration::from_secs(10);
 
 /// How long a controlled shutdown waits for leadership to move.
 const CONTROLLED_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -55,10 +59,63 @@ impl Lifecycle {
     }
 
     /// Register this broker (a new incarnation) and send the first heartbeat, which unfences it.
+    ///
+    /// If the image still has an earlier incarnation of this broker leading, or in the ISR of, a
+    /// partition with other replicas (it crashed and came back before the controller fenced it),
+    /// the registration fences that incarnation first: its leaderships move to other ISR members
+    /// and it leaves the ISRs, so the new incarnation — which may have lost an unsynced tail the
+    /// followers already copied — never leads again at the old leader epoch (Kafka refuses the
+    /// new registration until the old session expires, which has the same effect, later).
+    /// Found by weir-sim; a stale local image makes the proposal fail validation and the next
+    /// heartbeat tick retries.
     pub async fn register(&self) -> Result<(), BrokerError> {
+        let me = self.view.identity().clone();
+        let mut images = self.view.subscribe();
+        let deadline = tokio::time::Instant::now() + REGISTER_RETRY_FOR;
+        loop {
+            images.borrow_and_update();
+            let records = self.registration_records(&self.view.image());
+            match self.quorum.propose(records).await {
+                Ok(_) => break,
+                // The local image lagged (e.g. a restarted learner still catching up): the
+                // fencing records were computed from old partition epochs. Retry on a newer one.
+                Err(MetaError::InvalidUpdateVersion(e) | MetaError::FencedLeaderEpoch(e))
+                    if tokio::time::Instant::now() < deadline =>
+                {
+                    tracing::debug!(error = %e, "registration raced a metadata change; retrying");
+                    let _ =
+                        tokio::time::timeout(Duration::from_millis(500), images.changed()).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.quorum.heartbeat(me.node_id).await?;
+        Ok(())
+    }
+
+    /// The records registering this incarnation against `image` (fencing an earlier incarnation
+    /// first when needed, see [`Lifecycle::register`]).
+    fn registration_records(&self, image: &MetadataImage) -> Vec<MetadataRecord> {
         let (host, port) = self.view.advertised_endpoint();
         let me = self.view.identity();
-        let record = MetadataRecord::RegisterBroker {
+        let stale = image
+            .brokers
+            .get(&me.node_id)
+            .is_some_and(|b| b.incarnation != me.incarnation);
+        let still_replicating = image.topics.values().any(|t| {
+            t.partitions.iter().any(|p| {
+                p.replicas.len() > 1 && (p.leader == me.node_id || p.isr.contains(&me.node_id))
+            })
+        });
+        let mut records = if stale && still_replicating {
+            tracing::info!(
+                "an earlier incarnation of this broker still leads or is in an ISR: fencing it"
+            );
+            weir_meta::controller::fence(image, me.node_id)
+        } else {
+            Vec::new()
+        };
+        records.push(MetadataRecord::RegisterBroker {
             id: me.node_id,
             incarnation: me.incarnation,
             listeners: vec![Endpoint {
@@ -67,10 +124,8 @@ impl Lifecycle {
                 port: port as u16,
             }],
             rack: me.rack.clone(),
-        };
-        self.quorum.propose(vec![record]).await?;
-        self.quorum.heartbeat(me.node_id).await?;
-        Ok(())
+        });
+        records
     }
 
     /// Heartbeat with the active controller every `broker.heartbeat.interval.ms` for the life

@@ -137,6 +137,7 @@ impl Controller {
         Ok(MetadataRecord::CreatePartitions {
             topic: topic.to_string(),
             partitions: place(image, have, total - have, rf)?,
+            expected_count: Some(have),
         })
     }
 
@@ -172,6 +173,16 @@ impl Controller {
             return Err(MetaError::InvalidRequest(format!(
                 "ISR {isr:?} must contain the leader and only replicas {:?}",
                 p.replicas
+            )));
+        }
+        // KIP-841: a broker joins the ISR only while it is registered and unfenced (a fenced one
+        // could be counted toward min.insync.replicas but never be elected).
+        if let Some(r) = isr
+            .iter()
+            .find(|r| !p.isr.contains(r) && image.brokers.get(r).is_none_or(|b| b.fenced))
+        {
+            return Err(MetaError::IneligibleReplica(format!(
+                "{topic}-{partition}: broker {r} is fenced or not registered and cannot join the ISR"
             )));
         }
         let next = PartitionInfo {

@@ -167,6 +167,33 @@ fn alter_partition_checks_leader_and_partition_epochs() {
 }
 
 #[test]
+fn a_fenced_broker_cannot_join_the_isr() {
+    // KIP-841 (found by weir-sim): a fenced or unregistered broker is not eligible.
+    let mut img = cluster(&[None, None, None]);
+    img.apply(
+        &Controller::create_topic(&img, "t", Uuid::from_u128(7), 1, 3, BTreeMap::new()).unwrap(),
+    )
+    .unwrap();
+    let p = img.topics["t"].partitions[0].clone();
+    let out = p.replicas[2];
+    let shrunk: Vec<i32> = p.isr.iter().copied().filter(|r| *r != out).collect();
+    img.apply(&Controller::alter_partition(&img, "t", 0, p.leader, 0, 0, shrunk.clone()).unwrap())
+        .unwrap();
+    img.apply(&MetadataRecord::FenceBroker { id: out }).unwrap();
+    let back: Vec<i32> = p.isr.clone();
+    assert!(matches!(
+        Controller::alter_partition(&img, "t", 0, p.leader, 0, 1, back.clone()),
+        Err(MetaError::IneligibleReplica(_))
+    ));
+    // A fenced member that is already in the ISR may stay (only joiners are checked).
+    img.apply(&MetadataRecord::UnfenceBroker { id: out })
+        .unwrap();
+    img.apply(&Controller::alter_partition(&img, "t", 0, p.leader, 0, 1, back.clone()).unwrap())
+        .unwrap();
+    assert_eq!(img.topics["t"].partitions[0].isr, back);
+}
+
+#[test]
 fn automatic_rebalance_runs_on_its_interval() {
     let mut img = cluster(&[None, None]);
     img.apply(

@@ -31,6 +31,9 @@ pub enum MetaError {
     /// Cancelling a reassignment when none is in progress → NO_REASSIGNMENT_IN_PROGRESS (85).
     #[error("no reassignment in progress: {0}")]
     NoReassignmentInProgress(String),
+    /// An ISR change would add a fenced or unregistered broker (KIP-841) → INELIGIBLE_REPLICA (107).
+    #[error("ineligible replica: {0}")]
+    IneligibleReplica(String),
     /// Unknown or fenced broker → BROKER_NOT_AVAILABLE (8).
     #[error("broker not available: {0}")]
     BrokerNotAvailable(String),

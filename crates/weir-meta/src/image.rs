@@ -47,6 +47,9 @@ pub struct MetadataImage {
     pub broker_configs: BTreeMap<i32, BTreeMap<String, String>>,
     /// First producer id not yet handed out.
     pub next_producer_id: i64,
+    /// The cluster id, once agreed (snapshots written before it existed have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_id: Option<String>,
 }
 
 /// What applying a record produced (for the proposer).
@@ -185,12 +188,24 @@ impl MetadataImage {
                     },
                 );
             }
-            MetadataRecord::CreatePartitions { topic, partitions } => {
+            MetadataRecord::CreatePartitions {
+                topic,
+                partitions,
+                expected_count,
+            } => {
                 self.check_partitions(partitions)?;
                 let t = self
                     .topics
                     .get_mut(topic)
                     .ok_or_else(|| unknown(topic, None))?;
+                if let Some(n) = expected_count {
+                    if t.partitions.len() as i32 != *n {
+                        return Err(MetaError::InvalidPartitions(format!(
+                            "topic {topic} has {} partitions, the request expected {n}",
+                            t.partitions.len()
+                        )));
+                    }
+                }
                 t.partitions.extend(partitions.iter().cloned());
             }
             MetadataRecord::ChangePartition {
@@ -309,6 +324,15 @@ impl MetadataImage {
                     t.partitions[*partition as usize] = next;
                 }
             }
+            MetadataRecord::SetClusterId { id } => match &self.cluster_id {
+                None => self.cluster_id = Some(id.clone()),
+                Some(have) if have == id => {}
+                Some(have) => {
+                    return Err(MetaError::InvalidRequest(format!(
+                        "the cluster id is {have}; it cannot become {id}"
+                    )))
+                }
+            },
         }
         Ok(Applied::Done)
     }

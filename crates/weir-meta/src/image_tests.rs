@@ -249,3 +249,55 @@ fn partitions_without_reassignment_fields_load_and_serialise_as_before() {
         moving
     );
 }
+
+#[test]
+fn the_first_cluster_id_wins_and_an_image_without_one_still_loads() {
+    let old = r#"{"brokers":{},"topics":{},"broker_configs":{},"next_producer_id":5}"#;
+    let mut img: MetadataImage = serde_json::from_str(old).unwrap();
+    assert_eq!(img.cluster_id, None);
+    let set = |id: &str| MetadataRecord::SetClusterId { id: id.into() };
+    img.apply(&set("AAAAAAAAAAAAAAAAAAAAAA")).unwrap();
+    img.apply(&set("AAAAAAAAAAAAAAAAAAAAAA")).unwrap();
+    let before = img.clone();
+    assert!(matches!(
+        img.apply(&set("BBBBBBBBBBBBBBBBBBBBBB")),
+        Err(MetaError::InvalidRequest(_))
+    ));
+    assert_eq!(img, before);
+    let json = serde_json::to_string(&img).unwrap();
+    assert_eq!(
+        serde_json::from_str::<MetadataImage>(&json)
+            .unwrap()
+            .cluster_id,
+        Some("AAAAAAAAAAAAAAAAAAAAAA".to_string())
+    );
+}
+
+#[test]
+fn create_partitions_applies_only_at_the_expected_count() {
+    let mut img = MetadataImage::default();
+    img.apply(&broker(1)).unwrap();
+    img.apply(&topic("t", vec![part(&[1])])).unwrap();
+    let grow = MetadataRecord::CreatePartitions {
+        topic: "t".into(),
+        partitions: vec![part(&[1])],
+        expected_count: Some(1),
+    };
+    img.apply(&grow).unwrap();
+    // The same proposal again (a retry after an unknown outcome) adds nothing.
+    assert!(matches!(
+        img.apply(&grow),
+        Err(MetaError::InvalidPartitions(_))
+    ));
+    assert_eq!(img.topics["t"].partitions.len(), 2);
+    // A record from before the field existed still deserialises (and applies unconditionally).
+    let old = r#"{"CreatePartitions":{"topic":"t","partitions":[]}}"#;
+    let rec: MetadataRecord = serde_json::from_str(old).unwrap();
+    assert!(matches!(
+        rec,
+        MetadataRecord::CreatePartitions {
+            expected_count: None,
+            ..
+        }
+    ));
+}

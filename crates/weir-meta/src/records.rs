@@ -127,6 +127,11 @@ pub enum MetadataRecord {
         topic: String,
         /// The new partitions.
         partitions: Vec<PartitionInfo>,
+        /// The partition count the topic must have for the record to apply (so a proposal
+        /// retried after an unknown outcome never adds the partitions twice); `None` in records
+        /// written before it existed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expected_count: Option<i32>,
     },
     /// Leader and/or ISR change of one partition. Applied only if `partition_epoch` matches (when
     /// given); a leader change bumps the leader epoch; every change bumps the partition epoch.
@@ -185,5 +190,11 @@ pub enum MetadataRecord {
         leader: i32,
         /// Expected current partition epoch.
         partition_epoch: i32,
+    },
+    /// The cluster id (`cluster.id` of `meta.properties`), agreed through the quorum: the first
+    /// record sets it; a later one with the same id is a no-op, with another id it is refused.
+    SetClusterId {
+        /// The Kafka-style cluster id (22 characters of base64url).
+        id: String,
     },
 }

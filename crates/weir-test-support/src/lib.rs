@@ -51,12 +51,20 @@ pub struct BrokerOptions {
     pub controller_port: Option<u16>,
     /// Client port to use (default: a free port).
     pub port: Option<u16>,
+    /// Run `weir format --cluster-id ID` on the log dir before the first start.
+    pub format_cluster_id: Option<String>,
 }
 
 impl BrokerOptions {
     /// Advertise `port` on 127.0.0.1 (e.g. a [`proxy::DropProxy`] in front of the broker).
     pub fn advertise_port(mut self, port: u16) -> Self {
         self.advertised_port = Some(port);
+        self
+    }
+
+    /// Format the log dir for cluster `id` (`weir format`) before the first start.
+    pub fn formatted(mut self, id: &str) -> Self {
+        self.format_cluster_id = Some(id.to_string());
         self
     }
 
@@ -81,11 +89,20 @@ pub struct BrokerProcess {
     starts: u32,
     /// How long the last start took until the port accepted connections.
     pub last_start: Duration,
+    spawned_at: Instant,
 }
 
 impl BrokerProcess {
     /// Start a broker from the binary `bin` (use `env!("CARGO_BIN_EXE_weir")` in tests).
     pub fn start(bin: &Path, opts: BrokerOptions) -> BrokerProcess {
+        let mut b = Self::launch(bin, opts);
+        b.await_up();
+        b
+    }
+
+    /// Start the process without waiting for its port (nodes of a new quorum answer clients
+    /// only once the quorum has agreed on a cluster id, so they must start together).
+    fn launch(bin: &Path, opts: BrokerOptions) -> BrokerProcess {
         let mut b = BrokerProcess {
             bin: bin.to_path_buf(),
             data: tempfile::tempdir().expect("temp dir"),
@@ -95,8 +112,9 @@ impl BrokerProcess {
             paused: false,
             starts: 0,
             last_start: Duration::ZERO,
+            spawned_at: Instant::now(),
         };
-        b.spawn();
+        b.spawn_child();
         b
     }
 
@@ -125,6 +143,27 @@ impl BrokerProcess {
     }
 
     fn spawn(&mut self) {
+        self.spawn_child();
+        self.await_up();
+    }
+
+    fn spawn_child(&mut self) {
+        if let (0, Some(id)) = (self.starts, self.opts.format_cluster_id.clone()) {
+            let mut cmd = Command::new(&self.bin);
+            for (k, _) in std::env::vars_os() {
+                if k.to_string_lossy().starts_with("WEIR_") {
+                    cmd.env_remove(k);
+                }
+            }
+            let out = cmd
+                .args(["format", "--cluster-id", &id, "--log-dirs"])
+                .arg(self.log_dir())
+                .arg("--node-id")
+                .arg(self.node_id().unwrap_or(1).to_string())
+                .output()
+                .expect("run weir format");
+            assert!(out.status.success(), "weir format failed: {out:?}");
+        }
         self.starts += 1;
         let out = File::create(self.output_path()).expect("broker output file");
         let err = out.try_clone().expect("clone output file");
@@ -161,7 +200,7 @@ impl BrokerProcess {
             .stdin(Stdio::null())
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(err));
-        let t0 = Instant::now();
+        self.spawned_at = Instant::now();
         let child = cmd.spawn().unwrap_or_else(|e| {
             panic!(
                 "cannot start {}: {e} (build it with `cargo build -p weir`)",
@@ -169,6 +208,11 @@ impl BrokerProcess {
             )
         });
         self.child = Some(child);
+    }
+
+    /// Wait until the started process accepts connections (panics with its output if it exits
+    /// or takes over 30 s).
+    fn await_up(&mut self) {
         let addr: SocketAddr = self.bootstrap().parse().expect("socket addr");
         let up = wait_until(Duration::from_secs(30), || {
             if let Some(c) = self.child.as_mut() {
@@ -181,12 +225,45 @@ impl BrokerProcess {
             }
             TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
         });
-        self.last_start = t0.elapsed();
+        self.last_start = self.spawned_at.elapsed();
         assert!(
             up,
             "broker did not accept connections within 30 s:\n{}",
             self.output()
         );
+    }
+
+    /// Start again (like [`restart`](Self::restart)) expecting the process to exit during
+    /// start-up: waits up to `timeout` and returns its exit status (`None` if it still runs, or
+    /// accepted connections; then it is killed). Its output is [`output`](Self::output).
+    pub fn restart_expecting_exit(
+        &mut self,
+        timeout: Duration,
+    ) -> Option<std::process::ExitStatus> {
+        assert!(
+            self.child.is_none(),
+            "stop or kill the broker before restarting it"
+        );
+        self.spawn_child();
+        let addr: SocketAddr = self.bootstrap().parse().expect("socket addr");
+        let mut status = None;
+        wait_until(timeout, || {
+            if let Some(Ok(Some(s))) = self.child.as_mut().map(|c| c.try_wait()) {
+                status = Some(s);
+                return true;
+            }
+            TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok()
+        });
+        match status {
+            Some(s) => {
+                self.child = None;
+                Some(s)
+            }
+            None => {
+                self.kill9();
+                None
+            }
+        }
     }
 
     /// True while the child process is running.
@@ -335,7 +412,9 @@ pub fn start_cluster(bin: &Path, n: u32, opts: BrokerOptions) -> Vec<BrokerProce
 }
 
 /// Start one node per entry of `roles` (`"broker,controller"`, `"controller"` or `"broker"`), ids
-/// 1..; the nodes whose roles include `controller` form the Raft quorum. Every node gets a
+/// 1..; the nodes whose roles include `controller` form the Raft quorum. All processes start
+/// before any is waited for (a new quorum's nodes answer clients only once it has agreed on a
+/// cluster id). Every node gets a
 /// CONTROLLER port (voters speak Raft on it; broker-only nodes receive the metadata log there).
 pub fn start_nodes(bin: &Path, roles: &[&str], opts: BrokerOptions) -> Vec<BrokerProcess> {
     start_nodes_with(bin, roles, opts, |_, o| o)
@@ -372,9 +451,30 @@ pub fn start_nodes_with(
                 .config("controller.quorum.voters", &voters);
             o.controller_port = Some(*cp);
             o.port = Some(client_ports[i]);
-            BrokerProcess::start(bin, per_node(i as i32 + 1, o))
+            BrokerProcess::launch(bin, per_node(i as i32 + 1, o))
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|mut b| {
+            b.await_up();
+            b
         })
         .collect()
+}
+
+/// Restart every stopped or killed node of `nodes` at once, then wait until each accepts
+/// connections (see [`start_nodes`]).
+pub fn restart_all(nodes: &mut [BrokerProcess]) {
+    for n in nodes.iter_mut() {
+        assert!(
+            n.child.is_none(),
+            "stop or kill every node before restart_all"
+        );
+        n.spawn_child();
+    }
+    for n in nodes.iter_mut() {
+        n.await_up();
+    }
 }
 
 /// Kafka's murmur2 (as in `org.apache.kafka.common.utils.Utils.murmur2`).

@@ -31,6 +31,21 @@ impl RawClient {
         })
     }
 
+    /// Connect to `addr` (`ip:port`) giving up after `timeout` (a silently dropping network
+    /// would otherwise hold the connect for minutes); calls then time out after `timeout` too.
+    pub fn try_connect_timeout(addr: &str, timeout: Duration) -> std::io::Result<RawClient> {
+        let sock: std::net::SocketAddr = addr
+            .parse()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{e}")))?;
+        let stream = TcpStream::connect_timeout(&sock, timeout)?;
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
+        Ok(RawClient {
+            stream,
+            next_correlation: 1,
+        })
+    }
+
     /// Send `req` as `key` version `v` and decode the response (panics on I/O or decode errors,
     /// or a correlation id mismatch).
     pub fn call<Q: Encodable, R: Decodable>(&mut self, key: ApiKey, v: i16, req: &Q) -> R {

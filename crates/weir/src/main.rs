@@ -19,6 +19,11 @@ enum Command {
     /// (booleans take true/false); `--config-file FILE` reads a Kafka properties file; `WEIR_A_B_C`
     /// environment variables override the file; flags override both.
     Serve(cli::serve::ServeArgs),
+    /// Write a log dir's meta.properties for a cluster id chosen up front (like
+    /// `kafka-storage.sh format`): `weir format --cluster-id ID --node-id N --log-dirs DIR`.
+    Format(cli::format::FormatArgs),
+    /// Print a fresh cluster id (a Kafka-style uuid) for `weir format`.
+    RandomUuid,
     /// Run a local cluster of N combined broker+controller nodes (child `weir serve` processes on
     /// 127.0.0.1, ports BASE, BASE+100, …) until Ctrl-C / SIGTERM; `-- FLAGS` go to every node.
     DevCluster(cli::dev_cluster::DevClusterArgs),
@@ -50,6 +55,8 @@ fn main() -> std::process::ExitCode {
     }
     let result = match cli.command {
         Command::Serve(args) => cli::serve::run(args),
+        Command::Format(args) => cli::format::run(args),
+        Command::RandomUuid => cli::format::run_random_uuid(),
         Command::DevCluster(args) => cli::dev_cluster::run(args),
         Command::Topics(args) => cli::topics::run(args),
         Command::Configs(args) => cli::configs::run(args),

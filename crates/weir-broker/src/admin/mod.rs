@@ -1,7 +1,9 @@
 //! Admin operations that change cluster metadata: topics (create, delete, partitions, configs)
 //! and partition reassignment (KIP-455). Each is a proposal to the metadata quorum that returns
-//! once this broker's applier has the result.
+//! once this broker's applier has the result, or by the request's deadline with a retriable error
+//! (`proposal`).
 
+pub mod proposal;
 pub mod reassignment;
 pub mod topics;
 

@@ -13,10 +13,6 @@ use weir_meta::{reassignment, MetaError};
 use super::topics::TopicAdmin;
 use crate::error::BrokerError;
 
-/// How long a reassignment proposal keeps retrying when it loses a race with another change of
-/// the partition (an ISR change, say).
-const RETRY_FOR: Duration = Duration::from_secs(10);
-
 /// One partition's reassignment as ListPartitionReassignments reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OngoingReassignment {
@@ -31,16 +27,18 @@ pub struct OngoingReassignment {
 impl TopicAdmin {
     /// Start a reassignment of `topic`-`partition` to `target`, or cancel the one in progress
     /// (`target` None), and wait until the local image shows the change (a reassignment that
-    /// only removes replicas may be complete by then). `allow_rf_change` = false (KIP-860)
-    /// refuses a target that changes the replication factor.
+    /// only removes replicas may be complete by then), all by `deadline`. `allow_rf_change` =
+    /// false (KIP-860) refuses a target that changes the replication factor. A proposal that
+    /// loses a race with another change of the partition (an ISR change, say, or its own
+    /// earlier attempt whose answer was lost) is recomputed from a newer image.
     pub async fn reassign_partition(
         &self,
         topic: &str,
         partition: i32,
         target: Option<Vec<i32>>,
         allow_rf_change: bool,
+        deadline: tokio::time::Instant,
     ) -> Result<(), BrokerError> {
-        let deadline = tokio::time::Instant::now() + RETRY_FOR;
         loop {
             let mut rx = self.view.subscribe();
             let image = rx.borrow_and_update().clone();
@@ -58,15 +56,19 @@ impl TopicAdmin {
                 .partition(topic, partition)
                 .map(|p| p.partition_epoch)
                 .unwrap_or(-1);
-            match self.quorum.propose(vec![record]).await {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.quorum.propose_within(vec![record], left).await {
                 Ok(_) => {
                     tracing::info!(topic, partition, ?target, "partition reassignment changed");
                     return self
                         .applier
-                        .await_image(|img| {
-                            img.partition(topic, partition)
-                                .is_none_or(|p| p.partition_epoch > epoch)
-                        })
+                        .await_image_until(
+                            |img| {
+                                img.partition(topic, partition)
+                                    .is_none_or(|p| p.partition_epoch > epoch)
+                            },
+                            deadline,
+                        )
                         .await;
                 }
                 // The partition changed meanwhile (or this broker's image lags): recompute from

@@ -11,11 +11,14 @@ use weir_meta::controller::Controller;
 use weir_meta::records::{ConfigResource, MetadataRecord};
 
 use crate::applier::MetadataApplier;
-use crate::config::topic::{validate_topic_config, validate_topic_name, NON_LOG_TOPIC_CONFIGS};
+use crate::config::topic::{
+    validate_topic_config, validate_topic_name, IGNORED_TOPIC_CONFIGS, NON_LOG_TOPIC_CONFIGS,
+};
 use crate::error::BrokerError;
 use crate::metadata::topic_meta::TopicMeta;
 use crate::metadata::view::MetadataView;
 use std::sync::Arc;
+use tokio::time::Instant;
 use weir_meta::raft::MetaNode;
 
 /// The broker defaults topic creation falls back to.
@@ -55,8 +58,9 @@ impl TopicAdmin {
     /// Create a topic (or only validate the request). -1 partitions / replication factor mean the
     /// broker defaults. The CreateTopic record (replicas placed by the controller logic on the
     /// unfenced brokers) is committed through Raft; this returns once the local image has it and
-    /// the local partition logs exist. Concurrent creations of one name: Raft orders them and the
-    /// second fails validation with TOPIC_ALREADY_EXISTS.
+    /// the local partition logs exist, or by `deadline` with NOT_CONTROLLER / REQUEST_TIMED_OUT.
+    /// Concurrent creations of one name: Raft orders them and the second fails validation with
+    /// TOPIC_ALREADY_EXISTS (a retry of our own committed record is a success: same topic id).
     pub async fn create_topic(
         &self,
         name: &str,
@@ -64,6 +68,7 @@ impl TopicAdmin {
         replication_factor: i16,
         configs: BTreeMap<String, String>,
         validate_only: bool,
+        deadline: Instant,
     ) -> Result<TopicMeta, BrokerError> {
         validate_topic_name(name)?;
         if self.view.topic(name).is_some() {
@@ -105,10 +110,10 @@ impl TopicAdmin {
         if validate_only {
             return Ok(meta);
         }
-        self.quorum.propose(vec![record]).await?;
-        self.applier
-            .await_image(|img| img.topics.get(name).is_some_and(|t| t.id == id))
-            .await?;
+        self.commit(vec![record], deadline, |img| {
+            img.topics.get(name).is_some_and(|t| t.id == id)
+        })
+        .await?;
         tracing::info!(topic = name, partitions, "created topic");
         Ok(meta)
     }
@@ -127,57 +132,62 @@ impl TopicAdmin {
         })
     }
 
-    /// Delete a topic; every broker deletes its partition logs when it applies the record.
-    pub async fn delete_topic(&self, name: &str) -> Result<TopicMeta, BrokerError> {
+    /// Delete a topic by `deadline`; every broker deletes its partition logs when it applies the
+    /// record.
+    pub async fn delete_topic(
+        &self,
+        name: &str,
+        deadline: Instant,
+    ) -> Result<TopicMeta, BrokerError> {
         let meta = self.view.topic(name).ok_or_else(|| {
             BrokerError::kafka(
                 ResponseError::UnknownTopicOrPartition,
                 format!("topic {name} does not exist"),
             )
         })?;
-        self.quorum
-            .propose(vec![MetadataRecord::DeleteTopic {
-                name: name.to_string(),
-            }])
-            .await?;
-        self.applier
-            .await_image(|img| img.topics.get(name).is_none_or(|t| t.id != meta.id))
-            .await?;
+        let record = MetadataRecord::DeleteTopic {
+            name: name.to_string(),
+        };
+        self.commit(vec![record], deadline, |img| {
+            img.topics.get(name).is_none_or(|t| t.id != meta.id)
+        })
+        .await?;
         tracing::info!(topic = name, "deleted topic");
         Ok(meta)
     }
 
-    /// Grow a topic to `total` partitions (increase only).
+    /// Grow a topic to `total` partitions (increase only) by `deadline`.
     pub async fn create_partitions(
         &self,
         name: &str,
         total: i32,
         validate_only: bool,
+        deadline: Instant,
     ) -> Result<(), BrokerError> {
         let image = self.view.image();
         let record = Controller::create_partitions(&image, name, total)?;
         if validate_only {
             return Ok(());
         }
-        self.quorum.propose(vec![record]).await?;
-        self.applier
-            .await_image(|img| {
-                img.topics
-                    .get(name)
-                    .is_some_and(|t| t.partitions.len() as i32 >= total)
-            })
-            .await
+        self.commit(vec![record], deadline, |img| {
+            img.topics
+                .get(name)
+                .is_some_and(|t| t.partitions.len() as i32 >= total)
+        })
+        .await
     }
 
     /// Change a topic's config overrides. `incremental = false` replaces the whole override set
     /// (AlterConfigs); `true` applies each entry (`None` deletes the override). One atomic
-    /// proposal of SetConfig records; open logs pick the change up when the image applies.
+    /// proposal of SetConfig records (by `deadline`); open logs pick the change up when the image
+    /// applies.
     pub async fn alter_topic_configs(
         &self,
         name: &str,
         configs: BTreeMap<String, Option<String>>,
         incremental: bool,
         validate_only: bool,
+        deadline: Instant,
     ) -> Result<(), BrokerError> {
         let mut meta = self.view.topic(name).ok_or_else(|| {
             BrokerError::kafka(
@@ -197,7 +207,9 @@ impl TopicAdmin {
                     next.insert(k, v);
                 }
                 None => {
-                    if !LogConfig::is_log_config(&k) && !NON_LOG_TOPIC_CONFIGS.contains(&k.as_str())
+                    if !LogConfig::is_log_config(&k)
+                        && !NON_LOG_TOPIC_CONFIGS.contains(&k.as_str())
+                        && !IGNORED_TOPIC_CONFIGS.contains(&k.as_str())
                     {
                         return Err(BrokerError::kafka(
                             ResponseError::InvalidConfig,
@@ -235,9 +247,9 @@ impl TopicAdmin {
         if records.is_empty() {
             return Ok(());
         }
-        self.quorum.propose(records).await?;
-        self.applier
-            .await_image(|img| img.topics.get(name).is_some_and(|t| t.configs == next))
-            .await
+        self.commit(records, deadline, |img| {
+            img.topics.get(name).is_some_and(|t| t.configs == next)
+        })
+        .await
     }
 }

@@ -58,7 +58,13 @@ pub async fn apply(
     match resource_type {
         RESOURCE_TOPIC => {
             admin
-                .alter_topic_configs(name, configs, incremental, validate_only)
+                .alter_topic_configs(
+                    name,
+                    configs,
+                    incremental,
+                    validate_only,
+                    tokio::time::Instant::now() + crate::admin::proposal::CONFIG_CHANGE_TIMEOUT,
+                )
                 .await
         }
         RESOURCE_BROKER => Err(BrokerError::kafka(

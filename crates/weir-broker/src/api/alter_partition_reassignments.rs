@@ -21,6 +21,7 @@ pub async fn handle(
 ) -> AlterPartitionReassignmentsResponse {
     // v0 has no such field: the replication factor may change, as before KIP-860.
     let allow_rf_change = version < 1 || req.allow_replication_factor_change;
+    let deadline = crate::admin::proposal::deadline_of(req.timeout_ms);
     let mut resp = AlterPartitionReassignmentsResponse::default();
     resp.allow_replication_factor_change = allow_rf_change;
     let mut failed: Option<(i16, String)> = None;
@@ -35,7 +36,13 @@ pub async fn handle(
                     .replicas
                     .map(|r| r.into_iter().map(|b| b.0).collect::<Vec<i32>>());
                 if let Err(e) = admin
-                    .reassign_partition(&t.name.0, p.partition_index, target, allow_rf_change)
+                    .reassign_partition(
+                        &t.name.0,
+                        p.partition_index,
+                        target,
+                        allow_rf_change,
+                        deadline,
+                    )
                     .await
                 {
                     if is_request_level(&e) {

@@ -4,6 +4,7 @@ use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicR
 use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
 use kafka_protocol::protocol::StrBytes;
 
+use crate::admin::proposal::deadline_of;
 use crate::admin::topics::TopicAdmin;
 
 /// Grow each topic to its requested partition count.
@@ -12,12 +13,13 @@ pub async fn handle(
     _version: i16,
     req: CreatePartitionsRequest,
 ) -> CreatePartitionsResponse {
+    let deadline = deadline_of(req.timeout_ms);
     let mut resp = CreatePartitionsResponse::default();
     for t in req.topics {
         let mut r = CreatePartitionsTopicResult::default();
         r.name = t.name.clone();
         if let Err(e) = admin
-            .create_partitions(&t.name.0, t.count, req.validate_only)
+            .create_partitions(&t.name.0, t.count, req.validate_only, deadline)
             .await
         {
             r.error_code = e.code();

@@ -1,5 +1,6 @@
 //! CreateTopics (key 19): validate_only, broker defaults for -1, per-topic configs, manual
-//! assignments that name only this node, Kafka's error codes per topic.
+//! assignments that name only this node, Kafka's error codes per topic; answered within the
+//! request's `timeout_ms` (REQUEST_TIMED_OUT / NOT_CONTROLLER for topics not created by then).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -11,6 +12,7 @@ use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 use kafka_protocol::protocol::StrBytes;
 
 use super::describe_configs::topic_config_entries;
+use crate::admin::proposal::deadline_of;
 use crate::admin::topics::TopicAdmin;
 use crate::config::BrokerConfig;
 use crate::error::BrokerError;
@@ -28,6 +30,7 @@ pub async fn handle(
     for t in &req.topics {
         *counts.entry(t.name.0.to_string()).or_default() += 1;
     }
+    let deadline = deadline_of(req.timeout_ms);
     let mut resp = CreateTopicsResponse::default();
     for t in req.topics {
         let name = t.name.0.to_string();
@@ -41,7 +44,7 @@ pub async fn handle(
                 format!("topic {name} appears more than once in the request"),
             ))
         } else {
-            create_one(admin, view, &t, req.validate_only).await
+            create_one(admin, view, &t, req.validate_only, deadline).await
         };
         match outcome {
             Ok(meta) => {
@@ -80,6 +83,7 @@ async fn create_one(
     view: &MetadataView,
     t: &kafka_protocol::messages::create_topics_request::CreatableTopic,
     validate_only: bool,
+    deadline: tokio::time::Instant,
 ) -> Result<crate::metadata::topic_meta::TopicMeta, BrokerError> {
     let mut partitions = t.num_partitions;
     let mut rf = t.replication_factor;
@@ -115,6 +119,6 @@ async fn create_one(
         configs.insert(c.name.to_string(), v.to_string());
     }
     admin
-        .create_topic(&t.name.0, partitions, rf, configs, validate_only)
+        .create_topic(&t.name.0, partitions, rf, configs, validate_only, deadline)
         .await
 }

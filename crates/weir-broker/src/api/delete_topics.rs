@@ -5,6 +5,7 @@ use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
+use crate::admin::proposal::deadline_of;
 use crate::admin::topics::TopicAdmin;
 use crate::metadata::view::MetadataView;
 
@@ -25,6 +26,7 @@ pub async fn handle(
             targets.push((Some(n.0.to_string()), uuid::Uuid::nil()));
         }
     }
+    let deadline = deadline_of(req.timeout_ms);
     let mut resp = DeleteTopicsResponse::default();
     for (name, id) in targets {
         let mut r = DeletableTopicResult::default();
@@ -42,7 +44,7 @@ pub async fn handle(
                 r.error_code = ResponseError::UnknownTopicId.code();
                 r.error_message = Some(StrBytes::from_static_str("unknown topic id"));
             }
-            Some(n) => match admin.delete_topic(&n).await {
+            Some(n) => match admin.delete_topic(&n, deadline).await {
                 Ok(meta) => r.topic_id = meta.id,
                 Err(e) => {
                     r.error_code = e.code();

@@ -10,6 +10,7 @@ use kafka_protocol::messages::{MetadataRequest, MetadataResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use tracing::info;
 
+use crate::admin::proposal::deadline_of;
 use crate::admin::topics::TopicAdmin;
 use crate::config::topic::validate_topic_name;
 use crate::config::BrokerConfig;
@@ -19,7 +20,7 @@ use crate::metadata::view::MetadataView;
 /// Describe the cluster from the applied metadata image: unfenced brokers with their advertised
 /// endpoints, the active controller (Raft leader), and per partition leader, leader epoch,
 /// replicas and ISR. `topics` null (or empty in v0) lists every topic;
-/// named topics that do not exist are auto-created (`admin.create_topic(name, -1, -1, {}, false)`)
+/// named topics that do not exist are auto-created (`admin.create_topic(name, -1, -1, {}, false, _)`)
 /// when `auto.create.topics.enable` is true and the request allows it (v4+
 /// `allow_auto_topic_creation`), else UNKNOWN_TOPIC_OR_PARTITION; illegal names get
 /// INVALID_TOPIC_EXCEPTION. Topics requested by id (v10+) that do not exist get UNKNOWN_TOPIC_ID.
@@ -89,7 +90,7 @@ async fn by_name(
     // Two clients asking for the same new topic at once: Raft orders the two CreateTopic records
     // and the second fails validation (TOPIC_ALREADY_EXISTS), answered below with the first's.
     match admin
-        .create_topic(name, -1, -1, BTreeMap::new(), false)
+        .create_topic(name, -1, -1, BTreeMap::new(), false, deadline_of(0))
         .await
     {
         Ok(meta) => {

@@ -8,6 +8,7 @@
 //! coordinators (`GroupCoordinator` on the coordinator runtime, `ProducerIdManager`) and
 //! `Lifecycle` (registration, heartbeats, controlled shutdown).
 
+pub mod cluster_id;
 pub mod properties;
 pub mod quorum;
 
@@ -38,7 +39,8 @@ use crate::replica::manager::{ReplicaManager, ReplicaSettings};
 pub struct Broker {
     /// Effective configuration.
     pub config: Arc<BrokerConfig>,
-    /// Cluster id, generated once and persisted in `<log_dir>/meta.properties`.
+    /// Cluster id, agreed through the metadata quorum and persisted in
+    /// `<log_dir>/meta.properties` (see [`cluster_id`]).
     pub cluster_id: String,
     /// This node's metadata-quorum member (and, while Raft leader, the active controller).
     pub quorum: Arc<MetaNode>,
@@ -61,12 +63,14 @@ pub struct Broker {
 }
 
 impl Broker {
-    /// Open the broker: create the log dir, read or write `meta.properties`, start this node's
+    /// Open the broker: create the log dir, read `meta.properties`, start this node's
     /// metadata-quorum member (single voter by default; `controller.quorum.voters` for a cluster,
-    /// Raft RPC on the CONTROLLER listener), open the log manager, build the services, move a
+    /// Raft RPC on the CONTROLLER listener), wait until the quorum has a cluster id and reconcile
+    /// `meta.properties` with it (refusing a dir of another cluster), open the log manager, build the services, move a
     /// pre-Raft topic table onto the metadata log, apply the current image (opening the
     /// partitions this node replicates and loading the coordinators' partitions it leads), and
-    /// start the background tasks. Fails if `meta.properties` names another node id, or if more
+    /// start the background tasks. Fails if `meta.properties` names another node id or cluster, if
+    /// no cluster id is agreed within [`cluster_id::CLUSTER_ID_TIMEOUT`], or if more
     /// than one log dir is configured (Weir supports exactly one log dir for now; Kafka supports
     /// JBOD).
     pub async fn open(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
@@ -80,10 +84,20 @@ impl Broker {
             }
         };
         std::fs::create_dir_all(&log_dir)?;
-        let cluster_id = properties::load_or_create_meta(&log_dir, config.node_id)?;
+        let local = properties::read_for_node(&log_dir, config.node_id)?;
         let (meta_config, listener) = quorum::meta_setup(&config).await?;
+        cluster_id::precheck(&meta_config, local.as_ref(), &log_dir).await?;
         let single = meta_config.voters.len() == 1;
+        let sole_voter = single && meta_config.learner_addr.is_none();
         let quorum = MetaNode::start(meta_config, listener).await?;
+        let cluster_id =
+            match cluster_id::agree(&quorum, sole_voter, local, &log_dir, config.node_id).await {
+                Ok(id) => id,
+                Err(e) => {
+                    quorum.shutdown().await;
+                    return Err(e);
+                }
+            };
         let clock = Arc::new(SystemClock);
         let logs = LogManager::open(&log_dir, clock.clone())?;
         let config = Arc::new(config);

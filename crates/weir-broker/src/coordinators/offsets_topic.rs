@@ -79,13 +79,20 @@ impl OffsetsTopic {
             .await
     }
 
-    /// Create `__consumer_offsets` if it does not exist: `offsets.topic.num.partitions`
+    /// Create `__consumer_offsets` if it does not exist (and in any case return only once this
+    /// broker has applied it, so the coordinator knows its partitions): `offsets.topic.num.partitions`
     /// partitions, compacted, `offsets.topic.segment.bytes` segments. The replication factor is
     /// `offsets.topic.replication.factor` capped at the unfenced brokers (Kafka refuses instead;
     /// Weir's zero-config single node would otherwise have no coordinator).
     async fn ensure(&self) -> Result<i32, BrokerError> {
-        if let Some(meta) = self.view.topic(OFFSETS_TOPIC) {
-            return Ok(meta.partitions);
+        if self.view.topic(OFFSETS_TOPIC).is_some() {
+            // The image has it but the coordinator runtime may not have been told yet (the
+            // applier runs on its own task): apply the image first, so callers find the shards.
+            return self
+                .admin
+                .await_topic(OFFSETS_TOPIC)
+                .await
+                .map(|m| m.partitions);
         }
         let cfg = &self.config;
         let configs: BTreeMap<String, String> = [
@@ -108,6 +115,7 @@ impl OffsetsTopic {
                 rf,
                 configs,
                 false,
+                crate::admin::proposal::deadline_of(0),
             )
             .await
         {

@@ -189,8 +189,8 @@ impl MetadataView {
             .ok()
     }
 
-    /// Check that this broker leads `topic`-`partition` and that the client's
-    /// `current_leader_epoch` (-1 = unchecked) is the leader epoch, as Kafka does:
+    /// Check that this broker (this incarnation, registered) leads `topic`-`partition` and that
+    /// the client's `current_leader_epoch` (-1 = unchecked) is the leader epoch, as Kafka does:
     /// UNKNOWN_TOPIC_OR_PARTITION (3), NOT_LEADER_OR_FOLLOWER (6), UNKNOWN_LEADER_EPOCH (75,
     /// newer) / FENCED_LEADER_EPOCH (74, older). Returns the leader epoch.
     pub fn check_leader(
@@ -211,6 +211,19 @@ impl MetadataView {
                 format!(
                     "broker {} does not lead {topic}-{partition} (leader {})",
                     self.me.node_id, p.leader
+                ),
+            ));
+        }
+        // A restarted broker leads only once its own incarnation is registered: until then the
+        // leadership in the image is its previous incarnation's, whose unsynced tail may be
+        // gone (found by weir-sim; registration then fences the old incarnation).
+        if !self.registered() {
+            return Err(BrokerError::kafka(
+                ResponseError::NotLeaderOrFollower,
+                format!(
+                    "broker {} is not registered yet: {topic}-{partition} is led by its previous \
+                     incarnation",
+                    self.me.node_id
                 ),
             ));
         }

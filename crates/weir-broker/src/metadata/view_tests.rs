@@ -78,6 +78,14 @@ fn leader_checks_follow_kafkas_codes() {
         code(leader.check_leader("t", 1, -1)),
         ResponseError::UnknownTopicOrPartition.code()
     );
+    // A restarted broker (another incarnation in the image) does not lead yet.
+    let mut restarted = image(false);
+    restarted.brokers.get_mut(&1).unwrap().incarnation = Uuid::from_u128(99);
+    let (_, before_registration) = view(1, restarted, Some(1));
+    assert_eq!(
+        code(before_registration.check_leader("t", 0, -1)),
+        ResponseError::NotLeaderOrFollower.code()
+    );
     let (_, follower) = view(2, image(false), Some(1));
     assert_eq!(
         code(follower.check_leader("t", 0, -1)),

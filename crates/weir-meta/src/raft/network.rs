@@ -48,6 +48,9 @@ pub enum RpcRequest {
         /// Its CONTROLLER listener (where Raft pushes the log).
         addr: String,
     },
+    /// The cluster id in the answering node's applied image (asked by a starting node before it
+    /// joins the quorum, to refuse a data dir formatted for another cluster).
+    ClusterId,
 }
 
 /// The outcome of a forwarded proposal or heartbeat.
@@ -72,6 +75,8 @@ pub enum RpcResponse {
     InstallSnapshot(Result<InstallSnapshotResponse<u64>, RaftError<u64, InstallSnapshotError>>),
     /// Proposal or heartbeat answer.
     Forwarded(Forwarded),
+    /// ClusterId answer: the id, or `None` while the quorum has not agreed on one.
+    ClusterId(Option<String>),
 }
 
 async fn write_frame<T: Serialize>(s: &mut TcpStream, v: &T) -> std::io::Result<()> {
@@ -112,9 +117,16 @@ impl RpcClient {
         }
     }
 
-    /// One request/response, bounded by `timeout`.
+    /// One request/response, bounded by `timeout` (waiting for the connection, which one call
+    /// at a time uses, included).
     pub async fn call(&self, req: &RpcRequest, timeout: Duration) -> std::io::Result<RpcResponse> {
-        let mut guard = self.conn.lock().await;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let Ok(mut guard) = tokio::time::timeout_at(deadline, self.conn.lock()).await else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "controller connection busy",
+            ));
+        };
         let fut = async {
             if guard.is_none() {
                 let s = TcpStream::connect(&self.addr).await?;
@@ -127,7 +139,7 @@ impl RpcClient {
             write_frame(s, req).await?;
             read_frame(s).await
         };
-        let r = match tokio::time::timeout(timeout, fut).await {
+        let r = match tokio::time::timeout_at(deadline, fut).await {
             Ok(r) => r,
             Err(_) => Err(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,

@@ -56,6 +56,8 @@ pub struct MetaNode {
     config: MetaConfig,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     stopped: std::sync::atomic::AtomicBool,
+    /// The cluster id this node proposes while it leads a quorum that has none.
+    proposed_cluster_id: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for MetaNode {
@@ -138,6 +140,7 @@ impl MetaNode {
             config,
             tasks: Mutex::new(Vec::new()),
             stopped: std::sync::atomic::AtomicBool::new(false),
+            proposed_cluster_id: Mutex::new(None),
         });
         let mut tasks = Vec::new();
         if let Some(l) = listener {
@@ -225,20 +228,40 @@ impl MetaNode {
     /// produced; a record that fails validation fails the whole proposal with the state
     /// unchanged. Retries through leader changes for up to [`PROPOSE_TIMEOUT`].
     pub async fn propose(&self, records: Vec<MetadataRecord>) -> Result<Vec<Applied>, MetaError> {
-        let deadline = Instant::now() + PROPOSE_TIMEOUT;
+        self.propose_within(records, PROPOSE_TIMEOUT).await
+    }
+
+    /// [`propose`](Self::propose) bounded by `timeout`: every attempt (local write or forward to
+    /// the leader) gets only the time left, and a leader change or a dead leader is retried
+    /// against the new leader. `NotController` / `Raft` errors leave the outcome unknown: the
+    /// records may still have been committed (the caller can look at the image).
+    pub async fn propose_within(
+        &self,
+        records: Vec<MetadataRecord>,
+        timeout: Duration,
+    ) -> Result<Vec<Applied>, MetaError> {
+        let deadline = Instant::now() + timeout;
         loop {
-            let attempt = match self.raft.client_write(records.clone()).await {
-                Ok(resp) => return resp.data,
-                Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => match f.leader_id
-                {
-                    Some(leader) if leader != self.id => self.forward(leader, &records).await,
-                    _ => Forwarded::NotLeader(None),
-                },
-                Err(e) => Forwarded::Failed(e.to_string()),
+            let left = deadline.saturating_duration_since(Instant::now());
+            let write = tokio::time::timeout(left, self.raft.client_write(records.clone()));
+            let attempt = match write.await {
+                Ok(Ok(resp)) => return resp.data,
+                Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
+                    match f.leader_id {
+                        Some(leader) if leader != self.id => {
+                            self.forward(leader, &records, deadline).await
+                        }
+                        _ => Forwarded::NotLeader(None),
+                    }
+                }
+                Ok(Err(e)) => Forwarded::Failed(e.to_string()),
+                Err(_) => Forwarded::Failed("the metadata proposal timed out".into()),
             };
             match attempt {
                 Forwarded::Done(r) => return r,
-                Forwarded::NotLeader(_) | Forwarded::Failed(_) if Instant::now() < deadline => {
+                Forwarded::NotLeader(_) | Forwarded::Failed(_)
+                    if Instant::now() + Duration::from_millis(50) < deadline =>
+                {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
                 Forwarded::NotLeader(l) => return Err(MetaError::NotController(l)),
@@ -247,19 +270,60 @@ impl MetaNode {
         }
     }
 
-    async fn forward(&self, leader: u64, records: &[MetadataRecord]) -> Forwarded {
+    async fn forward(
+        &self,
+        leader: u64,
+        records: &[MetadataRecord],
+        deadline: Instant,
+    ) -> Forwarded {
         let Some(addr) = self.voters.get(&leader) else {
             return Forwarded::NotLeader(Some(leader));
         };
         let client = self.network.client(leader, addr);
+        let left = deadline.saturating_duration_since(Instant::now());
         match client
-            .call(&RpcRequest::Propose(records.to_vec()), PROPOSE_TIMEOUT)
+            .call(&RpcRequest::Propose(records.to_vec()), left)
             .await
         {
             Ok(RpcResponse::Forwarded(f)) => f,
             Ok(_) => Forwarded::Failed("unexpected response to a forwarded proposal".into()),
             Err(e) => Forwarded::Failed(e.to_string()),
         }
+    }
+
+    /// Propose `id` as the cluster id whenever this node leads a quorum whose image has none
+    /// (its formatted `cluster.id`, or a fresh one for an unformatted dir).
+    pub fn propose_cluster_id(&self, id: String) {
+        *self
+            .proposed_cluster_id
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(id);
+    }
+
+    /// The cluster ids other voters' applied images hold (voters that do not answer within
+    /// `timeout` or have none are left out); asked before this node joins the quorum.
+    pub async fn peer_cluster_ids(
+        voters: &BTreeMap<u64, String>,
+        me: u64,
+        timeout: Duration,
+    ) -> Vec<(u64, String)> {
+        let asks = voters
+            .iter()
+            .filter(|(id, _)| **id != me)
+            .map(|(id, addr)| {
+                let client = super::network::RpcClient::new(addr);
+                async move {
+                    match client.call(&RpcRequest::ClusterId, timeout).await {
+                        Ok(RpcResponse::ClusterId(Some(c))) => Some((*id, c)),
+                        _ => None,
+                    }
+                }
+            });
+        let mut out = Vec::new();
+        for a in asks.collect::<Vec<_>>() {
+            out.extend(a.await);
+        }
+        out
     }
 
     /// A broker heartbeat: delivered to the active controller (here or forwarded).
@@ -388,11 +452,23 @@ impl MetaNode {
             if !leader {
                 return;
             }
-            (c.1.tick(&image, now_ms()), complete_reassignments(&image))
+            let mut recs = vec![c.1.tick(&image, now_ms())];
+            if image.cluster_id.is_none() {
+                let id = self
+                    .proposed_cluster_id
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                recs.extend(
+                    id.clone()
+                        .map(|id| vec![MetadataRecord::SetClusterId { id }]),
+                );
+            }
+            (recs, complete_reassignments(&image))
         };
-        if !recs.is_empty() {
-            if let Err(e) = self.raft.client_write(recs).await {
-                tracing::warn!(error = %e, "controller could not fence a broker");
+        // Fencing and the cluster id as separate proposals: one failing leaves the other.
+        for r in recs.into_iter().filter(|r| !r.is_empty()) {
+            if let Err(e) = self.raft.client_write(r).await {
+                tracing::warn!(error = %e, "controller proposal failed");
             }
         }
         // One proposal per partition: a completion that lost a race with an ISR change fails
@@ -425,6 +501,7 @@ impl MetaNode {
             RpcRequest::Heartbeat { broker } => {
                 RpcResponse::Forwarded(self.local_heartbeat(broker).await)
             }
+            RpcRequest::ClusterId => RpcResponse::ClusterId(self.image().cluster_id.clone()),
             RpcRequest::AddLearner { id, addr } => RpcResponse::Forwarded(if !self.is_leader() {
                 Forwarded::NotLeader(self.leader())
             } else {

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod configs;
 pub mod consume;
 pub mod dev_cluster;
+pub mod format;
 pub mod groups;
 pub mod perf;
 pub mod produce;
