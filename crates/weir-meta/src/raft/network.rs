@@ -101,11 +101,16 @@ async fn read_frame<T: for<'de> Deserialize<'de>>(s: &mut TcpStream) -> std::io:
     serde_json::from_slice(&buf).map_err(std::io::Error::other)
 }
 
-/// A client connection to one controller (reconnects after any error).
+/// Client connections to one controller (each reconnects after any error). Raft's own traffic,
+/// forwarded proposals and the rest (heartbeats, learner and cluster-id requests) each have their
+/// own connection, so a proposal waiting for its commit never holds up log replication or a
+/// heartbeat (the peer serves each connection's requests in order).
 #[derive(Debug)]
 pub struct RpcClient {
     addr: String,
-    conn: tokio::sync::Mutex<Option<TcpStream>>,
+    raft: tokio::sync::Mutex<Option<TcpStream>>,
+    proposals: tokio::sync::Mutex<Option<TcpStream>>,
+    control: tokio::sync::Mutex<Option<TcpStream>>,
 }
 
 impl RpcClient {
@@ -113,15 +118,30 @@ impl RpcClient {
     pub fn new(addr: &str) -> Self {
         RpcClient {
             addr: addr.to_string(),
-            conn: tokio::sync::Mutex::new(None),
+            raft: tokio::sync::Mutex::new(None),
+            proposals: tokio::sync::Mutex::new(None),
+            control: tokio::sync::Mutex::new(None),
         }
     }
 
-    /// One request/response, bounded by `timeout` (waiting for the connection, which one call
+    /// The connection `req` travels on.
+    fn lane(&self, req: &RpcRequest) -> &tokio::sync::Mutex<Option<TcpStream>> {
+        match req {
+            RpcRequest::AppendEntries(_) | RpcRequest::Vote(_) | RpcRequest::InstallSnapshot(_) => {
+                &self.raft
+            }
+            RpcRequest::Propose(_) => &self.proposals,
+            RpcRequest::Heartbeat { .. }
+            | RpcRequest::AddLearner { .. }
+            | RpcRequest::ClusterId => &self.control,
+        }
+    }
+
+    /// One request/response, bounded by `timeout` (waiting for its connection, which one call
     /// at a time uses, included).
     pub async fn call(&self, req: &RpcRequest, timeout: Duration) -> std::io::Result<RpcResponse> {
         let deadline = tokio::time::Instant::now() + timeout;
-        let Ok(mut guard) = tokio::time::timeout_at(deadline, self.conn.lock()).await else {
+        let Ok(mut guard) = tokio::time::timeout_at(deadline, self.lane(req).lock()).await else {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
                 "controller connection busy",
