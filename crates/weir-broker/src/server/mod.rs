@@ -68,7 +68,8 @@ pub async fn bind_listeners(config: &BrokerConfig) -> Result<Vec<TcpListener>, B
     Ok(out)
 }
 
-/// Serve `broker` on already-bound listeners until `shutdown` resolves: accept connections,
+/// Serve `broker` on already-bound listeners until `shutdown` resolves (or the metadata quorum
+/// member fails, which is then returned as an error after the same clean stop): accept connections,
 /// run maintenance periodically, and on shutdown stop accepting, let in-flight requests finish
 /// (at most [`SHUTDOWN_GRACE`]), then flush, checkpoint and write the clean-shutdown marker
 /// (`LogManager::shutdown`).
@@ -122,10 +123,21 @@ pub async fn run_with_listeners(
         broker.replicas.logs().log_dir().display()
     );
 
-    shutdown.await;
-    // Move leadership away while connections are still served, so clients switch leaders
-    // instead of timing out.
-    broker.lifecycle.controlled_shutdown().await;
+    // Serve until asked to stop, or until the metadata quorum member dies (e.g. its log cannot
+    // be written on a full disk): a broker that no longer follows the metadata log must not
+    // keep answering from a stale image, so it stops (Kafka halts the process).
+    let fatal = tokio::select! {
+        _ = shutdown => None,
+        reason = broker.quorum.fatal() => Some(reason),
+    };
+    match &fatal {
+        // Move leadership away while connections are still served, so clients switch leaders
+        // instead of timing out.
+        None => broker.lifecycle.controlled_shutdown().await,
+        Some(reason) => {
+            tracing::error!(%reason, "the metadata log failed: stopping this broker");
+        }
+    }
     info!("shutting down: no new connections; finishing in-flight requests");
     let _ = stop_tx.send(true);
     broker.replicas.begin_shutdown();
@@ -141,7 +153,12 @@ pub async fn run_with_listeners(
             )))
         })??;
     info!("shutdown complete: logs flushed, checkpoints and clean-shutdown marker written");
-    Ok(())
+    match fatal {
+        None => Ok(()),
+        Some(reason) => Err(BrokerError::Io(std::io::Error::other(format!(
+            "stopped because the metadata log failed: {reason}"
+        )))),
+    }
 }
 
 /// Accept until stopped, then wait (bounded) for this listener's connections to finish.

@@ -192,6 +192,21 @@ impl MetaNode {
         self.raft.metrics().borrow().current_leader
     }
 
+    /// Resolves when this node's Raft core has stopped on a fatal error (e.g. the metadata log
+    /// could not be written: a full disk), with the reason. The node then no longer follows the
+    /// metadata log; its owner must stop serving (Kafka halts the process).
+    pub async fn fatal(&self) -> String {
+        let mut rx = self.raft.metrics();
+        loop {
+            if let Err(e) = &rx.borrow_and_update().running_state {
+                return e.to_string();
+            }
+            if rx.changed().await.is_err() {
+                return "the metadata quorum member stopped".to_string();
+            }
+        }
+    }
+
     /// True while this node is the Raft leader (the active controller).
     pub fn is_leader(&self) -> bool {
         self.leader() == Some(self.id)
