@@ -1,0 +1,83 @@
+//! `weir-chaos`: run one seeded fault campaign against real `weir serve` processes and print its
+//! summary; exits 1 when the checker found a problem. Replay a run with the same `--seed`,
+//! `--faults`, `--nodes` and `--kinds` (printed as `replay:`).
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use weir_chaos::campaign::{self, Config};
+use weir_chaos::faults::FaultKind;
+
+/// Seeded randomized fault campaigns against a Weir cluster.
+#[derive(Parser, Debug)]
+#[command(name = "weir-chaos")]
+struct Args {
+    /// Seed of the fault schedule (default: from the clock; printed either way).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Number of faults.
+    #[arg(long, default_value_t = 50)]
+    faults: usize,
+    /// Number of nodes (3 or 5).
+    #[arg(long, default_value_t = 3)]
+    nodes: usize,
+    /// Comma-separated fault kinds: kill,pause,term,isolate,split,oneway,disk,corrupt,power
+    /// (default: all; network and disk faults need root).
+    #[arg(long, value_delimiter = ',')]
+    kinds: Vec<String>,
+    /// The `weir` binary (default: $WEIR_BIN, else `weir` next to this executable).
+    #[arg(long)]
+    weir: Option<PathBuf>,
+    /// Copy every node's output to this directory when the run fails.
+    #[arg(long)]
+    keep_logs: Option<PathBuf>,
+    /// Print only the summary, not each fault.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn main() {
+    let args = Args::parse();
+    if args.nodes != 3 && args.nodes != 5 {
+        eprintln!("weir-chaos: --nodes must be 3 or 5");
+        std::process::exit(2);
+    }
+    let bin = match args.weir.map(Ok).unwrap_or_else(campaign::weir_binary) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("weir-chaos: {e}");
+            std::process::exit(2);
+        }
+    };
+    let seed = args.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1)
+    });
+    let mut cfg = Config::new(seed, args.faults, bin);
+    cfg.nodes = args.nodes;
+    cfg.keep_logs = args.keep_logs;
+    cfg.verbose = !args.quiet;
+    if !args.kinds.is_empty() {
+        cfg.kinds = Vec::new();
+        for k in &args.kinds {
+            match FaultKind::parse(k) {
+                Some(kind) => cfg.kinds.push(kind),
+                None => {
+                    eprintln!("weir-chaos: unknown fault kind {k:?}");
+                    std::process::exit(2);
+                }
+            }
+        }
+    }
+    println!(
+        "weir-chaos: seed {seed}; replay with `{}`",
+        cfg.replay_command()
+    );
+    let summary = campaign::run(&cfg);
+    println!("{}", summary.report());
+    if !summary.ok() {
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,545 @@
+//! The campaign runner: start the cluster, run the workload, inject the seeded faults one at a
+//! time (each followed by a wait until the cluster has settled), heal, check, summarise.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use weir_test_support::cluster::{create_replicated_topic, Workload};
+use weir_test_support::free_ports;
+
+use crate::check::{self, NodeView};
+use crate::faults::{self, Cluster, FaultKind};
+use crate::net::Network;
+use crate::node::{Node, NodeSpec};
+use crate::rng::Rng;
+use crate::workload::{Admin, Disturbances, GroupConsumer, TOPIC};
+
+/// The consumer group of the workload.
+pub const GROUP: &str = "chaos-group";
+/// Partitions of the workload topic.
+pub const PARTITIONS: i32 = 3;
+/// How long the cluster may take to settle after a fault (or at the end).
+pub const SETTLE: Duration = Duration::from_secs(90);
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The seed of the fault schedule (and of the admin operations).
+    pub seed: u64,
+    /// Number of faults.
+    pub faults: usize,
+    /// Number of nodes (3 or 5).
+    pub nodes: usize,
+    /// The fault kinds to draw from (kinds this machine cannot do are dropped with a note).
+    pub kinds: Vec<FaultKind>,
+    /// The `weir` binary.
+    pub bin: PathBuf,
+    /// Copy every node's output here after a failing run.
+    pub keep_logs: Option<PathBuf>,
+    /// Print each fault as it happens.
+    pub verbose: bool,
+}
+
+impl Config {
+    /// `faults` faults of every kind on 3 nodes.
+    pub fn new(seed: u64, faults: usize, bin: PathBuf) -> Config {
+        Config {
+            seed,
+            faults,
+            nodes: 3,
+            kinds: FaultKind::ALL.to_vec(),
+            bin,
+            keep_logs: None,
+            verbose: false,
+        }
+    }
+
+    /// The command line that replays this run.
+    pub fn replay_command(&self) -> String {
+        let kinds: Vec<&str> = self.kinds.iter().map(|k| k.name()).collect();
+        format!(
+            "weir-chaos --seed {} --faults {} --nodes {} --kinds {}",
+            self.seed,
+            self.faults,
+            self.nodes,
+            kinds.join(",")
+        )
+    }
+}
+
+/// The `weir` binary: `WEIR_BIN`, else `weir` in the directory of the running executable or its
+/// parent (`target/<profile>/weir` for a binary in `target/<profile>/` or a test in
+/// `target/<profile>/deps/`).
+pub fn weir_binary() -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os("WEIR_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut dir = exe.parent();
+    for _ in 0..2 {
+        if let Some(d) = dir {
+            let cand = d.join("weir");
+            if cand.is_file() {
+                return Ok(cand);
+            }
+            dir = d.parent();
+        }
+    }
+    Err(format!("no `weir` binary next to {} (run `cargo build -p weir` with the same profile, or set WEIR_BIN)", exe.display()))
+}
+
+/// The result of a campaign.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// The command line that replays it.
+    pub replay: String,
+    /// Seed.
+    pub seed: u64,
+    /// Nodes.
+    pub nodes: usize,
+    /// Faults injected, by kind name.
+    pub faults: BTreeMap<&'static str, usize>,
+    /// Records acknowledged to the producer.
+    pub acked: usize,
+    /// The record checker's findings.
+    pub records: check::RecordCheck,
+    /// Delivery errors the producer reported.
+    pub delivery_errors: usize,
+    /// Group commits acknowledged.
+    pub commits: usize,
+    /// Admin operations sent.
+    pub admin_ops: usize,
+    /// Admin operations answered late or never (target node not faulted).
+    pub admin_late: usize,
+    /// Ids of nodes whose metadata differs from the others' (or that do not answer).
+    pub divergent: Vec<usize>,
+    /// Ids of nodes some node does not list as a registered broker.
+    pub unregistered: Vec<usize>,
+    /// Every violation, as text (empty = the run passed).
+    pub problems: Vec<String>,
+    /// Things worth knowing that are not violations.
+    pub notes: Vec<String>,
+    /// Wall time.
+    pub duration: Duration,
+}
+
+impl Summary {
+    /// True when the checker found nothing.
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    /// The one-line summary.
+    pub fn line(&self) -> String {
+        let kinds: Vec<String> = self
+            .faults
+            .iter()
+            .map(|(k, n)| format!("{k}={n}"))
+            .collect();
+        let r = &self.records;
+        format!(
+            "weir-chaos seed={} nodes={} faults={} [{}] acked={} in_log={} lost={} duplicated={} reordered={} misplaced={} commits={} admin_ops={} admin_late={} divergent_nodes={:?} unregistered={:?} problems={} duration={:.0}s => {}",
+            self.seed,
+            self.nodes,
+            self.faults.values().sum::<usize>(),
+            kinds.join(" "),
+            self.acked,
+            r.in_log,
+            r.lost,
+            r.duplicated,
+            r.reordered,
+            r.misplaced,
+            self.commits,
+            self.admin_ops,
+            self.admin_late,
+            self.divergent,
+            self.unregistered,
+            self.problems.len(),
+            self.duration.as_secs_f64(),
+            if self.ok() { "OK" } else { "FAILED" }
+        )
+    }
+
+    /// The summary line, the problems, the notes and the replay command.
+    pub fn report(&self) -> String {
+        let mut s = self.line();
+        for p in &self.problems {
+            s.push_str(&format!("\nPROBLEM: {p}"));
+        }
+        for n in &self.notes {
+            s.push_str(&format!("\nnote: {n}"));
+        }
+        s.push_str(&format!("\nreplay: {}", self.replay));
+        s
+    }
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid(2) has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Start the nodes (in namespaces when `net` is given, on tmpfs when `tmpfs`) and wait until
+/// every node lists all of them.
+fn start_cluster(cfg: &Config, net: Option<Network>, tmpfs: bool) -> Result<Cluster, String> {
+    let n = cfg.nodes;
+    let ports = free_ports(2 * n);
+    let addr = |i: usize| match &net {
+        Some(net) => (net.host(i), 9092, 9093),
+        None => ("127.0.0.1".to_string(), ports[2 * i], ports[2 * i + 1]),
+    };
+    let voters: Vec<String> = (0..n)
+        .map(|i| format!("{}@{}:{}", i + 1, addr(i).0, addr(i).2))
+        .collect();
+    let rf = n.min(3).to_string();
+    let configs: Vec<(String, String)> = [
+        ("broker.session.timeout.ms", "3000"),
+        ("broker.heartbeat.interval.ms", "500"),
+        ("replica.lag.time.max.ms", "4000"),
+        ("replica.fetch.backoff.ms", "100"),
+        ("auto.leader.rebalance.enable", "true"),
+        ("leader.imbalance.check.interval.seconds", "5"),
+        ("default.replication.factor", rf.as_str()),
+        ("offsets.topic.replication.factor", rf.as_str()),
+        ("offsets.topic.num.partitions", "6"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let mut nodes = Vec::new();
+    for i in 0..n {
+        let (host, client_port, controller_port) = addr(i);
+        let spec = NodeSpec {
+            id: i as i32 + 1,
+            host,
+            client_port,
+            controller_port,
+            voters: voters.join(","),
+            netns: net.as_ref().map(|net| net.ns(i)),
+            tmpfs_mib: tmpfs.then_some(128),
+            configs: configs.clone(),
+        };
+        nodes.push(Node::launch(&cfg.bin, spec)?);
+    }
+    for node in &mut nodes {
+        node.await_up()?;
+    }
+    let c = Cluster {
+        nodes,
+        net,
+        disturbed: Disturbances::new(n),
+    };
+    let all = check::eventually(SETTLE, || {
+        check::views(&c)
+            .iter()
+            .all(|v| v.as_ref().is_ok_and(|v| v.brokers.len() == n))
+    });
+    if !all {
+        return Err(format!(
+            "the {n} nodes did not all register within {SETTLE:?}: {:?}",
+            check::views(&c)
+        ));
+    }
+    Ok(c)
+}
+
+/// Run one campaign and check it. Never panics on a finding: everything ends in the summary.
+pub fn run(cfg: &Config) -> Summary {
+    let started = Instant::now();
+    let mut sum = Summary {
+        replay: cfg.replay_command(),
+        seed: cfg.seed,
+        nodes: cfg.nodes,
+        ..Summary::default()
+    };
+    let mut kinds = cfg.kinds.clone();
+    let root = is_root();
+    let mut net = None;
+    if kinds.iter().any(|k| k.needs_network()) {
+        match root.then(|| Network::create(cfg.nodes)) {
+            Some(Ok(n)) => net = Some(n),
+            other => {
+                let why = match other {
+                    Some(Err(e)) => e,
+                    _ => "not root".into(),
+                };
+                sum.notes.push(format!("network faults skipped: {why}"));
+                kinds.retain(|k| !k.needs_network());
+            }
+        }
+    }
+    if kinds.contains(&FaultKind::Disk) && !root {
+        sum.notes
+            .push("disk faults skipped: mounting a tmpfs needs root".into());
+        kinds.retain(|k| *k != FaultKind::Disk);
+    }
+    if kinds.is_empty() {
+        sum.problems.push("no fault kind left to inject".into());
+        return sum;
+    }
+    let mut cluster = match start_cluster(cfg, net, kinds.contains(&FaultKind::Disk)) {
+        Ok(c) => c,
+        Err(e) => {
+            sum.problems.push(format!("start-up: {e}"));
+            return sum;
+        }
+    };
+    // A panic in a helper (a client that gave up, a consume error) is a finding too.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        campaign(cfg, &kinds, &mut cluster, &mut sum)
+    }));
+    if let Err(p) = outcome {
+        sum.problems
+            .push(format!("the campaign panicked: {}", panic_text(&*p)));
+    }
+    sum.duration = started.elapsed();
+    if !sum.ok() {
+        for n in &cluster.nodes {
+            sum.notes.extend(n.problems(20));
+            if let Some(dir) = &cfg.keep_logs {
+                n.keep_logs(dir);
+            }
+        }
+    }
+    sum
+}
+
+fn campaign(cfg: &Config, kinds: &[FaultKind], c: &mut Cluster, sum: &mut Summary) {
+    let rf = cfg.nodes.min(3);
+    let bs = c.bootstrap();
+    let first = c.nodes[0].bootstrap();
+    let created = check::eventually(Duration::from_secs(30), || {
+        let code = create_replicated_topic(
+            &first,
+            TOPIC,
+            PARTITIONS,
+            rf as i16,
+            &[("min.insync.replicas", "2"), ("segment.bytes", "65536")],
+        );
+        code == 0 || code == 36 // TOPIC_ALREADY_EXISTS: an earlier attempt created it
+    });
+    if !created || !check::eventually(SETTLE, || check::settled(&check::views(c), TOPIC, rf)) {
+        sum.problems.push(format!(
+            "start-up: topic {TOPIC} not created with a full ISR: {:?}",
+            check::views(c)
+        ));
+        return;
+    }
+    let mut rng = Rng::new(cfg.seed);
+    let producer = Workload::start(&bs, TOPIC, PARTITIONS, Duration::from_millis(3));
+    let consumer = GroupConsumer::start(&bs, GROUP, TOPIC);
+    let admin = Admin::start(
+        c.nodes.iter().map(Node::bootstrap).collect(),
+        rng.fork(),
+        c.disturbed.clone(),
+    );
+    for i in 0..cfg.faults {
+        // The gap and the hold are the seeded schedule, not waits for conditions.
+        std::thread::sleep(Duration::from_millis(rng.range(200, 1000)));
+        let kind = kinds[rng.below(kinds.len() as u64) as usize];
+        let hold = Duration::from_millis(rng.range(300, 4500));
+        let acked_before = producer.acked_count();
+        let result = faults::apply(c, kind, &mut rng, hold, &mut sum.notes);
+        *sum.faults.entry(kind.name()).or_default() += 1;
+        let t = Instant::now();
+        let mut settled = settle(c, rf, &mut sum.problems, kind, Duration::from_secs(20));
+        if let (false, Ok(a), FaultKind::Disk) = (settled, &result, kind) {
+            // A node must come back by itself once its disk has room again (or exit, as Kafka
+            // halts on a failed metadata log; it is then restarted above with a note). Record
+            // it, then restart it so the campaign can go on.
+            sum.problems.push(format!(
+                "fault {i}: node {} did not recover within 20 s after its disk was freed (restarted to go on): {}",
+                a.victim + 1,
+                describe_views(&check::views(c))
+            ));
+            let node = &mut c.nodes[a.victim];
+            if let Err(e) = node
+                .stop(Duration::from_secs(30))
+                .and_then(|()| node.restart())
+            {
+                sum.problems.push(format!(
+                    "fault {i}: restarting node {} after the full disk: {e}",
+                    a.victim + 1
+                ));
+            }
+        }
+        if !settled {
+            settled = settle(c, rf, &mut sum.problems, kind, SETTLE);
+        }
+        if cfg.verbose {
+            println!(
+                "fault {i}: {}; acked {acked_before} -> {}; settled in {:.1}s: {settled}",
+                result
+                    .as_ref()
+                    .map_or_else(|e| format!("{kind:?} FAILED: {e}"), |a| a.desc.clone()),
+                producer.acked_count(),
+                t.elapsed().as_secs_f64()
+            );
+        }
+        if let Err(e) = result {
+            sum.problems
+                .push(format!("fault {i} ({}): {e}", kind.name()));
+        }
+        if !settled {
+            sum.problems.push(format!(
+                "after fault {i} ({}) the cluster did not settle within {SETTLE:?}: {}",
+                kind.name(),
+                describe_views(&check::views(c))
+            ));
+            break;
+        }
+    }
+    // Liveness: once the cluster has settled, the producer must get acknowledgements again.
+    let before = producer.acked_count();
+    if settle(c, rf, &mut sum.problems, FaultKind::Kill, SETTLE)
+        && !check::eventually(Duration::from_secs(60), || producer.acked_count() > before)
+    {
+        sum.problems.push(format!(
+            "the producer got no acknowledgement within 60 s after the cluster settled (stuck at {before} acknowledged of {} sent)",
+            producer.sent()
+        ));
+    }
+    let ops = admin.finish();
+    let (acked, errors) = producer.finish();
+    let (commits, consumer_errors) = consumer.finish();
+    sum.acked = acked.len();
+    sum.delivery_errors = errors.len();
+    sum.commits = commits.len();
+    sum.admin_ops = ops.len();
+    if !errors.is_empty() {
+        sum.notes.push(format!(
+            "{} delivery errors, e.g. {:?}",
+            errors.len(),
+            &errors[..errors.len().min(3)]
+        ));
+    }
+    if !consumer_errors.is_empty() {
+        sum.notes.push(format!(
+            "{} group consumer errors, e.g. {:?}",
+            consumer_errors.len(),
+            &consumer_errors[..consumer_errors.len().min(3)]
+        ));
+    }
+    if acked.is_empty() {
+        sum.problems.push("no record was acknowledged".into());
+    }
+    // Checks, on a healed and settled cluster with no writes.
+    let settled = settle(c, rf, &mut sum.problems, FaultKind::Kill, SETTLE);
+    let mut views = check::views(c);
+    if settled {
+        check::eventually(SETTLE, || {
+            views = check::views(c);
+            check::divergent(&views).is_empty()
+        });
+    }
+    for (i, why) in check::divergent(&views) {
+        sum.divergent.push(i + 1);
+        sum.problems.push(format!("node {} diverges: {why}", i + 1));
+    }
+    for (i, v) in views.iter().enumerate() {
+        if let Ok(v) = v {
+            for id in 1..=cfg.nodes {
+                if !v.brokers.iter().any(|b| b.0 == id as i32) && !sum.unregistered.contains(&id) {
+                    sum.unregistered.push(id);
+                    sum.problems.push(format!(
+                        "node {} does not list node {id} as a registered broker",
+                        i + 1
+                    ));
+                }
+            }
+        }
+    }
+    let bs = c.bootstrap();
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        check::check_records(&bs, TOPIC, PARTITIONS, &acked)
+    })) {
+        Ok(r) => sum.records = r,
+        Err(p) => sum
+            .problems
+            .push(format!("reading {TOPIC} back failed: {}", panic_text(&*p))),
+    }
+    let r = &sum.records;
+    if r.lost + r.duplicated + r.reordered + r.misplaced > 0 {
+        sum.problems.push(format!(
+            "records: {} lost, {} duplicated, {} reordered, {} misplaced; e.g. {:#?}",
+            r.lost, r.duplicated, r.reordered, r.misplaced, r.examples
+        ));
+    }
+    for p in check::check_commits(&c.bootstrap(), GROUP, TOPIC, PARTITIONS, &commits) {
+        sum.problems.push(format!("group offsets: {p}"));
+    }
+    let late = check::late_admin(&ops);
+    sum.admin_late = late.len();
+    for o in late {
+        sum.problems.push(format!(
+            "admin request late or unanswered: {} to node {}: {} after {:?}",
+            o.op,
+            o.node + 1,
+            o.result,
+            o.latency
+        ));
+    }
+    if let Some(Ok(view)) = views.first() {
+        for m in check::replica_mismatches(c, view, TOPIC) {
+            sum.problems.push(format!("replicas differ: {m}"));
+        }
+    }
+}
+
+/// Restart nodes that exited on their own (a problem), then wait until the cluster has settled.
+fn settle(
+    c: &mut Cluster,
+    rf: usize,
+    problems: &mut Vec<String>,
+    after: FaultKind,
+    timeout: Duration,
+) -> bool {
+    for n in &mut c.nodes {
+        if n.is_paused() {
+            n.resume();
+        }
+        if !n.is_alive() {
+            problems.push(format!(
+                "node {} exited on its own (after a {} fault):\n{}",
+                n.spec.id,
+                after.name(),
+                faults::last_lines(&n.output(), 12)
+            ));
+            if let Err(e) = n.restart() {
+                problems.push(e);
+            }
+        }
+    }
+    if let Some(net) = c.net.as_mut() {
+        if let Err(e) = net.heal() {
+            problems.push(format!("healing the network: {e}"));
+        }
+    }
+    check::eventually(timeout, || check::settled(&check::views(c), TOPIC, rf))
+}
+
+fn describe_views(views: &[Result<NodeView, String>]) -> String {
+    views
+        .iter()
+        .enumerate()
+        .map(|(i, v)| match v {
+            Ok(v) => format!(
+                "node {}: brokers {:?}, {TOPIC}: {:?}",
+                i + 1,
+                v.brokers.iter().map(|b| b.0).collect::<Vec<_>>(),
+                v.topics.get(TOPIC).map(|t| &t.partitions)
+            ),
+            Err(e) => format!("node {}: {e}", i + 1),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The message of a caught panic.
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
