@@ -238,12 +238,7 @@ impl GroupCoordinator {
         group_id: &str,
         parts: Vec<(String, i32)>,
     ) -> Result<Vec<i16>, CoordinatorError> {
-        let not_found = || {
-            kafka(
-                ResponseError::GroupIdNotFound,
-                format!("group {group_id} does not exist"),
-            )
-        };
+        let not_found = || group_not_found(group_id);
         if self.no_topic(group_id) {
             return Err(not_found());
         }
@@ -299,12 +294,7 @@ impl GroupCoordinator {
     }
 
     async fn delete_group(&self, id: &str) -> Result<(), CoordinatorError> {
-        let not_found = || {
-            kafka(
-                ResponseError::GroupIdNotFound,
-                format!("group {id} does not exist"),
-            )
-        };
+        let not_found = || group_not_found(id);
         if self.no_topic(id) {
             return Err(not_found());
         }
@@ -434,4 +424,12 @@ pub fn tombstones<'a>(
 
 fn to_records(recs: Vec<(RecordKey, Option<Vec<u8>>)>) -> Vec<Record> {
     recs.into_iter().map(|(k, v)| record(&k, v)).collect()
+}
+
+/// GROUP_ID_NOT_FOUND (69) for `group`.
+fn group_not_found(group: &str) -> CoordinatorError {
+    kafka(
+        ResponseError::GroupIdNotFound,
+        format!("group {group} does not exist"),
+    )
 }

@@ -199,7 +199,9 @@ impl MetadataView {
         partition: i32,
         current_leader_epoch: i32,
     ) -> Result<i32, BrokerError> {
-        let p = self.partition(topic, partition).ok_or_else(|| {
+        // One image for every check (this runs on the produce and fetch paths).
+        let image = self.image();
+        let p = image.partition(topic, partition).ok_or_else(|| {
             BrokerError::kafka(
                 ResponseError::UnknownTopicOrPartition,
                 format!("{topic}-{partition} does not exist"),
@@ -217,7 +219,7 @@ impl MetadataView {
         // A restarted broker leads only once its own incarnation is registered: until then the
         // leadership in the image is its previous incarnation's, whose unsynced tail may be
         // gone (found by weir-sim; registration then fences the old incarnation).
-        if !self.registered() {
+        if !self.registered_in(&image) {
             return Err(BrokerError::kafka(
                 ResponseError::NotLeaderOrFollower,
                 format!(
@@ -359,7 +361,11 @@ impl MetadataView {
 
     /// True when the image has this node registered with this process's incarnation.
     pub fn registered(&self) -> bool {
-        self.image()
+        self.registered_in(&self.image())
+    }
+
+    fn registered_in(&self, image: &MetadataImage) -> bool {
+        image
             .brokers
             .get(&self.me.node_id)
             .is_some_and(|b| b.incarnation == self.me.incarnation)
