@@ -131,6 +131,17 @@ impl ProducerStateManager {
         self.producers.is_empty()
     }
 
+    /// Every tracked producer with its state, by producer id.
+    pub fn snapshot_entries(&self) -> Vec<(i64, ProducerEntry)> {
+        let mut v: Vec<_> = self
+            .producers
+            .iter()
+            .map(|(&id, e)| (id, e.clone()))
+            .collect();
+        v.sort_by_key(|(id, _)| *id);
+        v
+    }
+
     /// The state of one producer.
     pub fn get(&self, producer_id: i64) -> Option<&ProducerEntry> {
         self.producers.get(&producer_id)

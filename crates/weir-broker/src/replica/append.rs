@@ -48,7 +48,7 @@ pub struct Appended {
     pub leader_epoch: i32,
     /// The ISR size acks=all requires.
     pub min_isr: usize,
-    acks: i16,
+    pub(super) acks: i16,
 }
 
 impl Appended {
