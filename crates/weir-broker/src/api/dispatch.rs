@@ -52,7 +52,8 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
     let config = &*b.config;
     let resp = match body {
         RequestKind::Produce(r) => {
-            let pending = produce::append_phase(replicas, view, v, r);
+            let verified = produce::verify_phase(&b.verifier, view, v, &r).await;
+            let pending = produce::append_phase(replicas, view, v, r, &verified);
             return Box::pin(async move { Ok(ResponseKind::Produce(pending.finish().await)) });
         }
         RequestKind::ApiVersions(r) => ResponseKind::ApiVersions(api_versions::handle(v, r).await),

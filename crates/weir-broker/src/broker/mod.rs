@@ -31,6 +31,7 @@ use crate::coordinators::ownership::GroupOwnership;
 use crate::coordinators::producer_ids::ProducerIdManager;
 use crate::coordinators::transactions::{GroupPartitioner, TxnOwnership};
 use crate::coordinators::txn_state_topic::TxnStateTopic;
+use crate::coordinators::verification::TxnVerifier;
 use crate::error::BrokerError;
 use crate::fetch_sessions::FetchSessionCache;
 use crate::lifecycle::Lifecycle;
@@ -69,6 +70,8 @@ pub struct Broker {
     pub markers: Arc<LocalMarkers>,
     /// Requests to other brokers (markers, KIP-890 verification).
     pub peers: Arc<PeerClient>,
+    /// KIP-890 verification of transactional writes.
+    pub verifier: Arc<TxnVerifier>,
     /// KIP-227 fetch sessions.
     pub fetch_sessions: Arc<FetchSessionCache>,
 }
@@ -195,6 +198,13 @@ impl Broker {
             },
         ));
         applier.register_coordinator(Arc::new(TxnOwnership::new(config.node_id, txn.clone())));
+        let verifier = Arc::new(TxnVerifier::new(
+            view.clone(),
+            replicas.clone(),
+            txn.clone(),
+            peers.clone(),
+            config.transaction_partition_verification,
+        ));
         let lifecycle = Arc::new(Lifecycle::new(
             quorum.clone(),
             view.clone(),
@@ -217,6 +227,7 @@ impl Broker {
             txn,
             markers,
             peers,
+            verifier,
             fetch_sessions: Arc::new(FetchSessionCache::default()),
         });
         if single {

@@ -11,3 +11,4 @@ pub mod ownership;
 pub mod producer_ids;
 pub mod transactions;
 pub mod txn_state_topic;
+pub mod verification;
