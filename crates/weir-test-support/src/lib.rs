@@ -547,3 +547,4 @@ pub mod cluster;
 pub mod group_member;
 pub mod proxy;
 pub mod raw;
+pub mod txn;
