@@ -111,7 +111,12 @@ impl ReplicaManager {
                 ));
             }
         }
-        let res = log.append(records)?;
+        let res = match origin {
+            AppendOrigin::Client { .. } => log.append(records)?,
+            // Coordinators' transactional batches carry base sequence -1: the log checks only
+            // their producer epoch (Kafka's AppendOrigin.COORDINATOR).
+            AppendOrigin::Coordinator => log.append_as_coordinator(records)?,
+        };
         self.notify_new_appends();
         Ok(Appended {
             log,
