@@ -25,7 +25,8 @@ use weir_meta::raft::MetaNode;
 use crate::admin::topics::{TopicAdmin, TopicDefaults};
 use crate::applier::MetadataApplier;
 use crate::config::BrokerConfig;
-use crate::coordinators::offsets_topic::{GroupTopics, OffsetsTopic};
+use crate::coordinators::group_topics::GroupTopics;
+use crate::coordinators::internal_topic::{InternalTopic, TopicSpec};
 use crate::coordinators::ownership::GroupOwnership;
 use crate::coordinators::producer_ids::ProducerIdManager;
 use crate::error::BrokerError;
@@ -127,11 +128,12 @@ impl Broker {
                 replication_factor: config.default_replication_factor,
             },
         ));
-        let offsets = Arc::new(OffsetsTopic::new(
+        let offsets = Arc::new(InternalTopic::new(
+            weir_group_coordinator::OFFSETS_TOPIC,
+            TopicSpec::consumer_offsets(&config.groups),
             replicas.clone(),
             view.clone(),
             admin.clone(),
-            config.groups.clone(),
             clock.clone(),
         ));
         let groups = Arc::new(GroupCoordinator::new(
