@@ -4,6 +4,16 @@
 //! become the committed offsets or are dropped (Kafka's `pendingTransactionalOffsets` in
 //! `OffsetMetadataManager`). Replay applies the markers found in the log the same way, so a
 //! coordinator failover keeps pending and completed transactions as they were.
+//!
+//! Record order: Kafka compares the log offsets of a transactional offset record and of the
+//! current committed one at COMMIT (the later record wins). The runtime's writers do not report
+//! log offsets, so each shard numbers its applied offset records instead
+//! ([`GroupShard::next_order`]): replay follows the log, and live writes of one group are
+//! serialised by its gate, so within a group the numbering follows the log order. Known gap: a
+//! marker completed (by [`GroupCoordinator::complete_transaction`]) while a TxnOffsetCommit of
+//! the same producer is still being written leaves that commit's offsets pending in memory
+//! until the producer's next marker or the partition's next load (replay then decides by the
+//! log). Kafka avoids this by applying records when they are appended.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
