@@ -25,6 +25,10 @@ pub enum WriteError {
     /// The ISR did not get the records in time (REQUEST_TIMED_OUT).
     #[error("{0}")]
     Timeout(String),
+    /// The writer cannot perform this kind of append (e.g. a transactional one); the client
+    /// gets UNSUPPORTED_VERSION.
+    #[error("{0}")]
+    Unsupported(String),
     /// Any other Kafka error, passed to the client unchanged.
     #[error("{message}")]
     Other {
@@ -109,6 +113,10 @@ impl From<WriteError> for CoordinatorError {
             WriteError::UnknownPartition(m)
             | WriteError::NotEnoughReplicas(m)
             | WriteError::Timeout(m) => CoordinatorError::NotAvailable(m),
+            WriteError::Unsupported(message) => CoordinatorError::Other {
+                code: ResponseError::UnsupportedVersion.code(),
+                message,
+            },
             WriteError::Other { code, message } => CoordinatorError::Other { code, message },
         }
     }
@@ -126,6 +134,7 @@ mod tests {
         assert_eq!(m(WriteError::UnknownPartition("x".into())), 15);
         assert_eq!(m(WriteError::NotEnoughReplicas("x".into())), 15);
         assert_eq!(m(WriteError::Timeout("x".into())), 15);
+        assert_eq!(m(WriteError::Unsupported("x".into())), 35);
         let other = CoordinatorError::from(WriteError::Other {
             code: 87,
             message: "m".into(),

@@ -25,10 +25,15 @@ mod runtime;
 pub mod testing;
 
 pub use error::{CoordinatorError, ReadError, WriteError};
-pub use io::{BoxFuture, PartitionReader, PartitionWriter, Record, RecordVisitor, Shard};
+pub use io::{
+    BoxFuture, PartitionReader, PartitionWriter, Record, RecordVisitor, ReplayItem, Shard,
+    TxnProducer,
+};
 pub use partition::partition_for;
 pub use runtime::{CoordinatorRuntime, OwnershipChange};
 pub use weir_log::{Clock, ManualClock, SystemClock};
 
 #[cfg(test)]
 mod runtime_tests;
+#[cfg(test)]
+mod runtime_txn_tests;

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::error::CoordinatorError;
-use crate::io::{PartitionReader, PartitionWriter, Record, Shard};
+use crate::io::{PartitionReader, PartitionWriter, Record, ReplayItem, Shard, TxnProducer};
 use crate::partition::partition_for;
 use crate::Clock;
 
@@ -172,7 +172,25 @@ impl<S: Shard> CoordinatorRuntime<S> {
             let mut shard = (self.new_shard)(p);
             let read = self
                 .reader
-                .replay(p, &mut |k: &[u8], v: Option<&[u8]>| shard.replay(k, v, now));
+                .replay(p, &mut |item: ReplayItem<'_>| match item {
+                    ReplayItem::Record {
+                        key,
+                        value,
+                        txn: None,
+                    } => shard.replay(key, value, now),
+                    ReplayItem::Record {
+                        key,
+                        value,
+                        txn: Some(t),
+                    } => {
+                        shard.replay_transactional(t.producer_id, t.producer_epoch, key, value, now)
+                    }
+                    ReplayItem::Marker {
+                        producer_id,
+                        commit,
+                        ..
+                    } => shard.replay_marker(producer_id, commit, now),
+                });
             match read {
                 Ok(records) => {
                     shard.loaded(now);
@@ -359,7 +377,39 @@ impl<S: Shard> CoordinatorRuntime<S> {
         let gate = self.gate(key);
         let out = {
             let _serial = gate.lock().await;
-            self.write_gated(key, compute, complete).await
+            self.write_gated(key, None, compute, complete).await
+        };
+        self.release_gate(key, gate);
+        out
+    }
+
+    /// [`Self::write`], but the computed records are appended as ONE transactional batch of
+    /// `producer_id` at `producer_epoch` ([`PartitionWriter::append_transactional`]): they
+    /// become effective only when a COMMIT marker of that producer follows them in the
+    /// partition, so `complete` must install them as pending (on replay they reach
+    /// [`Shard::replay_transactional`]). Same gate, ownership and error guarantees as
+    /// [`Self::write`]; a stale producer epoch comes back as the writer's error (e.g.
+    /// INVALID_PRODUCER_EPOCH), unmapped.
+    pub async fn write_transactional<P, T>(
+        &self,
+        key: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+        compute: impl FnOnce(&mut S, i64) -> Result<(Vec<Record>, P), CoordinatorError> + Send,
+        complete: impl FnOnce(Option<&mut S>, Result<(), CoordinatorError>, P) -> T + Send,
+    ) -> Result<T, CoordinatorError>
+    where
+        P: Send,
+    {
+        self.ensure(key).await?;
+        let gate = self.gate(key);
+        let txn = TxnProducer {
+            producer_id,
+            producer_epoch,
+        };
+        let out = {
+            let _serial = gate.lock().await;
+            self.write_gated(key, Some(txn), compute, complete).await
         };
         self.release_gate(key, gate);
         out
@@ -368,20 +418,23 @@ impl<S: Shard> CoordinatorRuntime<S> {
     async fn write_gated<P, T>(
         &self,
         key: &str,
+        txn: Option<TxnProducer>,
         compute: impl FnOnce(&mut S, i64) -> Result<(Vec<Record>, P), CoordinatorError>,
         complete: impl FnOnce(Option<&mut S>, Result<(), CoordinatorError>, P) -> T,
     ) -> Result<T, CoordinatorError> {
         let now = self.now();
         let (p, epoch, load, computed) = self.with_shard(key, |s| compute(s, now))?;
         let (records, payload) = computed?;
-        let written = if records.is_empty() {
-            Ok(())
-        } else {
-            self.writer
-                .append(p, epoch, records)
-                .await
-                .map_err(CoordinatorError::from)
-        };
+        let written = match (records.is_empty(), txn) {
+            (true, _) => Ok(()),
+            (false, None) => self.writer.append(p, epoch, records).await,
+            (false, Some(t)) => {
+                self.writer
+                    .append_transactional(p, epoch, t.producer_id, t.producer_epoch, records)
+                    .await
+            }
+        }
+        .map_err(CoordinatorError::from);
         if let Err(e) = &written {
             tracing::warn!(topic = self.topic, partition = p, key, error = %e, "coordinator write failed");
         }
@@ -400,6 +453,31 @@ impl<S: Shard> CoordinatorRuntime<S> {
                 ));
                 Ok(complete(None, Err(e), payload))
             }
+        }
+    }
+
+    /// Run `f` (with now) on the shard of `partition` under the lock, with no key gate and
+    /// nothing written (e.g. completing a transaction after its marker was appended). NOT_COORDINATOR
+    /// when this node does not own the partition (not led, or not loaded at the led epoch);
+    /// COORDINATOR_LOAD_IN_PROGRESS when it leads it but has not loaded it yet.
+    pub fn update_partition<T>(
+        &self,
+        partition: i32,
+        f: impl FnOnce(&mut S, i64) -> T,
+    ) -> Result<T, CoordinatorError> {
+        let now = self.now();
+        let mut st = self.lock();
+        let led = st.led.get(&partition).copied();
+        match (led, st.shards.get_mut(&partition)) {
+            (Some(e), Some(l)) if l.epoch == e => Ok(f(&mut l.shard, now)),
+            (Some(_), _) => Err(CoordinatorError::LoadInProgress(format!(
+                "the state of {}-{partition} is still loading",
+                self.topic
+            ))),
+            (None, _) => Err(CoordinatorError::NotCoordinator(format!(
+                "this broker does not lead {}-{partition}",
+                self.topic
+            ))),
         }
     }
 

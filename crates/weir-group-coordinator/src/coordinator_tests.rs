@@ -14,7 +14,7 @@ use crate::consumer::HeartbeatParams;
 use crate::records::{self, OffsetValue, RecordKey};
 use crate::*;
 
-const N: i32 = 5;
+pub(crate) const N: i32 = 5;
 const START: i64 = 1_000_000;
 
 struct Topics;
@@ -37,7 +37,7 @@ fn config() -> GroupConfig {
     }
 }
 
-fn coordinator(log: &Arc<MemoryLog>, clock: &Arc<ManualClock>) -> GroupCoordinator {
+pub(crate) fn coordinator(log: &Arc<MemoryLog>, clock: &Arc<ManualClock>) -> GroupCoordinator {
     GroupCoordinator::new(
         config(),
         log.clone(),
@@ -47,12 +47,12 @@ fn coordinator(log: &Arc<MemoryLog>, clock: &Arc<ManualClock>) -> GroupCoordinat
     )
 }
 
-fn all(epoch: i32) -> BTreeMap<i32, i32> {
+pub(crate) fn all(epoch: i32) -> BTreeMap<i32, i32> {
     (0..N).map(|p| (p, epoch)).collect()
 }
 
 /// A coordinator leading every partition of an existing topic at epoch 0.
-fn setup() -> (Arc<MemoryLog>, Arc<ManualClock>, GroupCoordinator) {
+pub(crate) fn setup() -> (Arc<MemoryLog>, Arc<ManualClock>, GroupCoordinator) {
     let log = Arc::new(MemoryLog::with_topic(N));
     let clock = Arc::new(ManualClock::new(START));
     let c = coordinator(&log, &clock);
@@ -60,18 +60,18 @@ fn setup() -> (Arc<MemoryLog>, Arc<ManualClock>, GroupCoordinator) {
     (log, clock, c)
 }
 
-fn simple() -> Committer {
+pub(crate) fn simple() -> Committer {
     Committer {
         generation_or_epoch: -1,
         ..Default::default()
     }
 }
 
-fn entry(p: i32, offset: i64) -> (String, i32, i64, i32, String) {
+pub(crate) fn entry(p: i32, offset: i64) -> (String, i32, i64, i32, String) {
     ("t".into(), p, offset, 1, "m".into())
 }
 
-fn offsets(c: &GroupCoordinator, g: &str) -> Vec<(String, i32, i64)> {
+pub(crate) fn offsets(c: &GroupCoordinator, g: &str) -> Vec<(String, i32, i64)> {
     c.fetch(g, None, None)
         .unwrap()
         .into_iter()
@@ -79,7 +79,7 @@ fn offsets(c: &GroupCoordinator, g: &str) -> Vec<(String, i32, i64)> {
         .collect()
 }
 
-fn join_params(member_id: &str) -> JoinParams {
+pub(crate) fn join_params(member_id: &str) -> JoinParams {
     JoinParams {
         member_id: member_id.into(),
         instance_id: None,
@@ -94,7 +94,7 @@ fn join_params(member_id: &str) -> JoinParams {
 }
 
 /// A one-member classic group, Stable at generation 1; returns the member id.
-async fn stable_group(c: &GroupCoordinator, g: &str) -> String {
+pub(crate) async fn stable_group(c: &GroupCoordinator, g: &str) -> String {
     let o = c.join(g, join_params("")).await;
     assert_eq!((o.error, o.generation), (0, 1));
     let s = c

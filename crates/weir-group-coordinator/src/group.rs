@@ -25,6 +25,11 @@ pub(crate) struct Group {
     pub membership: Membership,
     /// Committed offsets by (topic, partition).
     pub offsets: BTreeMap<(String, i32), OffsetValue>,
+    /// Where each committed offset stands in the partition's record order (the shard's
+    /// [`crate::shard::GroupShard::next_order`] when it was applied): a committed transactional
+    /// offset replaces the current one only if its record came later (Kafka compares the
+    /// records' log offsets).
+    pub offset_order: BTreeMap<(String, i32), u64>,
     /// Since when the group has had no members (for offset expiry).
     pub empty_since: Ms,
 }
@@ -34,6 +39,7 @@ impl Group {
         Group {
             membership: Membership::Classic(ClassicGroup::new(id, now)),
             offsets: BTreeMap::new(),
+            offset_order: BTreeMap::new(),
             empty_since: now,
         }
     }
@@ -42,6 +48,7 @@ impl Group {
         Group {
             membership: Membership::Consumer(ConsumerGroup::new(id)),
             offsets: BTreeMap::new(),
+            offset_order: BTreeMap::new(),
             empty_since: now,
         }
     }

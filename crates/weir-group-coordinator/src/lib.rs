@@ -31,6 +31,7 @@ pub mod offsets;
 pub mod records;
 mod shard;
 mod timers;
+mod txn_offsets;
 
 pub use config::GroupConfig;
 pub use coordinator::{GroupCoordinator, TopicView};
@@ -39,6 +40,7 @@ pub use describe::{
     GroupDescription, GroupDetail, GroupListing,
 };
 pub use offsets::{Committer, OFFSET_METADATA_MAX_BYTES};
+pub use txn_offsets::FetchedOffset;
 pub use weir_coordinator::{
     Clock, CoordinatorError, ManualClock, OwnershipChange, PartitionReader, PartitionWriter,
     ReadError, Record, SystemClock, WriteError,
@@ -49,3 +51,5 @@ pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 
 #[cfg(test)]
 mod coordinator_tests;
+#[cfg(test)]
+mod txn_offsets_tests;

@@ -82,7 +82,7 @@ fn validate(g: &Group, who: &Committer) -> Result<(), ResponseError> {
 /// Committed offsets of `g` (None = no such group): for `topics` = None every committed
 /// partition, else the asked partitions (offset None when none committed). Checks the member
 /// epoch when given (OffsetFetch v9 from a KIP-848 member).
-fn fetch_from(
+pub(crate) fn fetch_from(
     g: Option<&Group>,
     who: Option<&Committer>,
     topics: Option<Vec<(String, Vec<i32>)>>,
@@ -192,10 +192,8 @@ impl GroupCoordinator {
                             }
                         }
                         (Some(s), Ok(())) => {
-                            if let Some(g) = s.groups.get_mut(group_id) {
-                                for (k, v, _) in accepted {
-                                    g.offsets.insert(k, v);
-                                }
+                            for (k, v, _) in accepted {
+                                s.install_offset(group_id, k, v);
                             }
                         }
                         (None, Ok(())) => {}
@@ -258,7 +256,11 @@ impl GroupCoordinator {
                             codes.push(ResponseError::GroupSubscribedToTopic.code());
                         } else {
                             codes.push(0);
-                            if g.offsets.contains_key(&(t.clone(), p)) {
+                            // Kafka: a tombstone also when only a pending transactional
+                            // offset exists (it removes that one too).
+                            if g.offsets.contains_key(&(t.clone(), p))
+                                || s.pending.contains(group_id, &t, p)
+                            {
                                 gone.push((t, p));
                             }
                         }
@@ -268,9 +270,12 @@ impl GroupCoordinator {
                 },
                 |s, written, (codes, gone)| {
                     written?;
-                    if let Some(g) = s.and_then(|s| s.groups.get_mut(group_id)) {
-                        for k in gone {
-                            g.offsets.remove(&k);
+                    if let Some(s) = s {
+                        for (t, p) in gone {
+                            s.pending.remove_partition(group_id, &t, p);
+                            if let Some(g) = s.groups.get_mut(group_id) {
+                                g.offsets.remove(&(t, p));
+                            }
                         }
                     }
                     Ok(codes)
@@ -313,12 +318,25 @@ impl GroupCoordinator {
                             format!("group {id} has active members"),
                         ));
                     }
-                    Ok((to_records(tombstones(id, g.offsets.keys())), ()))
+                    // Kafka's deleteAllOffsets: pending transactional offsets are tombstoned too
+                    // (the transaction's later COMMIT then restores only what it wrote).
+                    let pending_only: Vec<(String, i32)> = s
+                        .pending
+                        .partitions_of(id)
+                        .into_iter()
+                        .filter(|k| !g.offsets.contains_key(k))
+                        .collect();
+                    let keys = g.offsets.keys().chain(pending_only.iter());
+                    Ok((to_records(tombstones(id, keys)), pending_only))
                 },
-                |s, written, ()| {
+                |s, written, pending_only| {
                     written?;
                     if let Some(s) = s {
-                        s.groups.remove(id);
+                        if let Some(g) = s.groups.remove(id) {
+                            for (t, p) in g.offsets.keys().chain(pending_only.iter()) {
+                                s.pending.remove_partition(id, t, *p);
+                            }
+                        }
                     }
                     Ok(())
                 },
@@ -329,17 +347,24 @@ impl GroupCoordinator {
     /// Expire the offsets of groups that have been empty for `offsets.retention.minutes`, and
     /// forget such groups (Kafka 2.1+ semantics: retention starts when the group becomes
     /// empty). Each group's tombstones are written before it is forgotten; a group that got a
-    /// member meanwhile is kept.
+    /// member meanwhile is kept. A group with pending transactional offsets is not expired
+    /// while they are pending (Kafka keeps such offsets and hence the group; Weir expires a
+    /// group's offsets all at once, so it keeps the whole group).
     pub(crate) async fn expire(&self, now: Ms) {
         let retention = self.config.offsets_retention_ms;
-        let due = |g: &Group, now: Ms| g.is_empty() && now - g.empty_since >= retention;
+        let due = |s: &GroupShard, id: &str, now: Ms| {
+            s.groups
+                .get(id)
+                .is_some_and(|g| g.is_empty() && now - g.empty_since >= retention)
+                && !s.pending.has_group(id)
+        };
         let ids: Vec<String> = self
             .runtime
             .scan(|_, s, _| {
                 s.groups
-                    .iter()
-                    .filter(|(_, g)| due(g, now))
-                    .map(|(id, _)| id.clone())
+                    .keys()
+                    .filter(|id| due(s, id, now))
+                    .cloned()
                     .collect::<Vec<_>>()
             })
             .into_iter()
@@ -350,7 +375,7 @@ impl GroupCoordinator {
                 .runtime
                 .write(
                     &id,
-                    |s: &mut GroupShard, _| match s.groups.get(&id).filter(|g| due(g, now)) {
+                    |s: &mut GroupShard, _| match s.groups.get(&id).filter(|_| due(s, &id, now)) {
                         Some(g) => Ok((to_records(tombstones(&id, g.offsets.keys())), true)),
                         None => Ok((Vec::new(), false)),
                     },

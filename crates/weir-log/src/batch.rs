@@ -165,6 +165,19 @@ pub fn set_log_append_time(buf: &mut [u8], total_len: usize, now: i64) {
     buf[17..21].copy_from_slice(&crc.to_be_bytes());
 }
 
+/// Make the whole batch `buf` (as built by [`build_batch_nullable`]) a transactional batch of
+/// `producer_id` at `producer_epoch`: transactional attribute bit (0x10) set, base sequence -1
+/// (as Kafka's coordinators write TxnOffsetCommit records), CRC recomputed.
+pub fn set_transactional(buf: &mut [u8], producer_id: i64, producer_epoch: i16) {
+    let attrs = be_i16(buf, 21) | crate::txn_marker::TRANSACTIONAL_BIT;
+    buf[21..23].copy_from_slice(&attrs.to_be_bytes());
+    buf[43..51].copy_from_slice(&producer_id.to_be_bytes());
+    buf[51..53].copy_from_slice(&producer_epoch.to_be_bytes());
+    buf[53..57].copy_from_slice(&(-1i32).to_be_bytes());
+    let crc = crc32c::crc32c(&buf[CRC_START..]);
+    buf[17..21].copy_from_slice(&crc.to_be_bytes());
+}
+
 /// Stamp the partition leader epoch (not covered by the CRC).
 pub fn set_partition_leader_epoch(buf: &mut [u8], epoch: i32) {
     buf[12..16].copy_from_slice(&epoch.to_be_bytes());
@@ -271,6 +284,20 @@ pub fn crash_test_batch(seq: u64) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn set_transactional_keeps_the_batch_valid() {
+        let mut b = build_batch_nullable(0, 5, &[(Some(b"k"), Some(b"v")), (Some(b"k2"), None)]);
+        set_transactional(&mut b, 42, 3);
+        let h = validate_batch(&b).unwrap();
+        assert!(crate::txn_marker::is_transactional(&h));
+        assert!(!crate::txn_marker::is_control(&h));
+        assert_eq!(
+            (h.producer_id, h.producer_epoch, h.base_sequence),
+            (42, 3, -1)
+        );
+        assert_eq!(h.records_count, 2);
+    }
 
     #[test]
     fn built_batches_validate_and_rewrites_keep_them_valid() {

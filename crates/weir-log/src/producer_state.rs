@@ -180,6 +180,39 @@ impl ProducerStateManager {
         Ok(check)
     }
 
+    /// The check of a batch a coordinator writes to its own topic (Kafka's
+    /// `AppendOrigin.COORDINATOR`): only the producer epoch (older than the current one →
+    /// INVALID_PRODUCER_EPOCH) and the transaction state (as [`Self::check`]); sequences are
+    /// not checked and nothing is a duplicate.
+    pub fn check_coordinator(
+        &self,
+        pending: &HashMap<i64, ProducerEntry>,
+        h: &BatchHeader,
+    ) -> Result<Check, LogError> {
+        if h.producer_id < 0 {
+            return Ok(Check::Append);
+        }
+        let Some(e) = pending
+            .get(&h.producer_id)
+            .or_else(|| self.producers.get(&h.producer_id))
+        else {
+            return Ok(Check::Append);
+        };
+        if h.producer_epoch < e.epoch {
+            return Err(LogError::InvalidProducerEpoch(format!(
+                "producer {} epoch {} is older than the current epoch {}",
+                h.producer_id, h.producer_epoch, e.epoch
+            )));
+        }
+        if e.current_txn_first_offset.is_some() && !is_transactional(h) {
+            return Err(LogError::InvalidTxnState(format!(
+                "producer {} wrote a non-transactional batch while its transaction is ongoing",
+                h.producer_id
+            )));
+        }
+        Ok(Check::Append)
+    }
+
     fn check_sequence(e: &ProducerEntry, h: &BatchHeader) -> Result<Check, LogError> {
         let first = h.base_sequence;
         let last = last_sequence(first, h.last_offset_delta);

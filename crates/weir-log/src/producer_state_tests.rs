@@ -285,3 +285,39 @@ fn snapshots_keep_transaction_state_as_version_3_and_stay_version_2_without_it()
         assert!(ProducerStateManager::from_snapshot(&bytes[..cut]).is_err());
     }
 }
+
+#[test]
+fn coordinator_batches_skip_sequences_but_not_the_epoch() {
+    let mut m = ProducerStateManager::default();
+    let coord = |m: &mut ProducerStateManager, epoch: i16, base_offset: i64| {
+        let mut h = txn_header(9, -1, 2, base_offset);
+        h.producer_epoch = epoch;
+        let mut pending = HashMap::new();
+        let c = m.check_coordinator(&pending, &h)?;
+        m.stage(&mut pending, &h);
+        m.commit(pending);
+        Ok::<Check, LogError>(c)
+    };
+    assert_eq!(coord(&mut m, 1, 0).unwrap(), Check::Append);
+    // The same (-1-based) sequence range again is not a retry for a coordinator ...
+    assert_eq!(coord(&mut m, 1, 2).unwrap(), Check::Append);
+    // ... while the client path would take it for one.
+    let mut again = txn_header(9, -1, 2, 4);
+    again.producer_epoch = 1;
+    assert!(matches!(
+        m.check(&HashMap::new(), &again),
+        Ok(Check::Duplicate(_))
+    ));
+    m.apply_marker(9, 2, end(TxnResult::Commit), 4, 5, 0);
+    assert!(matches!(
+        coord(&mut m, 1, 5),
+        Err(LogError::InvalidProducerEpoch(_))
+    ));
+    assert_eq!(coord(&mut m, 2, 5).unwrap(), Check::Append);
+    // Batches without a producer id are always appended.
+    assert_eq!(
+        m.check_coordinator(&HashMap::new(), &header(-1, -1, -1, 1, 7))
+            .unwrap(),
+        Check::Append
+    );
+}

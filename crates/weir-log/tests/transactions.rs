@@ -542,3 +542,28 @@ fn compaction_removes_aborted_records_keeps_markers_and_never_passes_the_lso() {
         "undecided data is not cleaned"
     );
 }
+
+/// A coordinator's transactional batches (base sequence -1, Kafka's `AppendOrigin.COORDINATOR`)
+/// are appended every time, transaction after transaction; a stale producer epoch is refused.
+#[test]
+fn coordinator_appends_skip_sequence_checks_but_fence_stale_epochs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_m, log) = open(dir.path());
+    let batch = |epoch: i16| producer_batch(7, epoch, -1, 2, true, Some("k"));
+    let first = log.append_as_coordinator(&batch(1)).unwrap();
+    log.append_txn_marker(&TxnMarker {
+        producer_epoch: 1,
+        ..marker(7, TxnResult::Commit)
+    })
+    .unwrap();
+    let second = log.append_as_coordinator(&batch(1)).unwrap();
+    assert_eq!((first.base_offset, second.base_offset), (0, 3));
+    // The client path takes the same batch for a retry (answered with the cached offsets).
+    assert_eq!(log.append(&batch(1)).unwrap().base_offset, 0);
+    assert_eq!(log.log_end_offset(), 5);
+    assert!(matches!(
+        log.append_as_coordinator(&batch(0)),
+        Err(LogError::InvalidProducerEpoch(_))
+    ));
+    assert_eq!(log.log_end_offset(), 5);
+}

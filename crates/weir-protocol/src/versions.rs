@@ -44,6 +44,7 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeTransactions, 0, 0),
     (ApiKey::ListTransactions, 0, 1),
     (ApiKey::DescribeProducers, 0, 0),
+    (ApiKey::TxnOffsetCommit, 0, 4),
 ];
 
 /// The (min, max) versions Weir serves for `key`, or None when Weir does not serve it.

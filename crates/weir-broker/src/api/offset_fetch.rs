@@ -9,23 +9,26 @@ use kafka_protocol::protocol::StrBytes;
 
 use weir_group_coordinator::offsets::Committer;
 use weir_group_coordinator::records::OffsetValue;
-use weir_group_coordinator::GroupCoordinator;
+use weir_group_coordinator::{FetchedOffset, GroupCoordinator};
 
-type Fetched = Vec<(String, i32, Option<OffsetValue>)>;
-type ByTopic = Vec<(String, Vec<(i32, Option<OffsetValue>)>)>;
+type Fetched = Vec<FetchedOffset>;
+type ByTopic = Vec<(String, Vec<(i32, Option<OffsetValue>, i16)>)>;
 
 /// Partitions without a committed offset answer offset -1 with no error; `topics` = null means
 /// every committed partition of the group. v9 with a member id checks the KIP-848 member epoch
 /// (STALE_MEMBER_EPOCH 113, UNKNOWN_MEMBER_ID 25) at the group level. NOT_COORDINATOR (16) when
 /// another broker coordinates the group, COORDINATOR_LOAD_IN_PROGRESS (14) while its state
 /// loads. Group-level errors go per group (v8+), at the top level (v2–v7) or, in v1, which has
-/// no top-level error code, to every asked partition (offset -1).
+/// no top-level error code, to every asked partition (offset -1). With `require_stable` (v7+,
+/// KIP-447) a partition with a pending transactional offset answers UNSTABLE_OFFSET_COMMIT
+/// (88) and offset -1.
 pub async fn handle(
     groups: &GroupCoordinator,
     version: i16,
     req: OffsetFetchRequest,
 ) -> OffsetFetchResponse {
     let mut resp = OffsetFetchResponse::default();
+    let require_stable = version >= 7 && req.require_stable;
     if version >= 8 {
         resp.groups = req
             .groups
@@ -47,7 +50,7 @@ pub async fn handle(
                     .map_err(|e| e.code())
                     .and_then(|()| {
                         groups
-                            .fetch(&g.group_id, who.as_ref(), topics)
+                            .fetch_offsets(&g.group_id, who.as_ref(), topics, require_stable)
                             .map_err(|e| e.code())
                     });
                 match fetched {
@@ -70,23 +73,28 @@ pub async fn handle(
         .map_err(|e| e.code())
         .and_then(|()| {
             groups
-                .fetch(&req.group_id, None, topics.clone())
+                .fetch_offsets(&req.group_id, None, topics.clone(), require_stable)
                 .map_err(|e| e.code())
         });
     match fetched {
         Ok(rows) => resp.topics = legacy_topics(rows),
         // v1 has no top-level error code: every asked partition carries it (as Kafka).
         Err(code) if version < 2 => {
+            // Every asked partition carries the code (set in each row).
             resp.topics = legacy_topics(
                 topics
                     .unwrap_or_default()
                     .into_iter()
-                    .flat_map(|(t, ps)| ps.into_iter().map(move |p| (t.clone(), p, None)))
+                    .flat_map(|(t, ps)| {
+                        ps.into_iter().map(move |partition| FetchedOffset {
+                            topic: t.clone(),
+                            partition,
+                            offset: None,
+                            error_code: code,
+                        })
+                    })
                     .collect(),
             );
-            for p in resp.topics.iter_mut().flat_map(|t| t.partitions.iter_mut()) {
-                p.error_code = code;
-            }
         }
         Err(code) => resp.error_code = code,
     }
@@ -95,10 +103,11 @@ pub async fn handle(
 
 fn grouped(rows: Fetched) -> ByTopic {
     let mut out: ByTopic = Vec::new();
-    for (t, p, v) in rows {
-        match out.iter_mut().find(|(name, _)| *name == t) {
-            Some((_, ps)) => ps.push((p, v)),
-            None => out.push((t, vec![(p, v)])),
+    for f in rows {
+        let row = (f.partition, f.offset, f.error_code);
+        match out.iter_mut().find(|(name, _)| *name == f.topic) {
+            Some((_, ps)) => ps.push(row),
+            None => out.push((f.topic, vec![row])),
         }
     }
     out
@@ -123,9 +132,10 @@ fn legacy_topics(rows: Fetched) -> Vec<OffsetFetchResponseTopic> {
             rt.name = TopicName(StrBytes::from_string(t));
             rt.partitions = ps
                 .into_iter()
-                .map(|(p, v)| {
+                .map(|(p, v, code)| {
                     let mut rp = OffsetFetchResponsePartition::default();
                     rp.partition_index = p;
+                    rp.error_code = code;
                     (rp.committed_offset, rp.committed_leader_epoch, rp.metadata) = fields(&v);
                     rp
                 })
@@ -143,9 +153,10 @@ fn group_topics(rows: Fetched) -> Vec<OffsetFetchResponseTopics> {
             rt.name = TopicName(StrBytes::from_string(t));
             rt.partitions = ps
                 .into_iter()
-                .map(|(p, v)| {
+                .map(|(p, v, code)| {
                     let mut rp = OffsetFetchResponsePartitions::default();
                     rp.partition_index = p;
+                    rp.error_code = code;
                     (rp.committed_offset, rp.committed_leader_epoch, rp.metadata) = fields(&v);
                     rp
                 })

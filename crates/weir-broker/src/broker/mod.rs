@@ -25,12 +25,12 @@ use weir_meta::raft::MetaNode;
 use crate::admin::topics::{TopicAdmin, TopicDefaults};
 use crate::applier::MetadataApplier;
 use crate::config::BrokerConfig;
+use crate::coordinators::group_topics::GroupTopics;
+use crate::coordinators::internal_topic::{InternalTopic, TopicSpec};
 use crate::coordinators::markers::{BrokerMarkerWriter, LocalMarkers};
-use crate::coordinators::offsets_topic::{GroupTopics, OffsetsTopic};
 use crate::coordinators::ownership::GroupOwnership;
 use crate::coordinators::producer_ids::ProducerIdManager;
 use crate::coordinators::transactions::{GroupPartitioner, TxnOwnership};
-use crate::coordinators::txn_state_topic::TxnStateTopic;
 use crate::coordinators::verification::TxnVerifier;
 use crate::error::BrokerError;
 use crate::fetch_sessions::FetchSessionCache;
@@ -141,11 +141,12 @@ impl Broker {
                 replication_factor: config.default_replication_factor,
             },
         ));
-        let offsets = Arc::new(OffsetsTopic::new(
+        let offsets = Arc::new(InternalTopic::new(
+            weir_group_coordinator::OFFSETS_TOPIC,
+            TopicSpec::consumer_offsets(&config.groups),
             replicas.clone(),
             view.clone(),
             admin.clone(),
-            config.groups.clone(),
             clock.clone(),
         ));
         let groups = Arc::new(GroupCoordinator::new(
@@ -168,15 +169,22 @@ impl Broker {
             view.clone(),
             format!("weir-broker-{}", config.node_id),
         ));
+        let offsets_hook = groups.clone();
         let markers = Arc::new(LocalMarkers::new(
             replicas.clone(),
-            Arc::new(|_partition, _producer_id, _commit| {}),
+            Arc::new(move |partition, producer_id, commit| {
+                // NOT_COORDINATOR / loading: the next load replays the marker from the log.
+                if let Err(e) = offsets_hook.complete_transaction(partition, producer_id, commit) {
+                    tracing::debug!(partition, producer_id, error = %e, "transactional offsets left to the next load");
+                }
+            }),
         ));
-        let txn_state = Arc::new(TxnStateTopic::new(
+        let txn_state = Arc::new(InternalTopic::new(
+            weir_txn_coordinator::TRANSACTION_STATE_TOPIC,
+            TopicSpec::transaction_state(&config.transactions),
             replicas.clone(),
             view.clone(),
             admin.clone(),
-            config.transactions.clone(),
             clock.clone(),
         ));
         let txn = Arc::new(TxnCoordinator::new(

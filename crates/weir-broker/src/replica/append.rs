@@ -106,7 +106,11 @@ impl ReplicaManager {
                     .unwrap_or(self.settings.min_insync_replicas)
                     .max(1) as usize
             }
-            AppendOrigin::Coordinator => 1,
+            // The internal topic's own min.insync.replicas (e.g. transaction.state.log.min.isr),
+            // else one: the offsets topic's acks=all with the broker default, as Kafka.
+            AppendOrigin::Coordinator => {
+                self.view.min_insync_override(topic).unwrap_or(1).max(1) as usize
+            }
         };
         if acks == -1 {
             let isr = self
@@ -124,7 +128,12 @@ impl ReplicaManager {
                 ));
             }
         }
-        let res = log.append_verified(records, guard)?;
+        let res = match origin {
+            AppendOrigin::Client { .. } => log.append_verified(records, guard)?,
+            // Coordinators' transactional batches carry base sequence -1: the log checks only
+            // their producer epoch (Kafka's AppendOrigin.COORDINATOR).
+            AppendOrigin::Coordinator => log.append_as_coordinator(records)?,
+        };
         self.notify_new_appends();
         Ok(Appended {
             log,

@@ -21,7 +21,7 @@ impl PartitionLog {
     /// transaction here unless one is ongoing, and a non-transactional batch of a producer with an
     /// ongoing transaction is `InvalidTxnState`.
     pub fn append(&self, records: &[u8]) -> Result<AppendResult, LogError> {
-        self.append_verified(records, None)
+        self.append_from(records, false, None)
     }
 
     /// Start verifying a transactional write of `producer_id` with its transaction coordinator
@@ -38,6 +38,24 @@ impl PartitionLog {
     pub fn append_verified(
         &self,
         records: &[u8],
+        guard: Option<(i64, u64)>,
+    ) -> Result<AppendResult, LogError> {
+        self.append_from(records, false, guard)
+    }
+
+    /// [`PartitionLog::append`] for a coordinator writing its own internal topic (Kafka's
+    /// `AppendOrigin.COORDINATOR`): the same validation, except that the sequence numbers of
+    /// batches with a producer id are not checked (a coordinator's transactional batches carry
+    /// base sequence -1) and no batch is taken for a retry. The producer epoch is still
+    /// checked: an epoch older than the producer's current one is `InvalidProducerEpoch`.
+    pub fn append_as_coordinator(&self, records: &[u8]) -> Result<AppendResult, LogError> {
+        self.append_from(records, true, None)
+    }
+
+    fn append_from(
+        &self,
+        records: &[u8],
+        coordinator: bool,
         guard: Option<(i64, u64)>,
     ) -> Result<AppendResult, LogError> {
         let mut inner = self.lock();
@@ -105,7 +123,12 @@ impl PartitionLog {
         let mut count = 0u64;
         let mut pending = HashMap::new();
         for ((_, h), b) in headers.iter_mut().zip(patched.iter_mut()) {
-            if let Check::Duplicate(d) = inner.producers.check(&pending, h)? {
+            let check = if coordinator {
+                inner.producers.check_coordinator(&pending, h)?
+            } else {
+                inner.producers.check(&pending, h)?
+            };
+            if let Check::Duplicate(d) = check {
                 if headers_len > 1 {
                     return Err(LogError::InvalidRecord(
                         "a retried idempotent batch must be sent alone".into(),
