@@ -1,7 +1,8 @@
 //! weir-broker: the Kafka-compatible server, as services with narrow interfaces.
 //!
 //! Dependency order (a module uses only those before it): `error`, `config`, `fetch_sessions`
-//! → `metadata` (read-only view of the metadata image) → `replica` (partition logs,
+//! → `metadata` (read-only view of the metadata image) → `peers` (requests to other brokers)
+//! → `replica` (partition logs,
 //! replication, high watermarks) → `applier` (applies images to logs, replicas and
 //! coordinators) → `admin` (topic and reassignment proposals) → `coordinators` (storage and
 //! ownership adapters of the coordinator runtime) and `lifecycle` (registration, heartbeats,
@@ -19,6 +20,7 @@ pub mod error;
 pub mod fetch_sessions;
 pub mod lifecycle;
 pub mod metadata;
+pub mod peers;
 pub mod replica;
 pub mod server;
 

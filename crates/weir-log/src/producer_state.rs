@@ -99,6 +99,11 @@ pub struct ProducerStateManager {
     /// Completed transactions whose marker may not be below the high watermark yet: first offset
     /// → marker offset (Kafka's `unreplicatedTxns`; not snapshotted).
     unreplicated: BTreeMap<i64, i64>,
+    /// KIP-890 verification guards: producer id → the guard of a verification started while it
+    /// had no ongoing transaction here (Kafka's `VerificationGuard`; not snapshotted).
+    verifications: HashMap<i64, u64>,
+    /// The last guard handed out.
+    last_guard: u64,
 }
 
 /// The last sequence of a batch: `first + last_offset_delta`, wrapping past `i32::MAX` to 0.
@@ -129,6 +134,17 @@ impl ProducerStateManager {
     /// True when no producer is tracked.
     pub fn is_empty(&self) -> bool {
         self.producers.is_empty()
+    }
+
+    /// Every tracked producer with its state, by producer id.
+    pub fn snapshot_entries(&self) -> Vec<(i64, ProducerEntry)> {
+        let mut v: Vec<_> = self
+            .producers
+            .iter()
+            .map(|(&id, e)| (id, e.clone()))
+            .collect();
+        v.sort_by_key(|(id, _)| *id);
+        v
     }
 
     /// The state of one producer.
@@ -294,6 +310,7 @@ impl ProducerStateManager {
         timestamp: i64,
         high_watermark: i64,
     ) -> Option<CompletedTxn> {
+        self.verifications.remove(&producer_id);
         let e = self
             .producers
             .entry(producer_id)
@@ -367,6 +384,32 @@ impl ProducerStateManager {
                 || now.saturating_sub(e.last_timestamp) < expiration_ms
         });
         before - self.producers.len()
+    }
+
+    /// Start verifying a transactional write of `producer_id` (KIP-890): None when it has an
+    /// ongoing transaction here (no verification needed), else a new guard that stays valid
+    /// until a marker for the producer is applied.
+    pub fn begin_verification(&mut self, producer_id: i64) -> Option<u64> {
+        if self
+            .producers
+            .get(&producer_id)
+            .is_some_and(|e| e.current_txn_first_offset.is_some())
+        {
+            return None;
+        }
+        self.last_guard += 1;
+        self.verifications.insert(producer_id, self.last_guard);
+        Some(self.last_guard)
+    }
+
+    /// True when a transactional write of `producer_id` verified with `guard` may be appended:
+    /// its transaction is ongoing here, or no marker ended a transaction of the producer since
+    /// the verification started.
+    pub fn verified(&self, producer_id: i64, guard: u64) -> bool {
+        self.producers
+            .get(&producer_id)
+            .is_some_and(|e| e.current_txn_first_offset.is_some())
+            || self.verifications.get(&producer_id) == Some(&guard)
     }
 
     /// Every producer's entry (snapshots).

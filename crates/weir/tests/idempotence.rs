@@ -263,13 +263,4 @@ fn sequence_and_epoch_errors_at_the_protocol_level() {
     lreq.topics = vec![lt];
     let end: ListOffsetsResponse = c.call(ApiKey::ListOffsets, 7, &lreq);
     assert_eq!(end.topics[0].partitions[0].offset, 11);
-
-    // Transactions are not supported: a transactional id gets COORDINATOR_NOT_AVAILABLE.
-    let txn: InitProducerIdResponse = c.call(
-        ApiKey::InitProducerId,
-        4,
-        &InitProducerIdRequest::default()
-            .with_transactional_id(Some(TransactionalId(StrBytes::from_static_str("tx")))),
-    );
-    assert_eq!(txn.error_code, 15);
 }

@@ -48,10 +48,12 @@ pub async fn dispatch_ordered(b: &Broker, ctx: RequestContext, body: RequestKind
 async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
     let v = ctx.api_version;
     let (view, replicas, admin, groups) = (&*b.view, &b.replicas, &*b.admin, &*b.groups);
+    let txn = &*b.txn;
     let config = &*b.config;
     let resp = match body {
         RequestKind::Produce(r) => {
-            let pending = produce::append_phase(replicas, view, v, r);
+            let verified = produce::verify_phase(&b.verifier, view, v, &r).await;
+            let pending = produce::append_phase(replicas, view, v, r, &verified);
             return Box::pin(async move { Ok(ResponseKind::Produce(pending.finish().await)) });
         }
         RequestKind::ApiVersions(r) => ResponseKind::ApiVersions(api_versions::handle(v, r).await),
@@ -65,7 +67,7 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
             ResponseKind::ListOffsets(list_offsets::handle(replicas, view, v, r).await)
         }
         RequestKind::FindCoordinator(r) => {
-            ResponseKind::FindCoordinator(find_coordinator::handle(groups, view, v, r).await)
+            ResponseKind::FindCoordinator(find_coordinator::handle(groups, txn, view, v, r).await)
         }
         RequestKind::CreateTopics(r) => {
             ResponseKind::CreateTopics(create_topics::handle(admin, view, config, v, r).await)
@@ -101,7 +103,7 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
             offset_for_leader_epoch::handle(replicas, view, v, r).await,
         ),
         RequestKind::InitProducerId(r) => {
-            ResponseKind::InitProducerId(init_producer_id::handle(&b.producer_ids, v, r).await)
+            ResponseKind::InitProducerId(init_producer_id::handle(&b.producer_ids, txn, v, r).await)
         }
         RequestKind::JoinGroup(r) => {
             ResponseKind::JoinGroup(join_group::handle(groups, ctx, v, r).await)
@@ -137,6 +139,25 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
         RequestKind::ConsumerGroupDescribe(r) => ResponseKind::ConsumerGroupDescribe(
             consumer_group_describe::handle(groups, view, v, r).await,
         ),
+        RequestKind::AddPartitionsToTxn(r) => {
+            ResponseKind::AddPartitionsToTxn(add_partitions_to_txn::handle(txn, view, v, r).await)
+        }
+        RequestKind::AddOffsetsToTxn(r) => {
+            ResponseKind::AddOffsetsToTxn(add_offsets_to_txn::handle(txn, v, r).await)
+        }
+        RequestKind::EndTxn(r) => ResponseKind::EndTxn(end_txn::handle(txn, v, r).await),
+        RequestKind::WriteTxnMarkers(r) => {
+            ResponseKind::WriteTxnMarkers(write_txn_markers::handle(&b.markers, v, r).await)
+        }
+        RequestKind::DescribeTransactions(r) => {
+            ResponseKind::DescribeTransactions(describe_transactions::handle(txn, v, r).await)
+        }
+        RequestKind::ListTransactions(r) => {
+            ResponseKind::ListTransactions(list_transactions::handle(txn, v, r).await)
+        }
+        RequestKind::DescribeProducers(r) => {
+            ResponseKind::DescribeProducers(describe_producers::handle(replicas, view, v, r).await)
+        }
         _ => {
             let key = ctx.header.request_api_key;
             return Box::pin(async move {

@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
 use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
@@ -20,8 +22,9 @@ use crate::replica::manager::ReplicaManager;
 /// fetches), read whole batches from `fetch_offset`, at most `partition_max_bytes` per partition
 /// and `max_bytes` in total — except that the first partition with data returns at least one
 /// batch even if it is larger, as Kafka does. Consumers (`replica_id < 0`) read below the high
-/// watermark; `READ_COMMITTED` reads below the last stable offset, which equals the high
-/// watermark while Weir has no transactions.
+/// watermark; `READ_COMMITTED` consumers (isolation level 1) read below the last stable offset
+/// and get the aborted transactions overlapping what they read (producer id, first offset), so
+/// they drop aborted records; every answer carries the partition's last stable offset.
 ///
 /// If fewer than `min_bytes` are available (and no partition has an error), the request waits
 /// up to `max_wait_ms`, re-reading every time a produce advances a high watermark; when the
@@ -108,6 +111,7 @@ pub async fn handle(
         max_bytes: usize::try_from(req.max_bytes).unwrap_or(0),
         is_consumer,
         follower_reads: is_consumer && version >= 11,
+        read_committed: is_consumer && req.isolation_level == 1,
         rack: if version >= 11 {
             req.rack_id.as_str()
         } else {
@@ -233,6 +237,8 @@ struct Limits<'a> {
     follower_reads: bool,
     /// The consumer's `client.rack` ("" = none).
     rack: &'a str,
+    /// READ_COMMITTED: read below the last stable offset, with the aborted transactions.
+    read_committed: bool,
 }
 
 /// Read every partition once, honouring the response-wide byte limit.
@@ -331,12 +337,17 @@ fn read_partition(
     if offset < log_start || offset > leo {
         return Err((ResponseError::OffsetOutOfRange.code(), hw, log_start));
     }
-    let max_offset = if limits.is_consumer { hw } else { leo };
+    let lso = log.last_stable_offset();
+    let max_offset = match (limits.is_consumer, limits.read_committed) {
+        (true, true) => lso,
+        (true, false) => hw,
+        _ => leo,
+    };
     let mut data = PartitionData::default();
     data.partition_index = key.partition;
     data.error_code = 0;
     data.high_watermark = hw;
-    data.last_stable_offset = hw;
+    data.last_stable_offset = lso;
     data.log_start_offset = log_start;
     data.diverging_epoch.epoch = -1;
     data.diverging_epoch.end_offset = -1;
@@ -354,9 +365,12 @@ fn read_partition(
     if offset >= max_offset || (limit == 0 && any_data) {
         return Ok(data);
     }
-    let read = log
-        .read(offset, limit, max_offset)
-        .map_err(|e| (log_error_code(&e), hw, log_start))?;
+    let (read, aborted) = if limits.read_committed {
+        log.read_committed(offset, limit)
+    } else {
+        log.read(offset, limit, max_offset).map(|r| (r, Vec::new()))
+    }
+    .map_err(|e| (log_error_code(&e), hw, log_start))?;
     // Only the first partition with data may exceed the limits (one whole batch).
     if read.records.len == 0 || (any_data && read.records.len > limit) {
         return Ok(data);
@@ -366,8 +380,19 @@ fn read_partition(
         .to_bytes()
         .map_err(|e| (BrokerError::from(e).code(), hw, log_start))?;
     data.high_watermark = read.high_watermark;
-    data.last_stable_offset = read.high_watermark;
+    data.last_stable_offset = lso.min(read.high_watermark);
     data.log_start_offset = read.log_start_offset;
+    data.aborted_transactions = Some(
+        aborted
+            .into_iter()
+            .map(|a| {
+                let mut t = AbortedTransaction::default();
+                t.producer_id = a.producer_id.into();
+                t.first_offset = a.first_offset;
+                t
+            })
+            .collect(),
+    );
     data.records = Some(bytes);
     Ok(data)
 }

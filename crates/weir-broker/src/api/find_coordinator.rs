@@ -1,5 +1,5 @@
 //! FindCoordinator (key 10): a group's coordinator is the leader of its `__consumer_offsets`
-//! partition.
+//! partition, a transactional id's the leader of its `__transaction_state` partition.
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
@@ -8,27 +8,32 @@ use kafka_protocol::protocol::StrBytes;
 
 use crate::metadata::view::MetadataView;
 use weir_group_coordinator::{GroupCoordinator, OFFSETS_TOPIC};
+use weir_txn_coordinator::{TxnCoordinator, TRANSACTION_STATE_TOPIC};
 
 /// Group keys (key_type 0) are answered with the advertised endpoint of the broker leading the
-/// group's `__consumer_offsets` partition (COORDINATOR_NOT_AVAILABLE while it has no leader),
-/// after making sure the topic exists; v0–v3 carry one `key`, v4+ a batch of `coordinator_keys`.
-/// Transaction keys (key_type 1) get COORDINATOR_NOT_AVAILABLE (15): Weir has no transaction
-/// coordinator yet. An empty group id gets INVALID_REQUEST (42).
+/// group's `__consumer_offsets` partition, transaction keys (key_type 1) with the leader of the
+/// transactional id's `__transaction_state` partition (COORDINATOR_NOT_AVAILABLE while it has
+/// no leader), after making sure the topic exists; v0–v3 carry one `key`, v4+ a batch of
+/// `coordinator_keys`. Other key types and an empty key get INVALID_REQUEST (42).
 pub async fn handle(
     groups: &GroupCoordinator,
+    txn: &TxnCoordinator,
     view: &MetadataView,
     version: i16,
     req: FindCoordinatorRequest,
 ) -> FindCoordinatorResponse {
-    let offsets_topic = if req.key_type == 0 {
-        groups.ensure_offsets_topic().await
-    } else {
-        Ok(0)
+    let (topic, internal) = match req.key_type {
+        0 => (OFFSETS_TOPIC, groups.ensure_offsets_topic().await),
+        1 => (TRANSACTION_STATE_TOPIC, txn.ensure_topic().await),
+        _ => ("", Ok(0)),
     };
-    // The coordinator of a group is the leader of its __consumer_offsets partition.
     let coordinator_of = |key: &str| -> Option<i32> {
-        let p = groups.coordinator_partition(key)?;
-        view.partition(OFFSETS_TOPIC, p)
+        let p = if req.key_type == 0 {
+            groups.coordinator_partition(key)?
+        } else {
+            txn.coordinator_partition(key)?
+        };
+        view.partition(topic, p)
             .map(|i| i.leader)
             .filter(|&l| l >= 0)
     };
@@ -36,23 +41,26 @@ pub async fn handle(
     let answer = |key: &str| -> (i16, Option<String>, i32, String, i32) {
         let fail =
             |code: ResponseError, msg: String| (code.code(), Some(msg), -1, String::new(), -1);
-        if req.key_type != 0 {
+        if topic.is_empty() {
             return fail(
-                ResponseError::CoordinatorNotAvailable,
-                "Weir has no transaction coordinator yet".into(),
+                ResponseError::InvalidRequest,
+                format!("unknown coordinator key type {}", req.key_type),
             );
         }
         if key.is_empty() {
-            return fail(ResponseError::InvalidRequest, "empty group id".into());
+            return fail(
+                ResponseError::InvalidRequest,
+                "empty coordinator key".into(),
+            );
         }
-        if let Err(e) = &offsets_topic {
+        if let Err(e) = &internal {
             return fail(ResponseError::CoordinatorNotAvailable, e.message());
         }
         match coordinator_of(key).and_then(|id| view.broker_endpoint(id).map(|(h, p)| (id, h, p))) {
             Some((id, host, port)) => (0, None, id, host, port),
             None => fail(
                 ResponseError::CoordinatorNotAvailable,
-                format!("the __consumer_offsets partition of group {key} has no live leader"),
+                format!("the {topic} partition of {key} has no live leader"),
             ),
         }
     };

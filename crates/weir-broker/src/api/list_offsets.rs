@@ -26,7 +26,8 @@ pub const LATEST_TIERED: i64 = -5;
 /// Answer each partition with `(timestamp, offset, leader_epoch)`. Timestamps ≥ 0 find the
 /// first record whose timestamp is ≥ the target and MAX_TIMESTAMP the first record holding the
 /// largest timestamp, both exact to the record as Kafka (`PartitionLog::offset_for_timestamp`,
-/// `PartitionLog::max_timestamp`; below the high watermark for consumers);
+/// `PartitionLog::max_timestamp`; below the high watermark for consumers, below the last
+/// stable offset for READ_COMMITTED ones, which is also their LATEST);
 /// none → offset -1, timestamp -1, as Kafka. Unknown partition → UNKNOWN_TOPIC_OR_PARTITION;
 /// `current_leader_epoch` newer/older than the leader epoch → UNKNOWN_LEADER_EPOCH /
 /// FENCED_LEADER_EPOCH; not the leader → NOT_LEADER_OR_FOLLOWER.
@@ -36,7 +37,11 @@ pub async fn handle(
     version: i16,
     req: ListOffsetsRequest,
 ) -> ListOffsetsResponse {
-    let is_consumer = i32::from(req.replica_id) < 0;
+    let bound = match (i32::from(req.replica_id) < 0, req.isolation_level) {
+        (false, _) => Bound::LogEnd,
+        (true, 1) => Bound::LastStable,
+        (true, _) => Bound::HighWatermark,
+    };
     let mut resp = ListOffsetsResponse::default();
     resp.throttle_time_ms = 0;
     for t in req.topics {
@@ -53,7 +58,7 @@ pub async fn handle(
                 p.partition_index,
                 p.current_leader_epoch,
                 p.timestamp,
-                is_consumer,
+                bound,
             ) {
                 Ok(Some((timestamp, offset))) => {
                     pr.error_code = 0;
@@ -87,6 +92,15 @@ pub async fn handle(
     resp
 }
 
+/// How far a ListOffsets caller may see: replicas the log end, READ_UNCOMMITTED consumers the
+/// high watermark, READ_COMMITTED consumers the last stable offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bound {
+    LogEnd,
+    HighWatermark,
+    LastStable,
+}
+
 /// `(timestamp, offset)` for one partition, None when no offset matches.
 fn lookup(
     replicas: &ReplicaManager,
@@ -95,14 +109,14 @@ fn lookup(
     partition: i32,
     current_leader_epoch: i32,
     timestamp: i64,
-    is_consumer: bool,
+    bound: Bound,
 ) -> Result<Option<(i64, i64)>, BrokerError> {
     let log = replicas.require_log(topic, partition)?;
     view.check_leader(topic, partition, current_leader_epoch)?;
-    let limit = if is_consumer {
-        log.high_watermark()
-    } else {
-        log.log_end_offset()
+    let limit = match bound {
+        Bound::LogEnd => log.log_end_offset(),
+        Bound::HighWatermark => log.high_watermark(),
+        Bound::LastStable => log.last_stable_offset(),
     };
     Ok(match timestamp {
         LATEST => Some((-1, limit)),

@@ -12,6 +12,7 @@ use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 use weir_log::{LogError, TopicPartition};
 
+use crate::coordinators::verification::{transactional_producer, TxnVerifier, Verified};
 use crate::error::BrokerError;
 use crate::metadata::view::MetadataView;
 use crate::replica::append::{AppendOrigin, Appended};
@@ -40,14 +41,50 @@ use crate::replica::manager::ReplicaManager;
 ///   (`weir_log::producer_state`): a retry of one of the producer's last five batches is answered
 ///   with its original offsets and not appended again; a sequence gap is
 ///   OUT_OF_ORDER_SEQUENCE_NUMBER (45), an old epoch INVALID_PRODUCER_EPOCH (47). Transactional
-///   batches are not tracked (Weir has no transaction coordinator).
+///   batches start or continue their producer's transaction in the partition (last stable
+///   offset, READ_COMMITTED).
+///
+/// Transactional batches: the first one of a transaction in a partition is verified with the
+/// transaction coordinator before it is appended (KIP-890, [`verify_phase`]); a write whose
+/// transaction is not ongoing is refused (INVALID_TXN_STATE), never opens a new transaction.
 pub async fn handle(
     replicas: &Arc<ReplicaManager>,
     view: &MetadataView,
+    verifier: &TxnVerifier,
     version: i16,
     req: ProduceRequest,
 ) -> ProduceResponse {
-    append_phase(replicas, view, version, req).finish().await
+    let verified = verify_phase(verifier, view, version, &req).await;
+    append_phase(replicas, view, version, req, &verified)
+        .finish()
+        .await
+}
+
+/// Verify the transactional partitions of `req` with their transaction coordinator (nothing to
+/// do, without awaiting anything, for a produce without transactional batches).
+pub async fn verify_phase(
+    verifier: &TxnVerifier,
+    view: &MetadataView,
+    version: i16,
+    req: &ProduceRequest,
+) -> Verified {
+    let mut parts = Vec::new();
+    for t in &req.topic_data {
+        let Ok(name) = resolve_topic(view, &t.name, t.topic_id, version) else {
+            continue;
+        };
+        for p in &t.partition_data {
+            let records = p.records.as_deref().unwrap_or(&[]);
+            if transactional_producer(records).is_some() {
+                parts.push((TopicPartition::new(name.as_str(), p.index), records));
+            }
+        }
+    }
+    if parts.is_empty() {
+        return Verified::new();
+    }
+    let id = req.transactional_id.as_ref().map(|t| t.0.as_str());
+    verifier.verify(id, &parts).await
 }
 
 /// A produce whose appends are done and whose durability wait is not.
@@ -75,6 +112,7 @@ pub fn append_phase(
     view: &MetadataView,
     version: i16,
     req: ProduceRequest,
+    verified: &Verified,
 ) -> PendingProduce {
     let origin = AppendOrigin::Client {
         acks: req.acks,
@@ -88,11 +126,23 @@ pub fn append_phase(
         for p in t.partition_data {
             let outcome = match &resolved {
                 Err(e) => Err(BrokerError::kafka(error_kind(e), e.to_string())),
-                Ok(name) => replicas.append(
-                    &TopicPartition::new(name.as_str(), p.index),
-                    p.records.as_deref().unwrap_or(&[]),
-                    origin,
-                ),
+                Ok(name) => {
+                    let tp = TopicPartition::new(name.as_str(), p.index);
+                    match verified.get(&tp) {
+                        Some(Err(e)) => Err(BrokerError::kafka(
+                            ResponseError::try_from_code(e.code())
+                                .unwrap_or(ResponseError::UnknownServerError),
+                            e.message(),
+                        )),
+                        Some(Ok(guard)) => replicas.append_verified(
+                            &tp,
+                            p.records.as_deref().unwrap_or(&[]),
+                            origin,
+                            Some(*guard),
+                        ),
+                        None => replicas.append(&tp, p.records.as_deref().unwrap_or(&[]), origin),
+                    }
+                }
             };
             partitions.push(PendingPartition {
                 index: p.index,

@@ -25,14 +25,20 @@ use weir_meta::raft::MetaNode;
 use crate::admin::topics::{TopicAdmin, TopicDefaults};
 use crate::applier::MetadataApplier;
 use crate::config::BrokerConfig;
+use crate::coordinators::markers::{BrokerMarkerWriter, LocalMarkers};
 use crate::coordinators::offsets_topic::{GroupTopics, OffsetsTopic};
 use crate::coordinators::ownership::GroupOwnership;
 use crate::coordinators::producer_ids::ProducerIdManager;
+use crate::coordinators::transactions::{GroupPartitioner, TxnOwnership};
+use crate::coordinators::txn_state_topic::TxnStateTopic;
+use crate::coordinators::verification::TxnVerifier;
 use crate::error::BrokerError;
 use crate::fetch_sessions::FetchSessionCache;
 use crate::lifecycle::Lifecycle;
 use crate::metadata::view::{MetadataView, NodeIdentity};
+use crate::peers::PeerClient;
 use crate::replica::manager::{ReplicaManager, ReplicaSettings};
+use weir_txn_coordinator::{TxnCoordinator, TxnServices};
 
 /// The services of one broker process, built by [`Broker::open`].
 #[derive(Debug)]
@@ -58,6 +64,14 @@ pub struct Broker {
     pub groups: Arc<GroupCoordinator>,
     /// Producer id allocation for idempotent producers.
     pub producer_ids: Arc<ProducerIdManager>,
+    /// The transaction coordinator (`__transaction_state`).
+    pub txn: Arc<TxnCoordinator>,
+    /// Transaction markers written to partitions this broker leads.
+    pub markers: Arc<LocalMarkers>,
+    /// Requests to other brokers (markers, KIP-890 verification).
+    pub peers: Arc<PeerClient>,
+    /// KIP-890 verification of transactional writes.
+    pub verifier: Arc<TxnVerifier>,
     /// KIP-227 fetch sessions.
     pub fetch_sessions: Arc<FetchSessionCache>,
 }
@@ -138,7 +152,7 @@ impl Broker {
             config.groups.clone(),
             offsets.clone(),
             offsets,
-            clock,
+            clock.clone(),
             Arc::new(GroupTopics::new(view.clone())),
         ));
         applier.register_coordinator(Arc::new(GroupOwnership::new(
@@ -150,6 +164,47 @@ impl Broker {
             quorum.clone(),
             config.node_id,
         )?);
+        let peers = Arc::new(PeerClient::new(
+            view.clone(),
+            format!("weir-broker-{}", config.node_id),
+        ));
+        let markers = Arc::new(LocalMarkers::new(
+            replicas.clone(),
+            Arc::new(|_partition, _producer_id, _commit| {}),
+        ));
+        let txn_state = Arc::new(TxnStateTopic::new(
+            replicas.clone(),
+            view.clone(),
+            admin.clone(),
+            config.transactions.clone(),
+            clock.clone(),
+        ));
+        let txn = Arc::new(TxnCoordinator::new(
+            config.transactions.clone(),
+            txn_state.clone(),
+            txn_state,
+            clock,
+            TxnServices {
+                producer_ids: producer_ids.clone(),
+                markers: Arc::new(BrokerMarkerWriter::new(
+                    view.clone(),
+                    markers.clone(),
+                    peers.clone(),
+                )),
+                offsets: Arc::new(GroupPartitioner::new(
+                    groups.clone(),
+                    config.groups.offsets_topic_partitions,
+                )),
+            },
+        ));
+        applier.register_coordinator(Arc::new(TxnOwnership::new(config.node_id, txn.clone())));
+        let verifier = Arc::new(TxnVerifier::new(
+            view.clone(),
+            replicas.clone(),
+            txn.clone(),
+            peers.clone(),
+            config.transaction_partition_verification,
+        ));
         let lifecycle = Arc::new(Lifecycle::new(
             quorum.clone(),
             view.clone(),
@@ -169,6 +224,10 @@ impl Broker {
             lifecycle,
             groups,
             producer_ids,
+            txn,
+            markers,
+            peers,
+            verifier,
             fetch_sessions: Arc::new(FetchSessionCache::default()),
         });
         if single {

@@ -12,6 +12,7 @@ pub mod listeners;
 pub mod parse;
 pub mod replication;
 pub mod topic;
+pub mod transactions;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -25,6 +26,7 @@ pub use groups::GroupConfig;
 pub use listeners::{parse_listeners, Listener};
 use parse::{bad, env_key, parse, parse_bool, parse_properties};
 pub use replication::ReplicationConfig;
+pub use transactions::TransactionConfig;
 
 /// The broker configuration.
 #[derive(Debug, Clone)]
@@ -61,6 +63,11 @@ pub struct BrokerConfig {
     pub log_defaults: LogConfig,
     /// Group coordinator settings (`offsets.*`, `group.*`).
     pub groups: GroupConfig,
+    /// Transaction coordinator settings (`transaction.*`, `transactional.id.*`).
+    pub transactions: TransactionConfig,
+    /// `transaction.partition.verification.enable` (KIP-890, default true): a partition leader
+    /// asks the transaction coordinator before the first transactional write of a transaction.
+    pub transaction_partition_verification: bool,
     /// `producer.id.expiration.ms`: idempotent producer state idle this long is forgotten.
     pub producer_id_expiration_ms: i64,
     /// Replication settings (`replica.*`, `controlled.shutdown.enable`).
@@ -227,6 +234,11 @@ impl BrokerConfig {
             broker_rack: (!rack.is_empty()).then_some(rack),
             log_defaults,
             groups: groups::parse_group_config(&get)?,
+            transactions: transactions::parse_transaction_config(&get)?,
+            transaction_partition_verification: parse(
+                "transaction.partition.verification.enable",
+                &get("transaction.partition.verification.enable"),
+            )?,
             replication: ReplicationConfig::parse(&get)?,
             producer_id_expiration_ms: parse(
                 "producer.id.expiration.ms",

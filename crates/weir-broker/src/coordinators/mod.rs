@@ -5,6 +5,10 @@
 //! A new coordinator (transactions, share groups) gets its storage adapter here, registers its
 //! ownership with the metadata applier at start-up, and its handlers in `api`.
 
+pub mod markers;
 pub mod offsets_topic;
 pub mod ownership;
 pub mod producer_ids;
+pub mod transactions;
+pub mod txn_state_topic;
+pub mod verification;

@@ -48,7 +48,7 @@ pub struct Appended {
     pub leader_epoch: i32,
     /// The ISR size acks=all requires.
     pub min_isr: usize,
-    acks: i16,
+    pub(super) acks: i16,
 }
 
 impl Appended {
@@ -70,6 +70,19 @@ impl ReplicaManager {
         tp: &TopicPartition,
         records: &[u8],
         origin: AppendOrigin,
+    ) -> Result<Appended, BrokerError> {
+        self.append_verified(tp, records, origin, None)
+    }
+
+    /// [`ReplicaManager::append`] of a transactional write verified with its coordinator as
+    /// `(producer id, guard)` (`PartitionLog::begin_verification`): INVALID_TXN_STATE, nothing
+    /// appended, when the producer's transaction ended here after the verification began.
+    pub fn append_verified(
+        &self,
+        tp: &TopicPartition,
+        records: &[u8],
+        origin: AppendOrigin,
+        guard: Option<(i64, u64)>,
     ) -> Result<Appended, BrokerError> {
         let (topic, partition) = (tp.topic.as_str(), tp.partition);
         let acks = origin.acks();
@@ -111,7 +124,7 @@ impl ReplicaManager {
                 ));
             }
         }
-        let res = log.append(records)?;
+        let res = log.append_verified(records, guard)?;
         self.notify_new_appends();
         Ok(Appended {
             log,

@@ -13,6 +13,7 @@ pub mod isr;
 pub mod leader_state;
 pub mod leadership;
 pub mod manager;
+pub mod markers;
 
 pub use append::{AppendOrigin, Appended};
 pub use manager::{ReplicaManager, ReplicaSettings};

@@ -115,6 +115,14 @@ pub async fn run_with_listeners(
         broker.groups.clone(),
         stop_rx.clone(),
     ));
+    let txn_stop = stop_rx.clone();
+    let marker_sender = tokio::spawn(crate::coordinators::markers::marker_sender(
+        broker.txn.clone(),
+        async move {
+            let mut rx = txn_stop;
+            stopped(&mut rx).await;
+        },
+    ));
     info!(
         "weir ready: listening on {} (node.id={}, cluster.id={}, log.dirs={})",
         addrs.join(", "),
@@ -144,6 +152,7 @@ pub async fn run_with_listeners(
     while accept_tasks.join_next().await.is_some() {}
     let _ = maintenance.await;
     let _ = group_timers.await;
+    let _ = marker_sender.await;
     let logs = broker.replicas.logs().clone();
     tokio::task::spawn_blocking(move || logs.shutdown())
         .await

@@ -21,7 +21,35 @@ impl PartitionLog {
     /// transaction here unless one is ongoing, and a non-transactional batch of a producer with an
     /// ongoing transaction is `InvalidTxnState`.
     pub fn append(&self, records: &[u8]) -> Result<AppendResult, LogError> {
+        self.append_verified(records, None)
+    }
+
+    /// Start verifying a transactional write of `producer_id` with its transaction coordinator
+    /// (KIP-890): None when its transaction is already ongoing here, else a guard for
+    /// [`PartitionLog::append_verified`].
+    pub fn begin_verification(&self, producer_id: i64) -> Option<u64> {
+        self.lock().producers.begin_verification(producer_id)
+    }
+
+    /// [`PartitionLog::append`] of a write verified as `(producer id, guard)`: refused with
+    /// `InvalidTxnState` (nothing stored) when a marker ended a transaction of that producer
+    /// here after the verification began — the write belongs to a transaction that is over and
+    /// must not open a new one (the hanging-transaction anomaly).
+    pub fn append_verified(
+        &self,
+        records: &[u8],
+        guard: Option<(i64, u64)>,
+    ) -> Result<AppendResult, LogError> {
         let mut inner = self.lock();
+        if let Some((producer_id, g)) = guard {
+            if !inner.producers.verified(producer_id, g) {
+                return Err(LogError::InvalidTxnState(format!(
+                    "the transaction of producer {producer_id} ended in {} while this write was \
+                     being verified",
+                    self.tp.dir_name()
+                )));
+            }
+        }
         if inner.deleted {
             return Err(LogError::Deleted(self.tp.dir_name()));
         }

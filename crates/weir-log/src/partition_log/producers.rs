@@ -48,6 +48,11 @@ impl PartitionLog {
         self.lock().producers.get(producer_id).cloned()
     }
 
+    /// Every producer with state here, by producer id (DescribeProducers).
+    pub fn producers(&self) -> Vec<(i64, producer_state::ProducerEntry)> {
+        self.lock().producers.snapshot_entries()
+    }
+
     /// Forget producers idle for `producer.id.expiration.ms`; returns how many.
     pub fn expire_producers(&self, expiration_ms: i64) -> usize {
         let now = self.clock.now_ms();
