@@ -210,7 +210,15 @@ fn a_transaction_left_open_is_aborted_after_its_timeout() {
     let bs = b.bootstrap();
     create_topic(&bs, "abandoned", 1, &[]);
     {
-        let p = txn_producer(&bs, "vanishing", &[("transaction.timeout.ms", "3000")]);
+        // librdkafka wants message.timeout.ms <= transaction.timeout.ms.
+        let p = txn_producer(
+            &bs,
+            "vanishing",
+            &[
+                ("transaction.timeout.ms", "3000"),
+                ("message.timeout.ms", "3000"),
+            ],
+        );
         p.begin_transaction().unwrap();
         send(&p, "abandoned", Some(0), None, b"never-committed");
         assert_eq!(flush(&p, TXN), 0);
