@@ -152,7 +152,9 @@ def test_exactly_once_pipeline_survives_sigkill(broker, tmp_path):
     target_kills = rng.randint(4, 5)
     deadline = time.time() + 600
     while True:
-        assert starts < max_starts, f"{starts} runs without finishing"
+        if starts >= max_starts:
+            last = (tmp_path / f"pipeline-{starts - 1}.log").read_text()[-3000:]
+            raise AssertionError(f"{starts} runs without finishing; the last one said:\n{last}")
         assert time.time() < deadline, "the pipeline did not finish in time"
         log = tmp_path / f"pipeline-{starts}.log"
         proc = subprocess.Popen(
