@@ -41,6 +41,8 @@ enum Command {
     Perf(cli::perf::PerfArgs),
     /// Consumer groups: list, describe (offsets, lag, members), reset-offsets.
     Groups(cli::groups::GroupsArgs),
+    /// Transactions: list, describe, find-hanging, abort (like `kafka-transactions.sh`).
+    Transactions(cli::transactions::TransactionsArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -65,6 +67,7 @@ fn main() -> std::process::ExitCode {
         Command::Consume(args) => cli::consume::run(args),
         Command::Perf(args) => cli::perf::run(args),
         Command::Groups(args) => cli::groups::run(args),
+        Command::Transactions(args) => cli::transactions::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -51,6 +51,11 @@ pub struct ConsumeArgs {
     /// Keep waiting for new messages (default: stop at the end offsets seen at start).
     #[arg(long)]
     follow: bool,
+    /// read_committed: only records of committed transactions (and non-transactional ones),
+    /// up to the last stable offset; read_uncommitted: everything, aborted records included.
+    /// Default: librdkafka's (read_committed).
+    #[arg(long = "isolation-level", value_parser = ["read_committed", "read_uncommitted"])]
+    isolation_level: Option<String>,
     /// kcat-style format: %t topic, %p partition, %o offset, %k key, %s value, %T timestamp, \n, \t.
     #[arg(short = 'f', long, default_value = "%s\\n")]
     format: String,
@@ -90,11 +95,15 @@ fn render(fmt: &str, topic: &str, m: &rdkafka::message::BorrowedMessage<'_>) -> 
     out
 }
 
-/// Apply `-X key=value` properties on top of `cfg`.
+/// Apply `--isolation-level`, then the `-X key=value` properties (which win) on top of `cfg`.
 fn with_properties<'a>(
     cfg: &'a mut ClientConfig,
+    isolation_level: Option<&str>,
     props: &[String],
 ) -> Result<&'a mut ClientConfig, String> {
+    if let Some(level) = isolation_level {
+        cfg.set("isolation.level", level);
+    }
     for p in props {
         let (k, v) = p
             .split_once('=')
@@ -115,8 +124,11 @@ pub fn run(args: ConsumeArgs) -> Result<(), String> {
             .set("bootstrap.servers", &args.bootstrap)
             .set("group.id", "weir-cli")
             .set("enable.auto.commit", "false")
-            .set("enable.partition.eof", "false")
+            // Partition EOF marks a partition read to its end even when the last offsets before
+            // it are transaction markers or aborted records, which are never delivered.
+            .set("enable.partition.eof", "true")
             .set("log_level", "3"),
+        args.isolation_level.as_deref(),
         &args.properties,
     )?
     .create()
@@ -176,6 +188,14 @@ pub fn run(args: ConsumeArgs) -> Result<(), String> {
                     }
                 }
             }
+            Some(Err(KafkaError::PartitionEOF(p))) => {
+                if let Some(r) = remaining.iter_mut().find(|(x, _)| *x == p) {
+                    r.1 = i64::MIN; // nothing left to deliver up to the end
+                }
+                if !args.follow && remaining.iter().all(|(_, end)| *end == i64::MIN) {
+                    break;
+                }
+            }
             Some(Err(e)) => return Err(client_error("consume", e)),
             None => {
                 let caught_up = remaining.iter().all(|(_, end)| *end == i64::MIN);
@@ -217,6 +237,7 @@ fn run_group(args: &ConsumeArgs, group: &str) -> Result<(), String> {
             )
             .set("enable.partition.eof", "false")
             .set("log_level", "3"),
+        args.isolation_level.as_deref(),
         &args.properties,
     )?
     .create()

@@ -13,6 +13,7 @@ pub mod reassign;
 pub mod records;
 pub mod serve;
 pub mod topics;
+pub mod transactions;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -1,4 +1,6 @@
-//! `weir produce <topic>`: one message per stdin line, through librdkafka.
+//! `weir produce <topic>`: one message per stdin line, through librdkafka; with
+//! `--transactional-id`, all of them in one transaction (committed at the end of the input,
+//! aborted on any error).
 
 use std::io::BufRead;
 use std::time::Duration;
@@ -37,19 +39,70 @@ pub struct ProduceArgs {
     /// Write every message to this partition (default: the partitioner decides).
     #[arg(long)]
     partition: Option<i32>,
+    /// Send every line in one transaction with this transactional id (init, begin, send,
+    /// commit); on any error the transaction is aborted and the command fails. Needs --acks all.
+    #[arg(long = "transactional-id", value_name = "ID")]
+    transactional_id: Option<String>,
+    /// The transaction's timeout (`transaction.timeout.ms`), with --transactional-id.
+    #[arg(long = "transaction-timeout-ms", requires = "transactional_id")]
+    transaction_timeout_ms: Option<u64>,
 }
+
+/// How long transactional calls (init, commit, abort) may take.
+const TXN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Run `weir produce`; fails if any message was not acknowledged.
 pub fn run(args: ProduceArgs) -> Result<(), String> {
     super::admin::ensure_reachable(&args.bootstrap)?;
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", &args.bootstrap)
+    let mut cfg = ClientConfig::new();
+    cfg.set("bootstrap.servers", &args.bootstrap)
         .set("acks", &args.acks)
         .set("compression.type", &args.compression)
         .set("partitioner", "murmur2_random")
-        .set("log_level", "3")
+        .set("log_level", "3");
+    if let Some(id) = &args.transactional_id {
+        if args.acks != "all" && args.acks != "-1" {
+            return Err("--transactional-id needs --acks all".into());
+        }
+        cfg.set("transactional.id", id);
+        if let Some(ms) = args.transaction_timeout_ms {
+            cfg.set("transaction.timeout.ms", ms.to_string());
+        }
+    }
+    let producer: BaseProducer = cfg
         .create()
         .map_err(|e| client_error("create producer", e))?;
+    let Some(id) = args.transactional_id.clone() else {
+        return send_lines(&producer, &args);
+    };
+    producer
+        .init_transactions(TXN_TIMEOUT)
+        .map_err(|e| client_error(&format!("init transactions of {id}"), e))?;
+    producer
+        .begin_transaction()
+        .map_err(|e| client_error(&format!("begin a transaction of {id}"), e))?;
+    let outcome = send_lines(&producer, &args).and_then(|()| {
+        producer
+            .commit_transaction(TXN_TIMEOUT)
+            .map_err(|e| client_error(&format!("commit the transaction of {id}"), e))
+    });
+    if let Err(e) = outcome {
+        // A fatal error (e.g. fenced by a newer producer) leaves nothing to abort.
+        let aborted = match producer.client().fatal_error() {
+            Some(_) => "not aborted: the producer failed fatally".to_string(),
+            None => match producer.abort_transaction(TXN_TIMEOUT) {
+                Ok(()) => "transaction aborted".to_string(),
+                Err(a) => client_error("abort failed too", a),
+            },
+        };
+        return Err(format!("{e} ({aborted})"));
+    }
+    eprintln!("committed the transaction of {id}");
+    Ok(())
+}
+
+/// Send every stdin line as one message and wait until all are acknowledged.
+fn send_lines(producer: &BaseProducer, args: &ProduceArgs) -> Result<(), String> {
     let mut headers = OwnedHeaders::new();
     for h in &args.headers {
         let (k, v) = h

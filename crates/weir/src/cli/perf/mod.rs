@@ -9,6 +9,7 @@ pub mod consume;
 pub mod e2e;
 pub mod produce;
 pub mod report;
+pub mod txn;
 
 use std::time::Duration;
 

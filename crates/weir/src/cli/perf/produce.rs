@@ -15,6 +15,7 @@ use serde_json::json;
 
 use super::common::{self, client_config, CommonArgs, Progress};
 use super::report::{self, Latency, Throughput};
+use super::txn;
 use crate::cli::admin::client_error;
 
 /// `weir perf produce ...`.
@@ -52,6 +53,26 @@ pub struct ProduceArgs {
     /// own thread); records, rate and latency are totals over all of them.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub clients: u32,
+    /// Send in transactions with this transactional id (`ID-i` for client i when --clients > 1);
+    /// the report adds the number of commits and the commit latency.
+    #[arg(long = "transactional-id", value_name = "ID")]
+    pub transactional_id: Option<String>,
+    /// Commit every N records (with --transactional-id).
+    #[arg(long = "transaction-size", value_name = "N", requires = "transactional_id",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub transaction_size: Option<u64>,
+    /// Commit at least this often, in ms (with --transactional-id; Kafka's default 3000 applies
+    /// when neither this nor --transaction-size is given).
+    #[arg(long = "transaction-duration-ms", requires = "transactional_id",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub transaction_duration_ms: Option<u64>,
+}
+
+/// What one client thread did: records sent, transactions committed, commit latency (µs).
+struct ClientRun {
+    sent: u64,
+    commits: u64,
+    commit_latency: Histogram<u64>,
 }
 
 /// A producer context that collects delivery reports: send-to-ack latency, counts, first error.
@@ -134,6 +155,10 @@ pub fn run(args: ProduceArgs) -> Result<(), String> {
         return Err("perf produce: give --num-records, --duration-secs or both".into());
     }
     let c = &args.common;
+    if args.transactional_id.is_some() && args.acks != "all" && args.acks != "-1" {
+        return Err("perf produce: --transactional-id needs --acks all".into());
+    }
+    let policy = txn::TxnPolicy::new(args.transaction_size, args.transaction_duration_ms);
     let cfg = client_config(
         &c.bootstrap,
         &[
@@ -148,7 +173,11 @@ pub fn run(args: ProduceArgs) -> Result<(), String> {
     let start = Instant::now();
     let clients = args.clients as usize;
     let mut producers: Vec<ThreadedProducer<Acks>> = Vec::with_capacity(clients);
-    for _ in 0..clients {
+    for i in 0..clients {
+        let mut cfg = cfg.clone();
+        if let Some(id) = &args.transactional_id {
+            cfg.set("transactional.id", txn::client_id(id, i, clients));
+        }
         producers.push(
             cfg.create_with_context(Acks::starting_at(start))
                 .map_err(|e| client_error("create producer", e))?,
@@ -176,13 +205,19 @@ pub fn run(args: ProduceArgs) -> Result<(), String> {
     } else {
         args.throughput
     };
-    let outcome: Result<u64, String> = std::thread::scope(|scope| {
+    let transactional = args.transactional_id.is_some();
+    let outcome: Result<Vec<ClientRun>, String> = std::thread::scope(|scope| {
         let workers: Vec<_> = producers
             .iter()
             .enumerate()
             .map(|(i, producer)| {
                 let (value, topic) = (&value, &c.topic);
-                scope.spawn(move || -> Result<u64, String> {
+                scope.spawn(move || -> Result<ClientRun, String> {
+                    let mut txn = if transactional {
+                        Some(txn::Txn::init(producer, policy)?)
+                    } else {
+                        None
+                    };
                     let mut sent = 0u64;
                     while quota(i).is_none_or(|n| sent < n) {
                         if stop_at.is_some_and(|t| Instant::now() >= t) {
@@ -193,10 +228,27 @@ pub fn run(args: ProduceArgs) -> Result<(), String> {
                             std::thread::sleep(wait.min(Duration::from_millis(100)));
                             continue;
                         }
+                        if let Some(t) = txn.as_mut() {
+                            t.before_send()?;
+                        }
                         send(producer, topic, value)?;
                         sent += 1;
+                        if let Some(t) = txn.as_mut() {
+                            t.after_send()?;
+                        }
                     }
-                    Ok(sent)
+                    let (commits, commit_latency) = match txn {
+                        Some(mut t) => {
+                            t.finish()?;
+                            (t.commits, t.latency)
+                        }
+                        None => (0, report::new_histogram()),
+                    };
+                    Ok(ClientRun {
+                        sent,
+                        commits,
+                        commit_latency,
+                    })
                 })
             })
             .collect();
@@ -214,13 +266,21 @@ pub fn run(args: ProduceArgs) -> Result<(), String> {
                 t.to_text("acknowledged")
             });
         }
-        workers.into_iter().try_fold(0u64, |total, w| {
-            w.join()
-                .map_err(|_| "a producer thread panicked".to_string())?
-                .map(|n| total + n)
-        })
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .map_err(|_| "a producer thread panicked".to_string())?
+            })
+            .collect()
     });
-    let sent = outcome?;
+    let runs = outcome?;
+    let sent: u64 = runs.iter().map(|r| r.sent).sum();
+    let commits: u64 = runs.iter().map(|r| r.commits).sum();
+    let mut commit_latency = report::new_histogram();
+    for r in &runs {
+        let _ = commit_latency.add(&r.commit_latency);
+    }
     // Every record resolves (acknowledged or failed) within message.timeout.ms.
     for p in &producers {
         let _ = p.flush(Duration::from_secs(60));
@@ -257,11 +317,17 @@ pub fn run(args: ProduceArgs) -> Result<(), String> {
     t.json_fields(&mut obj);
     obj.insert("failed".into(), json!(failed));
     obj.insert("latency_ms".into(), lat.to_json());
-    report::emit(
-        c.json,
-        obj,
-        &[format!("{}, {}.", t.to_text("sent"), lat.to_text())],
-    );
+    let mut text = vec![format!("{}, {}.", t.to_text("sent"), lat.to_text())];
+    if let Some(id) = &args.transactional_id {
+        obj.insert("transactional_id".into(), json!(id));
+        obj.insert("transactions".into(), json!(commits));
+        obj.insert(
+            "commit_latency_ms".into(),
+            Latency::from_histogram(&commit_latency).to_json(),
+        );
+        text.push(format!("{}.", txn::summary(commits, &commit_latency)));
+    }
+    report::emit(c.json, obj, &text);
     if failed > 0 || unresolved > 0 {
         return Err(format!(
             "{failed} of {sent} records failed, {unresolved} unresolved; first error: {}",
