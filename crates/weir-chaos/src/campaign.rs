@@ -13,6 +13,8 @@ use crate::faults::{self, Cluster, FaultKind};
 use crate::net::Network;
 use crate::node::{Node, NodeSpec};
 use crate::rng::Rng;
+use crate::txn_check::TxnCheck;
+use crate::txn_workload::TxnConfig;
 use crate::workload::{Admin, Disturbances, GroupConsumer, TOPIC};
 
 /// The consumer group of the workload.
@@ -21,6 +23,33 @@ pub const GROUP: &str = "chaos-group";
 pub const PARTITIONS: i32 = 3;
 /// How long the cluster may take to settle after a fault (or at the end).
 pub const SETTLE: Duration = Duration::from_secs(90);
+
+/// Which workload runs under the faults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkloadKind {
+    /// An idempotent producer, a consumer group and admin operations (the default).
+    Idempotent,
+    /// Transactional producers and READ_COMMITTED consumers, checked as a history
+    /// (`crate::txn_campaign`).
+    Txn,
+}
+
+impl WorkloadKind {
+    /// The `--workload` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            WorkloadKind::Idempotent => "idempotent",
+            WorkloadKind::Txn => "txn",
+        }
+    }
+
+    /// Parse a `--workload` name.
+    pub fn parse(s: &str) -> Option<WorkloadKind> {
+        [WorkloadKind::Idempotent, WorkloadKind::Txn]
+            .into_iter()
+            .find(|k| k.name() == s)
+    }
+}
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -39,6 +68,10 @@ pub struct Config {
     pub keep_logs: Option<PathBuf>,
     /// Print each fault as it happens.
     pub verbose: bool,
+    /// The workload.
+    pub workload: WorkloadKind,
+    /// The shape of the transactional workload (for [`WorkloadKind::Txn`]).
+    pub txn: TxnConfig,
 }
 
 impl Config {
@@ -52,14 +85,20 @@ impl Config {
             bin,
             keep_logs: None,
             verbose: false,
+            workload: WorkloadKind::Idempotent,
+            txn: TxnConfig::default(),
         }
     }
 
     /// The command line that replays this run.
     pub fn replay_command(&self) -> String {
         let kinds: Vec<&str> = self.kinds.iter().map(|k| k.name()).collect();
+        let workload = match self.workload {
+            WorkloadKind::Idempotent => String::new(),
+            w => format!(" --workload {}", w.name()),
+        };
         format!(
-            "weir-chaos --seed {} --faults {} --nodes {} --kinds {}",
+            "weir-chaos --seed {} --faults {} --nodes {} --kinds {}{workload}",
             self.seed,
             self.faults,
             self.nodes,
@@ -116,6 +155,8 @@ pub struct Summary {
     pub divergent: Vec<usize>,
     /// Ids of nodes some node does not list as a registered broker.
     pub unregistered: Vec<usize>,
+    /// The transactional history checker's findings (for [`WorkloadKind::Txn`]).
+    pub txn: Option<TxnCheck>,
     /// Every violation, as text (empty = the run passed).
     pub problems: Vec<String>,
     /// Things worth knowing that are not violations.
@@ -137,6 +178,29 @@ impl Summary {
             .iter()
             .map(|(k, n)| format!("{k}={n}"))
             .collect();
+        if let Some(t) = &self.txn {
+            return format!(
+                "weir-chaos workload=txn seed={} nodes={} faults={} [{}] txns={} committed={} aborted={} unknown={} (unknown_visible={}) writes={} final_reads={} consumer_reads={} {} divergent_nodes={:?} unregistered={:?} problems={} duration={:.0}s => {}",
+                self.seed,
+                self.nodes,
+                self.faults.values().sum::<usize>(),
+                kinds.join(" "),
+                t.txns,
+                t.committed,
+                t.aborted,
+                t.unknown,
+                t.unknown_visible,
+                t.writes,
+                t.final_reads,
+                t.consumer_reads,
+                t.counts(),
+                self.divergent,
+                self.unregistered,
+                self.problems.len(),
+                self.duration.as_secs_f64(),
+                if self.ok() { "OK" } else { "FAILED" }
+            );
+        }
         let r = &self.records;
         format!(
             "weir-chaos seed={} nodes={} faults={} [{}] acked={} in_log={} lost={} duplicated={} reordered={} misplaced={} commits={} admin_ops={} admin_late={} divergent_nodes={:?} unregistered={:?} problems={} duration={:.0}s => {}",
@@ -193,7 +257,7 @@ fn start_cluster(cfg: &Config, net: Option<Network>, tmpfs: bool) -> Result<Clus
         .map(|i| format!("{}@{}:{}", i + 1, addr(i).0, addr(i).2))
         .collect();
     let rf = n.min(3).to_string();
-    let configs: Vec<(String, String)> = [
+    let mut configs: Vec<(&str, &str)> = vec![
         ("broker.session.timeout.ms", "3000"),
         ("broker.heartbeat.interval.ms", "500"),
         ("replica.lag.time.max.ms", "4000"),
@@ -203,10 +267,21 @@ fn start_cluster(cfg: &Config, net: Option<Network>, tmpfs: bool) -> Result<Clus
         ("default.replication.factor", rf.as_str()),
         ("offsets.topic.replication.factor", rf.as_str()),
         ("offsets.topic.num.partitions", "6"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    ];
+    if cfg.workload == WorkloadKind::Txn {
+        configs.extend([
+            ("transaction.state.log.replication.factor", rf.as_str()),
+            ("transaction.state.log.num.partitions", "6"),
+            (
+                "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+                "1000",
+            ),
+        ]);
+    }
+    let configs: Vec<(String, String)> = configs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     let mut nodes = Vec::new();
     for i in 0..n {
         let (host, client_port, controller_port) = addr(i);
@@ -225,10 +300,15 @@ fn start_cluster(cfg: &Config, net: Option<Network>, tmpfs: bool) -> Result<Clus
     for node in &mut nodes {
         node.await_up()?;
     }
+    let topics = match cfg.workload {
+        WorkloadKind::Idempotent => vec![TOPIC.to_string()],
+        WorkloadKind::Txn => cfg.txn.topics.clone(),
+    };
     let c = Cluster {
         nodes,
         net,
         disturbed: Disturbances::new(n),
+        topics,
     };
     let all = check::eventually(SETTLE, || {
         check::views(&c)
@@ -244,8 +324,20 @@ fn start_cluster(cfg: &Config, net: Option<Network>, tmpfs: bool) -> Result<Clus
     Ok(c)
 }
 
-/// Run one campaign and check it. Never panics on a finding: everything ends in the summary.
+/// The part of a campaign that runs on a started cluster (workload, faults, checks), filling
+/// in the summary.
+pub type Body = fn(&Config, &[FaultKind], &mut Cluster, &mut Summary);
+
+/// Run one campaign of the default workload and check it. Never panics on a finding:
+/// everything ends in the summary.
 pub fn run(cfg: &Config) -> Summary {
+    run_with(cfg, campaign)
+}
+
+/// Run one campaign whose workload, faults and checks are `body`: start the cluster (the
+/// kinds this machine cannot do dropped with a note), run `body` (a panic is a finding), keep
+/// the logs of a failed run.
+pub fn run_with(cfg: &Config, body: Body) -> Summary {
     let started = Instant::now();
     let mut sum = Summary {
         replay: cfg.replay_command(),
@@ -287,7 +379,7 @@ pub fn run(cfg: &Config) -> Summary {
     };
     // A panic in a helper (a client that gave up, a consume error) is a finding too.
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        campaign(cfg, &kinds, &mut cluster, &mut sum)
+        body(cfg, &kinds, &mut cluster, &mut sum)
     }));
     if let Err(p) = outcome {
         sum.problems
@@ -305,25 +397,37 @@ pub fn run(cfg: &Config) -> Summary {
     sum
 }
 
+/// Create every topic of `c.topics` with `partitions` partitions (replication factor 3 — or
+/// the node count — and min.insync.replicas 2) and wait until each has a full ISR everywhere;
+/// false (with a problem) when that does not happen.
+pub fn create_topics(c: &Cluster, rf: usize, partitions: i32, sum: &mut Summary) -> bool {
+    let first = c.nodes[0].bootstrap();
+    for topic in &c.topics {
+        let created = check::eventually(Duration::from_secs(30), || {
+            let code = create_replicated_topic(
+                &first,
+                topic,
+                partitions,
+                rf as i16,
+                &[("min.insync.replicas", "2"), ("segment.bytes", "65536")],
+            );
+            code == 0 || code == 36 // TOPIC_ALREADY_EXISTS: an earlier attempt created it
+        });
+        if !created || !check::eventually(SETTLE, || check::settled(&check::views(c), topic, rf)) {
+            sum.problems.push(format!(
+                "start-up: topic {topic} not created with a full ISR: {:?}",
+                check::views(c)
+            ));
+            return false;
+        }
+    }
+    true
+}
+
 fn campaign(cfg: &Config, kinds: &[FaultKind], c: &mut Cluster, sum: &mut Summary) {
     let rf = cfg.nodes.min(3);
     let bs = c.bootstrap();
-    let first = c.nodes[0].bootstrap();
-    let created = check::eventually(Duration::from_secs(30), || {
-        let code = create_replicated_topic(
-            &first,
-            TOPIC,
-            PARTITIONS,
-            rf as i16,
-            &[("min.insync.replicas", "2"), ("segment.bytes", "65536")],
-        );
-        code == 0 || code == 36 // TOPIC_ALREADY_EXISTS: an earlier attempt created it
-    });
-    if !created || !check::eventually(SETTLE, || check::settled(&check::views(c), TOPIC, rf)) {
-        sum.problems.push(format!(
-            "start-up: topic {TOPIC} not created with a full ISR: {:?}",
-            check::views(c)
-        ));
+    if !create_topics(c, rf, PARTITIONS, sum) {
         return;
     }
     let mut rng = Rng::new(cfg.seed);
@@ -334,13 +438,101 @@ fn campaign(cfg: &Config, kinds: &[FaultKind], c: &mut Cluster, sum: &mut Summar
         rng.fork(),
         c.disturbed.clone(),
     );
+    let progress = || format!("acked {}", producer.acked_count());
+    inject_faults(cfg, kinds, c, sum, &mut rng, &progress);
+    // Liveness: once the cluster has settled, the producer must get acknowledgements again.
+    let before = producer.acked_count();
+    if settle(c, rf, &mut sum.problems, FaultKind::Kill, SETTLE)
+        && !check::eventually(Duration::from_secs(60), || producer.acked_count() > before)
+    {
+        sum.problems.push(format!(
+            "the producer got no acknowledgement within 60 s after the cluster settled (stuck at {before} acknowledged of {} sent)",
+            producer.sent()
+        ));
+    }
+    let ops = admin.finish();
+    let (acked, errors) = producer.finish();
+    let (commits, consumer_errors) = consumer.finish();
+    sum.acked = acked.len();
+    sum.delivery_errors = errors.len();
+    sum.commits = commits.len();
+    sum.admin_ops = ops.len();
+    if !errors.is_empty() {
+        sum.notes.push(format!(
+            "{} delivery errors, e.g. {:?}",
+            errors.len(),
+            &errors[..errors.len().min(3)]
+        ));
+    }
+    if !consumer_errors.is_empty() {
+        sum.notes.push(format!(
+            "{} group consumer errors, e.g. {:?}",
+            consumer_errors.len(),
+            &consumer_errors[..consumer_errors.len().min(3)]
+        ));
+    }
+    if acked.is_empty() {
+        sum.problems.push("no record was acknowledged".into());
+    }
+    // Checks, on a healed and settled cluster with no writes.
+    let views = cluster_checks(cfg, c, sum);
+    let bs = c.bootstrap();
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        check::check_records(&bs, TOPIC, PARTITIONS, &acked)
+    })) {
+        Ok(r) => sum.records = r,
+        Err(p) => sum
+            .problems
+            .push(format!("reading {TOPIC} back failed: {}", panic_text(&*p))),
+    }
+    let r = &sum.records;
+    if r.lost + r.duplicated + r.reordered + r.misplaced > 0 {
+        sum.problems.push(format!(
+            "records: {} lost, {} duplicated, {} reordered, {} misplaced; e.g. {:#?}",
+            r.lost, r.duplicated, r.reordered, r.misplaced, r.examples
+        ));
+    }
+    for p in check::check_commits(&c.bootstrap(), GROUP, TOPIC, PARTITIONS, &commits) {
+        sum.problems.push(format!("group offsets: {p}"));
+    }
+    let late = check::late_admin(&ops);
+    sum.admin_late = late.len();
+    for o in late {
+        sum.problems.push(format!(
+            "admin request late or unanswered: {} to node {}: {} after {:?}",
+            o.op,
+            o.node + 1,
+            o.result,
+            o.latency
+        ));
+    }
+    if let Some(Ok(view)) = views.first() {
+        for m in check::replica_mismatches(c, view, TOPIC) {
+            sum.problems.push(format!("replicas differ: {m}"));
+        }
+    }
+}
+
+/// Inject `cfg.faults` faults drawn by `rng` from `kinds`, one at a time, each followed by a
+/// wait until the cluster has settled (restarting nodes that exited, a problem); stops early
+/// when the cluster does not settle. `progress` describes the workload's progress (printed
+/// before and after each fault when verbose).
+pub fn inject_faults(
+    cfg: &Config,
+    kinds: &[FaultKind],
+    c: &mut Cluster,
+    sum: &mut Summary,
+    rng: &mut Rng,
+    progress: &dyn Fn() -> String,
+) {
+    let rf = cfg.nodes.min(3);
     for i in 0..cfg.faults {
         // The gap and the hold are the seeded schedule, not waits for conditions.
         std::thread::sleep(Duration::from_millis(rng.range(200, 1000)));
         let kind = kinds[rng.below(kinds.len() as u64) as usize];
         let hold = Duration::from_millis(rng.range(300, 4500));
-        let acked_before = producer.acked_count();
-        let result = faults::apply(c, kind, &mut rng, hold, &mut sum.notes);
+        let before = progress();
+        let result = faults::apply(c, kind, rng, hold, &mut sum.notes);
         *sum.faults.entry(kind.name()).or_default() += 1;
         let t = Instant::now();
         let mut settled = settle(c, rf, &mut sum.problems, kind, Duration::from_secs(20));
@@ -369,11 +561,11 @@ fn campaign(cfg: &Config, kinds: &[FaultKind], c: &mut Cluster, sum: &mut Summar
         }
         if cfg.verbose {
             println!(
-                "fault {i}: {}; acked {acked_before} -> {}; settled in {:.1}s: {settled}",
+                "fault {i}: {}; {before} -> {}; settled in {:.1}s: {settled}",
                 result
                     .as_ref()
                     .map_or_else(|e| format!("{kind:?} FAILED: {e}"), |a| a.desc.clone()),
-                producer.acked_count(),
+                progress(),
                 t.elapsed().as_secs_f64()
             );
         }

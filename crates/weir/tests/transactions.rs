@@ -313,6 +313,7 @@ fn offsets_sent_to_a_transaction_are_committed_only_with_it() {
     send(&p, "eos-out", Some(0), None, b"out-aborted");
     p.send_offsets_to_transaction(&offsets(5), &meta, TXN)
         .expect("send offsets 5");
+    assert_eq!(flush(&p, TXN), 0);
     p.abort_transaction(TXN).unwrap();
     assert_eq!(committed_offset(&bs, group, "eos-in"), -1);
 
