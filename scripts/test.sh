@@ -2,7 +2,7 @@
 # The whole Weir test suite, from a fresh clone on a fresh machine (Rust toolchain present).
 # Installs what it needs (Debian packages if missing, a Python venv with the Kafka clients),
 # then: the module-cycle check, rustfmt check, clippy (warnings are errors), all cargo tests,
-# the Python client tests.
+# the Python client tests (which also drive the Java client programs of tests/java).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -16,6 +16,8 @@ command -v cc >/dev/null || need_apt+=(gcc)
 command -v perl >/dev/null || need_apt+=(perl)
 command -v python3 >/dev/null || need_apt+=(python3 python3-venv)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+command -v java >/dev/null || need_apt+=(openjdk-17-jdk-headless)
+command -v mvn >/dev/null || need_apt+=(maven)
 if ((${#need_apt[@]})); then
   step "installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -27,6 +29,10 @@ fi
 step "python venv (.venv) with confluent-kafka, kafka-python, pytest"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -r tests/python/requirements.txt
+
+# --- Java clients (kafka-clients pinned in tests/java/pom.xml, from Maven Central) ---------
+step "maven: the Java client programs (tests/java)"
+mvn -q -B -f tests/java/pom.xml package -DskipTests
 
 # --- architecture rules -----------------------------------------------------------------------
 step "module cycles (no import cycle among the modules or top-level modules of any crate)"

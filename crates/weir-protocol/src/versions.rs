@@ -7,7 +7,7 @@ use kafka_protocol::messages::{ApiKey, ApiVersionsResponse};
 /// `kafka-protocol` codec decodes (e.g. its Produce starts at v3, Fetch at v4).
 /// FindCoordinator is listed because librdkafka disables LZ4 without it.
 pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
-    (ApiKey::Produce, 3, 11),
+    (ApiKey::Produce, 3, 12),
     (ApiKey::Fetch, 4, 17),
     (ApiKey::ListOffsets, 1, 10),
     (ApiKey::Metadata, 0, 12),
@@ -37,14 +37,14 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ConsumerGroupDescribe, 0, 1),
     (ApiKey::InitProducerId, 0, 5),
     (ApiKey::OffsetForLeaderEpoch, 2, 4),
-    (ApiKey::AddPartitionsToTxn, 0, 4),
-    (ApiKey::AddOffsetsToTxn, 0, 3),
-    (ApiKey::EndTxn, 0, 3),
+    (ApiKey::AddPartitionsToTxn, 0, 5),
+    (ApiKey::AddOffsetsToTxn, 0, 4),
+    (ApiKey::EndTxn, 0, 5),
     (ApiKey::WriteTxnMarkers, 1, 1),
     (ApiKey::DescribeTransactions, 0, 0),
     (ApiKey::ListTransactions, 0, 1),
     (ApiKey::DescribeProducers, 0, 0),
-    (ApiKey::TxnOffsetCommit, 0, 4),
+    (ApiKey::TxnOffsetCommit, 0, 5),
 ];
 
 /// The (min, max) versions Weir serves for `key`, or None when Weir does not serve it.
@@ -83,7 +83,7 @@ mod tests {
             let r = k.valid_versions();
             assert!(lo >= r.min && hi <= r.max && lo <= hi, "{k:?}");
         }
-        assert_eq!(supported_range(ApiKey::Produce), Some((3, 11)));
+        assert_eq!(supported_range(ApiKey::Produce), Some((3, 12)));
         assert_eq!(supported_range(ApiKey::JoinGroup), Some((0, 9)));
         assert_eq!(supported_range(ApiKey::InitProducerId), Some((0, 5)));
         assert_eq!(supported_range(ApiKey::AddPartitionsToTxn), None);

@@ -56,7 +56,9 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
             let pending = produce::append_phase(replicas, view, v, r, &verified);
             return Box::pin(async move { Ok(ResponseKind::Produce(pending.finish().await)) });
         }
-        RequestKind::ApiVersions(r) => ResponseKind::ApiVersions(api_versions::handle(v, r).await),
+        RequestKind::ApiVersions(r) => {
+            ResponseKind::ApiVersions(api_versions::handle(config.transaction_version, v, r).await)
+        }
         RequestKind::Metadata(r) => {
             ResponseKind::Metadata(metadata::handle(view, admin, config, &b.cluster_id, v, r).await)
         }
@@ -118,9 +120,9 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
         RequestKind::OffsetCommit(r) => {
             ResponseKind::OffsetCommit(offset_commit::handle(groups, v, r).await)
         }
-        RequestKind::TxnOffsetCommit(r) => {
-            ResponseKind::TxnOffsetCommit(txn_offset_commit::handle(groups, v, r).await)
-        }
+        RequestKind::TxnOffsetCommit(r) => ResponseKind::TxnOffsetCommit(
+            txn_offset_commit::handle(groups, &b.verifier, v, r).await,
+        ),
         RequestKind::OffsetFetch(r) => {
             ResponseKind::OffsetFetch(offset_fetch::handle(groups, v, r).await)
         }

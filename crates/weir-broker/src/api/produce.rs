@@ -84,7 +84,7 @@ pub async fn verify_phase(
         return Verified::new();
     }
     let id = req.transactional_id.as_ref().map(|t| t.0.as_str());
-    verifier.verify(id, &parts).await
+    verifier.verify(id, &parts, version >= 12).await
 }
 
 /// A produce whose appends are done and whose durability wait is not.

@@ -11,12 +11,14 @@ use kafka_protocol::messages::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
 use weir_group_coordinator::offsets::Committer;
 use weir_group_coordinator::GroupCoordinator;
 
-/// The highest version this handler serves. v5 (KIP-890) additionally requires the transaction
-/// coordinator to verify that the partition was added to the transaction before the write;
-/// once that verification exists it goes where [`handle`] marks it, and this becomes 5.
-pub const MAX_VERSION: i16 = 4;
+use crate::coordinators::verification::TxnVerifier;
 
-/// Versions 0–4. The offsets are written durably (one transactional batch of `producer_id` /
+/// The highest version this handler serves.
+pub const MAX_VERSION: i16 = 5;
+
+/// Versions 0–5; from v5 (KIP-890, transaction version 2, whose clients send no
+/// AddOffsetsToTxn) the group's `__consumer_offsets` partition is first added to the
+/// transaction through its coordinator (its refusal is every partition's answer). The offsets are written durably (one transactional batch of `producer_id` /
 /// `producer_epoch`) and staged as pending before the response; they are never visible to
 /// OffsetFetch before the producer's COMMIT marker. From v3 (KIP-447) `member_id`,
 /// `generation_id` and `group_instance_id` are checked when given (ILLEGAL_GENERATION 22,
@@ -29,8 +31,32 @@ pub const MAX_VERSION: i16 = 4;
 /// INVALID_PRODUCER_EPOCH below v3, as Kafka does.
 pub async fn handle(
     groups: &GroupCoordinator,
+    verifier: &TxnVerifier,
     version: i16,
     req: TxnOffsetCommitRequest,
+) -> TxnOffsetCommitResponse {
+    // KIP-890 (v5): the offsets partition joins the transaction before the write.
+    let added = match groups.coordinator_partition(&req.group_id) {
+        Some(partition) if version >= 5 && !req.group_id.is_empty() => verifier
+            .add_offsets_partition(
+                req.transactional_id.as_str(),
+                req.producer_id.0,
+                req.producer_epoch,
+                partition,
+            )
+            .await
+            .err(),
+        _ => None,
+    };
+    commit(groups, version, req, added).await
+}
+
+/// The commit itself; `refused` (the v5 addition's error) answers every partition instead.
+async fn commit(
+    groups: &GroupCoordinator,
+    version: i16,
+    req: TxnOffsetCommitRequest,
+    refused: Option<i16>,
 ) -> TxnOffsetCommitResponse {
     let who = Committer {
         member_id: req.member_id.to_string(),
@@ -57,13 +83,14 @@ pub async fn handle(
         .collect();
     let refused = if req.group_id.is_empty() {
         Some(ResponseError::InvalidGroupId.code())
+    } else if refused.is_some() {
+        refused
     } else {
         groups
             .check_coordinator(&req.group_id)
             .err()
             .map(|e| e.code())
     };
-    // KIP-890 (v5): verify with the transaction coordinator here, before writing.
     let codes = match refused {
         Some(code) => vec![code; entries.len()],
         None => {
@@ -189,7 +216,7 @@ mod tests {
     #[tokio::test]
     async fn commits_pending_offsets_and_answers_per_partition() {
         let (log, c) = coordinator();
-        let resp = handle(&c, 3, request("g", &[("t", 0), ("t", 5), ("u", 0)])).await;
+        let resp = commit(&c, 3, request("g", &[("t", 0), ("t", 5), ("u", 0)]), None).await;
         assert_eq!(
             codes(&resp),
             vec![("t".into(), 0, 0), ("t".into(), 5, 3), ("u".into(), 0, 3)]
@@ -204,10 +231,10 @@ mod tests {
     #[tokio::test]
     async fn group_level_refusals_reach_every_partition() {
         let (_, c) = coordinator();
-        let resp = handle(&c, 0, request("", &[("t", 0), ("t", 1)])).await;
+        let resp = commit(&c, 0, request("", &[("t", 0), ("t", 1)]), None).await;
         assert_eq!(codes(&resp), vec![("t".into(), 0, 24), ("t".into(), 1, 24)]);
         c.sync_ownership(Some(1), &BTreeMap::new());
-        let resp = handle(&c, 2, request("g", &[("t", 0)])).await;
+        let resp = commit(&c, 2, request("g", &[("t", 0)]), None).await;
         assert_eq!(codes(&resp), vec![("t".into(), 0, 16)]);
     }
 
@@ -219,7 +246,7 @@ mod tests {
                 code: ResponseError::ProducerFenced.code(),
                 message: "fenced".into(),
             });
-            let resp = handle(&c, version, request("g", &[("t", 0)])).await;
+            let resp = commit(&c, version, request("g", &[("t", 0)]), None).await;
             assert_eq!(codes(&resp), vec![("t".into(), 0, want)], "v{version}");
         }
     }

@@ -62,6 +62,7 @@ pub(crate) const DEFAULTS: &[(&str, &str)] = &[
         "3600000",
     ),
     ("transaction.partition.verification.enable", "true"),
+    ("transaction.version", "2"),
     ("metadata.log.dir", ""),
     ("broker.session.timeout.ms", "9000"),
     ("broker.heartbeat.interval.ms", "2000"),

@@ -68,6 +68,9 @@ pub struct BrokerConfig {
     /// `transaction.partition.verification.enable` (KIP-890, default true): a partition leader
     /// asks the transaction coordinator before the first transactional write of a transaction.
     pub transaction_partition_verification: bool,
+    /// `transaction.version` (Weir's config for Kafka's finalized feature level, default 2):
+    /// advertised in ApiVersions; 2 = KIP-890 part 2 for clients that support it.
+    pub transaction_version: i16,
     /// `producer.id.expiration.ms`: idempotent producer state idle this long is forgotten.
     pub producer_id_expiration_ms: i64,
     /// Replication settings (`replica.*`, `controlled.shutdown.enable`).
@@ -235,6 +238,7 @@ impl BrokerConfig {
             log_defaults,
             groups: groups::parse_group_config(&get)?,
             transactions: transactions::parse_transaction_config(&get)?,
+            transaction_version: parse("transaction.version", &get("transaction.version"))?,
             transaction_partition_verification: parse(
                 "transaction.partition.verification.enable",
                 &get("transaction.partition.verification.enable"),

@@ -31,6 +31,11 @@ use crate::replica::manager::ReplicaManager;
 /// How long a verification may take (Kafka's `request.timeout.ms` of the verification channel).
 const VERIFY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Kafka's `add.partitions.to.txn.retry.backoff.ms`.
+const RETRY_BACKOFF: Duration = Duration::from_millis(20);
+/// Kafka's `add.partitions.to.txn.retry.backoff.max.ms`.
+const RETRY_MAX: Duration = Duration::from_millis(100);
+
 /// The verification guard of each verified partition: `(producer id, guard)` for
 /// `ReplicaManager::append_verified`, or the error to answer instead of appending.
 pub type Verified = HashMap<TopicPartition, Result<(i64, u64), BrokerError>>;
@@ -82,10 +87,14 @@ impl TxnVerifier {
     /// without a local log and non-transactional ones are left out (the append checks them as
     /// usual). Transactional batches in a produce without a transactional id get
     /// INVALID_TXN_STATE.
+    ///
+    /// `add` (Produce v12+, a transaction-version-2 client that does not add partitions
+    /// itself): the partitions are added to the transaction instead of only verified.
     pub async fn verify(
         &self,
         transactional_id: Option<&str>,
         parts: &[(TopicPartition, &[u8])],
+        add: bool,
     ) -> Verified {
         let mut out = Verified::new();
         if !self.enabled {
@@ -119,7 +128,7 @@ impl TxnVerifier {
             return out;
         };
         let tps: Vec<TopicPartition> = pending.iter().map(|(tp, ..)| tp.clone()).collect();
-        let codes = self.ask(id, pid, epoch, &tps).await;
+        let codes = self.ask_retrying(id, pid, epoch, &tps, add).await;
         for (tp, p, _, guard) in pending {
             let code = codes.get(&tp).copied().unwrap_or(0);
             let r = if code == 0 {
@@ -132,13 +141,65 @@ impl TxnVerifier {
         out
     }
 
-    /// The coordinator's answer per partition (0 = in the transaction).
+    /// TxnOffsetCommit v5 (transaction version 2): add the group's `__consumer_offsets`
+    /// `partition` to the transaction of `id` (Kafka's group coordinator does this before
+    /// writing transactional offsets); Err is the Kafka error code to answer.
+    pub async fn add_offsets_partition(
+        &self,
+        id: &str,
+        pid: i64,
+        epoch: i16,
+        partition: i32,
+    ) -> Result<(), i16> {
+        let tp = TopicPartition::new(weir_txn_coordinator::OFFSETS_TOPIC, partition);
+        let codes = self
+            .ask_retrying(id, pid, epoch, std::slice::from_ref(&tp), true)
+            .await;
+        match codes.get(&tp).copied().unwrap_or(0) {
+            0 => Ok(()),
+            // The client looks the coordinator up again and retries.
+            code => match refusal(code, id).code() {
+                19 => Err(ResponseError::CoordinatorNotAvailable.code()),
+                c => Err(c),
+            },
+        }
+    }
+
+    /// [`Self::ask`], asking again while the coordinator answers CONCURRENT_TRANSACTIONS (the
+    /// previous transaction's markers are still being written) every
+    /// `add.partitions.to.txn.retry.backoff.ms` (20) for at most
+    /// `add.partitions.to.txn.retry.backoff.max.ms` (100), as Kafka's broker does, before the
+    /// client is told to retry.
+    async fn ask_retrying(
+        &self,
+        id: &str,
+        pid: i64,
+        epoch: i16,
+        tps: &[TopicPartition],
+        add: bool,
+    ) -> BTreeMap<TopicPartition, i16> {
+        let deadline = tokio::time::Instant::now() + RETRY_MAX;
+        loop {
+            let codes = self.ask(id, pid, epoch, tps, add).await;
+            let concurrent = ResponseError::ConcurrentTransactions.code();
+            if !codes.values().any(|&c| c == concurrent)
+                || tokio::time::Instant::now() + RETRY_BACKOFF > deadline
+            {
+                return codes;
+            }
+            tokio::time::sleep(RETRY_BACKOFF).await;
+        }
+    }
+
+    /// The coordinator's answer per partition (0 = in the transaction): verify only, or add
+    /// (`add`, transaction version 2).
     async fn ask(
         &self,
         id: &str,
         pid: i64,
         epoch: i16,
         tps: &[TopicPartition],
+        add: bool,
     ) -> BTreeMap<TopicPartition, i16> {
         let all = |code: i16| tps.iter().map(|tp| (tp.clone(), code)).collect();
         let Some(partition) = self.txn.coordinator_partition(id) else {
@@ -155,7 +216,7 @@ impl TxnVerifier {
                 .collect();
             return match self
                 .txn
-                .add_partitions(id, pid, epoch, &txn_tps, true, false)
+                .add_partitions(id, pid, epoch, &txn_tps, !add, add)
                 .await
             {
                 Ok(per) => per
@@ -172,7 +233,7 @@ impl TxnVerifier {
         t.transactional_id = TransactionalId(StrBytes::from_string(id.to_string()));
         t.producer_id = ProducerId(pid);
         t.producer_epoch = epoch;
-        t.verify_only = true;
+        t.verify_only = !add;
         for tp in tps {
             match t.topics.iter_mut().find(|x| x.name.0.as_str() == tp.topic) {
                 Some(x) => x.partitions.push(tp.partition),
@@ -188,7 +249,13 @@ impl TxnVerifier {
         req.transactions.push(t);
         let resp: AddPartitionsToTxnResponse = match self
             .peers
-            .send(leader, ApiKey::AddPartitionsToTxn, 4, &req, VERIFY_TIMEOUT)
+            .send(
+                leader,
+                ApiKey::AddPartitionsToTxn,
+                if add { 5 } else { 4 },
+                &req,
+                VERIFY_TIMEOUT,
+            )
             .await
         {
             Ok(r) => r,
