@@ -275,6 +275,13 @@ impl BrokerConfig {
             return Err(bad("log.dirs", "", "at least one directory is required"));
         }
 
+        if !(0..=2).contains(&config.transaction_version) {
+            return Err(bad(
+                "transaction.version",
+                &config.transaction_version.to_string(),
+                "must be 0, 1 or 2",
+            ));
+        }
         if config.num_partitions < 1 {
             return Err(bad(
                 "num.partitions",
