@@ -1,7 +1,6 @@
 //! The campaign runner: start the cluster, run the workload, inject the seeded faults one at a
 //! time (each followed by a wait until the cluster has settled), heal, check, summarise.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -13,7 +12,7 @@ use crate::faults::{self, Cluster, FaultKind};
 use crate::net::Network;
 use crate::node::{Node, NodeSpec};
 use crate::rng::Rng;
-use crate::txn_check::TxnCheck;
+pub use crate::summary::Summary;
 use crate::txn_workload::TxnConfig;
 use crate::workload::{Admin, Disturbances, GroupConsumer, TOPIC};
 
@@ -126,117 +125,6 @@ pub fn weir_binary() -> Result<PathBuf, String> {
         }
     }
     Err(format!("no `weir` binary next to {} (run `cargo build -p weir` with the same profile, or set WEIR_BIN)", exe.display()))
-}
-
-/// The result of a campaign.
-#[derive(Debug, Default)]
-pub struct Summary {
-    /// The command line that replays it.
-    pub replay: String,
-    /// Seed.
-    pub seed: u64,
-    /// Nodes.
-    pub nodes: usize,
-    /// Faults injected, by kind name.
-    pub faults: BTreeMap<&'static str, usize>,
-    /// Records acknowledged to the producer.
-    pub acked: usize,
-    /// The record checker's findings.
-    pub records: check::RecordCheck,
-    /// Delivery errors the producer reported.
-    pub delivery_errors: usize,
-    /// Group commits acknowledged.
-    pub commits: usize,
-    /// Admin operations sent.
-    pub admin_ops: usize,
-    /// Admin operations answered late or never (target node not faulted).
-    pub admin_late: usize,
-    /// Ids of nodes whose metadata differs from the others' (or that do not answer).
-    pub divergent: Vec<usize>,
-    /// Ids of nodes some node does not list as a registered broker.
-    pub unregistered: Vec<usize>,
-    /// The transactional history checker's findings (for [`WorkloadKind::Txn`]).
-    pub txn: Option<TxnCheck>,
-    /// Every violation, as text (empty = the run passed).
-    pub problems: Vec<String>,
-    /// Things worth knowing that are not violations.
-    pub notes: Vec<String>,
-    /// Wall time.
-    pub duration: Duration,
-}
-
-impl Summary {
-    /// True when the checker found nothing.
-    pub fn ok(&self) -> bool {
-        self.problems.is_empty()
-    }
-
-    /// The one-line summary.
-    pub fn line(&self) -> String {
-        let kinds: Vec<String> = self
-            .faults
-            .iter()
-            .map(|(k, n)| format!("{k}={n}"))
-            .collect();
-        if let Some(t) = &self.txn {
-            return format!(
-                "weir-chaos workload=txn seed={} nodes={} faults={} [{}] txns={} committed={} aborted={} unknown={} (unknown_visible={}) writes={} final_reads={} consumer_reads={} {} divergent_nodes={:?} unregistered={:?} problems={} duration={:.0}s => {}",
-                self.seed,
-                self.nodes,
-                self.faults.values().sum::<usize>(),
-                kinds.join(" "),
-                t.txns,
-                t.committed,
-                t.aborted,
-                t.unknown,
-                t.unknown_visible,
-                t.writes,
-                t.final_reads,
-                t.consumer_reads,
-                t.counts(),
-                self.divergent,
-                self.unregistered,
-                self.problems.len(),
-                self.duration.as_secs_f64(),
-                if self.ok() { "OK" } else { "FAILED" }
-            );
-        }
-        let r = &self.records;
-        format!(
-            "weir-chaos seed={} nodes={} faults={} [{}] acked={} in_log={} lost={} duplicated={} reordered={} misplaced={} commits={} admin_ops={} admin_late={} divergent_nodes={:?} unregistered={:?} problems={} duration={:.0}s => {}",
-            self.seed,
-            self.nodes,
-            self.faults.values().sum::<usize>(),
-            kinds.join(" "),
-            self.acked,
-            r.in_log,
-            r.lost,
-            r.duplicated,
-            r.reordered,
-            r.misplaced,
-            self.commits,
-            self.admin_ops,
-            self.admin_late,
-            self.divergent,
-            self.unregistered,
-            self.problems.len(),
-            self.duration.as_secs_f64(),
-            if self.ok() { "OK" } else { "FAILED" }
-        )
-    }
-
-    /// The summary line, the problems, the notes and the replay command.
-    pub fn report(&self) -> String {
-        let mut s = self.line();
-        for p in &self.problems {
-            s.push_str(&format!("\nPROBLEM: {p}"));
-        }
-        for n in &self.notes {
-            s.push_str(&format!("\nnote: {n}"));
-        }
-        s.push_str(&format!("\nreplay: {}", self.replay));
-        s
-    }
 }
 
 fn is_root() -> bool {
@@ -543,7 +431,7 @@ pub fn inject_faults(
             sum.problems.push(format!(
                 "fault {i}: node {} did not recover within 20 s after its disk was freed (restarted to go on): {}",
                 a.victim + 1,
-                describe_views(&check::views(c))
+                describe_views(&check::views(c), &c.topics)
             ));
             let node = &mut c.nodes[a.victim];
             if let Err(e) = node
@@ -577,46 +465,22 @@ pub fn inject_faults(
             sum.problems.push(format!(
                 "after fault {i} ({}) the cluster did not settle within {SETTLE:?}: {}",
                 kind.name(),
-                describe_views(&check::views(c))
+                describe_views(&check::views(c), &c.topics)
             ));
             break;
         }
     }
-    // Liveness: once the cluster has settled, the producer must get acknowledgements again.
-    let before = producer.acked_count();
-    if settle(c, rf, &mut sum.problems, FaultKind::Kill, SETTLE)
-        && !check::eventually(Duration::from_secs(60), || producer.acked_count() > before)
-    {
-        sum.problems.push(format!(
-            "the producer got no acknowledgement within 60 s after the cluster settled (stuck at {before} acknowledged of {} sent)",
-            producer.sent()
-        ));
-    }
-    let ops = admin.finish();
-    let (acked, errors) = producer.finish();
-    let (commits, consumer_errors) = consumer.finish();
-    sum.acked = acked.len();
-    sum.delivery_errors = errors.len();
-    sum.commits = commits.len();
-    sum.admin_ops = ops.len();
-    if !errors.is_empty() {
-        sum.notes.push(format!(
-            "{} delivery errors, e.g. {:?}",
-            errors.len(),
-            &errors[..errors.len().min(3)]
-        ));
-    }
-    if !consumer_errors.is_empty() {
-        sum.notes.push(format!(
-            "{} group consumer errors, e.g. {:?}",
-            consumer_errors.len(),
-            &consumer_errors[..consumer_errors.len().min(3)]
-        ));
-    }
-    if acked.is_empty() {
-        sum.problems.push("no record was acknowledged".into());
-    }
-    // Checks, on a healed and settled cluster with no writes.
+}
+
+/// The checks of the cluster itself at the end (after a settle): every node on the same
+/// metadata, every node registered. Returns the nodes' views (for
+/// [`check::replica_mismatches`]).
+pub fn cluster_checks(
+    cfg: &Config,
+    c: &mut Cluster,
+    sum: &mut Summary,
+) -> Vec<Result<NodeView, String>> {
+    let rf = cfg.nodes.min(3);
     let settled = settle(c, rf, &mut sum.problems, FaultKind::Kill, SETTLE);
     let mut views = check::views(c);
     if settled {
@@ -642,45 +506,12 @@ pub fn inject_faults(
             }
         }
     }
-    let bs = c.bootstrap();
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        check::check_records(&bs, TOPIC, PARTITIONS, &acked)
-    })) {
-        Ok(r) => sum.records = r,
-        Err(p) => sum
-            .problems
-            .push(format!("reading {TOPIC} back failed: {}", panic_text(&*p))),
-    }
-    let r = &sum.records;
-    if r.lost + r.duplicated + r.reordered + r.misplaced > 0 {
-        sum.problems.push(format!(
-            "records: {} lost, {} duplicated, {} reordered, {} misplaced; e.g. {:#?}",
-            r.lost, r.duplicated, r.reordered, r.misplaced, r.examples
-        ));
-    }
-    for p in check::check_commits(&c.bootstrap(), GROUP, TOPIC, PARTITIONS, &commits) {
-        sum.problems.push(format!("group offsets: {p}"));
-    }
-    let late = check::late_admin(&ops);
-    sum.admin_late = late.len();
-    for o in late {
-        sum.problems.push(format!(
-            "admin request late or unanswered: {} to node {}: {} after {:?}",
-            o.op,
-            o.node + 1,
-            o.result,
-            o.latency
-        ));
-    }
-    if let Some(Ok(view)) = views.first() {
-        for m in check::replica_mismatches(c, view, TOPIC) {
-            sum.problems.push(format!("replicas differ: {m}"));
-        }
-    }
+    views
 }
 
-/// Restart nodes that exited on their own (a problem), then wait until the cluster has settled.
-fn settle(
+/// Restart nodes that exited on their own (a problem), then wait until the cluster has settled
+/// (every topic of `c.topics` with a full ISR, seen alike by every node).
+pub fn settle(
     c: &mut Cluster,
     rf: usize,
     problems: &mut Vec<String>,
@@ -708,19 +539,27 @@ fn settle(
             problems.push(format!("healing the network: {e}"));
         }
     }
-    check::eventually(timeout, || check::settled(&check::views(c), TOPIC, rf))
+    check::eventually(timeout, || {
+        let views = check::views(c);
+        c.topics.iter().all(|t| check::settled(&views, t, rf))
+    })
 }
 
-fn describe_views(views: &[Result<NodeView, String>]) -> String {
+/// What every node says about the brokers and the partitions of `topics`.
+pub fn describe_views(views: &[Result<NodeView, String>], topics: &[String]) -> String {
     views
         .iter()
         .enumerate()
         .map(|(i, v)| match v {
             Ok(v) => format!(
-                "node {}: brokers {:?}, {TOPIC}: {:?}",
+                "node {}: brokers {:?}, {}",
                 i + 1,
                 v.brokers.iter().map(|b| b.0).collect::<Vec<_>>(),
-                v.topics.get(TOPIC).map(|t| &t.partitions)
+                topics
+                    .iter()
+                    .map(|t| format!("{t}: {:?}", v.topics.get(t).map(|t| &t.partitions)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             Err(e) => format!("node {}: {e}", i + 1),
         })
@@ -729,7 +568,7 @@ fn describe_views(views: &[Result<NodeView, String>]) -> String {
 }
 
 /// The message of a caught panic.
-fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+pub fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
     p.downcast_ref::<String>()
         .cloned()
         .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))

@@ -26,8 +26,8 @@ pub enum FaultKind {
     OneWay,
     /// Fill one node's (tmpfs) disk, free it.
     Disk,
-    /// Stop one node cleanly, flip a bit in or cut the tail of one of its workload-topic
-    /// segments, restart it.
+    /// Stop one node cleanly, flip a bit in or cut the tail of one of its segments of a
+    /// workload topic, restart it.
     Corrupt,
     /// SIGKILL every node at once (a coordinated power failure), restart them all.
     Power,
@@ -85,6 +85,9 @@ pub struct Cluster {
     pub net: Option<Network>,
     /// Which nodes are faulted right now (for excusing admin requests).
     pub disturbed: Arc<Disturbances>,
+    /// The workload's topics: the cluster has settled when each has a full ISR everywhere, and
+    /// the corrupt fault damages a segment of one of them.
+    pub topics: Vec<String>,
 }
 
 impl Cluster {
@@ -215,7 +218,13 @@ fn apply_kind(
         FaultKind::Corrupt => {
             d.set(v, true);
             let stopped = c.nodes[v].stop(Duration::from_secs(30));
-            let what = damage_segment(&c.nodes[v].log_dir(), crate::workload::TOPIC, rng);
+            // One draw only when there is a choice (so seeds of one-topic runs replay as before).
+            let topic = match c.topics.len() {
+                0 => crate::workload::TOPIC.to_string(),
+                1 => c.topics[0].clone(),
+                k => c.topics[rng.below(k as u64) as usize].clone(),
+            };
+            let what = damage_segment(&c.nodes[v].log_dir(), &topic, rng);
             let r = c.nodes[v].restart();
             d.set(v, false);
             stopped?;

@@ -13,7 +13,16 @@
 //! [`rng`] (the seeded generator), [`node`] (one `weir serve` process, optionally in its own
 //! network namespace and on its own tmpfs), [`net`] (namespaces, the bridge and partitions),
 //! [`workload`] (producer, group consumer, admin operations), [`faults`] (fault kinds, how to
-//! inject and heal them), [`check`] (the checker), [`campaign`] (the runner and its summary).
+//! inject and heal them), [`check`] (the checker), [`txn_check`] (the transactional history
+//! and its checker), [`txn_workload`] (transactional producers, READ_COMMITTED consumers, the
+//! final read), [`summary`] (a campaign's result), [`campaign`] (the runner), [`txn_campaign`]
+//! (the runner's body for `--workload txn`).
+//!
+//! With `--workload txn` the workload is Jepsen's Kafka workload instead: P transactional
+//! producers writing unique values to several partitions of several topics (committing most
+//! transactions, aborting some), C READ_COMMITTED consumers, a final READ_COMMITTED read, and a
+//! checker for lost committed writes, aborted reads, torn transactions, duplicates,
+//! non-monotonic reads and consumers that disagree with the final read about an offset.
 //!
 //! The binary under test is the `weir` binary: [`campaign::weir_binary`] takes `WEIR_BIN` or
 //! looks for `weir` next to the running executable (`target/<profile>/weir`), so build it first
@@ -25,4 +34,8 @@ pub mod faults;
 pub mod net;
 pub mod node;
 pub mod rng;
+pub mod summary;
+pub mod txn_campaign;
+pub mod txn_check;
+pub mod txn_workload;
 pub mod workload;

@@ -16,7 +16,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 use weir_test_support::txn::latest_offset;
@@ -45,6 +45,8 @@ pub struct TxnConfig {
     pub abort_percent: u64,
     /// Pause between two transactions of one producer.
     pub pace: Duration,
+    /// Print the workload's notes (unknown outcomes, client errors) as they happen.
+    pub verbose: bool,
 }
 
 impl Default for TxnConfig {
@@ -58,6 +60,7 @@ impl Default for TxnConfig {
             max_writes: 6,
             abort_percent: 20,
             pace: Duration::from_millis(20),
+            verbose: false,
         }
     }
 }
@@ -72,6 +75,17 @@ impl TxnConfig {
     }
 }
 
+/// Record a note (at most 500 are kept), printed at once when `verbose`.
+fn note(notes: &Mutex<Vec<String>>, verbose: bool, text: String) {
+    if verbose {
+        println!("  txn workload: {text}");
+    }
+    let mut n = lock(notes);
+    if n.len() < 500 {
+        n.push(text);
+    }
+}
+
 /// The `transactional.id` of producer `i`.
 pub fn transactional_id(i: usize) -> String {
     format!("chaos-txn-{i}")
@@ -80,7 +94,9 @@ pub fn transactional_id(i: usize) -> String {
 /// How long one commit, abort or `init_transactions` may take.
 pub const TXN_CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
-type TxnProducer = BaseProducer;
+/// A producer with its own polling thread: librdkafka's abort needs the delivery reports of
+/// the purged messages served while it waits.
+type TxnProducer = ThreadedProducer<DefaultProducerContext>;
 
 /// A transactional producer with its transactions initialised.
 fn new_producer(bootstrap: &str, id: usize, cfg: &TxnConfig) -> Result<TxnProducer, String> {
@@ -114,7 +130,8 @@ fn send(p: &TxnProducer, tp: &Tp, value: &str) -> Result<(), String> {
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r))
                 if Instant::now() < deadline =>
             {
-                p.poll(Duration::from_millis(10));
+                // The polling thread drains the queue meanwhile.
+                std::thread::sleep(Duration::from_millis(10));
                 rec = r;
             }
             Err((e, _)) => return Err(e.to_string()),
@@ -181,7 +198,13 @@ fn commit(p: &TxnProducer) -> (Outcome, bool) {
 
 /// One transaction: its record (None when it could not even begin) and whether the producer
 /// must be recreated.
-fn one_txn(p: &TxnProducer, id: usize, seq: u64, cfg: &TxnConfig, rng: &mut Rng) -> (Option<Txn>, bool) {
+fn one_txn(
+    p: &TxnProducer,
+    id: usize,
+    seq: u64,
+    cfg: &TxnConfig,
+    rng: &mut Rng,
+) -> (Option<Txn>, bool) {
     if let Err(e) = p.begin_transaction() {
         return (None, !matches!(next_step(&e), Next::Retry));
     }
@@ -206,8 +229,6 @@ fn one_txn(p: &TxnProducer, id: usize, seq: u64, cfg: &TxnConfig, rng: &mut Rng)
         None if wants_abort => abort(p, ""),
         None => commit(p),
     };
-    // Serve the delivery reports (of purged messages, after an abort).
-    p.poll(Duration::ZERO);
     let txn = Txn {
         producer: id,
         seq,
@@ -237,7 +258,7 @@ fn producer_loop(
             None => match new_producer(&bootstrap, id, &cfg) {
                 Ok(p) => p,
                 Err(e) => {
-                    lock(&notes).push(e);
+                    note(&notes, cfg.verbose, e);
                     // A back-off before the next attempt, not a wait for a condition.
                     std::thread::sleep(Duration::from_millis(500));
                     continue;
@@ -250,12 +271,11 @@ fn producer_loop(
                 Outcome::Committed => {
                     committed.fetch_add(1, Ordering::SeqCst);
                 }
-                Outcome::Unknown(why) => {
-                    let mut n = lock(&notes);
-                    if n.len() < 200 {
-                        n.push(format!("producer {id} transaction {seq}: unknown: {why}"));
-                    }
-                }
+                Outcome::Unknown(why) => note(
+                    &notes,
+                    cfg.verbose,
+                    format!("producer {id} transaction {seq}: unknown: {why}"),
+                ),
                 Outcome::Aborted => {}
             }
             seq += 1;
@@ -263,8 +283,8 @@ fn producer_loop(
         }
         dangling = recreate;
         if !recreate {
-            // The pace of the workload, serving delivery reports meanwhile.
-            p.poll(cfg.pace);
+            // The pace of the workload, not a wait for a condition.
+            std::thread::sleep(cfg.pace);
             producer = Some(p);
         }
     }
@@ -272,7 +292,11 @@ fn producer_loop(
         // Fence the last producer so its transaction of unknown outcome completes now rather
         // than after transaction.timeout.ms.
         if let Err(e) = new_producer(&bootstrap, id, &cfg) {
-            lock(&notes).push(format!("fencing producer {id} at the end: {e}"));
+            note(
+                &notes,
+                cfg.verbose,
+                format!("fencing producer {id} at the end: {e}"),
+            );
         }
     }
     txns
@@ -400,7 +424,7 @@ impl TxnWorkload {
     /// partition in `last`, stop them; returns their reads and (consumer index, error) pairs.
     /// A consumer that does not catch up is a note, not a finding.
     pub fn finish_consumers(
-        self,
+        mut self,
         last: &BTreeMap<Tp, i64>,
         timeout: Duration,
     ) -> (Vec<Vec<Read>>, Vec<String>) {
@@ -424,7 +448,7 @@ impl TxnWorkload {
         }
         self.stop_consumers.store(true, Ordering::SeqCst);
         let mut out = Vec::new();
-        for (i, r) in self.readers.into_iter().enumerate() {
+        for (i, r) in std::mem::take(&mut self.readers).into_iter().enumerate() {
             let _ = r.thread.join();
             let errors = std::mem::take(&mut *lock(&r.errors));
             if !errors.is_empty() {

@@ -28,6 +28,7 @@ mod coordinator;
 mod describe;
 mod group;
 pub mod offsets;
+mod pending;
 pub mod records;
 mod shard;
 mod timers;

@@ -7,8 +7,8 @@ use weir_coordinator::Shard;
 use crate::classic::ClassicGroup;
 use crate::consumer::ConsumerGroup;
 use crate::group::{Group, Membership};
+use crate::pending::PendingTxnOffsets;
 use crate::records::{self, RecordKey};
-use crate::txn_offsets::PendingTxnOffsets;
 
 /// The groups stored in one `__consumer_offsets` partition, by group id, and the offsets of
 /// transactions not yet completed in it.

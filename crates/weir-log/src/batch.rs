@@ -169,7 +169,8 @@ pub fn set_log_append_time(buf: &mut [u8], total_len: usize, now: i64) {
 /// `producer_id` at `producer_epoch`: transactional attribute bit (0x10) set, base sequence -1
 /// (as Kafka's coordinators write TxnOffsetCommit records), CRC recomputed.
 pub fn set_transactional(buf: &mut [u8], producer_id: i64, producer_epoch: i16) {
-    let attrs = be_i16(buf, 21) | crate::txn_marker::TRANSACTIONAL_BIT;
+    // 0x10: the transactional attribute bit (`txn_marker::TRANSACTIONAL_BIT`).
+    let attrs = be_i16(buf, 21) | 0x10;
     buf[21..23].copy_from_slice(&attrs.to_be_bytes());
     buf[43..51].copy_from_slice(&producer_id.to_be_bytes());
     buf[51..53].copy_from_slice(&producer_epoch.to_be_bytes());
@@ -290,8 +291,8 @@ mod tests {
         let mut b = build_batch_nullable(0, 5, &[(Some(b"k"), Some(b"v")), (Some(b"k2"), None)]);
         set_transactional(&mut b, 42, 3);
         let h = validate_batch(&b).unwrap();
-        assert!(crate::txn_marker::is_transactional(&h));
-        assert!(!crate::txn_marker::is_control(&h));
+        assert_ne!(h.attributes & 0x10, 0, "transactional attribute bit");
+        assert_eq!(h.attributes & 0x20, 0, "not a control batch");
         assert_eq!(
             (h.producer_id, h.producer_epoch, h.base_sequence),
             (42, 3, -1)

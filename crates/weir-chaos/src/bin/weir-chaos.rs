@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use weir_chaos::campaign::{self, Config};
+use weir_chaos::campaign::{self, Config, WorkloadKind};
 use weir_chaos::faults::FaultKind;
 
 /// Seeded randomized fault campaigns against a Weir cluster.
@@ -34,6 +34,17 @@ struct Args {
     /// Print only the summary, not each fault.
     #[arg(long)]
     quiet: bool,
+    /// The workload: `idempotent` (an idempotent producer, a consumer group, admin
+    /// operations) or `txn` (transactional producers and READ_COMMITTED consumers, checked as
+    /// a history: lost committed writes, aborted reads, torn transactions, ...).
+    #[arg(long, default_value = "idempotent")]
+    workload: String,
+    /// Transactional producers (`--workload txn`).
+    #[arg(long, default_value_t = 3)]
+    txn_producers: usize,
+    /// READ_COMMITTED consumers (`--workload txn`).
+    #[arg(long, default_value_t = 2)]
+    txn_consumers: usize,
 }
 
 fn main() {
@@ -59,6 +70,16 @@ fn main() {
     cfg.nodes = args.nodes;
     cfg.keep_logs = args.keep_logs;
     cfg.verbose = !args.quiet;
+    cfg.workload = match WorkloadKind::parse(&args.workload) {
+        Some(w) => w,
+        None => {
+            eprintln!("weir-chaos: unknown workload {:?}", args.workload);
+            std::process::exit(2);
+        }
+    };
+    cfg.txn.producers = args.txn_producers;
+    cfg.txn.consumers = args.txn_consumers;
+    cfg.txn.verbose = cfg.verbose;
     if !args.kinds.is_empty() {
         cfg.kinds = Vec::new();
         for k in &args.kinds {
@@ -75,7 +96,10 @@ fn main() {
         "weir-chaos: seed {seed}; replay with `{}`",
         cfg.replay_command()
     );
-    let summary = campaign::run(&cfg);
+    let summary = match cfg.workload {
+        WorkloadKind::Idempotent => campaign::run(&cfg),
+        WorkloadKind::Txn => weir_chaos::txn_campaign::run(&cfg),
+    };
     println!("{}", summary.report());
     if !summary.ok() {
         std::process::exit(1);

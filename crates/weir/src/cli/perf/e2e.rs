@@ -16,9 +16,10 @@ use rdkafka::producer::{Producer, ThreadedProducer};
 use rdkafka::Offset;
 use serde_json::json;
 
+use super::acks::Acks;
 use super::common::{self, client_config, CommonArgs, Progress};
 use super::consume::{assign, consumer};
-use super::produce::{send, Acks};
+use super::produce::send;
 use super::report::{self, Latency, Throughput};
 use crate::cli::admin::client_error;
 

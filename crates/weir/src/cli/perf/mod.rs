@@ -4,6 +4,7 @@
 //! broker. Every run is bounded: it stops after the requested number of records or
 //! `--duration-secs`, and a watchdog ends the process after `--timeout-secs` whatever happens.
 
+mod acks;
 pub mod common;
 pub mod consume;
 pub mod e2e;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use rdkafka::producer::{Producer, ThreadedProducer};
 
-use super::produce::Acks;
+use super::acks::Acks;
 use super::report::{self, Latency};
 use crate::cli::admin::client_error;
 
