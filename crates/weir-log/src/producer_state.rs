@@ -101,9 +101,19 @@ pub struct ProducerStateManager {
     unreplicated: BTreeMap<i64, i64>,
     /// KIP-890 verification guards: producer id → the guard of a verification started while it
     /// had no ongoing transaction here (Kafka's `VerificationGuard`; not snapshotted).
-    verifications: HashMap<i64, u64>,
+    verifications: HashMap<i64, Verification>,
     /// The last guard handed out.
     last_guard: u64,
+}
+
+/// A KIP-890 verification in progress (Kafka's `VerificationStateEntry`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Verification {
+    guard: u64,
+    /// The epoch of the write being verified.
+    epoch: i16,
+    /// Transaction version 2 (Produce v12+).
+    tv2: bool,
 }
 
 /// The last sequence of a batch: `first + last_offset_delta`, wrapping past `i32::MAX` to 0.
@@ -343,7 +353,16 @@ impl ProducerStateManager {
         timestamp: i64,
         high_watermark: i64,
     ) -> Option<CompletedTxn> {
-        self.verifications.remove(&producer_id);
+        // A marker of the transaction the verified write belongs to (or a later one) voids the
+        // guard: same epoch under the original protocol, a bumped one under version 2, whose
+        // previous transaction's markers carry the epoch of the next transaction's writes.
+        if self
+            .verifications
+            .get(&producer_id)
+            .is_some_and(|v| producer_epoch > v.epoch || (producer_epoch == v.epoch && !v.tv2))
+        {
+            self.verifications.remove(&producer_id);
+        }
         let e = self
             .producers
             .entry(producer_id)
@@ -419,30 +438,46 @@ impl ProducerStateManager {
         before - self.producers.len()
     }
 
-    /// Start verifying a transactional write of `producer_id` (KIP-890): None when it has an
-    /// ongoing transaction here (no verification needed), else a new guard that stays valid
-    /// until a marker for the producer is applied.
-    pub fn begin_verification(&mut self, producer_id: i64) -> Option<u64> {
-        if self
-            .producers
+    /// True when `producer_id` has an ongoing transaction here at exactly `epoch` (Kafka's
+    /// `hasOngoingTransaction(producerId, producerEpoch)`): a write at another epoch — under
+    /// transaction version 2 every transaction has its own epoch — belongs to another
+    /// transaction, even while the previous one's marker has not reached this partition yet.
+    fn ongoing_at(&self, producer_id: i64, epoch: i16) -> bool {
+        self.producers
             .get(&producer_id)
-            .is_some_and(|e| e.current_txn_first_offset.is_some())
-        {
+            .is_some_and(|e| e.current_txn_first_offset.is_some() && e.epoch == epoch)
+    }
+
+    /// Start verifying a transactional write of `producer_id` at `epoch` (KIP-890): None when
+    /// its transaction at that epoch is ongoing here (no verification needed), else a new guard
+    /// that stays valid until a marker of that write's transaction (or a later one) is applied:
+    /// one at `epoch` or above, or — `tv2`, transaction version 2, where a transaction's
+    /// markers carry the next transaction's epoch — above `epoch`.
+    pub fn begin_verification(&mut self, producer_id: i64, epoch: i16, tv2: bool) -> Option<u64> {
+        if self.ongoing_at(producer_id, epoch) {
             return None;
         }
         self.last_guard += 1;
-        self.verifications.insert(producer_id, self.last_guard);
+        self.verifications.insert(
+            producer_id,
+            Verification {
+                guard: self.last_guard,
+                epoch,
+                tv2,
+            },
+        );
         Some(self.last_guard)
     }
 
-    /// True when a transactional write of `producer_id` verified with `guard` may be appended:
-    /// its transaction is ongoing here, or no marker ended a transaction of the producer since
-    /// the verification started.
-    pub fn verified(&self, producer_id: i64, guard: u64) -> bool {
-        self.producers
-            .get(&producer_id)
-            .is_some_and(|e| e.current_txn_first_offset.is_some())
-            || self.verifications.get(&producer_id) == Some(&guard)
+    /// True when a transactional write of `producer_id` at `epoch` verified with `guard` may be
+    /// appended: its transaction at that epoch is ongoing here, or no marker ended a
+    /// transaction of the producer since the verification started.
+    pub fn verified(&self, producer_id: i64, epoch: i16, guard: u64) -> bool {
+        self.ongoing_at(producer_id, epoch)
+            || self
+                .verifications
+                .get(&producer_id)
+                .is_some_and(|v| v.guard == guard && v.epoch == epoch)
     }
 
     /// Every producer's entry (snapshots).

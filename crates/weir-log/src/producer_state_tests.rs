@@ -321,3 +321,41 @@ fn coordinator_batches_skip_sequences_but_not_the_epoch() {
         Check::Append
     );
 }
+
+#[test]
+fn verification_is_needed_for_a_new_epoch_and_a_marker_invalidates_its_guard() {
+    let mut m = ProducerStateManager::default();
+    // No transaction yet: a guard; the write it verifies may go in.
+    let g = m
+        .begin_verification(1, 0, false)
+        .expect("a first write needs verification");
+    assert!(m.verified(1, 0, g));
+    append(&mut m, &txn_header(1, 0, 2, 10)).unwrap();
+    // The transaction at epoch 0 is ongoing: its next writes need no verification ...
+    assert_eq!(m.begin_verification(1, 0, false), None);
+    // ... but a write at epoch 1 (transaction version 2: the next transaction, while this
+    // partition still waits for the previous one's marker) is another transaction.
+    let g1 = m
+        .begin_verification(1, 1, false)
+        .expect("a new epoch needs verification");
+    assert!(m.verified(1, 1, g1));
+    // The previous transaction's marker (bumped epoch under TV2) ends it and the guard with
+    // it: a write verified before the marker must not open a transaction nobody will end.
+    m.apply_marker(1, 1, end(TxnResult::Commit), 12, 100, 0);
+    assert!(!m.verified(1, 1, g1));
+    assert!(m.begin_verification(1, 1, false).is_some());
+}
+
+#[test]
+fn under_transaction_version_2_the_previous_transactions_marker_keeps_the_guard() {
+    let mut m = ProducerStateManager::default();
+    append(&mut m, &txn_header(1, 0, 2, 10)).unwrap();
+    // The next transaction's write at epoch 1 is verified while the previous transaction's
+    // markers (epoch 1 under TV2) are still being written.
+    let g = m.begin_verification(1, 1, true).unwrap();
+    m.apply_marker(1, 1, end(TxnResult::Commit), 12, 100, 0);
+    assert!(m.verified(1, 1, g), "the previous transaction's marker");
+    // Its own transaction's marker (epoch 2) voids it.
+    m.apply_marker(1, 2, end(TxnResult::Abort), 13, 100, 0);
+    assert!(!m.verified(1, 1, g), "its own transaction ended");
+}

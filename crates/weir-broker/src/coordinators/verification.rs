@@ -108,7 +108,7 @@ impl TxnVerifier {
             let Some(log) = self.replicas.log(tp) else {
                 continue;
             };
-            if let Some(guard) = log.begin_verification(pid) {
+            if let Some(guard) = log.begin_verification(pid, epoch, add) {
                 pending.push((tp.clone(), pid, epoch, guard));
             }
         }

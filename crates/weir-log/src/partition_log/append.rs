@@ -24,11 +24,14 @@ impl PartitionLog {
         self.append_from(records, false, None)
     }
 
-    /// Start verifying a transactional write of `producer_id` with its transaction coordinator
-    /// (KIP-890): None when its transaction is already ongoing here, else a guard for
+    /// Start verifying a transactional write of `producer_id` at `epoch` with its transaction
+    /// coordinator (KIP-890; `tv2`: transaction version 2, Produce v12+): None when its
+    /// transaction at that epoch is already ongoing here, else a guard for
     /// [`PartitionLog::append_verified`].
-    pub fn begin_verification(&self, producer_id: i64) -> Option<u64> {
-        self.lock().producers.begin_verification(producer_id)
+    pub fn begin_verification(&self, producer_id: i64, epoch: i16, tv2: bool) -> Option<u64> {
+        self.lock()
+            .producers
+            .begin_verification(producer_id, epoch, tv2)
     }
 
     /// [`PartitionLog::append`] of a write verified as `(producer id, guard)`: refused with
@@ -60,7 +63,10 @@ impl PartitionLog {
     ) -> Result<AppendResult, LogError> {
         let mut inner = self.lock();
         if let Some((producer_id, g)) = guard {
-            if !inner.producers.verified(producer_id, g) {
+            let epoch = records
+                .get(51..53)
+                .map_or(-1, |b| i16::from_be_bytes([b[0], b[1]]));
+            if !inner.producers.verified(producer_id, epoch, g) {
                 return Err(LogError::InvalidTxnState(format!(
                     "the transaction of producer {producer_id} ended in {} while this write was \
                      being verified",
