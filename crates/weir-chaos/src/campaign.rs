@@ -13,6 +13,7 @@ use crate::net::Network;
 use crate::node::{Node, NodeSpec};
 use crate::rng::Rng;
 pub use crate::summary::Summary;
+use crate::txn_java::TxnClient;
 use crate::txn_workload::TxnConfig;
 use crate::workload::{Admin, Disturbances, GroupConsumer, TOPIC};
 
@@ -71,6 +72,8 @@ pub struct Config {
     pub workload: WorkloadKind,
     /// The shape of the transactional workload (for [`WorkloadKind::Txn`]).
     pub txn: TxnConfig,
+    /// The client library of the transactional workload (`--client`).
+    pub client: TxnClient,
 }
 
 impl Config {
@@ -86,6 +89,7 @@ impl Config {
             verbose: false,
             workload: WorkloadKind::Idempotent,
             txn: TxnConfig::default(),
+            client: TxnClient::Rdkafka,
         }
     }
 
@@ -94,7 +98,7 @@ impl Config {
         let kinds: Vec<&str> = self.kinds.iter().map(|k| k.name()).collect();
         let workload = match self.workload {
             WorkloadKind::Idempotent => String::new(),
-            w => format!(" --workload {}", w.name()),
+            w => format!(" --workload {}{}", w.name(), self.client.flag()),
         };
         format!(
             "weir-chaos --seed {} --faults {} --nodes {} --kinds {}{workload}",

@@ -15,14 +15,18 @@
 //! [`workload`] (producer, group consumer, admin operations), [`faults`] (fault kinds, how to
 //! inject and heal them), [`check`] (the checker), [`txn_check`] (the transactional history
 //! and its checker), [`txn_workload`] (transactional producers, READ_COMMITTED consumers, the
-//! final read), [`summary`] (a campaign's result), [`campaign`] (the runner), [`txn_campaign`]
-//! (the runner's body for `--workload txn`).
+//! final read), [`txn_java`] (the same workload run by the Java client), [`summary`] (a
+//! campaign's result), [`campaign`] (the runner), [`txn_campaign`] (the runner's body for
+//! `--workload txn`).
 //!
 //! With `--workload txn` the workload is Jepsen's Kafka workload instead: P transactional
 //! producers writing unique values to several partitions of several topics (committing most
 //! transactions, aborting some), C READ_COMMITTED consumers, a final READ_COMMITTED read, and a
 //! checker for lost committed writes, aborted reads, torn transactions, duplicates,
-//! non-monotonic reads and consumers that disagree with the final read about an offset.
+//! non-monotonic reads and consumers that disagree with the final read about an offset. The
+//! producers and consumers are librdkafka's (`--client rdkafka`, the default) or the Java
+//! client's (`--client java`: the `weir.TxnHistory` program of `tests/java` as a subprocess,
+//! KIP-890 transactions), checked alike.
 //!
 //! The binary under test is the `weir` binary: [`campaign::weir_binary`] takes `WEIR_BIN` or
 //! looks for `weir` next to the running executable (`target/<profile>/weir`), so build it first
@@ -37,5 +41,6 @@ pub mod rng;
 pub mod summary;
 pub mod txn_campaign;
 pub mod txn_check;
+pub mod txn_java;
 pub mod txn_workload;
 pub mod workload;

@@ -36,6 +36,8 @@ pub struct Summary {
     pub unregistered: Vec<usize>,
     /// The transactional history checker's findings (for [`WorkloadKind::Txn`]).
     pub txn: Option<TxnCheck>,
+    /// The client library of the transactional workload (`rdkafka` or `java`).
+    pub client: &'static str,
     /// Every violation, as text (empty = the run passed).
     pub problems: Vec<String>,
     /// Things worth knowing that are not violations.
@@ -59,7 +61,8 @@ impl Summary {
             .collect();
         if let Some(t) = &self.txn {
             return format!(
-                "weir-chaos workload=txn seed={} nodes={} faults={} [{}] txns={} committed={} aborted={} unknown={} (unknown_visible={}) writes={} final_reads={} consumer_reads={} {} divergent_nodes={:?} unregistered={:?} problems={} duration={:.0}s => {}",
+                "weir-chaos workload=txn client={} seed={} nodes={} faults={} [{}] txns={} committed={} aborted={} unknown={} (unknown_visible={}) writes={} final_reads={} consumer_reads={} {} divergent_nodes={:?} unregistered={:?} problems={} duration={:.0}s => {}",
+                self.client,
                 self.seed,
                 self.nodes,
                 self.faults.values().sum::<usize>(),

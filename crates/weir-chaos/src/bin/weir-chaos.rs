@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::Parser;
 use weir_chaos::campaign::{self, Config, WorkloadKind};
 use weir_chaos::faults::FaultKind;
+use weir_chaos::txn_java::TxnClient;
 
 /// Seeded randomized fault campaigns against a Weir cluster.
 #[derive(Parser, Debug)]
@@ -45,6 +46,12 @@ struct Args {
     /// READ_COMMITTED consumers (`--workload txn`).
     #[arg(long, default_value_t = 2)]
     txn_consumers: usize,
+    /// The client library of `--workload txn`: `rdkafka` (librdkafka) or `java` (the Java
+    /// client, KIP-890 transactions: `weir.TxnHistory` of tests/java as a subprocess; build it
+    /// with `mvn -q -B -f tests/java/pom.xml package -DskipTests`, or set
+    /// WEIR_JAVA_CLASSPATH).
+    #[arg(long, default_value = "rdkafka")]
+    client: String,
 }
 
 fn main() {
@@ -77,6 +84,21 @@ fn main() {
             std::process::exit(2);
         }
     };
+    cfg.client = match TxnClient::parse(&args.client) {
+        Some(c) => c,
+        None => {
+            eprintln!("weir-chaos: unknown client {:?}", args.client);
+            std::process::exit(2);
+        }
+    };
+    if cfg.client == TxnClient::Java {
+        if let Err(e) =
+            weir_chaos::txn_java::java_classpath().and_then(|_| weir_chaos::txn_java::java_binary())
+        {
+            eprintln!("weir-chaos: --client java: {e}");
+            std::process::exit(2);
+        }
+    }
     cfg.txn.producers = args.txn_producers;
     cfg.txn.consumers = args.txn_consumers;
     cfg.txn.verbose = cfg.verbose;
