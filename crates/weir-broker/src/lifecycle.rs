@@ -2,10 +2,12 @@
 //! controlled shutdown, and the one-time move of a pre-Raft topic table onto the metadata log.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use kafka_protocol::error::ResponseError;
+use weir_log::PartitionDamage;
 use weir_meta::error::MetaError;
 use weir_meta::image::MetadataImage;
 use weir_meta::raft::MetaNode;
@@ -35,6 +37,9 @@ pub struct Lifecycle {
     applier: Arc<MetadataApplier>,
     heartbeat_interval: Duration,
     controlled_shutdown: bool,
+    /// Set once the first registration of this process took this broker out of the ISRs of the
+    /// partitions whose local copy was truncated because of disk damage.
+    damage_handled: AtomicBool,
 }
 
 impl Lifecycle {
@@ -55,6 +60,7 @@ impl Lifecycle {
             applier,
             heartbeat_interval,
             controlled_shutdown,
+            damage_handled: AtomicBool::new(false),
         }
     }
 
@@ -68,15 +74,35 @@ impl Lifecycle {
     /// new registration until the old session expires, which has the same effect, later).
     /// Found by weir-sim; a stale local image makes the proposal fail validation and the next
     /// heartbeat tick retries.
+    ///
+    /// Disk damage (issue #18): the first registration of this process also takes this broker
+    /// out of the ISR of every partition whose local copy the log manager truncated at open
+    /// because a segment was damaged ([`damaged_leave_isr`]), in the same proposal, so that copy
+    /// never leads and never counts toward the high watermark; it then follows the leader,
+    /// refetches, and rejoins the ISR by the normal catch-up rule.
     pub async fn register(&self) -> Result<(), BrokerError> {
         let me = self.view.identity().clone();
         let mut images = self.view.subscribe();
         let deadline = tokio::time::Instant::now() + REGISTER_RETRY_FOR;
+        let damaged = if self.damage_handled.load(Ordering::Acquire) {
+            Vec::new()
+        } else {
+            self.replicas.logs().damaged_partitions()
+        };
         loop {
             images.borrow_and_update();
-            let records = self.registration_records(&self.view.image());
+            let image = self.view.image();
+            let mut records = self.registration_records(&image);
+            if !damaged.is_empty() {
+                records = damaged_leave_isr(&image, me.node_id, &damaged, records);
+            }
             match self.quorum.propose(records).await {
-                Ok(_) => break,
+                Ok(_) => {
+                    if !damaged.is_empty() && !self.damage_handled.swap(true, Ordering::AcqRel) {
+                        report_damage(&image, me.node_id, &damaged);
+                    }
+                    break;
+                }
                 // The local image lagged (e.g. a restarted learner still catching up): the
                 // fencing records were computed from old partition epochs. Retry on a newer one.
                 Err(MetaError::InvalidUpdateVersion(e) | MetaError::FencedLeaderEpoch(e))
@@ -246,5 +272,171 @@ impl Lifecycle {
         std::fs::rename(&path, path.with_extension("json.migrated"))?;
         tracing::info!(topics = n, "moved weir-topics.json onto the metadata log");
         Ok(())
+    }
+}
+
+/// `records` (a registration) with this broker (`node`) taken out of the ISR of every partition in
+/// `damaged` it is in with other members: a `ChangePartition` per partition, replacing one that
+/// fencing an earlier incarnation put in `records` for it. When it led, the first unfenced other
+/// ISR member leads, else none (the partition waits for a complete copy; an unclean election may
+/// still choose this one). As the only ISR member it stays: no other copy is known to be
+/// complete, so this truncated one is the best there is ([`report_damage`] says what was lost).
+pub fn damaged_leave_isr(
+    image: &MetadataImage,
+    node: i32,
+    damaged: &[PartitionDamage],
+    mut records: Vec<MetadataRecord>,
+) -> Vec<MetadataRecord> {
+    for d in damaged {
+        let Some(p) = image
+            .topics
+            .get(&d.tp.topic)
+            .and_then(|t| t.partitions.get(d.tp.partition as usize))
+        else {
+            continue;
+        };
+        let others: Vec<i32> = p.isr.iter().copied().filter(|r| *r != node).collect();
+        if !p.isr.contains(&node) || others.is_empty() {
+            continue;
+        }
+        let leader = (p.leader == node).then(|| {
+            others
+                .iter()
+                .copied()
+                .filter(|r| image.brokers.get(r).is_some_and(|b| !b.fenced))
+                .min_by_key(|r| p.removing_replicas.contains(r))
+                .unwrap_or(-1)
+        });
+        records.retain(|r| {
+            !matches!(r, MetadataRecord::ChangePartition { topic, partition, .. }
+                if *topic == d.tp.topic && *partition == d.tp.partition)
+        });
+        records.push(MetadataRecord::ChangePartition {
+            topic: d.tp.topic.clone(),
+            partition: d.tp.partition,
+            leader,
+            isr: Some(others),
+            partition_epoch: Some(p.partition_epoch),
+        });
+    }
+    records
+}
+
+/// Log, once registered, what the damage means for each partition: refetched from another
+/// replica, or records lost when this was the only (in-sync) copy.
+fn report_damage(image: &MetadataImage, node: i32, damaged: &[PartitionDamage]) {
+    for d in damaged {
+        let p = image
+            .topics
+            .get(&d.tp.topic)
+            .and_then(|t| t.partitions.get(d.tp.partition as usize));
+        let sole = p.is_none_or(|p| p.isr.iter().all(|r| *r == node));
+        if sole {
+            tracing::error!(
+                partition = %d.tp.dir_name(),
+                truncated_at = d.truncated_at,
+                previous_log_end = d.previous_log_end,
+                "DISK DAMAGE: no other in-sync replica holds this partition: records from offset \
+                 {} to {} were lost to disk damage; this broker keeps and serves the truncated log",
+                d.truncated_at,
+                d.previous_log_end
+            );
+        } else {
+            tracing::warn!(
+                partition = %d.tp.dir_name(),
+                truncated_at = d.truncated_at,
+                previous_log_end = d.previous_log_end,
+                "disk damage: this replica left the ISR; it refetches from the leader and rejoins \
+                 the ISR once caught up"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use uuid::Uuid;
+    use weir_log::TopicPartition;
+    use weir_meta::image::{BrokerInfo, TopicInfo};
+
+    use super::*;
+
+    fn image(leader: i32, isr: Vec<i32>, fenced: &[i32]) -> MetadataImage {
+        let mut img = MetadataImage::default();
+        for id in 1..=3 {
+            img.brokers.insert(
+                id,
+                BrokerInfo {
+                    id,
+                    incarnation: Uuid::from_u128(id as u128),
+                    listeners: vec![],
+                    rack: None,
+                    fenced: fenced.contains(&id),
+                },
+            );
+        }
+        let mut p = PartitionInfo::new(vec![1, 2, 3]);
+        p.leader = leader;
+        p.isr = isr;
+        p.partition_epoch = 7;
+        img.topics.insert(
+            "t".into(),
+            TopicInfo {
+                id: Uuid::from_u128(9),
+                partitions: vec![p],
+                configs: BTreeMap::new(),
+            },
+        );
+        img
+    }
+
+    fn damage() -> Vec<PartitionDamage> {
+        vec![PartitionDamage {
+            tp: TopicPartition::new("t", 0),
+            truncated_at: 5,
+            previous_log_end: 9,
+            segment: "x".into(),
+            position: 0,
+            reason: "test".into(),
+        }]
+    }
+
+    fn change(recs: &[MetadataRecord]) -> Vec<(Option<i32>, Option<Vec<i32>>)> {
+        recs.iter()
+            .filter_map(|r| match r {
+                MetadataRecord::ChangePartition { leader, isr, .. } => Some((*leader, isr.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_damaged_follower_leaves_the_isr() {
+        let recs = damaged_leave_isr(&image(1, vec![1, 2, 3], &[]), 3, &damage(), vec![]);
+        assert_eq!(change(&recs), vec![(None, Some(vec![1, 2]))]);
+    }
+
+    #[test]
+    fn a_damaged_leader_hands_over_to_a_live_isr_member_or_to_none() {
+        let recs = damaged_leave_isr(&image(1, vec![1, 2, 3], &[2]), 1, &damage(), vec![]);
+        assert_eq!(change(&recs), vec![(Some(3), Some(vec![2, 3]))]);
+        // Other ISR members exist but are down: the partition waits for them.
+        let recs = damaged_leave_isr(&image(1, vec![1, 2], &[2]), 1, &damage(), vec![]);
+        assert_eq!(change(&recs), vec![(Some(-1), Some(vec![2]))]);
+    }
+
+    #[test]
+    fn the_only_isr_member_stays_and_fencing_records_are_replaced() {
+        let recs = damaged_leave_isr(&image(1, vec![1], &[]), 1, &damage(), vec![]);
+        assert!(change(&recs).is_empty());
+        // Fencing an earlier incarnation keeps the last ISR member; damage replaces that record.
+        let img = image(1, vec![1, 2], &[2]);
+        let fenced = weir_meta::controller::fence(&img, 1);
+        assert_eq!(change(&fenced), vec![(Some(-1), Some(vec![1]))]);
+        let recs = damaged_leave_isr(&img, 1, &damage(), fenced);
+        assert_eq!(change(&recs), vec![(Some(-1), Some(vec![2]))]);
+        assert!(matches!(recs[0], MetadataRecord::FenceBroker { id: 1 }));
     }
 }

@@ -72,6 +72,29 @@ impl IndexFile {
         max_bytes: u64,
         log_size: u64,
     ) -> Result<Option<IndexFile>, LogError> {
+        let Some(entries) = Self::read_entries(path, kind, log_size)? else {
+            return Ok(None);
+        };
+        let n = kind.entry_len();
+        let file = OpenOptions::new().read(true).write(true).open(path)?;
+        let capacity = (max_bytes as usize / n).max(entries.len() + 2);
+        file.set_len((capacity * n) as u64)?;
+        Ok(Some(IndexFile {
+            kind,
+            path: path.to_path_buf(),
+            file,
+            entries,
+            capacity,
+        }))
+    }
+
+    /// The entries of an index file, read only (no file is changed): `Ok(None)` when the file is
+    /// missing or its entries are not sane for a log of `log_size` bytes.
+    pub fn read_entries(
+        path: &Path,
+        kind: IndexKind,
+        log_size: u64,
+    ) -> Result<Option<Vec<(i64, u32)>>, LogError> {
         let bytes = match std::fs::read(path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -115,16 +138,7 @@ impl IndexFile {
             }
             entries.push((key, value));
         }
-        let file = OpenOptions::new().read(true).write(true).open(path)?;
-        let capacity = (max_bytes as usize / n).max(entries.len() + 2);
-        file.set_len((capacity * n) as u64)?;
-        Ok(Some(IndexFile {
-            kind,
-            path: path.to_path_buf(),
-            file,
-            entries,
-            capacity,
-        }))
+        Ok(Some(entries))
     }
 
     /// True when no more entries fit (the segment must roll).

@@ -22,6 +22,7 @@ pub mod checkpoint;
 mod cleaner;
 mod clock;
 mod config;
+mod damage;
 mod error;
 mod group_commit;
 pub mod index;
@@ -42,6 +43,7 @@ use bytes::Bytes;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{CleanupPolicy, LogConfig, TimestampType};
+pub use damage::PartitionDamage;
 pub use error::{LogError, RecordError};
 pub use group_commit::DurabilityTicket;
 pub use log_manager::{LogManager, CLEAN_SHUTDOWN_FILE};

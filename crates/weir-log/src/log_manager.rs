@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::checkpoint::{self, fsync_dir};
+use crate::damage::{self, PartitionDamage};
 use crate::group_commit::{DurabilityTicket, GroupCommit};
 use crate::partition_log::{CheckpointedOffsets, PartitionLog};
 use crate::{Clock, LogConfig, LogError, TopicPartition};
@@ -40,6 +41,8 @@ pub struct LogManager {
     loaded: Mutex<Checkpoints>,
     /// Serializes checkpoint writes.
     checkpoint_lock: Mutex<()>,
+    /// Partitions truncated at open because a segment was damaged.
+    damaged: Vec<PartitionDamage>,
 }
 
 impl std::fmt::Debug for LogManager {
@@ -68,9 +71,28 @@ fn parse_dir_name(name: &str) -> Option<TopicPartition> {
     Some(TopicPartition::new(topic, p.parse().ok()?))
 }
 
+/// Partition directories (`<topic>-<partition>`) in `dir`, sorted.
+fn partitions_in(dir: &Path) -> Vec<TopicPartition> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.path().is_dir() {
+                if let Some(tp) = parse_dir_name(&e.file_name().to_string_lossy()) {
+                    out.push(tp);
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 impl LogManager {
-    /// Open (creating if needed) `log_dir`. Partition directories found there are opened lazily
-    /// by [`LogManager::get_or_create`]; recovery runs on each if the last shutdown was unclean.
+    /// Open (creating if needed) `log_dir`. Every segment of every partition directory found
+    /// there is checked first, clean shutdown or not (`damage.rs`: CRC32C, lengths, offsets,
+    /// indexes), and a partition is truncated at its first damaged batch
+    /// ([`LogManager::damaged_partitions`]); the partitions are then opened lazily by
+    /// [`LogManager::get_or_create`].
     pub fn open(log_dir: &Path, clock: Arc<dyn Clock>) -> Result<Arc<LogManager>, LogError> {
         std::fs::create_dir_all(log_dir)?;
         let marker = log_dir.join(CLEAN_SHUTDOWN_FILE);
@@ -90,8 +112,28 @@ impl LogManager {
             clean = false;
         }
         if !clean {
-            tracing::info!(dir = %log_dir.display(), "no clean-shutdown marker: partitions are recovered when opened");
+            tracing::info!(dir = %log_dir.display(), "no clean-shutdown marker: torn tails past the recovery points are cut");
         }
+        let started = std::time::Instant::now();
+        let mut damaged = Vec::new();
+        let mut partitions = 0usize;
+        for tp in partitions_in(log_dir) {
+            if tp.topic == "__cluster_metadata" {
+                continue;
+            }
+            partitions += 1;
+            let dir = log_dir.join(tp.dir_name());
+            let recovery_point = cps.recovery.get(&tp).copied();
+            if let Some(d) = damage::check_partition(&tp, &dir, clean, recovery_point)? {
+                damaged.push(d);
+            }
+        }
+        tracing::info!(
+            partitions,
+            damaged = damaged.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "checked every segment (CRC32C) at open"
+        );
         Ok(Arc::new(LogManager {
             dir: log_dir.to_path_buf(),
             clock,
@@ -100,7 +142,15 @@ impl LogManager {
             logs: RwLock::new(HashMap::new()),
             loaded: Mutex::new(cps),
             checkpoint_lock: Mutex::new(()),
+            damaged,
         }))
+    }
+
+    /// Partitions whose log was truncated at open because a segment was damaged (bit flips, a
+    /// cut segment): each with the offset it was truncated at and its previous log end. Such a
+    /// copy must not lead or count toward the high watermark until it has refetched.
+    pub fn damaged_partitions(&self) -> Vec<PartitionDamage> {
+        self.damaged.clone()
     }
 
     /// The directory.
@@ -115,18 +165,7 @@ impl LogManager {
 
     /// Partitions that have a directory on disk.
     pub fn partitions_on_disk(&self) -> Vec<TopicPartition> {
-        let mut out = Vec::new();
-        if let Ok(rd) = std::fs::read_dir(&self.dir) {
-            for e in rd.flatten() {
-                if e.path().is_dir() {
-                    if let Some(tp) = parse_dir_name(&e.file_name().to_string_lossy()) {
-                        out.push(tp);
-                    }
-                }
-            }
-        }
-        out.sort();
-        out
+        partitions_in(&self.dir)
     }
 
     fn read_logs(
@@ -168,7 +207,6 @@ impl LogManager {
             self.commit.clone(),
             self.clock.clone(),
             offsets,
-            self.clean,
         )?);
         logs.insert(tp.clone(), log.clone());
         Ok(log)

@@ -1,5 +1,5 @@
-//! Opening a partition log (with crash recovery of an unclean shutdown), closing it cleanly and
-//! deleting it.
+//! Opening a partition log (its segments were checked and cut by `damage.rs` first), closing it
+//! cleanly and deleting it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,7 +9,7 @@ use super::{CheckpointedOffsets, Inner, PartitionLog};
 use crate::checkpoint::{self, fsync_dir};
 use crate::group_commit::GroupCommit;
 use crate::producer_state;
-use crate::segment::{segment_path, Segment};
+use crate::segment::Segment;
 use crate::{Clock, LogConfig, LogError, TopicPartition};
 
 fn list_segments(dir: &Path) -> Result<Vec<i64>, LogError> {
@@ -33,8 +33,11 @@ fn list_segments(dir: &Path) -> Result<Vec<i64>, LogError> {
 }
 
 impl PartitionLog {
-    /// Open (or create) the partition directory `dir`. When `clean` is false, every segment from
-    /// the one holding the recovery point on is CRC-checked and a torn tail is truncated.
+    /// Open (or create) the partition directory `dir`, whose segments [`LogManager::open`]
+    /// already checked (CRC32C, lengths, offsets) and truncated at the first damaged or torn batch
+    /// (`damage.rs`); offsets, epochs and producer state are clamped to the log end here.
+    ///
+    /// [`LogManager::open`]: crate::LogManager::open
     pub(crate) fn open(
         tp: TopicPartition,
         dir: PathBuf,
@@ -42,7 +45,6 @@ impl PartitionLog {
         commit: Arc<GroupCommit>,
         clock: Arc<dyn Clock>,
         offsets: CheckpointedOffsets,
-        clean: bool,
     ) -> Result<PartitionLog, LogError> {
         let now = clock.now_ms();
         let bases = list_segments(&dir)?;
@@ -60,42 +62,6 @@ impl PartitionLog {
             );
         }
         let recovery_point = offsets.recovery_point.unwrap_or(0);
-        if !clean {
-            let from = bases
-                .iter()
-                .rev()
-                .find(|&&b| b <= recovery_point)
-                .copied()
-                .unwrap_or(i64::MIN);
-            let mut cut_after: Option<i64> = None;
-            for (&b, seg) in segments.range_mut(from..) {
-                if cut_after.is_some() {
-                    break;
-                }
-                let dropped = seg.recover()?;
-                if dropped > 0 {
-                    tracing::warn!(
-                        file = %segment_path(&dir, b, "log").display(),
-                        offset = seg.next_offset()?,
-                        bytes_dropped = dropped,
-                        "recovery truncated a torn or corrupt tail"
-                    );
-                    cut_after = Some(b);
-                }
-            }
-            if let Some(b) = cut_after {
-                let later: Vec<i64> = segments.range(b + 1..).map(|(&k, _)| k).collect();
-                for k in later {
-                    if let Some(s) = segments.remove(&k) {
-                        tracing::warn!(
-                            segment = k,
-                            "recovery deleted a segment after a corrupt one"
-                        );
-                        s.delete_files()?;
-                    }
-                }
-            }
-        }
         if segments.is_empty() {
             let base = offsets.log_start_offset.unwrap_or(0).max(0);
             segments.insert(
