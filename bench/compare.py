@@ -18,6 +18,9 @@ import threading
 import time
 import zipfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kafka_peer  # noqa: E402  (bench/kafka_peer.py: Apache Kafka as a peer broker)
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -86,7 +89,16 @@ E2E_LINGER_MS = 2
 
 def perf(weir, bootstrap, args, timeout=120):
     argv = [weir, "perf", *args, "-b", bootstrap, "--json", "--timeout-secs", str(timeout)]
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 15)
+    for _ in range(50):
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 15)
+        # `weir perf` reads the topic's metadata once, right after its CreateTopics. Apache Kafka
+        # (KRaft) answers CreateTopics once the controller has committed the topic, before the
+        # broker has applied that metadata, so the read can still say UNKNOWN_TOPIC_OR_PARTITION;
+        # it fails before sending anything, and the topic exists: run it again.
+        if r.returncode != 0 and "UNKNOWN_TOPIC_OR_PARTITION" in r.stderr:
+            time.sleep(0.1)
+            continue
+        break
     if r.returncode != 0:
         raise RuntimeError(f"{' '.join(argv[1:])}: {r.stderr.strip()}")
     return json.loads(r.stdout)
@@ -295,6 +307,38 @@ def run_suite(weir, broker, loads, runs, e2e, tag):
     return res
 
 
+def run_kafka(weir, work, loads, runs, e2e, peers, out):
+    """Apache Kafka (bench/kafka_peer.py), page-cache default then log.flush.interval.messages=1,
+    each a fresh single-node KRaft broker; results into peers["kafka"], peers["kafka-durable"]."""
+    try:
+        libs = kafka_peer.kafka_libs()
+    except (RuntimeError, subprocess.TimeoutExpired) as e:
+        log(f"== apache kafka: skipped: {e}")
+        out["kafka_skipped"] = str(e)
+        return
+    out["kafka_version"] = kafka_peer.KAFKA_VERSION
+    for durable in (False, True):
+        name = "kafka-durable" if durable else "kafka"
+        log(f"== apache kafka {kafka_peer.KAFKA_VERSION} ({name}: "
+            f"{'log.flush.interval.messages=1' if durable else 'page cache, Kafka defaults'}; "
+            f"jars in {libs})")
+        k = kafka_peer.KafkaPeer(work, durable=durable, name=name)
+        try:
+            k.start()
+            # The JVM compiles its hot paths during the first seconds of load: one unmeasured
+            # produce + consume of 200,000 records first, so that the medians are of a warm JIT.
+            t = f"{name}-warmup"
+            perf(weir, k.bootstrap, ["produce", "--topic", t, "--num-records", "200000",
+                                     "--record-size", "100", "--acks", "all", "--partitions", "1"])
+            perf(weir, k.bootstrap, ["consume", "--topic", t, "--messages", "200000"])
+            peers[name] = run_suite(weir, k, loads, runs, e2e, name)
+        except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError) as e:
+            log(f"== {name}: failed: {e}")
+            out[f"{name.replace('-', '_')}_failed"] = str(e)
+        finally:
+            k.stop()
+
+
 def med(xs):
     return statistics.median(xs) if xs else float("nan")
 
@@ -369,12 +413,11 @@ def main():
             except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError) as e:
                 log(f"== tansu: failed: {e}")
                 out["tansu_failed"] = str(e)
-        kafka = os.environ.get("KAFKA_HOME") or shutil.which("kafka-server-start.sh")
-        why = ("no Apache Kafka distribution here (KAFKA_HOME unset, kafka-server-start.sh not "
-               "on PATH) and none is packaged in the registries this machine reaches"
-               if not kafka else f"found {kafka}, but driving Kafka is not implemented yet")
-        log(f"== apache kafka: skipped: {why}")
-        out["kafka_skipped"] = why
+        if os.environ.get("SKIP_KAFKA") == "1":
+            out["kafka_skipped"] = "SKIP_KAFKA=1"
+            log("== apache kafka: skipped (SKIP_KAFKA=1)")
+        else:
+            run_kafka(args.weir, work, loads, runs, e2e, peers, out)
     out.update(peers)
 
     report(out, loads, base, res_w, peers, rate)
@@ -478,9 +521,41 @@ def report(out, loads, base, res_w, peers, rate):
             print(f"End-to-end at {r:,} rec/s: weir p50/p99 {med(e['p50']):.2f}/"
                   f"{med(e['p99']):.2f} ms, {name} {med(pe['p50']):.2f}/{med(pe['p99']):.2f} ms, "
                   f"p99 ratio weir÷{name} **{ratio(med(e['p99']), med(pe['p99'])):.3f}**")
-    for k in ("tansu_skipped", "tansu_failed", "kafka_skipped"):
+    if peers:
+        report_side_by_side(res_w, peers, loads, rate)
+    for k in ("tansu_skipped", "tansu_failed", "kafka_skipped", "kafka_failed",
+              "kafka_durable_failed"):
         if k in out:
             print(f"\n{k.replace('_', ' ')}: {out[k]}")
+
+
+def report_side_by_side(res_w, peers, loads, rate):
+    """One table with every broker of the run: medians, and Weir ÷ Kafka where Kafka ran."""
+    names = ["weir", *peers]
+    allres = {"weir": res_w, **peers}
+    print()
+    print("All brokers of this run side by side (medians; CPU: broker process CPU-seconds per "
+          "million records):")
+    print()
+    print("| workload | metric | " + " | ".join(names) + "".join(
+        f" | weir ÷ {p}" for p in peers if p.startswith("kafka")) + " |")
+    print("|---|---|" + "---:|" * (len(names) + sum(p.startswith("kafka") for p in peers)))
+    rows = [("produce rec/s", "produce_rps", "{:,.0f}"), ("produce p99 ms", "produce_p99_ms", "{:.1f}"),
+            ("produce CPU s/M", "produce_cpu_per_m", "{:.2f}"),
+            ("consume rec/s", "consume_rps", "{:,.0f}"),
+            ("consume CPU s/M", "consume_cpu_per_m", "{:.2f}")]
+    for wid, *_ in loads:
+        for label, key, fmt in rows:
+            vals = {n: med(allres[n][wid][key]) for n in names}
+            cells = [fmt.format(vals[n]) for n in names]
+            cells += [f"{ratio(vals['weir'], vals[p]):.2f}" for p in peers if p.startswith("kafka")]
+            print(f"| {wid} | {label} | " + " | ".join(cells) + " |")
+    for label, r in (("e2e", rate), ("e2e-light", 1000)):
+        for q in ("p50", "p99"):
+            vals = {n: med(allres[n][label][q]) for n in names}
+            cells = [f"{vals[n]:.2f}" for n in names]
+            cells += [f"{ratio(vals['weir'], vals[p]):.2f}" for p in peers if p.startswith("kafka")]
+            print(f"| e2e {r:,} rec/s | {q} ms | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
 # Side-by-side broker benchmark (issue #9): Weir (release build, durable defaults) against the
 # physical baselines measured in the same run (fdatasync'd disk appends, loopback TCP) and, when it
-# can be obtained from PyPI, Tansu (in-memory storage). Every load comes from `weir perf`
-# (librdkafka), the same client for every broker. Loopback only.
+# can be obtained from PyPI, Tansu (in-memory storage), and Apache Kafka 4.4.0 (jars from Maven
+# Central, bench/kafka_peer.py) twice: with its page-cache default and with
+# log.flush.interval.messages=1. Every load comes from `weir perf` (librdkafka), the same client for
+# every broker. Loopback only.
 #
 #   bash bench/compare.sh --quick     # 3 runs of a few workloads, well under 3 minutes
 #   bash bench/compare.sh             # every workload of the issue, 5 runs each
 #
 # Environment: TANSU_BIN=/path/to/tansu to use a given Tansu binary; SKIP_PEERS=1 for Weir only;
-# KAFKA_HOME=/path/to/kafka to note a local Kafka (not driven yet: see docs/benchmarks.md);
+# SKIP_KAFKA=1 to leave Apache Kafka out (it needs java and mvn; jars cached in
+# ~/.cache/weir-kafka-4.4.0); CARGO_TARGET_DIR is honoured for the release build;
 # WEIR_BEFORE=/path/to/older/weir to measure an older build in the same run (after ÷ before table).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if [[ ! -x "$ROOT/target/release/weir" || "${BUILD:-1}" == 1 ]]; then
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+if [[ ! -x "$TARGET/release/weir" || "${BUILD:-1}" == 1 ]]; then
     echo "== cargo build --release -p weir" >&2
     (cd "$ROOT" && cargo build --release -p weir >&2)
 fi
 extra=()
 [[ -n "${WEIR_BEFORE:-}" ]] && extra=(--weir-before "$WEIR_BEFORE")
-exec python3 "$ROOT/bench/compare.py" --weir "$ROOT/target/release/weir" "${extra[@]}" "$@"
+exec python3 "$ROOT/bench/compare.py" --weir "$TARGET/release/weir" "${extra[@]}" "$@"

@@ -35,6 +35,8 @@ step "python venv (.venv) with confluent-kafka, kafka-python, pytest"
 # --- Java clients (kafka-clients pinned in tests/java/pom.xml, from Maven Central) ---------
 step "maven: the Java client programs (tests/java)"
 mvn -q -B -f tests/java/pom.xml package -DskipTests
+step "maven: Apache Kafka 4.4.0 jars for the CLI-tool tests (cached in ~/.cache/weir-kafka-4.4.0)"
+python3 bench/kafka_peer.py libs >/dev/null
 
 # --- Go and JavaScript clients (tests/go, tests/js; pinned by go.sum and package-lock.json) ---
 # confluent-kafka-javascript builds librdkafka from source here (~10 min): CI installs the npm
