@@ -164,7 +164,7 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
             ResponseKind::DescribeProducers(describe_producers::handle(replicas, view, v, r).await)
         }
         RequestKind::ShareGroupHeartbeat(r) => ResponseKind::ShareGroupHeartbeat(
-            share_group_heartbeat::handle(&b.share_groups, &b.share, ctx, v, r).await,
+            share_group_heartbeat::handle(&b.share_groups, ctx, v, r).await,
         ),
         RequestKind::ShareGroupDescribe(r) => ResponseKind::ShareGroupDescribe(
             share_group_describe::handle(&b.share_groups, view, v, r).await,

@@ -1,6 +1,7 @@
 //! ShareGroupHeartbeat (key 76, v1): share-group membership on the group's coordinator
-//! (KIP-932). A member that leaves (epoch -1) has its acquired records on the share-partitions
-//! this broker leads released at once; elsewhere their locks expire.
+//! (KIP-932). A member that leaves (epoch -1) keeps its share sessions: as in Kafka, its records
+//! are released when it closes them (ShareFetch / ShareAcknowledge with epoch -1, which a
+//! closing client sends after leaving) or when their locks expire.
 
 use kafka_protocol::messages::share_group_heartbeat_response::{Assignment, TopicPartitions};
 use kafka_protocol::messages::{ShareGroupHeartbeatRequest, ShareGroupHeartbeatResponse};
@@ -10,13 +11,11 @@ use weir_share_coordinator::HeartbeatRequest;
 use super::context::RequestContext;
 use crate::error::BrokerError;
 use crate::share::groups::ShareGroupCoordinator;
-use crate::share::manager::SharePartitionManager;
 
 /// Join (epoch 0), heartbeat, or leave (-1); errors as Kafka (NOT_COORDINATOR,
 /// UNKNOWN_MEMBER_ID, FENCED_MEMBER_EPOCH, INVALID_REQUEST, GROUP_MAX_SIZE_REACHED).
 pub async fn handle(
     groups: &ShareGroupCoordinator,
-    share: &SharePartitionManager,
     ctx: &RequestContext,
     _version: i16,
     req: ShareGroupHeartbeatRequest,
@@ -35,11 +34,7 @@ pub async fn handle(
     };
     let mut resp = ShareGroupHeartbeatResponse::default();
     match groups.heartbeat(hb).await {
-        Ok((r, left)) => {
-            if let Some(m) = left {
-                share.sessions().drop_member(&m.group_id, &m.member_id);
-                share.release_member(&m.group_id, &m.member_id, None).await;
-            }
+        Ok((r, _left)) => {
             resp.member_id = Some(StrBytes::from_string(r.member_id));
             resp.member_epoch = r.member_epoch;
             resp.heartbeat_interval_ms = r.heartbeat_interval_ms;

@@ -276,11 +276,10 @@ impl SharePartitionManager {
         let Some(l) = g.as_mut() else {
             return Ok(());
         };
-        let t = l.part.acknowledge(member, batches, &limits, now)?;
+        l.part.acknowledge(member, batches, &limits, now)?;
         self.persist(key, &mut g).await?;
-        if t.released > 0 {
-            self.bump();
-        }
+        // Released records, or a window that moved on: waiting fetches may acquire now.
+        self.bump();
         Ok(())
     }
 
@@ -322,7 +321,8 @@ impl SharePartitionManager {
     }
 
     /// The timer: release expired acquisition locks (persisting the change) on every loaded
-    /// share-partition, and forget share-partitions this broker no longer leads.
+    /// share-partition, forget share-partitions this broker no longer leads, and copy pending
+    /// dead letters (`dlq`).
     pub async fn tick(&self) {
         let now = self.clock.now_ms();
         let mut any = false;
@@ -351,6 +351,7 @@ impl SharePartitionManager {
         if any {
             self.bump();
         }
+        self.copy_dead_letters().await;
     }
 
     /// Delete every share-partition state of `group` (DeleteGroups of an empty share group):

@@ -6,6 +6,7 @@
 //! `coordinators`).
 
 pub mod configs;
+pub mod dlq;
 pub mod groups;
 pub mod manager;
 pub mod read;
