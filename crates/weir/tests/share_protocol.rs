@@ -92,8 +92,7 @@ fn alter_group(c: &mut RawClient, name: &str, value: &str) -> i16 {
     r.configs = vec![cfg];
     let mut req = IncrementalAlterConfigsRequest::default();
     req.resources = vec![r];
-    let resp: IncrementalAlterConfigsResponse =
-        c.call(ApiKey::IncrementalAlterConfigs, 1, &req);
+    let resp: IncrementalAlterConfigsResponse = c.call(ApiKey::IncrementalAlterConfigs, 1, &req);
     resp.responses[0].error_code
 }
 
@@ -116,7 +115,10 @@ fn share_protocol_errors_are_kafkas() {
     assert_eq!(acked.responses[0].partitions[0].error_code, 121);
     // The session moved on to epoch 2; closing it works once.
     assert_eq!(fetch(&mut c, id, 2).error_code, 0);
-    assert_eq!(acknowledge(&mut c, id, -1).responses[0].partitions[0].error_code, 121);
+    assert_eq!(
+        acknowledge(&mut c, id, -1).responses[0].partitions[0].error_code,
+        121
+    );
     assert_eq!(acknowledge(&mut c, id, -1).error_code, 122);
 
     // Membership: join, a wrong epoch is fenced (110), an unknown member is 25.
@@ -124,14 +126,26 @@ fn share_protocol_errors_are_kafkas() {
     assert_eq!(joined.error_code, 0);
     assert!(joined.member_epoch > 0);
     assert!(joined.assignment.is_some());
-    assert_eq!(heartbeat(&mut c, joined.member_epoch + 7, "m1").error_code, 110);
+    assert_eq!(
+        heartbeat(&mut c, joined.member_epoch + 7, "m1").error_code,
+        110
+    );
     assert_eq!(heartbeat(&mut c, 3, "nobody").error_code, 25);
 
     // Group configs: out of bounds or unknown names are INVALID_CONFIG (40).
-    assert_eq!(alter_group(&mut c, "share.record.lock.duration.ms", "10"), 40);
+    assert_eq!(
+        alter_group(&mut c, "share.record.lock.duration.ms", "10"),
+        40
+    );
     assert_eq!(alter_group(&mut c, "share.no.such.config", "1"), 40);
-    assert_eq!(alter_group(&mut c, "share.auto.offset.reset", "sometimes"), 40);
-    assert_eq!(alter_group(&mut c, "share.auto.offset.reset", "earliest"), 0);
+    assert_eq!(
+        alter_group(&mut c, "share.auto.offset.reset", "sometimes"),
+        40
+    );
+    assert_eq!(
+        alter_group(&mut c, "share.auto.offset.reset", "earliest"),
+        0
+    );
 
     // FindCoordinator for a share key (key type 2): the leader of its __share_group_state
     // partition, this node.

@@ -73,7 +73,7 @@ pub async fn handle(
             let mut d = PartitionData::default();
             d.partition_index = k.1;
             let (leader, epoch) = leader_of(view, k.0, k.1);
-            d.current_leader.leader_id = leader.into();
+            d.current_leader.leader_id = leader;
             d.current_leader.leader_epoch = epoch;
             if let Err(e) = r {
                 d.error_code = e.code();

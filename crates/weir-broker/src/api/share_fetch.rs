@@ -33,7 +33,7 @@ fn part<'a>(
         let mut d = PartitionData::default();
         d.partition_index = k.1;
         let (leader, epoch) = leader_of(view, k.0, k.1);
-        d.current_leader.leader_id = leader.into();
+        d.current_leader.leader_id = leader;
         d.current_leader.leader_epoch = epoch;
         d.records = Some(Bytes::new());
         d

@@ -35,6 +35,13 @@ pub const H_DELIVERY_COUNT: &str = "__dlq.errors.delivery.count";
 /// Why.
 pub const H_MESSAGE: &str = "__dlq.errors.message";
 
+/// A source record's key, value and headers.
+type SourceRecord = (
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+    Vec<(Vec<u8>, Option<Vec<u8>>)>,
+);
+
 fn reason(c: &DeadLetterCandidate) -> &'static str {
     match c.reason {
         Some(DeadLetterReason::Rejected) => "Record rejected by the consumer",
@@ -113,8 +120,7 @@ impl SharePartitionManager {
         let src = self.replicas.require_log(topic, key.partition)?;
         let read = src.read(c.offset, 1, src.log_end_offset())?;
         let bytes = read.records.to_bytes()?;
-        let mut source: Option<(Option<Vec<u8>>, Option<Vec<u8>>, Vec<(Vec<u8>, Option<Vec<u8>>)>)> =
-            None;
+        let mut source: Option<SourceRecord> = None;
         if !bytes.is_empty() {
             let h = check_integrity(&bytes)?;
             let batch = &bytes[..h.total_len];
@@ -151,7 +157,9 @@ impl SharePartitionManager {
         let rec: HeaderRecord<'_> = (now, k, v, headers);
         let batch = build_batch_with_headers(0, std::slice::from_ref(&rec));
         let tp = TopicPartition::new(dlq, dp);
-        let appended = self.replicas.append(&tp, &batch, AppendOrigin::Coordinator)?;
+        let appended = self
+            .replicas
+            .append(&tp, &batch, AppendOrigin::Coordinator)?;
         self.replicas.await_durable(&appended).await?;
         self.replicas
             .await_acks(&appended, std::time::Duration::from_secs(30))
