@@ -90,7 +90,8 @@ mod tests {
         assert_eq!(supported_range(ApiKey::Produce), Some((3, 12)));
         assert_eq!(supported_range(ApiKey::JoinGroup), Some((0, 9)));
         assert_eq!(supported_range(ApiKey::InitProducerId), Some((0, 5)));
-        assert_eq!(supported_range(ApiKey::AddPartitionsToTxn), None);
+        assert_eq!(supported_range(ApiKey::AddPartitionsToTxn), Some((0, 5)));
+        assert_eq!(supported_range(ApiKey::ShareFetch), Some((1, 1)));
         assert_eq!(api_versions_response(35).api_keys.len(), SUPPORTED.len());
     }
 }
