@@ -175,6 +175,15 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
         RequestKind::ShareAcknowledge(r) => {
             ResponseKind::ShareAcknowledge(share_acknowledge::handle(&b.share, view, v, r).await)
         }
+        RequestKind::InitializeShareGroupState(r) => ResponseKind::InitializeShareGroupState(
+            share_group_state::initialize(b.share.state(), v, r).await,
+        ),
+        RequestKind::ReadShareGroupState(r) => {
+            ResponseKind::ReadShareGroupState(share_group_state::read(b.share.state(), v, r).await)
+        }
+        RequestKind::WriteShareGroupState(r) => ResponseKind::WriteShareGroupState(
+            share_group_state::write(b.share.state(), v, r).await,
+        ),
         _ => {
             let key = ctx.header.request_api_key;
             return Box::pin(async move {

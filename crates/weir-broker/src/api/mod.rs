@@ -47,6 +47,7 @@ pub mod share_acknowledge;
 pub mod share_fetch;
 pub mod share_group_describe;
 pub mod share_group_heartbeat;
+pub mod share_group_state;
 pub mod sync_group;
 pub mod txn_offset_commit;
 pub mod write_txn_markers;

@@ -247,7 +247,7 @@ impl Broker {
         let share = Arc::new(SharePartitionManager::new(
             replicas.clone(),
             view.clone(),
-            share_state,
+            crate::share::persister::Persister::new(share_state, view.clone(), peers.clone()),
             config.share.clone(),
             clock.clone(),
         ));

@@ -6,11 +6,9 @@
 //! [`ShareStateCoordinator::write_state`] before the request that made it is answered. A failed
 //! write drops the in-memory state, so the next use reloads what is durable.
 //!
-//! The state is written to the local share coordinator: this works on a single node and
-//! whenever the leader of a data partition also leads the share-partition's
-//! `__share_group_state` partition; otherwise the share coordinator answers NOT_COORDINATOR,
-//! passed to the client (Weir does not forward Read/WriteShareGroupState to another broker
-//! yet — see the README's differences from Kafka).
+//! The state goes through the [`Persister`]: the local share coordinator when this broker
+//! leads the share-partition's `__share_group_state` partition, else Initialize / Read /
+//! WriteShareGroupState to that partition's leader.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,11 +20,12 @@ use tokio::sync::{watch, Mutex as AsyncMutex, OwnedMutexGuard};
 use weir_coordinator::Clock;
 use weir_log::PartitionLog;
 use weir_share_coordinator::{
-    AckBatch, AcquiredRange, AutoOffsetReset, IsolationLevel, ShareError, ShareGroupConfig,
-    ShareKey, SharePartition, ShareStateCoordinator, TopicId,
+    AckBatch, AcquiredRange, AutoOffsetReset, IsolationLevel, ShareGroupConfig, ShareKey,
+    SharePartition, ShareStateCoordinator, TopicId,
 };
 
 use super::configs::group_config;
+use super::persister::Persister;
 use super::read::read_batches;
 use super::sessions::ShareSessions;
 use crate::config::ShareSettings;
@@ -59,7 +58,7 @@ pub struct SharePartitionManager {
     sessions: Mutex<ShareSessions>,
     pub(crate) replicas: Arc<ReplicaManager>,
     pub(crate) view: Arc<MetadataView>,
-    state: Arc<ShareStateCoordinator>,
+    state: Persister,
     settings: ShareSettings,
     clock: Arc<dyn Clock>,
     released: watch::Sender<u64>,
@@ -75,7 +74,7 @@ impl SharePartitionManager {
     pub fn new(
         replicas: Arc<ReplicaManager>,
         view: Arc<MetadataView>,
-        state: Arc<ShareStateCoordinator>,
+        state: Persister,
         settings: ShareSettings,
         clock: Arc<dyn Clock>,
     ) -> Self {
@@ -147,7 +146,6 @@ impl SharePartitionManager {
         epoch: i32,
         log: &PartitionLog,
     ) -> Result<Loaded, BrokerError> {
-        self.state.ensure_topic().await?;
         let read = retry(|| self.state.read_state(key)).await?;
         let (part, state_epoch) = match read {
             Some(s) => {
@@ -195,7 +193,7 @@ impl SharePartitionManager {
         if let Err(e) = out {
             tracing::warn!(key = %key.coordinator_key(), error = %e, "share state write failed; state reloaded on next use");
             **g = None;
-            return Err(e.into());
+            return Err(e);
         }
         Ok(())
     }
@@ -369,29 +367,30 @@ impl SharePartitionManager {
         for t in self.view.topics() {
             for p in 0..t.partitions {
                 let key = share_key(group, t.id, p);
-                if self.state.check(&key).is_err() {
+                let local = self.state.local();
+                if local.check(&key).is_err() {
                     continue;
                 }
-                if self.state.read_state(&key).await?.is_some() {
-                    self.state.delete_state(&key).await?;
+                if local.read_state(&key).await?.is_some() {
+                    local.delete_state(&key).await?;
                 }
             }
         }
         Ok(())
     }
 
-    /// The share coordinator (for FindCoordinator key type 2).
+    /// The local share coordinator (FindCoordinator key type 2, the state RPCs).
     pub fn state(&self) -> &ShareStateCoordinator {
-        &self.state
+        self.state.local()
     }
 }
 
 /// Run a share-coordinator call, retrying while its partition is loading or the topic is being
 /// created (up to 10 s).
-async fn retry<T, F, Fut>(mut f: F) -> Result<T, ShareError>
+async fn retry<T, F, Fut>(mut f: F) -> Result<T, BrokerError>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, ShareError>>,
+    Fut: std::future::Future<Output = Result<T, BrokerError>>,
 {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {

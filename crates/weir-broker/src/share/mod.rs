@@ -9,5 +9,6 @@ pub mod configs;
 pub mod dlq;
 pub mod groups;
 pub mod manager;
+pub mod persister;
 pub mod read;
 pub mod sessions;
