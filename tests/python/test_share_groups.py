@@ -272,3 +272,56 @@ def test_kill9_restart_keeps_acknowledgements(tmp_path):
         c2.close()
     finally:
         b.stop()
+
+
+def test_three_node_cluster(tmp_path):
+    """Six partitions led by three brokers: share-partition state whose __share_group_state
+    partition another broker leads goes there (Read/Write/InitializeShareGroupState), and a
+    group resumes where it left off."""
+    import random
+    import signal
+    import socket
+
+    from conftest import ROOT
+    base = random.randrange(20000, 40000, 7)
+    weir = str(ROOT / "target" / "debug" / "weir")
+    proc = subprocess.Popen([weir, "dev-cluster", "--nodes", "3", "--dir", str(tmp_path / "c"),
+                             "--base-port", str(base), "--", *LOW_LOCK],
+                            stdout=open(tmp_path / "cluster.out", "ab"), stderr=subprocess.STDOUT)
+    try:
+        bs = ",".join(f"127.0.0.1:{base + 100 * i}" for i in range(3))
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                for i in range(3):
+                    socket.create_connection(("127.0.0.1", base + 100 * i), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        admin = AdminClient({"bootstrap.servers": bs})
+        for _ in range(100):
+            try:
+                admin.create_topics([NewTopic("spread", 6, 3)])["spread"].result()
+                break
+            except Exception:  # noqa: BLE001 - the cluster is still electing / registering
+                time.sleep(0.3)
+        group_configs(bs, "g-spread", share_auto_offset_reset="earliest")
+        p = Producer({"bootstrap.servers": bs})
+        for i in range(60):
+            p.produce("spread", key=str(i).encode(), value=f"a{i}".encode(), partition=i % 6)
+        p.flush()
+        c = share_consumer(bs, "g-spread", "spread")
+        got = poll_until(c, lambda g: len(g) >= 60, timeout=90)
+        assert sorted(v for _, v, _ in got) == sorted(f"a{i}".encode() for i in range(60))
+        c.commit_sync()
+        c.close()
+        for i in range(6):
+            p.produce("spread", value=f"b{i}".encode(), partition=i)
+        p.flush()
+        c = share_consumer(bs, "g-spread", "spread")
+        again = poll_until(c, lambda g: len(g) >= 6, timeout=90)
+        assert sorted(v for _, v, _ in again) == sorted(f"b{i}".encode() for i in range(6)), again
+        c.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)

@@ -85,7 +85,10 @@ impl Persister {
             .map_or(0, |t| t.partitions);
         let p = weir_share_coordinator::partition_for(&key.coordinator_key(), n.max(1));
         match self.view.partition(SHARE_GROUP_STATE_TOPIC, p) {
-            Some(i) if i.leader >= 0 && i.leader != self.view.node_id() => Ok(Some(i.leader)),
+            Some(i) if i.leader >= 0 && i.leader != self.view.node_id() => {
+                tracing::debug!(key = %key.coordinator_key(), leader = i.leader, "share state forwarded");
+                Ok(Some(i.leader))
+            }
             _ => Err(BrokerError::kafka(
                 ResponseError::CoordinatorNotAvailable,
                 format!("{SHARE_GROUP_STATE_TOPIC}-{p} has no leader"),
