@@ -52,8 +52,8 @@ pub struct ShareSettings {
     pub max_size: usize,
     /// `group.share.max.share.sessions`: share sessions per broker.
     pub max_share_sessions: usize,
-    /// `errors.deadletterqueue.auto.create.topics.enable`: a missing DLQ topic is created
-    /// (with the source topic's partition count) on first use.
+    /// `errors.deadletterqueue.auto.create.topics.enable` (KIP-1191): parsed with Kafka's
+    /// default (false) but not acted on yet — DLQ topics are created by hand.
     pub dlq_auto_create: bool,
 }
 
