@@ -113,3 +113,15 @@ impl From<weir_group_coordinator::CoordinatorError> for BrokerError {
         }
     }
 }
+
+impl From<weir_share_coordinator::ShareError> for BrokerError {
+    /// A share-group refusal keeps its Kafka error code (INVALID_RECORD_STATE,
+    /// FENCED_MEMBER_EPOCH, NOT_COORDINATOR, …).
+    fn from(e: weir_share_coordinator::ShareError) -> Self {
+        BrokerError::Kafka {
+            code: ResponseError::try_from_code(e.code())
+                .unwrap_or(ResponseError::UnknownServerError),
+            message: e.message(),
+        }
+    }
+}

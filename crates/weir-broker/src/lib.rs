@@ -6,7 +6,8 @@
 //! replication, high watermarks) → `applier` (applies images to logs, replicas and
 //! coordinators) → `admin` (topic and reassignment proposals) → `coordinators` (storage and
 //! ownership adapters of the coordinator runtime) and `lifecycle` (registration, heartbeats,
-//! controlled shutdown) → `broker` (start-up wiring) → `api` (request context, dispatch table,
+//! controlled shutdown) → `share` (share groups: membership, share-partitions, sessions) →
+//! `broker` (start-up wiring) → `api` (request context, dispatch table,
 //! one file per Kafka API) → `server` (listeners, connections, background tasks).
 //! See docs/architecture.md.
 
@@ -23,6 +24,7 @@ pub mod metadata;
 pub mod peers;
 pub mod replica;
 pub mod server;
+pub mod share;
 
 pub use broker::Broker;
 pub use config::BrokerConfig;

@@ -215,6 +215,24 @@ pub type TimedRecord<'a> = (i64, Option<&'a [u8]>, Option<&'a [u8]>);
 /// Build a valid uncompressed CreateTime batch whose records carry their own timestamps: the base
 /// timestamp is the first record's, the max timestamp the largest (tests, tools).
 pub fn build_batch_timed(base_offset: i64, records: &[TimedRecord<'_>]) -> Vec<u8> {
+    let with: Vec<HeaderRecord<'_>> = records
+        .iter()
+        .map(|&(ts, k, v)| (ts, k, v, Vec::new()))
+        .collect();
+    build_batch_with_headers(base_offset, &with)
+}
+
+/// A (timestamp, key, value, headers) record; header values may be null.
+pub type HeaderRecord<'a> = (
+    i64,
+    Option<&'a [u8]>,
+    Option<&'a [u8]>,
+    Vec<(&'a str, Option<&'a [u8]>)>,
+);
+
+/// Build a valid uncompressed CreateTime batch of records with headers (e.g. dead-letter
+/// copies with their `__dlq.errors.*` headers).
+pub fn build_batch_with_headers(base_offset: i64, records: &[HeaderRecord<'_>]) -> Vec<u8> {
     fn varint(out: &mut Vec<u8>, v: i64) {
         let mut z = ((v << 1) ^ (v >> 63)) as u64;
         loop {
@@ -238,13 +256,17 @@ pub fn build_batch_timed(base_offset: i64, records: &[TimedRecord<'_>]) -> Vec<u
     let base_ts = records.first().map_or(-1, |r| r.0);
     let max_ts = records.iter().map(|r| r.0).max().unwrap_or(-1);
     let mut body = Vec::new();
-    for (i, (ts, k, v)) in records.iter().enumerate() {
+    for (i, (ts, k, v, headers)) in records.iter().enumerate() {
         let mut r = vec![0u8]; // attributes
         varint(&mut r, ts - base_ts);
         varint(&mut r, i as i64); // offset delta
         nullable(&mut r, *k);
         nullable(&mut r, *v);
-        varint(&mut r, 0); // headers
+        varint(&mut r, headers.len() as i64);
+        for (hk, hv) in headers {
+            nullable(&mut r, Some(hk.as_bytes()));
+            nullable(&mut r, *hv);
+        }
         varint(&mut body, r.len() as i64);
         body.extend_from_slice(&r);
     }

@@ -20,6 +20,8 @@ pub struct RecordView<'a> {
     pub tombstone: bool,
     /// Value (None = null value, a tombstone).
     pub value: Option<&'a [u8]>,
+    /// The record's headers (key, value).
+    pub headers: Vec<(&'a [u8], Option<&'a [u8]>)>,
 }
 
 fn varint(buf: &[u8], pos: &mut usize) -> Result<i64, LogError> {
@@ -83,7 +85,16 @@ pub fn parse_records<'a>(
         let key = take(body, &mut pos, klen)?;
         let vlen = varint(body, &mut pos)?;
         let value = take(body, &mut pos, vlen)?;
+        let count = varint(body, &mut pos)?;
+        let mut headers = Vec::new();
+        for _ in 0..count.clamp(0, 1 << 16) {
+            let hk = varint(body, &mut pos)?;
+            let hk = take(body, &mut pos, hk)?.unwrap_or_default();
+            let hv = varint(body, &mut pos)?;
+            headers.push((hk, take(body, &mut pos, hv)?));
+        }
         out.push(RecordView {
+            headers,
             span: start..rec_end,
             timestamp_delta,
             offset_delta,

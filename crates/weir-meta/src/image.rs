@@ -45,6 +45,9 @@ pub struct MetadataImage {
     pub topics: BTreeMap<String, TopicInfo>,
     /// Broker config overrides.
     pub broker_configs: BTreeMap<i32, BTreeMap<String, String>>,
+    /// Group config overrides (share groups' `share.*` configs), by group id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub group_configs: BTreeMap<String, BTreeMap<String, String>>,
     /// First producer id not yet handed out.
     pub next_producer_id: i64,
     /// The cluster id, once agreed (snapshots written before it existed have none).
@@ -258,11 +261,17 @@ impl MetadataImage {
                             .configs
                     }
                     ConfigResource::Broker(b) => self.broker_configs.entry(*b).or_default(),
+                    ConfigResource::Group(g) => self.group_configs.entry(g.clone()).or_default(),
                 };
                 match value {
                     Some(v) => map.insert(key.clone(), v.clone()),
                     None => map.remove(key),
                 };
+                if let ConfigResource::Group(g) = resource {
+                    if self.group_configs.get(g).is_some_and(|m| m.is_empty()) {
+                        self.group_configs.remove(g);
+                    }
+                }
             }
             MetadataRecord::AllocateProducerIds { count, .. } => {
                 if *count < 1 {

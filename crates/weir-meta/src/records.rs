@@ -83,6 +83,8 @@ pub enum ConfigResource {
     Topic(String),
     /// A broker by id.
     Broker(i32),
+    /// A group by id (share group configs, KIP-932: resource type GROUP).
+    Group(String),
 }
 
 /// A record of the metadata log.

@@ -45,6 +45,13 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ListTransactions, 0, 1),
     (ApiKey::DescribeProducers, 0, 0),
     (ApiKey::TxnOffsetCommit, 0, 5),
+    (ApiKey::ShareGroupHeartbeat, 1, 1),
+    (ApiKey::ShareGroupDescribe, 1, 1),
+    (ApiKey::ShareFetch, 1, 1),
+    (ApiKey::ShareAcknowledge, 1, 1),
+    (ApiKey::InitializeShareGroupState, 0, 0),
+    (ApiKey::ReadShareGroupState, 0, 0),
+    (ApiKey::WriteShareGroupState, 0, 0),
 ];
 
 /// The (min, max) versions Weir serves for `key`, or None when Weir does not serve it.
@@ -87,7 +94,7 @@ mod tests {
         assert_eq!(supported_range(ApiKey::JoinGroup), Some((0, 9)));
         assert_eq!(supported_range(ApiKey::InitProducerId), Some((0, 5)));
         assert_eq!(supported_range(ApiKey::AddPartitionsToTxn), Some((0, 5)));
-        assert_eq!(supported_range(ApiKey::ShareFetch), None);
+        assert_eq!(supported_range(ApiKey::ShareFetch), Some((1, 1)));
         assert_eq!(api_versions_response(35).api_keys.len(), SUPPORTED.len());
     }
 }

@@ -41,6 +41,8 @@ enum Command {
     Perf(cli::perf::PerfArgs),
     /// Consumer groups: list, describe (offsets, lag, members), reset-offsets.
     Groups(cli::groups::GroupsArgs),
+    /// Share groups (KIP-932): `share consume --group G --topic T --ack accept|release|reject`.
+    Share(cli::share::ShareArgs),
     /// Transactions: list, describe, find-hanging, abort (like `kafka-transactions.sh`).
     Transactions(cli::transactions::TransactionsArgs),
 }
@@ -67,6 +69,7 @@ fn main() -> std::process::ExitCode {
         Command::Consume(args) => cli::consume::run(args),
         Command::Perf(args) => cli::perf::run(args),
         Command::Groups(args) => cli::groups::run(args),
+        Command::Share(args) => cli::share::run(args),
         Command::Transactions(args) => cli::transactions::run(args),
     };
     match result {

@@ -110,7 +110,9 @@ fn consume_with_a_group_then_describe_lag_and_reset_offsets() {
     assert_eq!(out.lines().count(), 30, "{out}");
     assert!(want.iter().all(|w| got.contains(w.as_str())), "{out}");
 
-    assert!(ok(groups(&b, &["list"])).lines().any(|l| l == "g1"));
+    assert!(ok(groups(&b, &["list"]))
+        .lines()
+        .any(|l| l == "g1\tconsumer"));
 
     // Committed = log end on every partition once the member has left.
     let mut state = String::new();

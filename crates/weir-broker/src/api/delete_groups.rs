@@ -5,16 +5,31 @@ use kafka_protocol::messages::{DeleteGroupsRequest, DeleteGroupsResponse};
 
 use weir_group_coordinator::GroupCoordinator;
 
+use crate::share::groups::ShareGroupCoordinator;
+use crate::share::manager::SharePartitionManager;
+
 /// Per group: GROUP_ID_NOT_FOUND (69) if unknown, NON_EMPTY_GROUP (68) while it has members,
 /// NOT_COORDINATOR (16) when another broker coordinates it, COORDINATOR_LOAD_IN_PROGRESS (14)
 /// while its state loads. Deletion writes tombstones for the offsets and the group metadata.
+/// A share group (KIP-932) must be empty; its share-partition states in
+/// `__share_group_state` are deleted with it (those this broker's share coordinator holds).
 pub async fn handle(
     groups: &GroupCoordinator,
+    share_groups: &ShareGroupCoordinator,
+    share: &SharePartitionManager,
     _version: i16,
     req: DeleteGroupsRequest,
 ) -> DeleteGroupsResponse {
     let mut codes = Vec::with_capacity(req.groups_names.len());
     for g in &req.groups_names {
+        if share_groups.is_share_group(g) {
+            let r = match share_groups.delete(g).await {
+                Ok(()) => share.delete_group(g).await,
+                Err(e) => Err(e),
+            };
+            codes.push(r.err().map_or(0, |e| e.code()));
+            continue;
+        }
         let code = match groups.check_coordinator(g) {
             Err(e) => e.code(),
             Ok(()) => groups

@@ -19,6 +19,10 @@ use crate::metadata::view::MetadataView;
 pub const RESOURCE_TOPIC: i8 = 2;
 /// Kafka's resource type for brokers.
 pub const RESOURCE_BROKER: i8 = 4;
+/// Kafka's resource type for groups (group configs, KIP-848 / KIP-932).
+pub const RESOURCE_GROUP: i8 = 32;
+/// `GROUP_CONFIG`.
+pub const SOURCE_GROUP: i8 = 8;
 /// Config sources as Kafka numbers them.
 pub const SOURCE_DYNAMIC_TOPIC: i8 = 1;
 /// `STATIC_BROKER_CONFIG`.
@@ -141,6 +145,21 @@ pub async fn handle(
                     Vec::new()
                 }
             }
+            RESOURCE_GROUP => crate::share::configs::describe(
+                &view.image(),
+                &config.share,
+                res.resource_name.as_str(),
+            )
+            .into_iter()
+            .map(|(k, v, default)| {
+                let src = if default {
+                    SOURCE_DEFAULT
+                } else {
+                    SOURCE_GROUP
+                };
+                (k.to_string(), v, src, false)
+            })
+            .collect(),
             other => {
                 r.error_code = ResponseError::InvalidRequest.code();
                 r.error_message = Some(StrBytes::from_string(format!(

@@ -68,9 +68,9 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
         RequestKind::ListOffsets(r) => {
             ResponseKind::ListOffsets(list_offsets::handle(replicas, view, v, r).await)
         }
-        RequestKind::FindCoordinator(r) => {
-            ResponseKind::FindCoordinator(find_coordinator::handle(groups, txn, view, v, r).await)
-        }
+        RequestKind::FindCoordinator(r) => ResponseKind::FindCoordinator(
+            find_coordinator::handle(groups, txn, b.share.state(), view, v, r).await,
+        ),
         RequestKind::CreateTopics(r) => {
             ResponseKind::CreateTopics(create_topics::handle(admin, view, config, v, r).await)
         }
@@ -130,14 +130,14 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
             ResponseKind::OffsetDelete(offset_delete::handle(groups, v, r).await)
         }
         RequestKind::ListGroups(r) => {
-            ResponseKind::ListGroups(list_groups::handle(groups, v, r).await)
+            ResponseKind::ListGroups(list_groups::handle(groups, &b.share_groups, v, r).await)
         }
         RequestKind::DescribeGroups(r) => {
             ResponseKind::DescribeGroups(describe_groups::handle(groups, v, r).await)
         }
-        RequestKind::DeleteGroups(r) => {
-            ResponseKind::DeleteGroups(delete_groups::handle(groups, v, r).await)
-        }
+        RequestKind::DeleteGroups(r) => ResponseKind::DeleteGroups(
+            delete_groups::handle(groups, &b.share_groups, &b.share, v, r).await,
+        ),
         RequestKind::ConsumerGroupHeartbeat(r) => ResponseKind::ConsumerGroupHeartbeat(
             consumer_group_heartbeat::handle(groups, view, ctx, v, r).await,
         ),
@@ -163,6 +163,27 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
         RequestKind::DescribeProducers(r) => {
             ResponseKind::DescribeProducers(describe_producers::handle(replicas, view, v, r).await)
         }
+        RequestKind::ShareGroupHeartbeat(r) => ResponseKind::ShareGroupHeartbeat(
+            share_group_heartbeat::handle(&b.share_groups, ctx, v, r).await,
+        ),
+        RequestKind::ShareGroupDescribe(r) => ResponseKind::ShareGroupDescribe(
+            share_group_describe::handle(&b.share_groups, view, v, r).await,
+        ),
+        RequestKind::ShareFetch(r) => {
+            ResponseKind::ShareFetch(share_fetch::handle(&b.share, replicas, view, v, r).await)
+        }
+        RequestKind::ShareAcknowledge(r) => {
+            ResponseKind::ShareAcknowledge(share_acknowledge::handle(&b.share, view, v, r).await)
+        }
+        RequestKind::InitializeShareGroupState(r) => ResponseKind::InitializeShareGroupState(
+            share_group_state::initialize(b.share.state(), v, r).await,
+        ),
+        RequestKind::ReadShareGroupState(r) => {
+            ResponseKind::ReadShareGroupState(share_group_state::read(b.share.state(), v, r).await)
+        }
+        RequestKind::WriteShareGroupState(r) => ResponseKind::WriteShareGroupState(
+            share_group_state::write(b.share.state(), v, r).await,
+        ),
         _ => {
             let key = ctx.header.request_api_key;
             return Box::pin(async move {

@@ -8,16 +8,19 @@ use kafka_protocol::protocol::StrBytes;
 
 use crate::metadata::view::MetadataView;
 use weir_group_coordinator::{GroupCoordinator, OFFSETS_TOPIC};
+use weir_share_coordinator::{ShareStateCoordinator, SHARE_GROUP_STATE_TOPIC};
 use weir_txn_coordinator::{TxnCoordinator, TRANSACTION_STATE_TOPIC};
 
 /// Group keys (key_type 0) are answered with the advertised endpoint of the broker leading the
 /// group's `__consumer_offsets` partition, transaction keys (key_type 1) with the leader of the
 /// transactional id's `__transaction_state` partition (COORDINATOR_NOT_AVAILABLE while it has
-/// no leader), after making sure the topic exists; v0–v3 carry one `key`, v4+ a batch of
+/// no leader), share keys (key_type 2, KIP-932: `group:topicId:partition`) with the leader of
+/// the key's `__share_group_state` partition, after making sure the topic exists; v0–v3 carry one `key`, v4+ a batch of
 /// `coordinator_keys`. Other key types and an empty key get INVALID_REQUEST (42).
 pub async fn handle(
     groups: &GroupCoordinator,
     txn: &TxnCoordinator,
+    share: &ShareStateCoordinator,
     view: &MetadataView,
     version: i16,
     req: FindCoordinatorRequest,
@@ -25,13 +28,23 @@ pub async fn handle(
     let (topic, internal) = match req.key_type {
         0 => (OFFSETS_TOPIC, groups.ensure_offsets_topic().await),
         1 => (TRANSACTION_STATE_TOPIC, txn.ensure_topic().await),
+        2 => (
+            SHARE_GROUP_STATE_TOPIC,
+            share.ensure_topic().await.map_err(|e| match e {
+                weir_share_coordinator::ShareError::Coordinator(c) => c,
+                other => weir_coordinator::CoordinatorError::NotAvailable(other.message()),
+            }),
+        ),
         _ => ("", Ok(0)),
     };
     let coordinator_of = |key: &str| -> Option<i32> {
-        let p = if req.key_type == 0 {
-            groups.coordinator_partition(key)?
-        } else {
-            txn.coordinator_partition(key)?
+        let p = match req.key_type {
+            0 => groups.coordinator_partition(key)?,
+            1 => txn.coordinator_partition(key)?,
+            _ => {
+                let n = view.topic(SHARE_GROUP_STATE_TOPIC)?.partitions;
+                weir_share_coordinator::partition_for(key, n)
+            }
         };
         view.partition(topic, p)
             .map(|i| i.leader)

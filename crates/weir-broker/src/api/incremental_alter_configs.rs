@@ -9,7 +9,7 @@ use kafka_protocol::messages::{IncrementalAlterConfigsRequest, IncrementalAlterC
 use kafka_protocol::protocol::StrBytes;
 
 use super::alter_configs::apply;
-use super::describe_configs::{topic_config_entries, RESOURCE_TOPIC};
+use super::describe_configs::{topic_config_entries, RESOURCE_GROUP, RESOURCE_TOPIC};
 use crate::admin::topics::TopicAdmin;
 use crate::config::BrokerConfig;
 use crate::error::BrokerError;
@@ -28,19 +28,23 @@ pub async fn handle(
         let mut r = AlterConfigsResourceResponse::default();
         r.resource_type = res.resource_type;
         r.resource_name = res.resource_name.clone();
-        let outcome = match changes(view, config, &res) {
-            Ok(c) => {
-                apply(
-                    admin,
-                    res.resource_type,
-                    res.resource_name.as_str(),
-                    c,
-                    true,
-                    req.validate_only,
-                )
-                .await
+        let outcome = if res.resource_type == RESOURCE_GROUP {
+            alter_group(admin, config, &res, req.validate_only).await
+        } else {
+            match changes(view, config, &res) {
+                Ok(c) => {
+                    apply(
+                        admin,
+                        res.resource_type,
+                        res.resource_name.as_str(),
+                        c,
+                        true,
+                        req.validate_only,
+                    )
+                    .await
+                }
+                Err(e) => Err(e),
             }
-            Err(e) => Err(e),
         };
         if let Err(e) = outcome {
             r.error_code = e.code();
@@ -49,6 +53,59 @@ pub async fn handle(
         resp.responses.push(r);
     }
     resp
+}
+
+/// SET / DELETE of a share group's configs (resource type GROUP): the resulting overrides are
+/// validated against the broker's `group.share.*` bounds (INVALID_CONFIG) and committed to the
+/// metadata log. APPEND / SUBTRACT are INVALID_CONFIG (no group config is a list).
+async fn alter_group(
+    admin: &TopicAdmin,
+    config: &BrokerConfig,
+    res: &kafka_protocol::messages::incremental_alter_configs_request::AlterConfigsResource,
+    validate_only: bool,
+) -> Result<(), BrokerError> {
+    let group = res.resource_name.as_str();
+    if group.is_empty() {
+        return Err(BrokerError::kafka(
+            ResponseError::InvalidRequest,
+            "the group name is empty",
+        ));
+    }
+    let mut next = admin.group_configs(group);
+    for c in &res.configs {
+        let key = c.name.to_string();
+        match (c.config_operation, &c.value) {
+            (0, Some(v)) => {
+                next.insert(key, v.to_string());
+            }
+            (1, _) => {
+                next.remove(&key);
+            }
+            (0, None) => {
+                return Err(BrokerError::kafka(
+                    ResponseError::InvalidRequest,
+                    format!("SET {key} needs a value"),
+                ))
+            }
+            _ => {
+                return Err(BrokerError::kafka(
+                    ResponseError::InvalidConfig,
+                    format!("{key}: only SET and DELETE apply to group configs"),
+                ))
+            }
+        }
+    }
+    crate::share::configs::validate(&config.share, &next)?;
+    if validate_only {
+        return Ok(());
+    }
+    admin
+        .set_group_configs(
+            group,
+            next,
+            tokio::time::Instant::now() + crate::admin::proposal::CONFIG_CHANGE_TIMEOUT,
+        )
+        .await
 }
 
 fn current_list(view: &MetadataView, config: &BrokerConfig, topic: &str, key: &str) -> Vec<String> {

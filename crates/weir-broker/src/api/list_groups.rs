@@ -7,19 +7,23 @@ use kafka_protocol::protocol::StrBytes;
 
 use weir_group_coordinator::GroupCoordinator;
 
+use crate::share::groups::ShareGroupCoordinator;
+
 /// Lists the groups this broker coordinates (those of the `__consumer_offsets` partitions it
 /// leads), like Kafka's per-broker ListGroups: admin clients ask every broker and merge.
 /// States filter (v4+) and types filter (v5+) match case-insensitively, as in Kafka. Deleted
-/// (Dead) groups are not listed.
+/// (Dead) groups are not listed. Share groups (KIP-932) are listed with type and protocol type
+/// `share`.
 pub async fn handle(
     groups: &GroupCoordinator,
+    share_groups: &ShareGroupCoordinator,
     _version: i16,
     req: ListGroupsRequest,
 ) -> ListGroupsResponse {
     let states: Vec<String> = req.states_filter.iter().map(|s| s.to_string()).collect();
     let types: Vec<String> = req.types_filter.iter().map(|s| s.to_string()).collect();
     let mut resp = ListGroupsResponse::default();
-    let listed: Vec<ListedGroup> = groups
+    let mut listed: Vec<ListedGroup> = groups
         .list_groups(&states, &types)
         .into_iter()
         .map(|g| {
@@ -31,6 +35,22 @@ pub async fn handle(
             l
         })
         .collect();
+    let wanted = |filter: &[String], v: &str| {
+        filter.is_empty() || filter.iter().any(|f| f.eq_ignore_ascii_case(v))
+    };
+    if wanted(&types, "share") {
+        for (id, state) in share_groups.list() {
+            if !wanted(&states, state) {
+                continue;
+            }
+            let mut l = ListedGroup::default();
+            l.group_id = GroupId(StrBytes::from_string(id));
+            l.protocol_type = StrBytes::from_static_str("share");
+            l.group_state = StrBytes::from_static_str(state);
+            l.group_type = StrBytes::from_static_str("share");
+            listed.push(l);
+        }
+    }
     resp.groups = listed;
     resp
 }

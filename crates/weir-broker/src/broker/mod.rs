@@ -30,6 +30,7 @@ use crate::coordinators::internal_topic::{InternalTopic, TopicSpec};
 use crate::coordinators::markers::{BrokerMarkerWriter, LocalMarkers};
 use crate::coordinators::ownership::GroupOwnership;
 use crate::coordinators::producer_ids::ProducerIdManager;
+use crate::coordinators::share_state::ShareStateOwnership;
 use crate::coordinators::transactions::{GroupPartitioner, TxnOwnership};
 use crate::coordinators::verification::TxnVerifier;
 use crate::error::BrokerError;
@@ -38,6 +39,8 @@ use crate::lifecycle::Lifecycle;
 use crate::metadata::view::{MetadataView, NodeIdentity};
 use crate::peers::PeerClient;
 use crate::replica::manager::{ReplicaManager, ReplicaSettings};
+use crate::share::groups::ShareGroupCoordinator;
+use crate::share::manager::SharePartitionManager;
 use weir_txn_coordinator::{TxnCoordinator, TxnServices};
 
 /// The services of one broker process, built by [`Broker::open`].
@@ -74,6 +77,10 @@ pub struct Broker {
     pub verifier: Arc<TxnVerifier>,
     /// KIP-227 fetch sessions.
     pub fetch_sessions: Arc<FetchSessionCache>,
+    /// Share-group membership (KIP-932), for the groups this broker coordinates.
+    pub share_groups: Arc<ShareGroupCoordinator>,
+    /// Share-partitions this broker leads, share sessions, and their persisted state.
+    pub share: Arc<SharePartitionManager>,
 }
 
 impl Broker {
@@ -191,7 +198,7 @@ impl Broker {
             config.transactions.clone(),
             txn_state.clone(),
             txn_state,
-            clock,
+            clock.clone(),
             TxnServices {
                 producer_ids: producer_ids.clone(),
                 markers: Arc::new(BrokerMarkerWriter::new(
@@ -212,6 +219,37 @@ impl Broker {
             txn.clone(),
             peers.clone(),
             config.transaction_partition_verification,
+        ));
+        let share_state_topic = Arc::new(InternalTopic::new(
+            weir_share_coordinator::SHARE_GROUP_STATE_TOPIC,
+            TopicSpec::share_group_state(&config.share.coordinator),
+            replicas.clone(),
+            view.clone(),
+            admin.clone(),
+            clock.clone(),
+        ));
+        let share_state = Arc::new(weir_share_coordinator::ShareStateCoordinator::new(
+            config.share.coordinator.clone(),
+            share_state_topic.clone(),
+            share_state_topic,
+            clock.clone(),
+        ));
+        applier.register_coordinator(Arc::new(ShareStateOwnership::new(
+            config.node_id,
+            share_state.clone(),
+        )));
+        let share_groups = Arc::new(ShareGroupCoordinator::new(
+            groups.clone(),
+            view.clone(),
+            config.share.clone(),
+            clock.clone(),
+        ));
+        let share = Arc::new(SharePartitionManager::new(
+            replicas.clone(),
+            view.clone(),
+            crate::share::persister::Persister::new(share_state, view.clone(), peers.clone()),
+            config.share.clone(),
+            clock.clone(),
         ));
         let lifecycle = Arc::new(Lifecycle::new(
             quorum.clone(),
@@ -237,6 +275,8 @@ impl Broker {
             peers,
             verifier,
             fetch_sessions: Arc::new(FetchSessionCache::default()),
+            share_groups,
+            share,
         });
         if single {
             // The sole voter elects itself; topics and registration are available at once.

@@ -72,7 +72,10 @@ pub(crate) const DEFAULTS: &[(&str, &str)] = &[
 
 /// Every known broker config with its default: [`DEFAULTS`] plus the replication settings.
 pub(crate) fn all_defaults() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
-    DEFAULTS.iter().chain(super::replication::DEFAULTS.iter())
+    DEFAULTS
+        .iter()
+        .chain(super::replication::DEFAULTS.iter())
+        .chain(super::share::DEFAULTS.iter())
 }
 
 /// Broker `log.*` key → topic config key.

@@ -11,6 +11,7 @@ pub mod groups;
 pub mod listeners;
 pub mod parse;
 pub mod replication;
+pub mod share;
 pub mod topic;
 pub mod transactions;
 
@@ -26,6 +27,7 @@ pub use groups::GroupConfig;
 pub use listeners::{parse_listeners, Listener};
 use parse::{bad, env_key, parse, parse_bool, parse_properties};
 pub use replication::ReplicationConfig;
+pub use share::ShareSettings;
 pub use transactions::TransactionConfig;
 
 /// The broker configuration.
@@ -65,6 +67,8 @@ pub struct BrokerConfig {
     pub groups: GroupConfig,
     /// Transaction coordinator settings (`transaction.*`, `transactional.id.*`).
     pub transactions: TransactionConfig,
+    /// Share-group settings (`group.share.*`, `share.coordinator.*`, `errors.deadletterqueue.*`).
+    pub share: ShareSettings,
     /// `transaction.partition.verification.enable` (KIP-890, default true): a partition leader
     /// asks the transaction coordinator before the first transactional write of a transaction.
     pub transaction_partition_verification: bool,
@@ -238,6 +242,7 @@ impl BrokerConfig {
             log_defaults,
             groups: groups::parse_group_config(&get)?,
             transactions: transactions::parse_transaction_config(&get)?,
+            share: share::parse_share_config(&get)?,
             transaction_version: parse("transaction.version", &get("transaction.version"))?,
             transaction_partition_verification: parse(
                 "transaction.partition.verification.enable",

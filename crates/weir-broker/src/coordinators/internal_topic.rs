@@ -79,6 +79,24 @@ impl TopicSpec {
     }
 }
 
+impl TopicSpec {
+    /// `__share_group_state` as Kafka creates it (`share.coordinator.state.topic.*`: 50
+    /// partitions, compacted, `min.insync.replicas` 2, replication factor 3 — capped at the
+    /// live brokers like the others); writes wait for the ISR up to 30 s.
+    pub fn share_group_state(cfg: &weir_share_coordinator::ShareCoordinatorConfig) -> Self {
+        TopicSpec {
+            partitions: cfg.state_topic_partitions,
+            replication_factor: cfg.state_topic_replication_factor,
+            configs: cfg
+                .topic_configs()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            commit_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
 /// The storage of one coordinator: its internal topic over this broker's replicas.
 pub struct InternalTopic {
     name: &'static str,

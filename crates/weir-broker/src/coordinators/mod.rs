@@ -10,5 +10,6 @@ pub mod internal_topic;
 pub mod markers;
 pub mod ownership;
 pub mod producer_ids;
+pub mod share_state;
 pub mod transactions;
 pub mod verification;

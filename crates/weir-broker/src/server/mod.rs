@@ -115,6 +115,11 @@ pub async fn run_with_listeners(
         broker.groups.clone(),
         stop_rx.clone(),
     ));
+    let share_timers = tokio::spawn(tasks::share_timer_loop(
+        broker.share_groups.clone(),
+        broker.share.clone(),
+        stop_rx.clone(),
+    ));
     let txn_stop = stop_rx.clone();
     let marker_sender = tokio::spawn(crate::coordinators::markers::marker_sender(
         broker.txn.clone(),
@@ -152,6 +157,7 @@ pub async fn run_with_listeners(
     while accept_tasks.join_next().await.is_some() {}
     let _ = maintenance.await;
     let _ = group_timers.await;
+    let _ = share_timers.await;
     let _ = marker_sender.await;
     let logs = broker.replicas.logs().clone();
     tokio::task::spawn_blocking(move || logs.shutdown())

@@ -10,6 +10,8 @@ use weir_group_coordinator::GroupCoordinator;
 
 use super::stop::stopped;
 use crate::replica::manager::ReplicaManager;
+use crate::share::groups::ShareGroupCoordinator;
+use crate::share::manager::SharePartitionManager;
 
 /// Upper bound of the maintenance period. `LogManager::run_maintenance` does more than
 /// retention (Kafka's `log.retention.check.interval.ms`, default 5 min): it also rolls segments
@@ -73,6 +75,30 @@ pub async fn group_timer_loop(groups: Arc<GroupCoordinator>, mut stop: watch::Re
             biased;
             _ = stopped(&mut stop) => break,
             _ = ticker.tick() => groups.tick().await,
+        }
+    }
+}
+
+/// Drive the share groups' timers until shutdown: member session expiry (releasing what an
+/// expired member holds on the share-partitions led here), acquisition-lock expiry.
+pub async fn share_timer_loop(
+    groups: Arc<ShareGroupCoordinator>,
+    share: Arc<SharePartitionManager>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut ticker = tokio::time::interval(GROUP_TICK);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            _ = stopped(&mut stop) => break,
+            _ = ticker.tick() => {
+                for m in groups.tick() {
+                    share.sessions().drop_member(&m.group_id, &m.member_id);
+                    share.release_member(&m.group_id, &m.member_id, None).await;
+                }
+                share.tick().await;
+            }
         }
     }
 }

@@ -40,7 +40,7 @@ pub struct GroupsArgs {
 
 #[derive(Debug, Subcommand)]
 enum GroupsCommand {
-    /// List consumer group names (ListGroups).
+    /// List groups with their type, `consumer` or `share` (ListGroups), one per line.
     List,
     /// State, members and their assignments, and per partition the committed offset, the log
     /// end offset and the lag (like `kafka-consumer-groups.sh --describe`).
@@ -180,21 +180,66 @@ fn list(ctx: &Ctx, json: bool) -> Result<(), String> {
     let list = c
         .fetch_group_list(None, ctx.timeout)
         .map_err(|e| ctx.err("list groups", e))?;
-    let mut groups: Vec<_> = list.groups().iter().collect();
-    groups.sort_by(|a, b| a.name().cmp(b.name()));
+    let share = share_groups(ctx, &c)?;
+    let mut groups: Vec<_> = list
+        .groups()
+        .iter()
+        .filter(|g| !share.iter().any(|(n, _)| n == g.name()))
+        .map(|g| {
+            (
+                g.name().to_string(),
+                "consumer",
+                g.state().to_string(),
+                g.protocol_type().to_string(),
+                g.members().len(),
+            )
+        })
+        .collect();
+    groups.extend(
+        share
+            .into_iter()
+            .map(|(n, state)| (n, "share", state, "share".to_string(), 0)),
+    );
+    groups.sort();
     if json {
         let v: Vec<_> = groups
             .iter()
-            .map(|g| {
-                serde_json::json!({"group": g.name(), "state": g.state(),
-                    "protocol_type": g.protocol_type(), "members": g.members().len()})
+            .map(|(name, kind, state, protocol_type, members)| {
+                serde_json::json!({"group": name, "type": kind, "state": state,
+                    "protocol_type": protocol_type, "members": members})
             })
             .collect();
         println!("{}", serde_json::json!(v));
     } else {
-        groups.iter().for_each(|g| println!("{}", g.name()));
+        groups
+            .iter()
+            .for_each(|(name, kind, ..)| println!("{name}\t{kind}"));
     }
     Ok(())
+}
+
+/// The share groups (KIP-932) of every broker: ListGroups v5 with the type filter `share`
+/// (librdkafka's group listing knows only consumer groups), as (name, state).
+fn share_groups(ctx: &Ctx, c: &BaseConsumer) -> Result<Vec<(String, String)>, String> {
+    use kafka_protocol::messages::{ApiKey, ListGroupsRequest, ListGroupsResponse};
+    let md = c
+        .fetch_metadata(None, ctx.timeout)
+        .map_err(|e| ctx.err("list brokers", e))?;
+    let mut req = ListGroupsRequest::default();
+    req.types_filter = vec![kafka_protocol::protocol::StrBytes::from_static_str("share")];
+    let mut out = Vec::new();
+    for b in md.brokers() {
+        let addr = format!("{}:{}", b.host(), b.port());
+        let resp: ListGroupsResponse = super::raw::call(&addr, ApiKey::ListGroups, 5, &req)?;
+        out.extend(
+            resp.groups
+                .into_iter()
+                .map(|g| (g.group_id.to_string(), g.group_state.to_string())),
+        );
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
 }
 
 /// Committed offsets of `group` for every partition of every non-internal topic (and of

@@ -12,6 +12,7 @@ pub mod raw;
 pub mod reassign;
 pub mod records;
 pub mod serve;
+pub mod share;
 pub mod topics;
 pub mod transactions;
 
