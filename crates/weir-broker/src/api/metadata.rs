@@ -57,7 +57,7 @@ pub async fn handle(
     for t in req.topics.unwrap_or_default() {
         // A topic id wins over a missing or empty name (the Java AdminClient's
         // describeTopics(TopicCollection.ofTopicIds(..)) sends name "" with the id), as in Kafka.
-        let name = t.name.filter(|n| !(n.0.is_empty() && !t.topic_id.is_nil()));
+        let name = t.name.filter(|n| !n.0.is_empty() || t.topic_id.is_nil());
         let entry = match name {
             Some(name) => by_name(view, admin, name.0.as_str(), auto_create).await,
             None if !t.topic_id.is_nil() => match view.topic_by_id(t.topic_id) {
