@@ -65,6 +65,8 @@ step "cargo build"
 cargo build -p weir
 step "cargo test"
 cargo test --workspace
+step "cargo test: the lazyfs fault layer of weir-log (a test-only feature)"
+cargo test -p weir-log --features lazyfs --test lazyfs
 
 # --- real clients against the real binary -------------------------------------------------
 step "pytest tests/python"

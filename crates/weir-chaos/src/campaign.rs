@@ -12,7 +12,7 @@ use crate::faults::{self, Cluster, FaultKind};
 use crate::net::Network;
 use crate::node::{Node, NodeSpec};
 use crate::rng::Rng;
-pub use crate::summary::Summary;
+pub use crate::summary::{describe_views, panic_text, Summary};
 use crate::txn_java::TxnClient;
 use crate::txn_workload::TxnConfig;
 use crate::workload::{Admin, Disturbances, GroupConsumer, TOPIC};
@@ -74,7 +74,16 @@ pub struct Config {
     pub txn: TxnConfig,
     /// The client library of the transactional workload (`--client`).
     pub client: TxnClient,
+    /// A fault is held for a seeded time in this range (ms).
+    pub hold_ms: (u64, u64),
+    /// The seeded gap before each fault (ms).
+    pub gap_ms: (u64, u64),
 }
+
+/// The default [`Config::hold_ms`].
+pub const HOLD_MS: (u64, u64) = (300, 4500);
+/// The default [`Config::gap_ms`].
+pub const GAP_MS: (u64, u64) = (200, 1000);
 
 impl Config {
     /// `faults` faults of every kind on 3 nodes.
@@ -90,6 +99,8 @@ impl Config {
             workload: WorkloadKind::Idempotent,
             txn: TxnConfig::default(),
             client: TxnClient::Rdkafka,
+            hold_ms: HOLD_MS,
+            gap_ms: GAP_MS,
         }
     }
 
@@ -100,8 +111,17 @@ impl Config {
             WorkloadKind::Idempotent => String::new(),
             w => format!(" --workload {}{}", w.name(), self.client.flag()),
         };
+        let mut timing = String::new();
+        for (flag, v, default) in [
+            ("hold", self.hold_ms, HOLD_MS),
+            ("gap", self.gap_ms, GAP_MS),
+        ] {
+            if v != default {
+                timing += &format!(" --{flag}-ms {}-{}", v.0, v.1);
+            }
+        }
         format!(
-            "weir-chaos --seed {} --faults {} --nodes {} --kinds {}{workload}",
+            "weir-chaos --seed {} --faults {} --nodes {} --kinds {}{workload}{timing}",
             self.seed,
             self.faults,
             self.nodes,
@@ -138,7 +158,12 @@ fn is_root() -> bool {
 
 /// Start the nodes (in namespaces when `net` is given, on tmpfs when `tmpfs`) and wait until
 /// every node lists all of them.
-fn start_cluster(cfg: &Config, net: Option<Network>, tmpfs: bool) -> Result<Cluster, String> {
+fn start_cluster(
+    cfg: &Config,
+    net: Option<Network>,
+    tmpfs: bool,
+    lazyfs: bool,
+) -> Result<Cluster, String> {
     let n = cfg.nodes;
     let ports = free_ports(2 * n);
     let addr = |i: usize| match &net {
@@ -186,6 +211,7 @@ fn start_cluster(cfg: &Config, net: Option<Network>, tmpfs: bool) -> Result<Clus
             netns: net.as_ref().map(|net| net.ns(i)),
             tmpfs_mib: tmpfs.then_some(128),
             configs: configs.clone(),
+            lazyfs,
         };
         nodes.push(Node::launch(&cfg.bin, spec)?);
     }
@@ -262,13 +288,26 @@ pub fn run_with(cfg: &Config, body: Body) -> Summary {
         sum.problems.push("no fault kind left to inject".into());
         return sum;
     }
-    let mut cluster = match start_cluster(cfg, net, kinds.contains(&FaultKind::Disk)) {
+    let lazyfs = kinds.iter().any(|k| k.needs_lazyfs());
+    let mut cluster = match start_cluster(cfg, net, kinds.contains(&FaultKind::Disk), lazyfs) {
         Ok(c) => c,
         Err(e) => {
             sum.problems.push(format!("start-up: {e}"));
             return sum;
         }
     };
+    // The layer starts its journal at the node's first write (the metadata log's, at once).
+    if lazyfs
+        && !check::eventually(Duration::from_secs(30), || {
+            cluster.nodes.iter().all(|n| n.journal().exists())
+        })
+    {
+        sum.problems.push(format!(
+            "lazypower and slowdisk need a `weir` built with `--features lazyfs` (`cargo build -p weir --features lazyfs`); {} wrote no journal",
+            cfg.bin.display()
+        ));
+        return sum;
+    }
     // A panic in a helper (a client that gave up, a consume error) is a finding too.
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         body(cfg, &kinds, &mut cluster, &mut sum)
@@ -420,9 +459,9 @@ pub fn inject_faults(
     let rf = cfg.nodes.min(3);
     for i in 0..cfg.faults {
         // The gap and the hold are the seeded schedule, not waits for conditions.
-        std::thread::sleep(Duration::from_millis(rng.range(200, 1000)));
+        std::thread::sleep(Duration::from_millis(rng.range(cfg.gap_ms.0, cfg.gap_ms.1)));
         let kind = kinds[rng.below(kinds.len() as u64) as usize];
-        let hold = Duration::from_millis(rng.range(300, 4500));
+        let hold = Duration::from_millis(rng.range(cfg.hold_ms.0, cfg.hold_ms.1));
         let before = progress();
         let result = faults::apply(c, kind, rng, hold, &mut sum.notes);
         *sum.faults.entry(kind.name()).or_default() += 1;
@@ -547,34 +586,4 @@ pub fn settle(
         let views = check::views(c);
         c.topics.iter().all(|t| check::settled(&views, t, rf))
     })
-}
-
-/// What every node says about the brokers and the partitions of `topics`.
-pub fn describe_views(views: &[Result<NodeView, String>], topics: &[String]) -> String {
-    views
-        .iter()
-        .enumerate()
-        .map(|(i, v)| match v {
-            Ok(v) => format!(
-                "node {}: brokers {:?}, {}",
-                i + 1,
-                v.brokers.iter().map(|b| b.0).collect::<Vec<_>>(),
-                topics
-                    .iter()
-                    .map(|t| format!("{t}: {:?}", v.topics.get(t).map(|t| &t.partitions)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            Err(e) => format!("node {}: {e}", i + 1),
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-/// The message of a caught panic.
-pub fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
-    p.downcast_ref::<String>()
-        .cloned()
-        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default()
 }

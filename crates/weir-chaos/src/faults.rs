@@ -31,11 +31,20 @@ pub enum FaultKind {
     Corrupt,
     /// SIGKILL every node at once (a coordinated power failure), restart them all.
     Power,
+    /// SIGKILL every node at once, drop every write not yet fsynced (weir-log's `lazyfs`
+    /// layer: needs a `weir` built with `--features lazyfs`), restart them all.
+    LazyPower,
+    /// Make one node's fsyncs slow (a seeded 50–1,500 ms each) for a while (the `lazyfs`
+    /// layer's slow-disk control file: needs `--features lazyfs`).
+    SlowDisk,
+    /// Asymmetric loss: one direction of one node pair flaps (cut 20–200 ms, open 20–300 ms,
+    /// seeded) for the hold, so `a`'s packets to `b` are lost in bursts while `b → a` is intact.
+    Lossy,
 }
 
 impl FaultKind {
     /// Every kind, in the order of `--kinds` names.
-    pub const ALL: [FaultKind; 9] = [
+    pub const ALL: [FaultKind; 12] = [
         FaultKind::Kill,
         FaultKind::Pause,
         FaultKind::Term,
@@ -45,6 +54,9 @@ impl FaultKind {
         FaultKind::Disk,
         FaultKind::Corrupt,
         FaultKind::Power,
+        FaultKind::LazyPower,
+        FaultKind::SlowDisk,
+        FaultKind::Lossy,
     ];
 
     /// The `--kinds` name.
@@ -59,6 +71,9 @@ impl FaultKind {
             FaultKind::Disk => "disk",
             FaultKind::Corrupt => "corrupt",
             FaultKind::Power => "power",
+            FaultKind::LazyPower => "lazypower",
+            FaultKind::SlowDisk => "slowdisk",
+            FaultKind::Lossy => "lossy",
         }
     }
 
@@ -71,8 +86,13 @@ impl FaultKind {
     pub fn needs_network(self) -> bool {
         matches!(
             self,
-            FaultKind::Isolate | FaultKind::Split | FaultKind::OneWay
+            FaultKind::Isolate | FaultKind::Split | FaultKind::OneWay | FaultKind::Lossy
         )
+    }
+
+    /// True for the kinds that need a `weir` built with the `lazyfs` feature.
+    pub fn needs_lazyfs(self) -> bool {
+        matches!(self, FaultKind::LazyPower | FaultKind::SlowDisk)
     }
 }
 
@@ -251,6 +271,88 @@ fn apply_kind(
                 d.set(i, false);
             }
             r.map(|()| format!("power failure of all nodes, restart after {hold:?}"))
+        }
+        FaultKind::LazyPower => {
+            for i in 0..n {
+                d.set(i, true);
+            }
+            for node in &mut c.nodes {
+                node.kill9();
+            }
+            // Every node is down: the disks lose what was not fsynced.
+            let mut lost = Vec::new();
+            let mut r = Ok(());
+            for node in &c.nodes {
+                match weir_log::lazyfs::drop_unsynced(&node.journal()) {
+                    Ok(x) => {
+                        lost.push(format!(
+                            "node {}: {} writes, {} bytes",
+                            node.spec.id, x.writes, x.bytes
+                        ));
+                        if !x.skipped.is_empty() {
+                            notes.push(format!(
+                                "lazypower: node {}: not undone: {:?}",
+                                node.spec.id, x.skipped
+                            ));
+                        }
+                    }
+                    Err(e) => {
+                        r = Err(format!(
+                            "dropping node {}'s unsynced writes: {e}",
+                            node.spec.id
+                        ))
+                    }
+                }
+            }
+            hold_it();
+            for node in &mut c.nodes {
+                r = r.and(node.relaunch());
+            }
+            for node in &mut c.nodes {
+                r = r.and(node.await_up());
+            }
+            for i in 0..n {
+                d.set(i, false);
+            }
+            r.map(|()| {
+                format!(
+                    "power failure of all nodes losing unsynced writes ({}), restart after {hold:?}",
+                    lost.join("; ")
+                )
+            })
+        }
+        FaultKind::SlowDisk => {
+            let ms = rng.range(50, 1500);
+            c.nodes[v].set_slow_disk(Some(ms))?;
+            hold_it();
+            c.nodes[v].set_slow_disk(None)?;
+            Ok(format!(
+                "node {id}: every fsync {ms} ms slower for {hold:?}"
+            ))
+        }
+        FaultKind::Lossy => {
+            let net = c.net.as_mut().ok_or("no network")?;
+            let pair = rng.pick(n, 2);
+            let (a, b) = (pair[0], pair[1]);
+            // The flapping is the seeded schedule, not a wait for a condition.
+            let end = std::time::Instant::now() + hold;
+            let (mut cut, mut open) = (Duration::ZERO, Duration::ZERO);
+            while std::time::Instant::now() < end {
+                let on = Duration::from_millis(rng.range(20, 200));
+                net.cut(a, b)?;
+                std::thread::sleep(on);
+                net.uncut(a, b)?;
+                let off = Duration::from_millis(rng.range(20, 300));
+                std::thread::sleep(off);
+                cut += on;
+                open += off;
+            }
+            let pct = 100 * cut.as_millis() / (cut + open).as_millis().max(1);
+            Ok(format!(
+                "lossy node {} -> node {} for {hold:?} (cut {pct} % of the time, in bursts)",
+                a + 1,
+                b + 1
+            ))
         }
     }
 }

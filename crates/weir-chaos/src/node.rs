@@ -33,6 +33,9 @@ pub struct NodeSpec {
     pub tmpfs_mib: Option<u64>,
     /// Extra broker configs (Kafka names).
     pub configs: Vec<(String, String)>,
+    /// Journal unsynced writes with weir-log's `lazyfs` layer (a `weir` built with
+    /// `--features lazyfs`), for the lazypower and slowdisk faults.
+    pub lazyfs: bool,
 }
 
 /// A node process (running, paused or stopped) and its data directory, removed on drop.
@@ -90,6 +93,23 @@ impl Node {
     /// The broker's `log.dirs`.
     pub fn log_dir(&self) -> PathBuf {
         self.disk().join("logs")
+    }
+
+    /// The `lazyfs` layer's journal of unsynced writes (outside the data disk, so a full disk
+    /// does not stop it; it survives the node's runs).
+    pub fn journal(&self) -> PathBuf {
+        self.dir.path().join("lazyfs.journal")
+    }
+
+    /// Make every fsync of the node `ms` milliseconds slower (None: normal again), through the
+    /// `lazyfs` layer's control file.
+    pub fn set_slow_disk(&self, ms: Option<u64>) -> Result<(), String> {
+        let p = weir_log::lazyfs::slow_file(&self.journal());
+        let r = match ms {
+            Some(ms) => std::fs::write(&p, ms.to_string()),
+            None => std::fs::remove_file(&p),
+        };
+        r.map_err(|e| format!("{}: {e}", p.display()))
     }
 
     fn output_path(&self, run: u32) -> PathBuf {
@@ -167,6 +187,9 @@ impl Node {
             }
         }
         let filter = std::env::var("WEIR_TEST_RUST_LOG").unwrap_or_else(|_| "info".into());
+        if s.lazyfs {
+            cmd.env(weir_log::lazyfs::ENV_JOURNAL, self.journal());
+        }
         cmd.env("RUST_LOG", filter)
             .stdin(Stdio::null())
             .stdout(Stdio::from(out))

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::check;
+use crate::check::{self, NodeView};
 use crate::txn_check::TxnCheck;
 
 /// The result of a campaign.
@@ -119,4 +119,34 @@ impl Summary {
         s.push_str(&format!("\nreplay: {}", self.replay));
         s
     }
+}
+
+/// What every node says about the brokers and the partitions of `topics`.
+pub fn describe_views(views: &[Result<NodeView, String>], topics: &[String]) -> String {
+    views
+        .iter()
+        .enumerate()
+        .map(|(i, v)| match v {
+            Ok(v) => format!(
+                "node {}: brokers {:?}, {}",
+                i + 1,
+                v.brokers.iter().map(|b| b.0).collect::<Vec<_>>(),
+                topics
+                    .iter()
+                    .map(|t| format!("{t}: {:?}", v.topics.get(t).map(|t| &t.partitions)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Err(e) => format!("node {}: {e}", i + 1),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The message of a caught panic.
+pub fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
 }

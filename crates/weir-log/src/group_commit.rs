@@ -189,7 +189,7 @@ const PARALLEL_SYNCS: usize = 4;
 
 /// fdatasync every file, up to [`PARALLEL_SYNCS`] at a time; false if any failed.
 fn sync_all_files(files: &[Arc<File>]) -> bool {
-    let sync = |f: &Arc<File>| match f.sync_data() {
+    let sync = |f: &Arc<File>| match crate::lazyfs::sync(f, || f.sync_data()) {
         Ok(()) => true,
         Err(e) => {
             tracing::error!(error = %e, "fdatasync failed: refusing to acknowledge writes");

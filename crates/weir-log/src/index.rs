@@ -174,8 +174,10 @@ impl IndexFile {
         }
         let k = self.kind.key_len();
         buf[k..k + 4].copy_from_slice(&value.to_be_bytes());
-        self.file
-            .write_all_at(&buf[..n], (self.entries.len() * n) as u64)?;
+        let pos = (self.entries.len() * n) as u64;
+        crate::lazyfs::write(&self.file, Some(pos), n, || {
+            self.file.write_all_at(&buf[..n], pos)
+        })?;
         self.entries.push((key, value));
         Ok(())
     }
@@ -203,7 +205,10 @@ impl IndexFile {
         let n = self.kind.entry_len();
         // Zero the dropped tail so a reload stops at the right place.
         let zero = vec![0u8; (self.capacity - keep) * n];
-        self.file.write_all_at(&zero, (keep * n) as u64)?;
+        let pos = (keep * n) as u64;
+        crate::lazyfs::write(&self.file, Some(pos), zero.len(), || {
+            self.file.write_all_at(&zero, pos)
+        })?;
         Ok(())
     }
 
@@ -217,7 +222,7 @@ impl IndexFile {
 
     /// Fsync the index file.
     pub fn flush(&self) -> Result<(), LogError> {
-        self.file.sync_data()?;
+        crate::lazyfs::sync(&self.file, || self.file.sync_data())?;
         Ok(())
     }
 

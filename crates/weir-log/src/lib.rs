@@ -26,6 +26,7 @@ mod damage;
 mod error;
 mod group_commit;
 pub mod index;
+pub mod lazyfs;
 mod log_manager;
 mod partition_log;
 mod producer_snapshot;

@@ -281,13 +281,16 @@ impl Segment {
         let mut rest = &mut slices[..];
         // O_APPEND write: all bytes land at the end of the file.
         // (std passes at most IOV_MAX buffers per writev; the loop writes the rest.)
-        while !rest.is_empty() {
-            let n = std::io::Write::write_vectored(&mut &*self.log, rest)?;
-            if n == 0 {
-                return Err(std::io::Error::from(std::io::ErrorKind::WriteZero).into());
+        crate::lazyfs::write(&self.log, None, total, || {
+            while !rest.is_empty() {
+                let n = std::io::Write::write_vectored(&mut &*self.log, rest)?;
+                if n == 0 {
+                    return Err(std::io::Error::from(std::io::ErrorKind::WriteZero));
+                }
+                std::io::IoSlice::advance_slices(&mut rest, n);
             }
-            std::io::IoSlice::advance_slices(&mut rest, n);
-        }
+            Ok(())
+        })?;
         for (off, h) in headers {
             self.index_batch(h, start + *off as u64, interval)?;
         }
@@ -371,7 +374,7 @@ impl Segment {
     /// Truncate the `.log` to `len` bytes and drop index entries beyond it.
     pub fn truncate_bytes(&mut self, len: u64) -> Result<(), LogError> {
         self.log.set_len(len)?;
-        self.log.sync_data()?;
+        crate::lazyfs::sync(&self.log, || self.log.sync_data())?;
         self.size = len;
         self.rebuild_indexes(len)?;
         Ok(())
@@ -379,7 +382,7 @@ impl Segment {
 
     /// Fsync the log and its indexes (the transaction index included).
     pub fn flush(&self) -> Result<(), LogError> {
-        self.log.sync_data()?;
+        crate::lazyfs::sync(&self.log, || self.log.sync_data())?;
         self.txn_index.flush()?;
         if let Some(i) = &self.index {
             i.flush()?;
@@ -442,7 +445,7 @@ impl Segment {
         let dropped = self.size - pos;
         if dropped > 0 {
             self.log.set_len(pos)?;
-            self.log.sync_data()?;
+            crate::lazyfs::sync(&self.log, || self.log.sync_data())?;
         }
         self.size = pos;
         self.rebuild_indexes(pos)?;

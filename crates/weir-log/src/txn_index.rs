@@ -149,7 +149,9 @@ impl TxnIndex {
                 });
             }
         }
-        self.open_file()?.write_all(&txn.to_bytes())?;
+        let bytes = txn.to_bytes();
+        let f: &File = self.open_file()?;
+        crate::lazyfs::write(f, None, bytes.len(), || (&mut &*f).write_all(&bytes))?;
         self.load()?.push(txn);
         Ok(())
     }
@@ -193,7 +195,7 @@ impl TxnIndex {
     /// Fsync the file if it was written in this process.
     pub fn flush(&self) -> Result<(), LogError> {
         if let Some(f) = &self.file {
-            f.sync_data()?;
+            crate::lazyfs::sync(f, || f.sync_data())?;
         }
         Ok(())
     }

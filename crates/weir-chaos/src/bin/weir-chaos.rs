@@ -22,8 +22,9 @@ struct Args {
     /// Number of nodes (3 or 5).
     #[arg(long, default_value_t = 3)]
     nodes: usize,
-    /// Comma-separated fault kinds: kill,pause,term,isolate,split,oneway,disk,corrupt,power
-    /// (default: all; network and disk faults need root).
+    /// Comma-separated fault kinds: kill,pause,term,isolate,split,oneway,lossy,disk,corrupt,
+    /// power,lazypower,slowdisk (default: all; network and disk faults need root; lazypower and
+    /// slowdisk need a `weir` built with `--features lazyfs`).
     #[arg(long, value_delimiter = ',')]
     kinds: Vec<String>,
     /// The `weir` binary (default: $WEIR_BIN, else `weir` next to this executable).
@@ -52,6 +53,24 @@ struct Args {
     /// WEIR_JAVA_CLASSPATH).
     #[arg(long, default_value = "rdkafka")]
     client: String,
+    /// How long a fault is held: a seeded time in MIN-MAX milliseconds.
+    #[arg(long, default_value = "300-4500", value_parser = parse_range)]
+    hold_ms: (u64, u64),
+    /// The pause before each fault: a seeded time in MIN-MAX milliseconds.
+    #[arg(long, default_value = "200-1000", value_parser = parse_range)]
+    gap_ms: (u64, u64),
+}
+
+fn parse_range(s: &str) -> Result<(u64, u64), String> {
+    let (a, b) = s.split_once('-').ok_or("expected MIN-MAX")?;
+    let (a, b) = (
+        a.parse::<u64>().map_err(|e| e.to_string())?,
+        b.parse::<u64>().map_err(|e| e.to_string())?,
+    );
+    if a > b {
+        return Err("MIN > MAX".into());
+    }
+    Ok((a, b))
 }
 
 fn main() {
@@ -76,6 +95,8 @@ fn main() {
     let mut cfg = Config::new(seed, args.faults, bin);
     cfg.nodes = args.nodes;
     cfg.keep_logs = args.keep_logs;
+    cfg.hold_ms = args.hold_ms;
+    cfg.gap_ms = args.gap_ms;
     cfg.verbose = !args.quiet;
     cfg.workload = match WorkloadKind::parse(&args.workload) {
         Some(w) => w,

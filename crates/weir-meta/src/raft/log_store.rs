@@ -200,12 +200,19 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             added.push(e);
         }
         let result = (|| {
-            let mut f = OpenOptions::new()
+            let f = OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(self.dir.join("raft.log"))?;
-            f.write_all(&bytes)?;
-            f.sync_data()
+            // The power-failure test layer journals the append and its fsync (test builds).
+            #[cfg(feature = "lazyfs")]
+            return weir_log::lazyfs::write(&f, None, bytes.len(), || (&f).write_all(&bytes))
+                .and_then(|()| weir_log::lazyfs::sync(&f, || f.sync_data()));
+            #[cfg(not(feature = "lazyfs"))]
+            {
+                (&f).write_all(&bytes)?;
+                f.sync_data()
+            }
         })();
         if let Err(e) = &result {
             let err = io_err(ErrorSubject::Logs, ErrorVerb::Write, e);
