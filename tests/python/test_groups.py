@@ -48,6 +48,10 @@ class Member:
             c = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
                               auto_offset_reset="earliest", auto_commit_interval_ms=200,
                               session_timeout_ms=6000, heartbeat_interval_ms=500, **extra)
+            # kafka-python's range assignor (run by the group leader) assigns nothing for a topic
+            # its metadata does not know yet ("No partition metadata for topic"); on a loaded
+            # machine the leader's first metadata can predate the topic. Join with it known.
+            assert wait_for(lambda: c.partitions_for_topic(topic)), "no metadata for " + topic
             c.subscribe([topic])
             while not self.stop_flag.is_set():
                 batch = c.poll(timeout_ms=50)
