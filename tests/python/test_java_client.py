@@ -33,3 +33,16 @@ def test_java_transactions(tmp_path, tv):
         assert r.stdout.strip().endswith("OK"), r.stdout
     finally:
         b.stop()
+
+
+def test_java_share_consumer(tmp_path):
+    """KafkaShareConsumer (KIP-932) of the Java client: explicit ACCEPT of every record and one
+    RELEASE that comes back with delivery count 2."""
+    b = Broker(tmp_path)
+    b.start()
+    try:
+        r = run_java("weir.ShareSmoke", b.bootstrap)
+        assert r.returncode == 0, r.stdout + r.stderr + b.out.read_text()[-3000:]
+        assert r.stdout.strip().endswith("OK"), r.stdout
+    finally:
+        b.stop()
