@@ -71,12 +71,32 @@ fn validate(g: &Group, who: &Committer) -> Result<(), ResponseError> {
                 .members
                 .get(&who.member_id)
                 .ok_or(ResponseError::UnknownMemberId)?;
-            if who.generation_or_epoch != m.epoch {
+            // The member's previous epoch is accepted too (a commit racing the heartbeat that
+            // bumped it); such a commit may only touch partitions the member still owns
+            // (`stale_partition`), Kafka's assignment-epoch rule (KIP-1251) in its simplest form.
+            if who.generation_or_epoch != m.epoch
+                && !(who.generation_or_epoch == m.previous_epoch && m.previous_epoch >= 0)
+            {
                 return Err(ResponseError::StaleMemberEpoch);
             }
             Ok(())
         }
     }
+}
+
+/// True when `who`, a KIP-848 member committing at its previous epoch, no longer owns
+/// `topic`-`partition` (assigned or being revoked): that commit is STALE_MEMBER_EPOCH.
+fn stale_partition(g: &Group, who: &Committer, topic: &str, partition: i32) -> bool {
+    let Membership::Consumer(c) = &g.membership else {
+        return false;
+    };
+    let Some(m) = c.members.get(&who.member_id) else {
+        return false;
+    };
+    let owns = |tp: &crate::assignment::TopicPartitions| {
+        tp.get(topic).is_some_and(|ps| ps.contains(&partition))
+    };
+    who.generation_or_epoch != m.epoch && !owns(&m.assigned) && !owns(&m.revoking)
 }
 
 /// Committed offsets of `g` (None = no such group): for `topics` = None every committed
@@ -161,6 +181,8 @@ impl GroupCoordinator {
                     for (topic, partition, offset, leader_epoch, metadata) in entries {
                         let code = if !topics.partition_exists(&topic, partition) {
                             ResponseError::UnknownTopicOrPartition.code()
+                        } else if stale_partition(g, who, &topic, partition) {
+                            ResponseError::StaleMemberEpoch.code()
                         } else if metadata.len() > OFFSET_METADATA_MAX_BYTES {
                             ResponseError::OffsetMetadataTooLarge.code()
                         } else {
