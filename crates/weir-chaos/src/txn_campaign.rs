@@ -257,3 +257,51 @@ fn add_notes(sum: &mut Summary, notes: Vec<String>) {
         ));
     }
 }
+
+/// The bounded CI run of the transactional history (`tests/txn_history*.rs`): 4 kill -9 /
+/// restart faults on 3 nodes with `client`, seed `WEIR_CHAOS_TXN_SEED` or `default_seed`.
+/// Panics with a clear message when the `weir` binary is missing.
+pub fn kill9_test_config(default_seed: u64, client: TxnClient) -> Config {
+    let bin = campaign::weir_binary().unwrap_or_else(|e| {
+        panic!("this test runs real `weir` processes and needs the binary: {e}")
+    });
+    assert!(
+        bin.is_file(),
+        "the weir binary {} does not exist (run `cargo build -p weir`, or set WEIR_BIN)",
+        bin.display()
+    );
+    let seed = std::env::var("WEIR_CHAOS_TXN_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default_seed);
+    let mut cfg = Config::new(seed, 4, bin);
+    cfg.kinds = vec![FaultKind::Kill];
+    cfg.workload = campaign::WorkloadKind::Txn;
+    cfg.client = client;
+    cfg.verbose = true;
+    cfg.txn.verbose = true;
+    cfg
+}
+
+/// Panics unless `sum` (a run of [`kill9_test_config`]) injected its 4 kills, found no anomaly
+/// and no problem, committed at least 20 transactions, aborted at least one, and read data.
+pub fn assert_clean_kill9_history(sum: &Summary) {
+    let report = sum.report();
+    assert_eq!(sum.faults.get("kill"), Some(&4), "{report}");
+    let t = sum
+        .txn
+        .as_ref()
+        .unwrap_or_else(|| panic!("no history checked:\n{report}"));
+    assert_eq!(t.anomalies(), 0, "{report}\n{:#?}", t.examples);
+    assert!(sum.ok(), "{report}");
+    assert!(
+        t.committed >= 20,
+        "only {} transactions committed:\n{report}",
+        t.committed
+    );
+    assert!(t.aborted > 0, "no transaction was aborted:\n{report}");
+    assert!(
+        t.final_reads > 0 && t.consumer_reads > 0,
+        "nothing read:\n{report}"
+    );
+}
