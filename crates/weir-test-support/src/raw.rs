@@ -92,3 +92,45 @@ impl RawClient {
         let _ = self.stream.set_read_timeout(Some(timeout));
     }
 }
+
+/// One uncompressed RecordBatch v2 of `n` records of producer `pid` at `epoch`, sequences from
+/// `first_seq`, values `"{first_seq}+{i}"`; `transactional` sets the transactional attribute.
+pub fn producer_batch(
+    pid: i64,
+    epoch: i16,
+    first_seq: i32,
+    n: i32,
+    transactional: bool,
+) -> bytes::Bytes {
+    use kafka_protocol::records::{
+        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    };
+    let records: Vec<Record> = (0..n)
+        .map(|i| Record {
+            transactional,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: pid,
+            producer_epoch: epoch,
+            timestamp_type: TimestampType::Creation,
+            offset: i64::from(i),
+            sequence: first_seq + i,
+            timestamp: 1_700_000_000_000,
+            key: None,
+            value: Some(bytes::Bytes::from(format!("{first_seq}+{i}"))),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = bytes::BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        &records,
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .expect("encode a record batch");
+    buf.freeze()
+}
