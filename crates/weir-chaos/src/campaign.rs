@@ -380,6 +380,12 @@ fn campaign(cfg: &Config, kinds: &[FaultKind], c: &mut Cluster, sum: &mut Summar
             "the producer got no acknowledgement within 60 s after the cluster settled (stuck at {before} acknowledged of {} sent)",
             producer.sent()
         ));
+        let lines = producer.client_log();
+        let last = &lines[lines.len().saturating_sub(40)..];
+        sum.notes.push(format!(
+            "the stalled producer's last client warnings and errors:\n  {}",
+            last.join("\n  ")
+        ));
     }
     let ops = admin.finish();
     let (acked, errors) = producer.finish();

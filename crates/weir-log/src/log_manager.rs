@@ -332,12 +332,22 @@ impl LogManager {
         Ok(())
     }
 
-    /// Flush everything, write checkpoints and the clean-shutdown marker.
+    /// Flush everything, write checkpoints and the clean-shutdown marker. Every partition is
+    /// closed even when one fails; the marker is written only when all of them closed (so a
+    /// failed close means a full recovery at the next start) and the first error is returned.
     pub fn shutdown(&self) -> Result<(), LogError> {
         self.commit.sync_all()?;
         let logs: Vec<Arc<PartitionLog>> = self.read_logs().values().cloned().collect();
+        let mut first_error = None;
         for l in &logs {
-            l.close()?;
+            if let Err(e) = l.close() {
+                tracing::error!(partition = %l.topic_partition().dir_name(), error = %e, "cannot close partition log");
+                first_error.get_or_insert(e);
+            }
+        }
+        if let Some(e) = first_error {
+            self.commit.stop();
+            return Err(e);
         }
         self.checkpoint()?;
         checkpoint::write_atomic(&self.dir.join(CLEAN_SHUTDOWN_FILE), b"")?;

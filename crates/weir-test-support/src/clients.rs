@@ -32,9 +32,45 @@ pub struct AckLog {
     pub acked: Arc<Mutex<Vec<Msg>>>,
     /// Delivery errors.
     pub errors: Arc<Mutex<Vec<String>>>,
+    /// The client's last [`CLIENT_LOG_LINES`] warnings and errors (librdkafka's own log), to
+    /// explain a stalled producer.
+    pub client_log: Arc<Mutex<std::collections::VecDeque<String>>>,
 }
 
-impl ClientContext for AckLog {}
+/// How many of librdkafka's warning and error lines an [`AckLog`] keeps.
+pub const CLIENT_LOG_LINES: usize = 200;
+
+impl AckLog {
+    fn remember(&self, line: String) {
+        let mut l = self.client_log.lock().unwrap_or_else(|e| e.into_inner());
+        if l.len() == CLIENT_LOG_LINES {
+            l.pop_front();
+        }
+        l.push_back(line);
+    }
+
+    /// The kept client log lines, oldest first.
+    pub fn client_log_lines(&self) -> Vec<String> {
+        let l = self.client_log.lock().unwrap_or_else(|e| e.into_inner());
+        l.iter().cloned().collect()
+    }
+}
+
+impl ClientContext for AckLog {
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, log_message: &str) {
+        use rdkafka::config::RDKafkaLogLevel as L;
+        if matches!(
+            level,
+            L::Emerg | L::Alert | L::Critical | L::Error | L::Warning
+        ) {
+            self.remember(format!("{level:?} {fac}: {log_message}"));
+        }
+    }
+
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        self.remember(format!("error {error}: {reason}"));
+    }
+}
 
 impl ProducerContext for AckLog {
     type DeliveryOpaque = ();

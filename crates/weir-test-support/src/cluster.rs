@@ -15,7 +15,7 @@ use kafka_protocol::protocol::StrBytes;
 use rdkafka::producer::Producer;
 use rdkafka::Offset;
 
-use crate::clients::{assigned_consumer, consume_n, producer, send, Msg};
+use crate::clients::{assigned_consumer, consume_n, producer, send, AckLog, Msg};
 use crate::raw::RawClient;
 use crate::{start_nodes, wait_until, BrokerOptions, BrokerProcess};
 
@@ -204,6 +204,7 @@ pub struct Workload {
     sent: Arc<AtomicU64>,
     acked: Arc<Mutex<Vec<(Instant, Msg)>>>,
     errors: Arc<Mutex<Vec<String>>>,
+    client_log: AckLog,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -215,21 +216,22 @@ impl Workload {
         let sent = Arc::new(AtomicU64::new(0));
         let acked = Arc::new(Mutex::new(Vec::new()));
         let errors = Arc::new(Mutex::new(Vec::new()));
-        let (bootstrap, topic) = (bootstrap.to_string(), topic.to_string());
+        let topic = topic.to_string();
         let (s, n, a, e) = (stop.clone(), sent.clone(), acked.clone(), errors.clone());
+        let (p, log) = producer(
+            bootstrap,
+            &[
+                ("enable.idempotence", "true"),
+                ("acks", "all"),
+                ("linger.ms", "2"),
+                ("message.timeout.ms", "120000"),
+                ("request.timeout.ms", "5000"),
+                ("retry.backoff.ms", "50"),
+                ("topic.metadata.refresh.interval.ms", "500"),
+            ],
+        );
+        let client_log = log.clone();
         let thread = std::thread::spawn(move || {
-            let (p, log) = producer(
-                &bootstrap,
-                &[
-                    ("enable.idempotence", "true"),
-                    ("acks", "all"),
-                    ("linger.ms", "2"),
-                    ("message.timeout.ms", "120000"),
-                    ("request.timeout.ms", "5000"),
-                    ("retry.backoff.ms", "50"),
-                    ("topic.metadata.refresh.interval.ms", "500"),
-                ],
-            );
             let drain = |a: &Mutex<Vec<(Instant, Msg)>>, e: &Mutex<Vec<String>>| {
                 let now = Instant::now();
                 let mut got = log.acked.lock().unwrap_or_else(|x| x.into_inner());
@@ -268,8 +270,14 @@ impl Workload {
             sent,
             acked,
             errors,
+            client_log,
             thread: Some(thread),
         }
+    }
+
+    /// The producer client's last warnings and errors (librdkafka's log), oldest first.
+    pub fn client_log(&self) -> Vec<String> {
+        self.client_log.client_log_lines()
     }
 
     /// Messages handed to the producer so far.

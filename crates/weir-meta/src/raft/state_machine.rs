@@ -188,6 +188,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         state.last_applied = meta.last_log_id;
         state.membership = meta.last_membership.clone();
         state.snapshot_id = meta.snapshot_id.clone();
+        // openraft builds snapshots in a task of their own: writing `snapshot.json` under the same
+        // lock as `build_snapshot` keeps the two from sharing the temporary file (a failed rename
+        // stopped the quorum member) and an older built snapshot from replacing an installed one.
+        let mut inner = self.lock();
         write_atomic(
             &self.dir.join("snapshot.json"),
             &serde_json::to_vec(&state).unwrap_or_default(),
@@ -200,7 +204,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             )
         })?;
         let image = Arc::new(state.image.clone());
-        self.lock().state = state;
+        inner.state = state;
+        drop(inner);
         self.published.send_replace(image);
         Ok(())
     }
