@@ -130,6 +130,9 @@ pub struct Applied {
     pub victim: usize,
 }
 
+/// What a node logs when its metadata log failed and it stops (`weir_broker::server`).
+pub const HALT_LINE: &str = "the metadata log failed: stopping this broker";
+
 /// Inject one fault of `kind` (victims chosen by `rng`), hold it for `hold`, heal it. Returns a
 /// description, and in `notes` what happened on the way that is not necessarily a bug (a node
 /// that exited on a full disk, one that needed a restart afterwards). `Err` when a step failed
@@ -221,18 +224,32 @@ fn apply_kind(
             ))
         }
         FaultKind::Disk => {
-            let filled = c.nodes[v].fill_disk()?;
+            d.set(v, true);
+            let filled = c.nodes[v].fill_disk();
             hold_it();
             c.nodes[v].free_disk();
-            if !c.nodes[v].is_alive() {
+            // A node whose metadata log could not be written halts (Kafka halts when its
+            // metadata log dir fails); an operator frees space and starts it again, and so does
+            // the campaign. A node that only saw failed partition writes must recover by itself.
+            let node = &mut c.nodes[v];
+            let halted = !node.is_alive() || node.output().contains(HALT_LINE);
+            let restarted = if halted {
                 notes.push(format!(
-                    "node {id} exited while its disk was full:\n{}",
-                    last_lines(&c.nodes[v].output(), 8)
+                    "node {id} halted on its full disk (restarted):\n{}",
+                    last_lines(&node.output(), 4)
                 ));
-                c.nodes[v].restart()?;
-            }
+                // Still finishing its shutdown, or already gone: either way it is restarted.
+                let _ = node.stop(Duration::from_secs(30));
+                node.restart()
+            } else {
+                Ok(())
+            };
+            d.set(v, false);
+            restarted?;
             Ok(format!(
-                "fill node {id}'s disk ({filled} bytes) for {hold:?}"
+                "fill node {id}'s disk ({} bytes) for {hold:?}{}",
+                filled?,
+                if halted { "; it halted and was restarted" } else { "" }
             ))
         }
         FaultKind::Corrupt => {
