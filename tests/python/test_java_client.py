@@ -46,3 +46,19 @@ def test_java_share_consumer(tmp_path):
         assert r.stdout.strip().endswith("OK"), r.stdout
     finally:
         b.stop()
+
+
+@pytest.mark.parametrize("scenario", ["renew", "record-limit"])
+def test_java_share_consumer_v2(tmp_path, scenario):
+    """ShareFetch / ShareAcknowledge v2 with the Java KafkaShareConsumer: AcknowledgeType.RENEW
+    keeps a record past twice its group's 2 s lock without redelivery to another member, then
+    ACCEPT (KIP-1222); share.acquire.mode=record_limit bounds every acquisition by
+    max.poll.records (KIP-1206). The lock duration needs the broker's minimum lowered."""
+    b = Broker(tmp_path, ["--group-share-min-record-lock-duration-ms", "1000"])
+    b.start()
+    try:
+        r = run_java("weir.ShareV2", b.bootstrap, scenario)
+        assert r.returncode == 0, r.stdout + r.stderr + b.out.read_text()[-3000:]
+        assert r.stdout.strip().endswith("OK"), r.stdout
+    finally:
+        b.stop()

@@ -47,8 +47,8 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::TxnOffsetCommit, 0, 5),
     (ApiKey::ShareGroupHeartbeat, 1, 1),
     (ApiKey::ShareGroupDescribe, 1, 1),
-    (ApiKey::ShareFetch, 1, 1),
-    (ApiKey::ShareAcknowledge, 1, 1),
+    (ApiKey::ShareFetch, 1, 2),
+    (ApiKey::ShareAcknowledge, 1, 2),
     (ApiKey::InitializeShareGroupState, 0, 0),
     (ApiKey::ReadShareGroupState, 0, 0),
     (ApiKey::WriteShareGroupState, 0, 0),
@@ -94,7 +94,8 @@ mod tests {
         assert_eq!(supported_range(ApiKey::JoinGroup), Some((0, 9)));
         assert_eq!(supported_range(ApiKey::InitProducerId), Some((0, 5)));
         assert_eq!(supported_range(ApiKey::AddPartitionsToTxn), Some((0, 5)));
-        assert_eq!(supported_range(ApiKey::ShareFetch), Some((1, 1)));
+        assert_eq!(supported_range(ApiKey::ShareFetch), Some((1, 2)));
+        assert_eq!(supported_range(ApiKey::ShareAcknowledge), Some((1, 2)));
         assert_eq!(api_versions_response(35).api_keys.len(), SUPPORTED.len());
     }
 }

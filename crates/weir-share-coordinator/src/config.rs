@@ -77,8 +77,13 @@ pub struct ShareGroupConfig {
     pub session_timeout_ms: i32,
     /// `share.heartbeat.interval.ms` (5000).
     pub heartbeat_interval_ms: i32,
-    /// `share.acquire.mode` (KIP-1206; batch_optimized).
+    /// `share.acquire.mode` (KIP-1206; batch_optimized). A Weir extension: in Kafka the mode
+    /// is the consumer's (ShareFetch v2 `ShareAcquireMode`); record_limit here makes every
+    /// fetch of the group strict, whatever its clients send.
     pub acquire_mode: AcquireMode,
+    /// `share.renew.acknowledge.enable` (KIP-1222 / KIP-1240; true): Renew acknowledgements
+    /// are accepted.
+    pub renew_acknowledge_enable: bool,
     /// `errors.deadletterqueue.topic.name` (KIP-1191; unset = no DLQ).
     pub dlq_topic_name: Option<String>,
     /// `errors.deadletterqueue.copy.record.enable` (false): copy key and value to the DLQ, not
@@ -97,6 +102,7 @@ impl Default for ShareGroupConfig {
             session_timeout_ms: 45_000,
             heartbeat_interval_ms: 5_000,
             acquire_mode: AcquireMode::BatchOptimized,
+            renew_acknowledge_enable: true,
             dlq_topic_name: None,
             dlq_copy_record_enable: false,
         }
@@ -104,7 +110,7 @@ impl Default for ShareGroupConfig {
 }
 
 /// The config names of a share group, as Kafka spells them.
-pub const SHARE_GROUP_CONFIG_NAMES: [&str; 10] = [
+pub const SHARE_GROUP_CONFIG_NAMES: [&str; 11] = [
     "share.auto.offset.reset",
     "share.isolation.level",
     "share.record.lock.duration.ms",
@@ -113,12 +119,21 @@ pub const SHARE_GROUP_CONFIG_NAMES: [&str; 10] = [
     "share.session.timeout.ms",
     "share.heartbeat.interval.ms",
     "share.acquire.mode",
+    "share.renew.acknowledge.enable",
     "errors.deadletterqueue.topic.name",
     "errors.deadletterqueue.copy.record.enable",
 ];
 
 fn invalid(name: &str, value: &str, why: &str) -> ShareError {
     ShareError::InvalidConfig(format!("invalid value {value:?} for {name}: {why}"))
+}
+
+fn boolean(name: &str, value: &str) -> Result<bool, ShareError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(invalid(name, value, "true or false")),
+    }
 }
 
 fn int<T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy>(
@@ -182,6 +197,9 @@ impl ShareGroupConfig {
                         _ => return Err(invalid(name, value, "batch_optimized or record_limit")),
                     }
                 }
+                "share.renew.acknowledge.enable" => {
+                    c.renew_acknowledge_enable = boolean(name, value)?
+                }
                 "errors.deadletterqueue.topic.name" => {
                     c.dlq_topic_name = match value.trim() {
                         "" => None,
@@ -196,11 +214,7 @@ impl ShareGroupConfig {
                     }
                 }
                 "errors.deadletterqueue.copy.record.enable" => {
-                    c.dlq_copy_record_enable = match value.trim().to_ascii_lowercase().as_str() {
-                        "true" => true,
-                        "false" => false,
-                        _ => return Err(invalid(name, value, "true or false")),
-                    }
+                    c.dlq_copy_record_enable = boolean(name, value)?
                 }
                 _ => {
                     return Err(ShareError::InvalidConfig(format!(
@@ -242,6 +256,7 @@ impl ShareGroupConfig {
                 AcquireMode::BatchOptimized => "batch_optimized".into(),
                 AcquireMode::RecordLimit => "record_limit".into(),
             },
+            self.renew_acknowledge_enable.to_string(),
             self.dlq_topic_name.clone().unwrap_or_default(),
             self.dlq_copy_record_enable.to_string(),
         ];
@@ -255,6 +270,7 @@ impl ShareGroupConfig {
             delivery_count_limit: self.delivery_count_limit,
             max_in_flight: i64::from(self.partition_max_record_locks),
             dead_letter_enabled: self.dlq_topic_name.is_some(),
+            renew_enabled: self.renew_acknowledge_enable,
         }
     }
 }

@@ -23,6 +23,7 @@ fn defaults_are_kafkas() {
     assert_eq!(get("share.session.timeout.ms"), "45000");
     assert_eq!(get("share.heartbeat.interval.ms"), "5000");
     assert_eq!(get("share.acquire.mode"), "batch_optimized");
+    assert_eq!(get("share.renew.acknowledge.enable"), "true");
     assert_eq!(get("errors.deadletterqueue.topic.name"), "");
     assert_eq!(get("errors.deadletterqueue.copy.record.enable"), "false");
     assert_eq!(pairs.len(), SHARE_GROUP_CONFIG_NAMES.len());
@@ -42,6 +43,7 @@ fn valid_values_are_applied_and_round_trip() {
         ("share.session.timeout.ms", "60000"),
         ("share.heartbeat.interval.ms", "15000"),
         ("share.acquire.mode", "record_limit"),
+        ("share.renew.acknowledge.enable", "false"),
         ("errors.deadletterqueue.topic.name", "dlq.orders"),
         ("errors.deadletterqueue.copy.record.enable", "true"),
     ])
@@ -53,6 +55,7 @@ fn valid_values_are_applied_and_round_trip() {
         (1000, 10)
     );
     assert_eq!(c.acquire_mode, AcquireMode::RecordLimit);
+    assert!(!c.renew_acknowledge_enable && !c.limits().renew_enabled);
     assert_eq!(c.dlq_topic_name.as_deref(), Some("dlq.orders"));
     assert!(c.dlq_copy_record_enable && c.limits().dead_letter_enabled);
     let pairs = c.to_pairs();
@@ -63,6 +66,7 @@ fn valid_values_are_applied_and_round_trip() {
 #[test]
 fn bad_values_are_invalid_config() {
     for (name, value) in [
+        ("share.renew.acknowledge.enable", "sometimes"),
         ("share.record.lock.duration.ms", "999"),
         ("share.record.lock.duration.ms", "3600001"),
         ("share.record.lock.duration.ms", "abc"),

@@ -77,3 +77,5 @@ mod group_tests;
 mod records_tests;
 #[cfg(test)]
 mod share_partition_tests;
+#[cfg(test)]
+mod share_partition_v2_tests;

@@ -13,7 +13,8 @@ impl SharePartition {
     /// expired lock counts as not acquired, as Kafka); then Accept makes a record Acknowledged,
     /// Gap archives it, Release makes it Available (delivery count kept; archived as a dead
     /// letter at the delivery-count limit), Reject archives it as a dead letter, Renew restarts
-    /// its lock at `now + lock_duration_ms`. The SPSO then advances.
+    /// its lock at `now + lock_duration_ms` (delivery count unchanged; INVALID_RECORD_STATE
+    /// when `limits.renew_enabled` is false). The SPSO then advances.
     pub fn acknowledge(
         &mut self,
         member: &str,
@@ -38,6 +39,12 @@ impl SharePartition {
                     b.first_offset,
                     b.last_offset,
                     b.types.len()
+                )));
+            }
+            if !limits.renew_enabled && b.types.contains(&AckType::Renew) {
+                return Err(ShareError::InvalidRecordState(format!(
+                    "acknowledgement batch {}..={} renews, but share.renew.acknowledge.enable is false",
+                    b.first_offset, b.last_offset
                 )));
             }
             if n > self.in_flight().max(0) {

@@ -49,6 +49,8 @@ pub struct PartitionLimits {
     /// True when the group has a dead-letter topic (`errors.deadletterqueue.topic.name`):
     /// failed records become DeadLetterPending instead of Archived.
     pub dead_letter_enabled: bool,
+    /// `share.renew.acknowledge.enable` (KIP-1222): Renew acknowledgements are accepted.
+    pub renew_enabled: bool,
 }
 
 impl Default for PartitionLimits {
@@ -58,6 +60,7 @@ impl Default for PartitionLimits {
             delivery_count_limit: 5,
             max_in_flight: 2_000,
             dead_letter_enabled: false,
+            renew_enabled: true,
         }
     }
 }

@@ -7,9 +7,14 @@ use weir_share_coordinator::{AckBatch, AckType};
 use crate::error::BrokerError;
 use crate::metadata::view::MetadataView;
 
-/// Wire acknowledgement batches (first, last, types) as the crate's; INVALID_REQUEST for an
-/// unknown acknowledge type or an empty list of types.
+/// The first ShareFetch / ShareAcknowledge version with the Renew acknowledge type (KIP-1222).
+pub const RENEW_VERSION: i16 = 2;
+
+/// Wire acknowledgement batches (first, last, types) of a request of `version` as the crate's;
+/// INVALID_REQUEST for an unknown acknowledge type (Renew, 4, is unknown before v2) or an
+/// empty list of types.
 pub fn ack_batches(
+    version: i16,
     wire: impl IntoIterator<Item = (i64, i64, Vec<i8>)>,
 ) -> Result<Vec<AckBatch>, BrokerError> {
     wire.into_iter()
@@ -23,12 +28,14 @@ pub fn ack_batches(
             let types = types
                 .into_iter()
                 .map(|t| {
-                    AckType::from_id(t).ok_or_else(|| {
-                        BrokerError::kafka(
-                            ResponseError::InvalidRequest,
-                            format!("unknown acknowledge type {t}"),
-                        )
-                    })
+                    AckType::from_id(t)
+                        .filter(|&a| a != AckType::Renew || version >= RENEW_VERSION)
+                        .ok_or_else(|| {
+                            BrokerError::kafka(
+                                ResponseError::InvalidRequest,
+                                format!("unknown acknowledge type {t} in version {version}"),
+                            )
+                        })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(AckBatch {

@@ -1,5 +1,6 @@
-//! ShareAcknowledge (key 79, v1): acknowledgements outside a fetch, in the member's share
-//! session (KIP-932).
+//! ShareAcknowledge (key 79, v1-v2): acknowledgements outside a fetch, in the member's share
+//! session (KIP-932); v2 adds the Renew acknowledge type and the acquisition lock timeout in
+//! the response (KIP-1222).
 
 use std::collections::BTreeMap;
 
@@ -19,11 +20,13 @@ use crate::share::sessions::SessionStep;
 /// Move the session on (epoch 0 is INVALID_SHARE_SESSION_EPOCH: an acknowledge cannot open a
 /// session; -1 closes it and releases what the member still holds), then apply each
 /// partition's acknowledgements (INVALID_RECORD_STATE, INVALID_REQUEST, NOT_LEADER_OR_FOLLOWER
-/// per partition).
+/// per partition; Renew only from v2, and INVALID_RECORD_STATE when the group's
+/// `share.renew.acknowledge.enable` is false). v2 answers the group's lock duration in
+/// `acquisition_lock_timeout_ms` (what a renewed lock now lasts).
 pub async fn handle(
     share: &SharePartitionManager,
     view: &MetadataView,
-    _version: i16,
+    version: i16,
     req: ShareAcknowledgeRequest,
 ) -> ShareAcknowledgeResponse {
     let mut resp = ShareAcknowledgeResponse::default();
@@ -55,6 +58,7 @@ pub async fn handle(
             return resp;
         }
     };
+    resp.acquisition_lock_timeout_ms = share.config(&group).record_lock_duration_ms;
     let mut out: BTreeMap<(uuid::Uuid, i32), PartitionData> = BTreeMap::new();
     for t in &req.topics {
         for p in &t.partitions {
@@ -63,7 +67,7 @@ pub async fn handle(
                 .acknowledgement_batches
                 .iter()
                 .map(|b| (b.first_offset, b.last_offset, b.acknowledge_types.clone()));
-            let r = match ack_batches(wire) {
+            let r = match ack_batches(version, wire) {
                 Ok(batches) => {
                     let key = share_key(&group, k.0, k.1);
                     share.acknowledge(&key, k.0, &member, &batches).await

@@ -1,5 +1,7 @@
-//! ShareFetch (key 78, v1): share sessions, piggybacked acknowledgements, acquisition of
-//! records on the share-partitions this broker leads, long-polling like Fetch (KIP-932).
+//! ShareFetch (key 78, v1-v2): share sessions, piggybacked acknowledgements, acquisition of
+//! records on the share-partitions this broker leads, long-polling like Fetch (KIP-932). v2 adds
+//! the consumer's acquire mode (KIP-1206: record_limit makes `max_records` strict) and renew
+//! fetches (KIP-1222: `is_renew_ack`, acknowledgements only, nothing acquired).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -11,6 +13,8 @@ use kafka_protocol::messages::share_fetch_response::{
 };
 use kafka_protocol::messages::{ShareFetchRequest, ShareFetchResponse};
 use kafka_protocol::protocol::StrBytes;
+
+use weir_share_coordinator::AcquireMode;
 
 use super::share_ack_common::{ack_batches, leader_of};
 use crate::error::BrokerError;
@@ -40,16 +44,49 @@ fn part<'a>(
     })
 }
 
-/// Open / continue / close the member's share session (SHARE_SESSION_NOT_FOUND,
-/// INVALID_SHARE_SESSION_EPOCH, SHARE_SESSION_LIMIT_REACHED as top-level errors), apply the
-/// piggybacked acknowledgements (per-partition `acknowledge_error_code`), then — unless the
-/// session closed — acquire records on every partition of the session, waiting up to
+/// The acquire mode a v2 request asks for (`ShareAcquireMode`: 0 batch_optimized, 1
+/// record_limit; anything else is INVALID_REQUEST); record_limit also when the group's
+/// `share.acquire.mode` says so (a Weir extension for clients before v2).
+fn acquire_mode(req: &ShareFetchRequest, group: AcquireMode) -> Result<AcquireMode, BrokerError> {
+    match req.share_acquire_mode {
+        0 => Ok(group),
+        1 => Ok(AcquireMode::RecordLimit),
+        m => Err(BrokerError::kafka(
+            ResponseError::InvalidRequest,
+            format!("unknown share acquire mode {m}"),
+        )),
+    }
+}
+
+/// A renew fetch (v2 `is_renew_ack`, KIP-1222) only carries acknowledgements: like Kafka, its
+/// `max_bytes`, `min_bytes`, `max_records` and `max_wait_ms` must all be 0 (INVALID_REQUEST).
+fn check_renew_fetch(req: &ShareFetchRequest) -> Result<(), BrokerError> {
+    if req.is_renew_ack
+        && (req.max_bytes != 0
+            || req.min_bytes != 0
+            || req.max_records != 0
+            || req.max_wait_ms != 0)
+    {
+        return Err(BrokerError::kafka(
+            ResponseError::InvalidRequest,
+            "a renew ShareFetch must have max_bytes, min_bytes, max_records and max_wait_ms 0",
+        ));
+    }
+    Ok(())
+}
+
+/// Validate the request (INVALID_REQUEST: no group or member id, an unknown acquire mode, a
+/// renew fetch with fetch limits), open / continue / close the member's share session
+/// (SHARE_SESSION_NOT_FOUND, INVALID_SHARE_SESSION_EPOCH, SHARE_SESSION_LIMIT_REACHED as
+/// top-level errors), apply the piggybacked acknowledgements (per-partition
+/// `acknowledge_error_code`; Renew only from v2), then — unless the session closed or this is
+/// a renew fetch — acquire records on every partition of the session, waiting up to
 /// `max_wait_ms` while none could be acquired.
 pub async fn handle(
     share: &SharePartitionManager,
     replicas: &ReplicaManager,
     view: &MetadataView,
-    _version: i16,
+    version: i16,
     req: ShareFetchRequest,
 ) -> ShareFetchResponse {
     let mut resp = ShareFetchResponse::default();
@@ -77,6 +114,15 @@ pub async fn handle(
         );
         return resp;
     }
+    let config = share.config(&group);
+    let mode = match check_renew_fetch(&req).and_then(|()| acquire_mode(&req, config.acquire_mode))
+    {
+        Ok(m) => m,
+        Err(e) => {
+            fail(&mut resp, e);
+            return resp;
+        }
+    };
     let closing = req.share_session_epoch == -1;
     let add: Vec<Key> = req
         .topics
@@ -107,7 +153,6 @@ pub async fn handle(
             return resp;
         }
     };
-    let config = share.config(&group);
     resp.acquisition_lock_timeout_ms = config.record_lock_duration_ms;
     let mut out: BTreeMap<Key, PartitionData> = BTreeMap::new();
     for t in &req.topics {
@@ -120,7 +165,7 @@ pub async fn handle(
                 .acknowledgement_batches
                 .iter()
                 .map(|b| (b.first_offset, b.last_offset, b.acknowledge_types.clone()));
-            let r = match ack_batches(wire) {
+            let r = match ack_batches(version, wire) {
                 Ok(batches) => {
                     let key = share_key(&group, k.0, k.1);
                     share.acknowledge(&key, k.0, &member, &batches).await
@@ -146,6 +191,9 @@ pub async fn handle(
         }
         _ => {}
     }
+    if req.is_renew_ack {
+        return respond(resp, out);
+    }
     let partitions = share.sessions().partitions(&group, &member);
     let max_records = usize::try_from(req.max_records)
         .ok()
@@ -170,7 +218,7 @@ pub async fn handle(
             }
             let key = share_key(&group, k.0, k.1);
             match share
-                .acquire(&key, k.0, &member, bytes_left, records_left)
+                .acquire(&key, k.0, &member, bytes_left, records_left, mode)
                 .await
             {
                 Ok(a) if !a.ranges.is_empty() => {

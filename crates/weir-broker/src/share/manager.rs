@@ -20,8 +20,8 @@ use tokio::sync::{watch, Mutex as AsyncMutex, OwnedMutexGuard};
 use weir_coordinator::Clock;
 use weir_log::PartitionLog;
 use weir_share_coordinator::{
-    AckBatch, AcquiredRange, AutoOffsetReset, IsolationLevel, ShareGroupConfig, ShareKey,
-    SharePartition, ShareStateCoordinator, TopicId,
+    AckBatch, AcquireMode, AcquiredRange, AutoOffsetReset, IsolationLevel, ShareGroupConfig,
+    ShareKey, SharePartition, ShareStateCoordinator, TopicId,
 };
 
 use super::configs::group_config;
@@ -200,8 +200,8 @@ impl SharePartitionManager {
 
     /// Acquire records of `key` for `member` (one partition of a ShareFetch): read from the
     /// first acquirable offset below the high watermark (the LSO for read_committed groups),
-    /// at most `max_bytes`, acquire up to `max_records`, persist, and return the batches
-    /// holding what was acquired.
+    /// at most `max_bytes`, acquire up to `max_records` (strictly with `mode` record_limit,
+    /// KIP-1206), persist, and return the batches holding what was acquired.
     pub async fn acquire(
         &self,
         key: &ShareKey,
@@ -209,6 +209,7 @@ impl SharePartitionManager {
         member: &str,
         max_bytes: usize,
         max_records: usize,
+        mode: AcquireMode,
     ) -> Result<Acquired, BrokerError> {
         let cfg = self.config(&key.group_id);
         let (mut g, log) = self.locked(key, topic_id).await?;
@@ -235,14 +236,9 @@ impl SharePartitionManager {
             .filter(|b| !b.control)
             .map(|b| (b.first, b.last))
             .collect();
-        let ranges = l.part.acquire(
-            member,
-            &data,
-            max_records.max(1),
-            cfg.acquire_mode,
-            &limits,
-            now,
-        );
+        let ranges = l
+            .part
+            .acquire(member, &data, max_records.max(1), mode, &limits, now);
         self.persist(key, &mut g).await?;
         let mut out = bytes::BytesMut::new();
         for b in &batches {
