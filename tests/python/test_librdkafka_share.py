@@ -182,27 +182,50 @@ def test_rejected_records_are_not_redelivered(helper, sbroker):
     assert first_available(helper, bs, "gc-reject", "c-reject", "end")[1:] == (n, 1, "end0")
 
 
-def test_killed_consumer_records_return_after_the_lock(helper, sbroker):
-    bs = sbroker.bootstrap
-    n = 20
-    create(bs, "c-kill")
-    produce(bs, "c-kill", n)
-    group_configs(bs, "gc-kill", share_auto_offset_reset="earliest",
-                  share_record_lock_duration_ms=1000)
-    hold = Helper(helper, bs, "gc-kill", "c-kill", "hold", timeout_ms=120000)
+def _held_then_taken_over(exe, bs, group, topic, n, lock_ms, disrupt):
+    """A `hold` helper acquires records without acknowledging them; `disrupt(helper)` stops it
+    in some way; then an accepting helper must get all `n` records. Returns (records the holder
+    had, the accepting helper's records, seconds until the accepting helper had them all)."""
+    create(bs, topic)
+    produce(bs, topic, n)
+    group_configs(bs, group, share_auto_offset_reset="earliest",
+                  share_record_lock_duration_ms=lock_ms)
+    hold = Helper(exe, bs, group, topic, "hold", timeout_ms=120000)
     try:
         await_until(lambda: hold.seen(), 30, "the holding helper to acquire records")
-        hold.kill()  # SIGKILL with the records acquired and not acknowledged
+        disrupt(hold)
+        held = {o for _, o, _, _ in hold.seen()}
+        assert held and all(d == 1 for _, _, d, _ in hold.seen()), hold.seen()
+        t0 = time.time()
+        acc = Helper(exe, bs, group, topic, "accept", max_records=n, timeout_ms=60000)
+        assert acc.wait(90) == 0, acc.stderr
+        elapsed = time.time() - t0
     finally:
+        if hold.proc.poll() is None:
+            hold.proc.send_signal(signal.SIGCONT)
         hold.kill()
-    held = {o for _, o, _, _ in hold.records}
-    assert held and all(d == 1 for _, _, d, _ in hold.records), hold.records
-    t0 = time.time()
-    acc = Helper(helper, bs, "gc-kill", "c-kill", "accept", max_records=n, timeout_ms=30000)
-    assert acc.wait() == 0, acc.stderr
-    elapsed = time.time() - t0
     assert sorted(o for _, o, _, _ in acc.records) == list(range(n)), acc.records
     for _, o, d, _ in acc.records:
         assert d == (2 if o in held else 1), (o, d, sorted(held))
+    return held, acc.records, elapsed
+
+
+def test_paused_consumer_records_return_after_the_lock(helper, sbroker):
+    """SIGSTOP keeps the holder's connection open: only the acquisition lock (1 s) frees its
+    records."""
+    bs = sbroker.bootstrap
+    _, _, elapsed = _held_then_taken_over(
+        helper, bs, "gc-pause", "c-pause", 20, 1000,
+        lambda h: h.proc.send_signal(signal.SIGSTOP))
     assert elapsed < 20, elapsed
-    assert first_available(helper, bs, "gc-kill", "c-kill", "end")[1:] == (n, 1, "end0")
+    assert first_available(helper, bs, "gc-pause", "c-pause", "end")[1:] == (20, 1, "end0")
+
+
+def test_killed_consumer_records_return_when_its_connection_closes(helper, sbroker):
+    """kill -9 closes the holder's connection: as in Kafka (the share session cache's
+    disconnect listener) its records are released at once, long before the 60 s lock."""
+    bs = sbroker.bootstrap
+    _, _, elapsed = _held_then_taken_over(helper, bs, "gc-kill", "c-kill", 20, 60000,
+                                          lambda h: h.kill())
+    assert elapsed < 20, elapsed
+    assert first_available(helper, bs, "gc-kill", "c-kill", "end")[1:] == (20, 1, "end0")

@@ -38,6 +38,9 @@ pub struct RequestContext {
     pub listener: String,
     /// Who the connection authenticated as.
     pub principal: Principal,
+    /// This connection's id, unique within the process (share sessions are bound to the
+    /// connection that opened them, as Kafka's `connectionId`).
+    pub connection_id: u64,
 }
 
 impl RequestContext {

@@ -169,9 +169,9 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
         RequestKind::ShareGroupDescribe(r) => ResponseKind::ShareGroupDescribe(
             share_group_describe::handle(&b.share_groups, view, v, r).await,
         ),
-        RequestKind::ShareFetch(r) => {
-            ResponseKind::ShareFetch(share_fetch::handle(&b.share, replicas, view, v, r).await)
-        }
+        RequestKind::ShareFetch(r) => ResponseKind::ShareFetch(
+            share_fetch::handle(&b.share, replicas, view, v, ctx.connection_id, r).await,
+        ),
         RequestKind::ShareAcknowledge(r) => {
             ResponseKind::ShareAcknowledge(share_acknowledge::handle(&b.share, view, v, r).await)
         }

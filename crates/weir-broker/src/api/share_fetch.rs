@@ -87,6 +87,7 @@ pub async fn handle(
     replicas: &ReplicaManager,
     view: &MetadataView,
     version: i16,
+    connection: u64,
     req: ShareFetchRequest,
 ) -> ShareFetchResponse {
     let mut resp = ShareFetchResponse::default();
@@ -153,6 +154,9 @@ pub async fn handle(
             return resp;
         }
     };
+    if matches!(step, SessionStep::Opened { .. }) {
+        share.sessions().bind(&group, &member, connection);
+    }
     resp.acquisition_lock_timeout_ms = config.record_lock_duration_ms;
     let mut out: BTreeMap<Key, PartitionData> = BTreeMap::new();
     for t in &req.topics {

@@ -66,6 +66,7 @@ pub async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
+    let connection_id = NEXT_CONNECTION_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let (read_half, write_half) = stream.into_split();
     let mut reader = BufReader::with_capacity(64 * 1024, read_half);
     let (queue_tx, queue_rx) = mpsc::channel::<oneshot::Receiver<Outgoing>>(MAX_IN_FLIGHT);
@@ -112,6 +113,7 @@ pub async fn serve(
                     client_addr: peer,
                     listener: limits.listener.clone(),
                     principal: Principal::anonymous(),
+                    connection_id,
                 };
                 let pending = api::dispatch_ordered(&broker, ctx, req.body).await;
                 let (tx, rx) = oneshot::channel();
@@ -151,7 +153,16 @@ pub async fn serve(
     }
     drop(queue_tx);
     let _ = writer.await;
+    // As Kafka's share session cache: a share session dies with the connection that opened it,
+    // and its member's acquired records are released for others at once (not at lock expiry).
+    // Not while the broker stops: acquisitions are not persisted, so a restart frees them anyway.
+    if !*shutdown.borrow() {
+        broker.share.connection_closed(connection_id).await;
+    }
 }
+
+/// Ids of connections, unique within the process.
+static NEXT_CONNECTION_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// A receiver that already holds `out`.
 fn ready(out: Outgoing) -> oneshot::Receiver<Outgoing> {

@@ -304,6 +304,16 @@ impl SharePartitionManager {
         }
     }
 
+    /// `connection` closed: its share sessions end and their members' acquired records on
+    /// the sessions' partitions are released (Kafka's `ShareSessionCache` disconnect listener).
+    pub async fn connection_closed(&self, connection: u64) {
+        let closed = self.sessions().close_connection(connection);
+        for (group, member, parts) in closed {
+            tracing::debug!(%group, %member, partitions = parts.len(), "share session's connection closed: releasing its records");
+            self.release_member(&group, &member, Some(&parts)).await;
+        }
+    }
+
     /// The loaded cells whose key passes `f`.
     pub(crate) fn loaded(&self, f: impl Fn(&ShareKey) -> bool) -> Vec<(ShareKey, Cell)> {
         let cells = self.cells.lock().unwrap_or_else(|e| e.into_inner());

@@ -31,6 +31,8 @@ pub enum SessionStep {
 struct Session {
     epoch: i32,
     partitions: BTreeSet<SessionPartition>,
+    /// The connection that opened the session (0: not bound).
+    connection: u64,
 }
 
 /// The share sessions of this broker.
@@ -99,6 +101,7 @@ impl ShareSessions {
                 Session {
                     epoch: 1,
                     partitions,
+                    connection: 0,
                 },
             );
             return Ok(SessionStep::Opened { replaced });
@@ -133,6 +136,37 @@ impl ShareSessions {
             .get(&(group.to_string(), member.to_string()))
             .map(|s| s.partitions.iter().copied().collect())
             .unwrap_or_default()
+    }
+
+    /// Bind (group, member)'s session to the connection that opened it (after an epoch-0
+    /// ShareFetch); a no-op when there is no such session.
+    pub fn bind(&mut self, group: &str, member: &str, connection: u64) {
+        if let Some(s) = self
+            .sessions
+            .get_mut(&(group.to_string(), member.to_string()))
+        {
+            s.connection = connection;
+        }
+    }
+
+    /// Remove the sessions opened on `connection` (it closed); returns (group, member, the
+    /// session's partitions) of each, so that what the members hold there can be released.
+    pub fn close_connection(
+        &mut self,
+        connection: u64,
+    ) -> Vec<(String, String, Vec<SessionPartition>)> {
+        let keys: Vec<(String, String)> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.connection == connection && connection != 0)
+            .map(|(k, _)| k.clone())
+            .collect();
+        keys.into_iter()
+            .filter_map(|k| {
+                let s = self.sessions.remove(&k)?;
+                Some((k.0, k.1, s.partitions.into_iter().collect()))
+            })
+            .collect()
     }
 
     /// Drop every session of `group` (the group was deleted).
@@ -171,5 +205,23 @@ mod tests {
             SessionStep::Closed(vec![(t, 0)])
         );
         assert_eq!(code(s.step("g", "m", 2, true, &[], &[])), Some(122));
+    }
+
+    #[test]
+    fn a_closed_connection_takes_only_its_own_sessions() {
+        let t = uuid::Uuid::from_u128(7);
+        let mut s = ShareSessions::new(10);
+        s.step("g", "a", 0, true, &[(t, 0)], &[]).unwrap();
+        s.bind("g", "a", 5);
+        s.step("g", "b", 0, true, &[(t, 1)], &[]).unwrap();
+        s.bind("g", "b", 6);
+        assert_eq!(
+            s.close_connection(5),
+            vec![("g".to_string(), "a".to_string(), vec![(t, 0)])]
+        );
+        assert!(s.partitions("g", "a").is_empty());
+        assert_eq!(s.partitions("g", "b"), vec![(t, 1)]);
+        assert!(s.close_connection(5).is_empty());
+        assert!(s.close_connection(0).is_empty());
     }
 }
