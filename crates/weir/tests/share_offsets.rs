@@ -1,9 +1,11 @@
 //! Share-group offsets (KIP-932, KIP-1226) at the protocol level against a real `weir` process:
 //! DescribeShareGroupOffsets v0/v1 (start offset, lag, -1 for a never-initialized partition),
 //! AlterShareGroupOffsets (NON_EMPTY_GROUP with members, GROUP_ID_NOT_FOUND, the next member
-//! acquires from the new start offset) and DeleteShareGroupOffsets (the state is gone).
+//! acquires from the new start offset) and DeleteShareGroupOffsets (the state is gone); and
+//! `weir groups list|describe|reset-offsets` on a share group.
 
 use std::path::Path;
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use kafka_protocol::messages::alter_share_group_offsets_request::{
@@ -18,6 +20,9 @@ use kafka_protocol::messages::incremental_alter_configs_request::{
     AlterConfigsResource, AlterableConfig,
 };
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::share_acknowledge_request::{
+    AcknowledgePartition, AcknowledgeTopic, AcknowledgementBatch,
+};
 use kafka_protocol::messages::share_fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
@@ -79,6 +84,34 @@ fn acquire(c: &mut RawClient, id: uuid::Uuid, member: &str) -> Vec<(i64, i64)> {
         .iter()
         .map(|r| (r.first_offset, r.last_offset))
         .collect()
+}
+
+/// Acknowledge `acks` (offset, type: 1 accept, 2 release, 3 reject) in `member`'s session
+/// (at epoch 1, right after [`acquire`]).
+fn acknowledge(c: &mut RawClient, id: uuid::Uuid, member: &str, acks: &[(i64, i8)]) {
+    let mut p = AcknowledgePartition::default();
+    p.partition_index = 0;
+    p.acknowledgement_batches = acks
+        .iter()
+        .map(|&(o, t)| {
+            let mut b = AcknowledgementBatch::default();
+            b.first_offset = o;
+            b.last_offset = o;
+            b.acknowledge_types = vec![t];
+            b
+        })
+        .collect();
+    let mut t = AcknowledgeTopic::default();
+    t.topic_id = id;
+    t.partitions = vec![p];
+    let mut req = ShareAcknowledgeRequest::default();
+    req.group_id = Some(GroupId(s(GROUP)));
+    req.member_id = Some(s(member));
+    req.share_session_epoch = 1;
+    req.topics = vec![t];
+    let resp: ShareAcknowledgeResponse = c.call(ApiKey::ShareAcknowledge, 1, &req);
+    assert_eq!(resp.error_code, 0, "{resp:?}");
+    assert_eq!(resp.responses[0].partitions[0].error_code, 0, "{resp:?}");
 }
 
 fn describe(
@@ -226,4 +259,139 @@ fn share_group_offsets_describe_alter_delete() {
     // The next member starts again from share.auto.offset.reset (earliest).
     heartbeat(&mut c, "m3", 0);
     assert_eq!(acquire(&mut c, id, "m3"), vec![(0, 4)]);
+}
+
+fn cli(b: &BrokerProcess, args: &[&str]) -> Output {
+    let bs = b.bootstrap();
+    let mut all = vec!["groups", "-b", bs.as_str()];
+    all.extend_from_slice(args);
+    Command::new(weir()).args(&all).output().expect("run weir")
+}
+
+fn cli_ok(b: &BrokerProcess, args: &[&str]) -> String {
+    let out = cli(b, args);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "weir groups {args:?} failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// `weir groups describe --json` of GROUP: (start offset, lag, in-flight, archived) of t-0.
+fn cli_offsets(b: &BrokerProcess) -> (i64, i64, i64, i64) {
+    let v: serde_json::Value =
+        serde_json::from_str(&cli_ok(b, &["--json", "describe", GROUP])).expect("json");
+    let o = &v["offsets"][0];
+    assert_eq!(o["topic"], "t", "{v}");
+    (
+        o["start_offset"].as_i64().unwrap(),
+        o["lag"].as_i64().unwrap(),
+        o["in_flight"].as_i64().unwrap(),
+        o["archived"].as_i64().unwrap(),
+    )
+}
+
+#[test]
+fn weir_groups_cli_lists_describes_and_resets_share_groups() {
+    let b = BrokerProcess::start(weir(), BrokerOptions::default());
+    create_topic(&b.bootstrap(), "t", 1, &[]);
+    let (p, _log) = producer(&b.bootstrap(), &[]);
+    for i in 0..5 {
+        send(&p, "t", Some(0), None, format!("v{i}").as_bytes());
+    }
+    assert_eq!(flush(&p, Duration::from_secs(30)), 0);
+    let mut c = RawClient::connect(&b.bootstrap());
+    let id = topic_id(&mut c, "t");
+    earliest(&mut c);
+    let m1 = heartbeat(&mut c, "m1", 0);
+    assert_eq!(acquire(&mut c, id, "m1"), vec![(0, 4)]);
+
+    assert!(cli_ok(&b, &["list"])
+        .lines()
+        .any(|l| l == format!("{GROUP}\tshare")));
+    // A member holds all five records: start 0, lag 5 (acquisitions are not persisted, so
+    // nothing is in flight yet for the share coordinator); the member is shown.
+    assert_eq!(cli_offsets(&b), (0, 5, 0, 0));
+    // Accept 0, release 1, reject 2: start 1, one in flight (delivered, to be redelivered),
+    // one archived, lag 5 - 1 - 1 = 3.
+    acknowledge(&mut c, id, "m1", &[(0, 1), (1, 2), (2, 3)]);
+    assert_eq!(cli_offsets(&b), (1, 3, 1, 1));
+    let text = cli_ok(&b, &["describe", GROUP]);
+    assert!(text.contains("Type: share"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with(m1.member_id.as_deref().unwrap_or("?")) && l.contains("t:0")),
+        "{text}"
+    );
+
+    // Refused while the member is there, with a clear message.
+    let refused = cli(
+        &b,
+        &[
+            "reset-offsets",
+            GROUP,
+            "--topic",
+            "t",
+            "--to-latest",
+            "--execute",
+        ],
+    );
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("stop its share consumers"), "{err}");
+
+    heartbeat(&mut c, "m1", -1);
+    // A dry run changes nothing; --execute moves the start offset.
+    cli_ok(
+        &b,
+        &["reset-offsets", GROUP, "--topic", "t", "--to-offset", "2"],
+    );
+    assert_eq!(cli_offsets(&b).0, 1);
+    let plan = cli_ok(
+        &b,
+        &[
+            "reset-offsets",
+            GROUP,
+            "--topic",
+            "t",
+            "--to-offset",
+            "2",
+            "--execute",
+        ],
+    );
+    assert!(
+        plan.lines()
+            .any(|l| l.split_whitespace().eq([GROUP, "t", "0", "2"])),
+        "{plan}"
+    );
+    assert_eq!(cli_offsets(&b), (2, 3, 0, 0));
+    cli_ok(
+        &b,
+        &[
+            "reset-offsets",
+            GROUP,
+            "--topic",
+            "t",
+            "--to-latest",
+            "--execute",
+        ],
+    );
+    assert_eq!(cli_offsets(&b), (5, 0, 0, 0));
+    cli_ok(
+        &b,
+        &[
+            "reset-offsets",
+            GROUP,
+            "--topic",
+            "t",
+            "--to-earliest",
+            "--execute",
+        ],
+    );
+    assert_eq!(cli_offsets(&b), (0, 5, 0, 0));
+    // The next member gets everything again.
+    heartbeat(&mut c, "m2", 0);
+    assert_eq!(acquire(&mut c, id, "m2"), vec![(0, 4)]);
 }
