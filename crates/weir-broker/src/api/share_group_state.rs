@@ -124,7 +124,8 @@ pub async fn write(
                         )
                     })
                     .collect(),
-                delivery_complete_count: 0,
+                // v0 carries no KIP-1226 count: unknown (lag -1), not zero.
+                delivery_complete_count: -1,
             };
             if let Err(e) = state
                 .write_state(&k, p.state_epoch, p.leader_epoch, &update)
