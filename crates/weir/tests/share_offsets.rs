@@ -145,7 +145,7 @@ fn weir_groups_cli_lists_describes_and_resets_share_groups() {
     // A member holds all five records: start 0, lag 5 (acquisitions are not persisted, so
     // nothing is in flight yet for the share coordinator); the member is shown.
     assert_eq!(cli_offsets(&b), (0, 5, 0, 0));
-    let text = cli_ok(&b, &["describe", GROUP]);
+    let text = cli_ok(&b, &["describe", "--group", GROUP]);
     assert!(text.contains("Type: share"), "{text}");
     let id = m1.member_id.as_deref().unwrap_or("?");
     assert!(
@@ -162,6 +162,7 @@ fn weir_groups_cli_lists_describes_and_resets_share_groups() {
         &b,
         &[
             "reset-offsets",
+            "--group",
             GROUP,
             "--topic",
             "t",

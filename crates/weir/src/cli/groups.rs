@@ -49,7 +49,16 @@ enum GroupsCommand {
     /// the start offset, lag, in-flight and archived records (like `kafka-share-groups.sh`).
     Describe {
         /// Group id.
-        group: String,
+        #[arg(required_unless_present = "group_flag")]
+        group: Option<String>,
+        /// Group id, as `--group` of Kafka's tools (instead of the positional one).
+        #[arg(
+            long = "group",
+            id = "group_flag",
+            conflicts_with = "group",
+            value_name = "GROUP"
+        )]
+        group_flag: Option<String>,
     },
     /// Move an inactive group's committed offsets (a share group's start offsets). Prints the
     /// plan; commits it only with `--execute`. Refused while the group has active members.
@@ -65,7 +74,16 @@ enum GroupsCommand {
 ))]
 struct ResetArgs {
     /// Group id.
-    group: String,
+    #[arg(required_unless_present = "group_flag")]
+    group: Option<String>,
+    /// Group id, as `--group` of Kafka's tools (instead of the positional one).
+    #[arg(
+        long = "group",
+        id = "group_flag",
+        conflicts_with = "group",
+        value_name = "GROUP"
+    )]
+    group_flag: Option<String>,
     /// Topic to reset, optionally limited to partitions: `orders` or `orders:0,2` (repeatable).
     #[arg(long = "topic", required = true, value_name = "TOPIC[:P,P...]")]
     topics: Vec<String>,
@@ -173,7 +191,9 @@ pub fn run(args: GroupsArgs) -> Result<(), String> {
     };
     match args.command {
         GroupsCommand::List => list(&ctx, args.json),
-        GroupsCommand::Describe { group } => describe(&ctx, &group, args.json),
+        GroupsCommand::Describe { group, group_flag } => {
+            describe(&ctx, &group.or(group_flag).unwrap_or_default(), args.json)
+        }
         GroupsCommand::ResetOffsets(r) => reset(&ctx, &r, args.json),
     }
 }
@@ -378,7 +398,11 @@ fn parse_topic_spec(spec: &str) -> Result<(String, Option<Vec<i32>>), String> {
 }
 
 fn reset(ctx: &Ctx, args: &ResetArgs, json: bool) -> Result<(), String> {
-    let group = args.group.as_str();
+    let group = args
+        .group
+        .as_deref()
+        .or(args.group_flag.as_deref())
+        .unwrap_or_default();
     let datetime = args
         .to_datetime
         .as_deref()
