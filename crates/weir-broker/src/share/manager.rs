@@ -412,6 +412,10 @@ impl SharePartitionManager {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|k, _| k.group_id != group);
+        self.recheck
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|k| k.group_id != group);
         for t in self.view.topics() {
             for p in 0..t.partitions {
                 let key = share_key(group, t.id, p);
