@@ -1,14 +1,16 @@
 """The Java client matrix and Kafka's own command-line tools against a real `weir` broker (issue #25).
 
 * tests/java (kafka-clients 4.4.0, `mvn -f tests/java/pom.xml package`): weir.ProduceConsume,
-  weir.Groups (group.protocol=classic and consumer, KIP-848), weir.AdminMatrix and weir.WordCount
+  weir.Groups (group.protocol=classic and consumer, KIP-848), weir.AdminMatrix, weir.ShareOffsets
+  (Admin list/alter/deleteShareGroupOffsets, KIP-932/KIP-1226) and weir.WordCount
   (Kafka Streams, exactly_once_v2, repartition and changelog topics, restore) check Kafka's
   semantics themselves and print `PASS name` / `FAIL name: why`; each must exit 0 with every
   expected scenario passed.
 * Kafka 4.4.0's tools (kafka-tools jar and its dependencies, resolved with Maven by
   bench/kafka_peer.py into ~/.cache/weir-kafka-4.4.0), each run as `java -cp '<libs>/*' <main>`:
   kafka-topics, kafka-configs, kafka-console-producer / -consumer, kafka-consumer-groups (describe,
-  reset-offsets), kafka-producer-perf-test, kafka-get-offsets, kafka-broker-api-versions.
+  reset-offsets), kafka-share-groups (describe, reset-offsets, delete-offsets),
+  kafka-producer-perf-test, kafka-get-offsets, kafka-broker-api-versions.
 
 Each test starts a fresh broker (WEIR_BIN, as conftest.Broker). With JAVA_MATRIX_BOOTSTRAP=host:port
 every test runs against that broker instead (e.g. `python3 bench/kafka_peer.py run` for Apache Kafka
@@ -101,6 +103,16 @@ def test_java_admin(bs):
                      "admin-describe-topics", "admin-describe-topics-by-id", "admin-configs", "admin-create-partitions",
                      "admin-list-offsets", "admin-delete-records", "admin-consumer-groups",
                      "admin-delete-topics"])
+
+
+SHARE_OFFSETS = ["share-offsets-unknown-group", "share-offsets-list-after-consume",
+                 "share-offsets-alter-non-empty-group", "share-offsets-alter-to-earliest",
+                 "share-offsets-delete"]
+
+
+def test_java_share_group_offsets(bs):
+    r = run_java("weir.ShareOffsets", bs, name("java-share-offsets"))
+    check_matrix(r, SHARE_OFFSETS)
 
 
 def test_java_streams_wordcount_eos_v2(bs):
@@ -227,3 +239,35 @@ def test_cli_broker_api_versions(bs, libs):
     r = tool(libs, "kafka-broker-api-versions", "--bootstrap-server", bs)
     assert "Produce(0):" in r.stdout and "Fetch(1):" in r.stdout, r.stdout
     assert "UNSUPPORTED" not in r.stdout.split("Produce(0)")[0], r.stdout
+
+
+def test_cli_share_groups(bs, libs):
+    """kafka-share-groups.sh on a share group that weir.ShareOffsets left with all ten records
+    accepted: describe (start offset, lag), reset-offsets (dry run, execute), delete-offsets."""
+    t = name("cli-share")
+    g = f"{t}-group"
+    check_matrix(run_java("weir.ShareOffsets", bs, t), SHARE_OFFSETS)
+
+    def describe():
+        r = tool(libs, "kafka-share-groups", "--bootstrap-server", bs, "--describe", "--group", g)
+        # GROUP TOPIC PARTITION START-OFFSET LAG
+        return [line.split()[1:] for line in r.stdout.splitlines() if line.startswith(g)], r.stdout
+
+    rows, out = describe()
+    assert rows == [[t, "0", "10", "0"]], out
+    r = tool(libs, "kafka-share-groups", "--bootstrap-server", bs, "--reset-offsets", "--group", g,
+             "--topic", t, "--to-offset", "4", "--dry-run")
+    assert re.search(rf"{g}\s+{t}\s+0\s+4", r.stdout), r.stdout
+    assert describe()[0] == [[t, "0", "10", "0"]]
+    tool(libs, "kafka-share-groups", "--bootstrap-server", bs, "--reset-offsets", "--group", g,
+         "--topic", t, "--to-earliest", "--execute")
+    rows, out = describe()
+    assert rows == [[t, "0", "0", "10"]], out
+    r = tool(libs, "kafka-share-groups", "--bootstrap-server", bs, "--describe", "--group", g,
+             "--state")
+    assert re.search(rf"{g}\s+\S+\s+\(\d+\)\s+Empty\s+0", r.stdout), r.stdout
+    r = tool(libs, "kafka-share-groups", "--bootstrap-server", bs, "--delete-offsets", "--group", g,
+             "--topic", t)
+    assert re.search(rf"{t}\s+Successful", r.stdout), r.stdout
+    rows, out = describe()
+    assert rows == [] and "no offset information" in out, out

@@ -52,6 +52,10 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::InitializeShareGroupState, 0, 0),
     (ApiKey::ReadShareGroupState, 0, 0),
     (ApiKey::WriteShareGroupState, 0, 0),
+    (ApiKey::DeleteShareGroupState, 0, 0),
+    (ApiKey::DescribeShareGroupOffsets, 0, 1),
+    (ApiKey::AlterShareGroupOffsets, 0, 0),
+    (ApiKey::DeleteShareGroupOffsets, 0, 0),
 ];
 
 /// The (min, max) versions Weir serves for `key`, or None when Weir does not serve it.
@@ -96,6 +100,10 @@ mod tests {
         assert_eq!(supported_range(ApiKey::AddPartitionsToTxn), Some((0, 5)));
         assert_eq!(supported_range(ApiKey::ShareFetch), Some((1, 2)));
         assert_eq!(supported_range(ApiKey::ShareAcknowledge), Some((1, 2)));
+        assert_eq!(
+            supported_range(ApiKey::DescribeShareGroupOffsets),
+            Some((0, 1))
+        );
         assert_eq!(api_versions_response(35).api_keys.len(), SUPPORTED.len());
     }
 }

@@ -547,4 +547,5 @@ pub mod cluster;
 pub mod group_member;
 pub mod proxy;
 pub mod raw;
+pub mod share;
 pub mod txn;

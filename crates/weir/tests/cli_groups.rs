@@ -112,7 +112,7 @@ fn consume_with_a_group_then_describe_lag_and_reset_offsets() {
 
     assert!(ok(groups(&b, &["list"]))
         .lines()
-        .any(|l| l == "g1\tconsumer"));
+        .any(|l| l == "g1\tclassic"));
 
     // Committed = log end on every partition once the member has left.
     let mut state = String::new();

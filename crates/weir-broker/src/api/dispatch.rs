@@ -184,6 +184,18 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
         RequestKind::WriteShareGroupState(r) => ResponseKind::WriteShareGroupState(
             share_group_state::write(b.share.state(), v, r).await,
         ),
+        RequestKind::DeleteShareGroupState(r) => ResponseKind::DeleteShareGroupState(
+            share_group_state::delete(b.share.state(), v, r).await,
+        ),
+        RequestKind::DescribeShareGroupOffsets(r) => ResponseKind::DescribeShareGroupOffsets(
+            describe_share_group_offsets::handle(&b.share_groups, &b.share, view, v, r).await,
+        ),
+        RequestKind::AlterShareGroupOffsets(r) => ResponseKind::AlterShareGroupOffsets(
+            alter_share_group_offsets::handle(&b.share_groups, &b.share, view, v, r).await,
+        ),
+        RequestKind::DeleteShareGroupOffsets(r) => ResponseKind::DeleteShareGroupOffsets(
+            delete_share_group_offsets::handle(&b.share_groups, &b.share, view, v, r).await,
+        ),
         _ => {
             let key = ctx.header.request_api_key;
             return Box::pin(async move {

@@ -148,7 +148,12 @@ pub async fn handle(
         &forget,
     );
     let step = match step {
-        Ok(s) => s,
+        Ok(s) => {
+            if matches!(s, SessionStep::Opened { .. }) {
+                share.recheck_group(&group);
+            }
+            s
+        }
         Err(e) => {
             fail(&mut resp, e);
             return resp;

@@ -1,12 +1,13 @@
 //! The share coordinator's inter-broker APIs (KIP-932): InitializeShareGroupState (83),
-//! ReadShareGroupState (84), WriteShareGroupState (85), v0 — what a share-partition leader
+//! ReadShareGroupState (84), WriteShareGroupState (85), DeleteShareGroupState (86), v0 — what a share-partition leader
 //! sends when another broker leads the share-partition's `__share_group_state` partition
 //! (`share/persister.rs`). Each is answered by the local share coordinator (NOT_COORDINATOR
 //! when it does not own the key). A key without state reads as state epoch -1.
 
 use kafka_protocol::messages::{
-    initialize_share_group_state_response as init, read_share_group_state_response as read,
-    write_share_group_state_response as write, InitializeShareGroupStateRequest,
+    delete_share_group_state_response as delete, initialize_share_group_state_response as init,
+    read_share_group_state_response as read, write_share_group_state_response as write,
+    DeleteShareGroupStateRequest, DeleteShareGroupStateResponse, InitializeShareGroupStateRequest,
     InitializeShareGroupStateResponse, ReadShareGroupStateRequest, ReadShareGroupStateResponse,
     WriteShareGroupStateRequest, WriteShareGroupStateResponse,
 };
@@ -123,12 +124,37 @@ pub async fn write(
                         )
                     })
                     .collect(),
-                delivery_complete_count: 0,
+                // v0 carries no KIP-1226 count: unknown (lag -1), not zero.
+                delivery_complete_count: -1,
             };
             if let Err(e) = state
                 .write_state(&k, p.state_epoch, p.leader_epoch, &update)
                 .await
             {
+                (pr.error_code, pr.error_message) = err(e);
+            }
+            tr.partitions.push(pr);
+        }
+        resp.results.push(tr);
+    }
+    resp
+}
+
+/// DeleteShareGroupState (86).
+pub async fn delete(
+    state: &ShareStateCoordinator,
+    _version: i16,
+    req: DeleteShareGroupStateRequest,
+) -> DeleteShareGroupStateResponse {
+    let mut resp = DeleteShareGroupStateResponse::default();
+    for t in req.topics {
+        let mut tr = delete::DeleteStateResult::default();
+        tr.topic_id = t.topic_id;
+        for p in t.partitions {
+            let k = key(&req.group_id, t.topic_id, p.partition);
+            let mut pr = delete::PartitionResult::default();
+            pr.partition = p.partition;
+            if let Err(e) = state.delete_state(&k).await {
                 (pr.error_code, pr.error_message) = err(e);
             }
             tr.partitions.push(pr);

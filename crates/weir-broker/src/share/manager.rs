@@ -6,11 +6,17 @@
 //! [`ShareStateCoordinator::write_state`] before the request that made it is answered. A failed
 //! write drops the in-memory state, so the next use reloads what is durable.
 //!
+//! A share-partition's state can also change under its leader's feet: AlterShareGroupOffsets
+//! re-initializes it at a new state epoch and DeleteShareGroupOffsets deletes it (both only
+//! while the group is empty). The offsets handlers drop what is loaded here; a new share
+//! session of the group marks its loaded share-partitions for a check against the durable
+//! state epoch on their next use (the group coordinator may be another broker).
+//!
 //! The state goes through the [`Persister`]: the local share coordinator when this broker
 //! leads the share-partition's `__share_group_state` partition, else Initialize / Read /
 //! WriteShareGroupState to that partition's leader.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -55,6 +61,7 @@ pub struct Acquired {
 /// The share-partitions led here and the share sessions (see the module docs).
 pub struct SharePartitionManager {
     cells: Mutex<HashMap<ShareKey, Cell>>,
+    recheck: Mutex<HashSet<ShareKey>>,
     sessions: Mutex<ShareSessions>,
     pub(crate) replicas: Arc<ReplicaManager>,
     pub(crate) view: Arc<MetadataView>,
@@ -80,6 +87,7 @@ impl SharePartitionManager {
     ) -> Self {
         SharePartitionManager {
             cells: Mutex::new(HashMap::new()),
+            recheck: Mutex::new(HashSet::new()),
             sessions: Mutex::new(ShareSessions::new(settings.max_share_sessions)),
             replicas,
             view,
@@ -132,11 +140,51 @@ impl SharePartitionManager {
         let epoch = self.view.check_leader(&meta.name, key.partition, -1)?;
         let log = self.replicas.require_log(&meta.name, key.partition)?;
         let mut g = self.cell(key).lock_owned().await;
+        let recheck = self.take_recheck(key);
+        if g.as_ref().is_some_and(|l| l.leader_epoch == epoch) && recheck {
+            let durable = retry(|| self.state.read_state(key)).await?;
+            if durable.map(|s| s.state_epoch) != g.as_ref().map(|l| l.state_epoch) {
+                tracing::debug!(key = %key.coordinator_key(), "share state changed elsewhere; reloading");
+                *g = None;
+            }
+        }
         if g.as_ref().is_none_or(|l| l.leader_epoch != epoch) {
             *g = None;
             *g = Some(self.load(key, &meta.name, epoch, &log).await?);
         }
         Ok((g, log))
+    }
+
+    fn take_recheck(&self, key: &ShareKey) -> bool {
+        let mut r = self.recheck.lock().unwrap_or_else(|e| e.into_inner());
+        !r.is_empty() && r.remove(key)
+    }
+
+    /// A new share session of `group` opened: check each of its loaded share-partitions
+    /// against the durable state epoch on next use (see the module docs).
+    pub fn recheck_group(&self, group: &str) {
+        let keys = self.loaded(|k| k.group_id == group);
+        let mut r = self.recheck.lock().unwrap_or_else(|e| e.into_inner());
+        r.extend(keys.into_iter().map(|(k, _)| k));
+    }
+
+    /// Drop `key`'s loaded state (its durable state was altered or deleted); the next use
+    /// reloads it.
+    pub(crate) async fn forget(&self, key: &ShareKey) {
+        let cell = self
+            .cells
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .cloned();
+        if let Some(cell) = cell {
+            *cell.lock().await = None;
+        }
+    }
+
+    /// The state persister (the offsets APIs read, re-initialize and delete through it).
+    pub(crate) fn persister(&self) -> &Persister {
+        &self.state
     }
 
     async fn load(
@@ -370,6 +418,10 @@ impl SharePartitionManager {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|k, _| k.group_id != group);
+        self.recheck
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|k| k.group_id != group);
         for t in self.view.topics() {
             for p in 0..t.partitions {
                 let key = share_key(group, t.id, p);
@@ -393,7 +445,7 @@ impl SharePartitionManager {
 
 /// Run a share-coordinator call, retrying while its partition is loading or the topic is being
 /// created (up to 10 s).
-async fn retry<T, F, Fut>(mut f: F) -> Result<T, BrokerError>
+pub(crate) async fn retry<T, F, Fut>(mut f: F) -> Result<T, BrokerError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, BrokerError>>,

@@ -9,6 +9,7 @@ pub mod configs;
 pub mod dlq;
 pub mod groups;
 pub mod manager;
+pub mod offsets;
 pub mod persister;
 pub mod read;
 pub mod sessions;

@@ -1,7 +1,8 @@
 //! [`Persister`]: Kafka's share-group state persister — the share-partition leader's way to
 //! its share coordinator. When this broker leads the share-partition's `__share_group_state`
 //! partition, the local [`ShareStateCoordinator`] is called; otherwise the state goes to that
-//! partition's leader as Initialize / Read / WriteShareGroupState (v0) over the [`PeerClient`],
+//! partition's leader as Initialize / Read / Write / DeleteShareGroupState (v0) over the
+//! [`PeerClient`],
 //! answered there by `api/share_group_state.rs` with the same local calls.
 
 use std::sync::Arc;
@@ -9,8 +10,10 @@ use std::time::Duration;
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{
+    delete_share_group_state_request as delete_req,
     initialize_share_group_state_request as init_req, read_share_group_state_request as read_req,
-    write_share_group_state_request as write_req, ApiKey, InitializeShareGroupStateRequest,
+    write_share_group_state_request as write_req, ApiKey, DeleteShareGroupStateRequest,
+    DeleteShareGroupStateResponse, InitializeShareGroupStateRequest,
     InitializeShareGroupStateResponse, ReadShareGroupStateRequest, ReadShareGroupStateResponse,
     WriteShareGroupStateRequest, WriteShareGroupStateResponse,
 };
@@ -142,6 +145,8 @@ impl Persister {
                     )
                 })
                 .collect(),
+            // ReadShareGroupState v0 does not carry it.
+            delivery_complete_count: -1,
             ..PersistedState::default()
         }))
     }
@@ -226,6 +231,30 @@ impl Persister {
         let resp: WriteShareGroupStateResponse = self
             .peers
             .send(node, ApiKey::WriteShareGroupState, 0, &req, PEER_TIMEOUT)
+            .await
+            .map_err(peer_error)?;
+        match resp.results.into_iter().flat_map(|t| t.partitions).next() {
+            Some(r) if r.error_code != 0 => Err(kafka(r.error_code, r.error_message)),
+            _ => Ok(()),
+        }
+    }
+
+    /// DeleteShareGroupState: `key`'s state is gone (a key without state is no error).
+    pub async fn delete_state(&self, key: &ShareKey) -> Result<(), BrokerError> {
+        let Some(node) = self.remote(key).await? else {
+            return Ok(self.state.delete_state(key).await?);
+        };
+        let mut p = delete_req::PartitionData::default();
+        p.partition = key.partition;
+        let mut t = delete_req::DeleteStateData::default();
+        t.topic_id = uuid::Uuid::from_bytes(key.topic_id.0);
+        t.partitions = vec![p];
+        let mut req = DeleteShareGroupStateRequest::default();
+        req.group_id = StrBytes::from_string(key.group_id.clone());
+        req.topics = vec![t];
+        let resp: DeleteShareGroupStateResponse = self
+            .peers
+            .send(node, ApiKey::DeleteShareGroupState, 0, &req, PEER_TIMEOUT)
             .await
             .map_err(peer_error)?;
         match resp.results.into_iter().flat_map(|t| t.partitions).next() {

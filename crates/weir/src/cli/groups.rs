@@ -1,10 +1,12 @@
-//! `weir groups list|describe|reset-offsets`: consumer groups on any Kafka-compatible broker, with
-//! the semantics of Kafka's `kafka-consumer-groups.sh` (reset-offsets is a dry run unless
-//! `--execute`, and only touches inactive groups).
+//! `weir groups list|describe|reset-offsets`: consumer and share groups on any Kafka-compatible
+//! broker, with the semantics of Kafka's `kafka-consumer-groups.sh` / `kafka-share-groups.sh`
+//! (reset-offsets is a dry run unless `--execute`, and only touches inactive groups). Share
+//! groups (KIP-932) are described and reset by `share_group`.
 
 mod info;
 mod output;
 mod parse;
+mod share_group;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -40,16 +42,26 @@ pub struct GroupsArgs {
 
 #[derive(Debug, Subcommand)]
 enum GroupsCommand {
-    /// List groups with their type, `consumer` or `share` (ListGroups), one per line.
+    /// List groups with their type, `classic`, `consumer` or `share` (ListGroups), one per line.
     List,
     /// State, members and their assignments, and per partition the committed offset, the log
-    /// end offset and the lag (like `kafka-consumer-groups.sh --describe`).
+    /// end offset and the lag (like `kafka-consumer-groups.sh --describe`); for a share group
+    /// the start offset, lag, in-flight and archived records (like `kafka-share-groups.sh`).
     Describe {
         /// Group id.
-        group: String,
+        #[arg(required_unless_present = "group_flag")]
+        group: Option<String>,
+        /// Group id, as `--group` of Kafka's tools (instead of the positional one).
+        #[arg(
+            long = "group",
+            id = "group_flag",
+            conflicts_with = "group",
+            value_name = "GROUP"
+        )]
+        group_flag: Option<String>,
     },
-    /// Move an inactive group's committed offsets. Prints the plan; commits it only with
-    /// `--execute`. Refused while the group has active members (state other than Empty/Dead).
+    /// Move an inactive group's committed offsets (a share group's start offsets). Prints the
+    /// plan; commits it only with `--execute`. Refused while the group has active members.
     ResetOffsets(ResetArgs),
 }
 
@@ -62,7 +74,16 @@ enum GroupsCommand {
 ))]
 struct ResetArgs {
     /// Group id.
-    group: String,
+    #[arg(required_unless_present = "group_flag")]
+    group: Option<String>,
+    /// Group id, as `--group` of Kafka's tools (instead of the positional one).
+    #[arg(
+        long = "group",
+        id = "group_flag",
+        conflicts_with = "group",
+        value_name = "GROUP"
+    )]
+    group_flag: Option<String>,
     /// Topic to reset, optionally limited to partitions: `orders` or `orders:0,2` (repeatable).
     #[arg(long = "topic", required = true, value_name = "TOPIC[:P,P...]")]
     topics: Vec<String>,
@@ -170,7 +191,9 @@ pub fn run(args: GroupsArgs) -> Result<(), String> {
     };
     match args.command {
         GroupsCommand::List => list(&ctx, args.json),
-        GroupsCommand::Describe { group } => describe(&ctx, &group, args.json),
+        GroupsCommand::Describe { group, group_flag } => {
+            describe(&ctx, &group.or(group_flag).unwrap_or_default(), args.json)
+        }
         GroupsCommand::ResetOffsets(r) => reset(&ctx, &r, args.json),
     }
 }
@@ -180,26 +203,17 @@ fn list(ctx: &Ctx, json: bool) -> Result<(), String> {
     let list = c
         .fetch_group_list(None, ctx.timeout)
         .map_err(|e| ctx.err("list groups", e))?;
-    let share = share_groups(ctx, &c)?;
-    let mut groups: Vec<_> = list
-        .groups()
-        .iter()
-        .filter(|g| !share.iter().any(|(n, _)| n == g.name()))
+    let mut groups: Vec<_> = typed_groups(ctx, &c)?
+        .into_iter()
         .map(|g| {
-            (
-                g.name().to_string(),
-                "consumer",
-                g.state().to_string(),
-                g.protocol_type().to_string(),
-                g.members().len(),
-            )
+            let members = list
+                .groups()
+                .iter()
+                .find(|l| l.name() == g.name)
+                .map_or(0, |l| l.members().len());
+            (g.name, g.kind, g.state, g.protocol_type, members)
         })
         .collect();
-    groups.extend(
-        share
-            .into_iter()
-            .map(|(n, state)| (n, "share", state, "share".to_string(), 0)),
-    );
     groups.sort();
     if json {
         let v: Vec<_> = groups
@@ -218,28 +232,58 @@ fn list(ctx: &Ctx, json: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// The share groups (KIP-932) of every broker: ListGroups v5 with the type filter `share`
-/// (librdkafka's group listing knows only consumer groups), as (name, state).
-fn share_groups(ctx: &Ctx, c: &BaseConsumer) -> Result<Vec<(String, String)>, String> {
+/// A group as ListGroups v5 names it.
+struct Listed {
+    name: String,
+    /// `classic`, `consumer` or `share`.
+    kind: String,
+    state: String,
+    protocol_type: String,
+}
+
+/// The groups of every broker with their type (ListGroups v5; librdkafka's listing knows
+/// neither the type nor share groups).
+fn typed_groups(ctx: &Ctx, c: &BaseConsumer) -> Result<Vec<Listed>, String> {
     use kafka_protocol::messages::{ApiKey, ListGroupsRequest, ListGroupsResponse};
     let md = c
         .fetch_metadata(None, ctx.timeout)
         .map_err(|e| ctx.err("list brokers", e))?;
-    let mut req = ListGroupsRequest::default();
-    req.types_filter = vec![kafka_protocol::protocol::StrBytes::from_static_str("share")];
-    let mut out = Vec::new();
+    let req = ListGroupsRequest::default();
+    let mut out: Vec<Listed> = Vec::new();
     for b in md.brokers() {
         let addr = format!("{}:{}", b.host(), b.port());
         let resp: ListGroupsResponse = super::raw::call(&addr, ApiKey::ListGroups, 5, &req)?;
-        out.extend(
-            resp.groups
-                .into_iter()
-                .map(|g| (g.group_id.to_string(), g.group_state.to_string())),
-        );
+        if resp.error_code != 0 {
+            return Err(super::raw::failed("list groups", resp.error_code, None));
+        }
+        for g in resp.groups {
+            if out.iter().any(|o| o.name == g.group_id.as_str()) {
+                continue;
+            }
+            let kind = match g.group_type.as_str() {
+                "" => "classic".to_string(),
+                t => t.to_string(),
+            };
+            out.push(Listed {
+                name: g.group_id.to_string(),
+                kind,
+                state: g.group_state.to_string(),
+                protocol_type: g.protocol_type.to_string(),
+            });
+        }
     }
-    out.sort();
-    out.dedup();
     Ok(out)
+}
+
+/// The coordinator of `group` when it is a share group (None for other groups).
+fn share_coordinator(ctx: &Ctx, c: &BaseConsumer, group: &str) -> Result<Option<String>, String> {
+    let share = typed_groups(ctx, c)?
+        .iter()
+        .any(|g| g.name == group && g.kind == "share");
+    if !share {
+        return Ok(None);
+    }
+    super::share::coordinator(&ctx.bootstrap, group).map(Some)
 }
 
 /// Committed offsets of `group` for every partition of every non-internal topic (and of
@@ -291,6 +335,9 @@ fn committed(
 
 fn describe(ctx: &Ctx, group: &str, json: bool) -> Result<(), String> {
     let c = ctx.consumer(Some(group))?;
+    if let Some(coordinator) = share_coordinator(ctx, &c, group)? {
+        return share_group::describe(&coordinator, group, json);
+    }
     let info = ctx.group_info(&c, group)?;
     let mut owner: BTreeMap<(String, i32), usize> = BTreeMap::new();
     for (i, m) in info.members.iter().enumerate() {
@@ -351,14 +398,30 @@ fn parse_topic_spec(spec: &str) -> Result<(String, Option<Vec<i32>>), String> {
 }
 
 fn reset(ctx: &Ctx, args: &ResetArgs, json: bool) -> Result<(), String> {
-    let group = args.group.as_str();
+    let group = args
+        .group
+        .as_deref()
+        .or(args.group_flag.as_deref())
+        .unwrap_or_default();
     let datetime = args
         .to_datetime
         .as_deref()
         .map(parse::parse_datetime)
         .transpose()?;
     let c = ctx.consumer(Some(group))?;
-    let info = ctx.group_info(&c, group)?;
+    let share = share_coordinator(ctx, &c, group)?;
+    let info = match &share {
+        Some(coordinator) => {
+            share_group::require_empty(coordinator, group)?;
+            GroupInfo {
+                state: "Empty".to_string(),
+                protocol_type: "share".to_string(),
+                protocol: String::new(),
+                members: Vec::new(),
+            }
+        }
+        None => ctx.group_info(&c, group)?,
+    };
     if !is_inactive(&info.state) {
         return Err(format!(
             "reset offsets of group {group}: offsets can only be reset while the group is inactive \
@@ -446,8 +509,12 @@ fn reset(ctx: &Ctx, args: &ResetArgs, json: bool) -> Result<(), String> {
         output::print_columns(&table);
     }
     if args.execute {
-        c.commit(&plan, CommitMode::Sync)
-            .map_err(|e| ctx.err(&format!("commit offsets of group {group}"), e))?;
+        match &share {
+            Some(coordinator) => share_group::alter(coordinator, group, &rows)?,
+            None => c
+                .commit(&plan, CommitMode::Sync)
+                .map_err(|e| ctx.err(&format!("commit offsets of group {group}"), e))?,
+        }
     } else {
         eprintln!("weir: dry run, nothing committed (add --execute to commit these offsets)");
     }

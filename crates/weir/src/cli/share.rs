@@ -113,7 +113,8 @@ fn metadata(bootstrap: &str, topic: &str) -> Result<(uuid::Uuid, BTreeMap<i32, S
     Ok((t.topic_id, leaders))
 }
 
-fn coordinator(bootstrap: &str, group: &str) -> Result<String, String> {
+/// The `host:port` of `group`'s coordinator (FindCoordinator, group key), retried for 5 s.
+pub(crate) fn coordinator(bootstrap: &str, group: &str) -> Result<String, String> {
     let mut req = FindCoordinatorRequest::default();
     req.key_type = 0;
     req.coordinator_keys = vec![s(group)];
