@@ -78,7 +78,8 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     init_logging();
     let flags = parse_config_flags(&args.configs)?;
     let env: Vec<(String, String)> = std::env::vars()
-        .filter(|(k, _)| k.starts_with("WEIR_"))
+        // `WEIR_BIN` names the binary for tests and benchmarks; it is not a broker config.
+        .filter(|(k, _)| k.starts_with("WEIR_") && k != "WEIR_BIN")
         .collect();
     let config = BrokerConfig::from_sources(args.config_file.as_deref(), &env, &flags)
         .map_err(|e| e.to_string())?;
