@@ -130,8 +130,9 @@ pub struct Applied {
     pub victim: usize,
 }
 
-/// What a node logs when its metadata log failed and it stops (`weir_broker::server`).
-pub const HALT_LINE: &str = "the metadata log failed: stopping this broker";
+/// What a node logs when its metadata log or its log dir failed and it stops
+/// (`weir_broker::server`).
+pub const HALT_LINE: &str = "failed: stopping this broker";
 
 /// Inject one fault of `kind` (victims chosen by `rng`), hold it for `hold`, heal it. Returns a
 /// description, and in `notes` what happened on the way that is not necessarily a bug (a node

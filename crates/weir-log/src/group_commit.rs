@@ -33,6 +33,8 @@ struct Shared {
     watch: tokio::sync::watch::Sender<u64>,
     /// Completed flush passes (for benchmarks and metrics).
     passes: std::sync::atomic::AtomicU64,
+    /// Why the log dir failed (a failed write or fsync), once it has: `None` while healthy.
+    failure: tokio::sync::watch::Sender<Option<String>>,
 }
 
 /// The group-commit flusher. Dropping it stops the thread after a final pass.
@@ -51,12 +53,14 @@ impl GroupCommit {
     /// Start the flusher thread.
     pub fn start() -> Result<GroupCommit, LogError> {
         let (tx, _rx) = tokio::sync::watch::channel(0);
+        let (failure, _) = tokio::sync::watch::channel(None);
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             work: Condvar::new(),
             done: Condvar::new(),
             watch: tx,
             passes: std::sync::atomic::AtomicU64::new(0),
+            failure,
         });
         let s = shared.clone();
         let thread = std::thread::Builder::new()
@@ -123,9 +127,36 @@ impl GroupCommit {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// True once a flush has failed (the log must refuse further appends).
+    /// True once a flush or a write has failed (the log must refuse further appends).
     pub fn failed(&self) -> bool {
-        lock(&self.shared.state).failed_from.is_some()
+        self.shared.failure.borrow().is_some() || lock(&self.shared.state).failed_from.is_some()
+    }
+
+    /// Mark the log dir failed after a write to it failed (ENOSPC, EIO): every later append of
+    /// every partition in it is refused, as Kafka takes a log dir offline on an IOException.
+    /// Writes already acknowledged are untouched; tickets issued before stay valid.
+    pub fn fail_writes(&self, reason: &str) {
+        self.shared.failure.send_if_modified(|f| {
+            if f.is_some() {
+                return false;
+            }
+            tracing::error!(%reason, "a write to the log dir failed: the log dir is offline and refuses writes");
+            *f = Some(format!("a write failed: {reason}"));
+            true
+        });
+    }
+
+    /// Resolves once the log dir failed (a write or an fsync), with the reason.
+    pub async fn failure(&self) -> String {
+        let mut rx = self.shared.failure.subscribe();
+        loop {
+            if let Some(r) = rx.borrow_and_update().clone() {
+                return r;
+            }
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
     }
 
     /// Flush everything registered so far and wait for it.
@@ -180,6 +211,13 @@ fn flusher(shared: Arc<Shared>) {
         if !ok {
             // Wake everyone and keep failing; the log refuses further appends.
             let _ = shared.watch.send(u64::MAX);
+            shared.failure.send_if_modified(|f| {
+                let first = f.is_none();
+                if first {
+                    *f = Some("an fdatasync failed".to_string());
+                }
+                first
+            });
         }
     }
 }

@@ -244,6 +244,13 @@ impl LogManager {
         Ok(())
     }
 
+    /// Resolves once the log dir failed (a write or an fsync failed: every append is refused
+    /// from then on), with the reason. The broker stops then, as Kafka halts when its last log
+    /// dir goes offline.
+    pub async fn failure(&self) -> String {
+        self.commit.failure().await
+    }
+
     /// Block until `ticket` is on stable storage (error if the fsync failed).
     pub fn wait_durable(&self, ticket: DurabilityTicket) -> Result<(), LogError> {
         self.commit.wait(ticket)
@@ -353,5 +360,28 @@ impl LogManager {
         checkpoint::write_atomic(&self.dir.join(CLEAN_SHUTDOWN_FILE), b"")?;
         self.commit.stop();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::LogManager;
+    use crate::{LogConfig, ManualClock, TopicPartition};
+
+    /// The shutdown race of bug D (issue #18): the metadata applier deleted a topic's partition
+    /// after shutdown had listed the open logs; closing it then failed (its directory was gone)
+    /// and the broker exited with status 1 on SIGTERM.
+    #[test]
+    fn closing_a_partition_deleted_meanwhile_succeeds_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = LogManager::open(dir.path(), Arc::new(ManualClock::new(1_000))).unwrap();
+        let tp = TopicPartition::new("gone", 0);
+        let log = m.get_or_create(&tp, LogConfig::default()).unwrap();
+        m.delete(&tp).unwrap();
+        log.close().unwrap();
+        assert!(!dir.path().join(tp.dir_name()).exists());
+        m.shutdown().unwrap();
     }
 }

@@ -139,17 +139,24 @@ pub async fn run_with_listeners(
     // Serve until asked to stop, or until the metadata quorum member dies (e.g. its log cannot
     // be written on a full disk): a broker that no longer follows the metadata log must not
     // keep answering from a stale image, so it stops (Kafka halts the process).
+    // Likewise when the log dir fails (a write or an fsync): its partitions refuse every append,
+    // and with a single log dir Kafka halts.
+    let logs_for_failure = broker.replicas.logs().clone();
     let fatal = tokio::select! {
         _ = shutdown => None,
-        reason = broker.quorum.fatal() => Some(reason),
+        reason = broker.quorum.fatal() => {
+            tracing::error!(%reason, "the metadata log failed: stopping this broker");
+            Some(format!("the metadata log failed: {reason}"))
+        }
+        reason = logs_for_failure.failure() => {
+            tracing::error!(%reason, "the log dir failed: stopping this broker");
+            Some(format!("the log dir failed: {reason}"))
+        }
     };
-    match &fatal {
+    if fatal.is_none() {
         // Move leadership away while connections are still served, so clients switch leaders
         // instead of timing out.
-        None => broker.lifecycle.controlled_shutdown().await,
-        Some(reason) => {
-            tracing::error!(%reason, "the metadata log failed: stopping this broker");
-        }
+        broker.lifecycle.controlled_shutdown().await;
     }
     info!("shutting down: no new connections; finishing in-flight requests");
     let _ = stop_tx.send(true);
@@ -171,7 +178,7 @@ pub async fn run_with_listeners(
     match fatal {
         None => Ok(()),
         Some(reason) => Err(BrokerError::Io(std::io::Error::other(format!(
-            "stopped because the metadata log failed: {reason}"
+            "stopped because {reason}"
         )))),
     }
 }

@@ -79,7 +79,7 @@ impl PartitionLog {
         }
         if self.commit.failed() {
             return Err(LogError::Io(std::io::Error::other(
-                "log dir failed an fsync; refusing writes",
+                "log dir failed (a write or an fsync); refusing writes",
             )));
         }
         if records.is_empty() {
@@ -160,8 +160,10 @@ impl PartitionLog {
             .zip(&patched)
             .flat_map(|((off, h), p)| [p.as_slice(), &records[*off + p.len()..*off + h.total_len]])
             .collect();
-        self.maybe_roll(&mut inner, records.len() as u64, base_offset, next - 1, now)?;
-        let file = write_to_active_segment(&mut inner, &pieces, &headers)?;
+        self.maybe_roll(&mut inner, records.len() as u64, base_offset, next - 1, now)
+            .map_err(|e| self.dir_failed(e))?;
+        let file = write_to_active_segment(&mut inner, &pieces, &headers)
+            .map_err(|e| self.dir_failed(e))?;
         inner.log_end_offset = next;
         inner.producers.commit(pending);
         let durable = self.count_unflushed(&mut inner, &file, count);
@@ -216,6 +218,18 @@ impl PartitionLog {
             inner.unflushed_messages = 0;
         }
         None
+    }
+}
+
+impl PartitionLog {
+    /// An I/O error while writing takes the whole log dir offline (see
+    /// [`GroupCommit::fail_writes`](crate::group_commit::GroupCommit::fail_writes)); returns `e`.
+    pub(super) fn dir_failed(&self, e: LogError) -> LogError {
+        if let LogError::Io(io) = &e {
+            self.commit
+                .fail_writes(&format!("{}: {io}", self.tp.dir_name()));
+        }
+        e
     }
 }
 

@@ -162,25 +162,3 @@ impl PartitionLog {
         Ok(())
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use crate::{LogConfig, LogManager, ManualClock, TopicPartition};
-
-    /// The shutdown race of bug D (issue #18): the metadata applier deleted a topic's partition
-    /// after shutdown had listed the open logs; closing it then failed (its directory was gone)
-    /// and the broker exited with status 1 on SIGTERM.
-    #[test]
-    fn closing_a_partition_deleted_meanwhile_succeeds_and_writes_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let m = LogManager::open(dir.path(), Arc::new(ManualClock::new(1_000))).unwrap();
-        let tp = TopicPartition::new("gone", 0);
-        let log = m.get_or_create(&tp, LogConfig::default()).unwrap();
-        m.delete(&tp).unwrap();
-        log.close().unwrap();
-        assert!(!dir.path().join(tp.dir_name()).exists());
-        m.shutdown().unwrap();
-    }
-}

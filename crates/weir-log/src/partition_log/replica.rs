@@ -132,7 +132,7 @@ impl PartitionLog {
         }
         if self.commit.failed() {
             return Err(LogError::Io(std::io::Error::other(
-                "log dir failed an fsync; refusing writes",
+                "log dir failed (a write or an fsync); refusing writes",
             )));
         }
         let mut leo = inner.log_end_offset;
@@ -159,7 +159,8 @@ impl PartitionLog {
             first.base_offset,
             last.last_offset(),
             now,
-        )?;
+        )
+        .map_err(|e| self.dir_failed(e))?;
         // Epochs first, as Kafka does: open() drops entries past a log end offset lost in a crash.
         let previous_epochs = inner.epochs.clone();
         let mut changed = false;
@@ -169,14 +170,14 @@ impl PartitionLog {
         if changed {
             if let Err(e) = self.write_epochs(&inner) {
                 inner.epochs = previous_epochs;
-                return Err(e);
+                return Err(self.dir_failed(e));
             }
         }
         let file = match write_to_active_segment(&mut inner, &[bytes], &headers) {
             Ok(f) => f,
             Err(e) => {
                 self.undo_failed_replica_append(&mut inner, leo, previous_epochs);
-                return Err(e);
+                return Err(self.dir_failed(e));
             }
         };
         let next = last.next_offset();

@@ -130,7 +130,7 @@ impl PartitionLog {
         }
         if self.commit.failed() {
             return Err(LogError::Io(std::io::Error::other(
-                "log dir failed an fsync; refusing writes",
+                "log dir failed (a write or an fsync); refusing writes",
             )));
         }
         inner.producers.check_marker(marker)?;
@@ -155,8 +155,10 @@ impl PartitionLog {
             batch::set_log_append_time(&mut bytes, len, now);
         }
         let h = BatchHeader::parse(&bytes)?;
-        self.maybe_roll(&mut inner, bytes.len() as u64, offset, offset, now)?;
-        let file = super::append::write_to_active_segment(&mut inner, &[&bytes], &[(0, h)])?;
+        self.maybe_roll(&mut inner, bytes.len() as u64, offset, offset, now)
+            .map_err(|e| self.dir_failed(e))?;
+        let file = super::append::write_to_active_segment(&mut inner, &[&bytes], &[(0, h)])
+            .map_err(|e| self.dir_failed(e))?;
         inner.log_end_offset = offset + 1;
         complete(
             &mut inner,
