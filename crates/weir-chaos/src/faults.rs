@@ -249,7 +249,11 @@ fn apply_kind(
             Ok(format!(
                 "fill node {id}'s disk ({} bytes) for {hold:?}{}",
                 filled?,
-                if halted { "; it halted and was restarted" } else { "" }
+                if halted {
+                    "; it halted and was restarted"
+                } else {
+                    ""
+                }
             ))
         }
         FaultKind::Corrupt => {
