@@ -1,16 +1,15 @@
 """Share groups (KIP-932) with confluent-kafka's ShareConsumer against a real weir process:
 records shared by several consumers, explicit accept / release / reject, redelivery after a
-lock expires, the delivery-count limit and the dead-letter topic (KIP-1191), where a new group
-starts (share.auto.offset.reset through IncrementalAlterConfigs on the GROUP resource), and a
-kill -9 restart of the broker."""
+lock expires, the delivery-count limit, where a new group starts (share.auto.offset.reset
+through IncrementalAlterConfigs on the GROUP resource), and a kill -9 restart of the broker.
+Dead-letter topics (KIP-1191) are in test_share_dlq.py."""
 import subprocess
 import sys
 import threading
 import time
 
 import pytest
-from confluent_kafka import AcknowledgeType, Consumer, Producer, ShareConsumer
-from confluent_kafka import TopicPartition as CTP
+from confluent_kafka import AcknowledgeType, Producer, ShareConsumer
 from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource,
                                    NewTopic, ResourceType)
 
@@ -27,9 +26,9 @@ def sbroker(tmp_path):
     b.stop()
 
 
-def create(bootstrap, topic, partitions=1):
+def create(bootstrap, topic, partitions=1, config=None):
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([NewTopic(topic, partitions, 1)])[topic].result()
+    admin.create_topics([NewTopic(topic, partitions, 1, config=config or {})])[topic].result()
 
 
 def group_configs(bootstrap, group, **configs):
@@ -186,49 +185,6 @@ def test_delivery_count_limit_archives(sbroker):
     assert [d for o, _, d in got if o == 0] == [1, 2], got
     assert poll_until(c, lambda g: False, timeout=3) == []
     c.close()
-
-
-def test_dead_letter_topic(sbroker):
-    bs = sbroker.bootstrap
-    create(bs, "src")
-    create(bs, "dlq.src")
-    group_configs(bs, "g-dlq", share_auto_offset_reset="earliest",
-                  share_delivery_count_limit=2,
-                  errors_deadletterqueue_topic_name="dlq.src",
-                  errors_deadletterqueue_copy_record_enable="true")
-    produce(bs, "src", 4)
-    c = share_consumer(bs, "g-dlq", "src", explicit=True)
-
-    def ack(m):
-        kind = {1: AcknowledgeType.REJECT, 2: AcknowledgeType.RELEASE}.get(
-            m.offset(), AcknowledgeType.ACCEPT)
-        c.acknowledge(m, kind)
-
-    got = poll_until(c, lambda g: [o for o, _, _ in g].count(2) >= 2, on_msg=ack)
-    c.commit_sync()
-    assert poll_until(c, lambda g: False, timeout=3) == []
-    c.close()
-    assert [o for o, _, _ in got].count(1) == 1
-    cons = Consumer({"bootstrap.servers": bs, "group.id": "dlq-reader",
-                     "auto.offset.reset": "earliest"})
-    cons.assign([CTP("dlq.src", 0, 0)])
-    dead = []
-    deadline = time.time() + 20
-    while len(dead) < 2 and time.time() < deadline:
-        m = cons.poll(0.5)
-        if m is not None and not m.error():
-            dead.append(m)
-    cons.close()
-    assert len(dead) == 2, dead
-    by_offset = {}
-    for m in dead:
-        h = {k: v.decode() for k, v in (m.headers() or [])}
-        assert h["__dlq.errors.topic"] == "src"
-        assert h["__dlq.errors.partition"] == "0"
-        assert h["__dlq.errors.group"] == "g-dlq"
-        assert "__dlq.errors.message" in h
-        by_offset[int(h["__dlq.errors.offset"])] = (m.value(), h["__dlq.errors.delivery.count"])
-    assert by_offset == {1: (b"v1", "1"), 2: (b"v2", "2")}, by_offset
 
 
 def test_auto_offset_reset(sbroker):

@@ -42,9 +42,6 @@ pub struct ShareConfigBounds {
     pub session_timeout_ms: (i32, i32),
     /// `group.share.min.heartbeat.interval.ms` (5000) / `max` (15000).
     pub heartbeat_interval_ms: (i32, i32),
-    /// KIP-1191 `errors.deadletterqueue.topic.name.prefix` ("dlq."): a DLQ topic name must
-    /// start with it.
-    pub dlq_topic_prefix: String,
 }
 
 impl Default for ShareConfigBounds {
@@ -55,7 +52,6 @@ impl Default for ShareConfigBounds {
             partition_max_record_locks: (100, 10_000),
             session_timeout_ms: (45_000, 60_000),
             heartbeat_interval_ms: (5_000, 15_000),
-            dlq_topic_prefix: "dlq.".into(),
         }
     }
 }
@@ -124,6 +120,11 @@ pub const SHARE_GROUP_CONFIG_NAMES: [&str; 11] = [
     "errors.deadletterqueue.copy.record.enable",
 ];
 
+/// Kafka's message (`GroupConfig.validate`) for a DLQ topic name starting with `__`, the
+/// prefix of internal topics.
+pub const DLQ_NAME_RESERVED_MESSAGE: &str =
+    "errors.deadletterqueue.topic.name: DLQ topic name must not start with '__'";
+
 fn invalid(name: &str, value: &str, why: &str) -> ShareError {
     ShareError::InvalidConfig(format!("invalid value {value:?} for {name}: {why}"))
 }
@@ -154,8 +155,10 @@ fn int<T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy>(
 impl ShareGroupConfig {
     /// `base` (the broker's defaults for share groups) with `pairs` applied, validated against
     /// `bounds`: INVALID_CONFIG for an unknown name, an unparsable or out-of-bounds value, a
-    /// DLQ topic name without the prefix, or a heartbeat interval not below the session
-    /// timeout.
+    /// DLQ topic name starting with `__`, or a heartbeat interval not below the session
+    /// timeout. As in Kafka 4.4 (`GroupConfig.validate`), the broker's
+    /// `errors.deadletterqueue.topic.name.prefix` is not checked here: the dead-letter copier
+    /// checks it when it writes (a record whose DLQ name lacks it is archived without a copy).
     pub fn parse(
         base: &ShareGroupConfig,
         pairs: &[(&str, &str)],
@@ -203,11 +206,9 @@ impl ShareGroupConfig {
                 "errors.deadletterqueue.topic.name" => {
                     c.dlq_topic_name = match value.trim() {
                         "" => None,
-                        t if !t.starts_with(&bounds.dlq_topic_prefix) => {
-                            return Err(invalid(
-                                name,
-                                value,
-                                &format!("must start with {:?}", bounds.dlq_topic_prefix),
+                        t if t.starts_with("__") => {
+                            return Err(ShareError::InvalidConfig(
+                                DLQ_NAME_RESERVED_MESSAGE.to_string(),
                             ))
                         }
                         t => Some(t.to_string()),

@@ -80,7 +80,7 @@ fn bad_values_are_invalid_config() {
         ("share.auto.offset.reset", "none"),
         ("share.auto.offset.reset", "by_duration:1h"),
         ("share.acquire.mode", "greedy"),
-        ("errors.deadletterqueue.topic.name", "orders-dlq"),
+        ("errors.deadletterqueue.topic.name", "__orders-dlq"),
         ("errors.deadletterqueue.copy.record.enable", "yes"),
         ("share.unknown", "1"),
     ] {
@@ -99,6 +99,13 @@ fn bad_values_are_invalid_config() {
     )
     .unwrap_err();
     assert_eq!(e.code(), 40);
+    // Kafka's message for a name in the internal topics' `__` namespace.
+    let e = parse(&[("errors.deadletterqueue.topic.name", "__consumer_offsets")]).unwrap_err();
+    assert_eq!(e.message(), DLQ_NAME_RESERVED_MESSAGE);
+    // A name without the broker's `dlq.` prefix is accepted here, as by Kafka's
+    // GroupConfig.validate: the copier refuses to write to it.
+    let c = parse(&[("errors.deadletterqueue.topic.name", "orders-dlq")]).unwrap();
+    assert_eq!(c.dlq_topic_name.as_deref(), Some("orders-dlq"));
     // An empty DLQ name unsets it.
     let base = parse(&[("errors.deadletterqueue.topic.name", "dlq.x")]).unwrap();
     let c = ShareGroupConfig::parse(

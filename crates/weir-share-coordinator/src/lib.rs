@@ -40,7 +40,7 @@ mod types;
 pub use assign::{assign, Assignment, TopicMetadata};
 pub use config::{
     parse_reset, AutoOffsetReset, IsolationLevel, ShareConfigBounds, ShareCoordinatorConfig,
-    ShareGroupConfig, SHARE_GROUP_CONFIG_NAMES,
+    ShareGroupConfig, DLQ_NAME_RESERVED_MESSAGE, SHARE_GROUP_CONFIG_NAMES,
 };
 pub use coordinator::ShareStateCoordinator;
 pub use error::ShareError;

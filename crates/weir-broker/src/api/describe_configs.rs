@@ -45,7 +45,7 @@ fn config_type(name: &str) -> i8 {
     match name {
         "cleanup.policy" => 7,
         "message.timestamp.type" | "compression.type" => 2,
-        "unclean.leader.election.enable" => 1,
+        "unclean.leader.election.enable" | "errors.deadletterqueue.group.enable" => 1,
         "min.insync.replicas"
         | "max.message.bytes"
         | "segment.bytes"

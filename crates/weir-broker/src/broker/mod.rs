@@ -247,6 +247,7 @@ impl Broker {
         let share = Arc::new(SharePartitionManager::new(
             replicas.clone(),
             view.clone(),
+            admin.clone(),
             crate::share::persister::Persister::new(share_state, view.clone(), peers.clone()),
             config.share.clone(),
             clock.clone(),

@@ -332,6 +332,12 @@ impl BrokerConfig {
         {
             return Some(v);
         }
+        if let Some((_, v)) = topic::TOPIC_ONLY_DEFAULTS
+            .iter()
+            .find(|(k, _)| *k == topic_key)
+        {
+            return Some((*v).to_string());
+        }
         if SAME_NAME_TOPIC_KEYS.contains(&topic_key) {
             return self
                 .entries

@@ -52,9 +52,13 @@ pub struct ShareSettings {
     pub max_size: usize,
     /// `group.share.max.share.sessions`: share sessions per broker.
     pub max_share_sessions: usize,
-    /// `errors.deadletterqueue.auto.create.topics.enable` (KIP-1191): parsed with Kafka's
-    /// default (false) but not acted on yet — DLQ topics are created by hand.
+    /// `errors.deadletterqueue.auto.create.topics.enable` (KIP-1191, default false): the
+    /// dead-letter copier creates a missing DLQ topic (with
+    /// `errors.deadletterqueue.group.enable=true`) instead of archiving without a copy.
     pub dlq_auto_create: bool,
+    /// `errors.deadletterqueue.topic.name.prefix` (KIP-1191, default `dlq.`; empty = any
+    /// name): the prefix a DLQ topic's name needs for the copier to write to it.
+    pub dlq_topic_prefix: String,
 }
 
 /// Read the share settings through `get`; every default must lie within its bounds.
@@ -90,7 +94,6 @@ pub fn parse_share_config(get: &dyn Fn(&str) -> String) -> Result<ShareSettings,
             "group.share.min.heartbeat.interval.ms",
             "group.share.max.heartbeat.interval.ms",
         )?,
-        dlq_topic_prefix: p("errors.deadletterqueue.topic.name.prefix"),
     };
     // The defaults go through the same validation as a group's configs.
     let pairs = [
@@ -160,6 +163,7 @@ pub fn parse_share_config(get: &dyn Fn(&str) -> String) -> Result<ShareSettings,
             "errors.deadletterqueue.auto.create.topics.enable",
             &p("errors.deadletterqueue.auto.create.topics.enable"),
         )?,
+        dlq_topic_prefix: p("errors.deadletterqueue.topic.name.prefix"),
     })
 }
 
@@ -183,6 +187,10 @@ mod tests {
         assert_eq!(s.defaults.record_lock_duration_ms, 30_000);
         assert_eq!(s.bounds.record_lock_duration_ms, (15_000, 60_000));
         assert_eq!(s.coordinator.state_topic_partitions, 50);
+        assert_eq!(
+            (s.dlq_topic_prefix.as_str(), s.dlq_auto_create),
+            ("dlq.", false)
+        );
         let s = parse_share_config(&get_with(&[(
             "group.share.min.record.lock.duration.ms",
             "1000",

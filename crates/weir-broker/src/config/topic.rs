@@ -8,12 +8,28 @@ use weir_log::LogConfig;
 
 use crate::error::BrokerError;
 
+/// KIP-1191's topic config (Kafka's `TopicConfig.ERRORS_DEADLETTERQUEUE_GROUP_ENABLE_CONFIG`,
+/// default false): share groups may write dead letters to the topic only when it is true.
+pub const DLQ_GROUP_ENABLE: &str = "errors.deadletterqueue.group.enable";
+
 /// Topic configs that are not storage configs but are valid on a topic.
 pub const NON_LOG_TOPIC_CONFIGS: &[&str] = &[
     "min.insync.replicas",
     "unclean.leader.election.enable",
     "compression.type",
+    DLQ_GROUP_ENABLE,
 ];
+
+/// Non-storage topic configs whose default is fixed, not a broker config: (name, default).
+pub const TOPIC_ONLY_DEFAULTS: &[(&str, &str)] = &[(DLQ_GROUP_ENABLE, "false")];
+
+/// Is `errors.deadletterqueue.group.enable` true in these topic overrides (Kafka parses the
+/// boolean case-insensitively; absent means the default, false)?
+pub fn dlq_group_enabled(overrides: &BTreeMap<String, String>) -> bool {
+    overrides
+        .get(DLQ_GROUP_ENABLE)
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
 
 /// Kafka's topic name rules: 1..=249 chars of `[a-zA-Z0-9._-]`, not `.` or `..`.
 pub fn validate_topic_name(name: &str) -> Result<(), BrokerError> {
@@ -78,6 +94,10 @@ pub fn validate_topic_config(key: &str, value: &str) -> Result<(), BrokerError> 
             "true" | "false" => Ok(()),
             _ => Err(invalid("must be true or false".into())),
         },
+        DLQ_GROUP_ENABLE => match value.trim().to_ascii_lowercase().as_str() {
+            "true" | "false" => Ok(()),
+            _ => Err(invalid("must be true or false".into())),
+        },
         "compression.type" => match value.trim() {
             "producer" | "uncompressed" | "gzip" | "snappy" | "lz4" | "zstd" => Ok(()),
             _ => Err(invalid(
@@ -112,6 +132,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn dlq_group_enable_defaults_to_false() {
+        let with = |v: &str| BTreeMap::from([(DLQ_GROUP_ENABLE.to_string(), v.to_string())]);
+        assert!(!dlq_group_enabled(&BTreeMap::new()));
+        assert!(!dlq_group_enabled(&with("false")));
+        assert!(dlq_group_enabled(&with("true")));
+        assert!(dlq_group_enabled(&with("True")));
+    }
+
+    #[test]
     fn topic_names_follow_kafka_rules() {
         assert!(validate_topic_name("orders.v1_x-2").is_ok());
         assert!(validate_topic_name("__consumer_offsets").is_ok());
@@ -129,6 +158,8 @@ mod tests {
     fn topic_configs_are_validated() {
         assert!(validate_topic_config("retention.ms", "86400000").is_ok());
         assert!(validate_topic_config("min.insync.replicas", "2").is_ok());
+        assert!(validate_topic_config(DLQ_GROUP_ENABLE, "true").is_ok());
+        assert!(validate_topic_config(DLQ_GROUP_ENABLE, "FALSE").is_ok());
         // Kafka 4.x: an empty cleanup.policy list is valid (neither deletion nor compaction).
         assert!(validate_topic_config("cleanup.policy", "").is_ok());
         // Kafka 3.x tools still set it: accepted and ignored (Kafka 4.x refuses it).
@@ -141,6 +172,7 @@ mod tests {
         for (k, v) in [
             ("retention.ms", "x"),
             ("min.insync.replicas", "0"),
+            (DLQ_GROUP_ENABLE, "yes"),
             ("no.such", "1"),
             ("cleanup.policy", "keep"),
             ("cleanup.policy", "delete,"),

@@ -12,14 +12,21 @@
 //! identity headers (topic, partition, offset, group) and only copied when absent. The copier
 //! writes only to a DLQ partition this broker leads (a copy for a partition led elsewhere
 //! waits until this broker leads it or the source moves; see the README).
+//!
+//! Before copying, the DLQ topic is checked (and created when missing, if the broker may) as
+//! Kafka 4.4 does ([`super::dlq_target`]); dead letters the checks refuse are archived without
+//! a copy and an error is logged, as Kafka's `SharePartition` archives a record whose DLQ
+//! write failed.
 
 use weir_log::batch::{build_batch_with_headers, check_integrity, HeaderRecord};
 use weir_log::records::parse_records;
 use weir_log::{PartitionLog, TopicPartition};
 use weir_share_coordinator::{DeadLetterCandidate, DeadLetterReason, ShareGroupConfig, ShareKey};
 
+use super::dlq_target::DlqUnavailable;
 use super::manager::SharePartitionManager;
 use crate::error::BrokerError;
+use crate::metadata::topic_meta::TopicMeta;
 use crate::replica::append::AppendOrigin;
 
 /// The DLQ headers of KIP-1191.
@@ -65,9 +72,28 @@ impl SharePartitionManager {
                 continue;
             }
             let topic = l.topic.clone();
+            let offsets: Vec<i64> = candidates.iter().map(|c| c.offset).collect();
+            let meta = match self.dlq_topic(&key.group_id, &dlq).await {
+                Ok(meta) => meta,
+                Err(DlqUnavailable::Refused(why)) => {
+                    tracing::error!(group = %key.group_id, topic, partition = key.partition, records = offsets.len(), reason = %why, "dead letters archived without a DLQ copy");
+                    if let Some(l) = g.as_mut() {
+                        l.part.confirm_dead_letters(&offsets);
+                    }
+                    let _ = self.persist(&key, &mut g).await;
+                    continue;
+                }
+                Err(DlqUnavailable::Retry(e)) => {
+                    tracing::warn!(group = %key.group_id, topic, dlq, error = %e, "DLQ topic not available yet; dead letters retried");
+                    if let Some(l) = g.as_mut() {
+                        l.part.abandon_dead_letters(&offsets);
+                    }
+                    continue;
+                }
+            };
             let (mut done, mut failed) = (Vec::new(), Vec::new());
             for c in &candidates {
-                match self.copy_one(&key, &topic, &dlq, &cfg, c).await {
+                match self.copy_one(&key, &topic, &meta, &cfg, c).await {
                     Ok(()) => done.push(c.offset),
                     Err(e) => {
                         tracing::warn!(group = %key.group_id, topic, offset = c.offset, dlq, error = %e, "dead-letter copy failed; retried");
@@ -89,16 +115,11 @@ impl SharePartitionManager {
         &self,
         key: &ShareKey,
         topic: &str,
-        dlq: &str,
+        meta: &TopicMeta,
         cfg: &ShareGroupConfig,
         c: &DeadLetterCandidate,
     ) -> Result<(), BrokerError> {
-        let meta = self.view.topic(dlq).ok_or_else(|| {
-            BrokerError::kafka(
-                kafka_protocol::error::ResponseError::UnknownTopicOrPartition,
-                format!("dead-letter topic {dlq} does not exist"),
-            )
-        })?;
+        let dlq = meta.name.as_str();
         let dp = key.partition % meta.partitions.max(1);
         self.view.check_leader(dlq, dp, -1)?;
         let dlog = self.replicas.require_log(dlq, dp)?;

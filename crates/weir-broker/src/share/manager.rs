@@ -34,6 +34,7 @@ use super::configs::group_config;
 use super::persister::Persister;
 use super::read::read_batches;
 use super::sessions::ShareSessions;
+use crate::admin::topics::TopicAdmin;
 use crate::config::ShareSettings;
 use crate::error::BrokerError;
 use crate::metadata::view::MetadataView;
@@ -66,7 +67,9 @@ pub struct SharePartitionManager {
     pub(crate) replicas: Arc<ReplicaManager>,
     pub(crate) view: Arc<MetadataView>,
     state: Persister,
-    settings: ShareSettings,
+    pub(crate) settings: ShareSettings,
+    /// Creates missing DLQ topics (`errors.deadletterqueue.auto.create.topics.enable`).
+    pub(crate) admin: Arc<TopicAdmin>,
     clock: Arc<dyn Clock>,
     released: watch::Sender<u64>,
 }
@@ -77,10 +80,11 @@ pub fn share_key(group: &str, topic_id: uuid::Uuid, partition: i32) -> ShareKey 
 }
 
 impl SharePartitionManager {
-    /// A manager with nothing loaded.
+    /// A manager with nothing loaded; `admin` creates missing DLQ topics.
     pub fn new(
         replicas: Arc<ReplicaManager>,
         view: Arc<MetadataView>,
+        admin: Arc<TopicAdmin>,
         state: Persister,
         settings: ShareSettings,
         clock: Arc<dyn Clock>,
@@ -93,6 +97,7 @@ impl SharePartitionManager {
             view,
             state,
             settings,
+            admin,
             clock,
             released: watch::channel(0).0,
         }

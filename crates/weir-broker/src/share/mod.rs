@@ -7,6 +7,7 @@
 
 pub mod configs;
 pub mod dlq;
+pub mod dlq_target;
 pub mod groups;
 pub mod manager;
 pub mod offsets;
