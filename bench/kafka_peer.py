@@ -63,6 +63,7 @@ MAIN = {
     "kafka-get-offsets": "org.apache.kafka.tools.GetOffsetShell",
     "kafka-delete-records": "org.apache.kafka.tools.DeleteRecordsCommand",
     "kafka-broker-api-versions": "org.apache.kafka.tools.BrokerApiVersionsCommand",
+    "kafka-log-dirs": "org.apache.kafka.tools.LogDirsCommand",
     "connect-standalone": "org.apache.kafka.connect.cli.ConnectStandalone",
 }
 

@@ -16,6 +16,7 @@ Each test starts a fresh broker (WEIR_BIN, as conftest.Broker). With JAVA_MATRIX
 every test runs against that broker instead (e.g. `python3 bench/kafka_peer.py run` for Apache Kafka
 itself, to tell a Weir difference from a test mistake); topic and group names are then made unique.
 """
+import json
 import os
 import re
 import subprocess
@@ -239,6 +240,24 @@ def test_cli_broker_api_versions(bs, libs):
     r = tool(libs, "kafka-broker-api-versions", "--bootstrap-server", bs)
     assert "Produce(0):" in r.stdout and "Fetch(1):" in r.stdout, r.stdout
     assert "UNSUPPORTED" not in r.stdout.split("Produce(0)")[0], r.stdout
+    # Kafka 4.4's newest versions, and the 4.4 client uses them (issue #25).
+    for api in ("Produce(0): 3 to 13 [usable: 13]", "Fetch(1): 4 to 18 [usable: 18]",
+                "ListOffsets(2): 1 to 11 [usable: 11]", "ApiVersions(18): 0 to 5 [usable: 5]",
+                "DescribeLogDirs(35): 1 to 5 [usable: 5]"):
+        assert api in r.stdout, r.stdout
+
+
+def test_cli_log_dirs(bs, libs):
+    """kafka-log-dirs --describe (DescribeLogDirs v5): the topic's partitions in the log dir."""
+    t = name("cli-logdirs")
+    tool(libs, "kafka-topics", "--bootstrap-server", bs, "--create", "--topic", t,
+         "--partitions", "2", "--replication-factor", "1")
+    r = tool(libs, "kafka-log-dirs", "--bootstrap-server", bs, "--describe", "--topic-list", t)
+    data = json.loads(r.stdout.strip().splitlines()[-1])
+    dirs = data["brokers"][0]["logDirs"]
+    assert [d["error"] for d in dirs] == [None], r.stdout
+    parts = sorted((p["partition"], p["size"], p["isFuture"]) for d in dirs for p in d["partitions"])
+    assert parts == [(f"{t}-0", 0, False), (f"{t}-1", 0, False)], r.stdout
 
 
 def test_cli_share_groups(bs, libs):

@@ -1,12 +1,23 @@
 """kafka-python (pure Python client) against a real weir process."""
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, NewPartitions, NewTopic
+from kafka.protocol.consumer import FetchRequest
+from kafka.protocol.producer import ProduceRequest
 
 
 def test_produce_consume(broker):
     admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
     admin.create_topics([NewTopic("kp", 2, 1)])
     p = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")  # kafka-python 3.x: idempotent by default
+    # Weir advertises Kafka 4.4's versions (issue #25): kafka-python 3.0 infers the newest
+    # generation it knows, 4.3 (DescribeLogDirs v5; Produce v13 is 4.1, ListOffsets v11 4.2),
+    # and so produces by topic id (Produce v13) and fetches with Fetch v18 below.
+    assert p.config["api_version"] >= (4, 3), p.config["api_version"]
+    node = admin.describe_cluster()["brokers"][0]["broker_id"]
+    versions = admin.get_broker_version_data(node)
+    assert versions.broker_version >= (4, 3), versions.broker_version
+    assert versions.api_version(ProduceRequest) == 13
+    assert versions.api_version(FetchRequest) == 18
     futures = [p.send("kp", key=f"k{i}".encode(), value=f"v{i}".encode()) for i in range(500)]
     p.flush(30)
     metas = [f.get(timeout=30) for f in futures]

@@ -35,6 +35,7 @@ pub mod records;
 pub mod segment;
 pub mod txn_index;
 pub mod txn_marker;
+mod volume;
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
@@ -51,6 +52,7 @@ pub use log_manager::{LogManager, CLEAN_SHUTDOWN_FILE};
 pub use partition_log::{AppendResult, PartitionLog, ReadResult, ReplicaAppend};
 pub use txn_index::AbortedTxn;
 pub use txn_marker::{TxnMarker, TxnResult};
+pub use volume::{volume_space, VolumeSpace};
 
 /// A topic partition; its directory is `<topic>-<partition>`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -3,16 +3,18 @@
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::{ApiKey, ApiVersionsResponse};
 
-/// (API, min version, max version) served by Weir: Kafka 3.9's ranges intersected with what the
-/// `kafka-protocol` codec decodes (e.g. its Produce starts at v3, Fetch at v4).
+/// (API, min version, max version) served by Weir: Kafka 4.4's ranges where Weir has the
+/// semantics (clients infer the broker generation from these maxima: Produce v13, ListOffsets
+/// v11, DescribeLogDirs v5 say "4.3+"), intersected with what the `kafka-protocol` codec decodes
+/// (its Produce starts at v3, Fetch at v4).
 /// FindCoordinator is listed because librdkafka disables LZ4 without it.
 pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
-    (ApiKey::Produce, 3, 12),
-    (ApiKey::Fetch, 4, 17),
-    (ApiKey::ListOffsets, 1, 10),
+    (ApiKey::Produce, 3, 13),
+    (ApiKey::Fetch, 4, 18),
+    (ApiKey::ListOffsets, 1, 11),
     (ApiKey::Metadata, 0, 13),
     (ApiKey::FindCoordinator, 0, 6),
-    (ApiKey::ApiVersions, 0, 4),
+    (ApiKey::ApiVersions, 0, 5),
     (ApiKey::CreateTopics, 2, 7),
     (ApiKey::DeleteTopics, 1, 6),
     (ApiKey::DeleteRecords, 0, 2),
@@ -23,6 +25,7 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ListPartitionReassignments, 0, 0),
     (ApiKey::IncrementalAlterConfigs, 0, 1),
     (ApiKey::DescribeCluster, 0, 1),
+    (ApiKey::DescribeLogDirs, 1, 5),
     (ApiKey::OffsetCommit, 2, 9),
     (ApiKey::OffsetFetch, 1, 9),
     (ApiKey::JoinGroup, 0, 9),
@@ -94,7 +97,11 @@ mod tests {
             let r = k.valid_versions();
             assert!(lo >= r.min && hi <= r.max && lo <= hi, "{k:?}");
         }
-        assert_eq!(supported_range(ApiKey::Produce), Some((3, 12)));
+        assert_eq!(supported_range(ApiKey::Produce), Some((3, 13)));
+        assert_eq!(supported_range(ApiKey::Fetch), Some((4, 18)));
+        assert_eq!(supported_range(ApiKey::ListOffsets), Some((1, 11)));
+        assert_eq!(supported_range(ApiKey::DescribeLogDirs), Some((1, 5)));
+        assert_eq!(supported_range(ApiKey::ApiVersions), Some((0, 5)));
         assert_eq!(supported_range(ApiKey::JoinGroup), Some((0, 9)));
         assert_eq!(supported_range(ApiKey::InitProducerId), Some((0, 5)));
         assert_eq!(supported_range(ApiKey::AddPartitionsToTxn), Some((0, 5)));

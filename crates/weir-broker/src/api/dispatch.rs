@@ -56,9 +56,16 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
             let pending = produce::append_phase(replicas, view, v, r, &verified);
             return Box::pin(async move { Ok(ResponseKind::Produce(pending.finish().await)) });
         }
-        RequestKind::ApiVersions(r) => {
-            ResponseKind::ApiVersions(api_versions::handle(config.transaction_version, v, r).await)
-        }
+        RequestKind::ApiVersions(r) => ResponseKind::ApiVersions(
+            api_versions::handle(
+                config.transaction_version,
+                &b.cluster_id,
+                view.node_id(),
+                v,
+                r,
+            )
+            .await,
+        ),
         RequestKind::Metadata(r) => {
             ResponseKind::Metadata(metadata::handle(view, admin, config, &b.cluster_id, v, r).await)
         }
@@ -101,6 +108,9 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
         RequestKind::DescribeCluster(r) => ResponseKind::DescribeCluster(
             describe_cluster::handle(view, config, &b.cluster_id, v, r).await,
         ),
+        RequestKind::DescribeLogDirs(r) => {
+            ResponseKind::DescribeLogDirs(describe_log_dirs::handle(replicas, v, r).await)
+        }
         RequestKind::OffsetForLeaderEpoch(r) => ResponseKind::OffsetForLeaderEpoch(
             offset_for_leader_epoch::handle(replicas, view, v, r).await,
         ),

@@ -1,4 +1,5 @@
-//! ListOffsets (key 2): earliest, latest, by timestamp, max timestamp.
+//! ListOffsets (key 2): earliest, latest, by timestamp, max timestamp; the tiered-storage
+//! timestamps (-4, -5, -6) as Kafka answers them for a topic without tiered storage.
 
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
@@ -22,6 +23,10 @@ pub const EARLIEST_LOCAL: i64 = -4;
 /// (v10 adds `timeout_ms`, the bound of a tiered-storage lookup: without tiered storage every
 /// lookup is local and it has nothing to bound.)
 pub const LATEST_TIERED: i64 = -5;
+/// `timestamp` -6 (v11+, KIP-1023): the earliest offset not yet uploaded to tiered storage;
+/// Kafka answers offset -1, timestamp -1, leader epoch -1 for a topic without tiered storage,
+/// which every Weir topic is.
+pub const EARLIEST_PENDING_UPLOAD: i64 = -6;
 
 /// Answer each partition with `(timestamp, offset, leader_epoch)`. Timestamps ≥ 0 find the
 /// first record whose timestamp is ≥ the target and MAX_TIMESTAMP the first record holding the
@@ -122,7 +127,7 @@ fn lookup(
         LATEST => Some((-1, limit)),
         EARLIEST | EARLIEST_LOCAL => Some((-1, log.log_start_offset())),
         MAX_TIMESTAMP => log.max_timestamp()?.filter(|(_, offset)| *offset < limit),
-        LATEST_TIERED => None,
+        LATEST_TIERED | EARLIEST_PENDING_UPLOAD => None,
         t if t >= 0 => log
             .offset_for_timestamp(t)?
             .filter(|(offset, _)| *offset < limit)

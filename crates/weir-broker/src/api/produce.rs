@@ -24,8 +24,8 @@ use crate::replica::manager::ReplicaManager;
 /// durable) and wake long-polling fetches.
 ///
 /// * `acks` ∉ {-1, 0, 1} → INVALID_REQUIRED_ACKS (21) for every partition, nothing appended.
-/// * Unknown topic or partition → UNKNOWN_TOPIC_OR_PARTITION (3); unknown topic id (v13+) →
-///   UNKNOWN_TOPIC_ID (100).
+/// * Unknown topic or partition → UNKNOWN_TOPIC_OR_PARTITION (3). v13+ (KIP-516) names each
+///   topic by its id (the answer carries the id back): an unknown id → UNKNOWN_TOPIC_ID (100).
 /// * v3+: the records of a partition must be exactly one record batch, else INVALID_RECORD (87),
 ///   as Kafka requires.
 /// * A batch with records Kafka refuses one by one (records without a key on a compacted topic)
@@ -150,7 +150,11 @@ pub fn append_phase(
             });
         }
         topics.push(PendingTopic {
-            name: t.name,
+            // v13 names the topic by id only: keep the resolved name (for logs; not encoded).
+            name: match resolved {
+                Ok(name) if t.name.0.is_empty() => TopicName(StrBytes::from_string(name)),
+                _ => t.name,
+            },
             topic_id: t.topic_id,
             partitions,
         });
