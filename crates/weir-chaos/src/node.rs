@@ -239,7 +239,9 @@ impl Node {
         let s = &self.spec;
         let addr: SocketAddr = self.bootstrap().parse().map_err(|e| format!("{e}"))?;
         let mut exited = None;
-        let up = wait_until(Duration::from_secs(30), || {
+        // A restart re-checks every segment (CRC32C) before it listens: with a large log on a
+        // starved 2-core machine that took 56 s once (seed 2026), so allow two minutes.
+        let up = wait_until(START_TIMEOUT, || {
             if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
                 exited = Some(status);
                 return true;
@@ -256,7 +258,7 @@ impl Node {
         }
         if !up {
             return Err(format!(
-                "node {} did not accept connections within 30 s:\n{}",
+                "node {} did not accept connections within {START_TIMEOUT:?}:\n{}",
                 s.id,
                 tail(&self.output())
             ));
@@ -396,6 +398,9 @@ impl Drop for Node {
 }
 
 /// The last 60 lines of `s`.
+/// How long a (re)started node may take to accept connections.
+const START_TIMEOUT: Duration = Duration::from_secs(120);
+
 fn tail(s: &str) -> String {
     let lines: Vec<&str> = s.lines().collect();
     lines[lines.len().saturating_sub(60)..].join("\n")
