@@ -2,7 +2,7 @@
 
 use kafka_protocol::messages::{ApiKey, RequestKind};
 
-use crate::normalize::{diff, normalise};
+use crate::normalize::{diff, normalise, Diff};
 use crate::records::summarise_response;
 use crate::shapes::{Ctx, Shape};
 use crate::wire::{Conn, Outcome};
@@ -12,8 +12,8 @@ use crate::wire::{Conn, Outcome};
 pub enum Verdict {
     /// Equal after normalisation.
     Same,
-    /// The first differing field and how many normalised lines differ.
-    Differ(String, usize),
+    /// How they differ.
+    Differ(Diff),
 }
 
 /// The two brokers (Kafka first) with what the shapes need to know about each.
@@ -26,6 +26,8 @@ pub struct Pair {
     pub weir: Conn,
     /// Its context.
     pub weir_ctx: Ctx,
+    /// Print both normalised responses of the next comparisons to stderr (triage).
+    pub dump: bool,
 }
 
 fn describe(o: &Outcome) -> String {
@@ -48,14 +50,18 @@ pub fn verdict(mut k: Outcome, mut w: Outcome, mask: &[&str]) -> Verdict {
     match (lines(&mut k, mask), lines(&mut w, mask)) {
         (Some(kl), Some(wl)) => match diff(&kl, &wl) {
             None => Verdict::Same,
-            Some((first, n)) => Verdict::Differ(first, n),
+            Some(d) => Verdict::Differ(d),
         },
         _ => {
             let (kd, wd) = (describe(&k), describe(&w));
             if kd == wd {
                 Verdict::Same
             } else {
-                Verdict::Differ(format!("outcome: kafka={kd} weir={wd}"), 1)
+                Verdict::Differ(Diff {
+                    first: format!("outcome: kafka={kd} weir={wd}"),
+                    lines: 1,
+                    detail: Vec::new(),
+                })
             }
         }
     }
@@ -66,6 +72,15 @@ impl Pair {
     pub fn run(&mut self, key: ApiKey, v: i16, shape: &Shape) -> Result<Verdict, String> {
         let k = self.kafka.call(key, v, &(shape.build)(&self.kafka_ctx))?;
         let w = self.weir.call(key, v, &(shape.build)(&self.weir_ctx))?;
+        if self.dump {
+            for (who, o) in [("kafka", &k), ("weir", &w)] {
+                if let Outcome::Response(r) = o {
+                    for (p, val) in normalise(&format!("{r:#?}"), &shape.mask) {
+                        eprintln!("{who} {p} = {val}");
+                    }
+                }
+            }
+        }
         Ok(verdict(k, w, &shape.mask))
     }
 

@@ -7,7 +7,8 @@
 //!
 //!     weir-conformance --kafka 127.0.0.1:9092 --weir 127.0.0.1:9093 [--report FILE]
 //!
-//! `scripts/conformance.sh` starts both brokers and runs it.
+//! `scripts/conformance.sh` starts both brokers and runs it. `CONFORMANCE_DUMP=<start of a
+//! report line>` (e.g. `"ListGroups v5 default"`) prints both normalised responses to stderr.
 
 mod compare;
 mod normalize;
@@ -22,6 +23,7 @@ use std::time::Duration;
 use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, RequestKind};
 
 use compare::{Pair, Verdict};
+use normalize::Diff;
 use shapes::{default_request, shapes_for};
 use wire::Conn;
 
@@ -39,10 +41,15 @@ impl Report {
                 self.compared += 1;
                 format!("{what}: same")
             }
-            Ok(Verdict::Differ(first, n)) => {
+            Ok(Verdict::Differ(d)) => {
                 self.compared += 1;
                 self.differ += 1;
-                format!("{what}: differ ({n} lines) first: {first}")
+                let line = format!("{what}: differ ({} lines) first: {}", d.lines, d.first);
+                println!("{line}");
+                self.lines.push(line);
+                // The differing lines go to the report file only.
+                self.lines.extend(d.detail.iter().map(|l| format!("    {l}")));
+                return;
             }
             Err(e) => {
                 self.harness_errors += 1;
@@ -85,7 +92,7 @@ fn main() {
 }
 
 fn run(kafka: &str, weir: &str, report_path: Option<String>) -> Result<usize, String> {
-    let timeout = Duration::from_secs(20);
+    let timeout = Duration::from_secs(10);
     let mut k = Conn::new(kafka, timeout);
     let mut w = Conn::new(weir, timeout);
     let (kafka_ctx, kafka_ranges) = setup::run(&mut k).map_err(|e| format!("setup: {e}"))?;
@@ -95,7 +102,10 @@ fn run(kafka: &str, weir: &str, report_path: Option<String>) -> Result<usize, St
         kafka_ctx,
         weir: w,
         weir_ctx,
+        dump: false,
     };
+    // CONFORMANCE_DUMP=<prefix of a report line> prints both normalised responses (triage).
+    let dump = std::env::var("CONFORMANCE_DUMP").ok();
     let mut rep = Report {
         lines: Vec::new(),
         compared: 0,
@@ -125,8 +135,10 @@ fn run(kafka: &str, weir: &str, report_path: Option<String>) -> Result<usize, St
                 rep.note(format!("{key:?} v{v}: no request shapes (not covered)"));
             }
             for s in shapes {
+                let what = format!("{key:?} v{v} {}", s.name);
+                pair.dump = dump.as_ref().is_some_and(|d| what.starts_with(d.as_str()));
                 let r = pair.run(key, v, &s);
-                rep.record(&format!("{key:?} v{v} {}", s.name), r);
+                rep.record(&what, r);
             }
         }
         wrong_version(&mut pair, &mut rep, key, hi, khi);
@@ -163,10 +175,11 @@ fn wrong_version(pair: &mut Pair, rep: &mut Report, key: ApiKey, hi: i16, kafka_
     if kafka_hi > hi {
         rep.record(
             &what,
-            Ok(Verdict::Differ(
-                format!("version range: kafka serves up to v{kafka_hi}, weir up to v{hi}"),
-                1,
-            )),
+            Ok(Verdict::Differ(Diff {
+                first: format!("version range: kafka serves up to v{kafka_hi}, weir up to v{hi}"),
+                lines: 1,
+                detail: Vec::new(),
+            })),
         );
         return;
     }

@@ -186,9 +186,22 @@ pub fn normalise(debug: &str, extra: &[&str]) -> Vec<(String, String)> {
     out
 }
 
-/// The first difference between two normalised renderings (`path: kafka=… weir=…`) and how
-/// many lines of each have no equal in the other; None when they are equal.
-pub fn diff(kafka: &[(String, String)], weir: &[(String, String)]) -> Option<(String, usize)> {
+/// How two normalised renderings differ.
+#[derive(Debug, PartialEq)]
+pub struct Diff {
+    /// The first difference (`path: kafka=… weir=…`).
+    pub first: String,
+    /// How many lines of either have no equal in the other.
+    pub lines: usize,
+    /// Those lines (`kafka path = value` / `weir path = value`), at most [`DETAIL_LINES`].
+    pub detail: Vec<String>,
+}
+
+/// How many differing lines a [`Diff`] keeps.
+pub const DETAIL_LINES: usize = 40;
+
+/// How `kafka` and `weir` differ; None when they are equal.
+pub fn diff(kafka: &[(String, String)], weir: &[(String, String)]) -> Option<Diff> {
     let first = kafka
         .iter()
         .zip(weir.iter())
@@ -211,9 +224,23 @@ pub fn diff(kafka: &[(String, String)], weir: &[(String, String)]) -> Option<(St
                 Some(format!("{}: kafka=<absent> weir={}", w.0, w.1))
             }
         })?;
-    let only_k = kafka.iter().filter(|l| !weir.contains(l)).count();
-    let only_w = weir.iter().filter(|l| !kafka.contains(l)).count();
-    Some((first, only_k + only_w))
+    let only_k: Vec<String> = kafka
+        .iter()
+        .filter(|l| !weir.contains(l))
+        .map(|(p, v)| format!("kafka {p} = {v}"))
+        .collect();
+    let only_w: Vec<String> = weir
+        .iter()
+        .filter(|l| !kafka.contains(l))
+        .map(|(p, v)| format!("weir  {p} = {v}"))
+        .collect();
+    let lines = only_k.len() + only_w.len();
+    let detail = only_k.into_iter().chain(only_w).take(DETAIL_LINES).collect();
+    Some(Diff {
+        first,
+        lines,
+        detail,
+    })
 }
 
 #[cfg(test)]
@@ -237,9 +264,10 @@ mod tests {
         b.controller_id = 7;
         assert_eq!(diff(&lines(&a), &lines(&b)), None);
         b.cluster_authorized_operations = 5;
-        let (first, n) = diff(&lines(&a), &lines(&b)).expect("a difference");
-        assert!(first.starts_with("cluster_authorized_operations:"), "{first}");
-        assert_eq!(n, 2);
+        let d = diff(&lines(&a), &lines(&b)).expect("a difference");
+        assert!(d.first.starts_with("cluster_authorized_operations:"), "{}", d.first);
+        assert_eq!(d.lines, 2);
+        assert_eq!(d.detail.len(), 2);
     }
 
     #[test]
@@ -256,7 +284,7 @@ mod tests {
         b.topics.reverse();
         assert_eq!(diff(&lines(&a), &lines(&b)), None);
         b.topics[0].error_code = 0;
-        let (first, _) = diff(&lines(&a), &lines(&b)).expect("a difference");
-        assert!(first.contains("UnknownTopicOrPartition"), "{first}");
+        let d = diff(&lines(&a), &lines(&b)).expect("a difference");
+        assert!(d.first.contains("UnknownTopicOrPartition"), "{}", d.first);
     }
 }

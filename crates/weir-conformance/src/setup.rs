@@ -165,6 +165,32 @@ pub fn run(conn: &mut Conn) -> Result<(Ctx, Ranges), String> {
         })?;
     }
 
+    // The transaction coordinator answers COORDINATOR_LOAD_IN_PROGRESS for a while after
+    // FindCoordinator already names it.
+    let iv = pick(ApiKey::InitProducerId, 4);
+    await_some("a loaded transaction coordinator", Duration::from_secs(60), || {
+        let ResponseKind::InitProducerId(r) = call(
+            conn,
+            ApiKey::InitProducerId,
+            iv,
+            RequestKind::InitProducerId(
+                InitProducerIdRequest::default()
+                    .with_transactional_id(Some(TransactionalId(st("conf-warm-up"))))
+                    .with_transaction_timeout_ms(60_000)
+                    .with_producer_id(ProducerId(-1))
+                    .with_producer_epoch(-1),
+            ),
+        )?
+        else {
+            return Err("InitProducerId: wrong response kind".into());
+        };
+        match r.error_code {
+            0 => Ok(Some(())),
+            14 | 15 | 16 | 51 => Ok(None),
+            c => Err(format!("{}: InitProducerId: error {c}", conn.addr())),
+        }
+    })?;
+
     let ov = pick(ApiKey::OffsetCommit, 8);
     if let Some((lo, hi)) = supported_range(ApiKey::DeleteGroups) {
         for v in lo..=hi {

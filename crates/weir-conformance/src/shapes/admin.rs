@@ -93,7 +93,8 @@ fn create_partitions(name: &str, count: i32) -> CreatePartitionsRequest {
         .with_timeout_ms(30_000)
         .with_topics(vec![create_partitions_request::CreatePartitionsTopic::default()
             .with_name(topic(name))
-            .with_count(count)])
+            .with_count(count)
+            .with_assignments(None)])
 }
 
 fn reassign(name: &str, replicas: Option<Vec<i32>>) -> AlterPartitionReassignmentsRequest {

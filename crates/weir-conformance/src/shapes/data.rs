@@ -245,8 +245,11 @@ pub fn shapes(key: ApiKey, v: i16) -> Option<Vec<Shape>> {
                 Shape::new("existing-topic", move |c| {
                     R::Metadata(metadata(c, v, DATA_TOPIC, false))
                 }),
+                // v0-v3 imply allow_auto_topic_creation: a name of its own, so that the topic
+                // the other shapes rely on staying unknown is not created here.
                 Shape::new("unknown-topic", move |c| {
-                    R::Metadata(metadata(c, v, MISSING_TOPIC, false))
+                    let name = if v < 4 { format!("conf-auto-v{v}") } else { MISSING_TOPIC.to_string() };
+                    R::Metadata(metadata(c, v, &name, false))
                 }),
             ];
             if v >= 1 {
