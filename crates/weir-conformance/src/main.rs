@@ -48,7 +48,8 @@ impl Report {
                 println!("{line}");
                 self.lines.push(line);
                 // The differing lines go to the report file only.
-                self.lines.extend(d.detail.iter().map(|l| format!("    {l}")));
+                self.lines
+                    .extend(d.detail.iter().map(|l| format!("    {l}")));
                 return;
             }
             Err(e) => {
@@ -115,7 +116,9 @@ fn run(kafka: &str, weir: &str, report_path: Option<String>) -> Result<usize, St
     let mut api_versions = 0;
     for (key, table_lo, table_hi) in setup::table() {
         let Some(&(lo, hi)) = weir_ranges.get(&(key as i16)) else {
-            rep.note(format!("{key:?}: in the table but not advertised by the running weir"));
+            rep.note(format!(
+                "{key:?}: in the table but not advertised by the running weir"
+            ));
             continue;
         };
         if (lo, hi) != (table_lo, table_hi) {
@@ -126,7 +129,11 @@ fn run(kafka: &str, weir: &str, report_path: Option<String>) -> Result<usize, St
         let (klo, khi) = kafka_ranges.get(&(key as i16)).copied().unwrap_or((-1, -1));
         rep.note(format!(
             "{key:?} versions: weir v{lo}-v{hi}, kafka {}",
-            if klo < 0 { "none".to_string() } else { format!("v{klo}-v{khi}") }
+            if klo < 0 {
+                "none".to_string()
+            } else {
+                format!("v{klo}-v{khi}")
+            }
         ));
         for v in lo..=hi {
             api_versions += 1;

@@ -235,7 +235,11 @@ pub fn diff(kafka: &[(String, String)], weir: &[(String, String)]) -> Option<Dif
         .map(|(p, v)| format!("weir  {p} = {v}"))
         .collect();
     let lines = only_k.len() + only_w.len();
-    let detail = only_k.into_iter().chain(only_w).take(DETAIL_LINES).collect();
+    let detail = only_k
+        .into_iter()
+        .chain(only_w)
+        .take(DETAIL_LINES)
+        .collect();
     Some(Diff {
         first,
         lines,
@@ -246,7 +250,7 @@ pub fn diff(kafka: &[(String, String)], weir: &[(String, String)]) -> Option<Dif
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kafka_protocol::messages::metadata_response::{MetadataResponseBroker, MetadataResponse};
+    use kafka_protocol::messages::metadata_response::{MetadataResponse, MetadataResponseBroker};
 
     fn lines(r: &MetadataResponse) -> Vec<(String, String)> {
         normalise(&format!("{r:#?}"), &[])
@@ -261,11 +265,15 @@ mod tests {
         b.brokers[0].port = 1234;
         b.cluster_id = Some("xyz".into());
         assert_eq!(diff(&lines(&a), &lines(&b)), None);
-        b.controller_id = 7;
+        b.controller_id = kafka_protocol::messages::BrokerId(7);
         assert_eq!(diff(&lines(&a), &lines(&b)), None);
         b.cluster_authorized_operations = 5;
         let d = diff(&lines(&a), &lines(&b)).expect("a difference");
-        assert!(d.first.starts_with("cluster_authorized_operations:"), "{}", d.first);
+        assert!(
+            d.first.starts_with("cluster_authorized_operations:"),
+            "{}",
+            d.first
+        );
         assert_eq!(d.lines, 2);
         assert_eq!(d.detail.len(), 2);
     }
@@ -273,10 +281,12 @@ mod tests {
     #[test]
     fn names_error_codes_and_ignores_list_order() {
         use kafka_protocol::messages::metadata_response::MetadataResponseTopic;
-        let t = |code: i16, name: &str| {
+        let t = |code: i16, name: &'static str| {
             MetadataResponseTopic::default()
                 .with_error_code(code)
-                .with_name(Some(kafka_protocol::messages::TopicName(name.into())))
+                .with_name(Some(kafka_protocol::messages::TopicName(
+                    kafka_protocol::protocol::StrBytes::from_static_str(name),
+                )))
         };
         let mut a = MetadataResponse::default();
         a.topics = vec![t(0, "x"), t(3, "y")];

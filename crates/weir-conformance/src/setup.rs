@@ -76,11 +76,16 @@ fn setup_topics() -> Vec<String> {
 /// versions it advertises.
 pub fn run(conn: &mut Conn) -> Result<(Ctx, Ranges), String> {
     let av = pick(ApiKey::ApiVersions, 3);
-    let ranges = match call(conn, ApiKey::ApiVersions, av, RequestKind::ApiVersions(
-        ApiVersionsRequest::default()
-            .with_client_software_name(st("weir-conformance"))
-            .with_client_software_version(st("1")),
-    ))? {
+    let ranges = match call(
+        conn,
+        ApiKey::ApiVersions,
+        av,
+        RequestKind::ApiVersions(
+            ApiVersionsRequest::default()
+                .with_client_software_name(st("weir-conformance"))
+                .with_client_software_version(st("1")),
+        ),
+    )? {
         ResponseKind::ApiVersions(r) => r
             .api_keys
             .iter()
@@ -91,8 +96,12 @@ pub fn run(conn: &mut Conn) -> Result<(Ctx, Ranges), String> {
 
     let cv = pick(ApiKey::CreateTopics, 5);
     for t in setup_topics() {
-        let ResponseKind::CreateTopics(r) =
-            call(conn, ApiKey::CreateTopics, cv, RequestKind::CreateTopics(admin_create_topic(&t, 1)))?
+        let ResponseKind::CreateTopics(r) = call(
+            conn,
+            ApiKey::CreateTopics,
+            cv,
+            RequestKind::CreateTopics(admin_create_topic(&t, 1)),
+        )?
         else {
             return Err("CreateTopics: wrong response kind".into());
         };
@@ -141,7 +150,10 @@ pub fn run(conn: &mut Conn) -> Result<(Ctx, Ranges), String> {
         else {
             return Err("Produce: wrong response kind".into());
         };
-        let p = r.responses.first().and_then(|t| t.partition_responses.first());
+        let p = r
+            .responses
+            .first()
+            .and_then(|t| t.partition_responses.first());
         if p.is_none_or(|p| p.error_code != 0) {
             return Err(format!("{}: producing to {t}: {p:?}", conn.addr()));
         }
@@ -155,7 +167,9 @@ pub fn run(conn: &mut Conn) -> Result<(Ctx, Ranges), String> {
                 ApiKey::FindCoordinator,
                 fv,
                 RequestKind::FindCoordinator(
-                    FindCoordinatorRequest::default().with_key(st(key)).with_key_type(key_type),
+                    FindCoordinatorRequest::default()
+                        .with_key(st(key))
+                        .with_key_type(key_type),
                 ),
             )?
             else {
@@ -168,28 +182,32 @@ pub fn run(conn: &mut Conn) -> Result<(Ctx, Ranges), String> {
     // The transaction coordinator answers COORDINATOR_LOAD_IN_PROGRESS for a while after
     // FindCoordinator already names it.
     let iv = pick(ApiKey::InitProducerId, 4);
-    await_some("a loaded transaction coordinator", Duration::from_secs(60), || {
-        let ResponseKind::InitProducerId(r) = call(
-            conn,
-            ApiKey::InitProducerId,
-            iv,
-            RequestKind::InitProducerId(
-                InitProducerIdRequest::default()
-                    .with_transactional_id(Some(TransactionalId(st("conf-warm-up"))))
-                    .with_transaction_timeout_ms(60_000)
-                    .with_producer_id(ProducerId(-1))
-                    .with_producer_epoch(-1),
-            ),
-        )?
-        else {
-            return Err("InitProducerId: wrong response kind".into());
-        };
-        match r.error_code {
-            0 => Ok(Some(())),
-            14 | 15 | 16 | 51 => Ok(None),
-            c => Err(format!("{}: InitProducerId: error {c}", conn.addr())),
-        }
-    })?;
+    await_some(
+        "a loaded transaction coordinator",
+        Duration::from_secs(60),
+        || {
+            let ResponseKind::InitProducerId(r) = call(
+                conn,
+                ApiKey::InitProducerId,
+                iv,
+                RequestKind::InitProducerId(
+                    InitProducerIdRequest::default()
+                        .with_transactional_id(Some(TransactionalId(st("conf-warm-up"))))
+                        .with_transaction_timeout_ms(60_000)
+                        .with_producer_id(ProducerId(-1))
+                        .with_producer_epoch(-1),
+                ),
+            )?
+            else {
+                return Err("InitProducerId: wrong response kind".into());
+            };
+            match r.error_code {
+                0 => Ok(Some(())),
+                14 | 15 | 16 | 51 => Ok(None),
+                c => Err(format!("{}: InitProducerId: error {c}", conn.addr())),
+            }
+        },
+    )?;
 
     let ov = pick(ApiKey::OffsetCommit, 8);
     if let Some((lo, hi)) = supported_range(ApiKey::DeleteGroups) {
@@ -205,10 +223,14 @@ pub fn run(conn: &mut Conn) -> Result<(Ctx, Ranges), String> {
                 else {
                     return Err("OffsetCommit: wrong response kind".into());
                 };
-                let code = r.topics.first().and_then(|t| t.partitions.first()).map_or(-1, |p| p.error_code);
+                let code = r
+                    .topics
+                    .first()
+                    .and_then(|t| t.partitions.first())
+                    .map_or(-1, |p| p.error_code);
                 match code {
                     0 => Ok(Some(())),
-                    14 | 15 | 16 => Ok(None), // coordinator loading / not available / not coordinator
+                    14..=16 => Ok(None), // coordinator loading / not available / not coordinator
                     c => Err(format!("{}: committing for {grp}: error {c}", conn.addr())),
                 }
             })?;

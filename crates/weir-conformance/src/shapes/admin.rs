@@ -39,7 +39,8 @@ pub fn create_topic(name: &str, partitions: i32) -> CreateTopicsRequest {
 fn delete(v: i16, name: &str) -> DeleteTopicsRequest {
     let mut r = DeleteTopicsRequest::default().with_timeout_ms(30_000);
     if v >= 6 {
-        r.topics = vec![delete_topics_request::DeleteTopicState::default().with_name(Some(topic(name)))];
+        r.topics =
+            vec![delete_topics_request::DeleteTopicState::default().with_name(Some(topic(name)))];
     } else {
         r.topic_names = vec![topic(name)];
     }
@@ -81,32 +82,38 @@ fn incremental(name: &str, op: i8, key: &str, value: &str) -> IncrementalAlterCo
         incremental_alter_configs_request::AlterConfigsResource::default()
             .with_resource_type(TOPIC)
             .with_resource_name(st(name))
-            .with_configs(vec![incremental_alter_configs_request::AlterableConfig::default()
-                .with_name(st(key))
-                .with_config_operation(op)
-                .with_value(Some(st(value)))]),
+            .with_configs(vec![
+                incremental_alter_configs_request::AlterableConfig::default()
+                    .with_name(st(key))
+                    .with_config_operation(op)
+                    .with_value(Some(st(value))),
+            ]),
     ])
 }
 
 fn create_partitions(name: &str, count: i32) -> CreatePartitionsRequest {
     CreatePartitionsRequest::default()
         .with_timeout_ms(30_000)
-        .with_topics(vec![create_partitions_request::CreatePartitionsTopic::default()
-            .with_name(topic(name))
-            .with_count(count)
-            .with_assignments(None)])
+        .with_topics(vec![
+            create_partitions_request::CreatePartitionsTopic::default()
+                .with_name(topic(name))
+                .with_count(count)
+                .with_assignments(None),
+        ])
 }
 
 fn reassign(name: &str, replicas: Option<Vec<i32>>) -> AlterPartitionReassignmentsRequest {
     AlterPartitionReassignmentsRequest::default()
         .with_timeout_ms(30_000)
-        .with_topics(vec![alter_partition_reassignments_request::ReassignableTopic::default()
-            .with_name(topic(name))
-            .with_partitions(vec![
-                alter_partition_reassignments_request::ReassignablePartition::default()
-                    .with_partition_index(0)
-                    .with_replicas(replicas.map(|r| r.into_iter().map(BrokerId).collect())),
-            ])])
+        .with_topics(vec![
+            alter_partition_reassignments_request::ReassignableTopic::default()
+                .with_name(topic(name))
+                .with_partitions(vec![
+                    alter_partition_reassignments_request::ReassignablePartition::default()
+                        .with_partition_index(0)
+                        .with_replicas(replicas.map(|r| r.into_iter().map(BrokerId).collect())),
+                ]),
+        ])
 }
 
 fn to_self(c: &Ctx) -> Option<Vec<i32>> {

@@ -6,10 +6,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::*;
-use uuid::Uuid;
 use kafka_protocol::records::{
     Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
+use uuid::Uuid;
 
 use super::{topic, Ctx, Shape};
 use crate::setup::{DATA_TOPIC, DELETE_RECORDS_TOPIC, MISSING_TOPIC, MISSING_TOPIC_ID};
@@ -21,7 +21,9 @@ use RequestKind as R;
 pub fn timestamp() -> i64 {
     static START: OnceLock<i64> = OnceLock::new();
     *START.get_or_init(|| {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         now as i64 * 1000
     })
 }
@@ -120,10 +122,12 @@ fn list_offsets(v: i16, name: &str, ts: i64) -> ListOffsetsRequest {
         .with_replica_id(BrokerId(-1))
         .with_topics(vec![list_offsets_request::ListOffsetsTopic::default()
             .with_name(topic(name))
-            .with_partitions(vec![list_offsets_request::ListOffsetsPartition::default()
-                .with_partition_index(0)
-                .with_current_leader_epoch(-1)
-                .with_timestamp(ts)])]);
+            .with_partitions(vec![
+                list_offsets_request::ListOffsetsPartition::default()
+                    .with_partition_index(0)
+                    .with_current_leader_epoch(-1)
+                    .with_timestamp(ts),
+            ])]);
     if v >= 10 {
         r.timeout_ms = 10_000;
     }
@@ -166,9 +170,11 @@ fn delete_records(name: &str, offset: i64) -> DeleteRecordsRequest {
         .with_timeout_ms(10_000)
         .with_topics(vec![delete_records_request::DeleteRecordsTopic::default()
             .with_name(topic(name))
-            .with_partitions(vec![delete_records_request::DeleteRecordsPartition::default()
-                .with_partition_index(0)
-                .with_offset(offset)])])
+            .with_partitions(vec![
+                delete_records_request::DeleteRecordsPartition::default()
+                    .with_partition_index(0)
+                    .with_offset(offset),
+            ])])
 }
 
 fn describe_producers(name: &str) -> DescribeProducersRequest {
@@ -248,7 +254,11 @@ pub fn shapes(key: ApiKey, v: i16) -> Option<Vec<Shape>> {
                 // v0-v3 imply allow_auto_topic_creation: a name of its own, so that the topic
                 // the other shapes rely on staying unknown is not created here.
                 Shape::new("unknown-topic", move |c| {
-                    let name = if v < 4 { format!("conf-auto-v{v}") } else { MISSING_TOPIC.to_string() };
+                    let name = if v < 4 {
+                        format!("conf-auto-v{v}")
+                    } else {
+                        MISSING_TOPIC.to_string()
+                    };
                     R::Metadata(metadata(c, v, &name, false))
                 }),
             ];
@@ -266,7 +276,10 @@ pub fn shapes(key: ApiKey, v: i16) -> Option<Vec<Shape>> {
             s
         }
         ApiKey::OffsetForLeaderEpoch => vec![
-            Shape::fixed("epoch-0", R::OffsetForLeaderEpoch(leader_epoch(v, DATA_TOPIC, 0))),
+            Shape::fixed(
+                "epoch-0",
+                R::OffsetForLeaderEpoch(leader_epoch(v, DATA_TOPIC, 0)),
+            ),
             Shape::fixed(
                 "future-epoch",
                 R::OffsetForLeaderEpoch(leader_epoch(v, DATA_TOPIC, 9)),

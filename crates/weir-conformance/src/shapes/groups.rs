@@ -11,6 +11,9 @@ use crate::setup::{DATA_TOPIC, MISSING_TOPIC, OFFSETS_GROUP};
 
 use RequestKind as R;
 
+/// The group of the ConsumerGroupHeartbeat shape of an unknown member.
+const UNKNOWN_CONSUMER_GROUP: &str = "cg-unknown";
+
 fn find(v: i16, key: &str, key_type: i8) -> FindCoordinatorRequest {
     let mut r = FindCoordinatorRequest::default();
     if v >= 4 {
@@ -36,9 +39,11 @@ pub fn commit(v: i16, grp: &str, name: &str, offset: i64) -> OffsetCommitRequest
     let mut r = OffsetCommitRequest::default()
         .with_group_id(group(grp))
         .with_generation_id_or_member_epoch(-1)
-        .with_topics(vec![offset_commit_request::OffsetCommitRequestTopic::default()
-            .with_name(topic(name))
-            .with_partitions(vec![p])]);
+        .with_topics(vec![
+            offset_commit_request::OffsetCommitRequestTopic::default()
+                .with_name(topic(name))
+                .with_partitions(vec![p]),
+        ]);
     if (2..=4).contains(&v) {
         r.retention_time_ms = -1;
     }
@@ -117,8 +122,19 @@ fn consumer_heartbeat(v: i16, grp: &str, epoch: i32) -> ConsumerGroupHeartbeatRe
 pub fn shapes(key: ApiKey, v: i16) -> Option<Vec<Shape>> {
     Some(match key {
         ApiKey::FindCoordinator => {
-            let mut s = vec![Shape::fixed("group", R::FindCoordinator(find(v, OFFSETS_GROUP, 0)))];
+            let mut s = vec![Shape::fixed(
+                "group",
+                R::FindCoordinator(find(v, OFFSETS_GROUP, 0)),
+            )];
+            s.push(Shape::fixed(
+                "empty-group-key",
+                R::FindCoordinator(find(v, "", 0)),
+            ));
             if v >= 1 {
+                s.push(Shape::fixed(
+                    "empty-transaction-key",
+                    R::FindCoordinator(find(v, "", 1)),
+                ));
                 s.push(Shape::fixed(
                     "transaction",
                     R::FindCoordinator(find(v, "conf-txn", 1)),
@@ -193,8 +209,9 @@ pub fn shapes(key: ApiKey, v: i16) -> Option<Vec<Shape>> {
         ApiKey::LeaveGroup => {
             let mut r = LeaveGroupRequest::default().with_group_id(group(&joined_group()));
             if v >= 3 {
-                r.members = vec![leave_group_request::MemberIdentity::default()
-                    .with_member_id(st("nobody"))];
+                r.members = vec![
+                    leave_group_request::MemberIdentity::default().with_member_id(st("nobody"))
+                ];
             } else {
                 r.member_id = st("nobody");
             }
@@ -212,15 +229,21 @@ pub fn shapes(key: ApiKey, v: i16) -> Option<Vec<Shape>> {
         ApiKey::DescribeGroups => vec![
             Shape::fixed(
                 "offsets-only-group",
-                R::DescribeGroups(DescribeGroupsRequest::default().with_groups(vec![group(OFFSETS_GROUP)])),
+                R::DescribeGroups(
+                    DescribeGroupsRequest::default().with_groups(vec![group(OFFSETS_GROUP)]),
+                ),
             ),
             Shape::fixed(
                 "joined-group",
-                R::DescribeGroups(DescribeGroupsRequest::default().with_groups(vec![group(&joined_group())])),
+                R::DescribeGroups(
+                    DescribeGroupsRequest::default().with_groups(vec![group(&joined_group())]),
+                ),
             ),
             Shape::fixed(
                 "unknown-group",
-                R::DescribeGroups(DescribeGroupsRequest::default().with_groups(vec![group("no-such-group")])),
+                R::DescribeGroups(
+                    DescribeGroupsRequest::default().with_groups(vec![group("no-such-group")]),
+                ),
             ),
         ],
         ApiKey::ListGroups => {
@@ -228,13 +251,17 @@ pub fn shapes(key: ApiKey, v: i16) -> Option<Vec<Shape>> {
             if v >= 4 {
                 s.push(Shape::fixed(
                     "states-empty",
-                    R::ListGroups(ListGroupsRequest::default().with_states_filter(vec![st("Empty")])),
+                    R::ListGroups(
+                        ListGroupsRequest::default().with_states_filter(vec![st("Empty")]),
+                    ),
                 ));
             }
             if v >= 5 {
                 s.push(Shape::fixed(
                     "types-consumer",
-                    R::ListGroups(ListGroupsRequest::default().with_types_filter(vec![st("consumer")])),
+                    R::ListGroups(
+                        ListGroupsRequest::default().with_types_filter(vec![st("consumer")]),
+                    ),
                 ));
             }
             s
@@ -242,22 +269,32 @@ pub fn shapes(key: ApiKey, v: i16) -> Option<Vec<Shape>> {
         ApiKey::DeleteGroups => vec![
             Shape::fixed(
                 "offsets-only-group",
-                R::DeleteGroups(DeleteGroupsRequest::default().with_groups_names(vec![group(&format!("dg-v{v}"))])),
+                R::DeleteGroups(
+                    DeleteGroupsRequest::default()
+                        .with_groups_names(vec![group(&format!("dg-v{v}"))]),
+                ),
             ),
             Shape::fixed(
                 "unknown-group",
-                R::DeleteGroups(DeleteGroupsRequest::default().with_groups_names(vec![group("no-such-group")])),
+                R::DeleteGroups(
+                    DeleteGroupsRequest::default().with_groups_names(vec![group("no-such-group")]),
+                ),
             ),
         ],
         ApiKey::OffsetDelete => {
             let req = |grp: &str, name: &str| {
-                R::OffsetDelete(OffsetDeleteRequest::default().with_group_id(group(grp)).with_topics(vec![
-                    offset_delete_request::OffsetDeleteRequestTopic::default()
-                        .with_name(topic(name))
-                        .with_partitions(vec![
-                            offset_delete_request::OffsetDeleteRequestPartition::default().with_partition_index(0),
+                R::OffsetDelete(
+                    OffsetDeleteRequest::default()
+                        .with_group_id(group(grp))
+                        .with_topics(vec![
+                            offset_delete_request::OffsetDeleteRequestTopic::default()
+                                .with_name(topic(name))
+                                .with_partitions(vec![
+                                    offset_delete_request::OffsetDeleteRequestPartition::default()
+                                        .with_partition_index(0),
+                                ]),
                         ]),
-                ]))
+                )
             };
             vec![
                 Shape::fixed("committed", req(OFFSETS_GROUP, DATA_TOPIC)),
@@ -273,7 +310,7 @@ pub fn shapes(key: ApiKey, v: i16) -> Option<Vec<Shape>> {
             Shape::fixed(
                 "unknown-member",
                 R::ConsumerGroupHeartbeat(
-                    consumer_heartbeat(v, "no-such-group", 5).with_member_id(st("nobody")),
+                    consumer_heartbeat(v, UNKNOWN_CONSUMER_GROUP, 5).with_member_id(st("nobody")),
                 ),
             ),
         ],
@@ -283,13 +320,23 @@ pub fn shapes(key: ApiKey, v: i16) -> Option<Vec<Shape>> {
                 Shape::fixed(
                     "joined-group",
                     R::ConsumerGroupDescribe(
-                        ConsumerGroupDescribeRequest::default().with_group_ids(vec![group(&format!("cg-v{hi}"))]),
+                        ConsumerGroupDescribeRequest::default()
+                            .with_group_ids(vec![group(&format!("cg-v{hi}"))]),
                     ),
                 ),
                 Shape::fixed(
                     "unknown-group",
                     R::ConsumerGroupDescribe(
-                        ConsumerGroupDescribeRequest::default().with_group_ids(vec![group("no-such-group")]),
+                        ConsumerGroupDescribeRequest::default()
+                            .with_group_ids(vec![group("no-such-group")]),
+                    ),
+                ),
+                // The group an unknown member's heartbeat named (it should not exist either).
+                Shape::fixed(
+                    "heartbeat-named-group",
+                    R::ConsumerGroupDescribe(
+                        ConsumerGroupDescribeRequest::default()
+                            .with_group_ids(vec![group(UNKNOWN_CONSUMER_GROUP)]),
                     ),
                 ),
             ]

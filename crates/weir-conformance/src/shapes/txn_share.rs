@@ -17,17 +17,21 @@ fn txn_id(s: &str) -> TransactionalId {
 }
 
 fn add_partitions(v: i16) -> AddPartitionsToTxnRequest {
-    let topics = vec![add_partitions_to_txn_request::AddPartitionsToTxnTopic::default()
-        .with_name(topic(DATA_TOPIC))
-        .with_partitions(vec![0])];
+    let topics = vec![
+        add_partitions_to_txn_request::AddPartitionsToTxnTopic::default()
+            .with_name(topic(DATA_TOPIC))
+            .with_partitions(vec![0]),
+    ];
     let mut r = AddPartitionsToTxnRequest::default();
     if v >= 4 {
-        r.transactions = vec![add_partitions_to_txn_request::AddPartitionsToTxnTransaction::default()
-            .with_transactional_id(txn_id("no-such-txn"))
-            .with_producer_id(ProducerId(4242))
-            .with_producer_epoch(0)
-            .with_verify_only(true)
-            .with_topics(topics)];
+        r.transactions = vec![
+            add_partitions_to_txn_request::AddPartitionsToTxnTransaction::default()
+                .with_transactional_id(txn_id("no-such-txn"))
+                .with_producer_id(ProducerId(4242))
+                .with_producer_epoch(0)
+                .with_verify_only(true)
+                .with_topics(topics),
+        ];
     } else {
         r.v3_and_below_transactional_id = txn_id("no-such-txn");
         r.v3_and_below_producer_id = ProducerId(4242);
@@ -55,8 +59,9 @@ fn share_fetch(c: &Ctx, grp: &str) -> ShareFetchRequest {
         .with_batch_size(10)
         .with_topics(vec![share_fetch_request::FetchTopic::default()
             .with_topic_id(c.topic_id(DATA_TOPIC))
-            .with_partitions(vec![share_fetch_request::FetchPartition::default()
-                .with_partition_index(0)])])
+            .with_partitions(vec![
+                share_fetch_request::FetchPartition::default().with_partition_index(0),
+            ])])
 }
 
 fn share_ack(c: &Ctx, grp: &str) -> ShareAcknowledgeRequest {
@@ -66,14 +71,16 @@ fn share_ack(c: &Ctx, grp: &str) -> ShareAcknowledgeRequest {
         .with_share_session_epoch(1)
         .with_topics(vec![share_acknowledge_request::AcknowledgeTopic::default()
             .with_topic_id(c.topic_id(DATA_TOPIC))
-            .with_partitions(vec![share_acknowledge_request::AcknowledgePartition::default()
-                .with_partition_index(0)
-                .with_acknowledgement_batches(vec![
-                    share_acknowledge_request::AcknowledgementBatch::default()
-                        .with_first_offset(0)
-                        .with_last_offset(0)
-                        .with_acknowledge_types(vec![1]),
-                ])])])
+            .with_partitions(vec![
+                share_acknowledge_request::AcknowledgePartition::default()
+                    .with_partition_index(0)
+                    .with_acknowledgement_batches(vec![
+                        share_acknowledge_request::AcknowledgementBatch::default()
+                            .with_first_offset(0)
+                            .with_last_offset(0)
+                            .with_acknowledge_types(vec![1]),
+                    ]),
+            ])])
 }
 
 /// The scenario shapes of `key` at `v`, or None when `key` is not a transaction or share API.
@@ -140,14 +147,16 @@ pub fn shapes(key: ApiKey, v: i16) -> Option<Vec<Shape>> {
                     .with_group_id(group("conf-g"))
                     .with_producer_id(ProducerId(4242))
                     .with_generation_id(-1)
-                    .with_topics(vec![txn_offset_commit_request::TxnOffsetCommitRequestTopic::default()
-                        .with_name(topic(DATA_TOPIC))
-                        .with_partitions(vec![
+                    .with_topics(vec![
+                        txn_offset_commit_request::TxnOffsetCommitRequestTopic::default()
+                            .with_name(topic(DATA_TOPIC))
+                            .with_partitions(vec![
                             txn_offset_commit_request::TxnOffsetCommitRequestPartition::default()
                                 .with_partition_index(0)
                                 .with_committed_offset(1)
                                 .with_committed_leader_epoch(-1),
-                        ])]),
+                        ]),
+                    ]),
             ),
         )],
         ApiKey::DescribeTransactions => vec![
@@ -184,7 +193,10 @@ pub fn shapes(key: ApiKey, v: i16) -> Option<Vec<Shape>> {
             s
         }
         ApiKey::ShareGroupHeartbeat => vec![
-            Shape::fixed("join", R::ShareGroupHeartbeat(share_heartbeat("sg-conf", 0))),
+            Shape::fixed(
+                "join",
+                R::ShareGroupHeartbeat(share_heartbeat("sg-conf", 0)),
+            ),
             Shape::fixed(
                 "unknown-member",
                 R::ShareGroupHeartbeat(share_heartbeat("no-such-group", 3)),
@@ -215,13 +227,15 @@ pub fn shapes(key: ApiKey, v: i16) -> Option<Vec<Shape>> {
             R::ReadShareGroupState(
                 ReadShareGroupStateRequest::default()
                     .with_group_id(st("no-such-group"))
-                    .with_topics(vec![read_share_group_state_request::ReadStateData::default()
-                        .with_topic_id(c.topic_id(DATA_TOPIC))
-                        .with_partitions(vec![
-                            read_share_group_state_request::PartitionData::default()
-                                .with_partition(0)
-                                .with_leader_epoch(0),
-                        ])]),
+                    .with_topics(vec![
+                        read_share_group_state_request::ReadStateData::default()
+                            .with_topic_id(c.topic_id(DATA_TOPIC))
+                            .with_partitions(vec![
+                                read_share_group_state_request::PartitionData::default()
+                                    .with_partition(0)
+                                    .with_leader_epoch(0),
+                            ]),
+                    ]),
             )
         })],
         _ => return None,
