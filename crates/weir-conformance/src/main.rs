@@ -11,6 +11,7 @@
 //! report line>` (e.g. `"ListGroups v5 default"`) prints both normalised responses to stderr.
 
 mod compare;
+mod names;
 mod normalize;
 mod records;
 mod setup;

@@ -6,24 +6,11 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::*;
-use uuid::Uuid;
 use weir_protocol::versions::{supported_range, SUPPORTED};
 
+use crate::names::*;
 use crate::shapes::{admin_create_topic, batch, commit, produce, st, Ctx};
 use crate::wire::{Conn, Outcome};
-
-/// The topic every data-path shape reads and writes (1 partition).
-pub const DATA_TOPIC: &str = "conf-a";
-/// The topic DeleteRecords deletes from (1 partition, 10 records).
-pub const DELETE_RECORDS_TOPIC: &str = "conf-dr";
-/// The topic CreatePartitions grows (1 partition at first).
-pub const PARTITIONS_TOPIC: &str = "conf-cp";
-/// A topic that exists on neither broker.
-pub const MISSING_TOPIC: &str = "conf-missing";
-/// The id used for [`MISSING_TOPIC`] where a request names topics by id.
-pub const MISSING_TOPIC_ID: Uuid = Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
-/// The group OffsetCommit / OffsetFetch / OffsetDelete use (offsets only, no members).
-pub const OFFSETS_GROUP: &str = "conf-g";
 
 /// Versions a broker advertises: (min, max) by API key.
 pub type Ranges = HashMap<i16, (i16, i16)>;

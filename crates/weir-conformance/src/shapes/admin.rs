@@ -4,8 +4,8 @@
 
 use kafka_protocol::messages::*;
 
-use super::{st, topic, Ctx, Shape};
-use crate::setup::{DATA_TOPIC, MISSING_TOPIC, PARTITIONS_TOPIC};
+use super::shape::{st, topic, Ctx, Shape};
+use crate::names::{DATA_TOPIC, MISSING_TOPIC, PARTITIONS_TOPIC};
 
 use RequestKind as R;
 

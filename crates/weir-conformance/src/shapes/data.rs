@@ -11,8 +11,8 @@ use kafka_protocol::records::{
 };
 use uuid::Uuid;
 
-use super::{topic, Ctx, Shape};
-use crate::setup::{DATA_TOPIC, DELETE_RECORDS_TOPIC, MISSING_TOPIC, MISSING_TOPIC_ID};
+use super::shape::{topic, Ctx, Shape};
+use crate::names::{DATA_TOPIC, DELETE_RECORDS_TOPIC, MISSING_TOPIC, MISSING_TOPIC_ID};
 
 use RequestKind as R;
 

@@ -6,8 +6,8 @@ use bytes::Bytes;
 use kafka_protocol::messages::*;
 use weir_protocol::versions::supported_range;
 
-use super::{group, st, topic, Shape};
-use crate::setup::{DATA_TOPIC, MISSING_TOPIC, OFFSETS_GROUP};
+use super::shape::{group, st, topic, Shape};
+use crate::names::{DATA_TOPIC, MISSING_TOPIC, OFFSETS_GROUP};
 
 use RequestKind as R;
 

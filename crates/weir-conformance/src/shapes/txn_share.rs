@@ -5,8 +5,8 @@
 
 use kafka_protocol::messages::*;
 
-use super::{group, st, topic, Ctx, Shape};
-use crate::setup::DATA_TOPIC;
+use super::shape::{group, st, topic, Ctx, Shape};
+use crate::names::DATA_TOPIC;
 
 use RequestKind as R;
 
