@@ -124,7 +124,8 @@ fn run(kafka: &str, weir: &str, report_path: Option<String>) -> Result<usize, St
         };
         if (lo, hi) != (table_lo, table_hi) {
             rep.note(format!(
-                "{key:?}: weir advertises v{lo}-v{hi}, this harness's table says v{table_lo}-v{table_hi}"
+                "{key:?}: weir advertises v{lo}-v{hi}, \
+                 this harness's table says v{table_lo}-v{table_hi}"
             ));
         }
         let (klo, khi) = kafka_ranges.get(&(key as i16)).copied().unwrap_or((-1, -1));

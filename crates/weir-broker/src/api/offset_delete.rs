@@ -12,9 +12,9 @@ use crate::metadata::view::MetadataView;
 
 /// INVALID_GROUP_ID (24) for an empty group id, GROUP_ID_NOT_FOUND (69) for an unknown group,
 /// NOT_COORDINATOR (16) when another broker coordinates the group, COORDINATOR_LOAD_IN_PROGRESS
-/// (14) while its state loads (all at the top level); per partition GROUP_SUBSCRIBED_TO_TOPIC (86) when a member subscribes to the
-/// topic, UNKNOWN_TOPIC_OR_PARTITION (3) for a partition that does not exist (as Kafka, which
-/// leaves those out of the deletion).
+/// (14) while its state loads (all at the top level); per partition GROUP_SUBSCRIBED_TO_TOPIC
+/// (86) when a member subscribes to the topic, UNKNOWN_TOPIC_OR_PARTITION (3) for a partition
+/// that does not exist (as Kafka, which leaves those out of the deletion).
 pub async fn handle(
     groups: &GroupCoordinator,
     view: &MetadataView,
