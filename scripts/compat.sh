@@ -3,9 +3,15 @@
 # Installs what it needs (Go modules of tests/go, npm packages of tests/js), builds weir (unless
 # WEIR_BIN names a binary), then runs every client program against a fresh broker each and prints
 # one line per client: `<client> <version>: passed N, failed M`. Exits non-zero if any failed.
+# `differential` adds the differential conformance suite (scripts/conformance.sh: Apache Kafka
+# 4.4.0 and Weir sent the same requests, responses compared field by field; about 2 minutes once
+# Kafka's jars are cached): its line is `differential (Kafka 4.4.0): compared N request shapes
+# over K api versions: D differ`. Differences are documented in docs/compatibility.md, not
+# failures; only a harness error (a broker that does not start, a refused setup step) fails it.
 #
 #   bash scripts/compat.sh                 # every client
 #   bash scripts/compat.sh franz-go kafkajs   # some of them
+#   bash scripts/compat.sh differential       # only the differential suite
 #   WEIR_BIN=/path/to/weir bash scripts/compat.sh
 #
 # Clients: franz-go, sarama (tests/go, pinned in go.mod/go.sum); kafkajs, confluent-kafka-javascript
@@ -16,7 +22,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-ALL_CLIENTS=(franz-go sarama kafkajs confluent-kafka-javascript)
+ALL_CLIENTS=(franz-go sarama kafkajs confluent-kafka-javascript differential)
 CLIENTS=("$@")
 ((${#CLIENTS[@]})) || CLIENTS=("${ALL_CLIENTS[@]}")
 OUT=${COMPAT_OUT:-$(mktemp -d /tmp/weir-compat.XXXXXX)}
@@ -36,6 +42,11 @@ if wants franz-go || wants sarama; then command -v go >/dev/null || need_apt+=(g
 if wants kafkajs || wants confluent-kafka-javascript; then
   command -v node >/dev/null || need_apt+=(nodejs)
   command -v npm >/dev/null || need_apt+=(npm)
+fi
+if wants differential; then
+  # Kafka 4.4.0 through bench/kafka_peer.py: a JVM, and Maven to resolve the jars once.
+  command -v java >/dev/null || need_apt+=(default-jre-headless)
+  command -v mvn >/dev/null || need_apt+=(maven)
 fi
 if wants confluent-kafka-javascript; then
   # librdkafka's build: a C/C++ toolchain, node headers, and the libraries it links.
@@ -78,6 +89,11 @@ if [ -z "${WEIR_BIN:-}" ]; then
   WEIR_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/debug/weir
 fi
 [ -x "$WEIR_BIN" ] || die "no weir binary at $WEIR_BIN"
+if wants differential && [ -z "${CONFORMANCE_BIN:-}" ]; then
+  step "cargo build -p weir-conformance"
+  cargo build -p weir-conformance || die "cargo build -p weir-conformance failed"
+  CONFORMANCE_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/debug/weir-conformance
+fi
 
 # --- a fresh broker per client -------------------------------------------------------------------
 BROKER_PID=
@@ -132,6 +148,22 @@ total_fail=0
 for client in "${CLIENTS[@]}"; do
   dir=$OUT/$client
   rm -rf "$dir" && mkdir -p "$dir"
+  if [ "$client" = differential ]; then
+    step "differential conformance against Kafka 4.4.0 ($dir)"
+    CONFORMANCE_OUT=$dir WEIR_BIN=$WEIR_BIN CONFORMANCE_BIN=$CONFORMANCE_BIN \
+      bash scripts/conformance.sh >"$dir/stdout" 2>"$dir/stderr"
+    rc=$?
+    line=$(grep '^compared ' "$dir/stdout" | tail -1)
+    if [ "$rc" -ne 0 ] || [ -z "$line" ]; then
+      echo "FAIL differential: harness error (exit $rc, see $dir/stderr)"
+      tail -5 "$dir/stderr"
+      summary+=("differential (Kafka 4.4.0): harness error, see $dir")
+      total_fail=$((total_fail + 1))
+    else
+      summary+=("differential (Kafka 4.4.0): $line (report: $dir/report.txt)")
+    fi
+    continue
+  fi
   step "$client against a fresh broker ($dir)"
   pass=0
   fail=0

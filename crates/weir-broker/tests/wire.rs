@@ -78,8 +78,17 @@ async fn api_versions_metadata_produce_fetch_list_offsets_round_trip() {
     let resp: FetchResponse = c
         .call(ApiKey::Fetch, 12, &fetch_req("orders", 99, 0, (0, -1)))
         .await;
-    assert_eq!(resp.responses[0].partitions[0].error_code, 1);
-    assert_eq!(resp.responses[0].partitions[0].high_watermark, 5);
+    // As Kafka: a consumer's OFFSET_OUT_OF_RANGE carries unknown (-1) offsets and no
+    // aborted-transaction list (Weir's followers get the real offsets).
+    let oor = &resp.responses[0].partitions[0];
+    assert_eq!(oor.error_code, 1);
+    assert_eq!((oor.high_watermark, oor.log_start_offset), (-1, -1));
+    assert_eq!(oor.aborted_transactions, None);
+    // A READ_UNCOMMITTED fetch has no aborted-transaction list either (null, as Kafka).
+    let ok: FetchResponse = c
+        .call(ApiKey::Fetch, 12, &fetch_req("orders", 0, 0, (0, -1)))
+        .await;
+    assert_eq!(ok.responses[0].partitions[0].aborted_transactions, None);
 
     let lo = |ts: i64| {
         let mut p = ListOffsetsPartition::default();

@@ -16,7 +16,8 @@ use weir_group_coordinator::GroupCoordinator;
 /// Topic ids in the request are mapped to names (unknown ids are ignored: the topic was
 /// deleted) and back in the answer. Errors: UNKNOWN_MEMBER_ID (25), FENCED_MEMBER_EPOCH (110),
 /// UNSUPPORTED_ASSIGNOR (112), INVALID_REQUEST (42) for a join without subscription,
-/// INVALID_GROUP_ID (24) for an empty group id, NOT_COORDINATOR (16) when another broker
+/// INVALID_REQUEST (42) for an empty group id (as Kafka), GROUP_ID_NOT_FOUND (69) for a heartbeat
+/// other than a join naming a group that does not exist, NOT_COORDINATOR (16) when another broker
 /// coordinates the group, COORDINATOR_LOAD_IN_PROGRESS (14) while its state loads (refusals
 /// carry member epoch -1). `subscribed_topic_regex` is not supported yet (INVALID_REQUEST when
 /// set).
@@ -37,7 +38,8 @@ pub async fn handle(
         r
     };
     if req.group_id.is_empty() {
-        return refuse(ResponseError::InvalidGroupId, "group id is empty");
+        // Kafka's request validation refuses an empty group id as an invalid request.
+        return refuse(ResponseError::InvalidRequest, "GroupId can't be empty.");
     }
     if let Err(e) = groups.check_coordinator(&req.group_id) {
         let mut r = ConsumerGroupHeartbeatResponse::default();
@@ -55,6 +57,17 @@ pub async fn handle(
             ResponseError::InvalidRequest,
             "Weir does not support SubscribedTopicRegex yet",
         );
+    }
+    // As Kafka: only a join (epoch 0) may create the group; any other heartbeat naming a group
+    // that does not exist is GROUP_ID_NOT_FOUND (and creates nothing).
+    if req.member_epoch != 0 {
+        let id = req.group_id.to_string();
+        if let Some(Ok(None)) = groups.describe_groups(std::slice::from_ref(&id)).pop() {
+            return refuse(
+                ResponseError::GroupIdNotFound,
+                &format!("group {id} not found"),
+            );
+        }
     }
     let owned = req.topic_partitions.as_ref().map(|tps| {
         let mut out = Assigned::new();

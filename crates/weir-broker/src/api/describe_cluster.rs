@@ -8,11 +8,19 @@ use kafka_protocol::protocol::StrBytes;
 use crate::config::BrokerConfig;
 use crate::metadata::view::MetadataView;
 
+/// The operations Kafka defines on the CLUSTER resource, as the bit field of their AclOperation
+/// codes: CREATE (5), ALTER (7), DESCRIBE (8), CLUSTER_ACTION (9), DESCRIBE_CONFIGS (10),
+/// ALTER_CONFIGS (11), IDEMPOTENT_WRITE (12) — 8096, what Kafka answers without an authorizer.
+const CLUSTER_OPERATIONS: i32 =
+    (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12);
+
 /// Describe the cluster. Endpoint type 1 (brokers): the registered brokers, and as controller
 /// a live broker (see `Broker::client_visible_controller`). Endpoint type 2 (controllers,
 /// KIP-919): the voters of `controller.quorum.voters` with their CONTROLLER addresses and the
 /// active controller's id — note that Weir's CONTROLLER listener speaks its own Raft transport,
-/// not the Kafka protocol. Other types: UNSUPPORTED_ENDPOINT_TYPE.
+/// not the Kafka protocol. Other types: UNSUPPORTED_ENDPOINT_TYPE. Asked for the cluster's
+/// authorized operations, every operation on the CLUSTER resource is authorized (no authorizer,
+/// as Kafka without one).
 pub async fn handle(
     view: &MetadataView,
     config: &BrokerConfig,
@@ -23,7 +31,11 @@ pub async fn handle(
     let mut resp = DescribeClusterResponse::default();
     resp.cluster_id = StrBytes::from_string(cluster_id.to_string());
     resp.controller_id = BrokerId(view.client_visible_controller());
-    resp.cluster_authorized_operations = i32::MIN;
+    resp.cluster_authorized_operations = if req.include_cluster_authorized_operations {
+        CLUSTER_OPERATIONS
+    } else {
+        i32::MIN
+    };
     resp.endpoint_type = 1;
     if version >= 1 && req.endpoint_type == 2 {
         resp.endpoint_type = 2;

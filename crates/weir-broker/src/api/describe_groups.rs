@@ -47,7 +47,12 @@ pub async fn handle(
                     d.protocol_type = StrBytes::from_string(g.protocol_type);
                     match g.detail {
                         GroupDetail::Classic(c) => {
-                            d.protocol_data = StrBytes::from_string(c.protocol);
+                            // As Kafka (GroupMetadata.summary): the protocol, the members'
+                            // metadata and assignments only while the group is Stable.
+                            let stable = g.state == "Stable";
+                            if stable {
+                                d.protocol_data = StrBytes::from_string(c.protocol);
+                            }
                             d.members = c
                                 .members
                                 .into_iter()
@@ -58,8 +63,10 @@ pub async fn handle(
                                         &m.client_id,
                                         &m.client_host,
                                     );
-                                    dm.member_metadata = m.metadata;
-                                    dm.member_assignment = m.assignment;
+                                    if stable {
+                                        dm.member_metadata = m.metadata;
+                                        dm.member_assignment = m.assignment;
+                                    }
                                     dm
                                 })
                                 .collect();

@@ -39,7 +39,13 @@ pub async fn handle(
                     })
                     .collect();
             }
-            Err(e) => s.error_code = e.code(),
+            Err(e) => {
+                // As Kafka: an error entry carries the schema's zero defaults.
+                s.error_code = e.code();
+                s.producer_id = 0.into();
+                s.producer_epoch = 0;
+                s.transaction_start_time_ms = 0;
+            }
         }
         s.transactional_id = id;
         resp.transaction_states.push(s);

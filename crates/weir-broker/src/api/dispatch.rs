@@ -137,7 +137,7 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
             ResponseKind::OffsetFetch(offset_fetch::handle(groups, v, r).await)
         }
         RequestKind::OffsetDelete(r) => {
-            ResponseKind::OffsetDelete(offset_delete::handle(groups, v, r).await)
+            ResponseKind::OffsetDelete(offset_delete::handle(groups, view, v, r).await)
         }
         RequestKind::ListGroups(r) => {
             ResponseKind::ListGroups(list_groups::handle(groups, &b.share_groups, v, r).await)

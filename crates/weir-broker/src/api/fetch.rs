@@ -257,12 +257,24 @@ fn read_all(
             {
                 Ok(d) => d,
                 Err((e, hw, start)) => {
+                    // A consumer gets Kafka's unknown offsets (-1) with OFFSET_OUT_OF_RANGE;
+                    // Weir's followers use the leader's to truncate or restart their log.
+                    let oor = e == ResponseError::OffsetOutOfRange.code();
+                    let (hw, start) = if oor && limits.is_consumer {
+                        (-1, -1)
+                    } else {
+                        (hw, start)
+                    };
                     let mut d = PartitionData::default();
                     d.partition_index = key.partition;
                     d.error_code = e;
                     d.high_watermark = hw;
                     d.last_stable_offset = hw;
                     d.log_start_offset = start;
+                    // As Kafka: no aborted-transaction list when the log read failed.
+                    if oor {
+                        d.aborted_transactions = None;
+                    }
                     d.records = Some(Bytes::new());
                     d
                 }
@@ -351,7 +363,9 @@ fn read_partition(
     data.log_start_offset = log_start;
     data.diverging_epoch.epoch = -1;
     data.diverging_epoch.end_offset = -1;
-    data.aborted_transactions = Some(Vec::new());
+    // As Kafka: a READ_COMMITTED fetch gets a (possibly empty) list of aborted transactions,
+    // any other fetch none (null on the wire).
+    data.aborted_transactions = limits.read_committed.then(Vec::new);
     data.preferred_read_replica = (-1).into();
     data.records = Some(Bytes::new());
     if leads && limits.is_consumer {
@@ -382,7 +396,7 @@ fn read_partition(
     data.high_watermark = read.high_watermark;
     data.last_stable_offset = lso.min(read.high_watermark);
     data.log_start_offset = read.log_start_offset;
-    data.aborted_transactions = Some(
+    data.aborted_transactions = limits.read_committed.then(|| {
         aborted
             .into_iter()
             .map(|a| {
@@ -391,8 +405,8 @@ fn read_partition(
                 t.first_offset = a.first_offset;
                 t
             })
-            .collect(),
-    );
+            .collect()
+    });
     data.records = Some(bytes);
     Ok(data)
 }

@@ -16,7 +16,8 @@ use weir_txn_coordinator::{TxnCoordinator, TRANSACTION_STATE_TOPIC};
 /// transactional id's `__transaction_state` partition (COORDINATOR_NOT_AVAILABLE while it has
 /// no leader), share keys (key_type 2, KIP-932: `group:topicId:partition`) with the leader of
 /// the key's `__share_group_state` partition, after making sure the topic exists; v0–v3 carry one `key`, v4+ a batch of
-/// `coordinator_keys`. Other key types and an empty key get INVALID_REQUEST (42).
+/// `coordinator_keys`. Other key types and an empty share key get INVALID_REQUEST (42); an empty
+/// group or transactional id is a key like any other, as in Kafka.
 pub async fn handle(
     groups: &GroupCoordinator,
     txn: &TxnCoordinator,
@@ -60,7 +61,7 @@ pub async fn handle(
                 format!("unknown coordinator key type {}", req.key_type),
             );
         }
-        if key.is_empty() {
+        if key.is_empty() && req.key_type == 2 {
             return fail(
                 ResponseError::InvalidRequest,
                 "empty coordinator key".into(),

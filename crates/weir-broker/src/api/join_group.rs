@@ -24,9 +24,15 @@ pub async fn handle(
 ) -> JoinGroupResponse {
     let mut resp = JoinGroupResponse::default();
     let group = req.group_id.to_string();
-    // Refusals echo the member id with generation -1 and leave the group untouched.
+    // Refusals echo the member id with generation -1 and leave the group untouched (a session
+    // timeout out of bounds creates no group, as in Kafka).
+    let cfg = groups.config();
     let refused = if group.is_empty() {
         Some(ResponseError::InvalidGroupId.code())
+    } else if req.session_timeout_ms < cfg.min_session_timeout_ms
+        || req.session_timeout_ms > cfg.max_session_timeout_ms
+    {
+        Some(ResponseError::InvalidSessionTimeout.code())
     } else {
         groups.check_coordinator(&group).err().map(|e| e.code())
     };

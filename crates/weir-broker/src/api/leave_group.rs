@@ -1,5 +1,6 @@
 //! LeaveGroup (key 13): members leave a classic group (v3+: several, by member or instance id).
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::leave_group_response::MemberResponse;
 use kafka_protocol::messages::{LeaveGroupRequest, LeaveGroupResponse};
 
@@ -8,12 +9,18 @@ use weir_group_coordinator::GroupCoordinator;
 /// The remaining members rebalance. Per-member errors (v3+): UNKNOWN_MEMBER_ID (25),
 /// FENCED_INSTANCE_ID (82); v0–v2 report the single member's error at the top level. Group-level
 /// errors, at the top level with no members (as Kafka): NOT_COORDINATOR (16) when another broker
-/// coordinates the group, COORDINATOR_LOAD_IN_PROGRESS (14) while its state loads.
+/// coordinates the group, COORDINATOR_LOAD_IN_PROGRESS (14) while its state loads,
+/// INVALID_GROUP_ID (24) for an empty group id.
 pub async fn handle(
     groups: &GroupCoordinator,
     version: i16,
     req: LeaveGroupRequest,
 ) -> LeaveGroupResponse {
+    if req.group_id.is_empty() {
+        let mut resp = LeaveGroupResponse::default();
+        resp.error_code = ResponseError::InvalidGroupId.code();
+        return resp;
+    }
     if let Err(e) = groups.check_coordinator(&req.group_id) {
         let mut resp = LeaveGroupResponse::default();
         resp.error_code = e.code();

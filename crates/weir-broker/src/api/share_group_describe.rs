@@ -69,7 +69,7 @@ pub async fn handle(
                 let e = BrokerError::from(e);
                 g.error_code = e.code();
                 g.error_message = Some(StrBytes::from_string(e.message()));
-                g.group_state = StrBytes::from_static_str("Dead");
+                // As Kafka: an error entry has an empty state.
             }
         }
         resp.groups.push(g);

@@ -3,6 +3,7 @@
 //! are released when it closes them (ShareFetch / ShareAcknowledge with epoch -1, which a
 //! closing client sends after leaving) or when their locks expire.
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::share_group_heartbeat_response::{Assignment, TopicPartitions};
 use kafka_protocol::messages::{ShareGroupHeartbeatRequest, ShareGroupHeartbeatResponse};
 use kafka_protocol::protocol::StrBytes;
@@ -13,13 +14,20 @@ use crate::error::BrokerError;
 use crate::share::groups::ShareGroupCoordinator;
 
 /// Join (epoch 0), heartbeat, or leave (-1); errors as Kafka (NOT_COORDINATOR,
-/// UNKNOWN_MEMBER_ID, FENCED_MEMBER_EPOCH, INVALID_REQUEST, GROUP_MAX_SIZE_REACHED).
+/// UNKNOWN_MEMBER_ID, FENCED_MEMBER_EPOCH, INVALID_REQUEST, GROUP_MAX_SIZE_REACHED). An empty
+/// group id is an invalid request (Kafka's request validation, before the coordinator).
 pub async fn handle(
     groups: &ShareGroupCoordinator,
     ctx: &RequestContext,
     _version: i16,
     req: ShareGroupHeartbeatRequest,
 ) -> ShareGroupHeartbeatResponse {
+    if req.group_id.is_empty() {
+        let mut resp = ShareGroupHeartbeatResponse::default();
+        resp.error_code = ResponseError::InvalidRequest.code();
+        resp.error_message = Some(StrBytes::from_static_str("GroupId can't be empty."));
+        return resp;
+    }
     let hb = HeartbeatRequest {
         group_id: req.group_id.to_string(),
         member_id: req.member_id.to_string(),

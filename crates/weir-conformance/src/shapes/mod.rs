@@ -1,0 +1,121 @@
+//! Request shapes: for every (API, version), the request's `Default` plus per-API scenario
+//! values, each built per broker from its [`Ctx`] (topic ids and node ids differ between
+//! brokers; everything else is the same bytes on both).
+
+mod admin;
+mod data;
+mod groups;
+mod shape;
+mod txn_share;
+
+pub use shape::{st, Ctx, Shape};
+
+pub use admin::create_topic as admin_create_topic;
+pub use data::{batch, produce};
+pub use groups::commit;
+
+use kafka_protocol::messages::*;
+
+/// The shapes of `key` at version `v` (empty when the harness has none for `key`).
+pub fn shapes_for(key: ApiKey, v: i16) -> Vec<Shape> {
+    let mut out: Vec<Shape> = default_request(key)
+        .map(|r| Shape::fixed("default", r))
+        .into_iter()
+        .collect();
+    out.extend(
+        data::shapes(key, v)
+            .or_else(|| admin::shapes(key, v))
+            .or_else(|| groups::shapes(key, v))
+            .or_else(|| txn_share::shapes(key, v))
+            .unwrap_or_default(),
+    );
+    if key == ApiKey::ApiVersions {
+        // The ranges are compared one API at a time by the report's version lines.
+        out = out.into_iter().map(|s| s.masking(&["api_keys"])).collect();
+    }
+    out
+}
+
+/// `key`'s request with every field at its default (None for APIs the harness does not know).
+pub fn default_request(key: ApiKey) -> Option<RequestKind> {
+    use RequestKind as R;
+    Some(match key {
+        // acks=0 would get no answer at all; the default shape of Produce asks for acks=1.
+        ApiKey::Produce => R::Produce(ProduceRequest::default().with_acks(1)),
+        ApiKey::Fetch => R::Fetch(FetchRequest::default()),
+        ApiKey::ListOffsets => R::ListOffsets(ListOffsetsRequest::default()),
+        ApiKey::Metadata => R::Metadata(MetadataRequest::default()),
+        ApiKey::FindCoordinator => R::FindCoordinator(FindCoordinatorRequest::default()),
+        ApiKey::ApiVersions => R::ApiVersions(ApiVersionsRequest::default()),
+        ApiKey::CreateTopics => R::CreateTopics(CreateTopicsRequest::default()),
+        ApiKey::DeleteTopics => R::DeleteTopics(DeleteTopicsRequest::default()),
+        ApiKey::DeleteRecords => R::DeleteRecords(DeleteRecordsRequest::default()),
+        ApiKey::DescribeConfigs => R::DescribeConfigs(DescribeConfigsRequest::default()),
+        ApiKey::AlterConfigs => R::AlterConfigs(AlterConfigsRequest::default()),
+        ApiKey::CreatePartitions => R::CreatePartitions(CreatePartitionsRequest::default()),
+        ApiKey::AlterPartitionReassignments => {
+            R::AlterPartitionReassignments(AlterPartitionReassignmentsRequest::default())
+        }
+        ApiKey::ListPartitionReassignments => {
+            R::ListPartitionReassignments(ListPartitionReassignmentsRequest::default())
+        }
+        ApiKey::IncrementalAlterConfigs => {
+            R::IncrementalAlterConfigs(IncrementalAlterConfigsRequest::default())
+        }
+        ApiKey::DescribeCluster => R::DescribeCluster(DescribeClusterRequest::default()),
+        ApiKey::OffsetCommit => R::OffsetCommit(OffsetCommitRequest::default()),
+        ApiKey::OffsetFetch => R::OffsetFetch(OffsetFetchRequest::default()),
+        ApiKey::JoinGroup => R::JoinGroup(JoinGroupRequest::default()),
+        ApiKey::Heartbeat => R::Heartbeat(HeartbeatRequest::default()),
+        ApiKey::LeaveGroup => R::LeaveGroup(LeaveGroupRequest::default()),
+        ApiKey::SyncGroup => R::SyncGroup(SyncGroupRequest::default()),
+        ApiKey::DescribeGroups => R::DescribeGroups(DescribeGroupsRequest::default()),
+        ApiKey::ListGroups => R::ListGroups(ListGroupsRequest::default()),
+        ApiKey::DeleteGroups => R::DeleteGroups(DeleteGroupsRequest::default()),
+        ApiKey::OffsetDelete => R::OffsetDelete(OffsetDeleteRequest::default()),
+        ApiKey::ConsumerGroupHeartbeat => {
+            R::ConsumerGroupHeartbeat(ConsumerGroupHeartbeatRequest::default())
+        }
+        ApiKey::ConsumerGroupDescribe => {
+            R::ConsumerGroupDescribe(ConsumerGroupDescribeRequest::default())
+        }
+        ApiKey::InitProducerId => R::InitProducerId(InitProducerIdRequest::default()),
+        ApiKey::OffsetForLeaderEpoch => {
+            R::OffsetForLeaderEpoch(OffsetForLeaderEpochRequest::default())
+        }
+        ApiKey::AddPartitionsToTxn => R::AddPartitionsToTxn(AddPartitionsToTxnRequest::default()),
+        ApiKey::AddOffsetsToTxn => R::AddOffsetsToTxn(AddOffsetsToTxnRequest::default()),
+        ApiKey::EndTxn => R::EndTxn(EndTxnRequest::default()),
+        ApiKey::WriteTxnMarkers => R::WriteTxnMarkers(WriteTxnMarkersRequest::default()),
+        ApiKey::DescribeTransactions => {
+            R::DescribeTransactions(DescribeTransactionsRequest::default())
+        }
+        ApiKey::ListTransactions => R::ListTransactions(ListTransactionsRequest::default()),
+        ApiKey::DescribeProducers => R::DescribeProducers(DescribeProducersRequest::default()),
+        ApiKey::TxnOffsetCommit => R::TxnOffsetCommit(TxnOffsetCommitRequest::default()),
+        ApiKey::ShareGroupHeartbeat => {
+            R::ShareGroupHeartbeat(ShareGroupHeartbeatRequest::default())
+        }
+        ApiKey::ShareGroupDescribe => R::ShareGroupDescribe(ShareGroupDescribeRequest::default()),
+        ApiKey::ShareFetch => R::ShareFetch(ShareFetchRequest::default()),
+        ApiKey::ShareAcknowledge => R::ShareAcknowledge(ShareAcknowledgeRequest::default()),
+        ApiKey::InitializeShareGroupState => {
+            R::InitializeShareGroupState(InitializeShareGroupStateRequest::default())
+        }
+        ApiKey::ReadShareGroupState => {
+            R::ReadShareGroupState(ReadShareGroupStateRequest::default())
+        }
+        ApiKey::WriteShareGroupState => {
+            R::WriteShareGroupState(WriteShareGroupStateRequest::default())
+        }
+        ApiKey::DescribeLogDirs => R::DescribeLogDirs(DescribeLogDirsRequest::default()),
+        ApiKey::DescribeAcls => R::DescribeAcls(DescribeAclsRequest::default()),
+        ApiKey::DescribeClientQuotas => {
+            R::DescribeClientQuotas(DescribeClientQuotasRequest::default())
+        }
+        ApiKey::DescribeUserScramCredentials => {
+            R::DescribeUserScramCredentials(DescribeUserScramCredentialsRequest::default())
+        }
+        _ => return None,
+    })
+}
