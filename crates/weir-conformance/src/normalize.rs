@@ -5,7 +5,8 @@
 use kafka_protocol::error::ResponseError;
 
 /// Field names whose values legitimately differ between two brokers: ids, uuids, timestamps,
-/// throttling, node ids / hosts / ports, cluster ids and error messages' wording.
+/// throttling, node ids / hosts / ports, cluster ids, error messages' wording, log dir paths and
+/// their volumes' sizes.
 pub const MASKED: &[&str] = &[
     "throttle_time_ms",
     "cluster_id",
@@ -32,6 +33,10 @@ pub const MASKED: &[&str] = &[
     "transaction_start_time_ms",
     "last_timestamp",
     "coordinator_epoch",
+    // Where each broker keeps its data, and the size of the volume it is on.
+    "log_dir",
+    "total_bytes",
+    "usable_bytes",
 ];
 
 /// A parsed `{:#?}` rendering.
