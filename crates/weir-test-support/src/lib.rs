@@ -548,4 +548,5 @@ pub mod group_member;
 pub mod proxy;
 pub mod raw;
 pub mod share;
+pub mod tmpfs;
 pub mod txn;

@@ -134,3 +134,42 @@ pub fn producer_batch(
     .expect("encode a record batch");
     buf.freeze()
 }
+
+/// A Produce request (acks=all, 30 s timeout) of `records` to partition 0 of `topic`, inside
+/// the transaction of `transactional_id` when one is given.
+pub fn produce_request(
+    topic: &str,
+    transactional_id: Option<&str>,
+    records: Bytes,
+) -> kafka_protocol::messages::ProduceRequest {
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use kafka_protocol::messages::{ProduceRequest, TopicName, TransactionalId};
+    let mut p = PartitionProduceData::default();
+    p.index = 0;
+    p.records = Some(records);
+    let mut t = TopicProduceData::default();
+    t.name = TopicName(StrBytes::from_string(topic.to_string()));
+    t.partition_data = vec![p];
+    let mut req = ProduceRequest::default();
+    req.transactional_id =
+        transactional_id.map(|id| TransactionalId(StrBytes::from_string(id.to_string())));
+    req.acks = -1;
+    req.timeout_ms = 30_000;
+    req.topic_data = vec![t];
+    req
+}
+
+/// Produce v9 of [`produce_request`]: (error code, base offset) of partition 0's answer, or the
+/// I/O error when the connection failed (a broker that stopped).
+pub fn try_produce(
+    c: &mut RawClient,
+    topic: &str,
+    transactional_id: Option<&str>,
+    records: Bytes,
+) -> std::io::Result<(i16, i64)> {
+    use kafka_protocol::messages::ProduceResponse;
+    let req = produce_request(topic, transactional_id, records);
+    let resp: ProduceResponse = c.try_call(ApiKey::Produce, 9, &req)?;
+    let p = &resp.responses[0].partition_responses[0];
+    Ok((p.error_code, p.base_offset))
+}

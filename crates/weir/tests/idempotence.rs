@@ -9,7 +9,6 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use rdkafka::Offset;
@@ -17,7 +16,7 @@ use weir_test_support::clients::{
     assigned_consumer, consume_n, create_topic, flush, producer, send,
 };
 use weir_test_support::proxy::DropProxy;
-use weir_test_support::raw::{producer_batch, RawClient};
+use weir_test_support::raw::{producer_batch, try_produce, RawClient};
 use weir_test_support::{wait_until, BrokerOptions, BrokerProcess};
 
 fn weir() -> &'static Path {
@@ -162,19 +161,7 @@ fn batch(pid: i64, epoch: i16, first_seq: i32, n: i32) -> Bytes {
 
 /// (error code, base offset) of producing `records` to partition 0 of `topic`.
 fn produce(c: &mut RawClient, topic: &str, records: Bytes) -> (i16, i64) {
-    let mut p = PartitionProduceData::default();
-    p.index = 0;
-    p.records = Some(records);
-    let mut t = TopicProduceData::default();
-    t.name = TopicName(StrBytes::from_string(topic.to_string()));
-    t.partition_data = vec![p];
-    let mut req = ProduceRequest::default();
-    req.acks = -1;
-    req.timeout_ms = 30_000;
-    req.topic_data = vec![t];
-    let resp: ProduceResponse = c.call(ApiKey::Produce, 9, &req);
-    let p = &resp.responses[0].partition_responses[0];
-    (p.error_code, p.base_offset)
+    try_produce(c, topic, None, records).expect("produce")
 }
 
 #[test]

@@ -8,73 +8,26 @@
 //!
 //! Needs root (a tmpfs mount), as CI runs.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::StrBytes;
 use weir_test_support::clients::create_topic;
-use weir_test_support::raw::{producer_batch, RawClient};
+use weir_test_support::raw::{producer_batch, try_produce, RawClient};
+use weir_test_support::tmpfs::SmallDisk;
 use weir_test_support::{wait_until, BrokerOptions, BrokerProcess};
 
 fn weir() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_weir"))
 }
 
-/// A small tmpfs, unmounted on drop.
-struct SmallDisk(tempfile::TempDir);
-
-impl SmallDisk {
-    fn mount(size: &str) -> SmallDisk {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .status()
-            .expect("run mount");
-        assert!(
-            ok.success(),
-            "mounting a tmpfs needs root (CI runs as root)"
-        );
-        SmallDisk(dir)
-    }
-
-    /// Write zeros until the disk refuses (ENOSPC).
-    fn fill(&self) {
-        let mut f = std::fs::File::create(self.0.path().join("filler")).expect("filler");
-        let chunk = vec![0u8; 64 * 1024];
-        while f.write_all(&chunk).is_ok() {}
-        let small = [0u8; 512];
-        while f.write_all(&small).is_ok() {}
-        let _ = f.sync_all();
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.0.path()).status();
-    }
-}
-
 /// The error code of producing `records` to partition 0 of `topic` (acks=all); `None` when the
 /// connection closed instead (the broker stopping).
 fn produce(c: &mut RawClient, topic: &str, records: Bytes) -> Option<i16> {
-    let mut p = PartitionProduceData::default();
-    p.index = 0;
-    p.records = Some(records);
-    let mut t = TopicProduceData::default();
-    t.name = TopicName(StrBytes::from_string(topic.to_string()));
-    t.partition_data = vec![p];
-    let mut req = ProduceRequest::default();
-    req.acks = -1;
-    req.timeout_ms = 30_000;
-    req.topic_data = vec![t];
-    let resp: ProduceResponse = c.try_call(ApiKey::Produce, 9, &req).ok()?;
-    Some(resp.responses[0].partition_responses[0].error_code)
+    try_produce(c, topic, None, records)
+        .ok()
+        .map(|(code, _)| code)
 }
 
 #[test]
@@ -84,7 +37,7 @@ fn a_failed_write_refuses_later_batches_with_a_storage_error_and_stops_the_broke
     let mut b = BrokerProcess::start(
         weir(),
         BrokerOptions::default()
-            .config("log.dirs", disk.0.path().join("logs").to_str().unwrap())
+            .config("log.dirs", disk.path().join("logs").to_str().unwrap())
             .config("metadata.log.dir", meta.path().to_str().unwrap()),
     );
     create_topic(&b.bootstrap(), "full", 1, &[]);

@@ -5,54 +5,21 @@
 //!
 //! Needs root (the metadata log dir is a 1 MiB tmpfs), as CI has.
 
-use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use weir_test_support::tmpfs::SmallDisk;
 use weir_test_support::{wait_until, BrokerOptions, BrokerProcess};
 
 fn weir() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_weir"))
 }
 
-/// A small tmpfs, unmounted on drop.
-struct SmallDisk(tempfile::TempDir);
-
-impl SmallDisk {
-    fn mount(size: &str) -> SmallDisk {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .status()
-            .expect("run mount");
-        assert!(
-            ok.success(),
-            "mounting a tmpfs needs root (CI runs as root)"
-        );
-        SmallDisk(dir)
-    }
-
-    /// Write zeros until the disk refuses (ENOSPC).
-    fn fill(&self) {
-        let mut f = std::fs::File::create(self.0.path().join("filler")).expect("filler");
-        let chunk = vec![0u8; 64 * 1024];
-        while f.write_all(&chunk).is_ok() {}
-        let _ = f.sync_all();
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.0.path()).status();
-    }
-}
-
 #[test]
 fn a_broker_whose_metadata_log_fails_stops_instead_of_serving_a_stale_image() {
     let disk = SmallDisk::mount("1m");
-    let meta_dir = disk.0.path().join("meta");
+    let meta_dir = disk.path().join("meta");
     let mut b = BrokerProcess::start(
         weir(),
         BrokerOptions::default().config("metadata.log.dir", meta_dir.to_str().unwrap()),

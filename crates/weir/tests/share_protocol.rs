@@ -9,7 +9,6 @@ use kafka_protocol::messages::incremental_alter_configs_request::{
     AlterConfigsResource, AlterableConfig,
 };
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::share_acknowledge_request::{
     AcknowledgePartition, AcknowledgeTopic, AcknowledgementBatch,
 };
@@ -19,7 +18,7 @@ use kafka_protocol::messages::share_fetch_request::{
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use weir_test_support::clients::create_topic;
-use weir_test_support::raw::{producer_batch, RawClient};
+use weir_test_support::raw::{producer_batch, try_produce, RawClient};
 use weir_test_support::{BrokerOptions, BrokerProcess};
 
 fn weir() -> &'static Path {
@@ -114,18 +113,9 @@ fn share_acknowledge(
 
 /// Produce one batch of `n` records to partition 0 of `topic`.
 fn produce(c: &mut RawClient, topic: &str, n: i32) {
-    let mut p = PartitionProduceData::default();
-    p.index = 0;
-    p.records = Some(producer_batch(-1, -1, -1, n, false));
-    let mut t = TopicProduceData::default();
-    t.name = TopicName(s(topic));
-    t.partition_data = vec![p];
-    let mut req = ProduceRequest::default();
-    req.acks = -1;
-    req.timeout_ms = 30_000;
-    req.topic_data = vec![t];
-    let resp: ProduceResponse = c.call(ApiKey::Produce, 9, &req);
-    assert_eq!(resp.responses[0].partition_responses[0].error_code, 0);
+    let batch = producer_batch(-1, -1, -1, n, false);
+    let (code, _) = try_produce(c, topic, None, batch).expect("produce");
+    assert_eq!(code, 0);
 }
 
 /// The (first, last, delivery count) ranges a ShareFetch acquired on its one partition.

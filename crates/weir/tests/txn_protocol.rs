@@ -11,11 +11,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use weir_test_support::clients::create_topic;
-use weir_test_support::raw::{producer_batch, RawClient};
+use weir_test_support::raw::{producer_batch, try_produce, RawClient};
 use weir_test_support::{wait_until, BrokerOptions, BrokerProcess};
 
 fn weir() -> &'static Path {
@@ -32,19 +31,7 @@ fn tid(s: &str) -> TransactionalId {
 
 /// The error code of a transactional produce of `records` to `topic`-0.
 fn produce(c: &mut RawClient, topic: &str, id: &str, records: Bytes) -> i16 {
-    let mut p = PartitionProduceData::default();
-    p.index = 0;
-    p.records = Some(records);
-    let mut t = TopicProduceData::default();
-    t.name = TopicName(StrBytes::from_string(topic.to_string()));
-    t.partition_data = vec![p];
-    let mut req = ProduceRequest::default();
-    req.transactional_id = Some(tid(id));
-    req.acks = -1;
-    req.timeout_ms = 30_000;
-    req.topic_data = vec![t];
-    let resp: ProduceResponse = c.call(ApiKey::Produce, 9, &req);
-    resp.responses[0].partition_responses[0].error_code
+    try_produce(c, topic, Some(id), records).expect("produce").0
 }
 
 /// ListOffsets LATEST of `topic`-0 at `isolation` (0: the high watermark, 1: the last stable
