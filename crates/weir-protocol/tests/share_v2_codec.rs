@@ -8,25 +8,8 @@ use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind, ShareAcknowled
 use weir_protocol::request::decode_request;
 use weir_protocol::response::encode_response;
 
-const TOPIC: u128 = 0x0102_0304_0506_0708_090a_0b0c_0d0e_0f10;
-
-/// Request header v2: key, version, correlation id 7, client id "c", no tagged fields.
-fn header(key: ApiKey, version: i16) -> BytesMut {
-    let mut b = BytesMut::new();
-    b.put_i16(key as i16);
-    b.put_i16(version);
-    b.put_i32(7);
-    b.put_i16(1);
-    b.put_slice(b"c");
-    b.put_u8(0);
-    b
-}
-
-/// Compact string (length + 1, then the bytes).
-fn cstr(b: &mut BytesMut, s: &str) {
-    b.put_u8(u8::try_from(s.len() + 1).unwrap());
-    b.put_slice(s.as_bytes());
-}
+mod common;
+use common::{cstr, header, TOPIC};
 
 /// One topic with partition 3 acknowledging offsets 10..=11 as Renew (4), as in both requests.
 fn topics(b: &mut BytesMut) {
