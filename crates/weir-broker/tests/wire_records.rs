@@ -179,7 +179,7 @@ async fn list_offsets_by_timestamp_is_exact_to_the_record() {
     assert_eq!(list_offset(&mut c, "ts", -3).await, (0, 2, t0 + 500));
     // Every advertised version decodes, is answered and encodes (v10: `timeout_ms`, Kafka 4.0).
     let (lo, hi) = weir_protocol::versions::supported_range(ApiKey::ListOffsets).unwrap();
-    assert_eq!(hi, 10);
+    assert_eq!(hi, 11);
     for v in lo..=hi {
         let (code, offset, _) = list_offset_v(&mut c, "ts", -1, v).await;
         assert_eq!((code, offset), (0, 6), "LATEST at v{v}");
