@@ -209,7 +209,8 @@ fn start_cluster(
             controller_port,
             voters: voters.join(","),
             netns: net.as_ref().map(|net| net.ns(i)),
-            tmpfs_mib: tmpfs.then_some(128),
+            // 128 MiB filled up for good after 958 faults: long campaigns get 1 GiB.
+            tmpfs_mib: tmpfs.then_some(if cfg.faults > 200 { 1024 } else { 128 }),
             configs: configs.clone(),
             lazyfs,
         };
