@@ -48,14 +48,14 @@ impl Conn {
     }
 
     fn stream(&mut self) -> std::io::Result<&mut TcpStream> {
-        if self.stream.is_none() {
-            let s = TcpStream::connect(&self.addr)?;
-            s.set_read_timeout(Some(self.timeout))?;
-            s.set_write_timeout(Some(self.timeout))?;
-            s.set_nodelay(true)?;
-            self.stream = Some(s);
+        if let Some(s) = self.stream.take() {
+            return Ok(self.stream.insert(s));
         }
-        Ok(self.stream.as_mut().expect("just connected"))
+        let s = TcpStream::connect(&self.addr)?;
+        s.set_read_timeout(Some(self.timeout))?;
+        s.set_write_timeout(Some(self.timeout))?;
+        s.set_nodelay(true)?;
+        Ok(self.stream.insert(s))
     }
 
     /// Send `req` encoded at `body_version` under a header that says `key` version

@@ -173,3 +173,14 @@ pub fn try_produce(
     let p = &resp.responses[0].partition_responses[0];
     Ok((p.error_code, p.base_offset))
 }
+
+/// InitProducerId v4 without a transactional id (an idempotent producer): the answer.
+pub fn init_idempotent_producer(
+    c: &mut RawClient,
+) -> kafka_protocol::messages::InitProducerIdResponse {
+    use kafka_protocol::messages::InitProducerIdRequest;
+    let req = InitProducerIdRequest::default()
+        .with_transactional_id(None)
+        .with_transaction_timeout_ms(60_000);
+    c.call(ApiKey::InitProducerId, 4, &req)
+}

@@ -16,7 +16,7 @@ use weir_test_support::clients::{
     assigned_consumer, consume_n, create_topic, flush, producer, send,
 };
 use weir_test_support::proxy::DropProxy;
-use weir_test_support::raw::{producer_batch, try_produce, RawClient};
+use weir_test_support::raw::{init_idempotent_producer, producer_batch, try_produce, RawClient};
 use weir_test_support::{wait_until, BrokerOptions, BrokerProcess};
 
 fn weir() -> &'static Path {
@@ -169,13 +169,7 @@ fn sequence_and_epoch_errors_at_the_protocol_level() {
     let b = BrokerProcess::start(weir(), BrokerOptions::default());
     create_topic(&b.bootstrap(), "seq", 1, &[]);
     let mut c = RawClient::connect(&b.bootstrap());
-    let init: InitProducerIdResponse = c.call(
-        ApiKey::InitProducerId,
-        4,
-        &InitProducerIdRequest::default()
-            .with_transactional_id(None)
-            .with_transaction_timeout_ms(60_000),
-    );
+    let init = init_idempotent_producer(&mut c);
     assert_eq!((init.error_code, init.producer_epoch), (0, 0));
     let pid = init.producer_id.0;
     assert!(pid >= 0);

@@ -12,9 +12,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafka_protocol::messages::*;
 use weir_test_support::clients::create_topic;
-use weir_test_support::raw::{producer_batch, try_produce, RawClient};
+use weir_test_support::raw::{init_idempotent_producer, producer_batch, try_produce, RawClient};
 use weir_test_support::tmpfs::SmallDisk;
 use weir_test_support::{wait_until, BrokerOptions, BrokerProcess};
 
@@ -42,13 +41,7 @@ fn a_failed_write_refuses_later_batches_with_a_storage_error_and_stops_the_broke
     );
     create_topic(&b.bootstrap(), "full", 1, &[]);
     let mut c = RawClient::connect(&b.bootstrap());
-    let init: InitProducerIdResponse = c.call(
-        ApiKey::InitProducerId,
-        4,
-        &InitProducerIdRequest::default()
-            .with_transactional_id(None)
-            .with_transaction_timeout_ms(60_000),
-    );
+    let init = init_idempotent_producer(&mut c);
     assert_eq!(init.error_code, 0);
     let pid = init.producer_id.0;
     const N: i32 = 2_000;
