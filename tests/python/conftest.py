@@ -17,6 +17,37 @@ def _free_port():
         return s.getsockname()[1]
 
 
+def free_cluster_base(nodes=3):
+    """A base port below the ephemeral range (so no client socket takes one meanwhile) whose
+    ports base + 100 * i and base + 100 * i + 1 for i < nodes can all be bound now."""
+    import random
+    for _ in range(200):
+        base = random.randrange(10000, 32000 - 100 * nodes, 7)
+        try:
+            socks = []
+            for i in range(nodes):
+                for off in (0, 1):
+                    s = socket.socket()
+                    socks.append(s)
+                    s.bind(("127.0.0.1", base + 100 * i + off))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise AssertionError("no free port range for a cluster")
+
+
+def node_logs(paths):
+    """The tail of each node's log, for an assertion message."""
+    out = []
+    for p in paths:
+        text = Path(p).read_text(errors="replace") if Path(p).exists() else "(no log)"
+        out.append(f"--- {p}\n" + "\n".join(text.splitlines()[-40:]))
+    return "\n".join(out)
+
+
 class Broker:
     def __init__(self, data_dir: Path, extra=None):
         self.extra = list(extra or [])

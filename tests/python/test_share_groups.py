@@ -9,7 +9,8 @@ import threading
 import time
 
 import pytest
-from confluent_kafka import AcknowledgeType, Producer, ShareConsumer
+from confluent_kafka import (AcknowledgeType, KafkaError, KafkaException, Producer,
+                             ShareConsumer)
 from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource,
                                    NewTopic, ResourceType)
 
@@ -37,8 +38,18 @@ def group_configs(bootstrap, group, **configs):
                for k, v in configs.items()]
     res = ConfigResource(ResourceType.GROUP, group, incremental_configs=entries)
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    for f in admin.incremental_alter_configs([res]).values():
-        f.result()
+    deadline = time.time() + 30
+    while True:
+        try:
+            for f in admin.incremental_alter_configs([res]).values():
+                f.result()
+            return
+        except KafkaException as e:
+            # NOT_CONTROLLER / REQUEST_TIMED_OUT are retriable, as the Java admin client does
+            retriable = e.args[0].code() in (KafkaError.NOT_CONTROLLER, KafkaError.REQUEST_TIMED_OUT)
+            if not retriable or time.time() > deadline:
+                raise
+            time.sleep(0.3)
 
 
 def produce(bootstrap, topic, n, prefix="v", one_batch_each=False):
@@ -234,12 +245,11 @@ def test_three_node_cluster(tmp_path):
     """Six partitions led by three brokers: share-partition state whose __share_group_state
     partition another broker leads goes there (Read/Write/InitializeShareGroupState), and a
     group resumes where it left off."""
-    import random
     import signal
     import socket
 
-    from conftest import ROOT
-    base = random.randrange(20000, 40000, 7)
+    from conftest import ROOT, free_cluster_base
+    base = free_cluster_base()
     weir = str(ROOT / "target" / "debug" / "weir")
     proc = subprocess.Popen([weir, "dev-cluster", "--nodes", "3", "--dir", str(tmp_path / "c"),
                              "--base-port", str(base), "--", *LOW_LOCK],
@@ -261,6 +271,9 @@ def test_three_node_cluster(tmp_path):
                 break
             except Exception:  # noqa: BLE001 - the cluster is still electing / registering
                 time.sleep(0.3)
+        else:
+            raise AssertionError("no topic after 100 tries:\n"
+                                 + (tmp_path / "cluster.out").read_text(errors="replace")[-4000:])
         group_configs(bs, "g-spread", share_auto_offset_reset="earliest")
         p = Producer({"bootstrap.servers": bs})
         for i in range(60):
@@ -300,11 +313,9 @@ def test_partition_leader_kill9_failover(tmp_path):
     """kill -9 the leader of a share-partition while a share consumer works on it: consumption
     continues on the new leader, every record is accepted, none that was acknowledged is
     delivered again."""
-    import random
-
-    from conftest import ROOT
+    from conftest import ROOT, free_cluster_base, node_logs
     weir = str(ROOT / "target" / "debug" / "weir")
-    base = random.randrange(20000, 40000, 7)
+    base = free_cluster_base()
     voters = ",".join(f"{i}@127.0.0.1:{base + 100 * (i - 1) + 1}" for i in (1, 2, 3))
     extra = [*LOW_LOCK, "--default-replication-factor", "3", "--broker-session-timeout-ms",
              "3000", "--broker-heartbeat-interval-ms", "500"]
@@ -317,7 +328,12 @@ def test_partition_leader_kill9_failover(tmp_path):
                 admin.create_topics([NewTopic("fo", 1, 3)])["fo"].result()
                 break
             except Exception:  # noqa: BLE001 - still electing / registering
+                assert all(n.poll() is None for n in nodes.values()), \
+                    node_logs(tmp_path / f"node-{i}" / "weir.log" for i in nodes)
                 time.sleep(0.3)
+        else:
+            raise AssertionError("no topic after 200 tries:\n"
+                                 + node_logs(tmp_path / f"node-{i}" / "weir.log" for i in nodes))
         group_configs(bs, "g-fo", share_auto_offset_reset="earliest",
                       share_acquire_mode="record_limit")
         p = Producer({"bootstrap.servers": bs, "acks": "all"})
