@@ -152,6 +152,11 @@ def test_cli_topics(bs, libs):
     tool(libs, "kafka-topics", "--bootstrap-server", bs, "--alter", "--topic", t, "--partitions", "5")
     r = tool(libs, "kafka-topics", "--bootstrap-server", bs, "--describe", "--topic", t)
     assert "PartitionCount: 5" in r.stdout, r.stdout
+    # DescribeTopicPartitions (KIP-966) paged 2 partitions at a time through the cursor.
+    r = tool(libs, "kafka-topics", "--bootstrap-server", bs, "--describe", "--topic", t,
+             "--partition-size-limit-per-response", "2")
+    parts = re.findall(r"Partition: (\d+)\s+Leader: \d+", r.stdout)
+    assert sorted(map(int, parts)) == [0, 1, 2, 3, 4], r.stdout
     r = tool(libs, "kafka-topics", "--bootstrap-server", bs, "--create", "--topic", t,
              "--partitions", "1", ok=False)
     assert r.returncode != 0 and "already exists" in (r.stdout + r.stderr), r.stdout + r.stderr
