@@ -252,6 +252,16 @@ def test_cli_broker_api_versions(bs, libs):
         assert api in r.stdout, r.stdout
 
 
+def test_cli_metadata_quorum(bs, libs):
+    """kafka-metadata-quorum describe (DescribeQuorum v2): the single node leads and is caught up."""
+    r = tool(libs, "kafka-metadata-quorum", "--bootstrap-server", bs, "describe", "--status")
+    assert re.search(r"LeaderId:\s+1\b", r.stdout), r.stdout
+    assert re.search(r"HighWatermark:\s+[1-9]\d*", r.stdout), r.stdout
+    assert re.search(r"CurrentVoters:\s+\[.*\b1\b", r.stdout), r.stdout
+    r = tool(libs, "kafka-metadata-quorum", "--bootstrap-server", bs, "describe", "--replication")
+    assert re.search(r"^1\s+\S+\s+\d+\s+0\s+.*Leader", r.stdout, re.M), r.stdout
+
+
 def test_cli_log_dirs(bs, libs):
     """kafka-log-dirs --describe (DescribeLogDirs v5): the topic's partitions in the log dir."""
     t = name("cli-logdirs")

@@ -108,6 +108,9 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
         RequestKind::DescribeCluster(r) => ResponseKind::DescribeCluster(
             describe_cluster::handle(view, config, &b.cluster_id, v, r).await,
         ),
+        RequestKind::DescribeQuorum(r) => ResponseKind::DescribeQuorum(
+            describe_quorum::handle(&b.quorum, &config.controller_quorum_voters, r).await,
+        ),
         RequestKind::DescribeTopicPartitions(r) => ResponseKind::DescribeTopicPartitions(
             describe_topic_partitions::handle(view, config.max_request_partition_size_limit, r),
         ),
