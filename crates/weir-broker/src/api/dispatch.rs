@@ -79,7 +79,7 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
             find_coordinator::handle(groups, txn, b.share.state(), view, v, r).await,
         ),
         RequestKind::CreateTopics(r) => {
-            ResponseKind::CreateTopics(create_topics::handle(admin, view, config, v, r).await)
+            ResponseKind::CreateTopics(create_topics::handle(admin, config, v, r).await)
         }
         RequestKind::DeleteTopics(r) => {
             ResponseKind::DeleteTopics(delete_topics::handle(admin, view, v, r).await)
@@ -108,6 +108,9 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
         RequestKind::DescribeCluster(r) => ResponseKind::DescribeCluster(
             describe_cluster::handle(view, config, &b.cluster_id, v, r).await,
         ),
+        RequestKind::ElectLeaders(r) => {
+            ResponseKind::ElectLeaders(elect_leaders::handle(admin, v, r).await)
+        }
         RequestKind::DescribeQuorum(r) => ResponseKind::DescribeQuorum(
             describe_quorum::handle(&b.quorum, &config.controller_quorum_voters, r).await,
         ),
