@@ -11,7 +11,7 @@ use kafka_protocol::messages::{
     BrokerId, DescribeQuorumRequest, DescribeQuorumResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
-use weir_meta::raft::quorum::ReplicaProgress;
+use weir_meta::raft::progress::ReplicaProgress;
 use weir_meta::raft::MetaNode;
 use weir_meta::MetaError;
 

@@ -80,7 +80,7 @@ pub enum RpcResponse {
     /// ClusterId answer: the id, or `None` while the quorum has not agreed on one.
     ClusterId(Option<String>),
     /// DescribeQuorum answer: `None` when the node asked does not lead.
-    Quorum(Option<super::quorum::QuorumInfo>),
+    Quorum(Option<super::progress::QuorumInfo>),
 }
 
 async fn write_frame<T: Serialize>(s: &mut TcpStream, v: &T) -> std::io::Result<()> {

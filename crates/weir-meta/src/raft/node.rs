@@ -373,9 +373,9 @@ impl MetaNode {
         }
     }
 
-    /// The quorum as this node sees it when it leads (see [`super::quorum::quorum_info`]).
-    pub(super) fn local_quorum_info(&self) -> Option<super::quorum::QuorumInfo> {
-        super::quorum::quorum_info(&self.raft.metrics().borrow())
+    /// The quorum as this node sees it when it leads (see [`super::progress::quorum_info`]).
+    pub(super) fn local_quorum_info(&self) -> Option<super::progress::QuorumInfo> {
+        super::progress::quorum_info(&self.raft.metrics().borrow())
     }
 
     /// One control RPC to voter `id` within `timeout`.
