@@ -1,6 +1,6 @@
 //! Kafka 4.4's newest group and transactional-offset API versions at the protocol level against
 //! a real `weir` process: DeleteGroups v3 (per-group error message), OffsetCommit and OffsetFetch
-//! v10 (topics by id, UNKNOWN_TOPIC_ID).
+//! v10 (topics by id, UNKNOWN_TOPIC_ID), TxnOffsetCommit v6 (topics by id, KIP-1319's codes).
 
 use std::path::Path;
 
@@ -203,4 +203,116 @@ fn offset_commit_and_fetch_v10_name_topics_by_id() {
     assert_eq!(offsets(&topics[0]), [(0, 42, 0), (1, 7, 0)]);
     let (_, topics) = fetch(&mut c, 9, "g10", Some(&[("orders", Uuid::nil())]), &[0, 1]);
     assert_eq!(offsets(&topics[0]), [(0, 42, 0), (1, 7, 0)]);
+}
+
+/// TxnOffsetCommit `version` (5+: the offsets partition joins the transaction itself) of
+/// `offset` to partition 0 of each topic, named by name (v0–v5) or id (v6), for group `group`
+/// at `generation` (-1: a simple group). Returns (topic id, name, [(partition, error)]) per topic.
+fn txn_commit(
+    c: &mut RawClient,
+    version: i16,
+    (pid, epoch): (i64, i16),
+    (group, generation): (&str, i32),
+    topics: &[(&str, Uuid)],
+    offset: i64,
+) -> Vec<(Uuid, String, Vec<(i32, i16)>)> {
+    use kafka_protocol::messages::txn_offset_commit_request::{
+        TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
+    };
+    let mut req = TxnOffsetCommitRequest::default();
+    req.transactional_id = TransactionalId(s("tx"));
+    req.group_id = GroupId(s(group));
+    req.producer_id = pid.into();
+    req.producer_epoch = epoch;
+    req.generation_id = generation;
+    req.topics = topics
+        .iter()
+        .map(|&(name, id)| {
+            let mut p = TxnOffsetCommitRequestPartition::default();
+            p.partition_index = 0;
+            p.committed_offset = offset;
+            let mut t = TxnOffsetCommitRequestTopic::default();
+            if version >= 6 {
+                t.topic_id = id;
+            } else {
+                t.name = TopicName(s(name));
+            }
+            t.partitions = vec![p];
+            t
+        })
+        .collect();
+    let resp: TxnOffsetCommitResponse = c.call(ApiKey::TxnOffsetCommit, version, &req);
+    resp.topics
+        .iter()
+        .map(|t| {
+            let codes = t
+                .partitions
+                .iter()
+                .map(|p| (p.partition_index, p.error_code))
+                .collect();
+            (t.topic_id, t.name.to_string(), codes)
+        })
+        .collect()
+}
+
+#[test]
+fn txn_offset_commit_v6_names_topics_by_id_and_answers_kip_1319_codes() {
+    let b = BrokerProcess::start(weir(), BrokerOptions::default());
+    create_topic(&b.bootstrap(), "orders", 1, &[]);
+    let mut c = RawClient::connect(&b.bootstrap());
+    let id = topic_id(&mut c, "orders");
+    let ghost = Uuid::from_u128(77);
+    let init: InitProducerIdResponse = c.call(
+        ApiKey::InitProducerId,
+        4,
+        &InitProducerIdRequest::default()
+            .with_transactional_id(Some(TransactionalId(s("tx"))))
+            .with_transaction_timeout_ms(60_000)
+            .with_producer_id((-1).into())
+            .with_producer_epoch(-1),
+    );
+    assert_eq!(init.error_code, 0, "{init:?}");
+    let producer = (init.producer_id.0, init.producer_epoch);
+
+    // An unknown group asked with a generation: GROUP_ID_NOT_FOUND from v6, ILLEGAL_GENERATION
+    // before.
+    for (version, want) in [(6, 69), (5, 22)] {
+        let got = txn_commit(&mut c, version, producer, ("nogroup", 4), &[("orders", id)], 1);
+        assert_eq!(got[0].2, [(0, want)], "v{version}: {got:?}");
+    }
+
+    // By id, with an unknown id beside it; the answer names each topic by its id.
+    let got = txn_commit(
+        &mut c,
+        6,
+        producer,
+        ("tg", -1),
+        &[("", id), ("", ghost)],
+        11,
+    );
+    assert_eq!(
+        got,
+        [
+            (id, String::new(), vec![(0, 0)]),
+            (ghost, String::new(), vec![(0, 100)])
+        ]
+    );
+    // Pending until the transaction commits; then OffsetFetch v10 reads it by id.
+    let (_, topics) = fetch(&mut c, 10, "tg", Some(&[("", id)]), &[0]);
+    assert_eq!(offsets(&topics[0]), [(0, -1, 0)]);
+    let end: EndTxnResponse = c.call(
+        ApiKey::EndTxn,
+        5,
+        &EndTxnRequest::default()
+            .with_transactional_id(TransactionalId(s("tx")))
+            .with_producer_id(producer.0.into())
+            .with_producer_epoch(producer.1)
+            .with_committed(true),
+    );
+    assert_eq!(end.error_code, 0, "{end:?}");
+    let committed = weir_test_support::wait_until(std::time::Duration::from_secs(10), || {
+        let (_, topics) = fetch(&mut c, 10, "tg", Some(&[("", id)]), &[0]);
+        offsets(&topics[0]) == [(0, 11, 0)]
+    });
+    assert!(committed, "the offset committed by the transaction never became visible");
 }

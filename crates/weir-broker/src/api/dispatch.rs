@@ -131,7 +131,7 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
             ResponseKind::OffsetCommit(offset_commit::handle(groups, view, v, r).await)
         }
         RequestKind::TxnOffsetCommit(r) => ResponseKind::TxnOffsetCommit(
-            txn_offset_commit::handle(groups, &b.verifier, v, r).await,
+            txn_offset_commit::handle(groups, &b.verifier, view, v, r).await,
         ),
         RequestKind::OffsetFetch(r) => {
             ResponseKind::OffsetFetch(offset_fetch::handle(groups, view, v, r).await)

@@ -1,0 +1,114 @@
+//! Kafka 4.4's newest versions of TxnOffsetCommit (v6) on the wire, checked against frames
+//! written by hand from Kafka 4.4's message schemas (not by the codec under test), beside the
+//! previous version of the same frame. (The other Kafka 4.4 versions: `kafka44_codec.rs`.)
+
+use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::txn_offset_commit_response::{
+    TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::{
+    ApiKey, RequestKind, ResponseKind, TopicName, TxnOffsetCommitResponse,
+};
+use kafka_protocol::protocol::StrBytes;
+use weir_protocol::request::decode_request;
+use weir_protocol::response::encode_response;
+
+mod common;
+use common::{cstr, header, TOPIC};
+
+/// The body of `resp` encoded as `key` `version`, after the size, the correlation id and (for
+/// flexible headers) the header's tag byte.
+fn response_body(key: ApiKey, version: i16, resp: ResponseKind) -> Bytes {
+    let f = encode_response(7, key, version, &resp).unwrap();
+    let header_len = if key.response_header_version(version) >= 1 {
+        9
+    } else {
+        8
+    };
+    f.slice(header_len..)
+}
+
+/// A TxnOffsetCommit of `version` (3+): transactional id "tx", group "g", producer 5 epoch 2,
+/// generation 4, member "m", no instance, one topic (v6: by id, else "orders") with partition 1
+/// at offset 42, epoch 3, metadata null.
+fn txn_offset_commit_frame(version: i16) -> Bytes {
+    let mut b = header(ApiKey::TxnOffsetCommit, version);
+    cstr(&mut b, "tx");
+    cstr(&mut b, "g");
+    b.put_i64(5); // ProducerId
+    b.put_i16(2); // ProducerEpoch
+    b.put_i32(4); // GenerationIdOrMemberEpoch
+    cstr(&mut b, "m"); // MemberId
+    b.put_u8(0); // GroupInstanceId: null
+    b.put_u8(2); // one topic
+    if version >= 6 {
+        b.put_u128(TOPIC);
+    } else {
+        cstr(&mut b, "orders");
+    }
+    b.put_u8(2); // one partition
+    b.put_i32(1);
+    b.put_i64(42);
+    b.put_i32(3); // CommittedLeaderEpoch
+    b.put_u8(0); // CommittedMetadata: null
+    b.put_u8(0);
+    b.put_u8(0);
+    b.put_u8(0);
+    b.freeze()
+}
+
+#[test]
+fn txn_offset_commit_v6_names_the_topic_by_id_in_request_and_response() {
+    for v in [5, 6] {
+        let d = decode_request(txn_offset_commit_frame(v)).expect("decodes");
+        let RequestKind::TxnOffsetCommit(r) = d.body else {
+            panic!("{:?}", d.body)
+        };
+        assert_eq!((r.producer_id.0, r.producer_epoch, r.generation_id), (5, 2, 4));
+        assert_eq!((r.group_id.0.as_str(), r.member_id.as_str()), ("g", "m"));
+        let t = &r.topics[0];
+        if v >= 6 {
+            assert_eq!((t.topic_id, t.name.0.as_str()), (uuid::Uuid::from_u128(TOPIC), ""));
+        } else {
+            assert_eq!((t.topic_id, t.name.0.as_str()), (uuid::Uuid::nil(), "orders"));
+        }
+        let p = &t.partitions[0];
+        assert_eq!((p.partition_index, p.committed_offset, p.committed_leader_epoch), (1, 42, 3));
+        assert_eq!(p.committed_metadata, None);
+    }
+
+    let mut p = TxnOffsetCommitResponsePartition::default();
+    p.partition_index = 1;
+    p.error_code = 69;
+    let mut t = TxnOffsetCommitResponseTopic::default();
+    t.name = TopicName(StrBytes::from_static_str("orders"));
+    t.topic_id = uuid::Uuid::from_u128(TOPIC);
+    t.partitions = vec![p];
+    let mut resp = TxnOffsetCommitResponse::default();
+    resp.topics = vec![t];
+    // ThrottleTimeMs, Topics: [Name (v5) | TopicId (v6), Partitions: [Index, ErrorCode, tags],
+    // tags], tags.
+    let expect = |v: i16| {
+        let mut b = BytesMut::new();
+        b.put_i32(0);
+        b.put_u8(2);
+        if v >= 6 {
+            b.put_u128(TOPIC);
+        } else {
+            cstr(&mut b, "orders");
+        }
+        b.put_u8(2);
+        b.put_i32(1);
+        b.put_i16(69);
+        b.put_slice(&[0, 0, 0]);
+        b.freeze()
+    };
+    for v in [5, 6] {
+        let body = response_body(
+            ApiKey::TxnOffsetCommit,
+            v,
+            ResponseKind::TxnOffsetCommit(resp.clone()),
+        );
+        assert_eq!(body, expect(v), "v{v}");
+    }
+}
