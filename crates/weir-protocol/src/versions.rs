@@ -54,7 +54,7 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ShareAcknowledge, 1, 2),
     (ApiKey::InitializeShareGroupState, 0, 0),
     (ApiKey::ReadShareGroupState, 0, 0),
-    (ApiKey::WriteShareGroupState, 0, 0),
+    (ApiKey::WriteShareGroupState, 0, 1),
     (ApiKey::DeleteShareGroupState, 0, 0),
     (ApiKey::DescribeShareGroupOffsets, 0, 1),
     (ApiKey::AlterShareGroupOffsets, 0, 0),

@@ -1,4 +1,4 @@
-//! Kafka 4.4's newest versions of TxnOffsetCommit (v6) on the wire, checked against frames
+//! Kafka 4.4's newest versions of TxnOffsetCommit (v6) and WriteShareGroupState (v1) on the wire, checked against frames
 //! written by hand from Kafka 4.4's message schemas (not by the codec under test), beside the
 //! previous version of the same frame. (The other Kafka 4.4 versions: `kafka44_codec.rs`.)
 
@@ -6,8 +6,12 @@ use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::txn_offset_commit_response::{
     TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
 };
+use kafka_protocol::messages::write_share_group_state_response::{
+    PartitionResult, WriteStateResult,
+};
 use kafka_protocol::messages::{
     ApiKey, RequestKind, ResponseKind, TopicName, TxnOffsetCommitResponse,
+    WriteShareGroupStateResponse,
 };
 use kafka_protocol::protocol::StrBytes;
 use weir_protocol::request::decode_request;
@@ -110,5 +114,86 @@ fn txn_offset_commit_v6_names_the_topic_by_id_in_request_and_response() {
             ResponseKind::TxnOffsetCommit(resp.clone()),
         );
         assert_eq!(body, expect(v), "v{v}");
+    }
+}
+
+/// A WriteShareGroupState of `version`: group "sg", topic by id, partition 3 at state epoch 1,
+/// leader epoch 2, start offset 10, (v1) delivery-complete count 4, one state batch 10–12
+/// acknowledged (2) once.
+fn write_share_state_frame(version: i16) -> Bytes {
+    let mut b = header(ApiKey::WriteShareGroupState, version);
+    cstr(&mut b, "sg");
+    b.put_u8(2); // one topic
+    b.put_u128(TOPIC);
+    b.put_u8(2); // one partition
+    b.put_i32(3);
+    b.put_i32(1); // StateEpoch
+    b.put_i32(2); // LeaderEpoch
+    b.put_i64(10); // StartOffset
+    if version >= 1 {
+        b.put_i32(4); // DeliveryCompleteCount
+    }
+    b.put_u8(2); // one state batch
+    b.put_i64(10);
+    b.put_i64(12);
+    b.put_i8(2); // DeliveryState: Acked
+    b.put_i16(1); // DeliveryCount
+    b.put_u8(0);
+    b.put_u8(0);
+    b.put_u8(0);
+    b.put_u8(0);
+    b.freeze()
+}
+
+#[test]
+fn write_share_group_state_v1_carries_the_delivery_complete_count() {
+    for (v, count) in [(1, 4), (0, -1)] {
+        let d = decode_request(write_share_state_frame(v)).expect("decodes");
+        let RequestKind::WriteShareGroupState(r) = d.body else {
+            panic!("{:?}", d.body)
+        };
+        assert_eq!(r.group_id.as_str(), "sg");
+        assert_eq!(r.topics[0].topic_id, uuid::Uuid::from_u128(TOPIC));
+        let p = &r.topics[0].partitions[0];
+        // v0 has no count: the schema's default, -1.
+        assert_eq!(
+            (p.partition, p.state_epoch, p.leader_epoch, p.start_offset),
+            (3, 1, 2, 10)
+        );
+        assert_eq!(p.delivery_complete_count, count, "v{v}");
+        let b = &p.state_batches[0];
+        assert_eq!(
+            (b.first_offset, b.last_offset, b.delivery_state, b.delivery_count),
+            (10, 12, 2, 1)
+        );
+    }
+
+    // The response is v0's: Results: [TopicId, Partitions: [Partition, ErrorCode,
+    // ErrorMessage, tags], tags], tags.
+    let mut p = PartitionResult::default();
+    p.partition = 3;
+    p.error_code = 90;
+    p.error_message = Some(StrBytes::from_static_str("x"));
+    let mut t = WriteStateResult::default();
+    t.topic_id = uuid::Uuid::from_u128(TOPIC);
+    t.partitions = vec![p];
+    let mut resp = WriteShareGroupStateResponse::default();
+    resp.results = vec![t];
+    let mut want = BytesMut::new();
+    want.put_u8(2);
+    want.put_u128(TOPIC);
+    want.put_u8(2);
+    want.put_i32(3);
+    want.put_i16(90);
+    cstr(&mut want, "x");
+    want.put_slice(&[0, 0, 0]);
+    let want = want.freeze();
+    for v in [0, 1] {
+        let body = response_body(
+            ApiKey::WriteShareGroupState,
+            v,
+            ResponseKind::WriteShareGroupState(resp.clone()),
+        );
+        assert_eq!(body, want, "v{v}");
     }
 }
