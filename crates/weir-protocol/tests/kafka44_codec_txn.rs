@@ -1,4 +1,5 @@
-//! Kafka 4.4's newest versions of TxnOffsetCommit (v6) and WriteShareGroupState (v1) on the wire, checked against frames
+//! Kafka 4.4's newest versions of TxnOffsetCommit (v6), WriteShareGroupState (v1) and
+//! WriteTxnMarkers (v2) on the wire, checked against frames
 //! written by hand from Kafka 4.4's message schemas (not by the codec under test), beside the
 //! previous version of the same frame. (The other Kafka 4.4 versions: `kafka44_codec.rs`.)
 
@@ -9,9 +10,12 @@ use kafka_protocol::messages::txn_offset_commit_response::{
 use kafka_protocol::messages::write_share_group_state_response::{
     PartitionResult, WriteStateResult,
 };
+use kafka_protocol::messages::write_txn_markers_response::{
+    WritableTxnMarkerPartitionResult, WritableTxnMarkerResult, WritableTxnMarkerTopicResult,
+};
 use kafka_protocol::messages::{
     ApiKey, RequestKind, ResponseKind, TopicName, TxnOffsetCommitResponse,
-    WriteShareGroupStateResponse,
+    WriteShareGroupStateResponse, WriteTxnMarkersResponse,
 };
 use kafka_protocol::protocol::StrBytes;
 use weir_protocol::request::decode_request;
@@ -193,6 +197,75 @@ fn write_share_group_state_v1_carries_the_delivery_complete_count() {
             ApiKey::WriteShareGroupState,
             v,
             ResponseKind::WriteShareGroupState(resp.clone()),
+        );
+        assert_eq!(body, want, "v{v}");
+    }
+}
+
+/// A WriteTxnMarkers of `version`: one COMMIT marker of producer 9 epoch 3 for partitions 0
+/// and 2 of "orders", coordinator epoch 5, (v2) transaction version 2.
+fn write_txn_markers_frame(version: i16) -> Bytes {
+    let mut b = header(ApiKey::WriteTxnMarkers, version);
+    b.put_u8(2); // one marker
+    b.put_i64(9);
+    b.put_i16(3);
+    b.put_u8(1); // TransactionResult: COMMIT
+    b.put_u8(2); // one topic
+    cstr(&mut b, "orders");
+    b.put_u8(3);
+    b.put_i32(0);
+    b.put_i32(2);
+    b.put_u8(0);
+    b.put_i32(5); // CoordinatorEpoch
+    if version >= 2 {
+        b.put_i8(2); // TransactionVersion
+    }
+    b.put_u8(0);
+    b.put_u8(0);
+    b.freeze()
+}
+
+#[test]
+fn write_txn_markers_v2_adds_the_transaction_version_after_the_coordinator_epoch() {
+    for (v, tv) in [(2, 2), (1, 0)] {
+        let d = decode_request(write_txn_markers_frame(v)).expect("decodes");
+        let RequestKind::WriteTxnMarkers(r) = d.body else {
+            panic!("{:?}", d.body)
+        };
+        let m = &r.markers[0];
+        assert_eq!((m.producer_id.0, m.producer_epoch, m.transaction_result), (9, 3, true));
+        assert_eq!(m.topics[0].name.0.as_str(), "orders");
+        assert_eq!(m.topics[0].partition_indexes, [0, 2]);
+        // v1 has none: the schema's default, 0.
+        assert_eq!((m.coordinator_epoch, m.transaction_version), (5, tv), "v{v}");
+    }
+    // The response is v1's.
+    let mut p = WritableTxnMarkerPartitionResult::default();
+    p.partition_index = 2;
+    p.error_code = 47;
+    let mut t = WritableTxnMarkerTopicResult::default();
+    t.name = TopicName(StrBytes::from_static_str("orders"));
+    t.partitions = vec![p];
+    let mut m = WritableTxnMarkerResult::default();
+    m.producer_id = 9.into();
+    m.topics = vec![t];
+    let mut resp = WriteTxnMarkersResponse::default();
+    resp.markers = vec![m];
+    let mut want = BytesMut::new();
+    want.put_u8(2);
+    want.put_i64(9);
+    want.put_u8(2);
+    cstr(&mut want, "orders");
+    want.put_u8(2);
+    want.put_i32(2);
+    want.put_i16(47);
+    want.put_slice(&[0, 0, 0, 0]);
+    let want = want.freeze();
+    for v in [1, 2] {
+        let body = response_body(
+            ApiKey::WriteTxnMarkers,
+            v,
+            ResponseKind::WriteTxnMarkers(resp.clone()),
         );
         assert_eq!(body, want, "v{v}");
     }
