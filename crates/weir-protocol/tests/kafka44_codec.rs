@@ -9,20 +9,20 @@ use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::describe_log_dirs_response::{
     DescribeLogDirsPartition, DescribeLogDirsResult, DescribeLogDirsTopic,
 };
+use kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
 use kafka_protocol::messages::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
 };
 use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponseGroup, OffsetFetchResponsePartitions, OffsetFetchResponseTopics,
 };
-use kafka_protocol::messages::list_offsets_response::{
-    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
-};
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsResponse, DeleteGroupsResponse, DescribeLogDirsResponse, GroupId, ListOffsetsResponse, OffsetCommitResponse,
-    OffsetFetchResponse, ProduceResponse,
-    RequestKind, ResponseKind, TopicName,
+    ApiKey, ApiVersionsResponse, DeleteGroupsResponse, DescribeLogDirsResponse, GroupId,
+    ListOffsetsResponse, OffsetCommitResponse, OffsetFetchResponse, ProduceResponse, RequestKind,
+    ResponseKind, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use weir_protocol::request::decode_request;
@@ -439,12 +439,25 @@ fn offset_commit_v10_names_the_topic_by_id_in_request_and_response() {
         };
         let t = &r.topics[0];
         if v >= 10 {
-            assert_eq!((t.topic_id, t.name.0.as_str()), (uuid::Uuid::from_u128(TOPIC), ""));
+            assert_eq!(
+                (t.topic_id, t.name.0.as_str()),
+                (uuid::Uuid::from_u128(TOPIC), "")
+            );
         } else {
-            assert_eq!((t.topic_id, t.name.0.as_str()), (uuid::Uuid::nil(), "orders"));
+            assert_eq!(
+                (t.topic_id, t.name.0.as_str()),
+                (uuid::Uuid::nil(), "orders")
+            );
         }
         let p = &t.partitions[0];
-        assert_eq!((p.partition_index, p.committed_offset, p.committed_leader_epoch), (1, 42, 3));
+        assert_eq!(
+            (
+                p.partition_index,
+                p.committed_offset,
+                p.committed_leader_epoch
+            ),
+            (1, 42, 3)
+        );
         assert_eq!(p.committed_metadata.as_deref(), Some("m"));
     }
 
@@ -520,9 +533,15 @@ fn offset_fetch_v10_names_the_topic_by_id_in_request_and_response() {
         assert_eq!((g.group_id.0.as_str(), g.member_epoch), ("g", -1));
         let t = &g.topics.as_ref().expect("topics")[0];
         if v >= 10 {
-            assert_eq!((t.topic_id, t.name.0.as_str()), (uuid::Uuid::from_u128(TOPIC), ""));
+            assert_eq!(
+                (t.topic_id, t.name.0.as_str()),
+                (uuid::Uuid::from_u128(TOPIC), "")
+            );
         } else {
-            assert_eq!((t.topic_id, t.name.0.as_str()), (uuid::Uuid::nil(), "orders"));
+            assert_eq!(
+                (t.topic_id, t.name.0.as_str()),
+                (uuid::Uuid::nil(), "orders")
+            );
         }
         assert_eq!(t.partition_indexes, [0, 2]);
     }

@@ -72,16 +72,32 @@ fn txn_offset_commit_v6_names_the_topic_by_id_in_request_and_response() {
         let RequestKind::TxnOffsetCommit(r) = d.body else {
             panic!("{:?}", d.body)
         };
-        assert_eq!((r.producer_id.0, r.producer_epoch, r.generation_id), (5, 2, 4));
+        assert_eq!(
+            (r.producer_id.0, r.producer_epoch, r.generation_id),
+            (5, 2, 4)
+        );
         assert_eq!((r.group_id.0.as_str(), r.member_id.as_str()), ("g", "m"));
         let t = &r.topics[0];
         if v >= 6 {
-            assert_eq!((t.topic_id, t.name.0.as_str()), (uuid::Uuid::from_u128(TOPIC), ""));
+            assert_eq!(
+                (t.topic_id, t.name.0.as_str()),
+                (uuid::Uuid::from_u128(TOPIC), "")
+            );
         } else {
-            assert_eq!((t.topic_id, t.name.0.as_str()), (uuid::Uuid::nil(), "orders"));
+            assert_eq!(
+                (t.topic_id, t.name.0.as_str()),
+                (uuid::Uuid::nil(), "orders")
+            );
         }
         let p = &t.partitions[0];
-        assert_eq!((p.partition_index, p.committed_offset, p.committed_leader_epoch), (1, 42, 3));
+        assert_eq!(
+            (
+                p.partition_index,
+                p.committed_offset,
+                p.committed_leader_epoch
+            ),
+            (1, 42, 3)
+        );
         assert_eq!(p.committed_metadata, None);
     }
 
@@ -167,7 +183,12 @@ fn write_share_group_state_v1_carries_the_delivery_complete_count() {
         assert_eq!(p.delivery_complete_count, count, "v{v}");
         let b = &p.state_batches[0];
         assert_eq!(
-            (b.first_offset, b.last_offset, b.delivery_state, b.delivery_count),
+            (
+                b.first_offset,
+                b.last_offset,
+                b.delivery_state,
+                b.delivery_count
+            ),
             (10, 12, 2, 1)
         );
     }
@@ -233,11 +254,18 @@ fn write_txn_markers_v2_adds_the_transaction_version_after_the_coordinator_epoch
             panic!("{:?}", d.body)
         };
         let m = &r.markers[0];
-        assert_eq!((m.producer_id.0, m.producer_epoch, m.transaction_result), (9, 3, true));
+        assert_eq!(
+            (m.producer_id.0, m.producer_epoch, m.transaction_result),
+            (9, 3, true)
+        );
         assert_eq!(m.topics[0].name.0.as_str(), "orders");
         assert_eq!(m.topics[0].partition_indexes, [0, 2]);
         // v1 has none: the schema's default, 0.
-        assert_eq!((m.coordinator_epoch, m.transaction_version), (5, tv), "v{v}");
+        assert_eq!(
+            (m.coordinator_epoch, m.transaction_version),
+            (5, tv),
+            "v{v}"
+        );
     }
     // The response is v1's.
     let mut p = WritableTxnMarkerPartitionResult::default();

@@ -148,14 +148,7 @@ fn offset_commit_and_fetch_v10_name_topics_by_id() {
     let ghost = Uuid::from_u128(0x0102_0304_0506_0708_090a_0b0c_0d0e_0f10);
 
     // v10 commits by id; partition 7 does not exist; an unknown id is UNKNOWN_TOPIC_ID.
-    let r = commit(
-        &mut c,
-        10,
-        "g10",
-        &[("", id), ("", ghost)],
-        &[0, 7],
-        42,
-    );
+    let r = commit(&mut c, 10, "g10", &[("", id), ("", ghost)], &[0, 7], 42);
     let got: Vec<_> = r
         .topics
         .iter()
@@ -170,7 +163,10 @@ fn offset_commit_and_fetch_v10_name_topics_by_id() {
         .collect();
     assert_eq!(
         got,
-        [(id, vec![(0, 0), (7, 3)]), (ghost, vec![(0, 100), (7, 100)])],
+        [
+            (id, vec![(0, 0), (7, 3)]),
+            (ghost, vec![(0, 100), (7, 100)])
+        ],
         "{r:?}"
     );
 
@@ -205,6 +201,9 @@ fn offset_commit_and_fetch_v10_name_topics_by_id() {
     assert_eq!(offsets(&topics[0]), [(0, 42, 0), (1, 7, 0)]);
 }
 
+/// A topic's id and name in an answer, with (partition, error) of each of its partitions.
+type TopicCodes = (Uuid, String, Vec<(i32, i16)>);
+
 /// TxnOffsetCommit `version` (5+: the offsets partition joins the transaction itself) of
 /// `offset` to partition 0 of each topic, named by name (v0–v5) or id (v6), for group `group`
 /// at `generation` (-1: a simple group). Returns (topic id, name, [(partition, error)]) per topic.
@@ -215,7 +214,7 @@ fn txn_commit(
     (group, generation): (&str, i32),
     topics: &[(&str, Uuid)],
     offset: i64,
-) -> Vec<(Uuid, String, Vec<(i32, i16)>)> {
+) -> Vec<TopicCodes> {
     use kafka_protocol::messages::txn_offset_commit_request::{
         TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
     };
@@ -277,7 +276,14 @@ fn txn_offset_commit_v6_names_topics_by_id_and_answers_kip_1319_codes() {
     // An unknown group asked with a generation: GROUP_ID_NOT_FOUND from v6, ILLEGAL_GENERATION
     // before.
     for (version, want) in [(6, 69), (5, 22)] {
-        let got = txn_commit(&mut c, version, producer, ("nogroup", 4), &[("orders", id)], 1);
+        let got = txn_commit(
+            &mut c,
+            version,
+            producer,
+            ("nogroup", 4),
+            &[("orders", id)],
+            1,
+        );
         assert_eq!(got[0].2, [(0, want)], "v{version}: {got:?}");
     }
 
@@ -314,5 +320,8 @@ fn txn_offset_commit_v6_names_topics_by_id_and_answers_kip_1319_codes() {
         let (_, topics) = fetch(&mut c, 10, "tg", Some(&[("", id)]), &[0]);
         offsets(&topics[0]) == [(0, 11, 0)]
     });
-    assert!(committed, "the offset committed by the transaction never became visible");
+    assert!(
+        committed,
+        "the offset committed by the transaction never became visible"
+    );
 }

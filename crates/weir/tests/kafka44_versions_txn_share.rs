@@ -154,7 +154,11 @@ fn write_txn_markers_v2_checks_the_epoch_by_the_transaction_version() {
     assert_eq!(last_stable(&mut c, "t"), 0);
 
     // Transaction version 2: a marker must bump the epoch of an ongoing transaction.
-    assert_eq!(commit_marker(&mut c, 2, producer, 2), 47, "INVALID_PRODUCER_EPOCH");
+    assert_eq!(
+        commit_marker(&mut c, 2, producer, 2),
+        47,
+        "INVALID_PRODUCER_EPOCH"
+    );
     assert_eq!(last_stable(&mut c, "t"), 0);
     // v1 carries no version (legacy): the same epoch is accepted, the transaction commits.
     assert_eq!(commit_marker(&mut c, 1, producer, 2), 0);

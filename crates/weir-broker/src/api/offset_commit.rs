@@ -1,9 +1,9 @@
 //! OffsetCommit (key 8): store committed offsets in `__consumer_offsets`.
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
 };
-use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
 
 use weir_group_coordinator::offsets::Committer;

@@ -1,11 +1,11 @@
 //! OffsetFetch (key 9): read committed offsets (v8+: several groups per request).
 
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopics;
 use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
     OffsetFetchResponseTopic, OffsetFetchResponseTopics,
 };
-use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopics;
 use kafka_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
@@ -18,6 +18,8 @@ use crate::metadata::view::MetadataView;
 
 type Fetched = Vec<FetchedOffset>;
 type ByTopic = Vec<(String, Vec<(i32, Option<OffsetValue>, i16)>)>;
+/// Asked topics and their partitions, by name or (v10, unknown) by id.
+type Asked<T> = Vec<(T, Vec<i32>)>;
 
 /// Partitions without a committed offset answer offset -1 with no error; `topics` = null means
 /// every committed partition of the group. v9 with a member id checks the KIP-848 member epoch
@@ -69,7 +71,8 @@ pub async fn handle(
                         rg.topics = group_topics(rows);
                         if version >= 10 {
                             with_topic_ids(view, &mut rg.topics);
-                            rg.topics.extend(unknown_ids.into_iter().map(unknown_topic_id));
+                            rg.topics
+                                .extend(unknown_ids.into_iter().map(unknown_topic_id));
                         }
                     }
                     Err(code) => rg.error_code = code,
@@ -124,7 +127,7 @@ fn resolve(
     view: &MetadataView,
     version: i16,
     topics: Vec<OffsetFetchRequestTopics>,
-) -> (Vec<(String, Vec<i32>)>, Vec<(Uuid, Vec<i32>)>) {
+) -> (Asked<String>, Asked<Uuid>) {
     let mut known = Vec::with_capacity(topics.len());
     let mut unknown = Vec::new();
     for t in topics {

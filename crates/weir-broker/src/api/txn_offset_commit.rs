@@ -241,7 +241,11 @@ mod tests {
         version: i16,
         req: TxnOffsetCommitRequest,
     ) -> TxnOffsetCommitResponse {
-        let names = req.topics.iter().map(|t| Some(t.name.to_string())).collect();
+        let names = req
+            .topics
+            .iter()
+            .map(|t| Some(t.name.to_string()))
+            .collect();
         commit(c, version, req, names, None).await
     }
 
@@ -312,10 +316,7 @@ mod tests {
         let mut req = request("g", &[("t", 0), ("u", 1)]);
         req.topics[1].topic_id = uuid::Uuid::from_u128(9);
         let resp = commit(&c, 6, req, vec![Some("t".into()), None], None).await;
-        assert_eq!(
-            codes(&resp),
-            vec![("t".into(), 0, 0), ("u".into(), 1, 100)]
-        );
+        assert_eq!(codes(&resp), vec![("t".into(), 0, 0), ("u".into(), 1, 100)]);
         assert_eq!(resp.topics[1].topic_id, uuid::Uuid::from_u128(9));
         assert_eq!(log.records(0).len(), 1);
     }
