@@ -205,12 +205,12 @@ fn offset_commit_and_fetch_v10_name_topics_by_id() {
 type TopicCodes = (Uuid, String, Vec<(i32, i16)>);
 
 /// TxnOffsetCommit `version` (5+: the offsets partition joins the transaction itself) of
-/// `offset` to partition 0 of each topic, named by name (v0–v5) or id (v6), for group `group`
-/// at `generation` (-1: a simple group). Returns (topic id, name, [(partition, error)]) per topic.
+/// transactional id `id`'s producer, `offset` to partition 0 of each topic, named by name
+/// (v0–v5) or id (v6), for group `group` at `generation` (-1: a simple group). Returns (topic id, name, [(partition, error)]) per topic.
 fn txn_commit(
     c: &mut RawClient,
     version: i16,
-    (pid, epoch): (i64, i16),
+    (id, pid, epoch): (&str, i64, i16),
     (group, generation): (&str, i32),
     topics: &[(&str, Uuid)],
     offset: i64,
@@ -219,7 +219,7 @@ fn txn_commit(
         TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
     };
     let mut req = TxnOffsetCommitRequest::default();
-    req.transactional_id = TransactionalId(s("tx"));
+    req.transactional_id = TransactionalId(s(id));
     req.group_id = GroupId(s(group));
     req.producer_id = pid.into();
     req.producer_epoch = epoch;
@@ -254,6 +254,70 @@ fn txn_commit(
         .collect()
 }
 
+/// InitProducerId v4 of transactional id `id`: (producer id, epoch).
+fn init_producer(c: &mut RawClient, id: &str) -> (i64, i16) {
+    let init: InitProducerIdResponse = c.call(
+        ApiKey::InitProducerId,
+        4,
+        &InitProducerIdRequest::default()
+            .with_transactional_id(Some(TransactionalId(s(id))))
+            .with_transaction_timeout_ms(60_000)
+            .with_producer_id((-1).into())
+            .with_producer_epoch(-1),
+    );
+    assert_eq!(init.error_code, 0, "{init:?}");
+    (init.producer_id.0, init.producer_epoch)
+}
+
+#[test]
+fn txn_offset_commit_below_v5_needs_the_offsets_partition_in_the_transaction() {
+    let b = BrokerProcess::start(weir(), BrokerOptions::default());
+    create_topic(&b.bootstrap(), "orders", 1, &[]);
+    let mut c = RawClient::connect(&b.bootstrap());
+    let (pid, epoch) = init_producer(&mut c, "tx1");
+    // As a client does first: find the group's coordinator (which creates `__consumer_offsets`).
+    let found = weir_test_support::wait_until(std::time::Duration::from_secs(30), || {
+        let r: FindCoordinatorResponse = c.call(
+            ApiKey::FindCoordinator,
+            3,
+            &FindCoordinatorRequest::default()
+                .with_key(s("tg1"))
+                .with_key_type(0),
+        );
+        r.error_code == 0
+    });
+    assert!(found, "no coordinator for group tg1");
+    let commit = |c: &mut RawClient, id: &str| {
+        let got = txn_commit(
+            c,
+            3,
+            (id, pid, epoch),
+            ("tg1", -1),
+            &[("orders", Uuid::nil())],
+            5,
+        );
+        got[0].2[0].1
+    };
+    // An unknown transactional id; then a transaction without AddOffsetsToTxn.
+    assert_eq!(
+        commit(&mut c, "no-such-txn"),
+        49,
+        "INVALID_PRODUCER_ID_MAPPING"
+    );
+    assert_eq!(commit(&mut c, "tx1"), 48, "INVALID_TXN_STATE");
+    let added: AddOffsetsToTxnResponse = c.call(
+        ApiKey::AddOffsetsToTxn,
+        3,
+        &AddOffsetsToTxnRequest::default()
+            .with_transactional_id(TransactionalId(s("tx1")))
+            .with_producer_id(pid.into())
+            .with_producer_epoch(epoch)
+            .with_group_id(GroupId(s("tg1"))),
+    );
+    assert_eq!(added.error_code, 0, "{added:?}");
+    assert_eq!(commit(&mut c, "tx1"), 0);
+}
+
 #[test]
 fn txn_offset_commit_v6_names_topics_by_id_and_answers_kip_1319_codes() {
     let b = BrokerProcess::start(weir(), BrokerOptions::default());
@@ -261,17 +325,7 @@ fn txn_offset_commit_v6_names_topics_by_id_and_answers_kip_1319_codes() {
     let mut c = RawClient::connect(&b.bootstrap());
     let id = topic_id(&mut c, "orders");
     let ghost = Uuid::from_u128(77);
-    let init: InitProducerIdResponse = c.call(
-        ApiKey::InitProducerId,
-        4,
-        &InitProducerIdRequest::default()
-            .with_transactional_id(Some(TransactionalId(s("tx"))))
-            .with_transaction_timeout_ms(60_000)
-            .with_producer_id((-1).into())
-            .with_producer_epoch(-1),
-    );
-    assert_eq!(init.error_code, 0, "{init:?}");
-    let producer = (init.producer_id.0, init.producer_epoch);
+    let producer = init_producer(&mut c, "tx");
 
     // An unknown group asked with a generation: GROUP_ID_NOT_FOUND from v6, ILLEGAL_GENERATION
     // before.
@@ -279,7 +333,7 @@ fn txn_offset_commit_v6_names_topics_by_id_and_answers_kip_1319_codes() {
         let got = txn_commit(
             &mut c,
             version,
-            producer,
+            ("tx", producer.0, producer.1),
             ("nogroup", 4),
             &[("orders", id)],
             1,
@@ -291,7 +345,7 @@ fn txn_offset_commit_v6_names_topics_by_id_and_answers_kip_1319_codes() {
     let got = txn_commit(
         &mut c,
         6,
-        producer,
+        ("tx", producer.0, producer.1),
         ("tg", -1),
         &[("", id), ("", ghost)],
         11,

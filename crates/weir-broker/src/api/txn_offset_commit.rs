@@ -17,9 +17,13 @@ use crate::metadata::view::MetadataView;
 /// The highest version this handler serves.
 pub const MAX_VERSION: i16 = 6;
 
-/// Versions 0–5; from v5 (KIP-890, transaction version 2, whose clients send no
+/// Versions 0–6; from v5 (KIP-890, transaction version 2, whose clients send no
 /// AddOffsetsToTxn) the group's `__consumer_offsets` partition is first added to the
-/// transaction through its coordinator (its refusal is every partition's answer). The offsets are written durably (one transactional batch of `producer_id` /
+/// transaction through its coordinator; below v5 the coordinator verifies that it is already
+/// in the ongoing transaction (`transaction.partition.verification.enable`): an unknown
+/// transactional id is INVALID_PRODUCER_ID_MAPPING (49), a partition not in the transaction
+/// INVALID_TXN_STATE (48). Either refusal is every partition's answer. The offsets are
+/// written durably (one transactional batch of `producer_id` /
 /// `producer_epoch`) and staged as pending before the response; they are never visible to
 /// OffsetFetch before the producer's COMMIT marker. From v3 (KIP-447) `member_id`,
 /// `generation_id` and `group_instance_id` are checked when given (ILLEGAL_GENERATION 22,
@@ -53,17 +57,24 @@ pub async fn handle(
             }
         })
         .collect();
-    // KIP-890 (v5): the offsets partition joins the transaction before the write.
+    // KIP-890: from v5 the offsets partition joins the transaction before the write; below,
+    // it must already be in it (AddOffsetsToTxn), which the transaction coordinator verifies.
+    let (id, pid, epoch) = (
+        req.transactional_id.as_str(),
+        req.producer_id.0,
+        req.producer_epoch,
+    );
     let added = match groups.coordinator_partition(&req.group_id) {
-        Some(partition) if version >= 5 && !req.group_id.is_empty() => verifier
-            .add_offsets_partition(
-                req.transactional_id.as_str(),
-                req.producer_id.0,
-                req.producer_epoch,
-                partition,
-            )
-            .await
-            .err(),
+        Some(partition) if !req.group_id.is_empty() => if version >= 5 {
+            verifier
+                .add_offsets_partition(id, pid, epoch, partition)
+                .await
+        } else {
+            verifier
+                .verify_offsets_partition(id, pid, epoch, partition)
+                .await
+        }
+        .err(),
         _ => None,
     };
     commit(groups, version, req, names, added).await
