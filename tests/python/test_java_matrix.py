@@ -248,7 +248,12 @@ def test_cli_broker_api_versions(bs, libs):
     # Kafka 4.4's newest versions, and the 4.4 client uses them (issue #25).
     for api in ("Produce(0): 3 to 13 [usable: 13]", "Fetch(1): 4 to 18 [usable: 18]",
                 "ListOffsets(2): 1 to 11 [usable: 11]", "ApiVersions(18): 0 to 5 [usable: 5]",
-                "DescribeLogDirs(35): 1 to 5 [usable: 5]"):
+                "DescribeLogDirs(35): 1 to 5 [usable: 5]", "OffsetCommit(8): 2 to 10 [usable: 10]",
+                "OffsetFetch(9): 1 to 10 [usable: 10]", "TxnOffsetCommit(28): 0 to 6 [usable: 6]",
+                "DeleteGroups(42): 0 to 3 [usable: 3]", "WriteTxnMarkers(27): 1 to 2 [usable: 2]",
+                "WriteShareGroupState(85): 0 to 1 [usable: 1]",
+                # v6 is unstable in Kafka 4.4: neither its broker nor its client uses it.
+                "InitProducerId(22): 0 to 5 [usable: 5]"):
         assert api in r.stdout, r.stdout
 
 

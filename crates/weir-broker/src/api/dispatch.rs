@@ -137,13 +137,13 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
             ResponseKind::LeaveGroup(leave_group::handle(groups, v, r).await)
         }
         RequestKind::OffsetCommit(r) => {
-            ResponseKind::OffsetCommit(offset_commit::handle(groups, v, r).await)
+            ResponseKind::OffsetCommit(offset_commit::handle(groups, view, v, r).await)
         }
         RequestKind::TxnOffsetCommit(r) => ResponseKind::TxnOffsetCommit(
-            txn_offset_commit::handle(groups, &b.verifier, v, r).await,
+            txn_offset_commit::handle(groups, &b.verifier, view, v, r).await,
         ),
         RequestKind::OffsetFetch(r) => {
-            ResponseKind::OffsetFetch(offset_fetch::handle(groups, v, r).await)
+            ResponseKind::OffsetFetch(offset_fetch::handle(groups, view, v, r).await)
         }
         RequestKind::OffsetDelete(r) => {
             ResponseKind::OffsetDelete(offset_delete::handle(groups, view, v, r).await)
