@@ -1,0 +1,90 @@
+//! The one table of authorization checks per API key, run before the dispatch table.
+
+use kafka_protocol::messages::{RequestKind, ResponseKind};
+
+use super::{admin_apis, group_apis, topic_apis, txn_apis, Authz};
+use crate::metadata::view::MetadataView;
+
+/// What the pipeline does after a check: merges the refused parts of a request into the
+/// handler's response.
+pub type Post = Box<dyn FnOnce(ResponseKind) -> ResponseKind + Send>;
+
+/// The outcome of the authorization checks of one request.
+pub enum Gate {
+    /// Run the handler on this request (the refused parts taken out), then apply the merge.
+    Pass(RequestKind, Option<Post>),
+    /// Answer with this response; the handler is not run.
+    Refuse(ResponseKind),
+}
+
+/// Apply Kafka's checks for `body` (decoded at `version`). `auto_create` is
+/// `auto.create.topics.enable`. Every API Weir serves has a row; ApiVersions and
+/// DescribeCluster are not checked (as in Kafka).
+pub fn gate(
+    a: &Authz,
+    view: &MetadataView,
+    auto_create: bool,
+    version: i16,
+    body: RequestKind,
+) -> Gate {
+    if !a.enabled() {
+        return Gate::Pass(body, None);
+    }
+    use RequestKind as K;
+    match body {
+        K::Produce(r) => topic_apis::produce(a, view, r),
+        K::Fetch(r) => topic_apis::fetch(a, view, r),
+        K::ListOffsets(r) => topic_apis::list_offsets(a, r),
+        K::Metadata(r) => topic_apis::metadata(a, view, auto_create, r),
+        K::OffsetForLeaderEpoch(r) => topic_apis::offset_for_leader_epoch(a, r),
+        K::DeleteRecords(r) => topic_apis::delete_records(a, r),
+        K::DescribeProducers(r) => topic_apis::describe_producers(a, r),
+        K::CreateTopics(r) => topic_apis::create_topics(a, r),
+        K::DeleteTopics(r) => topic_apis::delete_topics(a, view, r),
+        K::CreatePartitions(r) => topic_apis::create_partitions(a, r),
+        b @ (K::JoinGroup(_) | K::SyncGroup(_) | K::Heartbeat(_) | K::LeaveGroup(_)) => {
+            group_apis::membership(a, b)
+        }
+        K::OffsetCommit(r) => group_apis::offset_commit(a, view, r),
+        K::OffsetFetch(r) => group_apis::offset_fetch(a, view, version, r),
+        K::OffsetDelete(r) => group_apis::offset_delete(a, r),
+        K::ListGroups(r) => group_apis::list_groups(a, r),
+        K::DescribeGroups(r) => group_apis::describe_groups(a, r),
+        K::DeleteGroups(r) => group_apis::delete_groups(a, r),
+        b @ (K::ConsumerGroupDescribe(_) | K::ShareGroupDescribe(_)) => {
+            group_apis::describe_new_groups(a, b)
+        }
+        b @ (K::ConsumerGroupHeartbeat(_) | K::ShareGroupHeartbeat(_)) => {
+            group_apis::heartbeat(a, b)
+        }
+        b @ (K::ShareFetch(_) | K::ShareAcknowledge(_)) => group_apis::share(a, view, b),
+        K::FindCoordinator(r) => txn_apis::find_coordinator(a, version, r),
+        K::InitProducerId(r) => txn_apis::init_producer_id(a, r),
+        K::AddPartitionsToTxn(r) => txn_apis::add_partitions_to_txn(a, version, r),
+        K::AddOffsetsToTxn(r) => txn_apis::add_offsets_to_txn(a, r),
+        K::EndTxn(r) => txn_apis::end_txn(a, r),
+        K::TxnOffsetCommit(r) => txn_apis::txn_offset_commit(a, r),
+        K::WriteTxnMarkers(r) => txn_apis::write_txn_markers(a, r),
+        K::DescribeTransactions(r) => txn_apis::describe_transactions(a, r),
+        K::ListTransactions(r) => txn_apis::list_transactions(a, r),
+        K::DescribeConfigs(r) => admin_apis::describe_configs(a, r),
+        b @ (K::AlterConfigs(_) | K::IncrementalAlterConfigs(_)) => admin_apis::alter_configs(a, b),
+        b @ (K::AlterPartitionReassignments(_)
+        | K::ListPartitionReassignments(_)
+        | K::DescribeLogDirs(_)
+        | K::CreateAcls(_)
+        | K::DescribeAcls(_)
+        | K::DeleteAcls(_)) => admin_apis::cluster_admin(a, b),
+        b @ (K::InitializeShareGroupState(_)
+        | K::ReadShareGroupState(_)
+        | K::WriteShareGroupState(_)
+        | K::DeleteShareGroupState(_)) => admin_apis::share_state(a, b),
+        b @ (K::DescribeShareGroupOffsets(_)
+        | K::AlterShareGroupOffsets(_)
+        | K::DeleteShareGroupOffsets(_)) => admin_apis::share_offsets(a, b),
+        b @ (K::ApiVersions(_) | K::DescribeCluster(_)) => Gate::Pass(b, None),
+        // Anything else is not routed by the dispatch table either (it answers
+        // UNSUPPORTED_VERSION and closes): nothing to authorize.
+        other => Gate::Pass(other, None),
+    }
+}

@@ -1,0 +1,64 @@
+//! Plumbing shared by the per-API checks: the error codes, taking refused items out of a
+//! request, and the macros that build a refusal or a merge into the handler's response.
+
+use kafka_protocol::messages::TopicName;
+use kafka_protocol::protocol::StrBytes;
+use uuid::Uuid;
+
+use crate::metadata::view::MetadataView;
+
+/// TOPIC_AUTHORIZATION_FAILED.
+pub(super) const TOPIC: i16 = 29;
+/// GROUP_AUTHORIZATION_FAILED.
+pub(super) const GROUP: i16 = 30;
+/// CLUSTER_AUTHORIZATION_FAILED.
+pub(super) const CLUSTER: i16 = 31;
+/// TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
+pub(super) const TXN: i16 = 53;
+
+/// Move the items of `v` that `keep` refuses out of it, in order; returns them.
+pub(super) fn split<T>(v: &mut Vec<T>, mut keep: impl FnMut(&T) -> bool) -> Vec<T> {
+    let (kept, refused): (Vec<T>, Vec<T>) = std::mem::take(v).into_iter().partition(|x| keep(x));
+    *v = kept;
+    refused
+}
+
+/// The name of a topic given by name or (when `id` is not nil) by id; None for an unknown id
+/// (left to the handler, which answers UNKNOWN_TOPIC_ID).
+pub(super) fn topic_name(view: &MetadataView, name: &TopicName, id: Uuid) -> Option<String> {
+    if id.is_nil() {
+        Some(name.0.to_string())
+    } else {
+        view.topic_by_id(id).map(|m| m.name)
+    }
+}
+
+/// A topic name for a response.
+pub(super) fn tn(name: &str) -> TopicName {
+    TopicName(StrBytes::from_string(name.to_string()))
+}
+
+/// `Gate::Pass` of the request with a merge of `$r` (the handler's response of kind `$kind`)
+/// by `$body`, or without one when `$none` holds.
+macro_rules! merge {
+    ($kind:ident, |$r:ident| $body:block) => {
+        Some(Box::new(move |resp: ResponseKind| match resp {
+            ResponseKind::$kind(mut $r) => {
+                $body;
+                ResponseKind::$kind($r)
+            }
+            other => other,
+        }) as $crate::authz::Post)
+    };
+}
+
+/// `Gate::Refuse` with a default response of type `$ty` whose top-level error is `$code`.
+macro_rules! refuse_top {
+    ($kind:ident, $ty:ty, $code:expr) => {{
+        let mut r = <$ty>::default();
+        r.error_code = $code;
+        Gate::Refuse(ResponseKind::$kind(r))
+    }};
+}
+
+pub(super) use {merge, refuse_top};

@@ -1,0 +1,134 @@
+//! ACL authorization in the request pipeline (Kafka's `AuthHelper` + the per-API checks of
+//! `KafkaApis`). [`Authz`] answers "may this request's principal do OPERATION on RESOURCE" from
+//! the ACLs of the current metadata image (the decision itself is `weir_meta::authorizer`);
+//! [`gate`] applies the checks Kafka makes for each API before the request reaches its handler:
+//! a request refused as a whole is answered here, and a request refused for some of its
+//! resources (topics, groups, transactional ids) reaches its handler without them and gets
+//! their `*_AUTHORIZATION_FAILED` entries merged into the handler's response.
+//!
+//! With `authorizer.class.name` unset every check passes and no request is touched.
+
+mod admin_apis;
+pub mod gate;
+mod group_apis;
+mod merge;
+mod topic_apis;
+mod txn_apis;
+
+use std::sync::Arc;
+
+use weir_meta::acl::{AclOperation, ResourceType, CLUSTER_NAME};
+use weir_meta::authorizer::{authorize, authorize_any, AuthorizerSettings, Request};
+use weir_meta::image::MetadataImage;
+
+use crate::config::AuthorizerConfig;
+use crate::metadata::view::MetadataView;
+
+pub use gate::{gate, Gate, Post};
+
+/// The authorization of one request: its principal and host, the settings, and the ACLs of the
+/// image current when the request arrived (None when the authorizer is off: everything passes).
+#[derive(Clone)]
+pub struct Authz {
+    settings: AuthorizerSettings,
+    image: Option<Arc<MetadataImage>>,
+    principal: String,
+    host: String,
+}
+
+impl Authz {
+    /// The authorization of requests from `principal` (`User:alice`) at `host` (an IP address)
+    /// under `config`, with the ACLs of `view`'s current image.
+    pub fn new(
+        config: &AuthorizerConfig,
+        view: &MetadataView,
+        principal: String,
+        host: String,
+    ) -> Self {
+        Authz {
+            settings: if config.enabled {
+                config.settings.clone()
+            } else {
+                AuthorizerSettings::default()
+            },
+            image: config.enabled.then(|| view.image()),
+            principal,
+            host,
+        }
+    }
+
+    /// True when the authorizer is on (checks can fail).
+    pub fn enabled(&self) -> bool {
+        self.image.is_some()
+    }
+
+    /// `Type:name` of the requester.
+    pub fn principal(&self) -> &str {
+        &self.principal
+    }
+
+    /// True when the requester may do `op` on the resource `(kind, name)`.
+    pub fn allows(&self, op: AclOperation, kind: ResourceType, name: &str) -> bool {
+        let Some(image) = &self.image else {
+            return true;
+        };
+        let ok = authorize(
+            image.acls.values(),
+            &self.settings,
+            &Request {
+                principal: &self.principal,
+                host: &self.host,
+                operation: op,
+                resource_type: kind,
+                resource_name: name,
+            },
+        );
+        if !ok {
+            tracing::debug!(principal = %self.principal, host = %self.host, %op, %kind, name, "authorization denied");
+        }
+        ok
+    }
+
+    /// True when the requester may do `op` on some resource of type `kind`.
+    pub fn allows_any(&self, op: AclOperation, kind: ResourceType) -> bool {
+        let Some(image) = &self.image else {
+            return true;
+        };
+        authorize_any(
+            image.acls.values(),
+            &self.settings,
+            &self.principal,
+            &self.host,
+            op,
+            kind,
+        )
+    }
+
+    /// `op` on topic `name`.
+    pub fn topic(&self, op: AclOperation, name: &str) -> bool {
+        self.allows(op, ResourceType::Topic, name)
+    }
+
+    /// `op` on group `name`.
+    pub fn group(&self, op: AclOperation, name: &str) -> bool {
+        self.allows(op, ResourceType::Group, name)
+    }
+
+    /// `op` on transactional id `name`.
+    pub fn txn_id(&self, op: AclOperation, name: &str) -> bool {
+        self.allows(op, ResourceType::TransactionalId, name)
+    }
+
+    /// `op` on the cluster.
+    pub fn cluster(&self, op: AclOperation) -> bool {
+        self.allows(op, ResourceType::Cluster, CLUSTER_NAME)
+    }
+
+    /// Creating topic `name`: CREATE on the cluster or on the topic (as Kafka).
+    pub fn create_topic(&self, name: &str) -> bool {
+        self.cluster(AclOperation::Create) || self.topic(AclOperation::Create, name)
+    }
+}
+
+#[cfg(test)]
+mod tests;
