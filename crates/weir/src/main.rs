@@ -45,6 +45,8 @@ enum Command {
     Share(cli::share::ShareArgs),
     /// Transactions: list, describe, find-hanging, abort (like `kafka-transactions.sh`).
     Transactions(cli::transactions::TransactionsArgs),
+    /// ACLs: list, create, delete (like `kafka-acls.sh`; needs an authorizer on the broker).
+    Acls(cli::acls::AclsArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -71,6 +73,7 @@ fn main() -> std::process::ExitCode {
         Command::Groups(args) => cli::groups::run(args),
         Command::Share(args) => cli::share::run(args),
         Command::Transactions(args) => cli::transactions::run(args),
+        Command::Acls(args) => cli::acls::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
