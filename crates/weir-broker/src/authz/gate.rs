@@ -49,10 +49,9 @@ pub fn gate(
         K::OffsetFetch(r) => group_apis::offset_fetch(a, view, version, r),
         K::OffsetDelete(r) => group_apis::offset_delete(a, r),
         K::ListGroups(r) => group_apis::list_groups(a, r),
-        K::DescribeGroups(r) => group_apis::describe_groups(a, r),
         K::DeleteGroups(r) => group_apis::delete_groups(a, r),
-        b @ (K::ConsumerGroupDescribe(_) | K::ShareGroupDescribe(_)) => {
-            group_apis::describe_new_groups(a, b)
+        b @ (K::DescribeGroups(_) | K::ConsumerGroupDescribe(_) | K::ShareGroupDescribe(_)) => {
+            group_apis::describe_groups(a, b)
         }
         b @ (K::ConsumerGroupHeartbeat(_) | K::ShareGroupHeartbeat(_)) => {
             group_apis::heartbeat(a, b)
@@ -82,7 +81,8 @@ pub fn gate(
         b @ (K::DescribeShareGroupOffsets(_)
         | K::AlterShareGroupOffsets(_)
         | K::DeleteShareGroupOffsets(_)) => admin_apis::share_offsets(a, b),
-        b @ (K::ApiVersions(_) | K::DescribeCluster(_)) => Gate::Pass(b, None),
+        K::DescribeCluster(r) => topic_apis::describe_cluster(a, r),
+        b @ K::ApiVersions(_) => Gate::Pass(b, None),
         // Anything else is not routed by the dispatch table either (it answers
         // UNSUPPORTED_VERSION and closes): nothing to authorize.
         other => Gate::Pass(other, None),

@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 
 use kafka_protocol::messages::*;
-use weir_meta::acl::AclOperation as Op;
+use weir_meta::acl::{AclOperation as Op, ResourceType};
 
 use super::merge::{merge, refuse_top, split, topic_name, GROUP, TOPIC};
 use super::{Authz, Gate};
@@ -99,12 +99,12 @@ pub(super) fn offset_fetch(
         if !a.group(Op::Describe, r.group_id.0.as_str()) {
             return refuse_top!(OffsetFetch, OffsetFetchResponse, GROUP);
         }
-        let denied: HashSet<String> = match r.topics.as_mut() {
+        let denied: Vec<(String, Vec<i32>)> = match r.topics.as_mut() {
             Some(ts) => split(ts, |t| a.topic(Op::Describe, t.name.0.as_str()))
                 .into_iter()
-                .map(|t| t.name.0.to_string())
+                .map(|t| (t.name.0.to_string(), t.partition_indexes))
                 .collect(),
-            None => HashSet::new(),
+            None => Vec::new(),
         };
         let all = r.topics.is_none();
         return Gate::Pass(
@@ -113,14 +113,21 @@ pub(super) fn offset_fetch(
                 if all {
                     resp.topics.retain(|t| visible.contains(t.name.0.as_str()));
                 }
-                for n in denied {
+                for (n, parts) in denied {
                     let mut t = offset_fetch_response::OffsetFetchResponseTopic::default();
                     t.name = super::merge::tn(&n);
-                    let mut p = offset_fetch_response::OffsetFetchResponsePartition::default();
-                    p.error_code = TOPIC;
-                    p.committed_offset = -1;
-                    p.committed_leader_epoch = -1;
-                    t.partitions.push(p);
+                    t.partitions = parts
+                        .into_iter()
+                        .map(|i| {
+                            let mut p =
+                                offset_fetch_response::OffsetFetchResponsePartition::default();
+                            p.partition_index = i;
+                            p.error_code = TOPIC;
+                            p.committed_offset = -1;
+                            p.committed_leader_epoch = -1;
+                            p
+                        })
+                        .collect();
                     resp.topics.push(t);
                 }
             }),
@@ -258,29 +265,6 @@ pub(super) fn list_groups(a: &Authz, r: ListGroupsRequest) -> Gate {
     )
 }
 
-/// DescribeGroups: DESCRIBE per group.
-pub(super) fn describe_groups(a: &Authz, mut r: DescribeGroupsRequest) -> Gate {
-    let denied = by_group(a, Op::Describe, r.groups.iter().map(|g| g.0.as_str()));
-    if denied.is_empty() {
-        return Gate::Pass(RequestKind::DescribeGroups(r), None);
-    }
-    r.groups.retain(|g| !denied.contains(g.0.as_str()));
-    let errors: Vec<describe_groups_response::DescribedGroup> = denied
-        .into_iter()
-        .map(|g| {
-            let mut e = describe_groups_response::DescribedGroup::default();
-            e.group_id = GroupId(kafka_protocol::protocol::StrBytes::from_string(g));
-            e.error_code = GROUP;
-            e.authorized_operations = i32::MIN;
-            e
-        })
-        .collect();
-    Gate::Pass(
-        RequestKind::DescribeGroups(r),
-        merge!(DescribeGroups, |resp| { resp.groups.extend(errors) }),
-    )
-}
-
 /// DeleteGroups: DELETE per group.
 pub(super) fn delete_groups(a: &Authz, mut r: DeleteGroupsRequest) -> Gate {
     let denied = by_group(a, Op::Delete, r.groups_names.iter().map(|g| g.0.as_str()));
@@ -303,45 +287,59 @@ pub(super) fn delete_groups(a: &Authz, mut r: DeleteGroupsRequest) -> Gate {
     )
 }
 
-/// ConsumerGroupDescribe / ShareGroupDescribe: DESCRIBE per group.
-pub(super) fn describe_new_groups(a: &Authz, body: RequestKind) -> Gate {
+/// A group description API: groups without DESCRIBE are GROUP_AUTHORIZATION_FAILED; the
+/// others' authorized operations, when asked for, are the requester's.
+macro_rules! describe_gate {
+    ($a:expr, $r:expr, $kind:ident, $ids:ident, $module:ident) => {{
+        let mut r = $r;
+        let denied = by_group($a, Op::Describe, r.$ids.iter().map(|g| g.0.as_str()));
+        r.$ids.retain(|g| !denied.contains(g.0.as_str()));
+        let errors: Vec<$module::DescribedGroup> = denied
+            .into_iter()
+            .map(|g| {
+                let mut e = $module::DescribedGroup::default();
+                e.group_id = GroupId(kafka_protocol::protocol::StrBytes::from_string(g));
+                e.error_code = GROUP;
+                e.authorized_operations = i32::MIN;
+                e
+            })
+            .collect();
+        let ops = r.include_authorized_operations.then(|| $a.clone());
+        Gate::Pass(
+            RequestKind::$kind(r),
+            merge!($kind, |resp| {
+                if let Some(a) = &ops {
+                    for g in resp.groups.iter_mut().filter(|g| g.error_code == 0) {
+                        g.authorized_operations =
+                            a.authorized_operations(ResourceType::Group, g.group_id.0.as_str());
+                    }
+                }
+                resp.groups.extend(errors)
+            }),
+        )
+    }};
+}
+
+/// DescribeGroups, ConsumerGroupDescribe, ShareGroupDescribe: DESCRIBE per group.
+pub(super) fn describe_groups(a: &Authz, body: RequestKind) -> Gate {
     match body {
-        RequestKind::ConsumerGroupDescribe(mut r) => {
-            let denied = by_group(a, Op::Describe, r.group_ids.iter().map(|g| g.0.as_str()));
-            r.group_ids.retain(|g| !denied.contains(g.0.as_str()));
-            let errors: Vec<consumer_group_describe_response::DescribedGroup> = denied
-                .into_iter()
-                .map(|g| {
-                    let mut e = consumer_group_describe_response::DescribedGroup::default();
-                    e.group_id = GroupId(kafka_protocol::protocol::StrBytes::from_string(g));
-                    e.error_code = GROUP;
-                    e.authorized_operations = i32::MIN;
-                    e
-                })
-                .collect();
-            Gate::Pass(
-                RequestKind::ConsumerGroupDescribe(r),
-                merge!(ConsumerGroupDescribe, |resp| { resp.groups.extend(errors) }),
-            )
+        RequestKind::DescribeGroups(r) => {
+            describe_gate!(a, r, DescribeGroups, groups, describe_groups_response)
         }
-        RequestKind::ShareGroupDescribe(mut r) => {
-            let denied = by_group(a, Op::Describe, r.group_ids.iter().map(|g| g.0.as_str()));
-            r.group_ids.retain(|g| !denied.contains(g.0.as_str()));
-            let errors: Vec<share_group_describe_response::DescribedGroup> = denied
-                .into_iter()
-                .map(|g| {
-                    let mut e = share_group_describe_response::DescribedGroup::default();
-                    e.group_id = GroupId(kafka_protocol::protocol::StrBytes::from_string(g));
-                    e.error_code = GROUP;
-                    e.authorized_operations = i32::MIN;
-                    e
-                })
-                .collect();
-            Gate::Pass(
-                RequestKind::ShareGroupDescribe(r),
-                merge!(ShareGroupDescribe, |resp| { resp.groups.extend(errors) }),
-            )
-        }
+        RequestKind::ConsumerGroupDescribe(r) => describe_gate!(
+            a,
+            r,
+            ConsumerGroupDescribe,
+            group_ids,
+            consumer_group_describe_response
+        ),
+        RequestKind::ShareGroupDescribe(r) => describe_gate!(
+            a,
+            r,
+            ShareGroupDescribe,
+            group_ids,
+            share_group_describe_response
+        ),
         other => Gate::Pass(other, None),
     }
 }

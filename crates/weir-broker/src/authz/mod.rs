@@ -124,6 +124,46 @@ impl Authz {
         self.allows(op, ResourceType::Cluster, CLUSTER_NAME)
     }
 
+    /// Kafka's authorized-operations bit field of a resource (bit `1 << code` per operation of
+    /// the resource type the requester may do), as Metadata, DescribeCluster and the group
+    /// descriptions report when asked.
+    pub fn authorized_operations(&self, kind: ResourceType, name: &str) -> i32 {
+        use AclOperation as O;
+        let ops: &[AclOperation] = match kind {
+            ResourceType::Topic => &[
+                O::Read,
+                O::Write,
+                O::Create,
+                O::Delete,
+                O::Alter,
+                O::Describe,
+                O::DescribeConfigs,
+                O::AlterConfigs,
+            ],
+            ResourceType::Group => &[
+                O::Read,
+                O::Describe,
+                O::Delete,
+                O::DescribeConfigs,
+                O::AlterConfigs,
+            ],
+            ResourceType::Cluster => &[
+                O::Create,
+                O::ClusterAction,
+                O::DescribeConfigs,
+                O::AlterConfigs,
+                O::IdempotentWrite,
+                O::Alter,
+                O::Describe,
+            ],
+            ResourceType::TransactionalId => &[O::Describe, O::Write],
+            _ => &[],
+        };
+        ops.iter()
+            .filter(|op| self.allows(**op, kind, name))
+            .fold(0, |bits, op| bits | (1 << op.code()))
+    }
+
     /// Creating topic `name`: CREATE on the cluster or on the topic (as Kafka).
     pub fn create_topic(&self, name: &str) -> bool {
         self.cluster(AclOperation::Create) || self.topic(AclOperation::Create, name)

@@ -454,3 +454,141 @@ fn acl_apis_need_alter_or_describe_on_the_cluster() {
     };
     assert_eq!(resp.error_code, 31);
 }
+
+#[test]
+fn authorized_operations_are_the_requesters() {
+    let (v, cfg) = (view(), config(true));
+    let alice = as_user(&cfg, &v, "User:alice");
+    let bit = |op: Op| 1 << op.code();
+    assert_eq!(
+        alice.authorized_operations(R::Topic, "p-1"),
+        bit(Op::Write) | bit(Op::Describe)
+    );
+    assert_eq!(
+        alice.authorized_operations(R::Topic, "p-secret"),
+        bit(Op::Describe)
+    );
+    assert_eq!(alice.authorized_operations(R::Cluster, CLUSTER_NAME), 0);
+    let mut dc = DescribeClusterRequest::default();
+    dc.include_cluster_authorized_operations = true;
+    let ops = as_user(&cfg, &v, "User:ops");
+    let (_, post) = passed(gate(&ops, &v, true, 1, RequestKind::DescribeCluster(dc)));
+    let ResponseKind::DescribeCluster(resp) = post.unwrap()(ResponseKind::DescribeCluster(
+        DescribeClusterResponse::default(),
+    )) else {
+        panic!()
+    };
+    assert_eq!(
+        resp.cluster_authorized_operations,
+        bit(Op::Alter) | bit(Op::Describe)
+    );
+    let mut dg = DescribeGroupsRequest::default();
+    dg.include_authorized_operations = true;
+    dg.groups = vec![
+        GroupId(StrBytes::from_static_str("g")),
+        GroupId(StrBytes::from_static_str("h")),
+    ];
+    let (body, post) = passed(gate(&alice, &v, true, 5, RequestKind::DescribeGroups(dg)));
+    assert!(matches!(body, RequestKind::DescribeGroups(r) if r.groups.len() == 1));
+    let mut handled = DescribeGroupsResponse::default();
+    let mut g = describe_groups_response::DescribedGroup::default();
+    g.group_id = GroupId(StrBytes::from_static_str("g"));
+    handled.groups.push(g);
+    let ResponseKind::DescribeGroups(resp) = post.unwrap()(ResponseKind::DescribeGroups(handled))
+    else {
+        panic!()
+    };
+    let got: Vec<(&str, i16, i32)> = resp
+        .groups
+        .iter()
+        .map(|g| (g.group_id.0.as_str(), g.error_code, g.authorized_operations))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("g", 0, bit(Op::Read) | bit(Op::Describe)),
+            ("h", 30, i32::MIN)
+        ]
+    );
+}
+
+#[test]
+fn offsets_configs_and_listings() {
+    let (v, cfg) = (view(), config(true));
+    let alice = as_user(&cfg, &v, "User:alice");
+    // OffsetCommit to a group without READ: every partition GROUP_AUTHORIZATION_FAILED.
+    let mut oc = OffsetCommitRequest::default();
+    oc.group_id = GroupId(StrBytes::from_static_str("h"));
+    let mut t = offset_commit_request::OffsetCommitRequestTopic::default();
+    t.name = TopicName(StrBytes::from_static_str("q-1"));
+    t.partitions
+        .push(offset_commit_request::OffsetCommitRequestPartition::default());
+    oc.topics.push(t);
+    let ResponseKind::OffsetCommit(resp) = refused(gate(
+        &alice,
+        &v,
+        true,
+        9,
+        RequestKind::OffsetCommit(oc.clone()),
+    )) else {
+        panic!()
+    };
+    assert_eq!(resp.topics[0].partitions[0].error_code, 30);
+    // ...with READ on the group: READ on the topic decides (q-1 yes, p-1 no).
+    oc.group_id = GroupId(StrBytes::from_static_str("g"));
+    let mut t = offset_commit_request::OffsetCommitRequestTopic::default();
+    t.name = TopicName(StrBytes::from_static_str("p-1"));
+    t.partitions
+        .push(offset_commit_request::OffsetCommitRequestPartition::default());
+    oc.topics.push(t);
+    let (body, post) = passed(gate(&alice, &v, true, 9, RequestKind::OffsetCommit(oc)));
+    assert!(matches!(body, RequestKind::OffsetCommit(r) if r.topics.len() == 1));
+    let ResponseKind::OffsetCommit(resp) =
+        post.unwrap()(ResponseKind::OffsetCommit(OffsetCommitResponse::default()))
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (
+            resp.topics[0].name.0.as_str(),
+            resp.topics[0].partitions[0].error_code
+        ),
+        ("p-1", 29)
+    );
+    // DescribeConfigs: a topic needs DESCRIBE_CONFIGS on it, a broker on the cluster.
+    let mut dc = DescribeConfigsRequest::default();
+    for (kind, name) in [(2i8, "q-1"), (4, "1")] {
+        let mut res = describe_configs_request::DescribeConfigsResource::default();
+        res.resource_type = kind;
+        res.resource_name = StrBytes::from_static_str(name);
+        dc.resources.push(res);
+    }
+    let (body, post) = passed(gate(&alice, &v, true, 4, RequestKind::DescribeConfigs(dc)));
+    assert!(matches!(body, RequestKind::DescribeConfigs(r) if r.resources.is_empty()));
+    let ResponseKind::DescribeConfigs(resp) = post.unwrap()(ResponseKind::DescribeConfigs(
+        DescribeConfigsResponse::default(),
+    )) else {
+        panic!()
+    };
+    let codes: Vec<i16> = resp.results.iter().map(|r| r.error_code).collect();
+    assert_eq!(codes, vec![29, 31]);
+    // ListGroups shows the groups with DESCRIBE only.
+    let (_, post) = passed(gate(
+        &alice,
+        &v,
+        true,
+        5,
+        RequestKind::ListGroups(ListGroupsRequest::default()),
+    ));
+    let mut all = ListGroupsResponse::default();
+    for g in ["g", "h"] {
+        let mut l = list_groups_response::ListedGroup::default();
+        l.group_id = GroupId(StrBytes::from_static_str(g));
+        all.groups.push(l);
+    }
+    let ResponseKind::ListGroups(resp) = post.unwrap()(ResponseKind::ListGroups(all)) else {
+        panic!()
+    };
+    assert_eq!(resp.groups.len(), 1);
+    assert_eq!(resp.groups[0].group_id.0.as_str(), "g");
+}

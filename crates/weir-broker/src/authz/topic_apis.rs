@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
-use weir_meta::acl::AclOperation as Op;
+use weir_meta::acl::{AclOperation as Op, ResourceType, CLUSTER_NAME};
 
 use super::merge::{merge, refuse_top, split, topic_name, CLUSTER, TOPIC, TXN};
 use super::{Authz, Gate};
@@ -142,65 +142,104 @@ pub(super) fn list_offsets(a: &Authz, mut r: ListOffsetsRequest) -> Gate {
 
 /// Metadata: all topics → only those the principal may DESCRIBE; named topics it may not
 /// DESCRIBE, or that do not exist and would be auto-created without CREATE, are
-/// TOPIC_AUTHORIZATION_FAILED (a topic asked for by id answers without its name).
+/// TOPIC_AUTHORIZATION_FAILED (a topic asked for by id answers without its name). Authorized
+/// operations, when asked for, are the requester's.
 pub(super) fn metadata(
     a: &Authz,
     view: &MetadataView,
     auto_create: bool,
     mut r: MetadataRequest,
 ) -> Gate {
-    let Some(topics) = r.topics.as_mut() else {
-        let visible: HashSet<String> = view
-            .topics()
-            .into_iter()
-            .map(|m| m.name)
-            .filter(|n| a.topic(Op::Describe, n))
-            .collect();
-        return Gate::Pass(
-            RequestKind::Metadata(r),
-            merge!(Metadata, |resp| {
+    let creating = auto_create && r.allow_auto_topic_creation;
+    let (topic_ops, cluster_ops) = (
+        r.include_topic_authorized_operations,
+        r.include_cluster_authorized_operations,
+    );
+    let mut visible: Option<HashSet<String>> = None;
+    let mut errors: Vec<metadata_response::MetadataResponseTopic> = Vec::new();
+    match r.topics.as_mut() {
+        None => {
+            visible = Some(
+                view.topics()
+                    .into_iter()
+                    .map(|m| m.name)
+                    .filter(|n| a.topic(Op::Describe, n))
+                    .collect(),
+            );
+        }
+        Some(topics) => {
+            let denied = split(topics, |t| {
+                let name = match (&t.name, t.topic_id.is_nil()) {
+                    (_, false) => match view.topic_by_id(t.topic_id) {
+                        Some(m) => m.name,
+                        None => return true,
+                    },
+                    (Some(n), true) => n.0.to_string(),
+                    (None, true) => return true,
+                };
+                a.topic(Op::Describe, &name)
+                    && (!creating || view.topic(&name).is_some() || a.create_topic(&name))
+            });
+            errors = denied
+                .iter()
+                .map(|t| {
+                    let mut out = metadata_response::MetadataResponseTopic::default();
+                    out.error_code = TOPIC;
+                    out.name = if t.topic_id.is_nil() {
+                        t.name.clone()
+                    } else {
+                        None
+                    };
+                    out.topic_id = t.topic_id;
+                    out.topic_authorized_operations = i32::MIN;
+                    out
+                })
+                .collect();
+        }
+    }
+    if visible.is_none() && errors.is_empty() && !topic_ops && !cluster_ops {
+        return Gate::Pass(RequestKind::Metadata(r), None);
+    }
+    let a = a.clone();
+    Gate::Pass(
+        RequestKind::Metadata(r),
+        merge!(Metadata, |resp| {
+            if let Some(visible) = &visible {
                 resp.topics.retain(|t| {
                     t.name
                         .as_ref()
                         .is_some_and(|n| visible.contains(n.0.as_str()))
-                })
-            }),
-        );
-    };
-    let creating = auto_create && r.allow_auto_topic_creation;
-    let denied = split(topics, |t| {
-        let name = match (&t.name, t.topic_id.is_nil()) {
-            (_, false) => match view.topic_by_id(t.topic_id) {
-                Some(m) => m.name,
-                None => return true,
-            },
-            (Some(n), true) => n.0.to_string(),
-            (None, true) => return true,
-        };
-        a.topic(Op::Describe, &name)
-            && (!creating || view.topic(&name).is_some() || a.create_topic(&name))
-    });
-    if denied.is_empty() {
-        return Gate::Pass(RequestKind::Metadata(r), None);
+                });
+            }
+            if topic_ops {
+                for t in resp.topics.iter_mut().filter(|t| t.error_code == 0) {
+                    if let Some(n) = &t.name {
+                        t.topic_authorized_operations =
+                            a.authorized_operations(ResourceType::Topic, n.0.as_str());
+                    }
+                }
+            }
+            if cluster_ops {
+                resp.cluster_authorized_operations =
+                    a.authorized_operations(ResourceType::Cluster, CLUSTER_NAME);
+            }
+            resp.topics.extend(errors)
+        }),
+    )
+}
+
+/// DescribeCluster is not checked (as in Kafka); its authorized operations, when asked for,
+/// are the requester's.
+pub(super) fn describe_cluster(a: &Authz, r: DescribeClusterRequest) -> Gate {
+    if !r.include_cluster_authorized_operations {
+        return Gate::Pass(RequestKind::DescribeCluster(r), None);
     }
-    let errors: Vec<metadata_response::MetadataResponseTopic> = denied
-        .iter()
-        .map(|t| {
-            let mut out = metadata_response::MetadataResponseTopic::default();
-            out.error_code = TOPIC;
-            out.name = if t.topic_id.is_nil() {
-                t.name.clone()
-            } else {
-                None
-            };
-            out.topic_id = t.topic_id;
-            out.topic_authorized_operations = i32::MIN;
-            out
-        })
-        .collect();
+    let ops = a.authorized_operations(ResourceType::Cluster, CLUSTER_NAME);
     Gate::Pass(
-        RequestKind::Metadata(r),
-        merge!(Metadata, |resp| { resp.topics.extend(errors) }),
+        RequestKind::DescribeCluster(r),
+        merge!(DescribeCluster, |resp| {
+            resp.cluster_authorized_operations = ops
+        }),
     )
 }
 
@@ -307,10 +346,17 @@ pub(super) fn describe_producers(a: &Authz, mut r: DescribeProducersRequest) -> 
     )
 }
 
-/// CreateTopics.
+/// CreateTopics: CREATE on the cluster or the topic.
 pub(super) fn create_topics(a: &Authz, mut r: CreateTopicsRequest) -> Gate {
     let denied = split(&mut r.topics, |t| a.create_topic(t.name.0.as_str()));
-    if denied.is_empty() {
+    // The configs of a created topic are returned only with DESCRIBE_CONFIGS on it.
+    let hide_configs: HashSet<String> = r
+        .topics
+        .iter()
+        .map(|t| t.name.0.to_string())
+        .filter(|n| !a.topic(Op::DescribeConfigs, n))
+        .collect();
+    if denied.is_empty() && hide_configs.is_empty() {
         return Gate::Pass(RequestKind::CreateTopics(r), None);
     }
     let errors: Vec<create_topics_response::CreatableTopicResult> = denied
@@ -327,7 +373,15 @@ pub(super) fn create_topics(a: &Authz, mut r: CreateTopicsRequest) -> Gate {
         .collect();
     Gate::Pass(
         RequestKind::CreateTopics(r),
-        merge!(CreateTopics, |resp| { resp.topics.extend(errors) }),
+        merge!(CreateTopics, |resp| {
+            for t in resp.topics.iter_mut() {
+                if t.error_code == 0 && hide_configs.contains(t.name.0.as_str()) {
+                    t.configs = None;
+                    t.topic_config_error_code = TOPIC;
+                }
+            }
+            resp.topics.extend(errors)
+        }),
     )
 }
 
