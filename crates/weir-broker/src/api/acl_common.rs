@@ -6,6 +6,9 @@ use weir_meta::acl::{
     AclBinding, AclFilter, AclOperation, AclPermission, PatternType, ResourceType,
 };
 
+/// The message of SECURITY_DISABLED (Kafka's words).
+pub const NO_AUTHORIZER: &str = "No Authorizer is configured.";
+
 /// The value of a wire code, or why it is not valid.
 fn code<T>(value: i8, what: &str, parse: fn(i8) -> Option<T>) -> Result<T, String> {
     parse(value).ok_or_else(|| format!("unknown {what} code {value}"))

@@ -8,13 +8,15 @@ use kafka_protocol::messages::create_acls_response::AclCreationResult;
 use kafka_protocol::messages::{CreateAclsRequest, CreateAclsResponse};
 use kafka_protocol::protocol::StrBytes;
 
-use super::acl_common::binding;
+use super::acl_common::{binding, NO_AUTHORIZER};
 use crate::admin::proposal::deadline_of;
 use crate::admin::TopicAdmin;
 
-/// One result per creation, in request order.
+/// One result per creation, in request order; every one SECURITY_DISABLED when no authorizer
+/// is configured (`enabled` false), as in Kafka.
 pub async fn handle(
     admin: &TopicAdmin,
+    enabled: bool,
     _version: i16,
     req: CreateAclsRequest,
 ) -> CreateAclsResponse {
@@ -22,6 +24,12 @@ pub async fn handle(
     let mut resp = CreateAclsResponse::default();
     for c in req.creations {
         let mut r = AclCreationResult::default();
+        if !enabled {
+            r.error_code = ResponseError::SecurityDisabled.code();
+            r.error_message = Some(StrBytes::from_static_str(NO_AUTHORIZER));
+            resp.results.push(r);
+            continue;
+        }
         let parsed = binding(
             c.resource_type,
             &c.resource_name,

@@ -9,13 +9,15 @@ use kafka_protocol::messages::delete_acls_response::{
 use kafka_protocol::messages::{DeleteAclsRequest, DeleteAclsResponse};
 use kafka_protocol::protocol::StrBytes;
 
-use super::acl_common::{filter, sb};
+use super::acl_common::{filter, sb, NO_AUTHORIZER};
 use crate::admin::proposal::deadline_of;
 use crate::admin::TopicAdmin;
 
-/// One result per filter, in request order.
+/// One result per filter, in request order; every one SECURITY_DISABLED when no authorizer is
+/// configured (`enabled` false), as in Kafka.
 pub async fn handle(
     admin: &TopicAdmin,
+    enabled: bool,
     _version: i16,
     req: DeleteAclsRequest,
 ) -> DeleteAclsResponse {
@@ -23,6 +25,12 @@ pub async fn handle(
     let mut resp = DeleteAclsResponse::default();
     for f in req.filters {
         let mut r = DeleteAclsFilterResult::default();
+        if !enabled {
+            r.error_code = ResponseError::SecurityDisabled.code();
+            r.error_message = Some(StrBytes::from_static_str(NO_AUTHORIZER));
+            resp.filter_results.push(r);
+            continue;
+        }
         let parsed = filter(
             f.resource_type_filter,
             f.resource_name_filter.as_ref(),

@@ -9,16 +9,23 @@ use kafka_protocol::messages::describe_acls_response::{AclDescription, DescribeA
 use kafka_protocol::messages::{DescribeAclsRequest, DescribeAclsResponse};
 use kafka_protocol::protocol::StrBytes;
 
-use super::acl_common::{filter, sb};
+use super::acl_common::{filter, sb, NO_AUTHORIZER};
 use crate::metadata::view::MetadataView;
 
-/// The matching ACLs, one resource entry per (type, name, pattern type).
+/// The matching ACLs, one resource entry per (type, name, pattern type); SECURITY_DISABLED
+/// when no authorizer is configured (`enabled` false), as in Kafka.
 pub async fn handle(
     view: &MetadataView,
+    enabled: bool,
     _version: i16,
     req: DescribeAclsRequest,
 ) -> DescribeAclsResponse {
     let mut resp = DescribeAclsResponse::default();
+    if !enabled {
+        resp.error_code = ResponseError::SecurityDisabled.code();
+        resp.error_message = Some(StrBytes::from_static_str(NO_AUTHORIZER));
+        return resp;
+    }
     let f = match filter(
         req.resource_type_filter,
         req.resource_name_filter.as_ref(),

@@ -222,15 +222,15 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
         RequestKind::DeleteShareGroupOffsets(r) => ResponseKind::DeleteShareGroupOffsets(
             delete_share_group_offsets::handle(&b.share_groups, &b.share, view, v, r).await,
         ),
-        RequestKind::CreateAcls(r) => {
-            ResponseKind::CreateAcls(create_acls::handle(admin, v, r).await)
-        }
-        RequestKind::DescribeAcls(r) => {
-            ResponseKind::DescribeAcls(describe_acls::handle(view, v, r).await)
-        }
-        RequestKind::DeleteAcls(r) => {
-            ResponseKind::DeleteAcls(delete_acls::handle(admin, v, r).await)
-        }
+        RequestKind::CreateAcls(r) => ResponseKind::CreateAcls(
+            create_acls::handle(admin, config.authorizer.enabled, v, r).await,
+        ),
+        RequestKind::DescribeAcls(r) => ResponseKind::DescribeAcls(
+            describe_acls::handle(view, config.authorizer.enabled, v, r).await,
+        ),
+        RequestKind::DeleteAcls(r) => ResponseKind::DeleteAcls(
+            delete_acls::handle(admin, config.authorizer.enabled, v, r).await,
+        ),
         _ => {
             let key = ctx.header.request_api_key;
             return Box::pin(async move {

@@ -421,12 +421,12 @@ fn print_acls(acls: &[AclBinding], json: bool) {
         return;
     }
     println!(
-        "{:<16}  {:<24}  {:<9}  {:<20}  {:<15}  {:<16}  {:<10}",
+        "{:<16}  {:<24}  {:<9}  {:<20}  {:<15}  {:<16}  {}",
         "ResourceType", "ResourceName", "Pattern", "Principal", "Host", "Operation", "Permission"
     );
     for a in acls {
         println!(
-            "{:<16}  {:<24}  {:<9}  {:<20}  {:<15}  {:<16}  {:<10}",
+            "{:<16}  {:<24}  {:<9}  {:<20}  {:<15}  {:<16}  {}",
             a.resource_type.name(),
             a.resource_name,
             a.pattern_type.name(),
