@@ -75,6 +75,9 @@ pub(super) fn offset_commit(a: &Authz, view: &MetadataView, mut r: OffsetCommitR
     )
 }
 
+/// A topic taken out of an OffsetFetch group: name, id, partitions.
+type RefusedTopic = (String, uuid::Uuid, Vec<i32>);
+
 /// OffsetFetch (as Kafka's `handleOffsetFetchRequest`): a group without DESCRIBE is
 /// GROUP_AUTHORIZATION_FAILED; the offsets of topics without DESCRIBE are
 /// TOPIC_AUTHORIZATION_FAILED (topics named) or left out (all topics asked for).
@@ -139,7 +142,7 @@ pub(super) fn offset_fetch(
     .into_iter()
     .map(|g| g.group_id.0.to_string())
     .collect();
-    let mut denied_topics: Vec<(String, Vec<(String, uuid::Uuid, Vec<i32>)>)> = Vec::new();
+    let mut denied_topics: Vec<(String, Vec<RefusedTopic>)> = Vec::new();
     let mut all_topics: HashSet<String> = HashSet::new();
     for g in &mut r.groups {
         match g.topics.as_mut() {

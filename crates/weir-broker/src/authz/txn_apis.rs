@@ -13,10 +13,15 @@ use super::{Authz, Gate};
 /// FindCoordinator: GROUP keys need DESCRIBE on the group, TRANSACTION keys on the transactional
 /// id; SHARE keys (share-group state, asked for by brokers) CLUSTER_ACTION.
 pub(super) fn find_coordinator(a: &Authz, version: i16, mut r: FindCoordinatorRequest) -> Gate {
-    let (op_ok, code): (Box<dyn Fn(&str) -> bool + '_>, i16) = match r.key_type {
-        0 => (Box::new(|k| a.group(Op::Describe, k)), GROUP),
-        1 => (Box::new(|k| a.txn_id(Op::Describe, k)), TXN),
-        _ => (Box::new(|_| a.cluster(Op::ClusterAction)), CLUSTER),
+    let code = match r.key_type {
+        0 => GROUP,
+        1 => TXN,
+        _ => CLUSTER,
+    };
+    let op_ok = |key: &str| match r.key_type {
+        0 => a.group(Op::Describe, key),
+        1 => a.txn_id(Op::Describe, key),
+        _ => a.cluster(Op::ClusterAction),
     };
     if version < 4 {
         if op_ok(r.key.as_str()) {

@@ -421,8 +421,8 @@ fn print_acls(acls: &[AclBinding], json: bool) {
         return;
     }
     println!(
-        "{:<16}  {:<24}  {:<9}  {:<20}  {:<15}  {:<16}  {}",
-        "ResourceType", "ResourceName", "Pattern", "Principal", "Host", "Operation", "Permission"
+        "{:<16}  {:<24}  {:<9}  {:<20}  {:<15}  {:<16}  Permission",
+        "ResourceType", "ResourceName", "Pattern", "Principal", "Host", "Operation"
     );
     for a in acls {
         println!(
