@@ -8,13 +8,18 @@ metadata and survive) with `super.users=User:ANONYMOUS` for the admin phases and
 the "ordinary user" phases. Once SASL exists, `as_user` returns that user's SASL settings, the
 admin is a separate super user, and the restarts go (see `Phase`)."""
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from conftest import Broker
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+import kafka_peer  # noqa: E402
 
 USER = "User:ANONYMOUS"  # the only principal a PLAINTEXT client can have today
 
@@ -149,5 +154,55 @@ def test_deny_by_default_prefix_grant_deny_wins_and_super_user(tmp_path):
                         "--topic", "p-b")
         assert out.returncode == 0 and "deleted 1 ACL(s)" in out.stdout, out
         assert produce_one(b, "p-b") is None
+    finally:
+        phase.broker.stop()
+
+
+@pytest.fixture(scope="module")
+def libs():
+    try:
+        return kafka_peer.kafka_libs()
+    except (RuntimeError, subprocess.TimeoutExpired, FileNotFoundError) as e:
+        pytest.skip(f"Kafka {kafka_peer.KAFKA_VERSION} jars unavailable: {e}")
+
+
+def test_kafka_acls_tool(tmp_path, libs):
+    """Kafka 4.4's own kafka-acls (AclCommand, AdminClient createAcls / describeAcls /
+    deleteAcls) against Weir, as a super user; then, without super.users, refused."""
+    phase = Phase(tmp_path)
+
+    def acls(*args, ok=True):
+        r = kafka_peer.run_tool("org.apache.kafka.tools.AclCommand", "--bootstrap-server",
+                                phase.broker.bootstrap, *args, libs=libs, timeout=120)
+        if ok:
+            assert r.returncode == 0, r.stdout + r.stderr[-3000:]
+        return r
+
+    try:
+        phase.start(anonymous_is_super_user=True)
+        acls("--add", "--allow-principal", "User:alice", "--operation", "Read",
+             "--topic", "orders", "--group", "app")
+        acls("--add", "--allow-principal", "User:bob", "--producer", "--topic", "p-",
+             "--resource-pattern-type", "prefixed")
+        listed = acls("--list").stdout
+        assert "name=orders, patternType=LITERAL" in listed, listed
+        assert "name=app, patternType=LITERAL" in listed, listed
+        # --producer is WRITE, DESCRIBE and CREATE on the prefix.
+        for op in ("WRITE", "DESCRIBE", "CREATE"):
+            assert f"principal=User:bob, host=*, operation={op}, permissionType=ALLOW" in listed
+        # MATCH: what applies to topic p-1 is the prefix.
+        match = acls("--list", "--topic", "p-1", "--resource-pattern-type", "match").stdout
+        assert "name=p-, patternType=PREFIXED" in match and "orders" not in match, match
+        acls("--remove", "--force", "--allow-principal", "User:bob", "--producer", "--topic", "p-",
+             "--resource-pattern-type", "prefixed")
+        listed = acls("--list").stdout
+        assert "User:bob" not in listed and "User:alice" in listed, listed
+        # The same in `weir acls`.
+        out = weir_acls(phase.broker, "list", "--json")
+        assert out.returncode == 0 and '"principal":"User:alice"' in out.stdout, out
+
+        phase.start(anonymous_is_super_user=False)
+        r = acls("--list", ok=False)
+        assert "ClusterAuthorizationException" in r.stdout + r.stderr, r.stdout + r.stderr[-3000:]
     finally:
         phase.broker.stop()
