@@ -112,12 +112,13 @@ fn view() -> MetadataView {
 fn config(on: bool) -> AuthorizerConfig {
     AuthorizerConfig {
         enabled: on,
-        settings: AuthorizerSettings::new("User:admin", false),
+        settings: Arc::new(AuthorizerSettings::new("User:admin", false)),
     }
 }
 
 fn as_user(cfg: &AuthorizerConfig, v: &MetadataView, who: &str) -> Authz {
-    Authz::new(cfg, v, who.to_string(), "127.0.0.1".to_string())
+    let (kind, name) = who.split_once(':').unwrap();
+    Authz::new(cfg, v, (kind, name), std::net::Ipv4Addr::LOCALHOST.into())
 }
 
 fn produce(topics: &[&str]) -> ProduceRequest {

@@ -2,6 +2,8 @@
 //! authorization on; Weir has one built-in authorizer, Kafka's `StandardAuthorizer` semantics),
 //! `super.users` and `allow.everyone.if.no.acl.found`.
 
+use std::sync::Arc;
+
 use weir_meta::authorizer::AuthorizerSettings;
 
 use super::parse::parse_bool;
@@ -21,7 +23,7 @@ pub struct AuthorizerConfig {
     /// ACLs of the metadata image. False: everything is allowed (Kafka without an authorizer).
     pub enabled: bool,
     /// `super.users` and `allow.everyone.if.no.acl.found`.
-    pub settings: AuthorizerSettings,
+    pub settings: Arc<AuthorizerSettings>,
 }
 
 /// Read the authorizer settings through `get` (the configured or default value of a key).
@@ -30,12 +32,12 @@ pub fn parse_authorizer_config(
 ) -> Result<AuthorizerConfig, BrokerError> {
     Ok(AuthorizerConfig {
         enabled: !get("authorizer.class.name").trim().is_empty(),
-        settings: AuthorizerSettings::new(
+        settings: Arc::new(AuthorizerSettings::new(
             &get("super.users"),
             parse_bool(
                 "allow.everyone.if.no.acl.found",
                 &get("allow.everyone.if.no.acl.found"),
             )?,
-        ),
+        )),
     })
 }
