@@ -1,8 +1,7 @@
 //! The checks of the admin APIs (as Kafka's `KafkaApis` / `AuthHelper`): configs need
 //! DESCRIBE_CONFIGS / ALTER_CONFIGS on the topic, group or (broker configs) the cluster;
 //! reassignments, log dirs and ACL changes ALTER / DESCRIBE on the cluster; the share-group
-//! state RPCs (broker to share coordinator) CLUSTER_ACTION; share-group offsets DESCRIBE / READ /
-//! DELETE on the group.
+//! state RPCs (broker to share coordinator) CLUSTER_ACTION.
 
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
@@ -242,54 +241,6 @@ pub(super) fn share_state(a: &Authz, body: RequestKind) -> Gate {
             delete_share_group_state_response,
             DeleteStateResult
         ),
-        other => Gate::Pass(other, None),
-    }
-}
-
-/// DescribeShareGroupOffsets (DESCRIBE per group), AlterShareGroupOffsets (READ on the group),
-/// DeleteShareGroupOffsets (DELETE on the group).
-pub(super) fn share_offsets(a: &Authz, body: RequestKind) -> Gate {
-    match body {
-        RequestKind::DescribeShareGroupOffsets(mut r) => {
-            let denied = split(&mut r.groups, |g| {
-                a.group(Op::Describe, g.group_id.0.as_str())
-            });
-            let errors: Vec<describe_share_group_offsets_response::DescribeShareGroupOffsetsResponseGroup> = denied
-                .into_iter()
-                .map(|g| {
-                    let mut e = describe_share_group_offsets_response::DescribeShareGroupOffsetsResponseGroup::default();
-                    e.group_id = g.group_id;
-                    e.error_code = GROUP;
-                    e
-                })
-                .collect();
-            Gate::Pass(
-                RequestKind::DescribeShareGroupOffsets(r),
-                merge!(DescribeShareGroupOffsets, |resp| {
-                    resp.groups.extend(errors)
-                }),
-            )
-        }
-        RequestKind::AlterShareGroupOffsets(r) => {
-            if a.group(Op::Read, r.group_id.0.as_str()) {
-                return Gate::Pass(RequestKind::AlterShareGroupOffsets(r), None);
-            }
-            refuse_top!(
-                AlterShareGroupOffsets,
-                AlterShareGroupOffsetsResponse,
-                GROUP
-            )
-        }
-        RequestKind::DeleteShareGroupOffsets(r) => {
-            if a.group(Op::Delete, r.group_id.0.as_str()) {
-                return Gate::Pass(RequestKind::DeleteShareGroupOffsets(r), None);
-            }
-            refuse_top!(
-                DeleteShareGroupOffsets,
-                DeleteShareGroupOffsetsResponse,
-                GROUP
-            )
-        }
         other => Gate::Pass(other, None),
     }
 }

@@ -2,7 +2,7 @@
 
 use kafka_protocol::messages::{RequestKind, ResponseKind};
 
-use super::{admin_apis, group_apis, topic_apis, txn_apis, Authz};
+use super::{admin_apis, group_apis, share_apis, topic_apis, txn_apis, Authz};
 use crate::metadata::view::MetadataView;
 
 /// What the pipeline does after a check: merges the refused parts of a request into the
@@ -80,7 +80,7 @@ pub fn gate(
         | K::DeleteShareGroupState(_)) => admin_apis::share_state(a, b),
         b @ (K::DescribeShareGroupOffsets(_)
         | K::AlterShareGroupOffsets(_)
-        | K::DeleteShareGroupOffsets(_)) => admin_apis::share_offsets(a, b),
+        | K::DeleteShareGroupOffsets(_)) => share_apis::share_offsets(a, view, b),
         K::DescribeCluster(r) => topic_apis::describe_cluster(a, r),
         b @ K::ApiVersions(_) => Gate::Pass(b, None),
         // Anything else is not routed by the dispatch table either (it answers

@@ -12,6 +12,7 @@ mod admin_apis;
 pub mod gate;
 mod group_apis;
 mod merge;
+mod share_apis;
 mod topic_apis;
 mod txn_apis;
 

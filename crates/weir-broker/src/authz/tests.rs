@@ -593,3 +593,46 @@ fn offsets_configs_and_listings() {
     assert_eq!(resp.groups.len(), 1);
     assert_eq!(resp.groups[0].group_id.0.as_str(), "g");
 }
+
+#[test]
+fn share_group_offsets_check_the_group_and_the_topics() {
+    let (v, cfg) = (view(), config(true));
+    let alice = as_user(&cfg, &v, "User:alice");
+    let mut alter = AlterShareGroupOffsetsRequest::default();
+    alter.group_id = GroupId(StrBytes::from_static_str("g"));
+    for n in ["q-1", "p-1"] {
+        let mut t =
+            alter_share_group_offsets_request::AlterShareGroupOffsetsRequestTopic::default();
+        t.topic_name = TopicName(StrBytes::from_static_str(n));
+        t.partitions.push(
+            alter_share_group_offsets_request::AlterShareGroupOffsetsRequestPartition::default(),
+        );
+        alter.topics.push(t);
+    }
+    let (body, post) = passed(gate(
+        &alice,
+        &v,
+        true,
+        0,
+        RequestKind::AlterShareGroupOffsets(alter.clone()),
+    ));
+    assert!(matches!(body, RequestKind::AlterShareGroupOffsets(r) if r.topics.len() == 1));
+    let ResponseKind::AlterShareGroupOffsets(resp) = post.unwrap()(
+        ResponseKind::AlterShareGroupOffsets(AlterShareGroupOffsetsResponse::default()),
+    ) else {
+        panic!()
+    };
+    assert_eq!(resp.responses[0].topic_name.0.as_str(), "p-1");
+    assert_eq!(resp.responses[0].partitions[0].error_code, 29);
+    alter.group_id = GroupId(StrBytes::from_static_str("h"));
+    let ResponseKind::AlterShareGroupOffsets(resp) = refused(gate(
+        &alice,
+        &v,
+        true,
+        0,
+        RequestKind::AlterShareGroupOffsets(alter),
+    )) else {
+        panic!()
+    };
+    assert_eq!(resp.error_code, 30);
+}
