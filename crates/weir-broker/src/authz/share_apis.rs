@@ -12,6 +12,9 @@ use super::merge::{merge, refuse_top, split, GROUP, TOPIC};
 use super::{Authz, Gate};
 use crate::metadata::view::MetadataView;
 
+/// A topic taken out of a DescribeShareGroupOffsets group, with its partitions.
+type Refused = (TopicName, Vec<i32>);
+
 /// DescribeShareGroupOffsets.
 fn describe(a: &Authz, view: &MetadataView, mut r: DescribeShareGroupOffsetsRequest) -> Gate {
     use describe_share_group_offsets_response as resp_m;
@@ -25,17 +28,14 @@ fn describe(a: &Authz, view: &MetadataView, mut r: DescribeShareGroupOffsetsRequ
         .filter(|n| a.topic(Op::Describe, n))
         .collect();
     // Per group: None = all topics (filter the answer), else the refused topics' partitions.
-    let mut refused_topics: HashMap<String, Option<Vec<(TopicName, Vec<i32>)>>> = HashMap::new();
+    let mut refused_topics: HashMap<String, Option<Vec<Refused>>> = HashMap::new();
     for g in &mut r.groups {
-        let entry = match g.topics.as_mut() {
-            None => None,
-            Some(ts) => Some(
-                split(ts, |t| a.topic(Op::Describe, t.topic_name.0.as_str()))
-                    .into_iter()
-                    .map(|t| (t.topic_name, t.partitions))
-                    .collect(),
-            ),
-        };
+        let entry = g.topics.as_mut().map(|ts| {
+            split(ts, |t| a.topic(Op::Describe, t.topic_name.0.as_str()))
+                .into_iter()
+                .map(|t| (t.topic_name, t.partitions))
+                .collect()
+        });
         refused_topics.insert(g.group_id.0.to_string(), entry);
     }
     Gate::Pass(
