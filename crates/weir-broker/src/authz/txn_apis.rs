@@ -221,14 +221,12 @@ pub(super) fn write_txn_markers(a: &Authz, r: WriteTxnMarkersRequest) -> Gate {
     Gate::Refuse(ResponseKind::WriteTxnMarkers(resp))
 }
 
-/// DescribeTransactions: DESCRIBE per transactional id.
+/// DescribeTransactions: DESCRIBE per transactional id; the partitions of a transaction only
+/// for topics with DESCRIBE.
 pub(super) fn describe_transactions(a: &Authz, mut r: DescribeTransactionsRequest) -> Gate {
     let denied = split(&mut r.transactional_ids, |t| {
         a.txn_id(Op::Describe, t.0.as_str())
     });
-    if denied.is_empty() {
-        return Gate::Pass(RequestKind::DescribeTransactions(r), None);
-    }
     let errors: Vec<describe_transactions_response::TransactionState> = denied
         .into_iter()
         .map(|t| {
@@ -240,9 +238,15 @@ pub(super) fn describe_transactions(a: &Authz, mut r: DescribeTransactionsReques
             e
         })
         .collect();
+    // The partitions of a described transaction are shown only for topics with DESCRIBE.
+    let a = a.clone();
     Gate::Pass(
         RequestKind::DescribeTransactions(r),
         merge!(DescribeTransactions, |resp| {
+            for t in resp.transaction_states.iter_mut() {
+                t.topics
+                    .retain(|d| a.topic(Op::Describe, d.topic.0.as_str()));
+            }
             resp.transaction_states.extend(errors)
         }),
     )
