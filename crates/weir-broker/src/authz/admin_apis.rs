@@ -7,8 +7,8 @@ use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use weir_meta::acl::AclOperation as Op;
 
-use super::merge::{merge, refuse_top, split, CLUSTER, GROUP, TOPIC};
-use super::{Authz, Gate};
+use super::merge::{merge, refuse_top, split, Gate, CLUSTER, GROUP, TOPIC};
+use super::Authz;
 
 /// May the principal do `op` on config resource `(kind, name)`? The error code if not.
 fn config_check(a: &Authz, op: Op, kind: i8, name: &str) -> Option<i16> {

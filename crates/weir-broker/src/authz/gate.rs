@@ -1,21 +1,10 @@
 //! The one table of authorization checks per API key, run before the dispatch table.
 
-use kafka_protocol::messages::{RequestKind, ResponseKind};
+use kafka_protocol::messages::RequestKind;
 
+use super::merge::Gate;
 use super::{admin_apis, group_apis, share_apis, topic_apis, txn_apis, Authz};
 use crate::metadata::view::MetadataView;
-
-/// What the pipeline does after a check: merges the refused parts of a request into the
-/// handler's response.
-pub type Post = Box<dyn FnOnce(ResponseKind) -> ResponseKind + Send>;
-
-/// The outcome of the authorization checks of one request.
-pub enum Gate {
-    /// Run the handler on this request (the refused parts taken out), then apply the merge.
-    Pass(RequestKind, Option<Post>),
-    /// Answer with this response; the handler is not run.
-    Refuse(ResponseKind),
-}
 
 /// Apply Kafka's checks for `body` (decoded at `version`). `auto_create` is
 /// `auto.create.topics.enable`. Every API Weir serves has a row; ApiVersions and

@@ -10,8 +10,8 @@ use std::collections::HashSet;
 use kafka_protocol::messages::*;
 use weir_meta::acl::{AclOperation as Op, ResourceType};
 
-use super::merge::{merge, refuse_top, split, topic_name, GROUP, TOPIC};
-use super::{Authz, Gate};
+use super::merge::{merge, refuse_top, split, topic_name, Gate, GROUP, TOPIC};
+use super::Authz;
 use crate::metadata::view::MetadataView;
 
 /// JoinGroup, SyncGroup, Heartbeat, LeaveGroup: READ on the group or a top-level error.

@@ -1,11 +1,23 @@
-//! Plumbing shared by the per-API checks: the error codes, taking refused items out of a
+//! Plumbing shared by the per-API checks: their outcome ([`Gate`]), the error codes, taking refused items out of a
 //! request, and the macros that build a refusal or a merge into the handler's response.
 
-use kafka_protocol::messages::TopicName;
+use kafka_protocol::messages::{RequestKind, ResponseKind, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
 use crate::metadata::view::MetadataView;
+
+/// What the pipeline does after a check: merges the refused parts of a request into the
+/// handler's response.
+pub type Post = Box<dyn FnOnce(ResponseKind) -> ResponseKind + Send>;
+
+/// The outcome of the authorization checks of one request.
+pub enum Gate {
+    /// Run the handler on this request (the refused parts taken out), then apply the merge.
+    Pass(RequestKind, Option<Post>),
+    /// Answer with this response; the handler is not run.
+    Refuse(ResponseKind),
+}
 
 /// TOPIC_AUTHORIZATION_FAILED.
 pub(super) const TOPIC: i16 = 29;
@@ -48,7 +60,7 @@ macro_rules! merge {
                 ResponseKind::$kind($r)
             }
             other => other,
-        }) as $crate::authz::Post)
+        }) as $crate::authz::merge::Post)
     };
 }
 

@@ -26,7 +26,8 @@ use weir_meta::image::MetadataImage;
 use crate::config::AuthorizerConfig;
 use crate::metadata::view::MetadataView;
 
-pub use gate::{gate, Gate, Post};
+pub use gate::gate;
+pub use merge::{Gate, Post};
 
 /// The authorization of one request: its principal and host, the settings, and the ACLs of the
 /// image current when the request arrived (None when the authorizer is off: everything passes).

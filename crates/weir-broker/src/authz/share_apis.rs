@@ -8,8 +8,8 @@ use std::collections::{HashMap, HashSet};
 use kafka_protocol::messages::*;
 use weir_meta::acl::AclOperation as Op;
 
-use super::merge::{merge, refuse_top, split, GROUP, TOPIC};
-use super::{Authz, Gate};
+use super::merge::{merge, refuse_top, split, Gate, GROUP, TOPIC};
+use super::Authz;
 use crate::metadata::view::MetadataView;
 
 /// A topic taken out of a DescribeShareGroupOffsets group, with its partitions.

@@ -10,8 +10,8 @@ use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use weir_meta::acl::{AclOperation as Op, ResourceType, CLUSTER_NAME};
 
-use super::merge::{merge, refuse_top, split, topic_name, CLUSTER, TOPIC, TXN};
-use super::{Authz, Gate};
+use super::merge::{merge, refuse_top, split, topic_name, Gate, CLUSTER, TOPIC, TXN};
+use super::Authz;
 use crate::metadata::view::MetadataView;
 
 fn produce_errors(

@@ -7,8 +7,8 @@
 use kafka_protocol::messages::*;
 use weir_meta::acl::{AclOperation as Op, ResourceType};
 
-use super::merge::{merge, refuse_top, split, CLUSTER, GROUP, TOPIC, TXN};
-use super::{Authz, Gate};
+use super::merge::{merge, refuse_top, split, Gate, CLUSTER, GROUP, TOPIC, TXN};
+use super::Authz;
 
 /// FindCoordinator: GROUP keys need DESCRIBE on the group, TRANSACTION keys on the transactional
 /// id; SHARE keys (share-group state, asked for by brokers) CLUSTER_ACTION.
