@@ -11,6 +11,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Instant;
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{RequestKind, ResponseKind};
 
 use super::context::RequestContext;
@@ -46,6 +47,10 @@ pub async fn dispatch_ordered(b: &Broker, ctx: RequestContext, body: RequestKind
     let (body, post) = match authz::gate(&authz, &b.view, auto_create, ctx.api_version, body) {
         Gate::Pass(body, post) => (body, post),
         Gate::Refuse(resp) => return Box::pin(async move { Ok(resp) }),
+        Gate::Close(why) => {
+            let err = BrokerError::kafka(ResponseError::ClusterAuthorizationFailed, why);
+            return Box::pin(async move { Err(err) });
+        }
     };
     let pending = route(b, &ctx, body).await;
     Box::pin(async move {
@@ -125,6 +130,12 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
         ),
         RequestKind::DescribeCluster(r) => ResponseKind::DescribeCluster(
             describe_cluster::handle(view, config, &b.cluster_id, v, r).await,
+        ),
+        RequestKind::DescribeQuorum(r) => ResponseKind::DescribeQuorum(
+            describe_quorum::handle(&b.quorum, &config.controller_quorum_voters, r).await,
+        ),
+        RequestKind::DescribeTopicPartitions(r) => ResponseKind::DescribeTopicPartitions(
+            describe_topic_partitions::handle(view, config.max_request_partition_size_limit, r),
         ),
         RequestKind::DescribeLogDirs(r) => {
             ResponseKind::DescribeLogDirs(describe_log_dirs::handle(replicas, v, r).await)

@@ -124,7 +124,7 @@ pub(super) fn alter_configs(a: &Authz, body: RequestKind) -> Gate {
 
 /// The cluster-wide admin APIs: a top-level CLUSTER_AUTHORIZATION_FAILED without the
 /// operation on the cluster. AlterPartitionReassignments, CreateAcls and DeleteAcls need ALTER;
-/// ListPartitionReassignments, DescribeLogDirs and DescribeAcls DESCRIBE.
+/// ListPartitionReassignments, DescribeLogDirs, DescribeAcls and DescribeQuorum DESCRIBE.
 pub(super) fn cluster_admin(a: &Authz, body: RequestKind) -> Gate {
     let op = match &body {
         RequestKind::AlterPartitionReassignments(_)
@@ -154,6 +154,9 @@ pub(super) fn cluster_admin(a: &Authz, body: RequestKind) -> Gate {
             refuse_top!(DescribeLogDirs, DescribeLogDirsResponse, CLUSTER)
         }
         RequestKind::DescribeAcls(_) => refuse_top!(DescribeAcls, DescribeAclsResponse, CLUSTER),
+        RequestKind::DescribeQuorum(_) => {
+            refuse_top!(DescribeQuorum, DescribeQuorumResponse, CLUSTER)
+        }
         RequestKind::CreateAcls(r) => {
             let mut resp = CreateAclsResponse::default();
             resp.results = r

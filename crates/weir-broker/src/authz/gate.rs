@@ -8,7 +8,8 @@ use crate::metadata::view::MetadataView;
 
 /// Apply Kafka's checks for `body` (decoded at `version`). `auto_create` is
 /// `auto.create.topics.enable`. Every API Weir serves has a row; ApiVersions and
-/// DescribeCluster are not checked (as in Kafka).
+/// DescribeCluster are not checked (as in Kafka); an API without a row is refused to everyone
+/// but super users by closing the connection.
 pub fn gate(
     a: &Authz,
     view: &MetadataView,
@@ -62,7 +63,9 @@ pub fn gate(
         | K::DescribeLogDirs(_)
         | K::CreateAcls(_)
         | K::DescribeAcls(_)
-        | K::DeleteAcls(_)) => admin_apis::cluster_admin(a, b),
+        | K::DeleteAcls(_)
+        | K::DescribeQuorum(_)) => admin_apis::cluster_admin(a, b),
+        K::DescribeTopicPartitions(r) => topic_apis::describe_topic_partitions(a, view, r),
         b @ (K::InitializeShareGroupState(_)
         | K::ReadShareGroupState(_)
         | K::WriteShareGroupState(_)
@@ -72,8 +75,9 @@ pub fn gate(
         | K::DeleteShareGroupOffsets(_)) => share_apis::share_offsets(a, view, b),
         K::DescribeCluster(r) => topic_apis::describe_cluster(a, r),
         b @ K::ApiVersions(_) => Gate::Pass(b, None),
-        // Anything else is not routed by the dispatch table either (it answers
-        // UNSUPPORTED_VERSION and closes): nothing to authorize.
-        other => Gate::Pass(other, None),
+        // An API without a row here is not authorized by anyone but a super user: the
+        // connection of anyone else is closed (fail closed; every served API needs a row).
+        other if a.is_super_user() => Gate::Pass(other, None),
+        _ => Gate::Close("no authorization checks for this API".into()),
     }
 }

@@ -17,6 +17,8 @@ pub enum Gate {
     Pass(RequestKind, Option<Post>),
     /// Answer with this response; the handler is not run.
     Refuse(ResponseKind),
+    /// Close the connection (an API the checks do not know), with the reason for the log.
+    Close(String),
 }
 
 /// TOPIC_AUTHORIZATION_FAILED.

@@ -70,6 +70,11 @@ impl Authz {
         self.image.is_some()
     }
 
+    /// True when the requester is a super user (or the authorizer is off).
+    pub fn is_super_user(&self) -> bool {
+        self.image.is_none() || self.settings.is_super_user(&self.principal)
+    }
+
     /// `Type:name` of the requester.
     pub fn principal(&self) -> &str {
         &self.principal

@@ -139,6 +139,7 @@ fn passed(g: Gate) -> (RequestKind, Option<Post>) {
     match g {
         Gate::Pass(b, p) => (b, p),
         Gate::Refuse(r) => panic!("refused: {r:?}"),
+        Gate::Close(why) => panic!("closed: {why}"),
     }
 }
 
@@ -146,6 +147,7 @@ fn refused(g: Gate) -> ResponseKind {
     match g {
         Gate::Refuse(r) => r,
         Gate::Pass(b, _) => panic!("passed: {b:?}"),
+        Gate::Close(why) => panic!("closed: {why}"),
     }
 }
 
@@ -635,4 +637,186 @@ fn share_group_offsets_check_the_group_and_the_topics() {
         panic!()
     };
     assert_eq!(resp.error_code, 30);
+}
+
+/// A default request of `key` (every API Weir serves must be listed here).
+fn default_request(key: ApiKey) -> RequestKind {
+    match key {
+        ApiKey::Produce => RequestKind::Produce(ProduceRequest::default()),
+        ApiKey::Fetch => RequestKind::Fetch(FetchRequest::default()),
+        ApiKey::ListOffsets => RequestKind::ListOffsets(ListOffsetsRequest::default()),
+        ApiKey::Metadata => RequestKind::Metadata(MetadataRequest::default()),
+        ApiKey::FindCoordinator => RequestKind::FindCoordinator(FindCoordinatorRequest::default()),
+        ApiKey::ApiVersions => RequestKind::ApiVersions(ApiVersionsRequest::default()),
+        ApiKey::CreateTopics => RequestKind::CreateTopics(CreateTopicsRequest::default()),
+        ApiKey::DeleteTopics => RequestKind::DeleteTopics(DeleteTopicsRequest::default()),
+        ApiKey::DeleteRecords => RequestKind::DeleteRecords(DeleteRecordsRequest::default()),
+        ApiKey::DescribeConfigs => RequestKind::DescribeConfigs(DescribeConfigsRequest::default()),
+        ApiKey::AlterConfigs => RequestKind::AlterConfigs(AlterConfigsRequest::default()),
+        ApiKey::CreatePartitions => {
+            RequestKind::CreatePartitions(CreatePartitionsRequest::default())
+        }
+        ApiKey::AlterPartitionReassignments => {
+            RequestKind::AlterPartitionReassignments(AlterPartitionReassignmentsRequest::default())
+        }
+        ApiKey::ListPartitionReassignments => {
+            RequestKind::ListPartitionReassignments(ListPartitionReassignmentsRequest::default())
+        }
+        ApiKey::IncrementalAlterConfigs => {
+            RequestKind::IncrementalAlterConfigs(IncrementalAlterConfigsRequest::default())
+        }
+        ApiKey::DescribeCluster => RequestKind::DescribeCluster(DescribeClusterRequest::default()),
+        ApiKey::DescribeLogDirs => RequestKind::DescribeLogDirs(DescribeLogDirsRequest::default()),
+        ApiKey::DescribeTopicPartitions => {
+            RequestKind::DescribeTopicPartitions(DescribeTopicPartitionsRequest::default())
+        }
+        ApiKey::DescribeQuorum => RequestKind::DescribeQuorum(DescribeQuorumRequest::default()),
+        ApiKey::OffsetCommit => RequestKind::OffsetCommit(OffsetCommitRequest::default()),
+        ApiKey::OffsetFetch => RequestKind::OffsetFetch(OffsetFetchRequest::default()),
+        ApiKey::JoinGroup => RequestKind::JoinGroup(JoinGroupRequest::default()),
+        ApiKey::Heartbeat => RequestKind::Heartbeat(HeartbeatRequest::default()),
+        ApiKey::LeaveGroup => RequestKind::LeaveGroup(LeaveGroupRequest::default()),
+        ApiKey::SyncGroup => RequestKind::SyncGroup(SyncGroupRequest::default()),
+        ApiKey::DescribeGroups => RequestKind::DescribeGroups(DescribeGroupsRequest::default()),
+        ApiKey::ListGroups => RequestKind::ListGroups(ListGroupsRequest::default()),
+        ApiKey::DeleteGroups => RequestKind::DeleteGroups(DeleteGroupsRequest::default()),
+        ApiKey::OffsetDelete => RequestKind::OffsetDelete(OffsetDeleteRequest::default()),
+        ApiKey::ConsumerGroupHeartbeat => {
+            RequestKind::ConsumerGroupHeartbeat(ConsumerGroupHeartbeatRequest::default())
+        }
+        ApiKey::ConsumerGroupDescribe => {
+            RequestKind::ConsumerGroupDescribe(ConsumerGroupDescribeRequest::default())
+        }
+        ApiKey::InitProducerId => RequestKind::InitProducerId(InitProducerIdRequest::default()),
+        ApiKey::OffsetForLeaderEpoch => {
+            RequestKind::OffsetForLeaderEpoch(OffsetForLeaderEpochRequest::default())
+        }
+        ApiKey::AddPartitionsToTxn => {
+            RequestKind::AddPartitionsToTxn(AddPartitionsToTxnRequest::default())
+        }
+        ApiKey::AddOffsetsToTxn => RequestKind::AddOffsetsToTxn(AddOffsetsToTxnRequest::default()),
+        ApiKey::EndTxn => RequestKind::EndTxn(EndTxnRequest::default()),
+        ApiKey::WriteTxnMarkers => RequestKind::WriteTxnMarkers(WriteTxnMarkersRequest::default()),
+        ApiKey::DescribeTransactions => {
+            RequestKind::DescribeTransactions(DescribeTransactionsRequest::default())
+        }
+        ApiKey::ListTransactions => {
+            RequestKind::ListTransactions(ListTransactionsRequest::default())
+        }
+        ApiKey::DescribeProducers => {
+            RequestKind::DescribeProducers(DescribeProducersRequest::default())
+        }
+        ApiKey::TxnOffsetCommit => RequestKind::TxnOffsetCommit(TxnOffsetCommitRequest::default()),
+        ApiKey::ShareGroupHeartbeat => {
+            RequestKind::ShareGroupHeartbeat(ShareGroupHeartbeatRequest::default())
+        }
+        ApiKey::ShareGroupDescribe => {
+            RequestKind::ShareGroupDescribe(ShareGroupDescribeRequest::default())
+        }
+        ApiKey::ShareFetch => RequestKind::ShareFetch(ShareFetchRequest::default()),
+        ApiKey::ShareAcknowledge => {
+            RequestKind::ShareAcknowledge(ShareAcknowledgeRequest::default())
+        }
+        ApiKey::InitializeShareGroupState => {
+            RequestKind::InitializeShareGroupState(InitializeShareGroupStateRequest::default())
+        }
+        ApiKey::ReadShareGroupState => {
+            RequestKind::ReadShareGroupState(ReadShareGroupStateRequest::default())
+        }
+        ApiKey::WriteShareGroupState => {
+            RequestKind::WriteShareGroupState(WriteShareGroupStateRequest::default())
+        }
+        ApiKey::DeleteShareGroupState => {
+            RequestKind::DeleteShareGroupState(DeleteShareGroupStateRequest::default())
+        }
+        ApiKey::DescribeShareGroupOffsets => {
+            RequestKind::DescribeShareGroupOffsets(DescribeShareGroupOffsetsRequest::default())
+        }
+        ApiKey::AlterShareGroupOffsets => {
+            RequestKind::AlterShareGroupOffsets(AlterShareGroupOffsetsRequest::default())
+        }
+        ApiKey::DeleteShareGroupOffsets => {
+            RequestKind::DeleteShareGroupOffsets(DeleteShareGroupOffsetsRequest::default())
+        }
+        ApiKey::DescribeAcls => RequestKind::DescribeAcls(DescribeAclsRequest::default()),
+        ApiKey::CreateAcls => RequestKind::CreateAcls(CreateAclsRequest::default()),
+        ApiKey::DeleteAcls => RequestKind::DeleteAcls(DeleteAclsRequest::default()),
+        other => panic!("add {other:?} here and its checks to authz/gate.rs"),
+    }
+}
+
+#[test]
+fn every_served_api_has_a_row_in_the_gate() {
+    let (v, cfg) = (view(), config(true));
+    let nobody = as_user(&cfg, &v, "User:nobody");
+    for &(key, _, hi) in weir_protocol::versions::SUPPORTED {
+        let outcome = gate(&nobody, &v, true, hi, default_request(key));
+        assert!(
+            !matches!(outcome, Gate::Close(_)),
+            "{key:?} has no authorization row"
+        );
+    }
+    // An API the table does not know closes the connection of anyone but a super user.
+    let unknown = RequestKind::ElectLeaders(ElectLeadersRequest::default());
+    assert!(matches!(
+        gate(&nobody, &v, true, 2, unknown.clone()),
+        Gate::Close(_)
+    ));
+    let admin = as_user(&cfg, &v, "User:admin");
+    assert!(matches!(
+        gate(&admin, &v, true, 2, unknown),
+        Gate::Pass(_, None)
+    ));
+}
+
+#[test]
+fn describe_topic_partitions_never_widens_to_all_topics() {
+    let (v, cfg) = (view(), config(true));
+    let alice = as_user(&cfg, &v, "User:alice");
+    let bob = as_user(&cfg, &v, "User:bob");
+    let all = DescribeTopicPartitionsRequest::default();
+    // All topics = the visible ones, named (so an emptied list never means "all").
+    let (body, post) = passed(gate(
+        &alice,
+        &v,
+        true,
+        0,
+        RequestKind::DescribeTopicPartitions(all.clone()),
+    ));
+    assert!(post.is_none());
+    let RequestKind::DescribeTopicPartitions(r) = body else {
+        panic!()
+    };
+    let names: Vec<&str> = r.topics.iter().map(|t| t.name.0.as_str()).collect();
+    assert_eq!(names, vec!["p-1", "p-secret", "q-1"]);
+    let ResponseKind::DescribeTopicPartitions(resp) = refused(gate(
+        &bob,
+        &v,
+        true,
+        0,
+        RequestKind::DescribeTopicPartitions(all),
+    )) else {
+        panic!()
+    };
+    assert!(resp.topics.is_empty(), "bob sees nothing");
+    // Named topics bob may not describe: refused without running the handler.
+    let mut named = DescribeTopicPartitionsRequest::default();
+    for n in ["q-1", "p-1"] {
+        let mut t = describe_topic_partitions_request::TopicRequest::default();
+        t.name = TopicName(StrBytes::from_static_str(n));
+        named.topics.push(t);
+    }
+    let ResponseKind::DescribeTopicPartitions(resp) = refused(gate(
+        &bob,
+        &v,
+        true,
+        0,
+        RequestKind::DescribeTopicPartitions(named),
+    )) else {
+        panic!()
+    };
+    assert_eq!(
+        resp.topics.iter().map(|t| t.error_code).collect::<Vec<_>>(),
+        vec![29, 29]
+    );
 }

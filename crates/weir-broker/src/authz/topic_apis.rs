@@ -228,6 +228,68 @@ pub(super) fn metadata(
     )
 }
 
+/// DescribeTopicPartitions (KIP-966): DESCRIBE on each topic. All topics (an empty list)
+/// become the list of the visible ones (so pages and cursors never name another); named topics
+/// without DESCRIBE are TOPIC_AUTHORIZATION_FAILED, and when none is left the handler is not run
+/// (an empty list would mean all topics).
+pub(super) fn describe_topic_partitions(
+    a: &Authz,
+    view: &MetadataView,
+    mut r: DescribeTopicPartitionsRequest,
+) -> Gate {
+    use describe_topic_partitions_request::TopicRequest;
+    if r.topics.is_empty() {
+        let mut visible: Vec<String> = view
+            .topics()
+            .into_iter()
+            .map(|m| m.name)
+            .filter(|n| a.topic(Op::Describe, n))
+            .collect();
+        if visible.is_empty() {
+            return Gate::Refuse(ResponseKind::DescribeTopicPartitions(
+                DescribeTopicPartitionsResponse::default(),
+            ));
+        }
+        visible.sort();
+        r.topics = visible
+            .into_iter()
+            .map(|n| {
+                let mut t = TopicRequest::default();
+                t.name = TopicName(StrBytes::from_string(n));
+                t
+            })
+            .collect();
+        return Gate::Pass(RequestKind::DescribeTopicPartitions(r), None);
+    }
+    let denied = split(&mut r.topics, |t| a.topic(Op::Describe, t.name.0.as_str()));
+    let errors: Vec<describe_topic_partitions_response::DescribeTopicPartitionsResponseTopic> =
+        denied
+            .into_iter()
+            .map(|t| {
+                let mut e =
+                    describe_topic_partitions_response::DescribeTopicPartitionsResponseTopic::default();
+                e.error_code = TOPIC;
+                e.name = Some(t.name);
+                e.topic_authorized_operations = i32::MIN;
+                e
+            })
+            .collect();
+    if r.topics.is_empty() {
+        let mut resp = DescribeTopicPartitionsResponse::default();
+        resp.topics = errors;
+        return Gate::Refuse(ResponseKind::DescribeTopicPartitions(resp));
+    }
+    if errors.is_empty() {
+        return Gate::Pass(RequestKind::DescribeTopicPartitions(r), None);
+    }
+    Gate::Pass(
+        RequestKind::DescribeTopicPartitions(r),
+        merge!(DescribeTopicPartitions, |resp| {
+            resp.topics.extend(errors)
+        }),
+    )
+}
+
 /// DescribeCluster is not checked (as in Kafka); its authorized operations, when asked for,
 /// are the requester's.
 pub(super) fn describe_cluster(a: &Authz, r: DescribeClusterRequest) -> Gate {
