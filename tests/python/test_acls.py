@@ -139,6 +139,13 @@ def test_deny_by_default_prefix_grant_deny_wins_and_super_user(tmp_path):
                                            KafkaError.TOPIC_AUTHORIZATION_FAILED)
         assert create_topic_error(b, "p-c") == KafkaError.TOPIC_AUTHORIZATION_FAILED
 
+        # kafka-acls' --consumer (READ, DESCRIBE on the topic, READ on the group): now it reads.
+        out = weir_acls(b, "create", "--allow-principal", USER, "--consumer", "--topic", "p-a",
+                        "--group", "readers")
+        assert out.returncode == 0 and "created 3 ACL(s)" in out.stdout, out
+        assert consume_error(b, "p-a") is None
+        assert consume_error(b, "q-a") == KafkaError.TOPIC_AUTHORIZATION_FAILED
+
         # A DENY overrides the ALLOW (created by the user itself, with ALTER on the cluster).
         out = weir_acls(b, "create", "--deny-principal", USER, "--operation", "WRITE",
                         "--topic", "p-b")

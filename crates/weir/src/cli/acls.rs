@@ -108,9 +108,44 @@ struct Entries {
     /// CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE, …
     #[arg(long = "operation", value_parser = parse_operation)]
     operations: Vec<AclOperation>,
+    /// kafka-acls' `--producer`: WRITE, DESCRIBE and CREATE on the topics named, WRITE and
+    /// DESCRIBE on the transactional ids named.
+    #[arg(long)]
+    producer: bool,
+    /// kafka-acls' `--consumer`: READ and DESCRIBE on the topics named, READ on the groups named.
+    #[arg(long)]
+    consumer: bool,
 }
 
 impl Entries {
+    /// The operations for resources of type `kind`: `--operation`s plus what `--producer` /
+    /// `--consumer` mean for that type, without repeats.
+    fn ops_for(&self, kind: ResourceType) -> Vec<AclOperation> {
+        use AclOperation as O;
+        let mut ops = self.operations.clone();
+        if self.producer {
+            match kind {
+                ResourceType::Topic => ops.extend([O::Write, O::Describe, O::Create]),
+                ResourceType::TransactionalId => ops.extend([O::Write, O::Describe]),
+                _ => {}
+            }
+        }
+        if self.consumer {
+            match kind {
+                ResourceType::Topic => ops.extend([O::Read, O::Describe]),
+                ResourceType::Group => ops.push(O::Read),
+                _ => {}
+            }
+        }
+        let mut seen = Vec::new();
+        ops.retain(|o| {
+            let new = !seen.contains(o);
+            seen.push(*o);
+            new
+        });
+        ops
+    }
+
     /// (principal, host, permission) triples; hosts default to `*`.
     fn entries(&self) -> Vec<(String, String, AclPermission)> {
         let hosts = |h: &[String]| {
@@ -211,16 +246,20 @@ pub fn run(args: AclsArgs) -> Result<(), String> {
                     "name a resource: --topic, --group, --cluster or --transactional-id".into(),
                 );
             }
-            if entries.operations.is_empty() || entries.entries().is_empty() {
-                return Err(
-                    "name at least one --operation and one --allow-principal or --deny-principal"
-                        .into(),
-                );
+            if entries.entries().is_empty() {
+                return Err("name at least one --allow-principal or --deny-principal".into());
             }
             let mut acls = Vec::new();
             for (kind, name) in resources.list() {
+                let ops = entries.ops_for(kind);
+                if ops.is_empty() {
+                    return Err(format!(
+                        "no operation for {kind} {}: name --operation (or --producer / --consumer)",
+                        name.as_deref().unwrap_or("")
+                    ));
+                }
                 for (principal, host, permission) in entries.entries() {
-                    for op in &entries.operations {
+                    for op in &ops {
                         acls.push(AclBinding {
                             resource_type: kind,
                             resource_name: name.clone().unwrap_or_default(),
@@ -343,11 +382,6 @@ fn delete(bs: &str, resources: &Resources, entries: &Entries) -> Result<Vec<AclB
                 })
                 .collect()
         };
-    let ops: Vec<AclOperation> = if entries.operations.is_empty() {
-        vec![AclOperation::Any]
-    } else {
-        entries.operations.clone()
-    };
     let mut req = DeleteAclsRequest::default();
     for (kind, name) in resources.list() {
         let pattern = if kind == ResourceType::Any {
@@ -355,6 +389,10 @@ fn delete(bs: &str, resources: &Resources, entries: &Entries) -> Result<Vec<AclB
         } else {
             pattern
         };
+        let mut ops = entries.ops_for(kind);
+        if ops.is_empty() {
+            ops.push(AclOperation::Any);
+        }
         for (principal, host, perm) in &named {
             for op in &ops {
                 let mut f = DeleteAclsFilter::default();
