@@ -247,3 +247,47 @@ pub(super) fn share_state(a: &Authz, body: RequestKind) -> Gate {
         other => Gate::Pass(other, None),
     }
 }
+
+/// The SCRAM credential APIs (KIP-554): DescribeUserScramCredentials needs DESCRIBE on the
+/// cluster (a top-level CLUSTER_AUTHORIZATION_FAILED), AlterUserScramCredentials ALTER (each
+/// user's result CLUSTER_AUTHORIZATION_FAILED), as Kafka.
+pub(super) fn scram_credentials(a: &Authz, body: RequestKind) -> Gate {
+    match body {
+        RequestKind::DescribeUserScramCredentials(r) => {
+            if a.cluster(Op::Describe) {
+                return Gate::Pass(RequestKind::DescribeUserScramCredentials(r), None);
+            }
+            refuse_top!(
+                DescribeUserScramCredentials,
+                DescribeUserScramCredentialsResponse,
+                CLUSTER
+            )
+        }
+        RequestKind::AlterUserScramCredentials(r) => {
+            if a.cluster(Op::Alter) {
+                return Gate::Pass(RequestKind::AlterUserScramCredentials(r), None);
+            }
+            let mut users: Vec<&StrBytes> = r
+                .deletions
+                .iter()
+                .map(|d| &d.name)
+                .chain(r.upsertions.iter().map(|u| &u.name))
+                .collect();
+            users.sort();
+            users.dedup();
+            let mut resp = AlterUserScramCredentialsResponse::default();
+            resp.results = users
+                .into_iter()
+                .map(|u| {
+                    let mut e =
+                        alter_user_scram_credentials_response::AlterUserScramCredentialsResult::default();
+                    e.user = u.clone();
+                    e.error_code = CLUSTER;
+                    e
+                })
+                .collect();
+            Gate::Refuse(ResponseKind::AlterUserScramCredentials(resp))
+        }
+        other => Gate::Pass(other, None),
+    }
+}

@@ -73,8 +73,14 @@ pub fn gate(
         b @ (K::DescribeShareGroupOffsets(_)
         | K::AlterShareGroupOffsets(_)
         | K::DeleteShareGroupOffsets(_)) => share_apis::share_offsets(a, view, b),
+        b @ (K::DescribeUserScramCredentials(_) | K::AlterUserScramCredentials(_)) => {
+            admin_apis::scram_credentials(a, b)
+        }
         K::DescribeCluster(r) => topic_apis::describe_cluster(a, r),
-        b @ K::ApiVersions(_) => Gate::Pass(b, None),
+        // Not authorized, as in Kafka (the SASL exchange comes before any principal).
+        b @ (K::ApiVersions(_) | K::SaslHandshake(_) | K::SaslAuthenticate(_)) => {
+            Gate::Pass(b, None)
+        }
         // An API without a row here is not authorized by anyone but a super user: the
         // connection of anyone else is closed (fail closed; every served API needs a row).
         other if a.is_super_user() => Gate::Pass(other, None),

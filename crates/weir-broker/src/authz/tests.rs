@@ -741,6 +741,17 @@ fn default_request(key: ApiKey) -> RequestKind {
         ApiKey::DescribeAcls => RequestKind::DescribeAcls(DescribeAclsRequest::default()),
         ApiKey::CreateAcls => RequestKind::CreateAcls(CreateAclsRequest::default()),
         ApiKey::DeleteAcls => RequestKind::DeleteAcls(DeleteAclsRequest::default()),
+        // Served by the SASL / SCRAM work (issue 21), checked here already.
+        ApiKey::SaslHandshake => RequestKind::SaslHandshake(SaslHandshakeRequest::default()),
+        ApiKey::SaslAuthenticate => {
+            RequestKind::SaslAuthenticate(SaslAuthenticateRequest::default())
+        }
+        ApiKey::DescribeUserScramCredentials => {
+            RequestKind::DescribeUserScramCredentials(DescribeUserScramCredentialsRequest::default())
+        }
+        ApiKey::AlterUserScramCredentials => {
+            RequestKind::AlterUserScramCredentials(AlterUserScramCredentialsRequest::default())
+        }
         other => panic!("add {other:?} here and its checks to authz/gate.rs"),
     }
 }
@@ -819,4 +830,52 @@ fn describe_topic_partitions_never_widens_to_all_topics() {
         resp.topics.iter().map(|t| t.error_code).collect::<Vec<_>>(),
         vec![29, 29]
     );
+}
+
+#[test]
+fn scram_credential_apis_need_the_cluster_and_sasl_is_not_checked() {
+    let (v, cfg) = (view(), config(true));
+    let alice = as_user(&cfg, &v, "User:alice");
+    let ResponseKind::DescribeUserScramCredentials(resp) = refused(gate(
+        &alice,
+        &v,
+        true,
+        0,
+        RequestKind::DescribeUserScramCredentials(DescribeUserScramCredentialsRequest::default()),
+    )) else {
+        panic!()
+    };
+    assert_eq!(resp.error_code, 31);
+    let mut alter = AlterUserScramCredentialsRequest::default();
+    let mut d = alter_user_scram_credentials_request::ScramCredentialDeletion::default();
+    d.name = StrBytes::from_static_str("bob");
+    alter.deletions.push(d);
+    let ResponseKind::AlterUserScramCredentials(resp) = refused(gate(
+        &alice,
+        &v,
+        true,
+        0,
+        RequestKind::AlterUserScramCredentials(alter.clone()),
+    )) else {
+        panic!()
+    };
+    assert_eq!(
+        (resp.results[0].user.as_str(), resp.results[0].error_code),
+        ("bob", 31)
+    );
+    let ops = as_user(&cfg, &v, "User:ops");
+    passed(gate(
+        &ops,
+        &v,
+        true,
+        0,
+        RequestKind::AlterUserScramCredentials(alter),
+    ));
+    passed(gate(
+        &alice,
+        &v,
+        true,
+        1,
+        RequestKind::SaslHandshake(SaslHandshakeRequest::default()),
+    ));
 }
