@@ -185,3 +185,5 @@ impl Authz {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_more;
