@@ -7,13 +7,15 @@
 //! coordinators) → `admin` (topic and reassignment proposals) → `coordinators` (storage and
 //! ownership adapters of the coordinator runtime) and `lifecycle` (registration, heartbeats,
 //! controlled shutdown) → `share` (share groups: membership, share-partitions, sessions) →
-//! `broker` (start-up wiring) → `api` (request context, dispatch table,
+//! `broker` (start-up wiring) → `authz` (ACL checks per API) → `api` (request context,
+//! dispatch table,
 //! one file per Kafka API) → `server` (listeners, connections, background tasks).
 //! See docs/architecture.md.
 
 pub mod admin;
 pub mod api;
 pub mod applier;
+pub mod authz;
 pub mod broker;
 pub mod config;
 pub mod coordinators;

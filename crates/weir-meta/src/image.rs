@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::acl::AclBinding;
 use crate::records::{ConfigResource, Endpoint, MetadataRecord, PartitionInfo};
 use crate::MetaError;
 
@@ -53,6 +54,9 @@ pub struct MetadataImage {
     /// The cluster id, once agreed (snapshots written before it existed have none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_id: Option<String>,
+    /// ACLs by id (snapshots written before ACLs existed have none).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub acls: BTreeMap<Uuid, AclBinding>,
 }
 
 /// What applying a record produced (for the proposer).
@@ -342,6 +346,21 @@ impl MetadataImage {
                     )))
                 }
             },
+            MetadataRecord::CreateAcl { id, acl } => {
+                if let Some(why) = acl.invalid_reason() {
+                    return Err(MetaError::InvalidRequest(why));
+                }
+                if self.acls.values().any(|a| a == acl) {
+                    return Ok(Applied::Done);
+                }
+                if self.acls.contains_key(id) {
+                    return Err(MetaError::InvalidRequest(format!("acl id {id} in use")));
+                }
+                self.acls.insert(*id, acl.clone());
+            }
+            MetadataRecord::RemoveAcl { id } => {
+                self.acls.remove(id);
+            }
         }
         Ok(Applied::Done)
     }

@@ -47,6 +47,8 @@ enum Command {
     Transactions(cli::transactions::TransactionsArgs),
     /// Leader elections: `leaders elect --preferred|--unclean [--topic T [--partition P]]`.
     Leaders(cli::leaders::LeadersArgs),
+    /// ACLs: list, create, delete (like `kafka-acls.sh`; needs an authorizer on the broker).
+    Acls(cli::acls::AclsArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -74,6 +76,7 @@ fn main() -> std::process::ExitCode {
         Command::Share(args) => cli::share::run(args),
         Command::Transactions(args) => cli::transactions::run(args),
         Command::Leaders(args) => cli::leaders::run(args),
+        Command::Acls(args) => cli::acls::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

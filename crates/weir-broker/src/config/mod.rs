@@ -5,6 +5,7 @@
 //! `listeners`, `groups`, `replication` and `topic` hold the typed settings of each area, and
 //! `entries` is what DescribeConfigs(BROKER) reports.
 
+pub mod authorizer;
 pub mod defaults;
 pub mod entries;
 pub mod groups;
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 use weir_log::LogConfig;
 
 use crate::error::BrokerError;
+pub use authorizer::AuthorizerConfig;
 use defaults::{all_defaults, LOG_KEY_MAP, SAME_NAME_TOPIC_KEYS};
 pub use entries::{ConfigEntry, ConfigSource};
 pub use groups::GroupConfig;
@@ -92,6 +94,8 @@ pub struct BrokerConfig {
     pub auto_leader_rebalance: bool,
     /// `leader.imbalance.check.interval.seconds`, in ms.
     pub leader_imbalance_check_interval_ms: i64,
+    /// ACL authorization (`authorizer.class.name`, `super.users`, …).
+    pub authorizer: AuthorizerConfig,
     /// Every known broker config with value and source.
     pub entries: Vec<ConfigEntry>,
 }
@@ -281,6 +285,7 @@ impl BrokerConfig {
                 &get("leader.imbalance.check.interval.seconds"),
             )?
             .saturating_mul(1000),
+            authorizer: authorizer::parse_authorizer_config(&get)?,
             entries: Vec::new(),
         };
         if config.log_dirs.is_empty() {

@@ -19,11 +19,25 @@ pub struct ServeArgs {
     configs: Vec<String>,
 }
 
-/// Turn `--a-b-c VALUE` / `--a-b-c=VALUE` pairs into (`a.b.c`, `VALUE`).
+/// Kafka's authorizer class, the value `--authorizer` gives `authorizer.class.name` (Weir has
+/// one built-in authorizer with its semantics; any non-empty value turns it on).
+pub const STANDARD_AUTHORIZER: &str = "org.apache.kafka.metadata.authorizer.StandardAuthorizer";
+
+/// Turn `--a-b-c VALUE` / `--a-b-c=VALUE` pairs into (`a.b.c`, `VALUE`); the bare switch
+/// `--authorizer` is `authorizer.class.name` = [`STANDARD_AUTHORIZER`].
 pub fn parse_config_flags(args: &[String]) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
     let mut it = args.iter();
     while let Some(arg) = it.next() {
+        // `--authorizer` (a switch) turns ACL authorization on, as `authorizer.class.name` set
+        // to Kafka's StandardAuthorizer would.
+        if arg == "--authorizer" {
+            out.push((
+                "authorizer.class.name".to_string(),
+                STANDARD_AUTHORIZER.to_string(),
+            ));
+            continue;
+        }
         let Some(flag) = arg.strip_prefix("--") else {
             return Err(format!(
                 "unexpected argument {arg:?}: configs are given as --a-b-c VALUE"
@@ -117,6 +131,20 @@ mod tests {
             ]
         );
         assert!(parse_config_flags(&["--node-id".to_string()]).is_err());
+        let switch: Vec<String> = ["--authorizer", "--super-users", "User:admin"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            parse_config_flags(&switch).unwrap(),
+            vec![
+                (
+                    "authorizer.class.name".to_string(),
+                    STANDARD_AUTHORIZER.to_string()
+                ),
+                ("super.users".to_string(), "User:admin".to_string()),
+            ]
+        );
         assert!(parse_config_flags(&["stray".to_string()]).is_err());
     }
 }
