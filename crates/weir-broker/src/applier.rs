@@ -46,6 +46,8 @@ pub struct MetadataApplier {
 struct Applied {
     topics: BTreeSet<String>,
     replicas: HashMap<TopicPartition, uuid::Uuid>,
+    /// Partitions this node led in the last applied image (to log leadership changes).
+    leading: BTreeSet<TopicPartition>,
 }
 
 impl std::fmt::Debug for MetadataApplier {
@@ -142,6 +144,7 @@ impl MetadataApplier {
         let logs = self.replicas.logs();
         self.replicas.stop_following_led(image);
         let mut replicated = HashMap::new();
+        let mut leading = BTreeSet::new();
         for (name, t) in &image.topics {
             let cfg = self.log_config(&t.configs)?;
             for (i, p) in t.partitions.iter().enumerate() {
@@ -150,6 +153,9 @@ impl MetadataApplier {
                 }
                 let tp = TopicPartition::new(name.clone(), i as i32);
                 replicated.insert(tp.clone(), t.id);
+                if p.leader == node {
+                    leading.insert(tp.clone());
+                }
                 let fresh = logs.get(&tp).is_none();
                 let log = logs.get_or_create(&tp, cfg.clone())?;
                 if fresh && p.replicas.len() == 1 {
@@ -173,6 +179,8 @@ impl MetadataApplier {
             tracing::info!(topic = %gone, "topic deleted from the metadata log: local logs removed");
         }
         state.topics = now;
+        log_leadership_change(&state.leading, &leading);
+        state.leading = leading;
         self.replicas.reconcile(image);
         for c in self
             .coordinators
@@ -241,5 +249,25 @@ impl MetadataApplier {
                 Err(e) => tracing::warn!(error = %e, "metadata apply task failed"),
             }
         }
+    }
+}
+
+/// One line per applied image that changed this node's leaderships (not one per partition).
+fn log_leadership_change(before: &BTreeSet<TopicPartition>, after: &BTreeSet<TopicPartition>) {
+    let gained = after.difference(before).count();
+    let lost = before.difference(after).count();
+    if gained > 0 {
+        tracing::info!(
+            leading = after.len(),
+            "became leader for {gained} partition{}",
+            if gained == 1 { "" } else { "s" }
+        );
+    }
+    if lost > 0 {
+        tracing::info!(
+            leading = after.len(),
+            "no longer leader for {lost} partition{}",
+            if lost == 1 { "" } else { "s" }
+        );
     }
 }

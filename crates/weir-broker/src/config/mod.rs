@@ -9,6 +9,7 @@ pub mod defaults;
 pub mod entries;
 pub mod groups;
 pub mod listeners;
+pub mod ops;
 pub mod parse;
 pub mod replication;
 pub mod share;
@@ -25,6 +26,7 @@ use defaults::{all_defaults, LOG_KEY_MAP, SAME_NAME_TOPIC_KEYS};
 pub use entries::{ConfigEntry, ConfigSource};
 pub use groups::GroupConfig;
 pub use listeners::{parse_listeners, Listener};
+pub use ops::{HttpListener, LogFormat, OpsSettings};
 use parse::{bad, env_key, parse, parse_bool, parse_properties};
 pub use replication::ReplicationConfig;
 pub use share::ShareSettings;
@@ -89,6 +91,8 @@ pub struct BrokerConfig {
     pub auto_leader_rebalance: bool,
     /// `leader.imbalance.check.interval.seconds`, in ms.
     pub leader_imbalance_check_interval_ms: i64,
+    /// Operability (`http.listener`, `metrics.per.partition`, `log.format`).
+    pub ops: OpsSettings,
     /// Every known broker config with value and source.
     pub entries: Vec<ConfigEntry>,
 }
@@ -274,6 +278,11 @@ impl BrokerConfig {
                 &get("leader.imbalance.check.interval.seconds"),
             )?
             .saturating_mul(1000),
+            ops: OpsSettings::parse(
+                &get,
+                set.contains_key("http.listener"),
+                !get("controller.quorum.voters").trim().is_empty(),
+            )?,
             entries: Vec::new(),
         };
         if config.log_dirs.is_empty() {

@@ -34,7 +34,10 @@ impl ReplicaManager {
                 .await;
             match r {
                 Ok(()) => {
-                    tracing::info!(partition = %tp.dir_name(), ?isr, "ISR change committed");
+                    let shrink = isr.len() < current.isr.len();
+                    crate::metrics::isr_changed(shrink);
+                    let what = if shrink { "ISR shrunk" } else { "ISR expanded" };
+                    tracing::info!(partition = %tp.dir_name(), from = ?current.isr, to = ?isr, "{what}");
                 }
                 Err(e) => {
                     tracing::warn!(partition = %tp.dir_name(), ?isr, error = %e, "AlterPartition failed");
