@@ -7,7 +7,7 @@
 //! Step (1) before (2) keeps Kafka's rule that nothing fetched from an old leader lands after a
 //! new epoch starts (the fetcher applies answers only under the fetch-table lock).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -46,8 +46,9 @@ pub struct MetadataApplier {
 struct Applied {
     topics: BTreeSet<String>,
     replicas: HashMap<TopicPartition, uuid::Uuid>,
-    /// Partitions this node led in the last applied image (to log leadership changes).
-    leading: BTreeSet<TopicPartition>,
+    /// Partitions this node led in the last applied image, with their ISR (to log leadership
+    /// and ISR changes and count them in the ISR shrink/expand metrics).
+    leading: BTreeMap<TopicPartition, Vec<i32>>,
 }
 
 impl std::fmt::Debug for MetadataApplier {
@@ -144,7 +145,7 @@ impl MetadataApplier {
         let logs = self.replicas.logs();
         self.replicas.stop_following_led(image);
         let mut replicated = HashMap::new();
-        let mut leading = BTreeSet::new();
+        let mut leading = BTreeMap::new();
         for (name, t) in &image.topics {
             let cfg = self.log_config(&t.configs)?;
             for (i, p) in t.partitions.iter().enumerate() {
@@ -154,7 +155,7 @@ impl MetadataApplier {
                 let tp = TopicPartition::new(name.clone(), i as i32);
                 replicated.insert(tp.clone(), t.id);
                 if p.leader == node {
-                    leading.insert(tp.clone());
+                    leading.insert(tp.clone(), p.isr.clone());
                 }
                 let fresh = logs.get(&tp).is_none();
                 let log = logs.get_or_create(&tp, cfg.clone())?;
@@ -252,10 +253,16 @@ impl MetadataApplier {
     }
 }
 
-/// One line per applied image that changed this node's leaderships (not one per partition).
-fn log_leadership_change(before: &BTreeSet<TopicPartition>, after: &BTreeSet<TopicPartition>) {
-    let gained = after.difference(before).count();
-    let lost = before.difference(after).count();
+/// One line per applied image that changed this node's leaderships (not one per partition),
+/// and the ISR shrinks and expansions of partitions it kept leading: counted in the metrics
+/// whatever caused them (this leader's AlterPartition, or the controller fencing a broker), and
+/// logged one line per partition.
+fn log_leadership_change(
+    before: &BTreeMap<TopicPartition, Vec<i32>>,
+    after: &BTreeMap<TopicPartition, Vec<i32>>,
+) {
+    let gained = after.keys().filter(|tp| !before.contains_key(*tp)).count();
+    let lost = before.keys().filter(|tp| !after.contains_key(*tp)).count();
     if gained > 0 {
         tracing::info!(
             leading = after.len(),
@@ -269,5 +276,15 @@ fn log_leadership_change(before: &BTreeSet<TopicPartition>, after: &BTreeSet<Top
             "no longer leader for {lost} partition{}",
             if lost == 1 { "" } else { "s" }
         );
+    }
+    for (tp, isr) in after {
+        let Some(old) = before.get(tp) else { continue };
+        if old.len() == isr.len() {
+            continue;
+        }
+        let shrink = isr.len() < old.len();
+        crate::metrics::isr_changed(shrink);
+        let what = if shrink { "ISR shrunk" } else { "ISR expanded" };
+        tracing::info!(partition = %tp.dir_name(), from = ?old, to = ?isr, "{what}");
     }
 }

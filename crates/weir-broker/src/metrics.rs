@@ -22,9 +22,10 @@ pub const BYTES_OUT: &str = "kafka_server_brokertopicmetrics_bytesout_total";
 pub const REQUESTS: &str = "kafka_network_requestmetrics_requests_total";
 /// Time from a request's dispatch to its response, per API, in seconds (`TotalTimeMs`).
 pub const REQUEST_TIME: &str = "kafka_network_requestmetrics_totaltime_seconds";
-/// ISR shrinks committed for partitions this broker leads (`IsrShrinksPerSec`).
+/// ISR shrinks of partitions this broker leads, as applied from the metadata log (its own
+/// AlterPartition or the controller fencing a broker) (`IsrShrinksPerSec`).
 pub const ISR_SHRINKS: &str = "kafka_server_replicamanager_isrshrinks_total";
-/// ISR expansions committed for partitions this broker leads (`IsrExpandsPerSec`).
+/// ISR expansions of partitions this broker leads, as applied (`IsrExpandsPerSec`).
 pub const ISR_EXPANDS: &str = "kafka_server_replicamanager_isrexpands_total";
 
 /// Connections open on the client listeners now (read at scrape time).
@@ -73,7 +74,7 @@ pub fn fetched(topic: &str, bytes: u64) {
     metrics::counter!(BYTES_OUT, "topic" => topic.to_string()).increment(bytes);
 }
 
-/// The controller committed an ISR change this broker proposed as leader.
+/// The applied metadata shows the ISR of a partition this broker kept leading shrink or grow.
 pub fn isr_changed(shrink: bool) {
     metrics::counter!(if shrink { ISR_SHRINKS } else { ISR_EXPANDS }).increment(1);
 }

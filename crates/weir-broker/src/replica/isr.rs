@@ -34,10 +34,8 @@ impl ReplicaManager {
                 .await;
             match r {
                 Ok(()) => {
-                    let shrink = isr.len() < current.isr.len();
-                    crate::metrics::isr_changed(shrink);
-                    let what = if shrink { "ISR shrunk" } else { "ISR expanded" };
-                    tracing::info!(partition = %tp.dir_name(), from = ?current.isr, to = ?isr, "{what}");
+                    // Counted and logged at info when the applied image shows it (the applier).
+                    tracing::debug!(partition = %tp.dir_name(), ?isr, "ISR change committed");
                 }
                 Err(e) => {
                     tracing::warn!(partition = %tp.dir_name(), ?isr, error = %e, "AlterPartition failed");
