@@ -1,36 +1,20 @@
 //! weir-http: the HTTP admin listener of `weir serve`, in the broker's process and tokio
 //! runtime. It reads the broker's services through [`view::OpsView`] and never writes to them.
 //!
-//! Dependency order: `view` (read-only view of broker state) → `metrics` (the Prometheus
-//! recorder, scrape-time gauges, process stats) → `routes` (the axum router: `/health`,
-//! `/ready`, `/metrics`). Work that scales with the number of partitions runs on the blocking
+//! Dependency order: `view` (read-only view of broker state), `state` (what handlers share)
+//! → `metrics` (the Prometheus recorder, scrape-time gauges, process stats) → `routes` (the
+//! axum router: `/health`, `/ready`, `/metrics`) → this file (bind, serve, start-up). Work that scales with the number of partitions runs on the blocking
 //! pool, so a scrape never stalls the Kafka listeners' tasks.
 
 pub mod metrics;
 pub mod routes;
+pub mod state;
 pub mod view;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
 
-use metrics_exporter_prometheus::PrometheusHandle;
+pub use state::{BrokerSlot, HttpState};
 use weir_broker::config::{HttpListener as ListenerSetting, OpsSettings};
-use weir_broker::Broker;
-
-/// The broker, once [`Broker::open`] has returned: the HTTP side starts first (so `/health`
-/// answers during a long start-up and `/ready` says why it is not ready yet).
-pub type BrokerSlot = Arc<OnceLock<Arc<Broker>>>;
-
-/// What the handlers share.
-#[derive(Clone)]
-pub struct HttpState {
-    /// The broker once open.
-    pub broker: BrokerSlot,
-    /// Renders the Prometheus recorder.
-    pub prometheus: PrometheusHandle,
-    /// `metrics.per.partition`.
-    pub per_partition: bool,
-}
 
 /// A bound HTTP listener, not yet serving.
 pub struct HttpListener {

@@ -7,8 +7,8 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::metrics::gauges;
+use crate::state::HttpState;
 use crate::view::OpsView;
-use crate::HttpState;
 
 /// Prometheus text exposition format 0.0.4.
 const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";

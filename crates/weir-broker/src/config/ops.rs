@@ -97,19 +97,29 @@ impl OpsSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::BrokerConfig;
 
-    fn ops(flags: &[(&str, &str)]) -> Result<OpsSettings, BrokerError> {
-        let flags: Vec<(String, String)> = flags
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        BrokerConfig::from_sources(None, &[], &flags).map(|c| c.ops)
+    /// The settings from these explicitly set keys (`cluster`: voters are set).
+    fn ops(set: &[(&str, &str)], cluster: bool) -> Result<OpsSettings, BrokerError> {
+        let get = |k: &str| {
+            set.iter()
+                .rev()
+                .find(|(key, _)| *key == k)
+                .map(|(_, v)| v.to_string())
+                .or_else(|| {
+                    DEFAULTS
+                        .iter()
+                        .find(|(d, _)| *d == k)
+                        .map(|(_, v)| v.to_string())
+                })
+                .unwrap_or_default()
+        };
+        let explicit = set.iter().any(|(k, _)| *k == "http.listener");
+        OpsSettings::parse(&get, explicit, cluster)
     }
 
     #[test]
     fn single_node_default_is_loopback_and_none_turns_it_off() {
-        let o = ops(&[]).unwrap();
+        let o = ops(&[], false).unwrap();
         assert_eq!(
             o.http_listener,
             HttpListener::On {
@@ -120,10 +130,12 @@ mod tests {
         assert!(o.metrics_per_partition);
         assert_eq!(o.log_format, LogFormat::Text);
         assert_eq!(
-            ops(&[("http.listener", "none")]).unwrap().http_listener,
+            ops(&[("http.listener", "none")], false)
+                .unwrap()
+                .http_listener,
             HttpListener::Off
         );
-        let any = ops(&[("http.listener", "127.0.0.1:0")]).unwrap();
+        let any = ops(&[("http.listener", "127.0.0.1:0")], false).unwrap();
         assert!(matches!(
             any.http_listener,
             HttpListener::On { explicit: true, addr } if addr.port() == 0
@@ -132,9 +144,8 @@ mod tests {
 
     #[test]
     fn cluster_nodes_have_no_default_listener() {
-        let voters = ("controller.quorum.voters", "1@127.0.0.1:9093");
-        assert_eq!(ops(&[voters]).unwrap().http_listener, HttpListener::Off);
-        let set = ops(&[voters, ("http.listener", "127.0.0.1:9645")]).unwrap();
+        assert_eq!(ops(&[], true).unwrap().http_listener, HttpListener::Off);
+        let set = ops(&[("http.listener", "127.0.0.1:9645")], true).unwrap();
         assert!(matches!(
             set.http_listener,
             HttpListener::On { explicit: true, .. }
@@ -148,7 +159,7 @@ mod tests {
             ("metrics.per.partition", "maybe"),
             ("log.format", "xml"),
         ] {
-            let e = ops(&[(k, v)]).unwrap_err().to_string();
+            let e = ops(&[(k, v)], false).unwrap_err().to_string();
             assert!(e.contains(k), "{e}");
         }
     }
