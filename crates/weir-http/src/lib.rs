@@ -2,10 +2,13 @@
 //! runtime. It reads the broker's services through [`view::OpsView`] and never writes to them.
 //!
 //! Dependency order: `view` (read-only view of broker state), `state` (what handlers share)
-//! → `metrics` (the Prometheus recorder, scrape-time gauges, process stats) → `routes` (the
-//! axum router: `/health`, `/ready`, `/metrics`) → this file (bind, serve, start-up). Work that scales with the number of partitions runs on the blocking
+//! → `metrics` (the Prometheus recorder, scrape-time gauges, process stats), `api` (the
+//! console's JSON API), `console` (embedded page assets) → `routes` (the axum router:
+//! `/health`, `/ready`, `/metrics`, `/`, `/api/v1`) → this file (bind, serve, start-up). Work that scales with the number of partitions runs on the blocking
 //! pool, so a scrape never stalls the Kafka listeners' tasks.
 
+pub mod api;
+pub mod console;
 pub mod metrics;
 pub mod routes;
 pub mod state;
@@ -77,6 +80,6 @@ pub async fn start(
         prometheus,
         per_partition: settings.metrics_per_partition,
     });
-    tracing::info!("HTTP admin listener on http://{bound} (/metrics, /health, /ready)");
+    tracing::info!("HTTP admin listener on http://{bound} (console /, /metrics, /health, /ready)");
     Ok(Some(bound))
 }

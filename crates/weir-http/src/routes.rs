@@ -1,4 +1,5 @@
-//! The router: `/health`, `/ready`, `/metrics`; every other path is 404, a wrong method 405.
+//! The router: `/health`, `/ready`, `/metrics`, the console (`/` and its assets) and its API
+//! (`/api/v1/...`); every other path is 404, a wrong method 405.
 
 use axum::extract::State;
 use axum::http::{header, StatusCode, Uri};
@@ -19,6 +20,8 @@ pub fn router(state: HttpState) -> Router {
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
+        .merge(crate::console::routes())
+        .merge(crate::api::routes())
         .fallback(not_found)
         .with_state(state)
 }
@@ -70,7 +73,7 @@ async fn not_found(uri: Uri) -> Response {
     (
         StatusCode::NOT_FOUND,
         format!(
-            "not found: {} (try /health, /ready, /metrics)\n",
+            "not found: {} (try /, /health, /ready, /metrics, /api/v1/topics)\n",
             uri.path()
         ),
     )

@@ -1,5 +1,11 @@
 //! [`OpsView`]: the read-only questions the HTTP side asks the broker's services. Nothing here
 //! changes broker state, takes a lock for longer than one partition's read, or waits.
+//!
+//! `mod.rs` answers readiness and the metrics' questions, `console.rs` the console's (cluster,
+//! topics, groups) and `messages.rs` reads and decodes records for the message browser.
+
+pub mod console;
+pub mod messages;
 
 use std::path::PathBuf;
 
@@ -33,7 +39,7 @@ pub struct GroupLag {
 
 /// A read-only view of one broker's state for `/ready` and `/metrics`.
 pub struct OpsView<'a> {
-    b: &'a Broker,
+    pub(crate) b: &'a Broker,
 }
 
 impl<'a> OpsView<'a> {

@@ -1,0 +1,29 @@
+//! The console's JSON API under `/api/v1`: read-only answers from [`OpsView`], plus one write
+//! (topic config changes, through `TopicAdmin` as IncrementalAlterConfigs does).
+//!
+//! Errors are JSON `{"error": "..."}`: 400 for malformed parameters or a refused change, 404 for
+//! an unknown topic or partition, 409 for a partition without a local replica, 503 while the
+//! broker is still opening.
+
+pub mod common;
+pub mod configs;
+pub mod read;
+
+use axum::routing::get;
+use axum::Router;
+
+use crate::state::HttpState;
+
+/// The `/api/v1` routes.
+pub fn routes() -> Router<HttpState> {
+    Router::new()
+        .route("/api/v1/overview", get(read::overview))
+        .route("/api/v1/topics", get(read::topics))
+        .route("/api/v1/topics/{name}", get(read::topic))
+        .route("/api/v1/topics/{name}/messages", get(read::messages))
+        .route(
+            "/api/v1/topics/{name}/configs",
+            axum::routing::post(configs::alter),
+        )
+        .route("/api/v1/groups", get(read::groups))
+}
