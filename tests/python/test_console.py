@@ -1,0 +1,158 @@
+"""The web console in headless Chromium (Debian's chromium + chromedriver, driven by Selenium;
+scripts/test.sh installs them): open it, see the topic the test created, open its partitions,
+browse the first messages and read the produced values, see the consumer group's lag, change a
+topic config in the page and see it applied through the Kafka admin API. Screenshots go to
+target/console-screenshots/ for a person to look at."""
+import json
+import shutil
+import socket
+import urllib.error
+import urllib.request
+
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+
+from conftest import ROOT, Broker
+
+SHOTS = ROOT / "target" / "console-screenshots"
+TOPIC, GROUP = "console-orders", "console-readers"
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _chrome():
+    chromium = shutil.which("chromium")
+    driver = shutil.which("chromedriver")
+    assert chromium and driver, "install Debian's chromium and chromium-driver (scripts/test.sh does)"
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-dev-shm-usage", "--window-size=1280,1000"):
+        opts.add_argument(flag)
+    return webdriver.Chrome(service=Service(executable_path=driver), options=opts)
+
+
+def _get(url):
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_console_in_headless_chromium(tmp_path):
+    http = _free_port()
+    b = Broker(tmp_path, extra=["--http-listener", f"127.0.0.1:{http}"])
+    b.start()
+    base = f"http://127.0.0.1:{http}"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    browser = None
+    try:
+        admin = AdminClient({"bootstrap.servers": b.bootstrap})
+        admin.create_topics([NewTopic(TOPIC, 2, 1)])[TOPIC].result(30)
+        p = Producer({"bootstrap.servers": b.bootstrap})
+        for i in range(10):
+            p.produce(TOPIC, key=f"order-{i}".encode(),
+                      value=json.dumps({"order": i, "item": f"widget-{i}"}).encode(),
+                      headers=[("source", b"test")], partition=0)
+        assert p.flush(30) == 0
+        c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": GROUP,
+                      "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        c.subscribe([TOPIC])
+        got = []
+        for _ in range(200):
+            m = c.poll(0.5)
+            if m is not None and not m.error():
+                got.append(m)
+            if len(got) == 4:
+                break
+        assert len(got) == 4
+        c.commit(message=got[-1], asynchronous=False)
+        c.close()
+
+        # The API refuses bad input with a message.
+        status, body = _get(f"{base}/api/v1/topics/{TOPIC}/messages?partition=zero")
+        assert status == 400 and "partition" in json.loads(body)["error"]
+        status, body = _get(f"{base}/api/v1/topics/{TOPIC}/messages?max_bytes=100000000")
+        assert status == 400 and "max_bytes" in json.loads(body)["error"]
+        assert _get(f"{base}/api/v1/topics/no-such-topic")[0] == 404
+        assert _get(f"{base}/no/such/page")[0] == 404
+
+        browser = _chrome()
+        wait = WebDriverWait(browser, 20)
+        browser.get(base + "/")
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#brokers-table tr[data-broker='1']")))
+        assert "Under-replicated" in browser.find_element(By.TAG_NAME, "main").text
+        browser.save_screenshot(str(SHOTS / "1-overview.png"))
+
+        browser.find_element(By.CSS_SELECTOR, "a[data-nav='topics']").click()
+        row = wait.until(ec.presence_of_element_located(
+            (By.CSS_SELECTOR, f"#topics-table tr[data-topic='{TOPIC}']")))
+        assert "10" in row.text  # records
+        browser.save_screenshot(str(SHOTS / "2-topics.png"))
+
+        row.find_element(By.TAG_NAME, "a").click()
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#partitions-table tr[data-partition='1']")))
+        p0 = browser.find_element(By.CSS_SELECTOR, "#partitions-table tr[data-partition='0']")
+        assert "10" in p0.text  # high watermark
+        browser.save_screenshot(str(SHOTS / "3-topic.png"))
+
+        p0.find_element(By.CSS_SELECTOR, "a.browse").click()
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#messages-table tr[data-offset='0']")))
+        rows = browser.find_elements(By.CSS_SELECTOR, "#messages-table tr[data-offset]")
+        assert len(rows) == 10
+        first = rows[0]
+        assert first.find_element(By.CSS_SELECTOR, "td.key").text == "order-0"
+        value = first.find_element(By.CSS_SELECTOR, "td.value").text
+        assert json.loads(value) == {"order": 0, "item": "widget-0"}
+        assert '"item": "widget-0"' in value  # pretty-printed JSON
+        assert "source: test" in first.text
+        browser.save_screenshot(str(SHOTS / "4-messages.png"))
+
+        # Hex view of the same page.
+        browser.get(f"{base}/#/topics/{TOPIC}/messages/0?offset=3&limit=2&mode=hex")
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#messages-table tr[data-offset='3']")))
+        rows = browser.find_elements(By.CSS_SELECTOR, "#messages-table tr[data-offset]")
+        assert [r.get_attribute("data-offset") for r in rows] == ["3", "4"]
+        assert rows[0].find_element(By.CSS_SELECTOR, "td.key").text == b"order-3".hex()
+
+        browser.find_element(By.CSS_SELECTOR, "a[data-nav='groups']").click()
+        group = wait.until(ec.presence_of_element_located(
+            (By.CSS_SELECTOR, f"#groups-table tr[data-group='{GROUP}']")))
+        assert group.find_element(By.CSS_SELECTOR, "td.lag").text == "6", group.text
+        browser.save_screenshot(str(SHOTS / "5-groups.png"))
+
+        # Change retention.ms in the page; the Kafka admin API sees it.
+        browser.get(f"{base}/#/topics/{TOPIC}")
+        box = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "input[data-config='retention.ms']")))
+        box.clear()
+        box.send_keys("3600000")
+        browser.find_element(By.CSS_SELECTOR, "button[data-save='retention.ms']").click()
+        wait.until(ec.text_to_be_present_in_element((By.ID, "config-status"), "applied"))
+        browser.save_screenshot(str(SHOTS / "6-config-changed.png"))
+        res = ConfigResource(ConfigResource.Type.TOPIC, TOPIC)
+        configs = admin.describe_configs([res])[res].result(30)
+        assert configs["retention.ms"].value == "3600000"
+        # A bad value is refused in the page with the broker's reason.
+        box = browser.find_element(By.CSS_SELECTOR, "input[data-config='retention.ms']")
+        box.clear()
+        box.send_keys("soon")
+        browser.find_element(By.CSS_SELECTOR, "button[data-save='retention.ms']").click()
+        wait.until(ec.text_to_be_present_in_element((By.ID, "config-status"), "retention.ms:"))
+        assert "error" in browser.find_element(By.ID, "config-status").get_attribute("class")
+        configs = admin.describe_configs([res])[res].result(30)
+        assert configs["retention.ms"].value == "3600000"
+    finally:
+        if browser is not None:
+            browser.quit()
+        b.stop()
