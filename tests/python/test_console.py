@@ -85,6 +85,17 @@ def test_console_in_headless_chromium(tmp_path):
         assert status == 400 and "partition" in json.loads(body)["error"]
         status, body = _get(f"{base}/api/v1/topics/{TOPIC}/messages?max_bytes=100000000")
         assert status == 400 and "max_bytes" in json.loads(body)["error"]
+        status, body = _get(f"{base}/api/v1/topics/{TOPIC}/messages?offset=1&timestamp=5")
+        assert status == 400 and "not both" in json.loads(body)["error"]
+        # By timestamp: from the epoch is everything, from the far future nothing.
+        status, body = _get(f"{base}/api/v1/topics/{TOPIC}/messages?timestamp=0&limit=3")
+        assert status == 200 and [m["offset"] for m in json.loads(body)["records"]] == [0, 1, 2]
+        status, body = _get(f"{base}/api/v1/topics/{TOPIC}/messages?timestamp=99999999999999")
+        page = json.loads(body)
+        assert status == 200 and page["records"] == [] and page["next_offset"] == 10
+        # A first batch larger than max_bytes is refused, not returned whole.
+        status, body = _get(f"{base}/api/v1/topics/{TOPIC}/messages?max_bytes=1")
+        assert status == 400 and "more than max_bytes" in json.loads(body)["error"]
         assert _get(f"{base}/api/v1/topics/no-such-topic")[0] == 404
         assert _get(f"{base}/no/such/page")[0] == 404
 

@@ -148,10 +148,15 @@ function show(data, mode) {
 async function messagesPage(name, partition, params) {
   setActive("topics");
   const offset = params.get("offset");
+  const timestamp = params.get("timestamp");
   const limit = params.get("limit") || "50";
   const mode = params.get("mode") || "json";
   const q = new URLSearchParams({ partition, limit });
   if (offset !== null && offset !== "") q.set("offset", offset);
+  else if (timestamp !== null && timestamp !== "") {
+    const ms = /^\d+$/.test(timestamp) ? Number(timestamp) : Date.parse(timestamp);
+    q.set("timestamp", Number.isNaN(ms) ? timestamp : String(ms));
+  }
   let page, error = null;
   try { page = await api(`/api/v1/topics/${encodeURIComponent(name)}/messages?${q}`); } catch (e) { error = e.message; }
   const rows = page ? page.records.map((m) => `<tr data-offset="${m.offset}"><td class="num">${m.offset}</td>
@@ -162,6 +167,7 @@ async function messagesPage(name, partition, params) {
   main.innerHTML = `<h1><a href="#/topics/${encodeURIComponent(name)}">${esc(name)}</a> · partition ${esc(partition)}</h1>
     <form class="inline" id="browse-form">
       <label>Offset<input name="offset" value="${esc(offset ?? "")}" placeholder="log start" size="10"></label>
+      <label>or timestamp<input name="timestamp" value="${esc(timestamp ?? "")}" placeholder="2026-01-01T00:00:00Z or ms" size="24"></label>
       <label>Limit<input name="limit" value="${esc(limit)}" size="5"></label>
       <label>Show as<select name="mode">${["json", "utf8", "hex"].map((m) => `<option${m === mode ? " selected" : ""}>${m}</option>`).join("")}</select></label>
       <button>Read</button>

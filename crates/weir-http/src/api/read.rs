@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::common::{blocking, broker, ApiError};
 use crate::state::HttpState;
 use crate::view::console::{GroupRow, Overview, TopicDetail, TopicRow};
-use crate::view::messages::{MessagePage, ReadError, MAX_BYTES_LIMIT, MAX_RECORDS_LIMIT};
+use crate::view::messages::{MessagePage, ReadError, Start, MAX_BYTES_LIMIT, MAX_RECORDS_LIMIT};
 use crate::view::OpsView;
 
 /// `GET /api/v1/overview`.
@@ -53,13 +53,15 @@ pub struct MessagesQuery {
     pub partition: Option<i32>,
     /// First offset (default: the log start).
     pub offset: Option<i64>,
+    /// Or: the first record at or after this timestamp (ms since the epoch).
+    pub timestamp: Option<i64>,
     /// Most records (default 50, at most [`MAX_RECORDS_LIMIT`]).
     pub limit: Option<usize>,
     /// Most bytes of batches read (default 64 KiB, at most [`MAX_BYTES_LIMIT`]).
     pub max_bytes: Option<usize>,
 }
 
-/// `GET /api/v1/topics/{name}/messages?partition=&offset=&limit=&max_bytes=`.
+/// `GET /api/v1/topics/{name}/messages?partition=&offset=|timestamp=&limit=&max_bytes=`.
 pub async fn messages(
     State(s): State<HttpState>,
     Path(name): Path<String>,
@@ -78,6 +80,14 @@ pub async fn messages(
             "max_bytes must be 1..={MAX_BYTES_LIMIT}"
         )));
     }
+    let start = match (q.offset, q.timestamp) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request("give offset or timestamp, not both"))
+        }
+        (Some(o), None) => Start::Offset(o),
+        (None, Some(ts)) => Start::Timestamp(ts),
+        (None, None) => Start::LogStart,
+    };
     let partition = q.partition.unwrap_or(0);
     if partition < 0 {
         return Err(ApiError::bad_request("partition must be >= 0"));
@@ -85,7 +95,7 @@ pub async fn messages(
     let b = broker(&s)?;
     blocking(move || {
         OpsView::new(&b)
-            .read_messages(&name, partition, q.offset, limit, max_bytes)
+            .read_messages(&name, partition, start, limit, max_bytes)
             .map(Json)
             .map_err(|e| match e {
                 ReadError::NotFound(m) => ApiError::not_found(m),

@@ -68,6 +68,17 @@ pub struct MessagePage {
     pub skipped_compressed: usize,
 }
 
+/// Where a read starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// At the log start offset.
+    LogStart,
+    /// At this offset (clamped to the log start … high watermark).
+    Offset(i64),
+    /// At the first record whose timestamp is at or after this one (ms since the epoch).
+    Timestamp(i64),
+}
+
 /// Why a read has no answer.
 #[derive(Debug, PartialEq, Eq)]
 pub enum ReadError {
@@ -82,14 +93,13 @@ pub enum ReadError {
 }
 
 impl OpsView<'_> {
-    /// Up to `limit` records of `topic`/`partition` from `offset` (default: the log start),
-    /// reading at most `max_bytes` of batches. A first batch larger than `max_bytes` is refused
-    /// rather than returned whole.
+    /// Up to `limit` records of `topic`/`partition` from `start`, reading at most `max_bytes`
+    /// of batches. A first batch larger than `max_bytes` is refused rather than returned whole.
     pub fn read_messages(
         &self,
         topic: &str,
         partition: i32,
-        offset: Option<i64>,
+        start_at: Start,
         limit: usize,
         max_bytes: usize,
     ) -> Result<MessagePage, ReadError> {
@@ -118,7 +128,15 @@ impl OpsView<'_> {
                 ))
             })?;
         let (start, hw) = (log.log_start_offset(), log.high_watermark());
-        let from = offset.unwrap_or(start).clamp(start, hw);
+        let from = match start_at {
+            Start::LogStart => start,
+            Start::Offset(o) => o,
+            Start::Timestamp(ts) => log
+                .offset_for_timestamp(ts)
+                .map_err(|e| ReadError::Log(e.to_string()))?
+                .map_or(hw, |(o, _)| o),
+        }
+        .clamp(start, hw);
         let mut page = MessagePage {
             topic: topic.to_string(),
             partition,
