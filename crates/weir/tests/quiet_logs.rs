@@ -127,3 +127,52 @@ fn json_log_format_prints_one_object_per_line() {
         "http.listener=none still started it"
     );
 }
+
+/// A node of a 3-node quorum killed with SIGKILL: a survivor says once that it stopped
+/// answering (no openraft error per failed RPC while it is gone), and once that it answers again
+/// after a restart.
+#[test]
+fn a_lost_quorum_peer_is_one_line_not_a_stream() {
+    let mut nodes = weir_test_support::start_cluster(weir(), 3, BrokerOptions::default());
+    assert!(wait_until(Duration::from_secs(30), || nodes
+        .iter()
+        .all(|n| n.output().contains("weir ready"))));
+    nodes[2].kill9();
+    let count =
+        |n: &BrokerProcess, what: &str| n.output().lines().filter(|l| l.contains(what)).count();
+    let gone = "metadata quorum: node 3 stopped answering";
+    assert!(
+        wait_until(Duration::from_secs(30), || count(&nodes[0], gone)
+            + count(&nodes[1], gone)
+            > 0),
+        "nobody noticed node 3 is gone:\n{}\n{}",
+        nodes[0].output(),
+        nodes[1].output()
+    );
+    nodes[2].restart();
+    let back = "metadata quorum: node 3 answers again";
+    assert!(
+        wait_until(Duration::from_secs(30), || count(&nodes[0], back)
+            + count(&nodes[1], back)
+            > 0),
+        "no line when node 3 came back:\n{}\n{}",
+        nodes[0].output(),
+        nodes[1].output()
+    );
+    // Over the whole outage (a restart takes seconds; openraft retried every few hundred ms):
+    // one line each way, nothing from openraft, no struct dump.
+    for n in &nodes[..2] {
+        let out = n.output();
+        assert!(
+            count(n, gone) <= 1 && count(n, back) <= 1,
+            "repeated:\n{out}"
+        );
+        assert!(
+            !out.contains("openraft"),
+            "openraft at the default level:\n{out}"
+        );
+        for l in out.lines() {
+            assert!(!has_struct_dump(l), "struct dump: {l}");
+        }
+    }
+}

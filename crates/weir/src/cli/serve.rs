@@ -46,9 +46,11 @@ pub fn parse_config_flags(args: &[String]) -> Result<Vec<(String, String)>, Stri
     Ok(out)
 }
 
-/// Log targets quieter than the default `info`: Raft internals (openraft logs whole state
-/// structs at INFO) and the HTTP stack only show their own errors unless `RUST_LOG` asks for more.
-const DEFAULT_LOG_FILTER: &str = "info,openraft=error,hyper=warn,axum=warn,tower=warn";
+/// Log targets quieter than the default `info`: Raft internals stay silent unless `RUST_LOG`
+/// asks (openraft logs whole state structs at INFO and an ERROR per failed RPC while a peer is
+/// down; Weir logs what matters itself: a peer that stops answering and answers again, a failed
+/// metadata log), and the HTTP stack only shows warnings.
+const DEFAULT_LOG_FILTER: &str = "info,openraft=off,hyper=warn,axum=warn,tower=warn";
 
 /// The log filter: [`DEFAULT_LOG_FILTER`] with `RUST_LOG`'s directives on top (a target named in
 /// `RUST_LOG`, or a global level, overrides the default for it).
