@@ -50,6 +50,12 @@ def _get(url):
         return e.code, e.read().decode()
 
 
+def _loaded(browser, wait, hash_):
+    """Wait until the page has rendered the view of `hash_` (the console marks it on <main>)."""
+    wait.until(lambda d: d.execute_script(
+        "return document.getElementById('main').dataset.loaded === arguments[0]", hash_))
+
+
 def test_console_in_headless_chromium(tmp_path):
     http = _free_port()
     b = Broker(tmp_path, extra=["--http-listener", f"127.0.0.1:{http}"])
@@ -79,6 +85,15 @@ def test_console_in_headless_chromium(tmp_path):
         assert len(got) == 4
         c.commit(message=got[-1], asynchronous=False)
         c.close()
+        # A second group stays up while the browser looks: its member and assignment show.
+        live = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "console-live",
+                         "client.id": "live-reader", "auto.offset.reset": "earliest"})
+        live.subscribe([TOPIC])
+        for _ in range(100):
+            live.poll(0.2)
+            if len(live.assignment()) == 2:
+                break
+        assert len(live.assignment()) == 2
 
         # The API refuses bad input with a message.
         status, body = _get(f"{base}/api/v1/topics/{TOPIC}/messages?partition=zero")
@@ -107,18 +122,21 @@ def test_console_in_headless_chromium(tmp_path):
         browser.save_screenshot(str(SHOTS / "1-overview.png"))
 
         browser.find_element(By.CSS_SELECTOR, "a[data-nav='topics']").click()
+        _loaded(browser, wait, "#/topics")
         row = wait.until(ec.presence_of_element_located(
             (By.CSS_SELECTOR, f"#topics-table tr[data-topic='{TOPIC}']")))
         assert "10" in row.text  # records
         browser.save_screenshot(str(SHOTS / "2-topics.png"))
 
         row.find_element(By.TAG_NAME, "a").click()
+        _loaded(browser, wait, f"#/topics/{TOPIC}")
         wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#partitions-table tr[data-partition='1']")))
         p0 = browser.find_element(By.CSS_SELECTOR, "#partitions-table tr[data-partition='0']")
         assert "10" in p0.text  # high watermark
         browser.save_screenshot(str(SHOTS / "3-topic.png"))
 
         p0.find_element(By.CSS_SELECTOR, "a.browse").click()
+        _loaded(browser, wait, f"#/topics/{TOPIC}/messages/0")
         wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#messages-table tr[data-offset='0']")))
         rows = browser.find_elements(By.CSS_SELECTOR, "#messages-table tr[data-offset]")
         assert len(rows) == 10
@@ -132,19 +150,23 @@ def test_console_in_headless_chromium(tmp_path):
 
         # Hex view of the same page.
         browser.get(f"{base}/#/topics/{TOPIC}/messages/0?offset=3&limit=2&mode=hex")
-        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#messages-table tr[data-offset='3']")))
+        _loaded(browser, wait, f"#/topics/{TOPIC}/messages/0?offset=3&limit=2&mode=hex")
         rows = browser.find_elements(By.CSS_SELECTOR, "#messages-table tr[data-offset]")
         assert [r.get_attribute("data-offset") for r in rows] == ["3", "4"]
         assert rows[0].find_element(By.CSS_SELECTOR, "td.key").text == b"order-3".hex()
 
         browser.find_element(By.CSS_SELECTOR, "a[data-nav='groups']").click()
+        _loaded(browser, wait, "#/groups")
         group = wait.until(ec.presence_of_element_located(
             (By.CSS_SELECTOR, f"#groups-table tr[data-group='{GROUP}']")))
         assert group.find_element(By.CSS_SELECTOR, "td.lag").text == "6", group.text
+        members = browser.find_element(By.CSS_SELECTOR, "#groups-table tr[data-group='console-live'] td.members").text
+        assert "live-reader" in members and f"{TOPIC}-0" in members and f"{TOPIC}-1" in members, members
         browser.save_screenshot(str(SHOTS / "5-groups.png"))
 
         # Change retention.ms in the page; the Kafka admin API sees it.
         browser.get(f"{base}/#/topics/{TOPIC}")
+        _loaded(browser, wait, f"#/topics/{TOPIC}")
         box = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "input[data-config='retention.ms']")))
         box.clear()
         box.send_keys("3600000")
@@ -163,6 +185,7 @@ def test_console_in_headless_chromium(tmp_path):
         assert "error" in browser.find_element(By.ID, "config-status").get_attribute("class")
         configs = admin.describe_configs([res])[res].result(30)
         assert configs["retention.ms"].value == "3600000"
+        live.close()
     finally:
         if browser is not None:
             browser.quit()

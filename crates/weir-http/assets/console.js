@@ -186,14 +186,17 @@ async function groupsPage() {
   setActive("groups");
   const groups = await api("/api/v1/groups");
   const rows = groups.map((g) => `<tr data-group="${esc(g.group)}"><td>${esc(g.group)}</td><td>${esc(g.group_type)}</td><td>${esc(g.state)}</td>
+      <td class="members">${g.members.map((m) => `${esc(m.client_id)} @ ${esc(m.host)}: ${esc(m.assigned.join(", ") || "—")}`).join("<br>") || '<span class="muted">none</span>'}</td>
       <td class="num lag">${g.total_lag}</td>
       <td>${g.offsets.map((o) => `${esc(o.topic)}-${o.partition}: committed ${o.committed}, lag ${o.lag ?? "?"}`).join("<br>")}</td></tr>`).join("");
-  main.innerHTML = `<h1>Consumer groups</h1><p class="muted">Groups this broker coordinates; lag = high watermark − committed offset.</p>
-    <table id="groups-table"><tr><th>Group</th><th>Type</th><th>State</th><th class="num">Lag</th><th>Partitions</th></tr>${rows}</table>`;
+  main.innerHTML = `<h1>Consumer groups</h1><p class="muted">Classic and KIP-848 groups this broker coordinates; lag = high watermark − committed offset.</p>
+    <table id="groups-table"><tr><th>Group</th><th>Type</th><th>State</th><th>Members: assigned partitions</th><th class="num">Lag</th><th>Committed offsets</th></tr>${rows}</table>`;
 }
 
 async function route() {
-  const [path, query] = location.hash.replace(/^#/, "").split("?");
+  const hash = location.hash;
+  delete main.dataset.loaded; // set again once this view is rendered (tests wait for it)
+  const [path, query] = hash.replace(/^#/, "").split("?");
   const params = new URLSearchParams(query || "");
   const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
   try {
@@ -205,7 +208,7 @@ async function route() {
   } catch (e) {
     main.innerHTML = `<p class="error">${esc(e.message)}</p>`;
   }
-  main.dataset.loaded = location.hash;
+  if (location.hash === hash) main.dataset.loaded = hash;
 }
 
 window.addEventListener("hashchange", route);

@@ -8,7 +8,8 @@ use serde::Deserialize;
 
 use super::common::{blocking, broker, ApiError};
 use crate::state::HttpState;
-use crate::view::console::{GroupRow, Overview, TopicDetail, TopicRow};
+use crate::view::console::{Overview, TopicDetail, TopicRow};
+use crate::view::groups::GroupRow;
 use crate::view::messages::{MessagePage, ReadError, Start, MAX_BYTES_LIMIT, MAX_RECORDS_LIMIT};
 use crate::view::OpsView;
 

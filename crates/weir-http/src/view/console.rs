@@ -1,7 +1,5 @@
-//! The console's read-only questions: the cluster, topics with their partitions and configs,
-//! consumer groups with their lag. Answers are plain serialisable structs.
-
-use std::collections::BTreeMap;
+//! The console's read-only questions about the cluster and its topics (partitions, offsets,
+//! configs). Answers are plain serialisable structs.
 
 use serde::Serialize;
 use weir_broker::api::describe_configs::topic_config_entries;
@@ -118,34 +116,6 @@ pub struct TopicDetail {
     pub configs: Vec<ConfigRow>,
 }
 
-/// A consumer group this broker coordinates.
-#[derive(Debug, Serialize)]
-pub struct GroupRow {
-    /// Group id.
-    pub group: String,
-    /// Kafka's state name.
-    pub state: String,
-    /// `classic` or `consumer`.
-    pub group_type: String,
-    /// Committed offsets with their lag (partitions with a local replica have a lag).
-    pub offsets: Vec<GroupOffset>,
-    /// Sum of the known lags.
-    pub total_lag: i64,
-}
-
-/// One committed offset of a group.
-#[derive(Debug, Serialize)]
-pub struct GroupOffset {
-    /// Topic.
-    pub topic: String,
-    /// Partition.
-    pub partition: i32,
-    /// The committed offset.
-    pub committed: i64,
-    /// High watermark minus committed, None without a local replica.
-    pub lag: Option<i64>,
-}
-
 impl OpsView<'_> {
     /// The cluster overview.
     pub fn overview(&self) -> Overview {
@@ -249,43 +219,5 @@ impl OpsView<'_> {
             partitions,
             configs,
         })
-    }
-
-    /// The consumer groups this broker coordinates, with their committed offsets and lag.
-    pub fn groups(&self) -> Vec<GroupRow> {
-        let logs = self.b.replicas.logs();
-        let mut out = Vec::new();
-        for g in self.b.groups.list_groups(&[], &[]) {
-            let committed = self
-                .b
-                .groups
-                .fetch(&g.group_id, None, None)
-                .unwrap_or_default();
-            let mut offsets: BTreeMap<(String, i32), GroupOffset> = BTreeMap::new();
-            for (topic, partition, value) in committed {
-                let Some(value) = value else { continue };
-                let lag = logs
-                    .get(&TopicPartition::new(topic.clone(), partition))
-                    .map(|log| (log.high_watermark() - value.offset).max(0));
-                offsets.insert(
-                    (topic.clone(), partition),
-                    GroupOffset {
-                        topic,
-                        partition,
-                        committed: value.offset,
-                        lag,
-                    },
-                );
-            }
-            let offsets: Vec<GroupOffset> = offsets.into_values().collect();
-            out.push(GroupRow {
-                total_lag: offsets.iter().filter_map(|o| o.lag).sum(),
-                group: g.group_id,
-                state: g.state.to_string(),
-                group_type: g.group_type.to_string(),
-                offsets,
-            });
-        }
-        out
     }
 }

@@ -1,10 +1,12 @@
 //! [`OpsView`]: the read-only questions the HTTP side asks the broker's services. Nothing here
 //! changes broker state, takes a lock for longer than one partition's read, or waits.
 //!
-//! `mod.rs` answers readiness and the metrics' questions, `console.rs` the console's (cluster,
-//! topics, groups) and `messages.rs` reads and decodes records for the message browser.
+//! `mod.rs` answers readiness and the metrics' questions, `console.rs` the console's about the
+//! cluster and topics, `groups.rs` about consumer groups, and `messages.rs` reads and decodes
+//! records for the message browser.
 
 pub mod console;
+pub mod groups;
 pub mod messages;
 
 use std::path::PathBuf;
