@@ -5,7 +5,7 @@
 //! Gauges that describe state (partition counts, log sizes, lag, Raft) are not kept here: the
 //! HTTP side computes them from the services at scrape time.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -30,6 +30,19 @@ pub const ISR_EXPANDS: &str = "kafka_server_replicamanager_isrexpands_total";
 
 /// Connections open on the client listeners now (read at scrape time).
 static ACTIVE_CONNECTIONS: AtomicI64 = AtomicI64::new(0);
+
+/// Set once a recorder is installed ([`enable`]): until then the per-topic helpers return before
+/// building their labels, so a broker without metrics pays one relaxed load per event.
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// Record from now on (call right after installing a `metrics` recorder).
+pub fn enable() {
+    ENABLED.store(true, Ordering::Relaxed);
+}
+
+fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
 
 /// Kafka API keys go up to 92 today; keys beyond this share no per-API series.
 const MAX_API_KEY: usize = 128;
@@ -57,6 +70,9 @@ fn api_metrics(api_key: i16) -> Option<&'static ApiMetrics> {
 
 /// A request of API `api_key` finished after `elapsed`.
 pub fn request_done(api_key: i16, elapsed: Duration) {
+    if !enabled() {
+        return;
+    }
     if let Some(m) = api_metrics(api_key) {
         m.requests.increment(1);
         m.time.record(elapsed.as_secs_f64());
@@ -65,17 +81,26 @@ pub fn request_done(api_key: i16, elapsed: Duration) {
 
 /// A produce appended `records` records (`bytes` of record batches) to `topic` as leader.
 pub fn produced(topic: &str, records: u64, bytes: u64) {
+    if !enabled() {
+        return;
+    }
     metrics::counter!(MESSAGES_IN, "topic" => topic.to_string()).increment(records);
     metrics::counter!(BYTES_IN, "topic" => topic.to_string()).increment(bytes);
 }
 
 /// A consumer fetch returned `bytes` of records of `topic`.
 pub fn fetched(topic: &str, bytes: u64) {
+    if !enabled() {
+        return;
+    }
     metrics::counter!(BYTES_OUT, "topic" => topic.to_string()).increment(bytes);
 }
 
 /// The applied metadata shows the ISR of a partition this broker kept leading shrink or grow.
 pub fn isr_changed(shrink: bool) {
+    if !enabled() {
+        return;
+    }
     metrics::counter!(if shrink { ISR_SHRINKS } else { ISR_EXPANDS }).increment(1);
 }
 

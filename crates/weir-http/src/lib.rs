@@ -74,6 +74,7 @@ pub async fn start(
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
     let prometheus = metrics::install_recorder()
         .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
+    weir_broker::metrics::enable();
     metrics::spawn_upkeep(prometheus.clone());
     listener.spawn(HttpState {
         broker,
