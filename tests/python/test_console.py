@@ -1,7 +1,8 @@
 """The web console in headless Chromium (Debian's chromium + chromedriver, driven by Selenium;
 scripts/test.sh installs them): open it, see the topic the test created, open its partitions,
-browse the first messages and read the produced values, see the consumer group's lag, change a
-topic config in the page and see it applied through the Kafka admin API. Screenshots go to
+browse the first messages and read the produced values, produce a test message from the page and
+read it with a Kafka consumer, see the consumer groups' lag and members, change a topic config in
+the page and see it applied through the Kafka admin API. Screenshots go to
 target/console-screenshots/ for a person to look at."""
 import json
 import shutil
@@ -9,7 +10,7 @@ import socket
 import urllib.error
 import urllib.request
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -45,6 +46,16 @@ def _chrome():
 def _get(url):
     try:
         with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def _post(url, payload):
+    req = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
+                                 headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
             return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
@@ -148,6 +159,31 @@ def test_console_in_headless_chromium(tmp_path):
         assert "source: test" in first.text
         browser.save_screenshot(str(SHOTS / "4-messages.png"))
 
+        # Produce a test message from the page: the browser shows it, a Kafka consumer reads it.
+        browser.find_element(By.CSS_SELECTOR, "#produce-form input[name='key']").send_keys("from-console")
+        browser.find_element(By.CSS_SELECTOR, "#produce-form input[name='value']").send_keys("hello from the console")
+        browser.find_element(By.CSS_SELECTOR, "#produce-form input[name='header']").send_keys("via=browser")
+        browser.find_element(By.CSS_SELECTOR, "#produce-form button").click()
+        _loaded(browser, wait, f"#/topics/{TOPIC}/messages/0?offset=10&limit=50&mode=json")
+        new = browser.find_element(By.CSS_SELECTOR, "#messages-table tr[data-offset='10']")
+        assert "hello from the console" in new.text and "via: browser" in new.text, new.text
+        reader = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "console-check",
+                           "auto.offset.reset": "earliest"})
+        reader.assign([TopicPartition(TOPIC, 0, 10)])
+        m = None
+        for _ in range(100):
+            m = reader.poll(0.2)
+            if m is not None and not m.error():
+                break
+        assert m is not None and not m.error()
+        assert (m.offset(), m.key(), m.value()) == (10, b"from-console", b"hello from the console")
+        assert m.headers() == [("via", b"browser")]
+        reader.close()
+        # A refused test message shows the broker's reason (no partition 7).
+        status, body = _post(f"{base}/api/v1/topics/{TOPIC}/messages",
+                             {"partition": 7, "value": "x"})
+        assert status == 400 and "UnknownTopicOrPartition" in json.loads(body)["error"], body
+
         # Hex view of the same page.
         browser.get(f"{base}/#/topics/{TOPIC}/messages/0?offset=3&limit=2&mode=hex")
         _loaded(browser, wait, f"#/topics/{TOPIC}/messages/0?offset=3&limit=2&mode=hex")
@@ -159,7 +195,7 @@ def test_console_in_headless_chromium(tmp_path):
         _loaded(browser, wait, "#/groups")
         group = wait.until(ec.presence_of_element_located(
             (By.CSS_SELECTOR, f"#groups-table tr[data-group='{GROUP}']")))
-        assert group.find_element(By.CSS_SELECTOR, "td.lag").text == "6", group.text
+        assert group.find_element(By.CSS_SELECTOR, "td.lag").text == "7", group.text
         members = browser.find_element(By.CSS_SELECTOR, "#groups-table tr[data-group='console-live'] td.members").text
         assert "live-reader" in members and f"{TOPIC}-0" in members and f"{TOPIC}-1" in members, members
         browser.save_screenshot(str(SHOTS / "5-groups.png"))

@@ -174,7 +174,32 @@ async function messagesPage(name, partition, params) {
     </form>
     ${error ? `<p class="error" id="browse-error">${esc(error)}</p>` : `<p class="muted">offsets ${page.log_start} … ${page.high_watermark - 1} (high watermark ${page.high_watermark})${page.skipped_compressed ? ` · ${page.skipped_compressed} records in compressed batches not shown` : ""}</p>
     <table id="messages-table"><tr><th class="num">Offset</th><th>Timestamp</th><th>Key</th><th>Value</th><th>Headers</th></tr>${rows}</table>
-    ${page.next_offset < page.high_watermark ? `<p><a id="next-page" href="${base}?offset=${page.next_offset}&limit=${limit}&mode=${mode}">next ${limit} →</a></p>` : '<p class="muted">end of the partition</p>'}`}`;
+    ${page.next_offset < page.high_watermark ? `<p><a id="next-page" href="${base}?offset=${page.next_offset}&limit=${limit}&mode=${mode}">next ${limit} →</a></p>` : '<p class="muted">end of the partition</p>'}`}
+    <h2>Produce a test message</h2>
+    <form class="inline" id="produce-form">
+      <label>Key<input name="key" size="16" placeholder="(null)"></label>
+      <label>Value<input name="value" size="40"></label>
+      <label>Header<input name="header" size="16" placeholder="name=value"></label>
+      <button>Send to partition ${esc(partition)}</button>
+    </form><p id="produce-status" class="muted"></p>`;
+  document.getElementById("produce-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const f = new FormData(e.target);
+    const msg = { partition: Number(partition), value: f.get("value") };
+    if (f.get("key")) msg.key = f.get("key");
+    const h = f.get("header");
+    if (h) { const i = h.indexOf("="); msg.headers = { [i < 0 ? h : h.slice(0, i)]: i < 0 ? "" : h.slice(i + 1) }; }
+    const status = document.getElementById("produce-status");
+    try {
+      const r = await api(`/api/v1/topics/${encodeURIComponent(name)}/messages`, {
+        method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(msg),
+      });
+      location.hash = `${base}?offset=${r.offset}&limit=${limit}&mode=${mode}`;
+    } catch (err) {
+      status.className = "error";
+      status.textContent = err.message;
+    }
+  });
   document.getElementById("browse-form").addEventListener("submit", (e) => {
     e.preventDefault();
     const f = new FormData(e.target);

@@ -1,5 +1,6 @@
-//! The console's JSON API under `/api/v1`: read-only answers from [`OpsView`], plus one write
-//! (topic config changes, through `TopicAdmin` as IncrementalAlterConfigs does).
+//! The console's JSON API under `/api/v1`: read-only answers from [`OpsView`], plus two writes:
+//! topic config changes (through `TopicAdmin`, as IncrementalAlterConfigs) and a test message
+//! (through the Produce handler, as a client's produce).
 //!
 //! Errors are JSON `{"error": "..."}`: 400 for malformed parameters or a refused change, 404 for
 //! an unknown topic or partition, 409 for a partition without a local replica, 503 while the
@@ -7,6 +8,7 @@
 
 pub mod common;
 pub mod configs;
+pub mod produce;
 pub mod read;
 
 use axum::routing::get;
@@ -20,7 +22,10 @@ pub fn routes() -> Router<HttpState> {
         .route("/api/v1/overview", get(read::overview))
         .route("/api/v1/topics", get(read::topics))
         .route("/api/v1/topics/{name}", get(read::topic))
-        .route("/api/v1/topics/{name}/messages", get(read::messages))
+        .route(
+            "/api/v1/topics/{name}/messages",
+            get(read::messages).post(produce::produce),
+        )
         .route(
             "/api/v1/topics/{name}/configs",
             axum::routing::post(configs::alter),
