@@ -10,13 +10,13 @@ import socket
 import urllib.error
 import urllib.request
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import ConsumerGroupTopicPartitions, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from conftest import ROOT, Broker
 
@@ -105,6 +105,13 @@ def test_console_in_headless_chromium(tmp_path):
             if len(live.assignment()) == 2:
                 break
         assert len(live.assignment()) == 2
+        for _ in range(100):
+            m = live.poll(0.2)
+            if m is not None and not m.error():
+                live.commit(message=m, asynchronous=False)
+                break
+        else:
+            raise AssertionError("the live group read nothing")
 
         # The API refuses bad input with a message.
         status, body = _get(f"{base}/api/v1/topics/{TOPIC}/messages?partition=zero")
@@ -199,6 +206,26 @@ def test_console_in_headless_chromium(tmp_path):
         members = browser.find_element(By.CSS_SELECTOR, "#groups-table tr[data-group='console-live'] td.members").text
         assert "live-reader" in members and f"{TOPIC}-0" in members and f"{TOPIC}-1" in members, members
         browser.save_screenshot(str(SHOTS / "5-groups.png"))
+
+        # Reset offsets, confirmed in a dialog: refused while the group has members, applied
+        # to an empty one (the lag goes to 0; a Kafka consumer of the group starts at the end).
+        browser.find_element(
+            By.CSS_SELECTOR, "form.reset[data-group='console-live'] button").click()
+        browser.switch_to.alert.accept()
+        wait.until(ec.text_to_be_present_in_element((By.ID, "reset-status"), "active members"))
+        Select(browser.find_element(
+            By.CSS_SELECTOR, f"form.reset[data-group='{GROUP}'] select[name='to']")
+        ).select_by_visible_text("latest")
+        browser.find_element(By.CSS_SELECTOR, f"form.reset[data-group='{GROUP}'] button").click()
+        assert "Reset the committed offsets" in browser.switch_to.alert.text
+        browser.switch_to.alert.accept()
+        wait.until(ec.text_to_be_present_in_element((By.ID, "reset-status"), "reset to latest"))
+        lag = browser.find_element(By.CSS_SELECTOR, f"#groups-table tr[data-group='{GROUP}'] td.lag")
+        assert lag.text == "0", lag.text
+        browser.save_screenshot(str(SHOTS / "5b-groups-reset.png"))
+        committed = admin.list_consumer_group_offsets(
+            [ConsumerGroupTopicPartitions(GROUP, [TopicPartition(TOPIC, 0)])])[GROUP].result(30)
+        assert committed.topic_partitions[0].offset == 11
 
         # Change retention.ms in the page; the Kafka admin API sees it.
         browser.get(f"{base}/#/topics/{TOPIC}")

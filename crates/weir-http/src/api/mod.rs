@@ -1,6 +1,7 @@
-//! The console's JSON API under `/api/v1`: read-only answers from [`OpsView`], plus two writes:
-//! topic config changes (through `TopicAdmin`, as IncrementalAlterConfigs) and a test message
-//! (through the Produce handler, as a client's produce).
+//! The console's JSON API under `/api/v1`: read-only answers from `OpsView`, plus three writes,
+//! each on the path a Kafka client's request takes: topic config changes (through `TopicAdmin`,
+//! as IncrementalAlterConfigs), a test message (the Produce handler) and a group offset reset
+//! (a simple OffsetCommit, refused while the group has members).
 //!
 //! Errors are JSON `{"error": "..."}`: 400 for malformed parameters or a refused change, 404 for
 //! an unknown topic or partition, 409 for a partition without a local replica, 503 while the
@@ -8,6 +9,7 @@
 
 pub mod common;
 pub mod configs;
+pub mod offsets;
 pub mod produce;
 pub mod read;
 
@@ -31,4 +33,8 @@ pub fn routes() -> Router<HttpState> {
             axum::routing::post(configs::alter),
         )
         .route("/api/v1/groups", get(read::groups))
+        .route(
+            "/api/v1/groups/{group}/offsets",
+            axum::routing::post(offsets::reset),
+        )
 }
