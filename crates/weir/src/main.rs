@@ -45,6 +45,8 @@ enum Command {
     Share(cli::share::ShareArgs),
     /// Transactions: list, describe, find-hanging, abort (like `kafka-transactions.sh`).
     Transactions(cli::transactions::TransactionsArgs),
+    /// Leader elections: `leaders elect --preferred|--unclean [--topic T [--partition P]]`.
+    Leaders(cli::leaders::LeadersArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -71,6 +73,7 @@ fn main() -> std::process::ExitCode {
         Command::Groups(args) => cli::groups::run(args),
         Command::Share(args) => cli::share::run(args),
         Command::Transactions(args) => cli::transactions::run(args),
+        Command::Leaders(args) => cli::leaders::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
