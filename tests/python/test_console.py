@@ -5,6 +5,7 @@ read it with a Kafka consumer, see the consumer groups' lag and members, change 
 the page and see it applied through the Kafka admin API. Screenshots go to
 target/console-screenshots/ for a person to look at."""
 import json
+import re
 import shutil
 import socket
 import urllib.error
@@ -144,6 +145,9 @@ def test_console_in_headless_chromium(tmp_path):
         row = wait.until(ec.presence_of_element_located(
             (By.CSS_SELECTOR, f"#topics-table tr[data-topic='{TOPIC}']")))
         assert "10" in row.text  # records
+        # Its message rate fills in from /metrics samples (every 2 s while the page is open).
+        wait.until(lambda d: re.fullmatch(r"\d+\.\d", d.find_element(
+            By.CSS_SELECTOR, f"#topics-table tr[data-topic='{TOPIC}'] td.rate").text))
         browser.save_screenshot(str(SHOTS / "2-topics.png"))
 
         row.find_element(By.TAG_NAME, "a").click()

@@ -3,6 +3,7 @@
 
 const main = document.getElementById("main");
 const rates = []; // [time ms, messages in total] samples for the throughput chart
+let topicSamples = []; // the last two [time ms, Map(topic -> messages in total)] samples
 const RATE_WINDOW_MS = 5 * 60 * 1000;
 
 function esc(s) {
@@ -37,12 +38,17 @@ async function sampleRate() {
   try {
     const text = await (await fetch("/metrics")).text();
     let total = 0;
+    const perTopic = new Map();
     for (const line of text.split("\n")) {
       if (line.startsWith("kafka_server_brokertopicmetrics_messagesin_total")) {
-        total += Number(line.slice(line.lastIndexOf(" ") + 1)) || 0;
+        const n = Number(line.slice(line.lastIndexOf(" ") + 1)) || 0;
+        total += n;
+        const m = line.match(/topic="((?:[^"\\]|\\.)*)"/);
+        if (m) perTopic.set(m[1], n);
       }
     }
     const now = Date.now();
+    topicSamples = [...topicSamples.slice(-1), [now, perTopic]];
     rates.push([now, total]);
     while (rates.length && rates[0][0] < now - RATE_WINDOW_MS) rates.shift();
   } catch (e) { /* the next sample will tell */ }
@@ -82,6 +88,14 @@ async function overview() {
     <table id="brokers-table"><tr><th>Id</th><th>Endpoint</th><th>Rack</th><th>State</th></tr>${brokers}</table>`;
 }
 
+// Messages in per second of `topic` on this broker between the last two samples ("—" before two).
+function topicRate(topic) {
+  if (topicSamples.length < 2) return "—";
+  const [[t0, a], [t1, b]] = topicSamples;
+  const dt = (t1 - t0) / 1000;
+  return dt > 0 ? Math.max(0, ((b.get(topic) || 0) - (a.get(topic) || 0)) / dt).toFixed(1) : "—";
+}
+
 async function topicsPage() {
   setActive("topics");
   const topics = await api("/api/v1/topics");
@@ -89,10 +103,12 @@ async function topicsPage() {
       <td><a href="#/topics/${encodeURIComponent(t.name)}">${esc(t.name)}</a>${t.internal ? ' <span class="muted">internal</span>' : ""}</td>
       <td class="num">${t.partitions}</td><td class="num">${t.replication_factor}</td>
       <td class="num">${t.under_replicated ? `<span class="pill bad">${t.under_replicated}</span>` : 0}</td>
-      <td class="num">${t.local_records}</td><td class="num">${bytes(t.local_bytes)}</td></tr>`).join("");
+      <td class="num">${t.local_records}</td><td class="num">${bytes(t.local_bytes)}</td>
+      <td class="num rate">${topicRate(t.name)}</td></tr>`).join("");
   main.innerHTML = `<h1>Topics</h1>
     <table id="topics-table"><tr><th>Name</th><th class="num">Partitions</th><th class="num">Replication</th>
-    <th class="num">Under-replicated</th><th class="num">Records (local)</th><th class="num">Size (local)</th></tr>${rows}</table>`;
+    <th class="num">Under-replicated</th><th class="num">Records (local)</th><th class="num">Size (local)</th>
+    <th class="num">Messages in/s (this broker)</th></tr>${rows}</table>`;
 }
 
 async function topicPage(name) {
@@ -265,4 +281,7 @@ setInterval(async () => {
   await sampleRate();
   const c = document.getElementById("chart");
   if (c) c.innerHTML = chart();
+  document.querySelectorAll("#topics-table tr[data-topic]").forEach((tr) => {
+    tr.querySelector("td.rate").textContent = topicRate(tr.dataset.topic);
+  });
 }, 2000);
