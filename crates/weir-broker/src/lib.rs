@@ -1,6 +1,7 @@
 //! weir-broker: the Kafka-compatible server, as services with narrow interfaces.
 //!
-//! Dependency order (a module uses only those before it): `error`, `config`, `fetch_sessions`
+//! Dependency order (a module uses only those before it): `error`, `config`, `metrics` (hot-path
+//! counters), `fetch_sessions`
 //! → `metadata` (read-only view of the metadata image) → `peers` (requests to other brokers)
 //! → `replica` (partition logs,
 //! replication, high watermarks) → `applier` (applies images to logs, replicas and
@@ -23,6 +24,7 @@ pub mod error;
 pub mod fetch_sessions;
 pub mod lifecycle;
 pub mod metadata;
+pub mod metrics;
 pub mod peers;
 pub mod replica;
 pub mod server;

@@ -554,6 +554,7 @@ mod tests {
 pub mod clients;
 pub mod cluster;
 pub mod group_member;
+pub mod http;
 pub mod proxy;
 pub mod raw;
 pub mod share;

@@ -5,7 +5,8 @@
 //! in this order, around the table: authentication state and the principal are in the
 //! [`RequestContext`]; authorization (ACLs) and quotas/throttling go before the table (a
 //! refused request is answered without reaching its handler); per-API metrics wrap the
-//! returned future (today: a `trace` event with the API and its latency).
+//! returned future (`crate::metrics::request_done` and a `trace` event with the API and its
+//! latency).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -58,6 +59,7 @@ pub async fn dispatch_ordered(b: &Broker, ctx: RequestContext, body: RequestKind
             Some(merge) => pending.await.map(merge),
             None => pending.await,
         };
+        crate::metrics::request_done(api_key, started.elapsed());
         tracing::trace!(
             api_key,
             latency_us = started.elapsed().as_micros() as u64,

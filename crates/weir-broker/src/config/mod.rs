@@ -10,6 +10,7 @@ pub mod defaults;
 pub mod entries;
 pub mod groups;
 pub mod listeners;
+pub mod ops;
 pub mod parse;
 pub mod replication;
 pub mod share;
@@ -27,6 +28,7 @@ use defaults::{all_defaults, LOG_KEY_MAP, SAME_NAME_TOPIC_KEYS};
 pub use entries::{ConfigEntry, ConfigSource};
 pub use groups::GroupConfig;
 pub use listeners::{parse_listeners, Listener};
+pub use ops::{HttpListener, LogFormat, OpsSettings};
 use parse::{bad, env_key, parse, parse_bool, parse_properties};
 pub use replication::ReplicationConfig;
 pub use share::ShareSettings;
@@ -96,6 +98,8 @@ pub struct BrokerConfig {
     pub leader_imbalance_check_interval_ms: i64,
     /// ACL authorization (`authorizer.class.name`, `super.users`, …).
     pub authorizer: AuthorizerConfig,
+    /// Operability (`http.listener`, `metrics.per.partition`, `log.format`).
+    pub ops: OpsSettings,
     /// Every known broker config with value and source.
     pub entries: Vec<ConfigEntry>,
 }
@@ -286,6 +290,11 @@ impl BrokerConfig {
             )?
             .saturating_mul(1000),
             authorizer: authorizer::parse_authorizer_config(&get)?,
+            ops: OpsSettings::parse(
+                &get,
+                set.contains_key("http.listener"),
+                !get("controller.quorum.voters").trim().is_empty(),
+            )?,
             entries: Vec::new(),
         };
         if config.log_dirs.is_empty() {
