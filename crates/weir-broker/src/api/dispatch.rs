@@ -247,6 +247,12 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
         RequestKind::DeleteAcls(r) => ResponseKind::DeleteAcls(
             delete_acls::handle(admin, config.authorizer.enabled, v, r).await,
         ),
+        RequestKind::DescribeClientQuotas(r) => {
+            ResponseKind::DescribeClientQuotas(describe_client_quotas::handle(view, v, r).await)
+        }
+        RequestKind::AlterClientQuotas(r) => {
+            ResponseKind::AlterClientQuotas(alter_client_quotas::handle(admin, v, r).await)
+        }
         _ => {
             let key = ctx.header.request_api_key;
             return Box::pin(async move {
