@@ -24,6 +24,7 @@ pub mod fetch_sessions;
 pub mod lifecycle;
 pub mod metadata;
 pub mod peers;
+pub mod quota;
 pub mod replica;
 pub mod server;
 pub mod share;

@@ -19,6 +19,7 @@ use super::*;
 use crate::authz::{self, Authz, Gate};
 use crate::broker::Broker;
 use crate::error::BrokerError;
+use crate::quota::hook::{produce_bytes, QuotaClient};
 
 /// The part of a request's work that may finish after later requests on the same connection
 /// have started (only a produce's wait for fsync and replication); resolves to the response.
@@ -52,12 +53,21 @@ pub async fn dispatch_ordered(b: &Broker, ctx: RequestContext, body: RequestKind
             return Box::pin(async move { Err(err) });
         }
     };
+    let (who, produce_bytes) = (QuotaClient::of(&ctx), produce_bytes(&body));
     let pending = route(b, &ctx, body).await;
+    let throttle = b
+        .quotas
+        .charge_request(&who, produce_bytes, started.elapsed().as_nanos());
+    let quotas = b.quotas.clone();
     Box::pin(async move {
         let out = match post {
             Some(merge) => pending.await.map(merge),
             None => pending.await,
         };
+        let out = out.map(|mut resp| {
+            quotas.finish_response(&who, &mut resp, throttle);
+            resp
+        });
         tracing::trace!(
             api_key,
             latency_us = started.elapsed().as_micros() as u64,

@@ -11,6 +11,7 @@ pub mod entries;
 pub mod groups;
 pub mod listeners;
 pub mod parse;
+pub mod quotas;
 pub mod replication;
 pub mod share;
 pub mod topic;
@@ -96,6 +97,8 @@ pub struct BrokerConfig {
     pub leader_imbalance_check_interval_ms: i64,
     /// ACL authorization (`authorizer.class.name`, `super.users`, …).
     pub authorizer: AuthorizerConfig,
+    /// The client quota window (`quota.window.num` × `quota.window.size.seconds`).
+    pub quota_window: crate::quota::rate::RateConfig,
     /// Every known broker config with value and source.
     pub entries: Vec<ConfigEntry>,
 }
@@ -286,6 +289,7 @@ impl BrokerConfig {
             )?
             .saturating_mul(1000),
             authorizer: authorizer::parse_authorizer_config(&get)?,
+            quota_window: quotas::parse_quota_window(&get)?,
             entries: Vec::new(),
         };
         if config.log_dirs.is_empty() {
