@@ -68,15 +68,14 @@ pub struct QuotaBook {
 }
 
 impl QuotaBook {
-    /// Record `value` for (user, client) against quota `key` of `store` at `now_ms`; returns the
-    /// throttle time in ms (0 when no quota applies or the rate is within it).
+    /// Record `value` for `(user, client)` against quota `key` of `store` at `now_ms`; returns
+    /// the throttle time in ms (0 when no quota applies or the rate is within it).
     pub fn record(
         &mut self,
         cfg: RateConfig,
         store: &QuotaStore,
         key: &str,
-        user: &str,
-        client: &str,
+        (user, client): (&str, &str),
         value: f64,
         now_ms: u64,
     ) -> u64 {

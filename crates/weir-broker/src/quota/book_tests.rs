@@ -10,7 +10,10 @@ fn ent(pairs: &[(&str, Option<&str>)]) -> QuotaEntity {
         .collect()
 }
 
-fn store(entries: &[(&[(&str, Option<&str>)], f64)]) -> QuotaStore {
+/// An entity as (type, name or default) pairs.
+type Spec<'a> = &'a [(&'a str, Option<&'a str>)];
+
+fn store(entries: &[(Spec, f64)]) -> QuotaStore {
     let mut s = QuotaStore::default();
     for (e, v) in entries {
         s.apply(&ent(e), P, Some(*v)).unwrap();
@@ -20,7 +23,7 @@ fn store(entries: &[(&[(&str, Option<&str>)], f64)]) -> QuotaStore {
 
 #[test]
 fn the_most_specific_entity_wins_in_kafkas_order() {
-    let all: Vec<(&[(&str, Option<&str>)], f64)> = vec![
+    let all: Vec<(Spec, f64)> = vec![
         (&[(CLIENT_ID, None)], 8.0),
         (&[(CLIENT_ID, Some("c"))], 7.0),
         (&[(USER, None)], 6.0),
@@ -58,9 +61,9 @@ fn sensors_are_shared_as_kafkas_metric_tags_say() {
     let s = store(&[(&[(USER, Some("u"))], 1000.0)]);
     let cfg = RateConfig::default();
     let mut book = QuotaBook::default();
-    assert_eq!(book.record(cfg, &s, P, "u", "a", 6000.0, 0), 0);
-    assert!(book.record(cfg, &s, P, "u", "b", 6000.0, 0) > 0);
+    assert_eq!(book.record(cfg, &s, P, ("u", "a"), 6000.0, 0), 0);
+    assert!(book.record(cfg, &s, P, ("u", "b"), 6000.0, 0) > 0);
     assert_eq!(book.len(), 1);
     // A client without a quota is never throttled.
-    assert_eq!(book.record(cfg, &s, P, "v", "a", 1e12, 0), 0);
+    assert_eq!(book.record(cfg, &s, P, ("v", "a"), 1e12, 0), 0);
 }

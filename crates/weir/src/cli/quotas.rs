@@ -147,7 +147,7 @@ pub fn run(args: QuotasArgs) -> Result<(), String> {
                     resp.error_message.as_ref(),
                 ));
             }
-            let rows: Vec<(Vec<(String, Option<String>)>, Vec<(String, f64)>)> = resp
+            let rows: Vec<Row> = resp
                 .entries
                 .unwrap_or_default()
                 .into_iter()
