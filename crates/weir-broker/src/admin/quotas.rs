@@ -59,3 +59,35 @@ impl TopicAdmin {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use weir_meta::quota::{CLIENT_ID, CONSUMER_BYTE_RATE, PRODUCER_BYTE_RATE};
+
+    #[test]
+    fn alterations_are_validated_as_a_whole() {
+        let e: QuotaEntity = [(CLIENT_ID.to_string(), None)].into_iter().collect();
+        let set = |k: &str, v: f64| (k.to_string(), Some(v));
+        assert_eq!(
+            invalid_alteration(
+                &e,
+                &[
+                    set(PRODUCER_BYTE_RATE, 10.0),
+                    (CONSUMER_BYTE_RATE.into(), None)
+                ]
+            ),
+            None
+        );
+        assert!(
+            invalid_alteration(&e, &[set(PRODUCER_BYTE_RATE, 10.0), set("nope", 1.0)]).is_some()
+        );
+        assert!(invalid_alteration(&e, &[("nope".into(), None)]).is_some());
+        assert!(invalid_alteration(
+            &e,
+            &[set(PRODUCER_BYTE_RATE, 10.0), set(PRODUCER_BYTE_RATE, 20.0)]
+        )
+        .is_some());
+        assert!(invalid_alteration(&QuotaEntity::new(), &[set(PRODUCER_BYTE_RATE, 1.0)]).is_some());
+    }
+}

@@ -86,3 +86,45 @@ pub async fn handle(
     resp.entries = Some(entries);
     resp
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::messages::describe_client_quotas_request::ComponentData;
+
+    fn req(parts: &[(&str, i8, Option<&str>)]) -> DescribeClientQuotasRequest {
+        let mut r = DescribeClientQuotasRequest::default();
+        for (t, m, n) in parts {
+            let mut c = ComponentData::default();
+            c.entity_type = StrBytes::from_string(t.to_string());
+            c.match_type = *m;
+            c._match = n.map(|n| StrBytes::from_string(n.to_string()));
+            r.components.push(c);
+        }
+        r
+    }
+
+    #[test]
+    fn filters_parse_as_kafka_and_bad_ones_are_refused() {
+        assert_eq!(
+            components(&req(&[(USER, 0, Some("u")), (CLIENT_ID, 1, None)])).unwrap(),
+            vec![
+                (USER.to_string(), FilterMatch::Exact("u".into())),
+                (CLIENT_ID.to_string(), FilterMatch::Default)
+            ]
+        );
+        assert_eq!(
+            components(&req(&[(IP, 2, None)])).unwrap(),
+            vec![(IP.to_string(), FilterMatch::Specified)]
+        );
+        for bad in [
+            req(&[("group", 2, None)]),
+            req(&[(USER, 0, None)]),
+            req(&[(USER, 7, None)]),
+            req(&[(USER, 2, None), (USER, 1, None)]),
+            req(&[(IP, 2, None), (USER, 2, None)]),
+        ] {
+            assert!(components(&bad).is_err(), "{bad:?}");
+        }
+    }
+}

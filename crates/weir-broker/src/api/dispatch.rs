@@ -53,7 +53,7 @@ pub async fn dispatch_ordered(b: &Broker, ctx: RequestContext, body: RequestKind
             return Box::pin(async move { Err(err) });
         }
     };
-    let (who, produce_bytes) = (QuotaClient::of(&ctx), produce_bytes(&body));
+    let (who, produce_bytes) = (QuotaClient::of(&ctx, &body), produce_bytes(&body));
     let pending = route(b, &ctx, body).await;
     let throttle = b
         .quotas

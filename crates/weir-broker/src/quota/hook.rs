@@ -13,15 +13,24 @@ pub struct QuotaClient {
     user: String,
     client: String,
     connection: u64,
+    /// A follower's fetch (replica id ≥ 0): replication is not subject to client quotas.
+    exempt: bool,
 }
 
 impl QuotaClient {
-    /// The principal's name, the header's client id and the connection of `ctx`.
-    pub fn of(ctx: &RequestContext) -> Self {
+    /// The principal's name, the header's client id and the connection of `ctx`; follower
+    /// fetches of `body` are exempt, as in Kafka.
+    pub fn of(ctx: &RequestContext, body: &RequestKind) -> Self {
+        let exempt = match body {
+            RequestKind::Fetch(f) if ctx.api_version >= 15 => f.replica_state.replica_id.0 >= 0,
+            RequestKind::Fetch(f) => f.replica_id.0 >= 0,
+            _ => false,
+        };
         QuotaClient {
             user: ctx.principal.name.clone(),
             client: ctx.client_id().to_string(),
             connection: ctx.connection_id,
+            exempt,
         }
     }
 }
@@ -55,6 +64,9 @@ impl QuotaManager {
     /// Charge a handled request: its produce bytes (if any) and its handling time; returns the
     /// larger throttle time in ms.
     pub fn charge_request(&self, who: &QuotaClient, produce_bytes: usize, handled_ns: u128) -> i32 {
+        if who.exempt {
+            return 0;
+        }
         let mut ms = 0;
         if produce_bytes > 0 {
             ms = self.record(
@@ -79,6 +91,9 @@ impl QuotaManager {
     /// Charge a fetch response's bytes and write the throttle time (the larger of `throttle_ms`
     /// and the fetch's) into a Produce or Fetch response.
     pub fn finish_response(&self, who: &QuotaClient, resp: &mut ResponseKind, throttle_ms: i32) {
+        if who.exempt {
+            return;
+        }
         let mut ms = throttle_ms;
         let bytes = fetch_bytes(resp);
         if bytes > 0 {
