@@ -15,14 +15,19 @@ is dominated by where that burst falls; with 2 windows the bursts are one second
 10-second average is meaningful. Batches of 200 kB keep each request's overshoot small."""
 import json
 import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from conftest import Broker
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+import kafka_peer  # noqa: E402
 
 LIMIT = 1048576
 RUN_S = 10.0
@@ -117,3 +122,40 @@ def test_producer_byte_rate_is_enforced_per_client_id(quota_broker):
     assert fast["rate"] >= 3 * LIMIT, fast["rate"] / LIMIT
     assert slow["throttles"] and max(slow["throttles"]) > 0, "the slow client saw no throttle"
     assert not any(fast["throttles"]), "the unlimited client was throttled"
+
+
+@pytest.fixture(scope="module")
+def libs():
+    try:
+        return kafka_peer.kafka_libs()
+    except (RuntimeError, subprocess.TimeoutExpired, FileNotFoundError) as e:
+        pytest.skip(f"Kafka {kafka_peer.KAFKA_VERSION} jars unavailable: {e}")
+
+
+def test_kafka_configs_tool_alters_and_describes_quotas(broker, libs):
+    """Kafka 4.4's own kafka-configs (ConfigCommand: the Java AdminClient's alterClientQuotas /
+    describeClientQuotas) against Weir: named and default entities, delete, describe all."""
+    def kc(*args):
+        r = kafka_peer.run_tool("kafka-configs", "--bootstrap-server", broker.bootstrap, *args,
+                                libs=libs, timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr[-3000:]
+        return r.stdout
+
+    kc("--alter", "--entity-type", "clients", "--entity-name", "slow",
+       "--add-config", "producer_byte_rate=1048576,consumer_byte_rate=2000")
+    kc("--alter", "--entity-type", "users", "--entity-name", "alice", "--entity-type", "clients",
+       "--entity-default", "--add-config", "request_percentage=25")
+    out = kc("--describe", "--entity-type", "clients", "--entity-name", "slow")
+    assert "Quota configs for client-id 'slow' are consumer_byte_rate=2000.0, " \
+           "producer_byte_rate=1048576.0" in out, out
+    out = kc("--describe", "--entity-type", "users", "--entity-name", "alice",
+             "--entity-type", "clients", "--entity-default")
+    assert "user-principal 'alice', the default client-id are request_percentage=25.0" in out, out
+    kc("--alter", "--entity-type", "clients", "--entity-name", "slow",
+       "--delete-config", "consumer_byte_rate")
+    out = kc("--describe", "--entity-type", "clients", "--entity-name", "slow")
+    assert "are producer_byte_rate=1048576.0" in out and "consumer_byte_rate" not in out, out
+    # The same in `weir quotas describe`.
+    listed = json.loads(weir(broker, "describe", "--json").stdout)
+    assert {"entity": {"user": "alice", "client-id": None},
+            "values": {"request_percentage": 25.0}} in listed, listed
