@@ -26,6 +26,7 @@ pub mod lifecycle;
 pub mod metadata;
 pub mod metrics;
 pub mod peers;
+pub mod quota;
 pub mod replica;
 pub mod server;
 pub mod share;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::acl::AclBinding;
+use crate::quota::QuotaStore;
 use crate::records::{ConfigResource, Endpoint, MetadataRecord, PartitionInfo};
 use crate::MetaError;
 
@@ -57,6 +58,9 @@ pub struct MetadataImage {
     /// ACLs by id (snapshots written before ACLs existed have none).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub acls: BTreeMap<Uuid, AclBinding>,
+    /// Client quotas by entity (snapshots written before quotas existed have none).
+    #[serde(default, skip_serializing_if = "QuotaStore::is_empty")]
+    pub quotas: QuotaStore,
 }
 
 /// What applying a record produced (for the proposer).
@@ -360,6 +364,17 @@ impl MetadataImage {
             }
             MetadataRecord::RemoveAcl { id } => {
                 self.acls.remove(id);
+            }
+            MetadataRecord::ClientQuota {
+                entity,
+                key,
+                value,
+                remove,
+            } => {
+                let value = (!remove).then_some(value.0);
+                self.quotas
+                    .apply(entity, key, value)
+                    .map_err(MetaError::InvalidRequest)?;
             }
         }
         Ok(Applied::Done)

@@ -366,3 +366,35 @@ fn acls_are_created_once_removed_and_survive_a_snapshot() {
     .unwrap();
     assert!(old.acls.is_empty());
 }
+
+#[test]
+fn client_quota_records_apply_survive_a_snapshot_and_refuse_bad_values() {
+    use crate::quota::{QuotaValue, CLIENT_ID, PRODUCER_BYTE_RATE};
+    let entity: crate::quota::QuotaEntity = [(CLIENT_ID.to_string(), Some("slow".to_string()))]
+        .into_iter()
+        .collect();
+    let rec = |key: &str, v: f64, remove: bool| MetadataRecord::ClientQuota {
+        entity: entity.clone(),
+        key: key.into(),
+        value: QuotaValue(v),
+        remove,
+    };
+    let mut img = MetadataImage::default();
+    img.apply(&rec(PRODUCER_BYTE_RATE, 1048576.0, false))
+        .unwrap();
+    let before = img.clone();
+    assert!(img.apply(&rec("bogus", 1.0, false)).is_err());
+    assert!(img.apply(&rec(PRODUCER_BYTE_RATE, -1.0, false)).is_err());
+    assert_eq!(img, before);
+    let snap = serde_json::to_vec(&img).unwrap();
+    let back: MetadataImage = serde_json::from_slice(&snap).unwrap();
+    assert_eq!(
+        back.quotas.get(&entity, PRODUCER_BYTE_RATE),
+        Some(1048576.0)
+    );
+    img.apply(&rec(PRODUCER_BYTE_RATE, 0.0, true)).unwrap();
+    assert!(img.quotas.is_empty());
+    // A snapshot from before quotas existed still loads.
+    let old: MetadataImage = serde_json::from_slice(&serde_json::to_vec(&img).unwrap()).unwrap();
+    assert!(old.quotas.is_empty());
+}

@@ -4,6 +4,8 @@
 //!
 //! * [`acl`] — Kafka's ACL model (resource patterns, operations, permissions, filters), stored
 //!   in the image; [`authorizer`] — the pure allow/deny decision over those ACLs.
+//! * [`quota`] — Kafka's client quota entities and keys (`ClientQuotaRecord`), stored in the
+//!   image.
 //! * [`image`] — the state machine: applies records deterministically, validating each; it alone
 //!   answers "who leads partition p, at which epoch, with which ISR".
 //! * [`controller`] — the decisions the Raft leader takes (replica placement, fencing, leader
@@ -18,6 +20,7 @@ pub mod controller;
 pub mod election;
 pub mod error;
 pub mod image;
+pub mod quota;
 pub mod raft;
 pub mod reassignment;
 pub mod records;

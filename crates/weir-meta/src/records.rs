@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::acl::AclBinding;
+use crate::quota::{QuotaEntity, QuotaValue};
 
 /// One advertised endpoint of a broker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -215,5 +216,18 @@ pub enum MetadataRecord {
     RemoveAcl {
         /// The ACL's id.
         id: Uuid,
+    },
+    /// A client quota is set or removed (Kafka's `ClientQuotaRecord`). Setting replaces the
+    /// value; removing an absent quota is a no-op (a retried proposal). Refused (nothing changes)
+    /// for an invalid entity, an unknown key or a non-positive value.
+    ClientQuota {
+        /// The entity: entity type (`user`, `client-id`, `ip`) → name, `None` = default entity.
+        entity: QuotaEntity,
+        /// The quota key, e.g. `producer_byte_rate`.
+        key: String,
+        /// The value (ignored when `remove`).
+        value: QuotaValue,
+        /// Remove the quota instead of setting it.
+        remove: bool,
     },
 }

@@ -49,6 +49,8 @@ enum Command {
     Leaders(cli::leaders::LeadersArgs),
     /// ACLs: list, create, delete (like `kafka-acls.sh`; needs an authorizer on the broker).
     Acls(cli::acls::AclsArgs),
+    /// Client quotas: describe, alter (like `kafka-configs.sh` for users / clients / ips).
+    Quotas(cli::quotas::QuotasArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -77,6 +79,7 @@ fn main() -> std::process::ExitCode {
         Command::Transactions(args) => cli::transactions::run(args),
         Command::Leaders(args) => cli::leaders::run(args),
         Command::Acls(args) => cli::acls::run(args),
+        Command::Quotas(args) => cli::quotas::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

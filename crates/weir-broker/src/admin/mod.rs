@@ -7,6 +7,7 @@ pub mod acls;
 pub mod elections;
 pub mod group_configs;
 pub mod proposal;
+pub mod quotas;
 pub mod reassignment;
 pub mod topics;
 

@@ -20,6 +20,7 @@ use super::*;
 use crate::authz::{self, Authz, Gate};
 use crate::broker::Broker;
 use crate::error::BrokerError;
+use crate::quota::hook::{produce_bytes, QuotaClient};
 
 /// The part of a request's work that may finish after later requests on the same connection
 /// have started (only a produce's wait for fsync and replication); resolves to the response.
@@ -53,12 +54,21 @@ pub async fn dispatch_ordered(b: &Broker, ctx: RequestContext, body: RequestKind
             return Box::pin(async move { Err(err) });
         }
     };
+    let (who, produce_bytes) = (QuotaClient::of(&ctx, &body), produce_bytes(&body));
     let pending = route(b, &ctx, body).await;
+    let throttle = b
+        .quotas
+        .charge_request(&who, produce_bytes, started.elapsed().as_nanos());
+    let quotas = b.quotas.clone();
     Box::pin(async move {
         let out = match post {
             Some(merge) => pending.await.map(merge),
             None => pending.await,
         };
+        let out = out.map(|mut resp| {
+            quotas.finish_response(&who, &mut resp, throttle);
+            resp
+        });
         crate::metrics::request_done(api_key, started.elapsed());
         tracing::trace!(
             api_key,
@@ -249,6 +259,12 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
         RequestKind::DeleteAcls(r) => ResponseKind::DeleteAcls(
             delete_acls::handle(admin, config.authorizer.enabled, v, r).await,
         ),
+        RequestKind::DescribeClientQuotas(r) => {
+            ResponseKind::DescribeClientQuotas(describe_client_quotas::handle(view, v, r).await)
+        }
+        RequestKind::AlterClientQuotas(r) => {
+            ResponseKind::AlterClientQuotas(alter_client_quotas::handle(admin, v, r).await)
+        }
         _ => {
             let key = ctx.header.request_api_key;
             return Box::pin(async move {

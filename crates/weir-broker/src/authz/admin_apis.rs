@@ -319,3 +319,45 @@ pub(super) fn scram_credentials(a: &Authz, body: RequestKind) -> Gate {
         other => Gate::Pass(other, None),
     }
 }
+
+/// The client quota APIs, as Kafka: DescribeClientQuotas needs DESCRIBE_CONFIGS on the cluster
+/// (a top-level CLUSTER_AUTHORIZATION_FAILED), AlterClientQuotas ALTER_CONFIGS (each entry's
+/// result CLUSTER_AUTHORIZATION_FAILED).
+pub(super) fn client_quotas(a: &Authz, body: RequestKind) -> Gate {
+    match body {
+        RequestKind::DescribeClientQuotas(r) => {
+            if a.cluster(Op::DescribeConfigs) {
+                return Gate::Pass(RequestKind::DescribeClientQuotas(r), None);
+            }
+            refuse_top!(DescribeClientQuotas, DescribeClientQuotasResponse, CLUSTER)
+        }
+        RequestKind::AlterClientQuotas(r) => {
+            if a.cluster(Op::AlterConfigs) {
+                return Gate::Pass(RequestKind::AlterClientQuotas(r), None);
+            }
+            let mut resp = AlterClientQuotasResponse::default();
+            resp.entries = r
+                .entries
+                .iter()
+                .map(|e| {
+                    let mut out = alter_client_quotas_response::EntryData::default();
+                    out.error_code = CLUSTER;
+                    out.error_message = Some(StrBytes::from_static_str("Authorization failed."));
+                    out.entity = e
+                        .entity
+                        .iter()
+                        .map(|d| {
+                            let mut x = alter_client_quotas_response::EntityData::default();
+                            x.entity_type = d.entity_type.clone();
+                            x.entity_name = d.entity_name.clone();
+                            x
+                        })
+                        .collect();
+                    out
+                })
+                .collect();
+            Gate::Refuse(ResponseKind::AlterClientQuotas(resp))
+        }
+        other => Gate::Pass(other, None),
+    }
+}

@@ -66,6 +66,9 @@ pub fn gate(
         | K::DeleteAcls(_)
         | K::DescribeQuorum(_)
         | K::ElectLeaders(_)) => admin_apis::cluster_admin(a, b),
+        b @ (K::DescribeClientQuotas(_) | K::AlterClientQuotas(_)) => {
+            admin_apis::client_quotas(a, b)
+        }
         K::DescribeTopicPartitions(r) => topic_apis::describe_topic_partitions(a, view, r),
         b @ (K::InitializeShareGroupState(_)
         | K::ReadShareGroupState(_)

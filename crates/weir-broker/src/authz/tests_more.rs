@@ -234,6 +234,12 @@ fn default_request(key: ApiKey) -> RequestKind {
         ApiKey::DescribeAcls => RequestKind::DescribeAcls(DescribeAclsRequest::default()),
         ApiKey::CreateAcls => RequestKind::CreateAcls(CreateAclsRequest::default()),
         ApiKey::DeleteAcls => RequestKind::DeleteAcls(DeleteAclsRequest::default()),
+        ApiKey::DescribeClientQuotas => {
+            RequestKind::DescribeClientQuotas(DescribeClientQuotasRequest::default())
+        }
+        ApiKey::AlterClientQuotas => {
+            RequestKind::AlterClientQuotas(AlterClientQuotasRequest::default())
+        }
         // Served by the SASL / SCRAM work (issue 21), checked here already.
         ApiKey::SaslHandshake => RequestKind::SaslHandshake(SaslHandshakeRequest::default()),
         ApiKey::SaslAuthenticate => {

@@ -38,6 +38,7 @@ use crate::fetch_sessions::FetchSessionCache;
 use crate::lifecycle::Lifecycle;
 use crate::metadata::view::{MetadataView, NodeIdentity};
 use crate::peers::PeerClient;
+use crate::quota::QuotaManager;
 use crate::replica::manager::{ReplicaManager, ReplicaSettings};
 use crate::share::groups::ShareGroupCoordinator;
 use crate::share::manager::SharePartitionManager;
@@ -81,6 +82,8 @@ pub struct Broker {
     pub share_groups: Arc<ShareGroupCoordinator>,
     /// Share-partitions this broker leads, share sessions, and their persisted state.
     pub share: Arc<SharePartitionManager>,
+    /// Client quota sensors and throttled connections.
+    pub quotas: Arc<QuotaManager>,
 }
 
 impl Broker {
@@ -269,6 +272,7 @@ impl Broker {
             Duration::from_millis(config.broker_heartbeat_interval_ms),
             config.replication.controlled_shutdown,
         ));
+        let quotas = Arc::new(QuotaManager::new(view.clone(), config.quota_window));
         let broker = Arc::new(Broker {
             config,
             cluster_id,
@@ -287,6 +291,7 @@ impl Broker {
             fetch_sessions: Arc::new(FetchSessionCache::default()),
             share_groups,
             share,
+            quotas,
         });
         if single {
             // The sole voter elects itself; topics and registration are available at once.

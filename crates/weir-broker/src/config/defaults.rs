@@ -79,6 +79,7 @@ pub(crate) fn all_defaults() -> impl Iterator<Item = &'static (&'static str, &'s
         .chain(super::share::DEFAULTS.iter())
         .chain(super::authorizer::DEFAULTS.iter())
         .chain(super::ops::DEFAULTS.iter())
+        .chain(super::quotas::DEFAULTS.iter())
 }
 
 /// Broker `log.*` key → topic config key.

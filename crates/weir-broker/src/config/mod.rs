@@ -12,6 +12,7 @@ pub mod groups;
 pub mod listeners;
 pub mod ops;
 pub mod parse;
+pub mod quotas;
 pub mod replication;
 pub mod share;
 pub mod topic;
@@ -100,6 +101,8 @@ pub struct BrokerConfig {
     pub authorizer: AuthorizerConfig,
     /// Operability (`http.listener`, `metrics.per.partition`, `log.format`).
     pub ops: OpsSettings,
+    /// The client quota window (`quota.window.num` × `quota.window.size.seconds`).
+    pub quota_window: crate::quota::rate::RateConfig,
     /// Every known broker config with value and source.
     pub entries: Vec<ConfigEntry>,
 }
@@ -295,6 +298,7 @@ impl BrokerConfig {
                 set.contains_key("http.listener"),
                 !get("controller.quorum.voters").trim().is_empty(),
             )?,
+            quota_window: quotas::parse_quota_window(&get)?,
             entries: Vec::new(),
         };
         if config.log_dirs.is_empty() {

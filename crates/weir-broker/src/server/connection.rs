@@ -78,6 +78,12 @@ pub async fn serve(
     });
 
     loop {
+        // A throttled client (quota exceeded): read nothing more until its throttle time ends.
+        tokio::select! {
+            biased;
+            _ = stopped(&mut shutdown) => break,
+            _ = broker.quotas.wait_unmuted(connection_id) => {}
+        }
         let frame = tokio::select! {
             biased;
             _ = stopped(&mut shutdown) => {
@@ -154,6 +160,7 @@ pub async fn serve(
     }
     drop(queue_tx);
     let _ = writer.await;
+    broker.quotas.connection_closed(connection_id);
     // As Kafka's share session cache: a share session dies with the connection that opened it,
     // and its member's acquired records are released for others at once (not at lock expiry).
     // Not while the broker stops: acquisitions are not persisted, so a restart frees them anyway.

@@ -10,6 +10,7 @@ pub mod groups;
 pub mod leaders;
 pub mod perf;
 pub mod produce;
+pub mod quotas;
 pub mod raw;
 pub mod reassign;
 pub mod records;
