@@ -54,7 +54,16 @@ pub async fn dispatch_ordered(b: &Broker, ctx: RequestContext, body: RequestKind
             return Box::pin(async move { Err(err) });
         }
     };
-    let (who, produce_bytes) = (QuotaClient::of(&ctx, &body), produce_bytes(&body));
+    let (who, produce_bytes) = (
+        QuotaClient::of(
+            &ctx.principal.name,
+            ctx.client_id(),
+            ctx.connection_id,
+            ctx.api_version,
+            &body,
+        ),
+        produce_bytes(&body),
+    );
     let pending = route(b, &ctx, body).await;
     let throttle = b
         .quotas

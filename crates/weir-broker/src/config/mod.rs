@@ -102,7 +102,7 @@ pub struct BrokerConfig {
     /// Operability (`http.listener`, `metrics.per.partition`, `log.format`).
     pub ops: OpsSettings,
     /// The client quota window (`quota.window.num` × `quota.window.size.seconds`).
-    pub quota_window: crate::quota::rate::RateConfig,
+    pub quota_window: quotas::RateConfig,
     /// Every known broker config with value and source.
     pub entries: Vec<ConfigEntry>,
 }

@@ -4,7 +4,24 @@
 
 use super::parse::{bad, parse};
 use crate::error::BrokerError;
-use crate::quota::rate::RateConfig;
+
+/// The window settings (`quota.window.num`, `quota.window.size.seconds`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateConfig {
+    /// Number of samples kept (`quota.window.num`, Kafka's default 11).
+    pub samples: u32,
+    /// One sample's span in ms (`quota.window.size.seconds` × 1000, default 1000).
+    pub window_ms: u64,
+}
+
+impl Default for RateConfig {
+    fn default() -> Self {
+        RateConfig {
+            samples: 11,
+            window_ms: 1000,
+        }
+    }
+}
 
 /// Known quota configs and their Kafka defaults.
 pub(crate) const DEFAULTS: &[(&str, &str)] = &[

@@ -5,7 +5,6 @@
 use kafka_protocol::messages::{RequestKind, ResponseKind};
 
 use super::{QuotaKind, QuotaManager};
-use crate::api::RequestContext;
 
 /// Who a request is charged to.
 #[derive(Debug, Clone)]
@@ -18,18 +17,24 @@ pub struct QuotaClient {
 }
 
 impl QuotaClient {
-    /// The principal's name, the header's client id and the connection of `ctx`; follower
-    /// fetches of `body` are exempt, as in Kafka.
-    pub fn of(ctx: &RequestContext, body: &RequestKind) -> Self {
+    /// The principal's name `user`, the header's `client` id and the `connection` of a request
+    /// `body` decoded at `api_version`; follower fetches are exempt, as in Kafka.
+    pub fn of(
+        user: &str,
+        client: &str,
+        connection: u64,
+        api_version: i16,
+        body: &RequestKind,
+    ) -> Self {
         let exempt = match body {
-            RequestKind::Fetch(f) if ctx.api_version >= 15 => f.replica_state.replica_id.0 >= 0,
+            RequestKind::Fetch(f) if api_version >= 15 => f.replica_state.replica_id.0 >= 0,
             RequestKind::Fetch(f) => f.replica_id.0 >= 0,
             _ => false,
         };
         QuotaClient {
-            user: ctx.principal.name.clone(),
-            client: ctx.client_id().to_string(),
-            connection: ctx.connection_id,
+            user: user.to_string(),
+            client: client.to_string(),
+            connection,
             exempt,
         }
     }

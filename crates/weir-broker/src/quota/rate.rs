@@ -6,23 +6,7 @@
 
 use std::collections::VecDeque;
 
-/// The window settings (`quota.window.num`, `quota.window.size.seconds`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateConfig {
-    /// Number of samples kept (`quota.window.num`, Kafka's default 11).
-    pub samples: u32,
-    /// One sample's span in ms (`quota.window.size.seconds` × 1000, default 1000).
-    pub window_ms: u64,
-}
-
-impl Default for RateConfig {
-    fn default() -> Self {
-        RateConfig {
-            samples: 11,
-            window_ms: 1000,
-        }
-    }
-}
+pub use crate::config::quotas::RateConfig;
 
 /// One windowed rate (per second).
 #[derive(Debug, Clone, Default)]
