@@ -23,6 +23,7 @@ pub mod lifecycle;
 pub mod metadata;
 pub mod peers;
 pub mod replica;
+pub mod security;
 pub mod server;
 pub mod share;
 

@@ -105,6 +105,12 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
         RequestKind::ListPartitionReassignments(r) => ResponseKind::ListPartitionReassignments(
             list_partition_reassignments::handle(admin, v, r).await,
         ),
+        RequestKind::DescribeUserScramCredentials(r) => ResponseKind::DescribeUserScramCredentials(
+            describe_user_scram_credentials::handle(view, v, r).await,
+        ),
+        RequestKind::AlterUserScramCredentials(r) => ResponseKind::AlterUserScramCredentials(
+            alter_user_scram_credentials::handle(admin, view, v, r).await,
+        ),
         RequestKind::DescribeCluster(r) => ResponseKind::DescribeCluster(
             describe_cluster::handle(view, config, &b.cluster_id, v, r).await,
         ),

@@ -76,6 +76,7 @@ pub(crate) fn all_defaults() -> impl Iterator<Item = &'static (&'static str, &'s
         .iter()
         .chain(super::replication::DEFAULTS.iter())
         .chain(super::share::DEFAULTS.iter())
+        .chain(super::security::DEFAULTS.iter())
 }
 
 /// Broker `log.*` key → topic config key.
