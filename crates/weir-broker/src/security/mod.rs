@@ -12,6 +12,7 @@ pub mod principal;
 pub mod sasl;
 pub mod tls;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use kafka_protocol::error::ResponseError;
@@ -20,6 +21,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 use tokio_rustls::TlsAcceptor;
+use tracing::debug;
 
 use crate::api::Principal;
 use crate::config::security::{ListenerSecurity, SecurityProtocol};
@@ -102,6 +104,7 @@ pub enum Gate {
 /// One connection's authentication state.
 #[derive(Debug)]
 pub struct ConnectionSecurity {
+    peer: SocketAddr,
     transport_principal: Principal,
     sasl: Option<(Arc<SaslServer>, SaslSession)>,
 }
@@ -109,8 +112,13 @@ pub struct ConnectionSecurity {
 impl ConnectionSecurity {
     /// A connection on a listener with `sasl` (if any), whose transport authenticated
     /// `transport_principal` (the mTLS certificate's, else `User:ANONYMOUS`).
-    pub fn new(sasl: Option<Arc<SaslServer>>, transport_principal: Principal) -> Self {
+    pub fn new(
+        peer: SocketAddr,
+        sasl: Option<Arc<SaslServer>>,
+        transport_principal: Principal,
+    ) -> Self {
         ConnectionSecurity {
+            peer,
             transport_principal,
             sasl: sasl.map(|s| (s, SaslSession::new())),
         }
@@ -128,7 +136,18 @@ impl ConnectionSecurity {
             return Gate::Serve(body, self.transport_principal.clone());
         };
         if SaslSession::handles(api_key) {
-            return match session.handle(server, version, body) {
+            let before = session.authentications();
+            let reply = session.handle(server, version, body);
+            if session.authentications() > before {
+                let peer = self.peer;
+                let principal = session.principal().map(|p| format!("{}:{}", p.kind, p.name));
+                if before == 0 {
+                    debug!(%peer, principal = principal.as_deref().unwrap_or(""), "SASL authenticated");
+                } else {
+                    debug!(%peer, principal = principal.as_deref().unwrap_or(""), "SASL re-authenticated");
+                }
+            }
+            return match reply {
                 SaslReply::Respond(r) => Gate::Answer(r, None),
                 SaslReply::RespondAndClose(r, why) => Gate::Answer(r, Some(why)),
             };

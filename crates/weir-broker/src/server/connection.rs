@@ -74,7 +74,7 @@ pub async fn serve(
     match limits.security.tls.clone() {
         None => {
             let (r, w) = stream.into_split();
-            let security = ConnectionSecurity::new(sasl, Principal::anonymous());
+            let security = ConnectionSecurity::new(peer, sasl, Principal::anonymous());
             serve_stream(broker, r, w, peer, security, limits, shutdown).await
         }
         Some(acceptor) => {
@@ -88,7 +88,7 @@ pub async fn serve(
             let principal =
                 tls::peer_principal(&tls, &limits.security.principal_mapping_rules, peer);
             let (r, w) = tokio::io::split(tls);
-            let security = ConnectionSecurity::new(sasl, principal);
+            let security = ConnectionSecurity::new(peer, sasl, principal);
             serve_stream(broker, r, w, peer, security, limits, shutdown).await
         }
     }

@@ -64,6 +64,7 @@ pub struct SaslSession {
     /// The authenticated principal and mechanism (kept during a re-authentication).
     authenticated: Option<(Principal, String)>,
     expires_at: Option<Instant>,
+    authentications: u64,
 }
 
 /// What the connection does with a SASL request.
@@ -88,12 +89,19 @@ impl SaslSession {
             phase: Phase::Handshake,
             authenticated: None,
             expires_at: None,
+            authentications: 0,
         }
     }
 
     /// The authenticated principal, if any.
     pub fn principal(&self) -> Option<&Principal> {
         self.authenticated.as_ref().map(|(p, _)| p)
+    }
+
+    /// How many authentications succeeded on this connection (the first one and every
+    /// re-authentication).
+    pub fn authentications(&self) -> u64 {
+        self.authentications
     }
 
     /// True for the requests this session answers itself.
@@ -246,6 +254,7 @@ impl SaslSession {
         }
         self.phase = Phase::Handshake;
         self.authenticated = Some((principal, mechanism));
+        self.authentications += 1;
         let lifetime = server.reauth_ms.max(0);
         self.expires_at = (lifetime > 0)
             .then(|| Instant::now() + Duration::from_millis(lifetime.unsigned_abs()));
