@@ -290,3 +290,83 @@ def test_reauthentication_keeps_a_client_working(tmp_path, monkeypatch):
         assert "expired without re-authentication" not in log
     finally:
         b.stop()
+
+
+def weir(b, *args, props=None, tmp=None, env=None, stdin=None):
+    """Run a `weir` client command with `--command-config` built from `props`."""
+    cmd = [b.bin]
+    if props is not None:
+        cfg = tmp / f"client-{uuid.uuid4().hex[:8]}.properties"
+        cfg.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+        cmd += ["--command-config", str(cfg)]
+    import os
+    return subprocess.run(cmd + list(args), input=stdin, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, **(env or {})})
+
+
+def test_weir_cli_over_sasl_ssl_with_command_config(tmp_path, pki):
+    b = start(tmp_path, "SASL_SSL", {**tls_props(pki),
+                                     **sasl_props("PLAIN,SCRAM-SHA-512", "sasl_ssl")})
+    try:
+        base = {"security.protocol": "SASL_SSL", "ssl.ca.location": pki / "ca.pem"}
+        admin = {**base, "sasl.mechanism": "PLAIN", "sasl.username": "admin",
+                 "sasl.password": ADMIN_PW}
+        r = weir(b, "users", "scram", "set", "--user", "dave", "--mechanism", "SCRAM-SHA-512",
+                 "--iterations", "4096", "-b", b.bootstrap, props=admin, tmp=tmp_path,
+                 env={"WEIR_USER_PASSWORD": "dave-pw"})
+        assert r.returncode == 0, r.stderr
+        r = weir(b, "users", "scram", "list", "-b", b.bootstrap, props=admin, tmp=tmp_path)
+        assert r.returncode == 0 and "dave" in r.stdout and "SCRAM-SHA-512" in r.stdout, r
+        # dave (SCRAM over TLS, given Java-style) creates a topic, produces and consumes.
+        dave = {**base, "sasl.mechanism": "SCRAM-SHA-512",
+                "sasl.jaas.config": 'org.apache.kafka.common.security.scram.ScramLoginModule '
+                                    'required username="dave" password="dave-pw";'}
+        r = weir(b, "topics", "create", "cli-topic", "-b", b.bootstrap, props=dave, tmp=tmp_path)
+        assert r.returncode == 0, r.stderr
+        r = weir(b, "produce", "cli-topic", "-b", b.bootstrap, props=dave, tmp=tmp_path,
+                 stdin="one\ntwo\nthree\n")
+        assert r.returncode == 0, r.stderr
+        r = weir(b, "consume", "cli-topic", "--from-beginning", "--max-messages", "3",
+                 "-b", b.bootstrap, props=dave, tmp=tmp_path)
+        assert r.returncode == 0 and r.stdout.split() == ["one", "two", "three"], r
+        # A raw-protocol command (AlterConfigs) over SCRAM + TLS too.
+        r = weir(b, "topics", "alter", "cli-topic", "--config", "retention.ms=3600000",
+                 "-b", b.bootstrap, props=dave, tmp=tmp_path)
+        assert r.returncode == 0, r.stderr
+        r = weir(b, "users", "scram", "list", "-b", b.bootstrap,
+                 props={**dave, "sasl.jaas.config": dave["sasl.jaas.config"].replace("dave-pw", "x")},
+                 tmp=tmp_path)
+        assert r.returncode != 0 and "(58)" in r.stderr, r.stderr  # SASL_AUTHENTICATION_FAILED
+        r = weir(b, "users", "scram", "delete", "--user", "dave", "--mechanism", "SCRAM-SHA-512",
+                 "-b", b.bootstrap, props=admin, tmp=tmp_path)
+        assert r.returncode == 0, r.stderr
+        r = weir(b, "topics", "list", "-b", b.bootstrap, props=dave, tmp=tmp_path)
+        assert r.returncode != 0
+    finally:
+        b.stop()
+
+
+def test_named_listeners_answer_with_their_own_endpoints(tmp_path, pki):
+    """PLAINTEXT for inside, SASL_SSL for outside (named listeners): a client on each listener is
+    sent to that listener's endpoint by Metadata, so both work."""
+    b = Broker(tmp_path)
+    from conftest import _free_port
+    ext_port = _free_port()
+    listeners = f"INTERNAL://127.0.0.1:{b.port},EXTERNAL://127.0.0.1:{ext_port}"
+    props = {"listener.security.protocol.map": "INTERNAL:PLAINTEXT,EXTERNAL:SASL_SSL",
+             **tls_props(pki), "sasl.enabled.mechanisms": "PLAIN",
+             "listener.name.external.plain.sasl.jaas.config": jaas(alice=ALICE_PW)}
+    b.extra = ["--listeners", listeners, "--advertised-listeners", listeners]
+    for k, v in props.items():
+        b.extra += ["--" + k.replace(".", "-"), str(v)]
+    b.start()
+    try:
+        round_trip({"bootstrap.servers": b.bootstrap}, "inside", n=20)
+        ext = {"bootstrap.servers": f"127.0.0.1:{ext_port}", "security.protocol": "SASL_SSL",
+               "ssl.ca.location": str(pki / "ca.pem"), "sasl.mechanism": "PLAIN",
+               "sasl.username": "alice", "sasl.password": ALICE_PW}
+        md = AdminClient(ext).list_topics(timeout=10)
+        assert [(x.host, x.port) for x in md.brokers.values()] == [("127.0.0.1", ext_port)]
+        round_trip(ext, "outside", n=20)
+    finally:
+        b.stop()

@@ -16,7 +16,7 @@ use crate::admin::proposal::{CONFIG_CHANGE_TIMEOUT};
 use crate::admin::scram::ScramChange;
 use crate::admin::topics::TopicAdmin;
 use crate::metadata::view::MetadataView;
-use crate::security::sasl::scram_crypto::ScramHash;
+use weir_meta::scram::ScramHash;
 
 type Refusal = (ResponseError, String);
 

@@ -25,6 +25,7 @@ pub async fn handle(
     view: &MetadataView,
     config: &BrokerConfig,
     cluster_id: &str,
+    listener: &str,
     version: i16,
     req: DescribeClusterRequest,
 ) -> DescribeClusterResponse {
@@ -66,7 +67,7 @@ pub async fn handle(
         ));
         return resp;
     }
-    resp.brokers = super::metadata::brokers(view)
+    resp.brokers = super::metadata::brokers(view, listener)
         .into_iter()
         .map(|m| {
             let mut b = DescribeClusterBroker::default();

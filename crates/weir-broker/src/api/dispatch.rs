@@ -67,7 +67,7 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
             .await,
         ),
         RequestKind::Metadata(r) => {
-            ResponseKind::Metadata(metadata::handle(view, admin, config, &b.cluster_id, v, r).await)
+            ResponseKind::Metadata(metadata::handle(view, admin, config, &b.cluster_id, &ctx.listener, v, r).await)
         }
         RequestKind::Fetch(r) => {
             ResponseKind::Fetch(fetch::handle(replicas, view, &b.fetch_sessions, v, r).await)
@@ -76,7 +76,7 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
             ResponseKind::ListOffsets(list_offsets::handle(replicas, view, v, r).await)
         }
         RequestKind::FindCoordinator(r) => ResponseKind::FindCoordinator(
-            find_coordinator::handle(groups, txn, b.share.state(), view, v, r).await,
+            find_coordinator::handle(groups, txn, b.share.state(), view, &ctx.listener, v, r).await,
         ),
         RequestKind::CreateTopics(r) => {
             ResponseKind::CreateTopics(create_topics::handle(admin, view, config, v, r).await)
@@ -112,7 +112,7 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
             alter_user_scram_credentials::handle(admin, view, v, r).await,
         ),
         RequestKind::DescribeCluster(r) => ResponseKind::DescribeCluster(
-            describe_cluster::handle(view, config, &b.cluster_id, v, r).await,
+            describe_cluster::handle(view, config, &b.cluster_id, &ctx.listener, v, r).await,
         ),
         RequestKind::DescribeLogDirs(r) => {
             ResponseKind::DescribeLogDirs(describe_log_dirs::handle(replicas, v, r).await)

@@ -318,6 +318,15 @@ fn identity(config: &BrokerConfig) -> NodeIdentity {
             .chain(config.listeners.iter())
             .find(|l| !l.name.eq_ignore_ascii_case("CONTROLLER"))
             .cloned(),
+        advertised_listeners: if config.advertised_listeners.is_empty() {
+            &config.listeners
+        } else {
+            &config.advertised_listeners
+        }
+        .iter()
+        .filter(|l| !l.name.eq_ignore_ascii_case("CONTROLLER"))
+        .cloned()
+        .collect(),
         rack_aware_selector: config.replication.rack_aware_selector,
     }
 }

@@ -51,6 +51,7 @@ fn view(node: i32, img: MetadataImage, leader: Option<u64>) -> (Arc<StaticImages
         is_broker: true,
         rack: None,
         advertised: Some(Listener {
+        advertised_listeners: Vec::new(),
             name: "PLAINTEXT".into(),
             host: "127.0.0.1".into(),
             port: 0,

@@ -1,6 +1,7 @@
 //! Subcommands of the `weir` binary.
 
 pub mod admin;
+pub mod client_security;
 pub mod configs;
 pub mod consume;
 pub mod dev_cluster;
@@ -11,10 +12,12 @@ pub mod produce;
 pub mod raw;
 pub mod reassign;
 pub mod records;
+pub mod secure_stream;
 pub mod serve;
 pub mod share;
 pub mod topics;
 pub mod transactions;
+pub mod users;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

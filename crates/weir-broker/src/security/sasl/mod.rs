@@ -8,7 +8,6 @@
 //! UNSUPPORTED_SASL_MECHANISM with the enabled list) and the connection is then closed.
 
 pub mod scram;
-pub mod scram_crypto;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,7 +25,7 @@ use crate::api::Principal;
 use crate::config::security::Secret;
 use crate::metadata::view::MetadataView;
 use scram::{ScramExchange, ScramStep};
-use scram_crypto::ScramHash;
+use weir_meta::scram::ScramHash;
 
 /// A SASL listener's settings, shared by its connections.
 #[derive(Debug)]

@@ -8,7 +8,7 @@ use rand::RngCore;
 use subtle::ConstantTimeEq;
 use weir_meta::scram::ScramCredential;
 
-use super::scram_crypto::ScramHash;
+use weir_meta::scram::ScramHash;
 
 /// Where an exchange stands.
 #[derive(Debug)]

@@ -22,6 +22,7 @@ fn server(reauth_ms: i64) -> SaslServer {
                 is_broker: true,
                 rack: None,
                 advertised: None,
+                advertised_listeners: Vec::new(),
                 rack_aware_selector: false,
             },
         )),
