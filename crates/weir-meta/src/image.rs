@@ -386,7 +386,11 @@ impl MetadataImage {
                         "no SCRAM credential of user {user} for mechanism {mechanism}"
                     )));
                 }
-                if self.scram_credentials.get(user).is_some_and(|m| m.is_empty()) {
+                if self
+                    .scram_credentials
+                    .get(user)
+                    .is_some_and(|m| m.is_empty())
+                {
                     self.scram_credentials.remove(user);
                 }
             }

@@ -121,7 +121,12 @@ impl ScramHash {
 
     /// The stored credential of a salted password: StoredKey = H(HMAC(SP, "Client Key")),
     /// ServerKey = HMAC(SP, "Server Key").
-    pub fn credential(self, salted_password: &[u8], salt: &[u8], iterations: i32) -> ScramCredential {
+    pub fn credential(
+        self,
+        salted_password: &[u8],
+        salt: &[u8],
+        iterations: i32,
+    ) -> ScramCredential {
         let client_key = self.hmac(salted_password, b"Client Key");
         ScramCredential {
             salt: salt.to_vec(),
@@ -148,7 +153,11 @@ mod tests {
         let auth = "n=user,r=rOprNGfwEbeRWgbNEkqO,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096,c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
         let client_sig = h.hmac(&cred.stored_key, auth.as_bytes());
         let client_key = h.hmac(&sp, b"Client Key");
-        let proof: Vec<u8> = client_key.iter().zip(&client_sig).map(|(a, b)| a ^ b).collect();
+        let proof: Vec<u8> = client_key
+            .iter()
+            .zip(&client_sig)
+            .map(|(a, b)| a ^ b)
+            .collect();
         assert_eq!(
             B64.encode(proof),
             "dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="

@@ -12,7 +12,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use weir_meta::scram::{MAX_ITERATIONS, MIN_ITERATIONS};
 
-use crate::admin::proposal::{CONFIG_CHANGE_TIMEOUT};
+use crate::admin::proposal::CONFIG_CHANGE_TIMEOUT;
 use crate::admin::scram::ScramChange;
 use crate::admin::topics::TopicAdmin;
 use crate::metadata::view::MetadataView;

@@ -66,9 +66,9 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
             )
             .await,
         ),
-        RequestKind::Metadata(r) => {
-            ResponseKind::Metadata(metadata::handle(view, admin, config, &b.cluster_id, &ctx.listener, v, r).await)
-        }
+        RequestKind::Metadata(r) => ResponseKind::Metadata(
+            metadata::handle(view, admin, config, &b.cluster_id, &ctx.listener, v, r).await,
+        ),
         RequestKind::Fetch(r) => {
             ResponseKind::Fetch(fetch::handle(replicas, view, &b.fetch_sessions, v, r).await)
         }

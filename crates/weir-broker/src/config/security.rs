@@ -265,7 +265,11 @@ fn parse_tls(value: &dyn Fn(&str) -> String) -> Result<TlsSettings, BrokerError>
             return Err(bad(key, &t, "Weir reads PEM key and trust stores only"));
         }
     }
-    let client_auth = match value("ssl.client.auth").trim().to_ascii_lowercase().as_str() {
+    let client_auth = match value("ssl.client.auth")
+        .trim()
+        .to_ascii_lowercase()
+        .as_str()
+    {
         "none" | "" => ClientAuth::None,
         "requested" => ClientAuth::Requested,
         "required" => ClientAuth::Required,
@@ -360,7 +364,10 @@ pub fn parse_jaas(text: &str) -> Result<Vec<(String, String)>, String> {
         .strip_suffix(';')
         .ok_or("a JAAS config ends with ';'")?;
     let mut words = body.splitn(3, char::is_whitespace);
-    let _module = words.next().filter(|m| !m.is_empty()).ok_or("no login module")?;
+    let _module = words
+        .next()
+        .filter(|m| !m.is_empty())
+        .ok_or("no login module")?;
     let flag = words.next().unwrap_or("");
     if !matches!(flag, "required" | "requisite" | "sufficient" | "optional") {
         return Err("expected a control flag (required) after the login module".into());
@@ -420,7 +427,9 @@ mod tests {
     #[test]
     fn secrets_are_recognised_and_hidden_from_debug() {
         assert!(is_sensitive("ssl.key.password"));
-        assert!(is_sensitive("listener.name.sasl_ssl.plain.sasl.jaas.config"));
+        assert!(is_sensitive(
+            "listener.name.sasl_ssl.plain.sasl.jaas.config"
+        ));
         assert!(is_sensitive("ssl.keystore.key"));
         assert!(!is_sensitive("ssl.keystore.location"));
         assert_eq!(format!("{:?}", Secret("pw".into())), "[hidden]");

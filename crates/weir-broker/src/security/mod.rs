@@ -140,7 +140,9 @@ impl ConnectionSecurity {
             let reply = session.handle(server, version, body);
             if session.authentications() > before {
                 let peer = self.peer;
-                let principal = session.principal().map(|p| format!("{}:{}", p.kind, p.name));
+                let principal = session
+                    .principal()
+                    .map(|p| format!("{}:{}", p.kind, p.name));
                 if before == 0 {
                     debug!(%peer, principal = principal.as_deref().unwrap_or(""), "SASL authenticated");
                 } else {
@@ -173,9 +175,7 @@ fn not_a_sasl_listener(api_key: ApiKey) -> ResponseKind {
     } else {
         let mut r = SaslAuthenticateResponse::default();
         r.error_code = code;
-        r.error_message = Some(StrBytes::from_static_str(
-            "this listener does not use SASL",
-        ));
+        r.error_message = Some(StrBytes::from_static_str("this listener does not use SASL"));
         ResponseKind::SaslAuthenticate(r)
     }
 }

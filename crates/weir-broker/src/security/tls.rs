@@ -34,7 +34,11 @@ fn identity(
     let (cert_pem, key_pem, source) = match &s.keystore_location {
         Some(p) => {
             let pem = read_pem(p, "ssl.keystore.location")?;
-            (pem.clone(), pem, format!("ssl.keystore.location={}", p.display()))
+            (
+                pem.clone(),
+                pem,
+                format!("ssl.keystore.location={}", p.display()),
+            )
         }
         None => (
             s.certificate_chain.clone().unwrap_or_default().into_bytes(),
@@ -127,11 +131,7 @@ pub async fn handshake(
 
 /// The principal of a TLS connection: `User:<mapped subject DN>` of the verified client
 /// certificate, or `User:ANONYMOUS` without one (as Kafka).
-pub fn peer_principal(
-    stream: &TlsStream<TcpStream>,
-    rules: &str,
-    peer: SocketAddr,
-) -> Principal {
+pub fn peer_principal(stream: &TlsStream<TcpStream>, rules: &str, peer: SocketAddr) -> Principal {
     let cert = stream
         .get_ref()
         .1

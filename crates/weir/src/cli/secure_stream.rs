@@ -32,7 +32,9 @@ fn err(msg: impl Into<String>) -> std::io::Error {
 
 /// Secure `tcp` (connected to `host`) per `security.protocol`.
 pub fn secure(tcp: TcpStream, host: &str) -> std::io::Result<Box<dyn Stream>> {
-    let protocol = get("security.protocol").unwrap_or("PLAINTEXT").to_ascii_uppercase();
+    let protocol = get("security.protocol")
+        .unwrap_or("PLAINTEXT")
+        .to_ascii_uppercase();
     let mut stream: Box<dyn Stream> = match protocol.as_str() {
         "PLAINTEXT" | "SASL_PLAINTEXT" => Box::new(tcp),
         "SSL" | "SASL_SSL" => Box::new(tls(tcp, host)?),
@@ -90,8 +92,8 @@ fn tls(
     };
     let name = ServerName::try_from(host.to_string())
         .map_err(|e| err(format!("server name {host}: {e}")))?;
-    let conn = rustls::ClientConnection::new(Arc::new(config), name)
-        .map_err(|e| err(e.to_string()))?;
+    let conn =
+        rustls::ClientConnection::new(Arc::new(config), name).map_err(|e| err(e.to_string()))?;
     Ok(rustls::StreamOwned::new(conn, tcp))
 }
 
@@ -108,8 +110,8 @@ pub fn round_trip<Q: Encodable, R: Decodable>(
     s.flush()?;
     let mut prefix = [0u8; 4];
     s.read_exact(&mut prefix)?;
-    let len = weir_protocol::frame::frame_length(prefix, 64 << 20)
-        .map_err(|e| err(e.to_string()))?;
+    let len =
+        weir_protocol::frame::frame_length(prefix, 64 << 20).map_err(|e| err(e.to_string()))?;
     let mut body = vec![0u8; len];
     s.read_exact(&mut body)?;
     weir_protocol::client::decode_response(key, version, 0, Bytes::from(body))
@@ -138,7 +140,9 @@ fn sasl_step(s: &mut dyn Stream, token: Vec<u8>) -> std::io::Result<Bytes> {
 }
 
 fn authenticate(s: &mut Box<dyn Stream>) -> std::io::Result<()> {
-    let mechanism = get("sasl.mechanism").unwrap_or("GSSAPI").to_ascii_uppercase();
+    let mechanism = get("sasl.mechanism")
+        .unwrap_or("GSSAPI")
+        .to_ascii_uppercase();
     let user = get("sasl.username").ok_or_else(|| err("SASL needs sasl.username"))?;
     let password = get("sasl.password").ok_or_else(|| err("SASL needs sasl.password"))?;
     let mut hs = SaslHandshakeRequest::default();
@@ -171,7 +175,9 @@ fn authenticate(s: &mut Box<dyn Stream>) -> std::io::Result<()> {
             .find_map(|a| a.strip_prefix(k).map(str::to_string))
     };
     let bad = || err("bad SCRAM server-first message");
-    let nonce = attr("r=").filter(|n| n.starts_with(&cnonce)).ok_or_else(bad)?;
+    let nonce = attr("r=")
+        .filter(|n| n.starts_with(&cnonce))
+        .ok_or_else(bad)?;
     let salt = attr("s=")
         .and_then(|s| B64.decode(s).ok())
         .ok_or_else(bad)?;

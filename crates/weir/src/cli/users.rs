@@ -128,7 +128,11 @@ pub fn run(args: UsersArgs) -> Result<(), String> {
             del.mechanism = mechanism.hash().type_id();
             let mut req = AlterUserScramCredentialsRequest::default();
             req.deletions = vec![del];
-            alter(bs, &req, &format!("delete {mechanism:?} credential of {user}"))?;
+            alter(
+                bs,
+                &req,
+                &format!("delete {mechanism:?} credential of {user}"),
+            )?;
             println!("SCRAM credential of {user} deleted");
         }
         ScramCommand::List { users } => {

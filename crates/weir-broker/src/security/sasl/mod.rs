@@ -43,7 +43,7 @@ pub struct SaslServer {
 #[derive(Debug)]
 enum Exchange {
     Plain,
-    Scram(ScramExchange),
+    Scram(Box<ScramExchange>),
 }
 
 #[derive(Debug)]
@@ -121,8 +121,7 @@ impl SaslSession {
         }
         if self.expires_at.is_some_and(|t| Instant::now() >= t) {
             return Err(
-                "SASL session expired without re-authentication (connections.max.reauth.ms)"
-                    .into(),
+                "SASL session expired without re-authentication (connections.max.reauth.ms)".into(),
             );
         }
         Ok(())
@@ -174,7 +173,7 @@ impl SaslSession {
             }
         }
         let exchange = match ScramHash::from_mechanism(mechanism) {
-            Some(h) => Exchange::Scram(ScramExchange::Start(h)),
+            Some(h) => Exchange::Scram(Box::new(ScramExchange::Start(h))),
             None => Exchange::Plain,
         };
         self.phase = Phase::Authenticate(mechanism.to_string(), exchange);
@@ -203,7 +202,7 @@ impl SaslSession {
                 Err(msg) => fail(msg),
             },
             Exchange::Scram(ex) => {
-                let hash = match ex {
+                let hash = match *ex {
                     ScramExchange::Start(h) | ScramExchange::Sent { hash: h, .. } => h,
                 };
                 let lookup = |user: &str| {
@@ -217,7 +216,8 @@ impl SaslSession {
                 };
                 match ex.step(token, lookup) {
                     ScramStep::Continue(msg, next) => {
-                        self.phase = Phase::Authenticate(mechanism, Exchange::Scram(next));
+                        self.phase =
+                            Phase::Authenticate(mechanism, Exchange::Scram(Box::new(next)));
                         let mut resp = SaslAuthenticateResponse::default();
                         resp.auth_bytes = Bytes::from(msg);
                         SaslReply::Respond(ResponseKind::SaslAuthenticate(resp))
@@ -255,8 +255,8 @@ impl SaslSession {
         self.authenticated = Some((principal, mechanism));
         self.authentications += 1;
         let lifetime = server.reauth_ms.max(0);
-        self.expires_at = (lifetime > 0)
-            .then(|| Instant::now() + Duration::from_millis(lifetime.unsigned_abs()));
+        self.expires_at =
+            (lifetime > 0).then(|| Instant::now() + Duration::from_millis(lifetime.unsigned_abs()));
         let mut resp = SaslAuthenticateResponse::default();
         resp.auth_bytes = last;
         if version >= 1 {
