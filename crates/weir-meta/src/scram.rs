@@ -4,6 +4,8 @@
 //! and SHA-512 (RFC 7677 and Kafka's SCRAM-SHA-512) that derive them, on the RustCrypto
 //! `hmac`, `sha2` and `pbkdf2` crates ([`ScramHash`]).
 
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256, Sha512};
@@ -137,11 +139,89 @@ impl ScramHash {
     }
 }
 
+/// The client side of a SCRAM exchange (RFC 5802), sans I/O: `client_first`, then
+/// `client_final` from the server-first message, then `check_server_final`. No channel binding
+/// (`n,,`), as Kafka.
+#[derive(Debug, Clone)]
+pub struct ScramClient {
+    hash: ScramHash,
+    first_bare: String,
+    nonce: String,
+    server_signature: Option<Vec<u8>>,
+}
+
+impl ScramClient {
+    /// An exchange for `user` with the client nonce `nonce` (random, printable, no comma).
+    pub fn new(hash: ScramHash, user: &str, nonce: &str) -> Self {
+        let name = user.replace('=', "=3D").replace(',', "=2C");
+        ScramClient {
+            hash,
+            first_bare: format!("n={name},r={nonce}"),
+            nonce: nonce.to_string(),
+            server_signature: None,
+        }
+    }
+
+    /// The client-first message.
+    pub fn client_first(&self) -> Vec<u8> {
+        format!("n,,{}", self.first_bare).into_bytes()
+    }
+
+    /// The client-final message (with the proof) for the server-first message.
+    pub fn client_final(&mut self, server_first: &[u8], password: &str) -> Result<Vec<u8>, String> {
+        let server_first =
+            std::str::from_utf8(server_first).map_err(|_| "SCRAM server-first is not UTF-8")?;
+        let attr = |k: &str| {
+            server_first
+                .split(',')
+                .find_map(|a| a.strip_prefix(k).map(str::to_string))
+        };
+        let nonce = attr("r=")
+            .filter(|n| n.starts_with(&self.nonce) && n.len() > self.nonce.len())
+            .ok_or("SCRAM server-first with a bad nonce")?;
+        let salt = attr("s=")
+            .and_then(|s| B64.decode(s).ok())
+            .ok_or("SCRAM server-first with a bad salt")?;
+        let iterations: u32 = attr("i=")
+            .and_then(|i| i.parse().ok())
+            .filter(|i| *i >= 1)
+            .ok_or("SCRAM server-first with bad iterations")?;
+        let salted = self
+            .hash
+            .salted_password(password.as_bytes(), &salt, iterations);
+        let without_proof = format!("c=biws,r={nonce}");
+        let auth = format!("{},{server_first},{without_proof}", self.first_bare);
+        let client_key = self.hash.hmac(&salted, b"Client Key");
+        let signature = self
+            .hash
+            .hmac(&self.hash.hash(&client_key), auth.as_bytes());
+        let proof: Vec<u8> = client_key
+            .iter()
+            .zip(&signature)
+            .map(|(a, b)| a ^ b)
+            .collect();
+        let server_key = self.hash.hmac(&salted, b"Server Key");
+        self.server_signature = Some(self.hash.hmac(&server_key, auth.as_bytes()));
+        Ok(format!("{without_proof},p={}", B64.encode(proof)).into_bytes())
+    }
+
+    /// Check the server-final message (`v=<server signature>`).
+    pub fn check_server_final(&self, msg: &[u8]) -> Result<(), String> {
+        let expected = self
+            .server_signature
+            .as_ref()
+            .ok_or("SCRAM server-final before client-final")?;
+        if msg == format!("v={}", B64.encode(expected)).as_bytes() {
+            Ok(())
+        } else {
+            Err("the server's SCRAM signature is wrong".into())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use base64::engine::general_purpose::STANDARD as B64;
-    use base64::Engine;
 
     #[test]
     fn rfc7677_test_vector() {

@@ -35,6 +35,7 @@ use crate::coordinators::transactions::{GroupPartitioner, TxnOwnership};
 use crate::coordinators::verification::TxnVerifier;
 use crate::error::BrokerError;
 use crate::fetch_sessions::FetchSessionCache;
+use crate::inter_broker::BrokerConnector;
 use crate::lifecycle::Lifecycle;
 use crate::metadata::view::{MetadataView, NodeIdentity};
 use crate::peers::PeerClient;
@@ -123,11 +124,13 @@ impl Broker {
         let logs = LogManager::open(&log_dir, clock.clone())?;
         let config = Arc::new(config);
         let view = Arc::new(MetadataView::new(quorum.clone(), identity(&config)));
+        let connector = Arc::new(BrokerConnector::new(&config.security.inter_broker));
         let replicas = Arc::new(ReplicaManager::new(
             ReplicaSettings {
                 node_id: config.node_id,
                 min_insync_replicas: config.min_insync_replicas,
                 replication: config.replication.clone(),
+                connector: connector.clone(),
             },
             logs,
             view.clone(),
@@ -174,6 +177,7 @@ impl Broker {
         )?);
         let peers = Arc::new(PeerClient::new(
             view.clone(),
+            connector,
             format!("weir-broker-{}", config.node_id),
         ));
         let offsets_hook = groups.clone();

@@ -29,6 +29,8 @@ pub(crate) const DEFAULTS: &[(&str, &str)] = &[
     ("ssl.principal.mapping.rules", "DEFAULT"),
     ("sasl.enabled.mechanisms", "GSSAPI"),
     ("connections.max.reauth.ms", "0"),
+    ("inter.broker.listener.name", ""),
+    ("sasl.mechanism.inter.broker.protocol", "GSSAPI"),
 ];
 
 /// The SASL mechanisms Weir implements.
@@ -137,6 +139,21 @@ pub struct ListenerSecurity {
     pub principal_mapping_rules: String,
 }
 
+/// How this broker connects to the other brokers (replica fetchers, transaction markers,
+/// share-state RPCs): over `inter.broker.listener.name` with that listener's protocol.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InterBrokerSecurity {
+    /// `inter.broker.listener.name` (default: the first client listener).
+    pub listener: String,
+    /// Its protocol (PLAINTEXT when the listener is unknown).
+    pub protocol: Option<SecurityProtocol>,
+    /// Trust store and own certificate (the listener's key store, shown when asked for one).
+    pub tls: Option<TlsSettings>,
+    /// `sasl.mechanism.inter.broker.protocol` with the `username` / `password` of the
+    /// listener's JAAS config for that mechanism; `Err` says why SASL cannot be used.
+    pub sasl: Option<Result<(String, String, Secret), String>>,
+}
+
 /// The security settings of every listener, by listener name (upper case as configured).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SecurityConfig {
@@ -144,6 +161,8 @@ pub struct SecurityConfig {
     pub listeners: BTreeMap<String, ListenerSecurity>,
     /// `connections.max.reauth.ms` (0 = sessions never expire).
     pub connections_max_reauth_ms: i64,
+    /// The inter-broker client side.
+    pub inter_broker: InterBrokerSecurity,
 }
 
 impl SecurityConfig {
@@ -199,6 +218,7 @@ pub(crate) fn parse_security(
             "connections.max.reauth.ms",
             &get("connections.max.reauth.ms"),
         )?,
+        inter_broker: InterBrokerSecurity::default(),
     };
     for name in listener_names {
         let upper = name.to_ascii_uppercase();
@@ -249,7 +269,72 @@ pub(crate) fn parse_security(
             },
         );
     }
+    out.inter_broker = inter_broker(listener_names, get, set, &out.listeners)?;
     Ok(out)
+}
+
+fn inter_broker(
+    listener_names: &[String],
+    get: &dyn Fn(&str) -> String,
+    set: &BTreeMap<String, String>,
+    listeners: &BTreeMap<String, ListenerSecurity>,
+) -> Result<InterBrokerSecurity, BrokerError> {
+    let configured = get("inter.broker.listener.name").trim().to_string();
+    let name = if configured.is_empty() {
+        listener_names
+            .iter()
+            .find(|n| !n.eq_ignore_ascii_case("CONTROLLER"))
+            .cloned()
+            .unwrap_or_default()
+    } else {
+        listener_names
+            .iter()
+            .find(|n| n.eq_ignore_ascii_case(&configured))
+            .cloned()
+            .ok_or_else(|| {
+                bad(
+                    "inter.broker.listener.name",
+                    &configured,
+                    "not one of the listeners",
+                )
+            })?
+    };
+    let Some(sec) = listeners.get(&name) else {
+        return Ok(InterBrokerSecurity {
+            listener: name,
+            ..InterBrokerSecurity::default()
+        });
+    };
+    let sasl = sec.protocol.uses_sasl().then(|| {
+        let mech = get("sasl.mechanism.inter.broker.protocol")
+            .trim()
+            .to_ascii_uppercase();
+        if !sec.sasl_mechanisms.contains(&mech) {
+            return Err(format!(
+                "sasl.mechanism.inter.broker.protocol={mech} is not enabled on listener {name}"
+            ));
+        }
+        let key = format!(
+            "listener.name.{}.{}.sasl.jaas.config",
+            name.to_ascii_lowercase(),
+            mech.to_ascii_lowercase()
+        );
+        let jaas = set
+            .get(&key)
+            .ok_or_else(|| format!("{key} (username and password of this broker) is not set"))?;
+        let opts = parse_jaas(jaas).map_err(|e| format!("{key}: {e}"))?;
+        let find = |k: &str| opts.iter().find(|(o, _)| o == k).map(|(_, v)| v.clone());
+        match (find("username"), find("password")) {
+            (Some(u), Some(p)) => Ok((mech, u, Secret(p))),
+            _ => Err(format!("{key} has no username and password")),
+        }
+    });
+    Ok(InterBrokerSecurity {
+        listener: name,
+        protocol: Some(sec.protocol),
+        tls: sec.tls.clone(),
+        sasl,
+    })
 }
 
 fn non_empty(s: String) -> Option<String> {

@@ -2,6 +2,9 @@
 //! principal (`principal`), SASL (`sasl`), and the per-connection gate the connection asks
 //! before serving each request.
 //!
+//! The other direction, this broker's connections to other brokers, is `crate::inter_broker`;
+//! the rustls configurations of both are built by `crate::tls_config`.
+//!
 //! A listener's [`ListenerSecurityRuntime`] is built once at start-up from its
 //! [`ListenerSecurity`] config (so a bad key or trust store stops the broker with a clear
 //! error). Each connection then owns a [`ConnectionSecurity`]: after the TLS handshake it holds
@@ -70,7 +73,7 @@ impl ListenerSecurityRuntime {
         view: Arc<MetadataView>,
     ) -> Result<Self, BrokerError> {
         let tls = match &sec.tls {
-            Some(t) if sec.protocol.uses_tls() => Some(tls::acceptor(t)?),
+            Some(t) if sec.protocol.uses_tls() => Some(crate::tls_config::acceptor(t)?),
             _ => None,
         };
         let sasl = sec.protocol.uses_sasl().then(|| {

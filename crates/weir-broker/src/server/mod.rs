@@ -37,7 +37,7 @@ pub async fn run(
     // Bad keys or trust stores stop the start before anything is opened.
     for sec in config.security.listeners.values() {
         if let Some(t) = sec.tls.as_ref().filter(|_| sec.protocol.uses_tls()) {
-            crate::security::tls::acceptor(t)?;
+            crate::tls_config::acceptor(t)?;
         }
     }
     let broker = Broker::open(config).await?;

@@ -18,7 +18,7 @@ use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use rand::RngCore;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use weir_meta::scram::ScramHash;
+use weir_meta::scram::{ScramClient, ScramHash};
 
 use super::client_security::get;
 
@@ -164,41 +164,10 @@ fn authenticate(s: &mut Box<dyn Stream>) -> std::io::Result<()> {
         .ok_or_else(|| err(format!("unsupported sasl.mechanism {mechanism}")))?;
     let mut raw_nonce = [0u8; 24];
     rand::rng().fill_bytes(&mut raw_nonce);
-    let cnonce = B64.encode(raw_nonce);
-    let name = user.replace('=', "=3D").replace(',', "=2C");
-    let first_bare = format!("n={name},r={cnonce}");
-    let server_first = sasl_step(s.as_mut(), format!("n,,{first_bare}").into_bytes())?;
-    let server_first = String::from_utf8_lossy(&server_first).into_owned();
-    let attr = |k: &str| {
-        server_first
-            .split(',')
-            .find_map(|a| a.strip_prefix(k).map(str::to_string))
-    };
-    let bad = || err("bad SCRAM server-first message");
-    let nonce = attr("r=")
-        .filter(|n| n.starts_with(&cnonce))
-        .ok_or_else(bad)?;
-    let salt = attr("s=")
-        .and_then(|s| B64.decode(s).ok())
-        .ok_or_else(bad)?;
-    let iterations: u32 = attr("i=").and_then(|i| i.parse().ok()).ok_or_else(bad)?;
-    let salted = hash.salted_password(password.as_bytes(), &salt, iterations);
-    let without_proof = format!("c=biws,r={nonce}");
-    let auth = format!("{first_bare},{server_first},{without_proof}");
-    let client_key = hash.hmac(&salted, b"Client Key");
-    let signature = hash.hmac(&hash.hash(&client_key), auth.as_bytes());
-    let proof: Vec<u8> = client_key
-        .iter()
-        .zip(&signature)
-        .map(|(a, b)| a ^ b)
-        .collect();
-    let last = sasl_step(
-        s.as_mut(),
-        format!("{without_proof},p={}", B64.encode(proof)).into_bytes(),
-    )?;
-    let expected = hash.hmac(&hash.hmac(&salted, b"Server Key"), auth.as_bytes());
-    if last.as_ref() != format!("v={}", B64.encode(expected)).as_bytes() {
-        return Err(err("the broker's SCRAM signature is wrong"));
-    }
+    let mut client = ScramClient::new(hash, user, &B64.encode(raw_nonce));
+    let server_first = sasl_step(s.as_mut(), client.client_first())?;
+    let last = client.client_final(&server_first, password).map_err(err)?;
+    let server_final = sasl_step(s.as_mut(), last)?;
+    client.check_server_final(&server_final).map_err(err)?;
     Ok(())
 }
