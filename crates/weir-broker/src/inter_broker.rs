@@ -1,7 +1,8 @@
 //! The client side of inter-broker connections (replica fetchers, transaction markers,
 //! share-state RPCs): TCP, then TLS when `inter.broker.listener.name` uses SSL or SASL_SSL
 //! (trusting the listener's trust store, presenting its key store), then SASL with
-//! `sasl.mechanism.inter.broker.protocol` and the JAAS `username` / `password` of that listener.
+//! `sasl.mechanism.inter.broker.protocol` and the JAAS `username` / `password` of that listener;
+//! and the transport of the controller listener (mutual TLS when it maps to SSL).
 
 use std::sync::Arc;
 
@@ -18,7 +19,11 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use weir_meta::scram::{ScramClient, ScramHash};
 
-use crate::config::security::{InterBrokerSecurity, Secret};
+use weir_meta::raft::transport::{PlainTransport, RaftStream, RaftTransport, Secured};
+
+use crate::config::security::{ClientAuth, InterBrokerSecurity, Secret, SecurityProtocol};
+use crate::config::BrokerConfig;
+use crate::error::BrokerError;
 
 /// A connection to another broker (plain or TLS).
 pub trait BrokerIo: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -183,4 +188,80 @@ async fn authenticate(
         }
     }
     Ok(())
+}
+
+/// The controller listener's transport: plain TCP, or TLS with mutual authentication (both
+/// sides present the listener's key store and trust only its trust store) when the CONTROLLER
+/// listener maps to SSL in `listener.security.protocol.map`. SASL is refused there: the
+/// controller RPCs are Weir's own, not the Kafka protocol.
+pub fn controller_transport(config: &BrokerConfig) -> Result<Arc<dyn RaftTransport>, BrokerError> {
+    let Some(sec) = config
+        .security
+        .listeners
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("CONTROLLER"))
+        .map(|(_, s)| s)
+    else {
+        return Ok(Arc::new(PlainTransport));
+    };
+    let bad = |why: &str| BrokerError::Config(format!("the CONTROLLER listener: {why}"));
+    match (sec.protocol, &sec.tls) {
+        (SecurityProtocol::Plaintext, _) => Ok(Arc::new(PlainTransport)),
+        (SecurityProtocol::Ssl, Some(tls)) => {
+            if tls.truststore_location.is_none() && tls.truststore_certificates.is_none() {
+                return Err(bad(
+                    "SSL needs ssl.truststore.location (controllers authenticate each other)",
+                ));
+            }
+            let mut server = tls.clone();
+            server.client_auth = ClientAuth::Required;
+            tracing::info!("CONTROLLER listener: mutual TLS");
+            Ok(Arc::new(RaftTls {
+                acceptor: crate::tls_config::acceptor(&server)?,
+                connector: TlsConnector::from(Arc::new(crate::tls_config::client_config(tls)?)),
+            }))
+        }
+        _ => Err(bad("Weir secures it with SSL only (no SASL)")),
+    }
+}
+
+/// Mutual TLS on the controller listener.
+struct RaftTls {
+    acceptor: tokio_rustls::TlsAcceptor,
+    connector: TlsConnector,
+}
+
+impl std::fmt::Debug for RaftTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RaftTls")
+    }
+}
+
+/// How long a controller connection's TLS handshake may take.
+const CONTROLLER_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl RaftTransport for RaftTls {
+    fn accept(&self, tcp: TcpStream) -> Secured<'_> {
+        Box::pin(async move {
+            let s = tokio::time::timeout(CONTROLLER_HANDSHAKE_TIMEOUT, self.acceptor.accept(tcp))
+                .await
+                .map_err(|_| io_err("TLS handshake timed out"))??;
+            Ok(Box::new(s) as RaftStream)
+        })
+    }
+
+    fn connect<'a>(&'a self, tcp: TcpStream, addr: &'a str) -> Secured<'a> {
+        Box::pin(async move {
+            let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+            let name = ServerName::try_from(host.trim_matches(['[', ']']).to_string())
+                .map_err(|e| io_err(format!("server name {host}: {e}")))?;
+            let s = tokio::time::timeout(
+                CONTROLLER_HANDSHAKE_TIMEOUT,
+                self.connector.connect(name, tcp),
+            )
+            .await
+            .map_err(|_| io_err("TLS handshake timed out"))??;
+            Ok(Box::new(s) as RaftStream)
+        })
+    }
 }

@@ -1,10 +1,10 @@
 //! Inter-broker security with real processes: a dedicated controller and three brokers whose
 //! replication and peer requests run over an `INTERNAL` SASL_SSL listener
-//! (`inter.broker.listener.name`, `sasl.mechanism.inter.broker.protocol=PLAIN`, mutual TLS),
-//! while clients use PLAINTEXT. A topic with replication factor 3 reaches a full ISR only if
-//! the followers' fetchers authenticate; the leader is killed with SIGKILL under an idempotent
-//! acks=all workload and no acknowledged record is lost. (The controller quorum's Raft
-//! transport is not secured: see docs/security.md.)
+//! (`inter.broker.listener.name`, `sasl.mechanism.inter.broker.protocol=PLAIN`, mutual TLS) and
+//! whose metadata quorum traffic runs over a CONTROLLER listener mapped to SSL (mutual TLS),
+//! while clients use PLAINTEXT. The followers' fetchers authenticate as the broker user; the
+//! leader is killed with SIGKILL under an idempotent acks=all workload (min.insync.replicas=2,
+//! so acknowledged records are on a follower) and no acknowledged record is lost.
 
 use std::path::Path;
 use std::process::Command;
@@ -52,7 +52,7 @@ fn start(pki: &Path) -> Vec<BrokerProcess> {
         .config("auto.leader.rebalance.enable", "false")
         .config(
             "listener.security.protocol.map",
-            "PLAINTEXT:PLAINTEXT,INTERNAL:SASL_SSL,CONTROLLER:PLAINTEXT",
+            "PLAINTEXT:PLAINTEXT,INTERNAL:SASL_SSL,CONTROLLER:SSL",
         )
         .config("inter.broker.listener.name", "INTERNAL")
         .config("sasl.mechanism.inter.broker.protocol", "PLAIN")
@@ -64,7 +64,10 @@ fn start(pki: &Path) -> Vec<BrokerProcess> {
         .config("listener.name.internal.ssl.keystore.type", "PEM")
         .config("listener.name.internal.ssl.keystore.location", &ks)
         .config("listener.name.internal.ssl.truststore.location", &ca)
-        .config("listener.name.internal.ssl.client.auth", "required");
+        .config("listener.name.internal.ssl.client.auth", "required")
+        .config("listener.name.controller.ssl.keystore.type", "PEM")
+        .config("listener.name.controller.ssl.keystore.location", &ks)
+        .config("listener.name.controller.ssl.truststore.location", &ca);
     let roles = ["controller", "broker", "broker", "broker"];
     start_nodes_with(
         Path::new(env!("CARGO_BIN_EXE_weir")),
@@ -98,6 +101,9 @@ fn replication_over_sasl_ssl_survives_a_killed_leader() {
         "three brokers registered:\n{}",
         nodes[0].output()
     );
+    assert!(nodes
+        .iter()
+        .all(|n| n.output().contains("CONTROLLER listener: mutual TLS")));
     let bs = brokers_bootstrap(&nodes);
     assert_eq!(
         create_replicated_topic(

@@ -5,6 +5,7 @@ pub mod log_store;
 pub mod network;
 pub mod node;
 pub mod state_machine;
+pub mod transport;
 
 use std::io::Cursor;
 
