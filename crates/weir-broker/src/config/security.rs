@@ -493,30 +493,5 @@ pub fn parse_jaas(text: &str) -> Result<Vec<(String, String)>, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn jaas_options_are_parsed_with_quotes_and_escapes() {
-        let opts = parse_jaas(
-            r#"org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="a b" user_admin="a b" user_alice="x\"y";"#,
-        )
-        .unwrap();
-        assert_eq!(opts[1], ("password".into(), "a b".into()));
-        assert_eq!(opts[3], ("user_alice".into(), "x\"y".into()));
-        assert!(parse_jaas("Module required a=\"b\"").is_err());
-        assert!(parse_jaas("Module a=\"b\";").is_err());
-        assert!(parse_jaas("Module required a=\"b;").is_err());
-    }
-
-    #[test]
-    fn secrets_are_recognised_and_hidden_from_debug() {
-        assert!(is_sensitive("ssl.key.password"));
-        assert!(is_sensitive(
-            "listener.name.sasl_ssl.plain.sasl.jaas.config"
-        ));
-        assert!(is_sensitive("ssl.keystore.key"));
-        assert!(!is_sensitive("ssl.keystore.location"));
-        assert_eq!(format!("{:?}", Secret("pw".into())), "[hidden]");
-    }
-}
+#[path = "security_tests.rs"]
+mod tests;
