@@ -370,3 +370,30 @@ def test_named_listeners_answer_with_their_own_endpoints(tmp_path, pki):
         round_trip(ext, "outside", n=20)
     finally:
         b.stop()
+
+
+def test_encrypted_key_with_ssl_key_password(tmp_path, pki):
+    """An encrypted PKCS#8 key (`openssl pkcs8 -topk8`) is read with ssl.key.password; a wrong
+    password stops the start with a clear message that does not contain the password."""
+    openssl("pkcs8", "-topk8", "-in", "server.key", "-out", "server-enc.key",
+            "-passout", "pass:key-secret-5e1", cwd=pki)
+    assert "ENCRYPTED PRIVATE KEY" in (pki / "server-enc.key").read_text()
+    (pki / "keystore-enc.pem").write_text((pki / "server.pem").read_text()
+                                          + (pki / "server-enc.key").read_text())
+    props = {"ssl.keystore.type": "PEM", "ssl.keystore.location": pki / "keystore-enc.pem"}
+    b = start(tmp_path, "SSL", {**props, "ssl.key.password": "key-secret-5e1"})
+    try:
+        round_trip(client_conf(b, "SSL", pki), "enc-key-topic", n=10)
+        res = ConfigResource(ResourceType.BROKER, "1")
+        admin = AdminClient(client_conf(b, "SSL", pki))
+        e = admin.describe_configs([res])[res].result(30)["ssl.key.password"]
+        assert e.is_sensitive and e.value is None
+        assert "key-secret-5e1" not in b.out.read_text()
+    finally:
+        b.stop()
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    with pytest.raises(AssertionError) as failed:
+        start(bad, "SSL", {**props, "ssl.key.password": "wrong-pw-77"})
+    assert "cannot decrypt the private key" in str(failed.value)
+    assert "wrong-pw-77" not in str(failed.value)

@@ -10,7 +10,7 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
 use tokio_rustls::TlsAcceptor;
 
-use crate::config::security::{ClientAuth, TlsSettings};
+use crate::config::security::{ClientAuth, Secret, TlsSettings};
 use crate::error::BrokerError;
 
 fn config_error(what: impl Into<String>) -> BrokerError {
@@ -47,15 +47,49 @@ fn identity(
         return Err(config_error(format!("{source}: no PEM certificate found")));
     }
     let text = String::from_utf8_lossy(&key_pem);
-    if text.contains("ENCRYPTED PRIVATE KEY") || text.contains("Proc-Type: 4,ENCRYPTED") {
+    if text.contains("Proc-Type: 4,ENCRYPTED") {
         return Err(config_error(format!(
-            "{source}: the private key is encrypted; Weir reads unencrypted PEM keys only \
-             (ssl.key.password is not supported: decrypt it with `openssl pkey`)"
+            "{source}: legacy OpenSSL-encrypted keys are not supported; convert it to an \
+             encrypted PKCS#8 key (`openssl pkcs8 -topk8`) or decrypt it (`openssl pkey`)"
         )));
     }
-    let key = PrivateKeyDer::from_pem_slice(&key_pem)
-        .map_err(|e| config_error(format!("{source}: no usable PEM private key: {e}")))?;
+    let key = if text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
+        decrypt_pkcs8(&text, s.key_password.as_ref(), &source)?
+    } else {
+        PrivateKeyDer::from_pem_slice(&key_pem)
+            .map_err(|e| config_error(format!("{source}: no usable PEM private key: {e}")))?
+    };
     Ok((certs, key))
+}
+
+/// An encrypted PKCS#8 key (`ENCRYPTED PRIVATE KEY`, PBES2 as `openssl pkcs8 -topk8` writes
+/// it) decrypted with `ssl.key.password`.
+fn decrypt_pkcs8(
+    pem: &str,
+    password: Option<&Secret>,
+    source: &str,
+) -> Result<PrivateKeyDer<'static>, BrokerError> {
+    let password = password.ok_or_else(|| {
+        config_error(format!(
+            "{source}: the private key is encrypted and ssl.key.password is not set"
+        ))
+    })?;
+    let begin = "-----BEGIN ENCRYPTED PRIVATE KEY-----";
+    let end = "-----END ENCRYPTED PRIVATE KEY-----";
+    let block = pem
+        .find(begin)
+        .and_then(|i| pem[i..].find(end).map(|j| &pem[i..i + j + end.len()]))
+        .ok_or_else(|| config_error(format!("{source}: truncated encrypted private key")))?;
+    let (_, doc) = pkcs8::SecretDocument::from_pem(block)
+        .map_err(|e| config_error(format!("{source}: bad encrypted private key: {e}")))?;
+    let info = pkcs8::EncryptedPrivateKeyInfo::try_from(doc.as_bytes())
+        .map_err(|e| config_error(format!("{source}: bad encrypted private key: {e}")))?;
+    let plain = info.decrypt(password.0.as_bytes()).map_err(|e| {
+        config_error(format!(
+            "{source}: cannot decrypt the private key with ssl.key.password: {e}"
+        ))
+    })?;
+    Ok(PrivateKeyDer::Pkcs8(plain.as_bytes().to_vec().into()))
 }
 
 /// The trusted CA certificates of `s` (empty when no trust store is configured).

@@ -113,7 +113,7 @@ pub struct TlsSettings {
     pub certificate_chain: Option<String>,
     /// `ssl.keystore.key`: the private key as PEM text (instead of a file).
     pub key: Option<Secret>,
-    /// `ssl.key.password`: only accepted for unencrypted keys (Weir does not decrypt keys).
+    /// `ssl.key.password`: decrypts an encrypted PKCS#8 key (`ENCRYPTED PRIVATE KEY`).
     pub key_password: Option<Secret>,
     /// `ssl.truststore.location`: PEM CA certificates client certificates are checked against.
     pub truststore_location: Option<PathBuf>,
