@@ -153,12 +153,17 @@ def test_ssl_produce_consume_and_garbage_instead_of_client_hello(tmp_path, pki):
         b.stop()
 
 
-def test_mtls_required_refuses_a_certificate_not_signed_by_the_trust_store(tmp_path, pki):
-    b = start(tmp_path, "SSL", tls_props(pki, **{"ssl.client.auth": "required",
-                                                  "ssl.truststore.type": "PEM",
-                                                  "ssl.truststore.location": pki / "ca.pem"}))
+def test_mtls_required_refuses_a_certificate_not_signed_by_the_trust_store(tmp_path, pki,
+                                                                          monkeypatch):
+    monkeypatch.setenv("RUST_LOG", "info,weir_broker::server::connection=debug")
+    b = start(tmp_path, "SSL", tls_props(pki, **{
+        "ssl.client.auth": "required", "ssl.truststore.type": "PEM",
+        "ssl.truststore.location": pki / "ca.pem",
+        "ssl.principal.mapping.rules": "RULE:^CN=([^,]*),O=Weir Test,.*$/$1/L, DEFAULT"}))
     try:
         round_trip(client_conf(b, "SSL", pki, cert="client"), "mtls-topic", n=50)
+        # The certificate's subject CN=alice,O=Weir Test,C=US mapped by the rule.
+        assert 'principal=User:alice' in b.out.read_text()
         assert auth_error(client_conf(b, "SSL", pki, cert="rogue")) is not None
         assert auth_error(client_conf(b, "SSL", pki)) is not None, "no client certificate"
         # Python's ssl module shows the server refusing the rogue certificate.

@@ -10,6 +10,7 @@ pub mod entries;
 pub mod groups;
 pub mod listeners;
 pub mod parse;
+pub mod principal_rules;
 pub mod replication;
 pub mod security;
 pub mod share;

@@ -251,13 +251,8 @@ pub(crate) fn parse_security(
             (Vec::new(), BTreeMap::new())
         };
         let rules = value("ssl.principal.mapping.rules");
-        if !matches!(rules.trim(), "" | "DEFAULT") {
-            return Err(bad(
-                "ssl.principal.mapping.rules",
-                &rules,
-                "Weir implements the DEFAULT rule only",
-            ));
-        }
+        super::principal_rules::PrincipalRules::parse(&rules)
+            .map_err(|why| bad("ssl.principal.mapping.rules", &rules, &why))?;
         out.listeners.insert(
             name.clone(),
             ListenerSecurity {

@@ -93,7 +93,7 @@ fn listeners_get_their_protocols_and_bad_setups_are_refused() {
             "ssl.keystore.location",
         ),
         (
-            vec![("ssl.principal.mapping.rules", "RULE:^CN=(.*)$/$1/")],
+            vec![("ssl.principal.mapping.rules", "RULE:^CN=(.*$/$1/")],
             "ssl.principal.mapping.rules",
         ),
         (

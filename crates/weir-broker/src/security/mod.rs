@@ -27,6 +27,7 @@ use tokio_rustls::TlsAcceptor;
 use tracing::debug;
 
 use crate::api::Principal;
+use crate::config::principal_rules::PrincipalRules;
 use crate::config::security::{ListenerSecurity, SecurityProtocol};
 use crate::error::BrokerError;
 use crate::metadata::view::MetadataView;
@@ -41,7 +42,7 @@ pub struct ListenerSecurityRuntime {
     /// The SASL settings of SASL_PLAINTEXT / SASL_SSL listeners.
     pub sasl: Option<Arc<SaslServer>>,
     /// `ssl.principal.mapping.rules`.
-    pub principal_mapping_rules: String,
+    pub principal_mapping_rules: PrincipalRules,
 }
 
 impl std::fmt::Debug for ListenerSecurityRuntime {
@@ -61,7 +62,7 @@ impl ListenerSecurityRuntime {
             protocol: SecurityProtocol::Plaintext,
             tls: None,
             sasl: None,
-            principal_mapping_rules: "DEFAULT".into(),
+            principal_mapping_rules: PrincipalRules::default(),
         }
     }
 
@@ -88,7 +89,8 @@ impl ListenerSecurityRuntime {
             protocol: sec.protocol,
             tls,
             sasl,
-            principal_mapping_rules: sec.principal_mapping_rules.clone(),
+            principal_mapping_rules: PrincipalRules::parse(&sec.principal_mapping_rules)
+                .map_err(|e| BrokerError::Config(format!("ssl.principal.mapping.rules: {e}")))?,
         })
     }
 }

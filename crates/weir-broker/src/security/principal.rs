@@ -1,6 +1,6 @@
 //! The principal of an mTLS connection: the client certificate's subject as an RFC 2253
 //! distinguished name (`CN=alice,OU=eng,O=Example,C=US`, as Java's `X500Principal.getName()`),
-//! mapped by `ssl.principal.mapping.rules` (Weir implements the `DEFAULT` rule: the whole name).
+//! which `ssl.principal.mapping.rules` then maps (`crate::config::principal_rules`).
 //!
 //! The subject is read with a small bounded DER walker: a malformed certificate yields `None`,
 //! never a panic.
@@ -157,18 +157,6 @@ fn escape(v: &str) -> String {
         out.push(c);
     }
     out
-}
-
-/// Apply `ssl.principal.mapping.rules` to a distinguished name. Only `DEFAULT` (the name
-/// unchanged) is implemented; the config parser refuses other rules.
-pub fn map_principal(rules: &str, dn: &str) -> String {
-    let _ = rules;
-    dn.to_string()
-}
-
-/// True if Weir implements `rules`.
-pub fn rules_supported(rules: &str) -> bool {
-    rules.trim().is_empty() || rules.trim() == "DEFAULT"
 }
 
 #[cfg(test)]

@@ -85,8 +85,19 @@ pub async fn serve(
                     return;
                 }
             };
-            let principal =
-                tls::peer_principal(&tls, &limits.security.principal_mapping_rules, peer);
+            let principal = match tls::peer_principal(
+                &tls,
+                &limits.security.principal_mapping_rules,
+            ) {
+                Ok(p) => {
+                    debug!(%peer, principal = %format!("{}:{}", p.kind, p.name), "TLS connection authenticated");
+                    p
+                }
+                Err(reason) => {
+                    warn!(%peer, listener = %limits.listener, %reason, "closing connection");
+                    return;
+                }
+            };
             let (r, w) = tokio::io::split(tls);
             let security = ConnectionSecurity::new(peer, sasl, principal);
             serve_stream(broker, r, w, peer, security, limits, shutdown).await
