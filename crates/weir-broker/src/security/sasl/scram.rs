@@ -245,6 +245,31 @@ mod tests {
     }
 
     #[test]
+    fn a_replayed_client_final_message_is_refused() {
+        let h = ScramHash::Sha256;
+        let salt = b"pepper".to_vec();
+        let cred = h.credential(&h.salted_password(b"secret", &salt, 4096), &salt, 4096);
+        let lookup = |_: &str| Some(cred.clone());
+        let first = b"n,,n=alice,r=fixednonce";
+        let start = |()| match ScramExchange::Start(h).step(first, lookup) {
+            ScramStep::Continue(m, next) => (String::from_utf8(m).unwrap(), next),
+            other => panic!("{other:?}"),
+        };
+        let (server_first, next) = start(());
+        let (recorded, _) = client_final(h, "secret", "n=alice,r=fixednonce", &server_first);
+        assert!(matches!(
+            next.step(recorded.as_bytes(), lookup),
+            ScramStep::Done(..)
+        ));
+        // The same client messages on a new exchange: the server nonce differs.
+        let (_, next) = start(());
+        assert!(matches!(
+            next.step(recorded.as_bytes(), lookup),
+            ScramStep::Failed(_)
+        ));
+    }
+
+    #[test]
     fn garbage_and_truncated_messages_fail_cleanly() {
         for m in ["", "n", "n,,", "p=x,,n=a,r=b", "n,,n=a", "n,,n=a=ZZ,r=x"] {
             let s = ScramExchange::Start(ScramHash::Sha256).step(m.as_bytes(), |_| None);
