@@ -39,6 +39,22 @@ def free_cluster_base(nodes=3):
     raise AssertionError("no free port range for a cluster")
 
 
+def start_cluster_node(weir, tmp_path, i, base, voters, extra, roles="broker,controller"):
+    """Start node `i` (combined by default; `roles="broker"` for a broker-only node, which
+    follows the metadata log on its CONTROLLER port) of a cluster whose node j listens on
+    base + 100 * (j - 1) (PLAINTEXT) and that port + 1 (CONTROLLER); log in node-i/weir.log."""
+    d = tmp_path / f"node-{i}"
+    d.mkdir(exist_ok=True)
+    port = base + 100 * (i - 1)
+    return subprocess.Popen(
+        [weir, "serve", "--node-id", str(i), "--process-roles", roles,
+         "--controller-quorum-voters", voters,
+         "--listeners", f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{port + 1}",
+         "--advertised-listeners", f"PLAINTEXT://127.0.0.1:{port}",
+         "--log-dirs", str(d / "logs"), *extra],
+        stdout=open(d / "weir.log", "ab"), stderr=subprocess.STDOUT)
+
+
 def node_logs(paths):
     """The tail of each node's log, for an assertion message."""
     out = []

@@ -152,6 +152,11 @@ def test_cli_topics(bs, libs):
     tool(libs, "kafka-topics", "--bootstrap-server", bs, "--alter", "--topic", t, "--partitions", "5")
     r = tool(libs, "kafka-topics", "--bootstrap-server", bs, "--describe", "--topic", t)
     assert "PartitionCount: 5" in r.stdout, r.stdout
+    # DescribeTopicPartitions (KIP-966) paged 2 partitions at a time through the cursor.
+    r = tool(libs, "kafka-topics", "--bootstrap-server", bs, "--describe", "--topic", t,
+             "--partition-size-limit-per-response", "2")
+    parts = re.findall(r"Partition: (\d+)\s+Leader: \d+", r.stdout)
+    assert sorted(map(int, parts)) == [0, 1, 2, 3, 4], r.stdout
     r = tool(libs, "kafka-topics", "--bootstrap-server", bs, "--create", "--topic", t,
              "--partitions", "1", ok=False)
     assert r.returncode != 0 and "already exists" in (r.stdout + r.stderr), r.stdout + r.stderr
@@ -243,8 +248,23 @@ def test_cli_broker_api_versions(bs, libs):
     # Kafka 4.4's newest versions, and the 4.4 client uses them (issue #25).
     for api in ("Produce(0): 3 to 13 [usable: 13]", "Fetch(1): 4 to 18 [usable: 18]",
                 "ListOffsets(2): 1 to 11 [usable: 11]", "ApiVersions(18): 0 to 5 [usable: 5]",
-                "DescribeLogDirs(35): 1 to 5 [usable: 5]"):
+                "DescribeLogDirs(35): 1 to 5 [usable: 5]", "OffsetCommit(8): 2 to 10 [usable: 10]",
+                "OffsetFetch(9): 1 to 10 [usable: 10]", "TxnOffsetCommit(28): 0 to 6 [usable: 6]",
+                "DeleteGroups(42): 0 to 3 [usable: 3]", "WriteTxnMarkers(27): 1 to 2 [usable: 2]",
+                "WriteShareGroupState(85): 0 to 1 [usable: 1]",
+                # v6 is unstable in Kafka 4.4: neither its broker nor its client uses it.
+                "InitProducerId(22): 0 to 5 [usable: 5]"):
         assert api in r.stdout, r.stdout
+
+
+def test_cli_metadata_quorum(bs, libs):
+    """kafka-metadata-quorum describe (DescribeQuorum v2): the single node leads and is caught up."""
+    r = tool(libs, "kafka-metadata-quorum", "--bootstrap-server", bs, "describe", "--status")
+    assert re.search(r"LeaderId:\s+1\b", r.stdout), r.stdout
+    assert re.search(r"HighWatermark:\s+[1-9]\d*", r.stdout), r.stdout
+    assert re.search(r"CurrentVoters:\s+\[.*\b1\b", r.stdout), r.stdout
+    r = tool(libs, "kafka-metadata-quorum", "--bootstrap-server", bs, "describe", "--replication")
+    assert re.search(r"^1\s+\S+\s+\d+\s+0\s+.*Leader", r.stdout, re.M), r.stdout
 
 
 def test_cli_log_dirs(bs, libs):

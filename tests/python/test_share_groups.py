@@ -296,30 +296,17 @@ def test_three_node_cluster(tmp_path):
         proc.wait(timeout=60)
 
 
-def _start_node(weir, tmp_path, i, base, voters, extra):
-    d = tmp_path / f"node-{i}"
-    d.mkdir(exist_ok=True)
-    port = base + 100 * (i - 1)
-    return subprocess.Popen(
-        [weir, "serve", "--node-id", str(i), "--process-roles", "broker,controller",
-         "--controller-quorum-voters", voters,
-         "--listeners", f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{port + 1}",
-         "--advertised-listeners", f"PLAINTEXT://127.0.0.1:{port}",
-         "--log-dirs", str(d / "logs"), *extra],
-        stdout=open(d / "weir.log", "ab"), stderr=subprocess.STDOUT)
-
-
 def test_partition_leader_kill9_failover(tmp_path):
     """kill -9 the leader of a share-partition while a share consumer works on it: consumption
     continues on the new leader, every record is accepted, none that was acknowledged is
     delivered again."""
-    from conftest import ROOT, free_cluster_base, node_logs
+    from conftest import ROOT, free_cluster_base, node_logs, start_cluster_node
     weir = str(ROOT / "target" / "debug" / "weir")
     base = free_cluster_base()
     voters = ",".join(f"{i}@127.0.0.1:{base + 100 * (i - 1) + 1}" for i in (1, 2, 3))
     extra = [*LOW_LOCK, "--default-replication-factor", "3", "--broker-session-timeout-ms",
              "3000", "--broker-heartbeat-interval-ms", "500"]
-    nodes = {i: _start_node(weir, tmp_path, i, base, voters, extra) for i in (1, 2, 3)}
+    nodes = {i: start_cluster_node(weir, tmp_path, i, base, voters, extra) for i in (1, 2, 3)}
     bs = ",".join(f"127.0.0.1:{base + 100 * i}" for i in range(3))
     try:
         admin = AdminClient({"bootstrap.servers": bs})

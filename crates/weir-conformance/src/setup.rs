@@ -205,7 +205,13 @@ pub fn run(conn: &mut Conn) -> Result<(Ctx, Ranges), String> {
                     conn,
                     ApiKey::OffsetCommit,
                     ov,
-                    RequestKind::OffsetCommit(commit(ov, &grp, DATA_TOPIC, 1)),
+                    RequestKind::OffsetCommit(commit(
+                        ov,
+                        &grp,
+                        DATA_TOPIC,
+                        ctx.topic_id(DATA_TOPIC),
+                        1,
+                    )),
                 )?
                 else {
                     return Err("OffsetCommit: wrong response kind".into());

@@ -56,14 +56,16 @@ impl GroupShard {
 }
 
 /// Kafka's `validateTransactionalOffsetCommit`: an unknown group is created (simple group) for
-/// generation < 0, else ILLEGAL_GENERATION; member id, generation and instance id are checked
-/// only when one of them is given (KIP-447); a stale KIP-848 member epoch is ILLEGAL_GENERATION.
+/// generation < 0, else GROUP_ID_NOT_FOUND; member id, generation and instance id are checked
+/// only when one of them is given (KIP-447); a stale KIP-848 member epoch is STALE_MEMBER_EPOCH.
+/// Those two are TxnOffsetCommit v6's codes (KIP-1319); the API handler answers
+/// ILLEGAL_GENERATION for both below v6, as Kafka does.
 fn validate_txn(g: Option<&Group>, who: &Committer) -> Result<(), ResponseError> {
     let Some(g) = g else {
         return if who.generation_or_epoch < 0 {
             Ok(())
         } else {
-            Err(ResponseError::IllegalGeneration)
+            Err(ResponseError::GroupIdNotFound)
         };
     };
     let given =
@@ -107,7 +109,7 @@ fn validate_txn(g: Option<&Group>, who: &Committer) -> Result<(), ResponseError>
                 .get(&who.member_id)
                 .ok_or(ResponseError::UnknownMemberId)?;
             if who.generation_or_epoch != m.epoch {
-                return Err(ResponseError::IllegalGeneration);
+                return Err(ResponseError::StaleMemberEpoch);
             }
             Ok(())
         }
@@ -135,7 +137,9 @@ impl GroupCoordinator {
     /// are invisible to OffsetFetch until [`Self::complete_transaction`] (or a marker found at
     /// load) commits them. Returns one error code per entry, in order: group-level refusals
     /// (ILLEGAL_GENERATION 22, UNKNOWN_MEMBER_ID 25, FENCED_INSTANCE_ID 82 — checked only when a
-    /// member id, generation or instance id is given, KIP-447; COORDINATOR_NOT_AVAILABLE for a
+    /// member id, generation or instance id is given, KIP-447; GROUP_ID_NOT_FOUND 69 for an
+    /// unknown group with a generation, STALE_MEMBER_EPOCH 113 for a KIP-848 member's stale
+    /// epoch, both v6 codes the caller maps for older versions; COORDINATOR_NOT_AVAILABLE for a
     /// dead group; coordinator errors; the log's INVALID_PRODUCER_EPOCH / PRODUCER_FENCED for a
     /// stale producer epoch) go to every entry; UNKNOWN_TOPIC_OR_PARTITION (3) and
     /// OFFSET_METADATA_TOO_LARGE (12) per entry.

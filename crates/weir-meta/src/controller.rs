@@ -113,6 +113,59 @@ impl Controller {
         })
     }
 
+    /// Records for a new topic with the replicas an operator chose (`assignment[i]`: partition
+    /// i's replicas): each list non-empty, without repeats, of registered brokers, all of one
+    /// length, at least one unfenced (INVALID_REPLICA_ASSIGNMENT otherwise, as Kafka). The ISR is
+    /// the unfenced replicas and the first of them leads.
+    pub fn create_topic_assigned(
+        image: &MetadataImage,
+        name: &str,
+        id: Uuid,
+        assignment: &[Vec<i32>],
+        configs: BTreeMap<String, String>,
+    ) -> Result<MetadataRecord, MetaError> {
+        if image.topics.contains_key(name) {
+            return Err(MetaError::TopicAlreadyExists(name.to_string()));
+        }
+        let Some(first) = assignment.first() else {
+            return Err(MetaError::InvalidReplicaAssignment(
+                "a manual assignment needs at least one partition".into(),
+            ));
+        };
+        for replicas in assignment {
+            reassignment::validate_target(image, replicas)?;
+            if replicas.len() != first.len() {
+                return Err(MetaError::InvalidReplicaAssignment(format!(
+                    "all partitions must have {} replicas, as the first: {replicas:?}",
+                    first.len()
+                )));
+            }
+        }
+        let mut partitions = Vec::with_capacity(assignment.len());
+        for (i, replicas) in assignment.iter().enumerate() {
+            let isr: Vec<i32> = replicas
+                .iter()
+                .copied()
+                .filter(|r| image.brokers.get(r).is_some_and(|b| !b.fenced))
+                .collect();
+            let Some(&leader) = isr.first() else {
+                return Err(MetaError::InvalidReplicaAssignment(format!(
+                    "every broker of partition {i}'s assignment {replicas:?} is fenced"
+                )));
+            };
+            let mut p = PartitionInfo::new(replicas.clone());
+            p.leader = leader;
+            p.isr = isr;
+            partitions.push(p);
+        }
+        Ok(MetadataRecord::CreateTopic {
+            name: name.to_string(),
+            id,
+            partitions,
+            configs,
+        })
+    }
+
     /// Records adding partitions up to `total`.
     pub fn create_partitions(
         image: &MetadataImage,
@@ -295,7 +348,11 @@ fn place(
 }
 
 /// The first of `candidates` that is `live`, preferring replicas a reassignment is not removing.
-fn pick_leader(candidates: &[i32], p: &PartitionInfo, live: impl Fn(&i32) -> bool) -> Option<i32> {
+pub(crate) fn pick_leader(
+    candidates: &[i32],
+    p: &PartitionInfo,
+    live: impl Fn(&i32) -> bool,
+) -> Option<i32> {
     candidates
         .iter()
         .copied()

@@ -263,3 +263,40 @@ fn preferred_leaders_come_back() {
         assert_eq!(p.leader, p.replicas[0]);
     }
 }
+
+#[test]
+fn manual_assignments_are_checked_and_led_by_the_first_unfenced_replica() {
+    let mut img = cluster(&[None, None, None]);
+    let create = |img: &MetadataImage, a: &[Vec<i32>]| {
+        Controller::create_topic_assigned(img, "m", Uuid::from_u128(5), a, BTreeMap::new())
+    };
+    let bad = |r: Result<MetadataRecord, MetaError>| {
+        matches!(r, Err(MetaError::InvalidReplicaAssignment(_)))
+    };
+    assert!(bad(create(&img, &[])));
+    assert!(bad(create(&img, &[vec![1, 1]])), "a broker twice");
+    assert!(bad(create(&img, &[vec![1, 9]])), "an unknown broker");
+    assert!(
+        bad(create(&img, &[vec![1, 2], vec![3]])),
+        "replica counts differ"
+    );
+    img.apply(&MetadataRecord::FenceBroker { id: 2 }).unwrap();
+    assert!(bad(create(&img, &[vec![2]])), "only fenced replicas");
+    let rec = create(&img, &[vec![2, 3], vec![1, 2]]).unwrap();
+    img.apply(&rec).unwrap();
+    let parts = &img.topics["m"].partitions;
+    assert_eq!(
+        (parts[0].replicas.clone(), parts[0].leader),
+        (vec![2, 3], 3)
+    );
+    assert_eq!(
+        parts[0].isr,
+        vec![3],
+        "the fenced replica is out of the ISR"
+    );
+    assert_eq!((parts[1].leader, parts[1].isr.clone()), (1, vec![1]));
+    assert!(matches!(
+        create(&img, &[vec![1]]),
+        Err(MetaError::TopicAlreadyExists(_))
+    ));
+}

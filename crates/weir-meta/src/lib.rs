@@ -12,6 +12,7 @@
 //!   [`raft::MetaNode`] that brokers use to propose records and watch the applied image.
 
 pub mod controller;
+pub mod election;
 pub mod error;
 pub mod image;
 pub mod raft;

@@ -51,7 +51,7 @@ pub fn record(
 
 /// Kafka's checks of a manual assignment: not empty, no broker twice, every broker registered
 /// (fenced brokers are allowed, as in Kafka). INVALID_REPLICA_ASSIGNMENT otherwise.
-fn validate_target(image: &MetadataImage, target: &[i32]) -> Result<(), MetaError> {
+pub(crate) fn validate_target(image: &MetadataImage, target: &[i32]) -> Result<(), MetaError> {
     if target.is_empty() {
         return Err(MetaError::InvalidReplicaAssignment(
             "the target replica list is empty".into(),

@@ -1,19 +1,28 @@
 //! Kafka 4.4's newest versions of Produce (v13), Fetch (v18), ListOffsets (v11), DescribeLogDirs
-//! (v5) and ApiVersions (v5) on the wire, checked against frames written by hand from Kafka
+//! (v5), ApiVersions (v5), DeleteGroups (v3), OffsetCommit (v10) and OffsetFetch (v10) on the
+//! wire, checked against frames written by hand from Kafka
 //! 4.4's message schemas (not by the codec under test): which fields each version adds or
 //! drops, where they sit, and that the older version of the same frame still means what it did.
 
 use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::describe_log_dirs_response::{
     DescribeLogDirsPartition, DescribeLogDirsResult, DescribeLogDirsTopic,
 };
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
 };
+use kafka_protocol::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponseGroup, OffsetFetchResponsePartitions, OffsetFetchResponseTopics,
+};
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsResponse, DescribeLogDirsResponse, ListOffsetsResponse, ProduceResponse,
-    RequestKind, ResponseKind, TopicName,
+    ApiKey, ApiVersionsResponse, DeleteGroupsResponse, DescribeLogDirsResponse, GroupId,
+    ListOffsetsResponse, OffsetCommitResponse, OffsetFetchResponse, ProduceResponse, RequestKind,
+    ResponseKind, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use weir_protocol::request::decode_request;
@@ -338,5 +347,251 @@ fn api_versions_v5_response_has_v4s_layout() {
             ResponseKind::ApiVersions(resp.clone()),
         );
         assert_eq!(body, Bytes::from_static(want), "v{v}");
+    }
+}
+
+#[test]
+fn delete_groups_v3_adds_a_nullable_error_message_per_group() {
+    // The request is v2's: GroupsNames (compact array of compact strings), tags.
+    let mut b = header(ApiKey::DeleteGroups, 3);
+    b.put_u8(3);
+    cstr(&mut b, "g1");
+    cstr(&mut b, "g2");
+    b.put_u8(0);
+    let d = decode_request(b.freeze()).expect("v3 decodes");
+    let RequestKind::DeleteGroups(r) = d.body else {
+        panic!("{:?}", d.body)
+    };
+    let names: Vec<_> = r.groups_names.iter().map(|g| g.0.as_str()).collect();
+    assert_eq!(names, ["g1", "g2"]);
+
+    let mut r1 = DeletableGroupResult::default();
+    r1.group_id = GroupId(StrBytes::from_static_str("g1"));
+    r1.error_code = 69;
+    r1.error_message = Some(StrBytes::from_static_str("why"));
+    let mut r2 = DeletableGroupResult::default();
+    r2.group_id = GroupId(StrBytes::from_static_str("g2"));
+    let mut resp = DeleteGroupsResponse::default();
+    resp.results = vec![r1, r2];
+    let body = |v| {
+        response_body(
+            ApiKey::DeleteGroups,
+            v,
+            ResponseKind::DeleteGroups(resp.clone()),
+        )
+    };
+    // ThrottleTimeMs, Results: [GroupId, ErrorCode, ErrorMessage (v3), tags], tags.
+    let expect = |v: i16| {
+        let mut b = BytesMut::new();
+        b.put_i32(0);
+        b.put_u8(3);
+        cstr(&mut b, "g1");
+        b.put_i16(69);
+        if v >= 3 {
+            cstr(&mut b, "why");
+        }
+        b.put_u8(0);
+        cstr(&mut b, "g2");
+        b.put_i16(0);
+        if v >= 3 {
+            b.put_u8(0); // null
+        }
+        b.put_u8(0);
+        b.put_u8(0);
+        b.freeze()
+    };
+    assert_eq!(body(3), expect(3));
+    // Ignorable: v2 drops the message rather than failing.
+    assert_eq!(body(2), expect(2));
+}
+
+/// An OffsetCommit of `version` (8+): group "g", generation -1, member "", no instance, one
+/// topic (v10: by id, else "orders") with partition 1 at offset 42, epoch 3, metadata "m".
+fn offset_commit_frame(version: i16) -> Bytes {
+    let mut b = header(ApiKey::OffsetCommit, version);
+    cstr(&mut b, "g");
+    b.put_i32(-1); // GenerationIdOrMemberEpoch
+    cstr(&mut b, ""); // MemberId
+    b.put_u8(0); // GroupInstanceId: null
+    b.put_u8(2); // one topic
+    if version >= 10 {
+        b.put_u128(TOPIC);
+    } else {
+        cstr(&mut b, "orders");
+    }
+    b.put_u8(2); // one partition
+    b.put_i32(1);
+    b.put_i64(42);
+    b.put_i32(3); // CommittedLeaderEpoch
+    cstr(&mut b, "m");
+    b.put_u8(0);
+    b.put_u8(0);
+    b.put_u8(0);
+    b.freeze()
+}
+
+#[test]
+fn offset_commit_v10_names_the_topic_by_id_in_request_and_response() {
+    for v in [9, 10] {
+        let d = decode_request(offset_commit_frame(v)).expect("decodes");
+        let RequestKind::OffsetCommit(r) = d.body else {
+            panic!("{:?}", d.body)
+        };
+        let t = &r.topics[0];
+        if v >= 10 {
+            assert_eq!(
+                (t.topic_id, t.name.0.as_str()),
+                (uuid::Uuid::from_u128(TOPIC), "")
+            );
+        } else {
+            assert_eq!(
+                (t.topic_id, t.name.0.as_str()),
+                (uuid::Uuid::nil(), "orders")
+            );
+        }
+        let p = &t.partitions[0];
+        assert_eq!(
+            (
+                p.partition_index,
+                p.committed_offset,
+                p.committed_leader_epoch
+            ),
+            (1, 42, 3)
+        );
+        assert_eq!(p.committed_metadata.as_deref(), Some("m"));
+    }
+
+    let mut p = OffsetCommitResponsePartition::default();
+    p.partition_index = 1;
+    p.error_code = 100;
+    let mut t = OffsetCommitResponseTopic::default();
+    t.name = TopicName(StrBytes::from_static_str("orders"));
+    t.topic_id = uuid::Uuid::from_u128(TOPIC);
+    t.partitions = vec![p];
+    let mut resp = OffsetCommitResponse::default();
+    resp.topics = vec![t];
+    // ThrottleTimeMs, Topics: [Name (v9) | TopicId (v10), Partitions: [Index, ErrorCode, tags],
+    // tags], tags.
+    let expect = |v: i16| {
+        let mut b = BytesMut::new();
+        b.put_i32(0);
+        b.put_u8(2);
+        if v >= 10 {
+            b.put_u128(TOPIC);
+        } else {
+            cstr(&mut b, "orders");
+        }
+        b.put_u8(2);
+        b.put_i32(1);
+        b.put_i16(100);
+        b.put_slice(&[0, 0, 0]);
+        b.freeze()
+    };
+    for v in [9, 10] {
+        let body = response_body(
+            ApiKey::OffsetCommit,
+            v,
+            ResponseKind::OffsetCommit(resp.clone()),
+        );
+        assert_eq!(body, expect(v), "v{v}");
+    }
+}
+
+/// An OffsetFetch of `version` (9+) for group "g", member null, epoch -1, one topic (v10: by
+/// id, else "orders") with partitions 0 and 2, require_stable.
+fn offset_fetch_frame(version: i16) -> Bytes {
+    let mut b = header(ApiKey::OffsetFetch, version);
+    b.put_u8(2); // one group
+    cstr(&mut b, "g");
+    b.put_u8(0); // MemberId: null
+    b.put_i32(-1); // MemberEpoch
+    b.put_u8(2); // one topic
+    if version >= 10 {
+        b.put_u128(TOPIC);
+    } else {
+        cstr(&mut b, "orders");
+    }
+    b.put_u8(3); // two partitions
+    b.put_i32(0);
+    b.put_i32(2);
+    b.put_u8(0); // topic tags
+    b.put_u8(0); // group tags
+    b.put_u8(1); // RequireStable
+    b.put_u8(0);
+    b.freeze()
+}
+
+#[test]
+fn offset_fetch_v10_names_the_topic_by_id_in_request_and_response() {
+    for v in [9, 10] {
+        let d = decode_request(offset_fetch_frame(v)).expect("decodes");
+        let RequestKind::OffsetFetch(r) = d.body else {
+            panic!("{:?}", d.body)
+        };
+        assert!(r.require_stable);
+        let g = &r.groups[0];
+        assert_eq!((g.group_id.0.as_str(), g.member_epoch), ("g", -1));
+        let t = &g.topics.as_ref().expect("topics")[0];
+        if v >= 10 {
+            assert_eq!(
+                (t.topic_id, t.name.0.as_str()),
+                (uuid::Uuid::from_u128(TOPIC), "")
+            );
+        } else {
+            assert_eq!(
+                (t.topic_id, t.name.0.as_str()),
+                (uuid::Uuid::nil(), "orders")
+            );
+        }
+        assert_eq!(t.partition_indexes, [0, 2]);
+    }
+
+    let mut p = OffsetFetchResponsePartitions::default();
+    p.partition_index = 2;
+    p.committed_offset = 42;
+    p.committed_leader_epoch = 3;
+    p.metadata = Some(StrBytes::from_static_str("m"));
+    let mut t = OffsetFetchResponseTopics::default();
+    t.name = TopicName(StrBytes::from_static_str("orders"));
+    t.topic_id = uuid::Uuid::from_u128(TOPIC);
+    t.partitions = vec![p];
+    let mut g = OffsetFetchResponseGroup::default();
+    g.group_id = GroupId(StrBytes::from_static_str("g"));
+    g.topics = vec![t];
+    let mut resp = OffsetFetchResponse::default();
+    resp.groups = vec![g];
+    // ThrottleTimeMs, Groups: [GroupId, Topics: [Name (v9) | TopicId (v10), Partitions:
+    // [Index, Offset, Epoch, Metadata, ErrorCode, tags], tags], ErrorCode, tags], tags.
+    let expect = |v: i16| {
+        let mut b = BytesMut::new();
+        b.put_i32(0);
+        b.put_u8(2);
+        cstr(&mut b, "g");
+        b.put_u8(2);
+        if v >= 10 {
+            b.put_u128(TOPIC);
+        } else {
+            cstr(&mut b, "orders");
+        }
+        b.put_u8(2);
+        b.put_i32(2);
+        b.put_i64(42);
+        b.put_i32(3);
+        cstr(&mut b, "m");
+        b.put_i16(0);
+        b.put_u8(0);
+        b.put_u8(0);
+        b.put_i16(0);
+        b.put_u8(0);
+        b.put_u8(0);
+        b.freeze()
+    };
+    for v in [9, 10] {
+        let body = response_body(
+            ApiKey::OffsetFetch,
+            v,
+            ResponseKind::OffsetFetch(resp.clone()),
+        );
+        assert_eq!(body, expect(v), "v{v}");
     }
 }

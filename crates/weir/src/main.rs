@@ -53,6 +53,8 @@ enum Command {
     /// Users: `users scram set|delete|list` manages SCRAM credentials
     /// (AlterUserScramCredentials / DescribeUserScramCredentials).
     Users(cli::users::UsersArgs),
+    /// Leader elections: `leaders elect --preferred|--unclean [--topic T [--partition P]]`.
+    Leaders(cli::leaders::LeadersArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -84,6 +86,7 @@ fn main() -> std::process::ExitCode {
         Command::Share(args) => cli::share::run(args),
         Command::Transactions(args) => cli::transactions::run(args),
         Command::Users(args) => cli::users::run(args),
+        Command::Leaders(args) => cli::leaders::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

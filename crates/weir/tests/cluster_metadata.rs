@@ -61,6 +61,19 @@ fn describe(node: &BrokerProcess) -> (Topics, i32, usize) {
 
 /// The active controller (Raft leader) as `node` knows it: DescribeCluster v1 with endpoint
 /// type 2 (controllers).
+/// DescribeCluster v2's brokers as (id, is_fenced).
+fn described_brokers(node: &BrokerProcess, include_fenced: bool) -> Vec<(i32, bool)> {
+    let mut c = RawClient::connect(&node.bootstrap());
+    let mut req = DescribeClusterRequest::default();
+    req.endpoint_type = 1;
+    req.include_fenced_brokers = include_fenced;
+    let r: DescribeClusterResponse = c.call(ApiKey::DescribeCluster, 2, &req);
+    r.brokers
+        .iter()
+        .map(|b| (b.broker_id.0, b.is_fenced))
+        .collect()
+}
+
 fn active_controller(node: &BrokerProcess) -> i32 {
     let mut c = RawClient::connect(&node.bootstrap());
     let mut req = DescribeClusterRequest::default();
@@ -181,6 +194,11 @@ fn three_voters_elect_a_new_leader_after_sigkill_and_keep_every_committed_record
         "dead broker fenced and its leaderships moved {:?} after the failover",
         t1.elapsed()
     );
+    // DescribeCluster v2 (KIP-1073) lists the fenced broker only when asked to.
+    assert_eq!(described_brokers(&nodes[survivor], false).len(), 2);
+    let all = described_brokers(&nodes[survivor], true);
+    assert_eq!(all.len(), 3, "{all:?}");
+    assert!(all.contains(&(leader, true)), "{all:?}");
 
     // The killed node restarts and catches up; all three agree on every committed record.
     nodes[li].restart();

@@ -281,3 +281,96 @@ fn api_versions_v5_advertises_kafka_4_4_and_checks_cluster_and_node() {
     // The connection is still usable, and v4 has no such check.
     assert_eq!(api_versions(&mut c, 4, None, -1).error_code, 0);
 }
+
+fn list_transactions(c: &mut RawClient, version: i16, pattern: Option<&str>) -> (i16, Vec<String>) {
+    let mut req = ListTransactionsRequest::default();
+    req.duration_filter = -1;
+    req.transactional_id_pattern = pattern.map(s);
+    let r: ListTransactionsResponse = c.call(ApiKey::ListTransactions, version, &req);
+    let mut ids: Vec<String> = r
+        .transaction_states
+        .iter()
+        .map(|t| t.transactional_id.0.to_string())
+        .collect();
+    ids.sort();
+    (r.error_code, ids)
+}
+
+#[test]
+fn list_transactions_v2_filters_by_a_whole_id_pattern() {
+    let b = BrokerProcess::start(weir(), BrokerOptions::default());
+    let mut c = RawClient::connect(&b.bootstrap());
+    let fc: FindCoordinatorResponse = c.call(
+        ApiKey::FindCoordinator,
+        3,
+        &FindCoordinatorRequest::default()
+            .with_key(s("app-1"))
+            .with_key_type(1),
+    );
+    assert_eq!(fc.error_code, 0, "{:?}", fc.error_message);
+    for id in ["app-1", "app-2", "my-app-3"] {
+        let r: InitProducerIdResponse = c.call(
+            ApiKey::InitProducerId,
+            4,
+            &InitProducerIdRequest::default()
+                .with_transactional_id(Some(TransactionalId(s(id))))
+                .with_transaction_timeout_ms(60_000)
+                .with_producer_id((-1).into())
+                .with_producer_epoch(-1),
+        );
+        assert_eq!(r.error_code, 0, "{id}");
+    }
+    let all = vec!["app-1".to_string(), "app-2".into(), "my-app-3".into()];
+    assert_eq!(list_transactions(&mut c, 2, None), (0, all.clone()));
+    assert_eq!(list_transactions(&mut c, 2, Some("")), (0, all.clone()));
+    assert_eq!(
+        list_transactions(&mut c, 2, Some("app-.*")),
+        (0, vec!["app-1".to_string(), "app-2".into()]),
+        "the whole id must match: my-app-3 is left out"
+    );
+    assert_eq!(list_transactions(&mut c, 2, Some("app-(")).0, 128);
+    // v1 has no pattern field.
+    assert_eq!(list_transactions(&mut c, 1, None), (0, all));
+}
+
+#[test]
+fn describe_cluster_v2_lists_fenced_brokers_only_when_asked() {
+    let b = BrokerProcess::start(weir(), BrokerOptions::default());
+    create_topic(&b.bootstrap(), "t", 1, &[]);
+    let mut c = RawClient::connect(&b.bootstrap());
+    for include in [false, true] {
+        let mut req = DescribeClusterRequest::default();
+        req.endpoint_type = 1;
+        req.include_fenced_brokers = include;
+        let r: DescribeClusterResponse = c.call(ApiKey::DescribeCluster, 2, &req);
+        assert_eq!(r.error_code, 0, "{r:?}");
+        let brokers: Vec<(i32, bool)> = r
+            .brokers
+            .iter()
+            .map(|b| (b.broker_id.0, b.is_fenced))
+            .collect();
+        assert_eq!(
+            brokers,
+            vec![(1, false)],
+            "a live single node is not fenced"
+        );
+    }
+}
+
+#[test]
+fn describe_groups_v6_names_an_unknown_group_not_found() {
+    let b = BrokerProcess::start(weir(), BrokerOptions::default());
+    let mut c = RawClient::connect(&b.bootstrap());
+    for (version, code, state) in [(5, 0, "Dead"), (6, 69, "Dead")] {
+        let mut req = DescribeGroupsRequest::default();
+        req.groups = vec![GroupId(s("nobody"))];
+        let r: DescribeGroupsResponse = c.call(ApiKey::DescribeGroups, version, &req);
+        let g = &r.groups[0];
+        assert_eq!(
+            (g.error_code, g.group_state.as_str()),
+            (code, state),
+            "v{version}"
+        );
+        assert_eq!(g.error_message.is_some(), version >= 6, "v{version}");
+    }
+}

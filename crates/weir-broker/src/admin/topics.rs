@@ -93,16 +93,60 @@ impl TopicAdmin {
                 format!("replication factor must be at least 1, got {rf}"),
             ));
         }
-        for (k, v) in &configs {
-            validate_topic_config(k, v)?;
-        }
         let id = Uuid::new_v4();
         let image = self.view.image();
         let record = Controller::create_topic(&image, name, id, partitions, rf, configs.clone())?;
+        self.commit_new_topic(name, id, record, configs, validate_only, deadline)
+            .await
+    }
+
+    /// Create a topic whose replicas the operator chose (`assignment[i]`: partition i's
+    /// replicas), checked as Kafka does (`Controller::create_topic_assigned`); otherwise as
+    /// [`create_topic`](Self::create_topic).
+    pub async fn create_topic_assigned(
+        &self,
+        name: &str,
+        assignment: &[Vec<i32>],
+        configs: BTreeMap<String, String>,
+        validate_only: bool,
+        deadline: Instant,
+    ) -> Result<TopicMeta, BrokerError> {
+        validate_topic_name(name)?;
+        let id = Uuid::new_v4();
+        let image = self.view.image();
+        let record =
+            Controller::create_topic_assigned(&image, name, id, assignment, configs.clone())?;
+        self.commit_new_topic(name, id, record, configs, validate_only, deadline)
+            .await
+    }
+
+    /// Validate `configs`, then commit the CreateTopic `record` (unless `validate_only`).
+    async fn commit_new_topic(
+        &self,
+        name: &str,
+        id: Uuid,
+        record: MetadataRecord,
+        configs: BTreeMap<String, String>,
+        validate_only: bool,
+        deadline: Instant,
+    ) -> Result<TopicMeta, BrokerError> {
+        for (k, v) in &configs {
+            validate_topic_config(k, v)?;
+        }
+        let MetadataRecord::CreateTopic { partitions, .. } = &record else {
+            return Err(BrokerError::kafka(
+                ResponseError::UnknownServerError,
+                "a topic creation produced another record",
+            ));
+        };
+        let (count, rf) = (
+            partitions.len() as i32,
+            partitions.first().map_or(0, |p| p.replicas.len() as i16),
+        );
         let meta = TopicMeta {
             name: name.to_string(),
             id,
-            partitions,
+            partitions: count,
             replication_factor: rf,
             configs,
         };
@@ -114,7 +158,7 @@ impl TopicAdmin {
             img.topics.get(name).is_some_and(|t| t.id == id)
         })
         .await?;
-        tracing::info!(topic = name, partitions, "created topic");
+        tracing::info!(topic = name, partitions = count, "created topic");
         Ok(meta)
     }
 

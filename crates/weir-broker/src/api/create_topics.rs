@@ -1,5 +1,5 @@
 //! CreateTopics (key 19): validate_only, broker defaults for -1, per-topic configs, manual
-//! assignments that name only this node, Kafka's error codes per topic; answered within the
+//! replica assignments (checked as Kafka checks them), Kafka's error codes per topic; answered within the
 //! request's `timeout_ms` (REQUEST_TIMED_OUT / NOT_CONTROLLER for topics not created by then).
 
 use std::collections::{BTreeMap, HashMap};
@@ -16,12 +16,10 @@ use crate::admin::proposal::deadline_of;
 use crate::admin::topics::TopicAdmin;
 use crate::config::BrokerConfig;
 use crate::error::BrokerError;
-use crate::metadata::view::MetadataView;
 
 /// Create each requested topic independently; one topic's failure does not affect others.
 pub async fn handle(
     admin: &TopicAdmin,
-    view: &MetadataView,
     config: &BrokerConfig,
     version: i16,
     req: CreateTopicsRequest,
@@ -44,7 +42,7 @@ pub async fn handle(
                 format!("topic {name} appears more than once in the request"),
             ))
         } else {
-            create_one(admin, view, &t, req.validate_only, deadline).await
+            create_one(admin, &t, req.validate_only, deadline).await
         };
         match outcome {
             Ok(meta) => {
@@ -80,13 +78,11 @@ pub async fn handle(
 
 async fn create_one(
     admin: &TopicAdmin,
-    view: &MetadataView,
     t: &kafka_protocol::messages::create_topics_request::CreatableTopic,
     validate_only: bool,
     deadline: tokio::time::Instant,
 ) -> Result<crate::metadata::topic_meta::TopicMeta, BrokerError> {
-    let mut partitions = t.num_partitions;
-    let mut rf = t.replication_factor;
+    let (partitions, rf) = (t.num_partitions, t.replication_factor);
     if !t.assignments.is_empty() {
         if partitions != -1 || rf != -1 {
             return Err(BrokerError::kafka(
@@ -94,20 +90,48 @@ async fn create_one(
                 "both manual assignments and num_partitions/replication_factor were given",
             ));
         }
-        for a in &t.assignments {
-            if a.broker_ids.iter().any(|b| b.0 != view.node_id()) || a.broker_ids.is_empty() {
-                return Err(BrokerError::kafka(
-                    ResponseError::InvalidReplicaAssignment,
-                    format!(
-                        "assignment for partition {} names brokers that do not exist",
-                        a.partition_index
-                    ),
-                ));
-            }
+        let mut assignment: Vec<(i32, Vec<i32>)> = t
+            .assignments
+            .iter()
+            .map(|a| {
+                (
+                    a.partition_index,
+                    a.broker_ids.iter().map(|b| b.0).collect(),
+                )
+            })
+            .collect();
+        assignment.sort_by_key(|(p, _)| *p);
+        if assignment
+            .iter()
+            .enumerate()
+            .any(|(i, (p, _))| *p != i as i32)
+        {
+            return Err(BrokerError::kafka(
+                ResponseError::InvalidReplicaAssignment,
+                "the assignment's partitions must be numbered 0, 1, 2, ... without gaps",
+            ));
         }
-        partitions = t.assignments.len() as i32;
-        rf = t.assignments[0].broker_ids.len() as i16;
+        let replicas: Vec<Vec<i32>> = assignment.into_iter().map(|(_, r)| r).collect();
+        return admin
+            .create_topic_assigned(&t.name.0, &replicas, configs(t)?, validate_only, deadline)
+            .await;
     }
+    admin
+        .create_topic(
+            &t.name.0,
+            partitions,
+            rf,
+            configs(t)?,
+            validate_only,
+            deadline,
+        )
+        .await
+}
+
+/// The topic's configs; a null value is INVALID_CONFIG.
+fn configs(
+    t: &kafka_protocol::messages::create_topics_request::CreatableTopic,
+) -> Result<BTreeMap<String, String>, BrokerError> {
     let mut configs = BTreeMap::new();
     for c in &t.configs {
         let Some(v) = &c.value else {
@@ -118,7 +142,5 @@ async fn create_one(
         };
         configs.insert(c.name.to_string(), v.to_string());
     }
-    admin
-        .create_topic(&t.name.0, partitions, rf, configs, validate_only, deadline)
-        .await
+    Ok(configs)
 }

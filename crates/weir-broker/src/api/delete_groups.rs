@@ -13,6 +13,8 @@ use crate::share::manager::SharePartitionManager;
 /// while its state loads. Deletion writes tombstones for the offsets and the group metadata.
 /// A share group (KIP-932) must be empty; its share-partition states in
 /// `__share_group_state` are deleted with it (those this broker's share coordinator holds).
+/// v3's per-group `error_message` stays null, as Kafka 4.4 leaves it for every one of these
+/// errors (it fills it only for a failure of a streams-topology plugin, which Weir has not).
 pub async fn handle(
     groups: &GroupCoordinator,
     share_groups: &ShareGroupCoordinator,
@@ -50,6 +52,7 @@ pub async fn handle(
             let mut r = DeletableGroupResult::default();
             r.group_id = g;
             r.error_code = code;
+            r.error_message = None;
             r
         })
         .collect();

@@ -20,7 +20,7 @@ const CLUSTER_OPERATIONS: i32 =
 /// active controller's id — note that Weir's CONTROLLER listener speaks its own Raft transport,
 /// not the Kafka protocol. Other types: UNSUPPORTED_ENDPOINT_TYPE. Asked for the cluster's
 /// authorized operations, every operation on the CLUSTER resource is authorized (no authorizer,
-/// as Kafka without one).
+/// as Kafka without one). From v2 `include_fenced_brokers` adds the fenced brokers (KIP-1073).
 pub async fn handle(
     view: &MetadataView,
     config: &BrokerConfig,
@@ -78,5 +78,36 @@ pub async fn handle(
             b
         })
         .collect();
+    if version >= 2 && req.include_fenced_brokers {
+        resp.brokers.extend(fenced_brokers(view, listener));
+    }
     resp
+}
+
+/// The registered brokers the controller has fenced (v2, KIP-1073), with `is_fenced` set; a
+/// broker without a registered listener is left out. Endpoints on `listener`, as for the others.
+fn fenced_brokers(view: &MetadataView, listener: &str) -> Vec<DescribeClusterBroker> {
+    let listed: Vec<i32> = super::metadata::brokers(view, listener)
+        .iter()
+        .map(|b| b.node_id.0)
+        .collect();
+    view.image()
+        .brokers
+        .values()
+        .filter(|b| b.fenced && !listed.contains(&b.id))
+        .filter_map(|r| {
+            let ep = r
+                .listeners
+                .iter()
+                .find(|e| e.name.eq_ignore_ascii_case(listener))
+                .or_else(|| r.listeners.first())?;
+            let mut b = DescribeClusterBroker::default();
+            b.broker_id = BrokerId(r.id);
+            b.host = StrBytes::from_string(ep.host.clone());
+            b.port = i32::from(ep.port);
+            b.rack = r.rack.clone().map(StrBytes::from_string);
+            b.is_fenced = true;
+            Some(b)
+        })
+        .collect()
 }

@@ -79,7 +79,7 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
             find_coordinator::handle(groups, txn, b.share.state(), view, &ctx.listener, v, r).await,
         ),
         RequestKind::CreateTopics(r) => {
-            ResponseKind::CreateTopics(create_topics::handle(admin, view, config, v, r).await)
+            ResponseKind::CreateTopics(create_topics::handle(admin, config, v, r).await)
         }
         RequestKind::DeleteTopics(r) => {
             ResponseKind::DeleteTopics(delete_topics::handle(admin, view, v, r).await)
@@ -114,6 +114,15 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
         RequestKind::DescribeCluster(r) => ResponseKind::DescribeCluster(
             describe_cluster::handle(view, config, &b.cluster_id, &ctx.listener, v, r).await,
         ),
+        RequestKind::ElectLeaders(r) => {
+            ResponseKind::ElectLeaders(elect_leaders::handle(admin, v, r).await)
+        }
+        RequestKind::DescribeQuorum(r) => ResponseKind::DescribeQuorum(
+            describe_quorum::handle(&b.quorum, &config.controller_quorum_voters, r).await,
+        ),
+        RequestKind::DescribeTopicPartitions(r) => ResponseKind::DescribeTopicPartitions(
+            describe_topic_partitions::handle(view, config.max_request_partition_size_limit, r),
+        ),
         RequestKind::DescribeLogDirs(r) => {
             ResponseKind::DescribeLogDirs(describe_log_dirs::handle(replicas, v, r).await)
         }
@@ -134,13 +143,13 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
             ResponseKind::LeaveGroup(leave_group::handle(groups, v, r).await)
         }
         RequestKind::OffsetCommit(r) => {
-            ResponseKind::OffsetCommit(offset_commit::handle(groups, v, r).await)
+            ResponseKind::OffsetCommit(offset_commit::handle(groups, view, v, r).await)
         }
         RequestKind::TxnOffsetCommit(r) => ResponseKind::TxnOffsetCommit(
-            txn_offset_commit::handle(groups, &b.verifier, v, r).await,
+            txn_offset_commit::handle(groups, &b.verifier, view, v, r).await,
         ),
         RequestKind::OffsetFetch(r) => {
-            ResponseKind::OffsetFetch(offset_fetch::handle(groups, v, r).await)
+            ResponseKind::OffsetFetch(offset_fetch::handle(groups, view, v, r).await)
         }
         RequestKind::OffsetDelete(r) => {
             ResponseKind::OffsetDelete(offset_delete::handle(groups, view, v, r).await)

@@ -163,7 +163,7 @@ pub fn brokers(view: &MetadataView, listener: &str) -> Vec<MetadataResponseBroke
 
 /// A full topic entry from the image: leader, leader epoch, replicas, ISR and offline replicas
 /// (fenced brokers) per partition; LEADER_NOT_AVAILABLE (5) for a partition without a leader.
-fn topic_entry(view: &MetadataView, meta: &TopicMeta) -> MetadataResponseTopic {
+pub(super) fn topic_entry(view: &MetadataView, meta: &TopicMeta) -> MetadataResponseTopic {
     let image = view.image();
     let mut e = MetadataResponseTopic::default();
     e.error_code = 0;

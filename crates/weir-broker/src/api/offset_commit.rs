@@ -1,5 +1,6 @@
 //! OffsetCommit (key 8): store committed offsets in `__consumer_offsets`.
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
 };
@@ -7,6 +8,8 @@ use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
 
 use weir_group_coordinator::offsets::Committer;
 use weir_group_coordinator::GroupCoordinator;
+
+use crate::metadata::view::MetadataView;
 
 /// Offsets are acknowledged only once durable. Classic groups check member and generation
 /// (UNKNOWN_MEMBER_ID 25, ILLEGAL_GENERATION 22, REBALANCE_IN_PROGRESS 27 while the assignment is
@@ -17,12 +20,27 @@ use weir_group_coordinator::GroupCoordinator;
 /// has no top-level error code): INVALID_GROUP_ID (24), NOT_COORDINATOR (16) when another broker
 /// coordinates the group or leadership moved during the write, COORDINATOR_LOAD_IN_PROGRESS (14)
 /// while its state loads, COORDINATOR_NOT_AVAILABLE (15) when the write did not reach the ISR.
-/// `retention_time_ms` (v2–v4) is ignored, as since Kafka 2.1.
+/// `retention_time_ms` (v2–v4) is ignored, as since Kafka 2.1. v10 (KIP-848) names topics by
+/// id, resolved through the metadata image: every partition of an unknown id answers
+/// UNKNOWN_TOPIC_ID (100), and the answer names each topic by the id it was asked with.
 pub async fn handle(
     groups: &GroupCoordinator,
-    _version: i16,
+    view: &MetadataView,
+    version: i16,
     req: OffsetCommitRequest,
 ) -> OffsetCommitResponse {
+    // The topics' names: from the request (v2–v9) or the image (v10; None: unknown id).
+    let names: Vec<Option<String>> = req
+        .topics
+        .iter()
+        .map(|t| {
+            if version >= 10 {
+                view.topic_by_id(t.topic_id).map(|m| m.name)
+            } else {
+                Some(t.name.to_string())
+            }
+        })
+        .collect();
     let who = Committer {
         member_id: req.member_id.to_string(),
         instance_id: req.group_instance_id.as_ref().map(|s| s.to_string()),
@@ -31,10 +49,12 @@ pub async fn handle(
     let entries: Vec<(String, i32, i64, i32, String)> = req
         .topics
         .iter()
-        .flat_map(|t| {
+        .zip(&names)
+        .filter_map(|(t, name)| Some((t, name.clone()?)))
+        .flat_map(|(t, name)| {
             t.partitions.iter().map(move |p| {
                 (
-                    t.name.to_string(),
+                    name.clone(),
                     p.partition_index,
                     p.committed_offset,
                     p.committed_leader_epoch,
@@ -48,7 +68,7 @@ pub async fn handle(
         .collect();
     // OffsetCommit has no group-level error field: a refusal goes to every partition.
     let refused = if req.group_id.is_empty() {
-        Some(kafka_protocol::error::ResponseError::InvalidGroupId.code())
+        Some(ResponseError::InvalidGroupId.code())
     } else {
         groups
             .check_coordinator(&req.group_id)
@@ -65,7 +85,8 @@ pub async fn handle(
     resp.topics = req
         .topics
         .into_iter()
-        .map(|t| {
+        .zip(names)
+        .map(|(t, name)| {
             let mut rt = OffsetCommitResponseTopic::default();
             rt.partitions = t
                 .partitions
@@ -73,11 +94,15 @@ pub async fn handle(
                 .map(|p| {
                     let mut rp = OffsetCommitResponsePartition::default();
                     rp.partition_index = p.partition_index;
-                    rp.error_code = codes.next().unwrap_or(0);
+                    rp.error_code = match name {
+                        Some(_) => codes.next().unwrap_or(0),
+                        None => ResponseError::UnknownTopicId.code(),
+                    };
                     rp
                 })
                 .collect();
             rt.name = t.name;
+            rt.topic_id = t.topic_id;
             rt
         })
         .collect();

@@ -1,7 +1,7 @@
 //! The share coordinator's inter-broker APIs (KIP-932): InitializeShareGroupState (83),
-//! ReadShareGroupState (84), WriteShareGroupState (85), DeleteShareGroupState (86), v0 — what a share-partition leader
-//! sends when another broker leads the share-partition's `__share_group_state` partition
-//! (`share/persister.rs`). Each is answered by the local share coordinator (NOT_COORDINATOR
+//! ReadShareGroupState (84), WriteShareGroupState (85, v0–v1), DeleteShareGroupState (86), v0
+//! otherwise — what a share-partition leader sends when another broker leads the
+//! share-partition's `__share_group_state` partition (`share/persister.rs`). Each is answered by the local share coordinator (NOT_COORDINATOR
 //! when it does not own the key). A key without state reads as state epoch -1.
 
 use kafka_protocol::messages::{
@@ -96,7 +96,9 @@ pub async fn read(
     resp
 }
 
-/// WriteShareGroupState (85).
+/// WriteShareGroupState (85). v1 (KIP-1226) carries the share-partition's
+/// `DeliveryCompleteCount`, stored with the state (DescribeShareGroupOffsets derives its lag from
+/// it); v0 has none: unknown (-1, lag -1), not zero.
 pub async fn write(
     state: &ShareStateCoordinator,
     _version: i16,
@@ -124,8 +126,8 @@ pub async fn write(
                         )
                     })
                     .collect(),
-                // v0 carries no KIP-1226 count: unknown (lag -1), not zero.
-                delivery_complete_count: -1,
+                // The codec's default for v0, which has no such field, is -1.
+                delivery_complete_count: p.delivery_complete_count,
             };
             if let Err(e) = state
                 .write_state(&k, p.state_epoch, p.leader_epoch, &update)

@@ -14,7 +14,10 @@ use crate::coordinators::markers::LocalMarkers;
 /// them: NOT_LEADER_OR_FOLLOWER / UNKNOWN_TOPIC_OR_PARTITION otherwise) with acks=all and
 /// answered per partition: NONE once replicated, or the log's INVALID_PRODUCER_EPOCH /
 /// TRANSACTION_COORDINATOR_FENCED, NOT_ENOUGH_REPLICAS, REQUEST_TIMED_OUT. A marker for a
-/// `__consumer_offsets` partition also completes the producer's pending offsets there.
+/// `__consumer_offsets` partition also completes the producer's pending offsets there. v2
+/// (KIP-1228) names each marker's transaction version: 2 makes the leader's epoch check strict
+/// (a marker must bump the producer epoch, unless it is an idempotent retry); v1 markers are
+/// checked as transaction version 0/1, as Kafka does.
 pub async fn handle(
     markers: &LocalMarkers,
     _version: i16,
@@ -31,8 +34,8 @@ pub async fn handle(
             } else {
                 TxnResult::Abort
             },
-            // WriteTxnMarkers v1 does not carry the transaction version (KIP-1228's v2 does).
-            transaction_version: 0,
+            // v1 has no such field: the codec's default, 0 (legacy).
+            transaction_version: i16::from(m.transaction_version),
         };
         let mut out = WritableTxnMarkerResult::default();
         out.producer_id = m.producer_id;

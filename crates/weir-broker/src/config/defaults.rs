@@ -14,6 +14,7 @@ pub(crate) const DEFAULTS: &[(&str, &str)] = &[
     ("default.replication.factor", "1"),
     ("auto.create.topics.enable", "true"),
     ("socket.request.max.bytes", "104857600"),
+    ("max.request.partition.size.limit", "2000"),
     ("connections.max.idle.ms", "600000"),
     ("min.insync.replicas", "1"),
     ("log.retention.check.interval.ms", "300000"),

@@ -56,6 +56,9 @@ pub struct BrokerConfig {
     pub auto_create_topics_enable: bool,
     /// `socket.request.max.bytes`, default 104857600.
     pub socket_request_max_bytes: usize,
+    /// `max.request.partition.size.limit` (default 2000): the most partitions one
+    /// DescribeTopicPartitions answer holds.
+    pub max_request_partition_size_limit: i32,
     /// `connections.max.idle.ms`, default 600000.
     pub connections_max_idle_ms: u64,
     /// `min.insync.replicas`, default 1.
@@ -232,6 +235,10 @@ impl BrokerConfig {
             auto_create_topics_enable: parse_bool(
                 "auto.create.topics.enable",
                 &get("auto.create.topics.enable"),
+            )?,
+            max_request_partition_size_limit: parse(
+                "max.request.partition.size.limit",
+                &get("max.request.partition.size.limit"),
             )?,
             socket_request_max_bytes: parse(
                 "socket.request.max.bytes",

@@ -153,6 +153,8 @@ impl BrokerMarkerWriter {
         marker.producer_epoch = job.producer_epoch;
         marker.transaction_result = job.result.is_commit();
         marker.coordinator_epoch = job.coordinator_epoch;
+        // KIP-1228 (v2): the leader checks the marker's epoch by the transaction's version.
+        marker.transaction_version = i8::try_from(job.transaction_version).unwrap_or(i8::MAX);
         for tp in &parts {
             match marker
                 .topics
@@ -175,7 +177,7 @@ impl BrokerMarkerWriter {
             .send(
                 leader,
                 ApiKey::WriteTxnMarkers,
-                1,
+                2,
                 &req,
                 MARKER_TIMEOUT + Duration::from_secs(5),
             )

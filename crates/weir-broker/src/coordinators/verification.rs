@@ -151,9 +151,42 @@ impl TxnVerifier {
         epoch: i16,
         partition: i32,
     ) -> Result<(), i16> {
+        self.offsets_partition(id, pid, epoch, partition, true)
+            .await
+    }
+
+    /// TxnOffsetCommit v0–v4 (transaction version 0/1, whose clients add the partition with
+    /// AddOffsetsToTxn): verify that the group's `__consumer_offsets` `partition` is in the
+    /// ongoing transaction of `id` before the write, as Kafka's group coordinator does with
+    /// `transaction.partition.verification.enable` (Ok without asking when it is off); Err is
+    /// the Kafka error code to answer (INVALID_PRODUCER_ID_MAPPING for an unknown transactional
+    /// id, INVALID_TXN_STATE for a partition not in the transaction, ...).
+    pub async fn verify_offsets_partition(
+        &self,
+        id: &str,
+        pid: i64,
+        epoch: i16,
+        partition: i32,
+    ) -> Result<(), i16> {
+        if !self.enabled {
+            return Ok(());
+        }
+        self.offsets_partition(id, pid, epoch, partition, false)
+            .await
+    }
+
+    /// Add (`add`) or verify the offsets partition; see the two callers.
+    async fn offsets_partition(
+        &self,
+        id: &str,
+        pid: i64,
+        epoch: i16,
+        partition: i32,
+        add: bool,
+    ) -> Result<(), i16> {
         let tp = TopicPartition::new(weir_txn_coordinator::OFFSETS_TOPIC, partition);
         let codes = self
-            .ask_retrying(id, pid, epoch, std::slice::from_ref(&tp), true)
+            .ask_retrying(id, pid, epoch, std::slice::from_ref(&tp), add)
             .await;
         match codes.get(&tp).copied().unwrap_or(0) {
             0 => Ok(()),

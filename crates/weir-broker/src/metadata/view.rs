@@ -299,7 +299,8 @@ impl MetadataView {
     /// The controller id clients should see (Metadata, DescribeCluster): the active controller
     /// when it is also a live broker (combined nodes), otherwise this broker — like KRaft, which
     /// shows clients a broker and forwards controller requests, because dedicated controllers
-    /// are not reachable on a client listener. -1 when neither is known.
+    /// are not reachable on a client listener (this broker only while it is unfenced, else another
+    /// live broker). Always one the broker list of the same answer names; -1 when none is live.
     pub fn client_visible_controller(&self) -> i32 {
         let image = self.image();
         let leader = self
@@ -308,8 +309,14 @@ impl MetadataView {
             .and_then(|l| i32::try_from(l).ok());
         match leader {
             Some(l) if image.brokers.get(&l).is_some_and(|b| !b.fenced) => l,
-            _ if self.me.is_broker => self.me.node_id,
-            _ => -1,
+            _ if self.me.is_broker && !self.self_fenced() => self.me.node_id,
+            // Never a broker the same answer leaves out of its broker list (a client would
+            // wait for it in vain): another live broker, or none.
+            _ => image
+                .brokers
+                .values()
+                .find(|b| !b.fenced && b.id != self.me.node_id)
+                .map_or(-1, |b| b.id),
         }
     }
 
@@ -395,6 +402,14 @@ impl MetadataView {
             .brokers
             .get(&self.me.node_id)
             .is_some_and(|b| b.fenced && b.incarnation == self.me.incarnation)
+    }
+
+    /// True when this process's incarnation is registered and the controller has unfenced it.
+    pub fn self_unfenced(&self) -> bool {
+        self.image()
+            .brokers
+            .get(&self.me.node_id)
+            .is_some_and(|b| !b.fenced && b.incarnation == self.me.incarnation)
     }
 
     /// True when the image has this node registered with this process's incarnation.

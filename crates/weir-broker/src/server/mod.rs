@@ -125,6 +125,7 @@ pub async fn run_with_listeners(
             listener,
             limits.clone(),
             stop_rx.clone(),
+            i == 0,
         ));
     }
     let maintenance = tokio::spawn(tasks::maintenance_loop(
@@ -206,12 +207,45 @@ pub async fn run_with_listeners(
 }
 
 /// Accept until stopped, then wait (bounded) for this listener's connections to finish.
+/// Wait until the controller has unfenced this broker (at once for a controller-only node), as a
+/// Kafka broker enables request processing only once unfenced: before that its Metadata would
+/// name no live broker (not even itself) and clients would wait on it. Connections queue in the
+/// listen backlog meanwhile. False when asked to stop first. `announce` logs the wait.
+async fn await_unfenced(broker: &Broker, stop: &mut watch::Receiver<bool>, announce: bool) -> bool {
+    if !broker.view.is_broker() {
+        return true;
+    }
+    let mut images = broker.view.subscribe();
+    let mut waited = false;
+    loop {
+        images.borrow_and_update();
+        if broker.view.self_unfenced() {
+            if waited && announce {
+                info!("unfenced by the controller: serving clients");
+            }
+            return true;
+        }
+        if !waited && announce {
+            info!("waiting for the controller to unfence this broker before serving clients");
+        }
+        waited = true;
+        tokio::select! {
+            _ = stopped(stop) => return false,
+            changed = images.changed() => if changed.is_err() { return false },
+        }
+    }
+}
+
 async fn accept_loop(
     broker: Arc<Broker>,
     listener: TcpListener,
     limits: ConnectionLimits,
     mut stop: watch::Receiver<bool>,
+    announce: bool,
 ) {
+    if !await_unfenced(&broker, &mut stop, announce).await {
+        return;
+    }
     let mut conns = JoinSet::new();
     let conn_stop = stop.clone();
     loop {

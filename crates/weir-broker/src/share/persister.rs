@@ -191,7 +191,8 @@ impl Persister {
         }
     }
 
-    /// WriteShareGroupState.
+    /// WriteShareGroupState (v1: with the KIP-1226 `DeliveryCompleteCount`, so a remote
+    /// coordinator keeps the lag; every node of a cluster runs the same Weir).
     pub async fn write_state(
         &self,
         key: &ShareKey,
@@ -210,6 +211,7 @@ impl Persister {
         p.state_epoch = state_epoch;
         p.leader_epoch = leader_epoch;
         p.start_offset = update.start_offset;
+        p.delivery_complete_count = update.delivery_complete_count;
         p.state_batches = update
             .batches
             .iter()
@@ -230,7 +232,7 @@ impl Persister {
         req.topics = vec![t];
         let resp: WriteShareGroupStateResponse = self
             .peers
-            .send(node, ApiKey::WriteShareGroupState, 0, &req, PEER_TIMEOUT)
+            .send(node, ApiKey::WriteShareGroupState, 1, &req, PEER_TIMEOUT)
             .await
             .map_err(peer_error)?;
         match resp.results.into_iter().flat_map(|t| t.partitions).next() {

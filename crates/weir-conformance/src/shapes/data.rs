@@ -89,7 +89,8 @@ pub fn produce(ctx: &Ctx, v: i16, name: &str, p: i32, records: Bytes) -> Produce
         .with_topic_data(vec![t])
 }
 
-fn id_of(ctx: &Ctx, name: &str) -> Uuid {
+/// The id of `name` on the broker of `ctx` (a fixed random id for [`MISSING_TOPIC`]).
+pub(super) fn id_of(ctx: &Ctx, name: &str) -> Uuid {
     if name == MISSING_TOPIC {
         MISSING_TOPIC_ID
     } else {

@@ -4,9 +4,11 @@
 
 use bytes::Bytes;
 use kafka_protocol::messages::*;
+use uuid::Uuid;
 use weir_protocol::versions::supported_range;
 
-use super::shape::{group, st, topic, Shape};
+use super::data::id_of;
+use super::shape::{group, st, topic, Ctx, Shape};
 use crate::names::{DATA_TOPIC, MISSING_TOPIC, OFFSETS_GROUP};
 
 use RequestKind as R;
@@ -27,8 +29,9 @@ fn find(v: i16, key: &str, key_type: i8) -> FindCoordinatorRequest {
     r
 }
 
-/// An OffsetCommit of `offset` for `name` partition 0 in `grp` outside any generation.
-pub fn commit(v: i16, grp: &str, name: &str, offset: i64) -> OffsetCommitRequest {
+/// An OffsetCommit of `offset` for `name` (v10: its id `id`) partition 0 in `grp` outside any
+/// generation.
+pub fn commit(v: i16, grp: &str, name: &str, id: Uuid, offset: i64) -> OffsetCommitRequest {
     let mut p = offset_commit_request::OffsetCommitRequestPartition::default()
         .with_partition_index(0)
         .with_committed_offset(offset)
@@ -41,7 +44,8 @@ pub fn commit(v: i16, grp: &str, name: &str, offset: i64) -> OffsetCommitRequest
         .with_generation_id_or_member_epoch(-1)
         .with_topics(vec![
             offset_commit_request::OffsetCommitRequestTopic::default()
-                .with_name(topic(name))
+                .with_name(if v >= 10 { topic("") } else { topic(name) })
+                .with_topic_id(if v >= 10 { id } else { Uuid::nil() })
                 .with_partitions(vec![p]),
         ]);
     if (2..=4).contains(&v) {
@@ -50,12 +54,18 @@ pub fn commit(v: i16, grp: &str, name: &str, offset: i64) -> OffsetCommitRequest
     r
 }
 
-fn fetch_offsets(v: i16, grp: &str, name: Option<&str>) -> OffsetFetchRequest {
+/// An OffsetFetch of partition 0 of `name` (v10: by id, through `ctx`), or of every committed
+/// partition (None), for `grp`.
+fn fetch_offsets(ctx: &Ctx, v: i16, grp: &str, name: Option<&str>) -> OffsetFetchRequest {
     if v >= 8 {
         let topics = name.map(|n| {
-            vec![offset_fetch_request::OffsetFetchRequestTopics::default()
-                .with_name(topic(n))
-                .with_partition_indexes(vec![0])]
+            let t = offset_fetch_request::OffsetFetchRequestTopics::default()
+                .with_partition_indexes(vec![0]);
+            vec![if v >= 10 {
+                t.with_topic_id(id_of(ctx, n))
+            } else {
+                t.with_name(topic(n))
+            }]
         });
         OffsetFetchRequest::default().with_groups(vec![
             offset_fetch_request::OffsetFetchRequestGroup::default()
@@ -147,39 +157,41 @@ pub fn shapes(key: ApiKey, v: i16) -> Option<Vec<Shape>> {
             s
         }
         ApiKey::OffsetCommit => vec![
-            Shape::fixed(
-                "simple-commit",
-                R::OffsetCommit(commit(v, OFFSETS_GROUP, DATA_TOPIC, 1)),
-            ),
-            Shape::fixed(
-                "unknown-topic",
-                R::OffsetCommit(commit(v, OFFSETS_GROUP, MISSING_TOPIC, 1)),
-            ),
-            Shape::fixed(
-                "unknown-member",
+            Shape::new("simple-commit", move |ctx| {
+                let id = id_of(ctx, DATA_TOPIC);
+                R::OffsetCommit(commit(v, OFFSETS_GROUP, DATA_TOPIC, id, 1))
+            }),
+            Shape::new("unknown-topic", move |ctx| {
+                let id = id_of(ctx, MISSING_TOPIC);
+                R::OffsetCommit(commit(v, OFFSETS_GROUP, MISSING_TOPIC, id, 1))
+            }),
+            Shape::new("unknown-member", move |ctx| {
+                let id = id_of(ctx, DATA_TOPIC);
                 R::OffsetCommit(
-                    commit(v, OFFSETS_GROUP, DATA_TOPIC, 1)
+                    commit(v, OFFSETS_GROUP, DATA_TOPIC, id, 1)
                         .with_generation_id_or_member_epoch(3)
                         .with_member_id(st("nobody")),
-                ),
-            ),
+                )
+            }),
         ],
         ApiKey::OffsetFetch => {
             let mut s = vec![
-                Shape::fixed(
-                    "committed",
-                    R::OffsetFetch(fetch_offsets(v, OFFSETS_GROUP, Some(DATA_TOPIC))),
-                ),
-                Shape::fixed(
-                    "unknown-group",
-                    R::OffsetFetch(fetch_offsets(v, "no-such-group", Some(DATA_TOPIC))),
-                ),
+                Shape::new("committed", move |ctx| {
+                    R::OffsetFetch(fetch_offsets(ctx, v, OFFSETS_GROUP, Some(DATA_TOPIC)))
+                }),
+                Shape::new("unknown-group", move |ctx| {
+                    R::OffsetFetch(fetch_offsets(ctx, v, "no-such-group", Some(DATA_TOPIC)))
+                }),
             ];
+            if v >= 10 {
+                s.push(Shape::new("unknown-topic-id", move |ctx| {
+                    R::OffsetFetch(fetch_offsets(ctx, v, OFFSETS_GROUP, Some(MISSING_TOPIC)))
+                }));
+            }
             if v >= 2 {
-                s.push(Shape::fixed(
-                    "all-topics",
-                    R::OffsetFetch(fetch_offsets(v, OFFSETS_GROUP, None)),
-                ));
+                s.push(Shape::new("all-topics", move |ctx| {
+                    R::OffsetFetch(fetch_offsets(ctx, v, OFFSETS_GROUP, None))
+                }));
             }
             s
         }

@@ -139,26 +139,29 @@ pub fn shapes(key: ApiKey, v: i16) -> Option<Vec<Shape>> {
                     .with_committed(true),
             ),
         )],
-        ApiKey::TxnOffsetCommit => vec![Shape::fixed(
-            "unknown-transaction",
+        ApiKey::TxnOffsetCommit => vec![Shape::new("unknown-transaction", move |ctx| {
+            // v6 names the topic by id (KIP-1319).
+            let t = txn_offset_commit_request::TxnOffsetCommitRequestTopic::default()
+                .with_partitions(vec![
+                    txn_offset_commit_request::TxnOffsetCommitRequestPartition::default()
+                        .with_partition_index(0)
+                        .with_committed_offset(1)
+                        .with_committed_leader_epoch(-1),
+                ]);
+            let t = if v >= 6 {
+                t.with_topic_id(ctx.topic_id(DATA_TOPIC))
+            } else {
+                t.with_name(topic(DATA_TOPIC))
+            };
             R::TxnOffsetCommit(
                 TxnOffsetCommitRequest::default()
                     .with_transactional_id(txn_id("no-such-txn"))
                     .with_group_id(group("conf-g"))
                     .with_producer_id(ProducerId(4242))
                     .with_generation_id(-1)
-                    .with_topics(vec![
-                        txn_offset_commit_request::TxnOffsetCommitRequestTopic::default()
-                            .with_name(topic(DATA_TOPIC))
-                            .with_partitions(vec![
-                            txn_offset_commit_request::TxnOffsetCommitRequestPartition::default()
-                                .with_partition_index(0)
-                                .with_committed_offset(1)
-                                .with_committed_leader_epoch(-1),
-                        ]),
-                    ]),
-            ),
-        )],
+                    .with_topics(vec![t]),
+            )
+        })],
         ApiKey::DescribeTransactions => vec![
             Shape::fixed(
                 "initialised",

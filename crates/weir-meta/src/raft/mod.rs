@@ -4,6 +4,8 @@
 pub mod log_store;
 pub mod network;
 pub mod node;
+pub mod progress;
+pub mod quorum;
 pub mod state_machine;
 pub mod transport;
 

@@ -53,6 +53,8 @@ pub enum RpcRequest {
     /// The cluster id in the answering node's applied image (asked by a starting node before it
     /// joins the quorum, to refuse a data dir formatted for another cluster).
     ClusterId,
+    /// The quorum as the leader sees it (DescribeQuorum).
+    DescribeQuorum,
 }
 
 /// The outcome of a forwarded proposal or heartbeat.
@@ -79,6 +81,8 @@ pub enum RpcResponse {
     Forwarded(Forwarded),
     /// ClusterId answer: the id, or `None` while the quorum has not agreed on one.
     ClusterId(Option<String>),
+    /// DescribeQuorum answer: `None` when the node asked does not lead.
+    Quorum(Option<super::progress::QuorumInfo>),
 }
 
 async fn write_frame<T: Serialize>(s: &mut RaftStream, v: &T) -> std::io::Result<()> {
@@ -146,7 +150,8 @@ impl RpcClient {
             RpcRequest::Propose(_) => &self.proposals,
             RpcRequest::Heartbeat { .. }
             | RpcRequest::AddLearner { .. }
-            | RpcRequest::ClusterId => &self.control,
+            | RpcRequest::ClusterId
+            | RpcRequest::DescribeQuorum => &self.control,
         }
     }
 

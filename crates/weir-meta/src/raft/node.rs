@@ -381,6 +381,29 @@ impl MetaNode {
         }
     }
 
+    /// The quorum as this node sees it when it leads (see [`super::progress::quorum_info`]).
+    pub(super) fn local_quorum_info(&self) -> Option<super::progress::QuorumInfo> {
+        super::progress::quorum_info(&self.raft.metrics().borrow())
+    }
+
+    /// One control RPC to voter `id` within `timeout`.
+    pub(super) async fn call_voter(
+        &self,
+        id: u64,
+        req: &RpcRequest,
+        timeout: Duration,
+    ) -> Result<RpcResponse, MetaError> {
+        let addr = self
+            .voters
+            .get(&id)
+            .ok_or(MetaError::NotController(Some(id)))?;
+        self.network
+            .client(id, addr)
+            .call(req, timeout)
+            .await
+            .map_err(raft_err)
+    }
+
     /// Ask the voters (the leader, once known) to add this node as a learner; true when done.
     async fn join_as_learner(&self, addr: &str) -> bool {
         let mut targets: Vec<u64> = self.leader().into_iter().collect();
@@ -525,6 +548,7 @@ impl MetaNode {
                 RpcResponse::Forwarded(self.local_heartbeat(broker).await)
             }
             RpcRequest::ClusterId => RpcResponse::ClusterId(self.image().cluster_id.clone()),
+            RpcRequest::DescribeQuorum => RpcResponse::Quorum(self.local_quorum_info()),
             RpcRequest::AddLearner { id, addr } => RpcResponse::Forwarded(if !self.is_leader() {
                 Forwarded::NotLeader(self.leader())
             } else {

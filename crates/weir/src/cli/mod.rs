@@ -7,6 +7,7 @@ pub mod consume;
 pub mod dev_cluster;
 pub mod format;
 pub mod groups;
+pub mod leaders;
 pub mod perf;
 pub mod produce;
 pub mod raw;
