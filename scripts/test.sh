@@ -20,6 +20,9 @@ command -v java >/dev/null || need_apt+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || need_apt+=(maven)
 command -v go >/dev/null || need_apt+=(golang-go)
 command -v node >/dev/null || need_apt+=(nodejs npm)
+# The web console's browser test (tests/python/test_console.py): Debian's Chromium + driver.
+command -v chromium >/dev/null || need_apt+=(chromium)
+command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
 if ((${#need_apt[@]})); then
   step "installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -17,16 +17,16 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def free_cluster_base(nodes=3):
+def free_cluster_base(nodes=3, offsets=(0, 1)):
     """A base port below the ephemeral range (so no client socket takes one meanwhile) whose
-    ports base + 100 * i and base + 100 * i + 1 for i < nodes can all be bound now."""
+    ports base + 100 * i + off for i < nodes and off in offsets can all be bound now."""
     import random
     for _ in range(200):
         base = random.randrange(10000, 32000 - 100 * nodes, 7)
         try:
             socks = []
             for i in range(nodes):
-                for off in (0, 1):
+                for off in offsets:
                     s = socket.socket()
                     socks.append(s)
                     s.bind(("127.0.0.1", base + 100 * i + off))

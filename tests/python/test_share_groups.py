@@ -249,7 +249,7 @@ def test_three_node_cluster(tmp_path):
     import socket
 
     from conftest import ROOT, free_cluster_base
-    base = free_cluster_base()
+    base = free_cluster_base(offsets=(0, 1, 2))  # dev-cluster: + HTTP port
     weir = str(ROOT / "target" / "debug" / "weir")
     proc = subprocess.Popen([weir, "dev-cluster", "--nodes", "3", "--dir", str(tmp_path / "c"),
                              "--base-port", str(base), "--", *LOW_LOCK],

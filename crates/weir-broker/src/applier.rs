@@ -7,7 +7,7 @@
 //! Step (1) before (2) keeps Kafka's rule that nothing fetched from an old leader lands after a
 //! new epoch starts (the fetcher applies answers only under the fetch-table lock).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -46,6 +46,9 @@ pub struct MetadataApplier {
 struct Applied {
     topics: BTreeSet<String>,
     replicas: HashMap<TopicPartition, uuid::Uuid>,
+    /// Partitions this node led in the last applied image, with their ISR (to log leadership
+    /// and ISR changes and count them in the ISR shrink/expand metrics).
+    leading: BTreeMap<TopicPartition, Vec<i32>>,
 }
 
 impl std::fmt::Debug for MetadataApplier {
@@ -142,6 +145,7 @@ impl MetadataApplier {
         let logs = self.replicas.logs();
         self.replicas.stop_following_led(image);
         let mut replicated = HashMap::new();
+        let mut leading = BTreeMap::new();
         for (name, t) in &image.topics {
             let cfg = self.log_config(&t.configs)?;
             for (i, p) in t.partitions.iter().enumerate() {
@@ -150,6 +154,9 @@ impl MetadataApplier {
                 }
                 let tp = TopicPartition::new(name.clone(), i as i32);
                 replicated.insert(tp.clone(), t.id);
+                if p.leader == node {
+                    leading.insert(tp.clone(), p.isr.clone());
+                }
                 let fresh = logs.get(&tp).is_none();
                 let log = logs.get_or_create(&tp, cfg.clone())?;
                 if fresh && p.replicas.len() == 1 {
@@ -173,6 +180,8 @@ impl MetadataApplier {
             tracing::info!(topic = %gone, "topic deleted from the metadata log: local logs removed");
         }
         state.topics = now;
+        log_leadership_change(&state.leading, &leading);
+        state.leading = leading;
         self.replicas.reconcile(image);
         for c in self
             .coordinators
@@ -241,5 +250,41 @@ impl MetadataApplier {
                 Err(e) => tracing::warn!(error = %e, "metadata apply task failed"),
             }
         }
+    }
+}
+
+/// One line per applied image that changed this node's leaderships (not one per partition),
+/// and the ISR shrinks and expansions of partitions it kept leading: counted in the metrics
+/// whatever caused them (this leader's AlterPartition, or the controller fencing a broker), and
+/// logged one line per partition.
+fn log_leadership_change(
+    before: &BTreeMap<TopicPartition, Vec<i32>>,
+    after: &BTreeMap<TopicPartition, Vec<i32>>,
+) {
+    let gained = after.keys().filter(|tp| !before.contains_key(*tp)).count();
+    let lost = before.keys().filter(|tp| !after.contains_key(*tp)).count();
+    if gained > 0 {
+        tracing::info!(
+            leading = after.len(),
+            "became leader for {gained} partition{}",
+            if gained == 1 { "" } else { "s" }
+        );
+    }
+    if lost > 0 {
+        tracing::info!(
+            leading = after.len(),
+            "no longer leader for {lost} partition{}",
+            if lost == 1 { "" } else { "s" }
+        );
+    }
+    for (tp, isr) in after {
+        let Some(old) = before.get(tp) else { continue };
+        if old.len() == isr.len() {
+            continue;
+        }
+        let shrink = isr.len() < old.len();
+        crate::metrics::isr_changed(shrink);
+        let what = if shrink { "ISR shrunk" } else { "ISR expanded" };
+        tracing::info!(partition = %tp.dir_name(), from = ?old, to = ?isr, "{what}");
     }
 }

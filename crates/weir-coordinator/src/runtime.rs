@@ -154,7 +154,7 @@ impl<S: Shard> CoordinatorRuntime<S> {
                 .collect();
             for p in &stale {
                 st.shards.remove(p);
-                tracing::info!(
+                tracing::debug!(
                     topic = self.topic,
                     partition = *p,
                     leader_epoch = led.get(p).copied(),
@@ -200,7 +200,7 @@ impl<S: Shard> CoordinatorRuntime<S> {
                         let load = st.loads;
                         st.shards.insert(p, Loaded { epoch, load, shard });
                         change.loaded.push((p, epoch));
-                        tracing::info!(
+                        tracing::debug!(
                             topic = self.topic,
                             partition = p,
                             leader_epoch = epoch,

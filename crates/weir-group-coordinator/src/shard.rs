@@ -61,7 +61,7 @@ impl Shard for GroupShard {
                 && g.membership_is_blank()
                 && !pending.has_group(id))
         });
-        tracing::info!(
+        tracing::debug!(
             groups = self.groups.len(),
             records = self.applied,
             "group coordinator state loaded"

@@ -8,6 +8,10 @@ use std::thread::JoinHandle;
 
 use crate::LogError;
 
+/// Time of one group-commit pass (the fdatasyncs of every file written since the previous pass),
+/// in seconds: Kafka's `LogFlushRateAndTimeMs`, recorded through the `metrics` facade.
+pub const LOG_FLUSH_TIME: &str = "kafka_log_logflushstats_logflush_seconds";
+
 /// Opaque position in the group-commit sequence; durable once the flusher has passed it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct DurabilityTicket(pub u64);
@@ -194,7 +198,9 @@ fn flusher(shared: Arc<Shared>) {
             }
             (std::mem::take(&mut st.dirty), st.issued)
         };
+        let started = std::time::Instant::now();
         let ok = sync_all_files(&files);
+        metrics::histogram!(LOG_FLUSH_TIME).record(started.elapsed().as_secs_f64());
         shared
             .passes
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -111,13 +111,18 @@ impl LogManager {
         if corrupt {
             clean = false;
         }
-        if !clean {
+        // A fresh dir has no marker either, and nothing to recover: say so only at debug.
+        let on_disk = partitions_in(log_dir);
+        let has_partitions = on_disk.iter().any(|tp| tp.topic != "__cluster_metadata");
+        if !clean && has_partitions {
             tracing::info!(dir = %log_dir.display(), "no clean-shutdown marker: torn tails past the recovery points are cut");
+        } else if !clean {
+            tracing::debug!(dir = %log_dir.display(), "no clean-shutdown marker (empty log dir)");
         }
         let started = std::time::Instant::now();
         let mut damaged = Vec::new();
         let mut partitions = 0usize;
-        for tp in partitions_in(log_dir) {
+        for tp in on_disk {
             if tp.topic == "__cluster_metadata" {
                 continue;
             }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::acl::AclBinding;
 use crate::records::{ConfigResource, Endpoint, MetadataRecord, PartitionInfo};
 use crate::scram::{mechanism_name, ScramCredential, MAX_ITERATIONS, MIN_ITERATIONS};
 use crate::MetaError;
@@ -57,6 +58,9 @@ pub struct MetadataImage {
     /// SCRAM credentials by user, then mechanism type id (1 = SHA-256, 2 = SHA-512).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub scram_credentials: BTreeMap<String, BTreeMap<i8, ScramCredential>>,
+    /// ACLs by id (snapshots written before ACLs existed have none).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub acls: BTreeMap<Uuid, AclBinding>,
 }
 
 /// What applying a record produced (for the proposer).
@@ -351,6 +355,21 @@ impl MetadataImage {
                 mechanism,
                 credential,
             } => self.apply_scram(user, *mechanism, credential.as_ref())?,
+            MetadataRecord::CreateAcl { id, acl } => {
+                if let Some(why) = acl.invalid_reason() {
+                    return Err(MetaError::InvalidRequest(why));
+                }
+                if self.acls.values().any(|a| a == acl) {
+                    return Ok(Applied::Done);
+                }
+                if self.acls.contains_key(id) {
+                    return Err(MetaError::InvalidRequest(format!("acl id {id} in use")));
+                }
+                self.acls.insert(*id, acl.clone());
+            }
+            MetadataRecord::RemoveAcl { id } => {
+                self.acls.remove(id);
+            }
         }
         Ok(Applied::Done)
     }

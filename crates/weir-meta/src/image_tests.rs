@@ -301,3 +301,68 @@ fn create_partitions_applies_only_at_the_expected_count() {
         }
     ));
 }
+
+#[test]
+fn acls_are_created_once_removed_and_survive_a_snapshot() {
+    use crate::acl::*;
+    let acl = AclBinding {
+        resource_type: ResourceType::Topic,
+        resource_name: "p-".into(),
+        pattern_type: PatternType::Prefixed,
+        principal: "User:alice".into(),
+        host: "*".into(),
+        operation: AclOperation::Write,
+        permission: AclPermission::Allow,
+    };
+    let mut img = MetadataImage::default();
+    let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+    img.apply(&MetadataRecord::CreateAcl {
+        id: a,
+        acl: acl.clone(),
+    })
+    .unwrap();
+    // The same binding again (a retried proposal, another id): a no-op.
+    img.apply(&MetadataRecord::CreateAcl {
+        id: b,
+        acl: acl.clone(),
+    })
+    .unwrap();
+    assert_eq!(img.acls.len(), 1);
+    // Another binding under a used id, or an invalid binding: refused, nothing changes.
+    let other = AclBinding {
+        operation: AclOperation::Read,
+        ..acl.clone()
+    };
+    let before = img.clone();
+    assert!(img
+        .apply(&MetadataRecord::CreateAcl {
+            id: a,
+            acl: other.clone()
+        })
+        .is_err());
+    let bad = AclBinding {
+        pattern_type: PatternType::Match,
+        ..acl.clone()
+    };
+    assert!(matches!(
+        img.apply(&MetadataRecord::CreateAcl { id: b, acl: bad }),
+        Err(MetaError::InvalidRequest(_))
+    ));
+    assert_eq!(img, before);
+    img.apply(&MetadataRecord::CreateAcl { id: b, acl: other })
+        .unwrap();
+    // The snapshot is the image as JSON: ACLs survive it.
+    let json = serde_json::to_vec(&img).unwrap();
+    let back: MetadataImage = serde_json::from_slice(&json).unwrap();
+    assert_eq!(back, img);
+    assert_eq!(back.acls.len(), 2);
+    img.apply(&MetadataRecord::RemoveAcl { id: a }).unwrap();
+    img.apply(&MetadataRecord::RemoveAcl { id: a }).unwrap();
+    assert_eq!(img.acls.keys().copied().collect::<Vec<_>>(), vec![b]);
+    // A snapshot from before ACLs existed (no `acls` field) still loads.
+    let old: MetadataImage = serde_json::from_str(
+        r#"{"brokers":{},"topics":{},"broker_configs":{},"next_producer_id":0}"#,
+    )
+    .unwrap();
+    assert!(old.acls.is_empty());
+}

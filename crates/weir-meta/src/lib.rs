@@ -1,7 +1,9 @@
 //! weir-meta: the cluster metadata of Weir (KRaft's role): brokers, topics, partition
-//! assignments, leaders, ISR, configs and producer-id blocks, kept as a log of
+//! assignments, leaders, ISR, configs, producer-id blocks and ACLs, kept as a log of
 //! [`records::MetadataRecord`]s replicated by Raft (`openraft`).
 //!
+//! * [`acl`] — Kafka's ACL model (resource patterns, operations, permissions, filters), stored
+//!   in the image; [`authorizer`] — the pure allow/deny decision over those ACLs.
 //! * [`image`] — the state machine: applies records deterministically, validating each; it alone
 //!   answers "who leads partition p, at which epoch, with which ISR".
 //! * [`controller`] — the decisions the Raft leader takes (replica placement, fencing, leader
@@ -11,6 +13,8 @@
 //! * [`raft`] — openraft wiring: the on-disk log/vote/snapshot store, the TCP transport and the
 //!   [`raft::MetaNode`] that brokers use to propose records and watch the applied image.
 
+pub mod acl;
+pub mod authorizer;
 pub mod controller;
 pub mod election;
 pub mod error;

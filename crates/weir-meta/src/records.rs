@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::acl::AclBinding;
+
 /// One advertised endpoint of a broker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Endpoint {
@@ -209,5 +211,20 @@ pub enum MetadataRecord {
         mechanism: i8,
         /// The salted credential; None deletes it.
         credential: Option<crate::scram::ScramCredential>,
+    },
+    /// An ACL is created (Kafka's `AccessControlEntryRecord`). Creating a binding that already
+    /// exists (under any id) is a no-op, so a retried proposal never stores it twice; an id in
+    /// use by another binding is refused.
+    CreateAcl {
+        /// The ACL's id.
+        id: Uuid,
+        /// The ACL.
+        acl: AclBinding,
+    },
+    /// An ACL is removed (Kafka's `RemoveAccessControlEntryRecord`); an unknown id is a no-op
+    /// (a retried removal).
+    RemoveAcl {
+        /// The ACL's id.
+        id: Uuid,
     },
 }

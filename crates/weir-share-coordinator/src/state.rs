@@ -204,7 +204,7 @@ impl Shard for ShareStateShard {
     }
 
     fn loaded(&mut self, _now: i64) {
-        tracing::info!(
+        tracing::debug!(
             share_partitions = self.states.len(),
             records = self.applied,
             "share coordinator state loaded"

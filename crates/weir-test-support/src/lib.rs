@@ -358,6 +358,15 @@ impl BrokerProcess {
         self.paused
     }
 
+    /// Set (`Some`) or remove (`None`) the broker config `key` (Kafka name) for the next
+    /// start; the running process keeps the configs it started with.
+    pub fn set_config(&mut self, key: &str, value: Option<&str>) {
+        self.opts.configs.retain(|(k, _)| k != key);
+        if let Some(v) = value {
+            self.opts.configs.push((key.to_string(), v.to_string()));
+        }
+    }
+
     /// Start again on the same port and data directory (after [`stop`](Self::stop) or
     /// [`kill9`](Self::kill9)).
     pub fn restart(&mut self) {
@@ -545,6 +554,7 @@ mod tests {
 pub mod clients;
 pub mod cluster;
 pub mod group_member;
+pub mod http;
 pub mod proxy;
 pub mod raw;
 pub mod share;

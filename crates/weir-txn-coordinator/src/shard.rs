@@ -70,7 +70,7 @@ impl Shard for TxnShard {
 
     fn loaded(&mut self, _now: i64) {
         let completing = self.txns.values().filter(|m| m.state.is_prepare()).count();
-        tracing::info!(
+        tracing::debug!(
             transactional_ids = self.txns.len(),
             completing,
             records = self.applied,

@@ -55,6 +55,8 @@ enum Command {
     Users(cli::users::UsersArgs),
     /// Leader elections: `leaders elect --preferred|--unclean [--topic T [--partition P]]`.
     Leaders(cli::leaders::LeadersArgs),
+    /// ACLs: list, create, delete (like `kafka-acls.sh`; needs an authorizer on the broker).
+    Acls(cli::acls::AclsArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -87,6 +89,7 @@ fn main() -> std::process::ExitCode {
         Command::Transactions(args) => cli::transactions::run(args),
         Command::Users(args) => cli::users::run(args),
         Command::Leaders(args) => cli::leaders::run(args),
+        Command::Acls(args) => cli::acls::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

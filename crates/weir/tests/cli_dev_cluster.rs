@@ -29,7 +29,7 @@ fn free_base_port() -> u16 {
     for _ in 0..200 {
         let base: u16 = rng.random_range(20000..40000);
         let held: Vec<_> = (0..3u16)
-            .flat_map(|i| [base + 100 * i, base + 100 * i + 1])
+            .flat_map(|i| [base + 100 * i, base + 100 * i + 1, base + 100 * i + 2])
             .map(|p| TcpListener::bind(("127.0.0.1", p)))
             .collect();
         if held.iter().all(Result::is_ok) {
@@ -237,6 +237,20 @@ fn dev_cluster_starts_three_nodes_and_stops_them_on_sigterm() {
             "node {i} line:\n{out}"
         );
         assert!(log.exists(), "{} exists", log.display());
+        // Each node has its own HTTP admin listener on its client port + 2.
+        let http = base + 100 * (i - 1) + 2;
+        assert!(
+            out.contains(&format!("http://127.0.0.1:{http}")),
+            "node {i} HTTP:\n{out}"
+        );
+        let addr = ([127, 0, 0, 1], http).into();
+        assert!(
+            wait_until(Duration::from_secs(30), || {
+                weir_test_support::http::get(addr, "/health").is_some_and(|(s, _)| s == 200)
+            }),
+            "node {i} /health on {http}\n{}",
+            logs(&dir)
+        );
     }
 
     // One cluster: every node reports three brokers once they have registered.

@@ -3,6 +3,7 @@
 //! once this broker's applier has the result, or by the request's deadline with a retriable error
 //! (`proposal`).
 
+pub mod acls;
 pub mod elections;
 pub mod group_configs;
 pub mod proposal;

@@ -5,16 +5,19 @@
 //! in this order, around the table: authentication state and the principal are in the
 //! [`RequestContext`]; authorization (ACLs) and quotas/throttling go before the table (a
 //! refused request is answered without reaching its handler); per-API metrics wrap the
-//! returned future (today: a `trace` event with the API and its latency).
+//! returned future (`crate::metrics::request_done` and a `trace` event with the API and its
+//! latency).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Instant;
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{RequestKind, ResponseKind};
 
 use super::context::RequestContext;
 use super::*;
+use crate::authz::{self, Authz, Gate};
 use crate::broker::Broker;
 use crate::error::BrokerError;
 
@@ -32,9 +35,31 @@ pub type Pending = Pin<Box<dyn Future<Output = Result<ResponseKind, BrokerError>
 pub async fn dispatch_ordered(b: &Broker, ctx: RequestContext, body: RequestKind) -> Pending {
     let started = Instant::now();
     let api_key = ctx.header.request_api_key;
+    // Authorization (ACLs): refused requests are answered here, partly refused ones reach
+    // their handler without the refused parts, which `post` merges back into the response.
+    let principal = (ctx.principal.kind.as_str(), ctx.principal.name.as_str());
+    let authz = Authz::new(
+        &b.config.authorizer,
+        &b.view,
+        principal,
+        ctx.client_addr.ip(),
+    );
+    let auto_create = b.config.auto_create_topics_enable;
+    let (body, post) = match authz::gate(&authz, &b.view, auto_create, ctx.api_version, body) {
+        Gate::Pass(body, post) => (body, post),
+        Gate::Refuse(resp) => return Box::pin(async move { Ok(resp) }),
+        Gate::Close(why) => {
+            let err = BrokerError::kafka(ResponseError::ClusterAuthorizationFailed, why);
+            return Box::pin(async move { Err(err) });
+        }
+    };
     let pending = route(b, &ctx, body).await;
     Box::pin(async move {
-        let out = pending.await;
+        let out = match post {
+            Some(merge) => pending.await.map(merge),
+            None => pending.await,
+        };
+        crate::metrics::request_done(api_key, started.elapsed());
         tracing::trace!(
             api_key,
             latency_us = started.elapsed().as_micros() as u64,
@@ -220,6 +245,15 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
         ),
         RequestKind::DeleteShareGroupOffsets(r) => ResponseKind::DeleteShareGroupOffsets(
             delete_share_group_offsets::handle(&b.share_groups, &b.share, view, v, r).await,
+        ),
+        RequestKind::CreateAcls(r) => ResponseKind::CreateAcls(
+            create_acls::handle(admin, config.authorizer.enabled, v, r).await,
+        ),
+        RequestKind::DescribeAcls(r) => ResponseKind::DescribeAcls(
+            describe_acls::handle(view, config.authorizer.enabled, v, r).await,
+        ),
+        RequestKind::DeleteAcls(r) => ResponseKind::DeleteAcls(
+            delete_acls::handle(admin, config.authorizer.enabled, v, r).await,
         ),
         _ => {
             let key = ctx.header.request_api_key;

@@ -281,6 +281,11 @@ fn read_all(
             };
             let record_bytes = data.records.as_ref().map_or(0, Bytes::len);
             if record_bytes > 0 {
+                if limits.is_consumer {
+                    if let Some(topic) = topic_name(view, &key.topic) {
+                        crate::metrics::fetched(&topic, record_bytes as u64);
+                    }
+                }
                 any_data = true;
                 remaining = remaining.saturating_sub(record_bytes);
             }

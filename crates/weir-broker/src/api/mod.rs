@@ -5,6 +5,7 @@
 //! `crate::error`). Only [`dispatch`] sees every service; a new API gets a file here and an arm
 //! in its table; cross-cutting checks (authorization, quotas, metrics) go in `dispatch`.
 
+pub mod acl_common;
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
 pub mod alter_configs;
@@ -15,12 +16,15 @@ pub mod api_versions;
 pub mod consumer_group_describe;
 pub mod consumer_group_heartbeat;
 pub mod context;
+pub mod create_acls;
 pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_acls;
 pub mod delete_groups;
 pub mod delete_records;
 pub mod delete_share_group_offsets;
 pub mod delete_topics;
+pub mod describe_acls;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;

@@ -124,6 +124,7 @@ pub fn append_phase(
         let resolved = resolve_topic(view, &t.name, t.topic_id, version);
         let mut partitions = Vec::with_capacity(t.partition_data.len());
         for p in t.partition_data {
+            let bytes = p.records.as_ref().map_or(0, |r| r.len() as u64);
             let outcome = match &resolved {
                 Err(e) => Err(BrokerError::kafka(error_kind(e), e.to_string())),
                 Ok(name) => {
@@ -144,6 +145,10 @@ pub fn append_phase(
                     }
                 }
             };
+            if let (Ok(a), Ok(name)) = (&outcome, &resolved) {
+                let records = (a.res.last_offset - a.res.base_offset + 1).max(0) as u64;
+                crate::metrics::produced(name, records, bytes);
+            }
             partitions.push(PendingPartition {
                 index: p.index,
                 outcome,

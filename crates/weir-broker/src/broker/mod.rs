@@ -111,6 +111,11 @@ impl Broker {
         cluster_id::precheck(&meta_config, local.as_ref(), &log_dir).await?;
         let single = meta_config.voters.len() == 1;
         let sole_voter = single && meta_config.learner_addr.is_none();
+        let role = match (sole_voter, meta_config.learner_addr.is_none()) {
+            (true, _) => "sole voter",
+            (false, true) => "voter",
+            (false, false) => "observer",
+        };
         let quorum = MetaNode::start(meta_config, listener).await?;
         let cluster_id =
             match cluster_id::agree(&quorum, sole_voter, local, &log_dir, config.node_id).await {
@@ -120,6 +125,10 @@ impl Broker {
                     return Err(e);
                 }
             };
+        info!(
+            "joined the metadata quorum as node {} ({role}) of cluster {cluster_id}",
+            config.node_id
+        );
         let clock = Arc::new(SystemClock);
         let logs = LogManager::open(&log_dir, clock.clone())?;
         let config = Arc::new(config);

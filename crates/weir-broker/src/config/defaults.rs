@@ -78,6 +78,8 @@ pub(crate) fn all_defaults() -> impl Iterator<Item = &'static (&'static str, &'s
         .chain(super::replication::DEFAULTS.iter())
         .chain(super::share::DEFAULTS.iter())
         .chain(super::security::DEFAULTS.iter())
+        .chain(super::authorizer::DEFAULTS.iter())
+        .chain(super::ops::DEFAULTS.iter())
 }
 
 /// Broker `log.*` key → topic config key.

@@ -5,10 +5,12 @@
 //! `listeners`, `groups`, `replication` and `topic` hold the typed settings of each area, and
 //! `entries` is what DescribeConfigs(BROKER) reports.
 
+pub mod authorizer;
 pub mod defaults;
 pub mod entries;
 pub mod groups;
 pub mod listeners;
+pub mod ops;
 pub mod parse;
 pub mod principal_rules;
 pub mod replication;
@@ -23,10 +25,12 @@ use std::path::{Path, PathBuf};
 use weir_log::LogConfig;
 
 use crate::error::BrokerError;
+pub use authorizer::AuthorizerConfig;
 use defaults::{all_defaults, LOG_KEY_MAP, SAME_NAME_TOPIC_KEYS};
 pub use entries::{ConfigEntry, ConfigSource};
 pub use groups::GroupConfig;
 pub use listeners::{parse_listeners, Listener};
+pub use ops::{HttpListener, LogFormat, OpsSettings};
 use parse::{bad, env_key, parse, parse_bool, parse_properties};
 pub use replication::ReplicationConfig;
 pub use security::SecurityConfig;
@@ -97,6 +101,10 @@ pub struct BrokerConfig {
     pub leader_imbalance_check_interval_ms: i64,
     /// Listener security: TLS, SASL, re-authentication (`ssl.*`, `sasl.*`).
     pub security: SecurityConfig,
+    /// ACL authorization (`authorizer.class.name`, `super.users`, …).
+    pub authorizer: AuthorizerConfig,
+    /// Operability (`http.listener`, `metrics.per.partition`, `log.format`).
+    pub ops: OpsSettings,
     /// Every known broker config with value and source.
     pub entries: Vec<ConfigEntry>,
 }
@@ -290,6 +298,12 @@ impl BrokerConfig {
             )?
             .saturating_mul(1000),
             security,
+            authorizer: authorizer::parse_authorizer_config(&get)?,
+            ops: OpsSettings::parse(
+                &get,
+                set.contains_key("http.listener"),
+                !get("controller.quorum.voters").trim().is_empty(),
+            )?,
             entries: Vec::new(),
         };
         if config.log_dirs.is_empty() {

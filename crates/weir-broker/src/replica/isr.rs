@@ -34,7 +34,8 @@ impl ReplicaManager {
                 .await;
             match r {
                 Ok(()) => {
-                    tracing::info!(partition = %tp.dir_name(), ?isr, "ISR change committed");
+                    // Counted and logged at info when the applied image shows it (the applier).
+                    tracing::debug!(partition = %tp.dir_name(), ?isr, "ISR change committed");
                 }
                 Err(e) => {
                     tracing::warn!(partition = %tp.dir_name(), ?isr, error = %e, "AlterPartition failed");

@@ -165,7 +165,7 @@ impl ReplicaManager {
             isr.extend(joiners.iter().copied());
             isr.sort_unstable();
             isr.dedup();
-            tracing::info!(partition = %tp.dir_name(), ?joiners, ?isr, "follower caught up: expanding the ISR");
+            tracing::debug!(partition = %tp.dir_name(), ?joiners, ?isr, "follower caught up: expanding the ISR");
             self.spawn_alter_isr(tp.clone(), p, isr);
         }
     }

@@ -117,6 +117,7 @@ async fn serve_stream<R, W>(
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
+    let _counted = crate::metrics::ConnectionGuard::open();
     let connection_id = NEXT_CONNECTION_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut reader = BufReader::with_capacity(64 * 1024, read_half);
     let (queue_tx, queue_rx) = mpsc::channel::<oneshot::Receiver<Outgoing>>(MAX_IN_FLIGHT);

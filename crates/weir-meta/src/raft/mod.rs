@@ -15,7 +15,7 @@ use crate::image::Applied;
 use crate::records::MetadataRecord;
 use crate::MetaError;
 
-pub use node::{MetaConfig, MetaNode};
+pub use node::{MetaConfig, MetaNode, RaftStatus};
 
 /// A proposal: records applied atomically (all or none) in order.
 pub type Proposal = Vec<MetadataRecord>;

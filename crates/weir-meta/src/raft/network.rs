@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -118,6 +119,8 @@ pub struct RpcClient {
     raft: tokio::sync::Mutex<Option<RaftStream>>,
     proposals: tokio::sync::Mutex<Option<RaftStream>>,
     control: tokio::sync::Mutex<Option<RaftStream>>,
+    /// [`PEER_UNKNOWN`], [`PEER_UP`] or [`PEER_DOWN`]: the last Raft RPC's outcome.
+    peer_state: AtomicU8,
 }
 
 impl std::fmt::Debug for RpcClient {
@@ -138,6 +141,7 @@ impl RpcClient {
             raft: tokio::sync::Mutex::new(None),
             proposals: tokio::sync::Mutex::new(None),
             control: tokio::sync::Mutex::new(None),
+            peer_state: AtomicU8::new(PEER_UNKNOWN),
         }
     }
 
@@ -271,6 +275,35 @@ pub struct PeerConnection {
     client: Arc<RpcClient>,
 }
 
+/// Whether a peer answered its last Raft RPC: never asked yet, yes, no.
+const PEER_UNKNOWN: u8 = 0;
+const PEER_UP: u8 = 1;
+const PEER_DOWN: u8 = 2;
+
+impl PeerConnection {
+    /// Log when a peer that answered stops answering Raft RPCs, and when it answers again: one
+    /// line per change (openraft's own per-RPC errors are only shown when `RUST_LOG` asks).
+    fn note(&self, result: Result<(), &std::io::Error>) {
+        let now = if result.is_ok() { PEER_UP } else { PEER_DOWN };
+        let before = self.client.peer_state.swap(now, Ordering::Relaxed);
+        match (before, result) {
+            (PEER_UP, Err(e)) => tracing::warn!(
+                node = self.target,
+                addr = %self.client.addr,
+                error = %e,
+                "metadata quorum: node {} stopped answering",
+                self.target
+            ),
+            (PEER_DOWN, Ok(())) => tracing::info!(
+                node = self.target,
+                "metadata quorum: node {} answers again",
+                self.target
+            ),
+            _ => {}
+        }
+    }
+}
+
 impl RaftNetworkFactory<TypeConfig> for Network {
     type Network = PeerConnection;
 
@@ -306,11 +339,12 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<u64>, RPCError<u64, BasicNode, RaftError<u64>>> {
-        match self
+        let answer = self
             .client
             .call(&RpcRequest::AppendEntries(rpc), ttl(&option))
-            .await
-        {
+            .await;
+        self.note(answer.as_ref().map(|_| ()));
+        match answer {
             Ok(RpcResponse::AppendEntries(r)) => {
                 r.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
             }
@@ -345,7 +379,9 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
         rpc: VoteRequest<u64>,
         option: RPCOption,
     ) -> Result<VoteResponse<u64>, RPCError<u64, BasicNode, RaftError<u64>>> {
-        match self.client.call(&RpcRequest::Vote(rpc), ttl(&option)).await {
+        let answer = self.client.call(&RpcRequest::Vote(rpc), ttl(&option)).await;
+        self.note(answer.as_ref().map(|_| ()));
+        match answer {
             Ok(RpcResponse::Vote(r)) => {
                 r.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
             }

@@ -47,6 +47,21 @@ pub struct MetaConfig {
     pub transport: Arc<dyn super::transport::RaftTransport>,
 }
 
+/// A snapshot of a node's Raft state ([`MetaNode::raft_status`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RaftStatus {
+    /// The current term (KRaft's epoch).
+    pub term: u64,
+    /// The leader this node knows of.
+    pub leader: Option<u64>,
+    /// Index of the last entry in the local log.
+    pub last_log_index: Option<u64>,
+    /// Index of the last committed entry applied to the local image.
+    pub applied_index: u64,
+    /// False once the Raft core stopped on a fatal error.
+    pub running: bool,
+}
+
 /// A running metadata node.
 pub struct MetaNode {
     id: u64,
@@ -210,6 +225,18 @@ impl MetaNode {
             if rx.changed().await.is_err() {
                 return "the metadata quorum member stopped".to_string();
             }
+        }
+    }
+
+    /// This node's Raft state now, for monitoring (cheap: a copy out of openraft's metrics).
+    pub fn raft_status(&self) -> RaftStatus {
+        let m = self.raft.metrics().borrow().clone();
+        RaftStatus {
+            term: m.current_term,
+            leader: m.current_leader,
+            last_log_index: m.last_log_index,
+            applied_index: self.sm.last_applied_index(),
+            running: m.running_state.is_ok(),
         }
     }
 

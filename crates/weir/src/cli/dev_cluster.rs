@@ -41,8 +41,9 @@ pub struct DevClusterArgs {
     /// output to DIR/node-N/weir.log. Reusing it restarts the same cluster with its data.
     #[arg(long, value_name = "DIR", default_value = "weir-dev-cluster")]
     dir: PathBuf,
-    /// Client port of node 1. Node N listens for clients on BASE+100*(N-1) and for the metadata
-    /// quorum (CONTROLLER listener) on the port after that.
+    /// Client port of node 1. Node N listens for clients on BASE+100*(N-1), for the metadata
+    /// quorum (CONTROLLER listener) on the port after that, and for HTTP (`/metrics`, `/health`,
+    /// `/ready`) on the one after that (`-- --http-listener none` turns HTTP off).
     #[arg(long = "base-port", value_name = "PORT", default_value_t = 9092,
           value_parser = clap::value_parser!(u16).range(1..))]
     base_port: u16,
@@ -57,6 +58,8 @@ struct Node {
     id: u16,
     port: u16,
     controller_port: u16,
+    /// The HTTP admin listener's port (`http.listener`), None with `--http-listener none`.
+    http_port: Option<u16>,
     dir: PathBuf,
     log: PathBuf,
     child: Option<Child>,
@@ -92,6 +95,9 @@ impl Node {
             "--log-dirs".to_string(),
             self.dir.display().to_string(),
         ]);
+        if let Some(http) = self.http_port {
+            a.extend(["--http-listener".to_string(), format!("127.0.0.1:{http}")]);
+        }
         a.extend(extra.iter().cloned());
         a
     }
@@ -253,13 +259,24 @@ pub fn run(args: DevClusterArgs) -> Result<(), String> {
             k.replace('.', "-")
         ));
     }
+    let http_on = match given.iter().rev().find(|(k, _)| k == "http.listener") {
+        None => true,
+        Some((_, v)) if v == "none" => false,
+        Some(_) => {
+            return Err(
+                "--http-listener is set by dev-cluster for each node (client port + 2); \
+                        only --http-listener none is accepted"
+                    .into(),
+            )
+        }
+    };
     let mut extra = extra;
     if !given.iter().any(|(k, _)| k == "default.replication.factor") {
         extra.push("--default-replication-factor".to_string());
         extra.push(args.nodes.min(3).to_string());
     }
 
-    let last_port = u32::from(args.base_port) + 100 * (u32::from(args.nodes) - 1) + 1;
+    let last_port = u32::from(args.base_port) + 100 * (u32::from(args.nodes) - 1) + 2;
     if last_port > u32::from(u16::MAX) {
         return Err(format!(
             "--base-port {} is too high for {} nodes (the last would listen on {last_port})",
@@ -276,6 +293,7 @@ pub fn run(args: DevClusterArgs) -> Result<(), String> {
                 id,
                 port,
                 controller_port: port + 1,
+                http_port: http_on.then_some(port + 2),
                 log: node_dir.join("weir.log"),
                 dir: node_dir,
                 child: None,
@@ -291,7 +309,11 @@ pub fn run(args: DevClusterArgs) -> Result<(), String> {
     // A port held by another process would make a node fail (or, worse, the readiness check
     // succeed against someone else's server).
     for n in &nodes {
-        for (port, what) in [(n.port, "client"), (n.controller_port, "controller")] {
+        let http = n.http_port.map(|p| (p, "HTTP"));
+        for (port, what) in [(n.port, "client"), (n.controller_port, "controller")]
+            .into_iter()
+            .chain(http)
+        {
             TcpListener::bind(("127.0.0.1", port)).map_err(|e| {
                 format!(
                     "127.0.0.1:{port} (node {} {what} port) is not free: {e}; \
@@ -331,8 +353,12 @@ pub fn run(args: DevClusterArgs) -> Result<(), String> {
     }
 
     for n in &cluster.nodes {
+        let http = n
+            .http_port
+            .map(|p| format!("  http://127.0.0.1:{p}"))
+            .unwrap_or_default();
         println!(
-            "node {}  bootstrap {}  controller 127.0.0.1:{}  log {}",
+            "node {}  bootstrap {}  controller 127.0.0.1:{}{http}  log {}",
             n.id,
             n.bootstrap(),
             n.controller_port,
@@ -453,6 +479,7 @@ mod tests {
             id: 2,
             port: 9192,
             controller_port: 9193,
+            http_port: Some(9194),
             dir: PathBuf::from("/d/node-2"),
             log: PathBuf::from("/d/node-2/weir.log"),
             child: None,
@@ -480,6 +507,8 @@ mod tests {
                 "PLAINTEXT://127.0.0.1:9192",
                 "--log-dirs",
                 "/d/node-2",
+                "--http-listener",
+                "127.0.0.1:9194",
                 "--x",
                 "1",
             ])

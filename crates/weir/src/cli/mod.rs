@@ -1,5 +1,6 @@
 //! Subcommands of the `weir` binary.
 
+pub mod acls;
 pub mod admin;
 pub mod client_security;
 pub mod configs;
