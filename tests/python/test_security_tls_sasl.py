@@ -402,3 +402,39 @@ def test_encrypted_key_with_ssl_key_password(tmp_path, pki):
         start(bad, "SSL", {**props, "ssl.key.password": "wrong-pw-77"})
     assert "cannot decrypt the private key" in str(failed.value)
     assert "wrong-pw-77" not in str(failed.value)
+
+
+def test_sasl_principals_are_what_acls_authorize(tmp_path):
+    """With the authorizer on, the SASL user is the principal ACLs name: alice can do nothing
+    until the super user admin grants her WRITE on the prefix p-, then she produces there only."""
+    from confluent_kafka.admin import (AclBinding, AclOperation, AclPermissionType,
+                                       ResourcePatternType)
+    b = start(tmp_path, "SASL_PLAINTEXT", sasl_props("PLAIN", "sasl_plaintext", **{
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "super.users": "User:admin"}))
+    try:
+        admin_conf = client_conf(b, "SASL_PLAINTEXT", mechanism="PLAIN", user="admin",
+                                 password=ADMIN_PW)
+        alice = client_conf(b, "SASL_PLAINTEXT", mechanism="PLAIN", user="alice",
+                            password=ALICE_PW)
+        admin = AdminClient(admin_conf)
+        for t in ("p-orders", "other"):
+            admin.create_topics([NewTopic(t, 1, 1)])[t].result(30)
+        assert set(AdminClient(alice).list_topics(timeout=10).topics) == set()
+
+        def produce(topic):
+            p = Producer({**alice, "message.timeout.ms": 5000})
+            errs = []
+            p.produce(topic, b"x", on_delivery=lambda e, m: errs.append(e))
+            p.flush(10)
+            return errs
+
+        assert produce("p-orders")[0] is not None
+        acl = AclBinding(ResourceType.TOPIC, "p-", ResourcePatternType.PREFIXED, "User:alice",
+                         "*", AclOperation.WRITE, AclPermissionType.ALLOW)
+        for f in admin.create_acls([acl]).values():
+            f.result(30)
+        assert produce("p-orders") == [None]
+        assert produce("other")[0] is not None
+    finally:
+        b.stop()

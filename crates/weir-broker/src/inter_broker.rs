@@ -65,8 +65,9 @@ impl BrokerConnector {
 
     /// Build from the config. Settings that cannot work (no trust store for TLS, no SASL
     /// credentials) do not stop a broker that may never talk to another one (a single node):
-    /// they are logged now and make every connection attempt fail with the reason.
-    pub fn new(s: &InterBrokerSecurity) -> Self {
+    /// they make every connection attempt fail with the reason, and are logged now when
+    /// `clustered` (`controller.quorum.voters` is set).
+    pub fn new(s: &InterBrokerSecurity, clustered: bool) -> Self {
         let tls = match (&s.tls, s.protocol.is_some_and(|p| p.uses_tls())) {
             (Some(t), true) => Some(
                 if t.truststore_location.is_none() && t.truststore_certificates.is_none() {
@@ -83,10 +84,10 @@ impl BrokerConnector {
             ),
             _ => None,
         };
-        if let Some(Err(why)) = &tls {
+        if let (true, Some(Err(why))) = (clustered, &tls) {
             tracing::warn!(listener = %s.listener, reason = %why, "inter-broker TLS cannot connect; connections to other brokers will fail");
         }
-        if let Some(Err(why)) = &s.sasl {
+        if let (true, Some(Err(why))) = (clustered, &s.sasl) {
             tracing::warn!(listener = %s.listener, reason = %why, "inter-broker SASL cannot authenticate; connections to other brokers will fail");
         }
         BrokerConnector {

@@ -10,7 +10,7 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
 use tokio_rustls::TlsAcceptor;
 
-use crate::config::security::{ClientAuth, Secret, TlsSettings};
+use crate::config::security::{ClientAuth, Secret, SecurityConfig, TlsSettings};
 use crate::error::BrokerError;
 
 fn config_error(what: impl Into<String>) -> BrokerError {
@@ -90,6 +90,17 @@ fn decrypt_pkcs8(
         ))
     })?;
     Ok(PrivateKeyDer::Pkcs8(plain.as_bytes().to_vec().into()))
+}
+
+/// Build every TLS listener's acceptor once, so a bad key, password or trust store stops the
+/// start (with the config error) before anything is opened.
+pub fn check_listeners(security: &SecurityConfig) -> Result<(), BrokerError> {
+    for sec in security.listeners.values() {
+        if let Some(t) = sec.tls.as_ref().filter(|_| sec.protocol.uses_tls()) {
+            acceptor(t)?;
+        }
+    }
+    Ok(())
 }
 
 /// The trusted CA certificates of `s` (empty when no trust store is configured).

@@ -96,6 +96,8 @@ impl Broker {
     /// than one log dir is configured (Weir supports exactly one log dir for now; Kafka supports
     /// JBOD).
     pub async fn open(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
+        // Bad keys or trust stores stop the start before anything is opened.
+        crate::tls_config::check_listeners(&config.security)?;
         let log_dir = match config.log_dirs.as_slice() {
             [one] => one.clone(),
             [] => return Err(BrokerError::Config("log.dirs is empty".into())),
@@ -133,7 +135,10 @@ impl Broker {
         let logs = LogManager::open(&log_dir, clock.clone())?;
         let config = Arc::new(config);
         let view = Arc::new(MetadataView::new(quorum.clone(), identity(&config)));
-        let connector = Arc::new(BrokerConnector::new(&config.security.inter_broker));
+        let connector = Arc::new(BrokerConnector::new(
+            &config.security.inter_broker,
+            !config.controller_quorum_voters.trim().is_empty(),
+        ));
         let replicas = Arc::new(ReplicaManager::new(
             ReplicaSettings {
                 node_id: config.node_id,

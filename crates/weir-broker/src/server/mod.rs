@@ -34,12 +34,6 @@ pub async fn run(
     config: BrokerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), BrokerError> {
-    // Bad keys or trust stores stop the start before anything is opened.
-    for sec in config.security.listeners.values() {
-        if let Some(t) = sec.tls.as_ref().filter(|_| sec.protocol.uses_tls()) {
-            crate::tls_config::acceptor(t)?;
-        }
-    }
     let broker = Broker::open(config).await?;
     let listeners = bind_listeners(&broker.config).await?;
     run_with_listeners(broker, listeners, shutdown).await
