@@ -1,16 +1,17 @@
 //! weir-broker: the Kafka-compatible server, as services with narrow interfaces.
 //!
 //! Dependency order (a module uses only those before it): `error`, `config`, `metrics` (hot-path
-//! counters), `fetch_sessions`
-//! → `metadata` (read-only view of the metadata image) → `peers` (requests to other brokers)
+//! counters), `fetch_sessions`, `tls_config` (rustls configs from PEM stores) → `metadata`
+//! (read-only view of the metadata image) → `inter_broker` (TLS / SASL connections to other
+//! brokers) → `peers` (requests to other brokers)
 //! → `replica` (partition logs,
 //! replication, high watermarks) → `applier` (applies images to logs, replicas and
 //! coordinators) → `admin` (topic and reassignment proposals) → `coordinators` (storage and
 //! ownership adapters of the coordinator runtime) and `lifecycle` (registration, heartbeats,
 //! controlled shutdown) → `share` (share groups: membership, share-partitions, sessions) →
 //! `broker` (start-up wiring) → `authz` (ACL checks per API) → `api` (request context,
-//! dispatch table,
-//! one file per Kafka API) → `server` (listeners, connections, background tasks).
+//! dispatch table, one file per Kafka API) → `security` (TLS handshakes, mTLS principals, SASL
+//! sessions of client connections) → `server` (listeners, connections, background tasks).
 //! See docs/architecture.md.
 
 pub mod admin;
@@ -22,14 +23,17 @@ pub mod config;
 pub mod coordinators;
 pub mod error;
 pub mod fetch_sessions;
+pub mod inter_broker;
 pub mod lifecycle;
 pub mod metadata;
 pub mod metrics;
 pub mod peers;
 pub mod quota;
 pub mod replica;
+pub mod security;
 pub mod server;
 pub mod share;
+pub mod tls_config;
 
 pub use broker::Broker;
 pub use config::BrokerConfig;

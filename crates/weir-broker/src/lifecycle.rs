@@ -144,11 +144,22 @@ impl Lifecycle {
         records.push(MetadataRecord::RegisterBroker {
             id: me.node_id,
             incarnation: me.incarnation,
-            listeners: vec![Endpoint {
-                name: "PLAINTEXT".into(),
+            // The first endpoint is the one other brokers connect to; then every other
+            // advertised client listener by name, for clients that came in on it.
+            listeners: std::iter::once(Endpoint {
+                name: me
+                    .advertised
+                    .as_ref()
+                    .map_or_else(|| "PLAINTEXT".into(), |l| l.name.clone()),
                 host,
                 port: port as u16,
-            }],
+            })
+            .chain(me.advertised_listeners.iter().skip(1).map(|l| Endpoint {
+                name: l.name.clone(),
+                host: l.host.clone(),
+                port: l.port,
+            }))
+            .collect(),
             rack: me.rack.clone(),
         });
         records

@@ -1,6 +1,6 @@
 //! Requests from this broker to other brokers as a Kafka client (transaction markers to partition
 //! leaders, KIP-890 verification at transaction coordinators): one connection per peer on its
-//! first registered listener, reused, one request at a time per peer, with a deadline. A failed
+//! `inter.broker.listener.name` endpoint (TLS / SASL through `BrokerConnector`), reused, one request at a time per peer, with a deadline. A failed
 //! exchange drops the connection (the next request reconnects).
 
 use std::collections::HashMap;
@@ -10,9 +10,20 @@ use std::time::Duration;
 use kafka_protocol::messages::ApiKey;
 use kafka_protocol::protocol::{Decodable, Encodable};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use weir_meta::image::BrokerInfo;
+use weir_meta::records::Endpoint;
 
+use crate::inter_broker::{BrokerConnector, BrokerStream};
 use crate::metadata::view::MetadataView;
+
+/// A broker's endpoint on the inter-broker `listener`: the registered endpoint of that name,
+/// else its first (brokers registered before endpoints were named per listener).
+pub fn inter_broker_endpoint<'a>(b: &'a BrokerInfo, listener: &str) -> Option<&'a Endpoint> {
+    b.listeners
+        .iter()
+        .find(|e| e.name.eq_ignore_ascii_case(listener))
+        .or_else(|| b.listeners.first())
+}
 
 /// Largest response accepted from a peer.
 const MAX_RESPONSE: usize = 64 << 20;
@@ -46,7 +57,7 @@ pub enum PeerError {
 
 struct Conn {
     addr: String,
-    stream: TcpStream,
+    stream: BrokerStream,
     correlation: i32,
 }
 
@@ -55,6 +66,7 @@ type Slot = Arc<tokio::sync::Mutex<Option<Conn>>>;
 /// Connections to the other brokers of the cluster.
 pub struct PeerClient {
     view: Arc<MetadataView>,
+    connector: Arc<BrokerConnector>,
     client_id: String,
     slots: Mutex<HashMap<i32, Slot>>,
 }
@@ -68,10 +80,16 @@ impl std::fmt::Debug for PeerClient {
 }
 
 impl PeerClient {
-    /// A client that finds peers' endpoints in `view`'s image and names itself `client_id`.
-    pub fn new(view: Arc<MetadataView>, client_id: impl Into<String>) -> Self {
+    /// A client that finds peers' endpoints in `view`'s image, connects through `connector`
+    /// and names itself `client_id`.
+    pub fn new(
+        view: Arc<MetadataView>,
+        connector: Arc<BrokerConnector>,
+        client_id: impl Into<String>,
+    ) -> Self {
         PeerClient {
             view,
+            connector,
             client_id: client_id.into(),
             slots: Mutex::default(),
         }
@@ -80,7 +98,7 @@ impl PeerClient {
     fn addr_of(&self, node: i32) -> Option<String> {
         let image = self.view.image();
         let b = image.brokers.get(&node)?;
-        let ep = b.listeners.first()?;
+        let ep = inter_broker_endpoint(b, &self.connector.listener)?;
         Some(format!("{}:{}", ep.host, ep.port))
     }
 
@@ -127,8 +145,7 @@ impl PeerClient {
         let io = |source| PeerError::Io { node, source };
         let protocol = |message: String| PeerError::Protocol { node, message };
         if conn.as_ref().is_none_or(|c| c.addr != addr) {
-            let stream = TcpStream::connect(addr).await.map_err(io)?;
-            stream.set_nodelay(true).map_err(io)?;
+            let stream = self.connector.connect(addr).await.map_err(io)?;
             *conn = Some(Conn {
                 addr: addr.to_string(),
                 stream,

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::acl::AclBinding;
 use crate::quota::QuotaStore;
 use crate::records::{ConfigResource, Endpoint, MetadataRecord, PartitionInfo};
+use crate::scram::{mechanism_name, ScramCredential, MAX_ITERATIONS, MIN_ITERATIONS};
 use crate::MetaError;
 
 /// A registered broker.
@@ -55,6 +56,9 @@ pub struct MetadataImage {
     /// The cluster id, once agreed (snapshots written before it existed have none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_id: Option<String>,
+    /// SCRAM credentials by user, then mechanism type id (1 = SHA-256, 2 = SHA-512).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub scram_credentials: BTreeMap<String, BTreeMap<i8, ScramCredential>>,
     /// ACLs by id (snapshots written before ACLs existed have none).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub acls: BTreeMap<Uuid, AclBinding>,
@@ -350,6 +354,11 @@ impl MetadataImage {
                     )))
                 }
             },
+            MetadataRecord::UserScramCredential {
+                user,
+                mechanism,
+                credential,
+            } => self.apply_scram(user, *mechanism, credential.as_ref())?,
             MetadataRecord::CreateAcl { id, acl } => {
                 if let Some(why) = acl.invalid_reason() {
                     return Err(MetaError::InvalidRequest(why));
@@ -378,6 +387,49 @@ impl MetadataImage {
             }
         }
         Ok(Applied::Done)
+    }
+
+    fn apply_scram(
+        &mut self,
+        user: &str,
+        mechanism: i8,
+        credential: Option<&ScramCredential>,
+    ) -> Result<(), MetaError> {
+        if user.is_empty() || mechanism_name(mechanism).is_none() {
+            return Err(MetaError::InvalidRequest(format!(
+                "bad SCRAM credential record: user {user:?}, mechanism {mechanism}"
+            )));
+        }
+        match credential {
+            Some(c) => {
+                if !(MIN_ITERATIONS..=MAX_ITERATIONS).contains(&c.iterations) {
+                    return Err(MetaError::InvalidRequest(format!(
+                        "SCRAM iterations {} outside {MIN_ITERATIONS}..={MAX_ITERATIONS}",
+                        c.iterations
+                    )));
+                }
+                self.scram_credentials
+                    .entry(user.to_string())
+                    .or_default()
+                    .insert(mechanism, c.clone());
+            }
+            None => {
+                let per_user = self.scram_credentials.get_mut(user);
+                if per_user.and_then(|m| m.remove(&mechanism)).is_none() {
+                    return Err(MetaError::InvalidRequest(format!(
+                        "no SCRAM credential of user {user} for mechanism {mechanism}"
+                    )));
+                }
+                if self
+                    .scram_credentials
+                    .get(user)
+                    .is_some_and(|m| m.is_empty())
+                {
+                    self.scram_credentials.remove(user);
+                }
+            }
+        }
+        Ok(())
     }
 }
 

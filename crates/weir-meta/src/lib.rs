@@ -11,6 +11,7 @@
 //! * [`controller`] — the decisions the Raft leader takes (replica placement, fencing, leader
 //!   election from the ISR, AlterPartition checks), sans-IO with the time passed in.
 //! * [`reassignment`] — partition reassignment (KIP-455): start, cancel and completion.
+//! * [`scram`] — SCRAM user credentials (salted, as Kafka's `UserScramCredentialRecord`).
 //! * [`raft`] — openraft wiring: the on-disk log/vote/snapshot store, the TCP transport and the
 //!   [`raft::MetaNode`] that brokers use to propose records and watch the applied image.
 
@@ -24,6 +25,7 @@ pub mod quota;
 pub mod raft;
 pub mod reassignment;
 pub mod records;
+pub mod scram;
 
 pub use error::MetaError;
 pub use image::MetadataImage;

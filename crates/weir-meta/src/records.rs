@@ -202,6 +202,17 @@ pub enum MetadataRecord {
         /// The Kafka-style cluster id (22 characters of base64url).
         id: String,
     },
+    /// Set (`credential` Some) or delete (None) a user's SCRAM credential for one mechanism
+    /// (Kafka's `UserScramCredentialRecord` / `RemoveUserScramCredentialRecord`). Deleting one
+    /// that does not exist is refused.
+    UserScramCredential {
+        /// User name.
+        user: String,
+        /// Mechanism type id (1 = SCRAM-SHA-256, 2 = SCRAM-SHA-512).
+        mechanism: i8,
+        /// The salted credential; None deletes it.
+        credential: Option<crate::scram::ScramCredential>,
+    },
     /// An ACL is created (Kafka's `AccessControlEntryRecord`). Creating a binding that already
     /// exists (under any id) is a no-op, so a retried proposal never stores it twice; an id in
     /// use by another binding is refused.

@@ -31,6 +31,7 @@ fn config(id: u64, dir: &std::path::Path, voters: &BTreeMap<u64, String>) -> Met
         unclean_leader_election: false,
         learner_addr: None,
         auto_rebalance_interval_ms: None,
+        transport: std::sync::Arc::new(weir_meta::raft::transport::PlainTransport),
     }
 }
 

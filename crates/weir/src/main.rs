@@ -9,6 +9,11 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "weir", version, about)]
 struct Cli {
+    /// Kafka client properties for every connection of the client commands
+    /// (`security.protocol`, `sasl.mechanism`, `sasl.username`, `sasl.password`,
+    /// `ssl.ca.location`, `ssl.certificate.location`, `ssl.key.location`, …).
+    #[arg(long = "command-config", value_name = "FILE", global = true)]
+    command_config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -45,6 +50,9 @@ enum Command {
     Share(cli::share::ShareArgs),
     /// Transactions: list, describe, find-hanging, abort (like `kafka-transactions.sh`).
     Transactions(cli::transactions::TransactionsArgs),
+    /// Users: `users scram set|delete|list` manages SCRAM credentials
+    /// (AlterUserScramCredentials / DescribeUserScramCredentials).
+    Users(cli::users::UsersArgs),
     /// Leader elections: `leaders elect --preferred|--unclean [--topic T [--partition P]]`.
     Leaders(cli::leaders::LeadersArgs),
     /// ACLs: list, create, delete (like `kafka-acls.sh`; needs an authorizer on the broker).
@@ -63,6 +71,10 @@ fn main() -> std::process::ExitCode {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         }
     }
+    if let Err(e) = cli::client_security::load(cli.command_config.as_deref()) {
+        eprintln!("weir: {e}");
+        return std::process::ExitCode::FAILURE;
+    }
     let result = match cli.command {
         Command::Serve(args) => cli::serve::run(args),
         Command::Format(args) => cli::format::run(args),
@@ -77,6 +89,7 @@ fn main() -> std::process::ExitCode {
         Command::Groups(args) => cli::groups::run(args),
         Command::Share(args) => cli::share::run(args),
         Command::Transactions(args) => cli::transactions::run(args),
+        Command::Users(args) => cli::users::run(args),
         Command::Leaders(args) => cli::leaders::run(args),
         Command::Acls(args) => cli::acls::run(args),
         Command::Quotas(args) => cli::quotas::run(args),

@@ -9,6 +9,7 @@ pub mod group_configs;
 pub mod proposal;
 pub mod quotas;
 pub mod reassignment;
+pub mod scram;
 pub mod topics;
 
 pub use topics::{TopicAdmin, TopicDefaults};

@@ -25,6 +25,7 @@ pub async fn handle(
     view: &MetadataView,
     config: &BrokerConfig,
     cluster_id: &str,
+    listener: &str,
     version: i16,
     req: DescribeClusterRequest,
 ) -> DescribeClusterResponse {
@@ -66,7 +67,7 @@ pub async fn handle(
         ));
         return resp;
     }
-    resp.brokers = super::metadata::brokers(view)
+    resp.brokers = super::metadata::brokers(view, listener)
         .into_iter()
         .map(|m| {
             let mut b = DescribeClusterBroker::default();
@@ -78,15 +79,15 @@ pub async fn handle(
         })
         .collect();
     if version >= 2 && req.include_fenced_brokers {
-        resp.brokers.extend(fenced_brokers(view));
+        resp.brokers.extend(fenced_brokers(view, listener));
     }
     resp
 }
 
 /// The registered brokers the controller has fenced (v2, KIP-1073), with `is_fenced` set; a
-/// broker without a registered listener is left out.
-fn fenced_brokers(view: &MetadataView) -> Vec<DescribeClusterBroker> {
-    let listed: Vec<i32> = super::metadata::brokers(view)
+/// broker without a registered listener is left out. Endpoints on `listener`, as for the others.
+fn fenced_brokers(view: &MetadataView, listener: &str) -> Vec<DescribeClusterBroker> {
+    let listed: Vec<i32> = super::metadata::brokers(view, listener)
         .iter()
         .map(|b| b.node_id.0)
         .collect();
@@ -95,7 +96,11 @@ fn fenced_brokers(view: &MetadataView) -> Vec<DescribeClusterBroker> {
         .values()
         .filter(|b| b.fenced && !listed.contains(&b.id))
         .filter_map(|r| {
-            let ep = r.listeners.first()?;
+            let ep = r
+                .listeners
+                .iter()
+                .find(|e| e.name.eq_ignore_ascii_case(listener))
+                .or_else(|| r.listeners.first())?;
             let mut b = DescribeClusterBroker::default();
             b.broker_id = BrokerId(r.id);
             b.host = StrBytes::from_string(ep.host.clone());

@@ -174,14 +174,19 @@ pub async fn handle(
             c.value = Some(StrBytes::from_string(value.clone()));
             c.read_only = read_only;
             c.config_source = source;
-            c.is_sensitive = false;
+            // Secrets are answered as Kafka does: no value, is_sensitive.
+            let sensitive = crate::config::security::is_sensitive(&name);
+            c.is_sensitive = sensitive;
+            if sensitive {
+                c.value = None;
+            }
             if version >= 3 {
                 c.config_type = config_type(&name);
             }
             if req.include_synonyms && version >= 1 {
                 let mut s = DescribeConfigsSynonym::default();
                 s.name = StrBytes::from_string(name);
-                s.value = Some(StrBytes::from_string(value));
+                s.value = (!sensitive).then(|| StrBytes::from_string(value));
                 s.source = source;
                 c.synonyms.push(s);
             }

@@ -110,9 +110,9 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
             )
             .await,
         ),
-        RequestKind::Metadata(r) => {
-            ResponseKind::Metadata(metadata::handle(view, admin, config, &b.cluster_id, v, r).await)
-        }
+        RequestKind::Metadata(r) => ResponseKind::Metadata(
+            metadata::handle(view, admin, config, &b.cluster_id, &ctx.listener, v, r).await,
+        ),
         RequestKind::Fetch(r) => {
             ResponseKind::Fetch(fetch::handle(replicas, view, &b.fetch_sessions, v, r).await)
         }
@@ -120,7 +120,7 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
             ResponseKind::ListOffsets(list_offsets::handle(replicas, view, v, r).await)
         }
         RequestKind::FindCoordinator(r) => ResponseKind::FindCoordinator(
-            find_coordinator::handle(groups, txn, b.share.state(), view, v, r).await,
+            find_coordinator::handle(groups, txn, b.share.state(), view, &ctx.listener, v, r).await,
         ),
         RequestKind::CreateTopics(r) => {
             ResponseKind::CreateTopics(create_topics::handle(admin, config, v, r).await)
@@ -149,8 +149,14 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
         RequestKind::ListPartitionReassignments(r) => ResponseKind::ListPartitionReassignments(
             list_partition_reassignments::handle(admin, v, r).await,
         ),
+        RequestKind::DescribeUserScramCredentials(r) => ResponseKind::DescribeUserScramCredentials(
+            describe_user_scram_credentials::handle(view, v, r).await,
+        ),
+        RequestKind::AlterUserScramCredentials(r) => ResponseKind::AlterUserScramCredentials(
+            alter_user_scram_credentials::handle(admin, view, v, r).await,
+        ),
         RequestKind::DescribeCluster(r) => ResponseKind::DescribeCluster(
-            describe_cluster::handle(view, config, &b.cluster_id, v, r).await,
+            describe_cluster::handle(view, config, &b.cluster_id, &ctx.listener, v, r).await,
         ),
         RequestKind::ElectLeaders(r) => {
             ResponseKind::ElectLeaders(elect_leaders::handle(admin, v, r).await)

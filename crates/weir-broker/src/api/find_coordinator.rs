@@ -23,6 +23,7 @@ pub async fn handle(
     txn: &TxnCoordinator,
     share: &ShareStateCoordinator,
     view: &MetadataView,
+    listener: &str,
     version: i16,
     req: FindCoordinatorRequest,
 ) -> FindCoordinatorResponse {
@@ -70,7 +71,10 @@ pub async fn handle(
         if let Err(e) = &internal {
             return fail(ResponseError::CoordinatorNotAvailable, e.message());
         }
-        match coordinator_of(key).and_then(|id| view.broker_endpoint(id).map(|(h, p)| (id, h, p))) {
+        match coordinator_of(key).and_then(|id| {
+            view.broker_endpoint_on(id, listener)
+                .map(|(h, p)| (id, h, p))
+        }) {
             Some((id, host, port)) => (0, None, id, host, port),
             None => fail(
                 ResponseError::CoordinatorNotAvailable,

@@ -33,12 +33,13 @@ pub async fn handle(
     admin: &TopicAdmin,
     config: &BrokerConfig,
     cluster_id: &str,
+    listener: &str,
     version: i16,
     req: MetadataRequest,
 ) -> MetadataResponse {
     let mut resp = MetadataResponse::default();
     resp.throttle_time_ms = 0;
-    resp.brokers = brokers(view);
+    resp.brokers = brokers(view, listener);
     resp.cluster_id = Some(StrBytes::from_string(cluster_id.to_string()));
     resp.controller_id = view.client_visible_controller().into();
 
@@ -123,16 +124,21 @@ fn error_entry(name: Option<&str>, code: ResponseError) -> MetadataResponseTopic
     e
 }
 
-/// The unfenced brokers of the image; this broker with its live advertised endpoint (the port
-/// actually bound when configured as 0) unless it is fenced.
-pub fn brokers(view: &MetadataView) -> Vec<MetadataResponseBroker> {
+/// The unfenced brokers of the image with their endpoints on `listener` (the one the request
+/// came in on); this broker with its live advertised endpoint (the port actually bound when
+/// configured as 0) unless it is fenced.
+pub fn brokers(view: &MetadataView, listener: &str) -> Vec<MetadataResponseBroker> {
     let image = view.image();
     let mut out: Vec<MetadataResponseBroker> = image
         .brokers
         .values()
         .filter(|b| !b.fenced && b.id != view.node_id())
         .filter_map(|b| {
-            let ep = b.listeners.first()?;
+            let ep = b
+                .listeners
+                .iter()
+                .find(|e| e.name.eq_ignore_ascii_case(listener))
+                .or_else(|| b.listeners.first())?;
             let mut m = MetadataResponseBroker::default();
             m.node_id = b.id.into();
             m.host = StrBytes::from_string(ep.host.clone());
@@ -144,7 +150,7 @@ pub fn brokers(view: &MetadataView) -> Vec<MetadataResponseBroker> {
     // This broker itself, with its live endpoint, unless the controller has fenced it (a fresh
     // incarnation is fenced until its first heartbeat, as in KRaft).
     if view.is_broker() && !view.self_fenced() {
-        let (host, port) = view.advertised_endpoint();
+        let (host, port) = view.advertised_endpoint_on(listener);
         let mut m = MetadataResponseBroker::default();
         m.node_id = view.node_id().into();
         m.host = StrBytes::from_string(host);

@@ -104,6 +104,7 @@ pub(super) fn view() -> MetadataView {
         is_broker: true,
         rack: None,
         advertised: None,
+        advertised_listeners: Vec::new(),
         rack_aware_selector: false,
     };
     MetadataView::new(Arc::new(StaticImages::new(img, Some(1))), me)

@@ -31,7 +31,13 @@ pub async fn precheck(
     let Some(local) = local.filter(|m| !m.is_legacy()) else {
         return Ok(());
     };
-    let peers = MetaNode::peer_cluster_ids(&meta.voters, meta.node_id, PEER_ASK_TIMEOUT).await;
+    let peers = MetaNode::peer_cluster_ids(
+        &meta.voters,
+        meta.node_id,
+        &meta.transport,
+        PEER_ASK_TIMEOUT,
+    )
+    .await;
     match peers.iter().find(|(_, id)| *id != local.cluster_id) {
         Some((peer, id)) => Err(mismatch(
             log_dir,

@@ -35,6 +35,7 @@ use crate::coordinators::transactions::{GroupPartitioner, TxnOwnership};
 use crate::coordinators::verification::TxnVerifier;
 use crate::error::BrokerError;
 use crate::fetch_sessions::FetchSessionCache;
+use crate::inter_broker::BrokerConnector;
 use crate::lifecycle::Lifecycle;
 use crate::metadata::view::{MetadataView, NodeIdentity};
 use crate::peers::PeerClient;
@@ -98,6 +99,8 @@ impl Broker {
     /// than one log dir is configured (Weir supports exactly one log dir for now; Kafka supports
     /// JBOD).
     pub async fn open(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
+        // Bad keys or trust stores stop the start before anything is opened.
+        crate::tls_config::check_listeners(&config.security)?;
         let log_dir = match config.log_dirs.as_slice() {
             [one] => one.clone(),
             [] => return Err(BrokerError::Config("log.dirs is empty".into())),
@@ -135,11 +138,16 @@ impl Broker {
         let logs = LogManager::open(&log_dir, clock.clone())?;
         let config = Arc::new(config);
         let view = Arc::new(MetadataView::new(quorum.clone(), identity(&config)));
+        let connector = Arc::new(BrokerConnector::new(
+            &config.security.inter_broker,
+            !config.controller_quorum_voters.trim().is_empty(),
+        ));
         let replicas = Arc::new(ReplicaManager::new(
             ReplicaSettings {
                 node_id: config.node_id,
                 min_insync_replicas: config.min_insync_replicas,
                 replication: config.replication.clone(),
+                connector: connector.clone(),
             },
             logs,
             view.clone(),
@@ -186,6 +194,7 @@ impl Broker {
         )?);
         let peers = Arc::new(PeerClient::new(
             view.clone(),
+            connector,
             format!("weir-broker-{}", config.node_id),
         ));
         let offsets_hook = groups.clone();
@@ -332,6 +341,15 @@ fn identity(config: &BrokerConfig) -> NodeIdentity {
             .chain(config.listeners.iter())
             .find(|l| !l.name.eq_ignore_ascii_case("CONTROLLER"))
             .cloned(),
+        advertised_listeners: if config.advertised_listeners.is_empty() {
+            &config.listeners
+        } else {
+            &config.advertised_listeners
+        }
+        .iter()
+        .filter(|l| !l.name.eq_ignore_ascii_case("CONTROLLER"))
+        .cloned()
+        .collect(),
         rack_aware_selector: config.replication.rack_aware_selector,
     }
 }

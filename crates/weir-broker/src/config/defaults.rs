@@ -77,6 +77,7 @@ pub(crate) fn all_defaults() -> impl Iterator<Item = &'static (&'static str, &'s
         .iter()
         .chain(super::replication::DEFAULTS.iter())
         .chain(super::share::DEFAULTS.iter())
+        .chain(super::security::DEFAULTS.iter())
         .chain(super::authorizer::DEFAULTS.iter())
         .chain(super::ops::DEFAULTS.iter())
         .chain(super::quotas::DEFAULTS.iter())

@@ -12,8 +12,10 @@ pub mod groups;
 pub mod listeners;
 pub mod ops;
 pub mod parse;
+pub mod principal_rules;
 pub mod quotas;
 pub mod replication;
+pub mod security;
 pub mod share;
 pub mod topic;
 pub mod transactions;
@@ -32,6 +34,7 @@ pub use listeners::{parse_listeners, Listener};
 pub use ops::{HttpListener, LogFormat, OpsSettings};
 use parse::{bad, env_key, parse, parse_bool, parse_properties};
 pub use replication::ReplicationConfig;
+pub use security::SecurityConfig;
 pub use share::ShareSettings;
 pub use transactions::TransactionConfig;
 
@@ -97,6 +100,8 @@ pub struct BrokerConfig {
     pub auto_leader_rebalance: bool,
     /// `leader.imbalance.check.interval.seconds`, in ms.
     pub leader_imbalance_check_interval_ms: i64,
+    /// Listener security: TLS, SASL, re-authentication (`ssl.*`, `sasl.*`).
+    pub security: SecurityConfig,
     /// ACL authorization (`authorizer.class.name`, `super.users`, …).
     pub authorizer: AuthorizerConfig,
     /// Operability (`http.listener`, `metrics.per.partition`, `log.format`).
@@ -144,6 +149,7 @@ impl BrokerConfig {
         }
         for k in set.keys() {
             let known = all_defaults().any(|(d, _)| d == k)
+                || security::is_known(k)
                 || matches!(
                     k.as_str(),
                     "log.retention.ms" | "log.retention.minutes" | "log.roll.ms"
@@ -214,6 +220,8 @@ impl BrokerConfig {
             .set("segment.ms", &roll_ms.to_string())
             .map_err(|e| bad("log.roll.ms", &roll_ms.to_string(), &e.to_string()))?;
 
+        let listener_names: Vec<String> = listeners.iter().map(|l| l.name.clone()).collect();
+        let security = security::parse_security(&listener_names, &get, &set)?;
         let rack = get("broker.rack");
         let config = BrokerConfig {
             node_id: parse("node.id", &get("node.id"))?,
@@ -292,6 +300,7 @@ impl BrokerConfig {
                 &get("leader.imbalance.check.interval.seconds"),
             )?
             .saturating_mul(1000),
+            security,
             authorizer: authorizer::parse_authorizer_config(&get)?,
             ops: OpsSettings::parse(
                 &get,
@@ -322,24 +331,25 @@ impl BrokerConfig {
         let mut entries: Vec<ConfigEntry> = all_defaults()
             .map(|(k, d)| ConfigEntry {
                 name: k.to_string(),
-                value: Some(set.get(*k).cloned().unwrap_or_else(|| d.to_string())),
+                value: (!security::is_sensitive(k))
+                    .then(|| set.get(*k).cloned().unwrap_or_else(|| d.to_string())),
                 source: if set.contains_key(*k) {
                     ConfigSource::StaticBroker
                 } else {
                     ConfigSource::Default
                 },
                 read_only: true,
-                sensitive: false,
+                sensitive: security::is_sensitive(k),
             })
             .collect();
         for (k, v) in &set {
             if !entries.iter().any(|e| &e.name == k) {
                 entries.push(ConfigEntry {
                     name: k.clone(),
-                    value: Some(v.clone()),
+                    value: (!security::is_sensitive(k)).then(|| v.clone()),
                     source: ConfigSource::StaticBroker,
                     read_only: true,
-                    sensitive: false,
+                    sensitive: security::is_sensitive(k),
                 });
             }
         }

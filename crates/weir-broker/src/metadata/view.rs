@@ -86,6 +86,9 @@ pub struct NodeIdentity {
     /// The advertised client listener (the first non-CONTROLLER one of `advertised.listeners`,
     /// else of `listeners`).
     pub advertised: Option<Listener>,
+    /// Every advertised client listener (`advertised.listeners`, else `listeners`, without
+    /// CONTROLLER), so a client is answered with the endpoint of the listener it came in on.
+    pub advertised_listeners: Vec<Listener>,
     /// `replica.selector.class` names the rack-aware selector (KIP-392).
     pub rack_aware_selector: bool,
 }
@@ -329,7 +332,8 @@ impl MetadataView {
 
     /// The advertised endpoint clients should use, as `(host, port)`. An advertised port of 0 is
     /// replaced by the port actually bound, as Kafka does for `listeners=PLAINTEXT://127.0.0.1:0`.
-    /// Kafka answers with the listener the request arrived on; Weir has one client listener.
+    /// This is the first client listener's (what other brokers use); clients are answered with
+    /// the listener their request arrived on (`advertised_endpoint_on`).
     pub fn advertised_endpoint(&self) -> (String, i32) {
         let (host, port) = self
             .me
@@ -343,6 +347,40 @@ impl MetadataView {
             port
         };
         (host, i32::from(port))
+    }
+
+    /// This broker's advertised endpoint on `listener` (the listener a request arrived on), as
+    /// Kafka answers; the first client listener's when `listener` is not advertised.
+    pub fn advertised_endpoint_on(&self, listener: &str) -> (String, i32) {
+        let first = self.me.advertised.as_ref().map(|l| l.name.as_str());
+        match self
+            .me
+            .advertised_listeners
+            .iter()
+            .find(|l| l.name.eq_ignore_ascii_case(listener))
+        {
+            Some(l) if Some(l.name.as_str()) != first && l.port != 0 => {
+                (l.host.clone(), i32::from(l.port))
+            }
+            _ => self.advertised_endpoint(),
+        }
+    }
+
+    /// The endpoint of broker `id` on `listener`: this broker's (see
+    /// [`Self::advertised_endpoint_on`]) or an unfenced broker's registered endpoint of that
+    /// name (its first one when it has none of that name).
+    pub fn broker_endpoint_on(&self, id: i32, listener: &str) -> Option<(String, i32)> {
+        if id == self.me.node_id {
+            return Some(self.advertised_endpoint_on(listener));
+        }
+        let image = self.image();
+        let b = image.brokers.get(&id).filter(|b| !b.fenced)?;
+        let ep = b
+            .listeners
+            .iter()
+            .find(|e| e.name.eq_ignore_ascii_case(listener))
+            .or_else(|| b.listeners.first())?;
+        Some((ep.host.clone(), i32::from(ep.port)))
     }
 
     /// The client endpoint of broker `id`: this broker's live endpoint, or an unfenced broker's

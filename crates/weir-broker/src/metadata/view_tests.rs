@@ -55,6 +55,18 @@ fn view(node: i32, img: MetadataImage, leader: Option<u64>) -> (Arc<StaticImages
             host: "127.0.0.1".into(),
             port: 0,
         }),
+        advertised_listeners: vec![
+            Listener {
+                name: "PLAINTEXT".into(),
+                host: "127.0.0.1".into(),
+                port: 0,
+            },
+            Listener {
+                name: "SASL_SSL".into(),
+                host: "broker.example".into(),
+                port: 9095,
+            },
+        ],
         rack_aware_selector: true,
     };
     (src.clone(), MetadataView::new(src, me))
@@ -134,4 +146,38 @@ fn topics_endpoints_and_controller_come_from_the_image() {
     assert_eq!(v.broker_endpoint(2), Some(("127.0.0.1".into(), 4242)));
     assert_eq!(v.partition_counts("x"), [("t".to_string(), 1)].into());
     assert!(v.partition_counts("t").is_empty());
+}
+
+#[test]
+fn endpoints_follow_the_listener_of_the_request() {
+    let mut img = image(false);
+    if let Some(b) = img.brokers.get_mut(&2) {
+        b.listeners.push(Endpoint {
+            name: "SASL_SSL".into(),
+            host: "two.example".into(),
+            port: 9195,
+        });
+    }
+    let (_, v) = view(1, img, Some(1));
+    v.set_bound_port(4242);
+    assert_eq!(
+        v.advertised_endpoint_on("PLAINTEXT"),
+        ("127.0.0.1".into(), 4242)
+    );
+    assert_eq!(
+        v.advertised_endpoint_on("sasl_ssl"),
+        ("broker.example".into(), 9095)
+    );
+    assert_eq!(
+        v.advertised_endpoint_on("OTHER"),
+        ("127.0.0.1".into(), 4242)
+    );
+    assert_eq!(
+        v.broker_endpoint_on(2, "SASL_SSL"),
+        Some(("two.example".into(), 9195))
+    );
+    assert_eq!(
+        v.broker_endpoint_on(2, "PLAINTEXT"),
+        Some(("127.0.0.1".into(), 9002))
+    );
 }

@@ -16,10 +16,10 @@ use kafka_protocol::messages::fetch_response::PartitionData;
 use kafka_protocol::messages::{ApiKey, BrokerId, FetchRequest, FetchResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use weir_log::{PartitionLog, TopicPartition};
 
 use super::manager::{FollowTarget, ReplicaManager};
+use crate::inter_broker::BrokerStream;
 
 /// Fetch version followers send (topic names, diverging epochs).
 const FETCH_VERSION: i16 = 12;
@@ -41,7 +41,7 @@ enum RoundError {
 
 struct Connection {
     addr: String,
-    stream: TcpStream,
+    stream: BrokerStream,
     correlation: i32,
 }
 
@@ -88,10 +88,10 @@ async fn round(
 ) -> Result<bool, RoundError> {
     let addr = leader_addr(broker, leader).ok_or(RoundError::NoEndpoint(leader))?;
     if conn.as_ref().is_none_or(|c| c.addr != addr) {
-        let stream = tokio::time::timeout(Duration::from_secs(3), TcpStream::connect(&addr))
+        let connector = &broker.settings.connector;
+        let stream = tokio::time::timeout(Duration::from_secs(3), connector.connect(&addr))
             .await
             .map_err(|_| RoundError::Timeout)??;
-        stream.set_nodelay(true)?;
         *conn = Some(Connection {
             addr: addr.clone(),
             stream,
@@ -291,10 +291,10 @@ fn apply(log: &PartitionLog, pd: &PartitionData) -> Result<Applied, weir_log::Lo
     })
 }
 
-/// `host:port` of the leader's client listener from the metadata image.
+/// `host:port` of the leader's inter-broker listener from the metadata image.
 fn leader_addr(broker: &ReplicaManager, leader: i32) -> Option<String> {
     let image = broker.view.image();
     let b = image.brokers.get(&leader)?;
-    let ep = b.listeners.first()?;
+    let ep = crate::peers::inter_broker_endpoint(b, &broker.settings.connector.listener)?;
     Some(format!("{}:{}", ep.host, ep.port))
 }

@@ -45,6 +45,8 @@ pub struct ReplicaSettings {
     pub min_insync_replicas: i32,
     /// `replica.*` and `controlled.shutdown.enable`.
     pub replication: ReplicationConfig,
+    /// How fetchers connect to leaders (`inter.broker.listener.name`, TLS, SASL).
+    pub connector: Arc<crate::inter_broker::BrokerConnector>,
 }
 
 /// Owns the partition logs and everything about their replication on this broker.

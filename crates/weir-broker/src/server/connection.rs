@@ -29,6 +29,7 @@ use weir_protocol::segmented::ResponseFrame;
 use super::stop::stopped;
 use crate::api::{self, Principal, RequestContext};
 use crate::broker::Broker;
+use crate::security::{tls, ConnectionSecurity, Gate, ListenerSecurityRuntime};
 
 /// Requests whose responses may be outstanding at once on one connection.
 pub const MAX_IN_FLIGHT: usize = 16;
@@ -50,6 +51,8 @@ pub enum Outgoing {
 pub struct ConnectionLimits {
     /// The listener's name (`PLAINTEXT`), for the request context.
     pub listener: String,
+    /// The listener's TLS and SASL (see [`crate::security`]).
+    pub security: Arc<ListenerSecurityRuntime>,
     /// `socket.request.max.bytes`: larger frames close the connection before allocation.
     pub max_request_bytes: usize,
     /// `connections.max.idle.ms`: no new request for this long closes the connection.
@@ -57,18 +60,65 @@ pub struct ConnectionLimits {
 }
 
 /// Serve one accepted socket until the peer closes it, it idles out, a request is malformed,
-/// or `shutdown` becomes true (then in-flight requests still finish and are answered).
+/// or `shutdown` becomes true (then in-flight requests still finish and are answered). On TLS
+/// listeners the handshake comes first; a failed one is logged with the peer and closes.
 pub async fn serve(
     broker: Arc<Broker>,
     stream: TcpStream,
     peer: SocketAddr,
     limits: ConnectionLimits,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
+    let sasl = limits.security.sasl.clone();
+    match limits.security.tls.clone() {
+        None => {
+            let (r, w) = stream.into_split();
+            let security = ConnectionSecurity::new(peer, sasl, Principal::anonymous());
+            serve_stream(broker, r, w, peer, security, limits, shutdown).await
+        }
+        Some(acceptor) => {
+            let tls = match tls::handshake(&acceptor, stream, limits.idle_timeout).await {
+                Ok(tls) => tls,
+                Err(reason) => {
+                    warn!(%peer, listener = %limits.listener, %reason, "closing connection");
+                    return;
+                }
+            };
+            let principal = match tls::peer_principal(
+                &tls,
+                &limits.security.principal_mapping_rules,
+            ) {
+                Ok(p) => {
+                    debug!(%peer, principal = %format!("{}:{}", p.kind, p.name), "TLS connection authenticated");
+                    p
+                }
+                Err(reason) => {
+                    warn!(%peer, listener = %limits.listener, %reason, "closing connection");
+                    return;
+                }
+            };
+            let (r, w) = tokio::io::split(tls);
+            let security = ConnectionSecurity::new(peer, sasl, principal);
+            serve_stream(broker, r, w, peer, security, limits, shutdown).await
+        }
+    }
+}
+
+async fn serve_stream<R, W>(
+    broker: Arc<Broker>,
+    read_half: R,
+    write_half: W,
+    peer: SocketAddr,
+    mut security: ConnectionSecurity,
+    limits: ConnectionLimits,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let _counted = crate::metrics::ConnectionGuard::open();
     let connection_id = NEXT_CONNECTION_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let (read_half, write_half) = stream.into_split();
     let mut reader = BufReader::with_capacity(64 * 1024, read_half);
     let (queue_tx, queue_rx) = mpsc::channel::<oneshot::Receiver<Outgoing>>(MAX_IN_FLIGHT);
     let (closed_tx, mut closed_rx) = watch::channel(false);
@@ -114,15 +164,35 @@ pub async fn serve(
                 let api_key = req.api_key;
                 let version = req.api_version;
                 let acks0 = matches!(&req.body, RequestKind::Produce(p) if p.acks == 0);
+                let (body, principal) = match security.gate(api_key, version, req.body) {
+                    Gate::Serve(body, principal) => (body, principal),
+                    Gate::Answer(resp, close) => {
+                        let out = encode(correlation_id, api_key, version, &resp);
+                        if queue_tx.send(ready(out)).await.is_err() {
+                            break;
+                        }
+                        match close {
+                            None => continue,
+                            Some(reason) => {
+                                let _ = queue_tx.send(ready(Outgoing::Close(reason))).await;
+                                break;
+                            }
+                        }
+                    }
+                    Gate::Close(reason) => {
+                        let _ = queue_tx.send(ready(Outgoing::Close(reason))).await;
+                        break;
+                    }
+                };
                 let ctx = RequestContext {
                     header: req.header,
                     api_version: version,
                     client_addr: peer,
                     listener: limits.listener.clone(),
-                    principal: Principal::anonymous(),
+                    principal,
                     connection_id,
                 };
-                let pending = api::dispatch_ordered(&broker, ctx, req.body).await;
+                let pending = api::dispatch_ordered(&broker, ctx, body).await;
                 let (tx, rx) = oneshot::channel();
                 if queue_tx.send(rx).await.is_err() {
                     break;

@@ -20,6 +20,7 @@ use tracing::{debug, info, warn};
 use crate::broker::Broker;
 use crate::config::BrokerConfig;
 use crate::error::BrokerError;
+use crate::security::ListenerSecurityRuntime;
 use connection::ConnectionLimits;
 use stop::stopped;
 
@@ -38,8 +39,8 @@ pub async fn run(
     run_with_listeners(broker, listeners, shutdown).await
 }
 
-/// Bind every non-CONTROLLER listener of the config. All of them speak PLAINTEXT (Weir has no
-/// TLS/SASL yet).
+/// Bind every non-CONTROLLER listener of the config, in order (their security protocols are
+/// applied per connection, see [`crate::security`]).
 pub async fn bind_listeners(config: &BrokerConfig) -> Result<Vec<TcpListener>, BrokerError> {
     let mut out = Vec::new();
     for l in &config.listeners {
@@ -79,19 +80,34 @@ pub async fn run_with_listeners(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), BrokerError> {
     let (stop_tx, stop_rx) = watch::channel(false);
-    let limits = ConnectionLimits {
-        listener: broker
-            .config
-            .listeners
-            .iter()
-            .find(|l| !l.name.eq_ignore_ascii_case("CONTROLLER"))
-            .map_or_else(|| "PLAINTEXT".to_string(), |l| l.name.clone()),
-        max_request_bytes: broker.config.socket_request_max_bytes,
-        idle_timeout: Duration::from_millis(broker.config.connections_max_idle_ms.max(1)),
-    };
+    // The listeners are bound in the order of `listeners` without CONTROLLER.
+    let names: Vec<String> = broker
+        .config
+        .listeners
+        .iter()
+        .filter(|l| !l.name.eq_ignore_ascii_case("CONTROLLER"))
+        .map(|l| l.name.clone())
+        .collect();
     let mut addrs = Vec::new();
     let mut accept_tasks = JoinSet::new();
     for (i, listener) in listeners.into_iter().enumerate() {
+        let name = names.get(i).cloned().unwrap_or_else(|| "PLAINTEXT".into());
+        let security = &broker.config.security;
+        let runtime = match security.listeners.get(&name) {
+            Some(sec) => ListenerSecurityRuntime::build(
+                sec,
+                security.connections_max_reauth_ms,
+                broker.view.clone(),
+            )?,
+            None => ListenerSecurityRuntime::plaintext(),
+        };
+        info!(listener = %name, protocol = ?runtime.protocol, "listener security");
+        let limits = ConnectionLimits {
+            listener: name,
+            security: Arc::new(runtime),
+            max_request_bytes: broker.config.socket_request_max_bytes,
+            idle_timeout: Duration::from_millis(broker.config.connections_max_idle_ms.max(1)),
+        };
         if let Ok(a) = listener.local_addr() {
             if addrs.is_empty() {
                 broker.view.set_bound_port(a.port());

@@ -7,6 +7,7 @@ pub mod node;
 pub mod progress;
 pub mod quorum;
 pub mod state_machine;
+pub mod transport;
 
 use std::io::Cursor;
 

@@ -21,6 +21,8 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use super::transport::{RaftStream, RaftTransport};
+
 use super::{Proposal, ProposalResult, TypeConfig};
 
 /// Largest accepted frame.
@@ -84,15 +86,16 @@ pub enum RpcResponse {
     Quorum(Option<super::progress::QuorumInfo>),
 }
 
-async fn write_frame<T: Serialize>(s: &mut TcpStream, v: &T) -> std::io::Result<()> {
+async fn write_frame<T: Serialize>(s: &mut RaftStream, v: &T) -> std::io::Result<()> {
     let json = serde_json::to_vec(v).map_err(std::io::Error::other)?;
     let mut buf = Vec::with_capacity(json.len() + 4);
     buf.extend_from_slice(&(json.len() as u32).to_be_bytes());
     buf.extend_from_slice(&json);
-    s.write_all(&buf).await
+    s.write_all(&buf).await?;
+    s.flush().await
 }
 
-async fn read_frame<T: for<'de> Deserialize<'de>>(s: &mut TcpStream) -> std::io::Result<T> {
+async fn read_frame<T: for<'de> Deserialize<'de>>(s: &mut RaftStream) -> std::io::Result<T> {
     let mut len = [0u8; 4];
     s.read_exact(&mut len).await?;
     let len = u32::from_be_bytes(len) as usize;
@@ -110,21 +113,31 @@ async fn read_frame<T: for<'de> Deserialize<'de>>(s: &mut TcpStream) -> std::io:
 /// forwarded proposals and the rest (heartbeats, learner and cluster-id requests) each have their
 /// own connection, so a proposal waiting for its commit never holds up log replication or a
 /// heartbeat (the peer serves each connection's requests in order).
-#[derive(Debug)]
 pub struct RpcClient {
     addr: String,
-    raft: tokio::sync::Mutex<Option<TcpStream>>,
-    proposals: tokio::sync::Mutex<Option<TcpStream>>,
-    control: tokio::sync::Mutex<Option<TcpStream>>,
+    transport: Arc<dyn RaftTransport>,
+    raft: tokio::sync::Mutex<Option<RaftStream>>,
+    proposals: tokio::sync::Mutex<Option<RaftStream>>,
+    control: tokio::sync::Mutex<Option<RaftStream>>,
     /// [`PEER_UNKNOWN`], [`PEER_UP`] or [`PEER_DOWN`]: the last Raft RPC's outcome.
     peer_state: AtomicU8,
 }
 
+impl std::fmt::Debug for RpcClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RpcClient")
+            .field("addr", &self.addr)
+            .field("transport", &self.transport)
+            .finish_non_exhaustive()
+    }
+}
+
 impl RpcClient {
-    /// A client for `addr` (`host:port`); connects lazily.
-    pub fn new(addr: &str) -> Self {
+    /// A client for `addr` (`host:port`) over `transport`; connects lazily.
+    pub fn new(addr: &str, transport: Arc<dyn RaftTransport>) -> Self {
         RpcClient {
             addr: addr.to_string(),
+            transport,
             raft: tokio::sync::Mutex::new(None),
             proposals: tokio::sync::Mutex::new(None),
             control: tokio::sync::Mutex::new(None),
@@ -133,7 +146,7 @@ impl RpcClient {
     }
 
     /// The connection `req` travels on.
-    fn lane(&self, req: &RpcRequest) -> &tokio::sync::Mutex<Option<TcpStream>> {
+    fn lane(&self, req: &RpcRequest) -> &tokio::sync::Mutex<Option<RaftStream>> {
         match req {
             RpcRequest::AppendEntries(_) | RpcRequest::Vote(_) | RpcRequest::InstallSnapshot(_) => {
                 &self.raft
@@ -160,7 +173,7 @@ impl RpcClient {
             if guard.is_none() {
                 let s = TcpStream::connect(&self.addr).await?;
                 s.set_nodelay(true)?;
-                *guard = Some(s);
+                *guard = Some(self.transport.connect(s, &self.addr).await?);
             }
             let s = guard
                 .as_mut()
@@ -182,20 +195,29 @@ impl RpcClient {
     }
 }
 
-/// Serve the controller listener: every connection's requests go through `handle` in order; a
-/// `None` answer (the node stopped) closes the connection.
-pub async fn serve<F, Fut>(listener: TcpListener, handle: F)
+/// Serve the controller listener: every connection is secured by `transport` (a failure is
+/// logged with the peer and drops that connection only), then its requests go through `handle`
+/// in order; a `None` answer (the node stopped) closes the connection.
+pub async fn serve<F, Fut>(listener: TcpListener, transport: Arc<dyn RaftTransport>, handle: F)
 where
     F: Fn(RpcRequest) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Option<RpcResponse>> + Send,
 {
     loop {
-        let Ok((mut s, peer)) = listener.accept().await else {
+        let Ok((tcp, peer)) = listener.accept().await else {
             continue;
         };
-        let _ = s.set_nodelay(true);
+        let _ = tcp.set_nodelay(true);
         let h = handle.clone();
+        let transport = transport.clone();
         tokio::spawn(async move {
+            let mut s = match transport.accept(tcp).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(%peer, error = %e, "controller connection refused");
+                    return;
+                }
+            };
             loop {
                 let req: RpcRequest = match read_frame(&mut s).await {
                     Ok(r) => r,
@@ -216,19 +238,33 @@ where
 }
 
 /// openraft's network factory over [`RpcClient`]s (one per peer, shared).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Network {
     clients: Arc<std::sync::Mutex<HashMap<u64, Arc<RpcClient>>>>,
+    transport: Arc<dyn RaftTransport>,
 }
 
 impl Network {
+    /// Clients over `transport`.
+    pub fn new(transport: Arc<dyn RaftTransport>) -> Self {
+        Network {
+            clients: Arc::default(),
+            transport,
+        }
+    }
+
+    /// The transport the clients use.
+    pub fn transport(&self) -> Arc<dyn RaftTransport> {
+        self.transport.clone()
+    }
+
     /// The shared client for `target` at `addr`.
     pub fn client(&self, target: u64, addr: &str) -> Arc<RpcClient> {
         self.clients
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .entry(target)
-            .or_insert_with(|| Arc::new(RpcClient::new(addr)))
+            .or_insert_with(|| Arc::new(RpcClient::new(addr, self.transport.clone())))
             .clone()
     }
 }

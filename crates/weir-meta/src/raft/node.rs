@@ -43,6 +43,8 @@ pub struct MetaConfig {
     pub auto_rebalance_interval_ms: Option<i64>,
     /// A broker-only node follows the log as a learner; this is its own CONTROLLER address.
     pub learner_addr: Option<String>,
+    /// What secures the controller listener's connections (both directions).
+    pub transport: Arc<dyn super::transport::RaftTransport>,
 }
 
 /// A snapshot of a node's Raft state ([`MetaNode::raft_status`]).
@@ -104,7 +106,7 @@ impl MetaNode {
     ) -> Result<Arc<MetaNode>, MetaError> {
         let mut log = LogStore::open(&config.dir).map_err(raft_err)?;
         let sm = StateMachine::open(&config.dir).map_err(raft_err)?;
-        let network = Network::default();
+        let network = Network::new(config.transport.clone());
         let raft_config = openraft::Config {
             cluster_name: "weir".into(),
             heartbeat_interval: 75,
@@ -160,16 +162,20 @@ impl MetaNode {
         let mut tasks = Vec::new();
         if let Some(l) = listener {
             let n = Arc::downgrade(&node);
-            tasks.push(tokio::spawn(serve(l, move |req| {
-                let n = n.clone();
-                async move {
-                    let n = n.upgrade()?;
-                    if n.stopped.load(std::sync::atomic::Ordering::SeqCst) {
-                        return None;
+            tasks.push(tokio::spawn(serve(
+                l,
+                node.config.transport.clone(),
+                move |req| {
+                    let n = n.clone();
+                    async move {
+                        let n = n.upgrade()?;
+                        if n.stopped.load(std::sync::atomic::Ordering::SeqCst) {
+                            return None;
+                        }
+                        Some(n.handle(req).await)
                     }
-                    Some(n.handle(req).await)
-                }
-            })));
+                },
+            )));
         }
         let weak = Arc::downgrade(&node);
         tasks.push(tokio::spawn(async move {
@@ -343,17 +349,19 @@ impl MetaNode {
     }
 
     /// The cluster ids other voters' applied images hold (voters that do not answer within
-    /// `timeout` or have none are left out); asked before this node joins the quorum.
+    /// `timeout` or have none are left out); asked before this node joins the quorum, over
+    /// `transport`.
     pub async fn peer_cluster_ids(
         voters: &BTreeMap<u64, String>,
         me: u64,
+        transport: &Arc<dyn super::transport::RaftTransport>,
         timeout: Duration,
     ) -> Vec<(u64, String)> {
         let asks = voters
             .iter()
             .filter(|(id, _)| **id != me)
             .map(|(id, addr)| {
-                let client = super::network::RpcClient::new(addr);
+                let client = super::network::RpcClient::new(addr, transport.clone());
                 async move {
                     match client.call(&RpcRequest::ClusterId, timeout).await {
                         Ok(RpcResponse::ClusterId(Some(c))) => Some((*id, c)),

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
@@ -20,7 +19,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Metadata request at `bootstrap` (otherwise commands would wait out longer operation timeouts
 /// and report a bare librdkafka code).
 pub fn ensure_reachable(bootstrap: &str) -> Result<(), String> {
-    let probe: BaseConsumer = ClientConfig::new()
+    let probe: BaseConsumer = crate::cli::client_security::client_config()
         .set("bootstrap.servers", bootstrap)
         .set("log_level", "3")
         .create()
@@ -39,7 +38,7 @@ pub fn ensure_reachable(bootstrap: &str) -> Result<(), String> {
 
 /// An admin client for `bootstrap` (any Kafka-compatible broker).
 pub fn client(bootstrap: &str) -> Result<AdminClient<DefaultClientContext>, String> {
-    ClientConfig::new()
+    crate::cli::client_security::client_config()
         .set("bootstrap.servers", bootstrap)
         .set("log_level", "3")
         .create()

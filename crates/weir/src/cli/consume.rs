@@ -120,7 +120,7 @@ pub fn run(args: ConsumeArgs) -> Result<(), String> {
         return run_group(&args, group);
     }
     let consumer: BaseConsumer = with_properties(
-        ClientConfig::new()
+        crate::cli::client_security::client_config()
             .set("bootstrap.servers", &args.bootstrap)
             .set("group.id", "weir-cli")
             .set("enable.auto.commit", "false")
@@ -222,7 +222,7 @@ const GROUP_IDLE: Duration = Duration::from_secs(2);
 fn run_group(args: &ConsumeArgs, group: &str) -> Result<(), String> {
     use std::io::Write;
     let consumer: BaseConsumer = with_properties(
-        ClientConfig::new()
+        crate::cli::client_security::client_config()
             .set("bootstrap.servers", &args.bootstrap)
             .set("group.id", group)
             .set("enable.auto.commit", "true")

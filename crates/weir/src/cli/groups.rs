@@ -14,7 +14,7 @@ use std::time::Duration;
 use clap::{ArgGroup, Args, Subcommand};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 
 use self::info::{GroupInfo, Member, Row};
 use super::admin::{client_error, failed, TIMEOUT};
@@ -115,7 +115,7 @@ impl Ctx {
     /// A consumer that never subscribes: with `group` set it can read and commit that group's
     /// offsets (OffsetFetch / OffsetCommit without joining).
     fn consumer(&self, group: Option<&str>) -> Result<BaseConsumer, String> {
-        let mut cfg = ClientConfig::new();
+        let mut cfg = crate::cli::client_security::client_config();
         cfg.set("bootstrap.servers", &self.bootstrap)
             .set("enable.auto.commit", "false")
             .set("enable.partition.eof", "false")

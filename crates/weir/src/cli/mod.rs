@@ -2,6 +2,7 @@
 
 pub mod acls;
 pub mod admin;
+pub mod client_security;
 pub mod configs;
 pub mod consume;
 pub mod dev_cluster;
@@ -14,10 +15,12 @@ pub mod quotas;
 pub mod raw;
 pub mod reassign;
 pub mod records;
+pub mod secure_stream;
 pub mod serve;
 pub mod share;
 pub mod topics;
 pub mod transactions;
+pub mod users;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

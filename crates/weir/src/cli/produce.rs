@@ -8,7 +8,6 @@ use std::time::Duration;
 use clap::Args;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::ClientConfig;
 
 use super::admin::client_error;
 
@@ -54,7 +53,7 @@ const TXN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Run `weir produce`; fails if any message was not acknowledged.
 pub fn run(args: ProduceArgs) -> Result<(), String> {
     super::admin::ensure_reachable(&args.bootstrap)?;
-    let mut cfg = ClientConfig::new();
+    let mut cfg = crate::cli::client_security::client_config();
     cfg.set("bootstrap.servers", &args.bootstrap)
         .set("acks", &args.acks)
         .set("compression.type", &args.compression)

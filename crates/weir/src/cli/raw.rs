@@ -1,4 +1,4 @@
-//! One Kafka request over a plain connection with Weir's protocol codec, for admin calls that
+//! One Kafka request over a connection (secured per `--command-config`) with Weir's protocol codec, for admin calls that
 //! librdkafka (through the `rdkafka` crate) lacks or reports wrongly: partition reassignment, and
 //! AlterConfigs, whose per-resource errors rdkafka 0.39 drops (every resource comes back `Ok`).
 
@@ -65,10 +65,14 @@ fn exchange(server: &str, frame: &[u8]) -> std::io::Result<Bytes> {
         .to_socket_addrs()?
         .next()
         .ok_or_else(|| std::io::Error::other("no address"))?;
-    let mut s = TcpStream::connect_timeout(&addr, TIMEOUT)?;
-    s.set_read_timeout(Some(TIMEOUT))?;
-    s.set_write_timeout(Some(TIMEOUT))?;
+    let tcp = TcpStream::connect_timeout(&addr, TIMEOUT)?;
+    tcp.set_read_timeout(Some(TIMEOUT))?;
+    tcp.set_write_timeout(Some(TIMEOUT))?;
+    let host = server.rsplit_once(':').map_or(server, |(h, _)| h);
+    // TLS and SASL as `--command-config` says (plain TCP without it).
+    let mut s = super::secure_stream::secure(tcp, host.trim_matches(['[', ']']))?;
     s.write_all(frame)?;
+    s.flush()?;
     let mut prefix = [0u8; 4];
     s.read_exact(&mut prefix)?;
     let len = weir_protocol::frame::frame_length(prefix, MAX_RESPONSE)

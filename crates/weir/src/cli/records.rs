@@ -2,7 +2,7 @@
 
 use clap::{Args, Subcommand};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 
 use super::admin::{block_on, client, client_error, failed, options, TIMEOUT};
 
@@ -47,7 +47,7 @@ pub fn run(args: RecordsArgs) -> Result<(), String> {
     let partitions: Vec<i32> = match partition {
         Some(p) => vec![p],
         None => {
-            let c: BaseConsumer = ClientConfig::new()
+            let c: BaseConsumer = crate::cli::client_security::client_config()
                 .set("bootstrap.servers", &args.bootstrap)
                 .set("log_level", "3")
                 .create()

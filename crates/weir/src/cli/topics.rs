@@ -4,7 +4,6 @@
 use clap::{Args, Subcommand};
 use rdkafka::admin::{NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::ClientConfig;
 
 use super::admin::{block_on, client, client_error, failed, options, TIMEOUT};
 use super::configs::parse_pairs;
@@ -160,7 +159,7 @@ pub fn run(args: TopicsArgs) -> Result<(), String> {
 }
 
 fn describe(bs: &str, name: &str, json: bool) -> Result<(), String> {
-    let consumer: BaseConsumer = ClientConfig::new()
+    let consumer: BaseConsumer = crate::cli::client_security::client_config()
         .set("bootstrap.servers", bs)
         .set("log_level", "3")
         .create()

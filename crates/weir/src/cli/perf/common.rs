@@ -43,7 +43,7 @@ pub fn client_config(
     defaults: &[(&str, &str)],
     props: &[String],
 ) -> Result<ClientConfig, String> {
-    let mut cfg = ClientConfig::new();
+    let mut cfg = crate::cli::client_security::client_config();
     cfg.set("bootstrap.servers", bootstrap)
         .set("log_level", "3");
     for (k, v) in defaults {

@@ -1,0 +1,181 @@
+//! Inter-broker security with real processes: a dedicated controller and three brokers whose
+//! replication and peer requests run over an `INTERNAL` SASL_SSL listener
+//! (`inter.broker.listener.name`, `sasl.mechanism.inter.broker.protocol=PLAIN`, mutual TLS) and
+//! whose metadata quorum traffic runs over a CONTROLLER listener mapped to SSL (mutual TLS),
+//! while clients use PLAINTEXT. The followers' fetchers authenticate as the broker user; the
+//! leader is killed with SIGKILL under an idempotent acks=all workload (min.insync.replicas=2,
+//! so acknowledged records are on a follower) and no acknowledged record is lost.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use weir_test_support::cluster::{
+    brokers_bootstrap, brokers_registered, check_acked_vs_consumed, cluster_options,
+    create_replicated_topic, full_isr, view, Workload,
+};
+use weir_test_support::{free_port, start_nodes_with, wait_until, BrokerProcess};
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run openssl");
+    assert!(out.status.success(), "openssl {args:?}: {out:?}");
+}
+
+/// ca.pem and keystore.pem (one certificate for 127.0.0.1, for serving and as a client) in `dir`.
+fn make_pki(dir: &Path) {
+    std::fs::write(
+        dir.join("broker.ext"),
+        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n",
+    )
+    .unwrap();
+    for args in [
+        "req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=weir-ca",
+        "req -newkey rsa:2048 -nodes -keyout broker.key -out broker.csr -subj /CN=broker",
+        "x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out broker.pem -days 2 -extfile broker.ext",
+    ] {
+        openssl(dir, &args.split(' ').collect::<Vec<_>>());
+    }
+    let mut ks = std::fs::read_to_string(dir.join("broker.pem")).unwrap();
+    ks.push_str(&std::fs::read_to_string(dir.join("broker.key")).unwrap());
+    std::fs::write(dir.join("keystore.pem"), ks).unwrap();
+}
+
+fn start(pki: &Path) -> Vec<BrokerProcess> {
+    let ks = pki.join("keystore.pem").display().to_string();
+    let ca = pki.join("ca.pem").display().to_string();
+    let opts = cluster_options()
+        .config("replica.fetch.backoff.ms", "200")
+        .config("auto.leader.rebalance.enable", "false")
+        .config(
+            "listener.security.protocol.map",
+            "PLAINTEXT:PLAINTEXT,INTERNAL:SASL_SSL,CONTROLLER:SSL",
+        )
+        .config("inter.broker.listener.name", "INTERNAL")
+        .config("sasl.mechanism.inter.broker.protocol", "PLAIN")
+        .config("listener.name.internal.sasl.enabled.mechanisms", "PLAIN")
+        .config(
+            "listener.name.internal.plain.sasl.jaas.config",
+            r#"org.apache.kafka.common.security.plain.PlainLoginModule required username="broker" password="broker-pw" user_broker="broker-pw";"#,
+        )
+        .config("listener.name.internal.ssl.keystore.type", "PEM")
+        .config("listener.name.internal.ssl.keystore.location", &ks)
+        .config("listener.name.internal.ssl.truststore.location", &ca)
+        .config("listener.name.internal.ssl.client.auth", "required")
+        .config("listener.name.controller.ssl.keystore.type", "PEM")
+        .config("listener.name.controller.ssl.keystore.location", &ks)
+        .config("listener.name.controller.ssl.truststore.location", &ca);
+    let roles = ["controller", "broker", "broker", "broker"];
+    start_nodes_with(
+        Path::new(env!("CARGO_BIN_EXE_weir")),
+        &roles,
+        opts,
+        |_, o| {
+            let (port, cp) = (o.port.unwrap_or(0), o.controller_port.unwrap_or(0));
+            let internal = free_port();
+            let advertised =
+                format!("PLAINTEXT://127.0.0.1:{port},INTERNAL://127.0.0.1:{internal}");
+            o.config(
+                "listeners",
+                &format!("{advertised},CONTROLLER://127.0.0.1:{cp}"),
+            )
+            .config("advertised.listeners", &advertised)
+        },
+    )
+}
+
+#[test]
+fn replication_over_sasl_ssl_survives_a_killed_leader() {
+    let pki = tempfile::tempdir().unwrap();
+    make_pki(pki.path());
+    // The brokers log each SASL authentication at DEBUG (read back below).
+    std::env::set_var("WEIR_TEST_RUST_LOG", "info,weir_broker::security=debug");
+    let mut nodes = start(pki.path());
+    assert!(
+        wait_until(Duration::from_secs(30), || nodes[1..]
+            .iter()
+            .all(|n| brokers_registered(n) == 3)),
+        "three brokers registered:\n{}",
+        nodes[0].output()
+    );
+    assert!(nodes
+        .iter()
+        .all(|n| n.output().contains("CONTROLLER listener: mutual TLS")));
+    let bs = brokers_bootstrap(&nodes);
+    assert_eq!(
+        create_replicated_topic(
+            &nodes[1].bootstrap(),
+            "secure",
+            3,
+            3,
+            &[("min.insync.replicas", "2")]
+        ),
+        0
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), || full_isr(&nodes, "secure", 3)),
+        "followers fetch over SASL_SSL: {:?}\n{}",
+        view(&nodes, "secure", &[]),
+        nodes[2].output()
+    );
+    // The followers authenticate as the broker user on the leaders' INTERNAL listener (every
+    // broker leads a partition, so every broker sees fetcher connections).
+    let authenticated = |n: &BrokerProcess| {
+        let out = n.output();
+        out.contains("SASL authenticated") && out.contains("User:broker")
+    };
+    assert!(
+        wait_until(Duration::from_secs(30), || nodes[1..]
+            .iter()
+            .all(authenticated)),
+        "{}",
+        nodes[1].output()
+    );
+    let work = Workload::start(&bs, "secure", 3, Duration::from_millis(2));
+    assert!(wait_until(Duration::from_secs(30), || work.acked_count() >= 500));
+    let leader = view(&nodes, "secure", &[])[0].leader;
+    let victim = (leader - 1) as usize;
+    nodes[victim].kill9();
+    let lost_at = Instant::now();
+    let acked_before = work.acked_count();
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            let v = view(&nodes, "secure", &[victim]);
+            !v.is_empty() && v[0].leader != leader && v[0].leader > 0
+        }),
+        "a new leader after the kill"
+    );
+    assert!(work
+        .first_ack_after(lost_at, Duration::from_secs(30))
+        .is_some());
+    assert!(wait_until(Duration::from_secs(30), || work.acked_count()
+        >= acked_before + 500));
+    nodes[victim].restart();
+    assert!(
+        wait_until(Duration::from_secs(40), || full_isr(&nodes, "secure", 3)),
+        "the restarted broker rejoins every ISR over SASL_SSL:\n{}",
+        nodes[victim].output()
+    );
+    let (acked, errors) = work.finish();
+    assert!(errors.is_empty(), "delivery errors: {errors:?}");
+    let (problems, consumed) = check_acked_vs_consumed(
+        &bs,
+        "secure",
+        3,
+        &acked,
+        acked.len(),
+        Duration::from_secs(60),
+    );
+    println!("{} acknowledged, {consumed} consumed", acked.len());
+    assert!(
+        problems.is_empty(),
+        "{:#?}",
+        &problems[..problems.len().min(20)]
+    );
+    for n in nodes.iter_mut().rev() {
+        n.stop();
+    }
+}
