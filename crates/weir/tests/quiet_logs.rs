@@ -150,9 +150,17 @@ fn a_lost_quorum_peer_is_one_line_not_a_stream() {
         nodes[1].output()
     );
     nodes[2].restart();
-    let back = "metadata quorum: node 3 answers again";
     assert!(
-        wait_until(Duration::from_secs(30), || count(&nodes[0], back)
+        wait_until(Duration::from_secs(60), || nodes[2]
+            .output()
+            .contains("weir ready")),
+        "node 3 did not restart:\n{}",
+        nodes[2].output()
+    );
+    let back = "metadata quorum: node 3 answers again";
+    // Generous: the leader retries an unreachable peer with a backoff, and CI machines are slow.
+    assert!(
+        wait_until(Duration::from_secs(60), || count(&nodes[0], back)
             + count(&nodes[1], back)
             > 0),
         "no line when node 3 came back:\n{}\n{}",
