@@ -3,8 +3,10 @@
 //! brokers; everything else is the same bytes on both).
 
 mod admin;
+mod cluster;
 mod data;
 mod groups;
+mod security;
 mod shape;
 mod txn_share;
 
@@ -27,6 +29,8 @@ pub fn shapes_for(key: ApiKey, v: i16) -> Vec<Shape> {
             .or_else(|| admin::shapes(key, v))
             .or_else(|| groups::shapes(key, v))
             .or_else(|| txn_share::shapes(key, v))
+            .or_else(|| cluster::shapes(key, v))
+            .or_else(|| security::shapes(key))
             .unwrap_or_default(),
     );
     if key == ApiKey::ApiVersions {
@@ -116,6 +120,31 @@ pub fn default_request(key: ApiKey) -> Option<RequestKind> {
         ApiKey::DescribeUserScramCredentials => {
             R::DescribeUserScramCredentials(DescribeUserScramCredentialsRequest::default())
         }
+        ApiKey::DeleteShareGroupState => {
+            R::DeleteShareGroupState(DeleteShareGroupStateRequest::default())
+        }
+        ApiKey::DescribeShareGroupOffsets => {
+            R::DescribeShareGroupOffsets(DescribeShareGroupOffsetsRequest::default())
+        }
+        ApiKey::AlterShareGroupOffsets => {
+            R::AlterShareGroupOffsets(AlterShareGroupOffsetsRequest::default())
+        }
+        ApiKey::DeleteShareGroupOffsets => {
+            R::DeleteShareGroupOffsets(DeleteShareGroupOffsetsRequest::default())
+        }
+        ApiKey::DescribeTopicPartitions => {
+            R::DescribeTopicPartitions(DescribeTopicPartitionsRequest::default())
+        }
+        ApiKey::DescribeQuorum => R::DescribeQuorum(DescribeQuorumRequest::default()),
+        ApiKey::ElectLeaders => R::ElectLeaders(ElectLeadersRequest::default()),
+        ApiKey::CreateAcls => R::CreateAcls(CreateAclsRequest::default()),
+        ApiKey::DeleteAcls => R::DeleteAcls(DeleteAclsRequest::default()),
+        ApiKey::AlterClientQuotas => R::AlterClientQuotas(AlterClientQuotasRequest::default()),
+        ApiKey::AlterUserScramCredentials => {
+            R::AlterUserScramCredentials(AlterUserScramCredentialsRequest::default())
+        }
+        ApiKey::SaslHandshake => R::SaslHandshake(SaslHandshakeRequest::default()),
+        ApiKey::SaslAuthenticate => R::SaslAuthenticate(SaslAuthenticateRequest::default()),
         _ => return None,
     })
 }

@@ -83,6 +83,14 @@ fn share_ack(c: &Ctx, grp: &str) -> ShareAcknowledgeRequest {
             ])])
 }
 
+fn describe_share_offsets(grp: &str) -> DescribeShareGroupOffsetsRequest {
+    DescribeShareGroupOffsetsRequest::default().with_groups(vec![
+        describe_share_group_offsets_request::DescribeShareGroupOffsetsRequestGroup::default()
+            .with_group_id(group(grp))
+            .with_topics(None),
+    ])
+}
+
 /// The scenario shapes of `key` at `v`, or None when `key` is not a transaction or share API.
 pub fn shapes(key: ApiKey, v: i16) -> Option<Vec<Shape>> {
     Some(match key {
@@ -241,6 +249,57 @@ pub fn shapes(key: ApiKey, v: i16) -> Option<Vec<Shape>> {
                     ]),
             )
         })],
+        ApiKey::DeleteShareGroupState => vec![Shape::new("unknown-group", |c| {
+            R::DeleteShareGroupState(
+                DeleteShareGroupStateRequest::default()
+                    .with_group_id(st("no-such-group"))
+                    .with_topics(vec![
+                        delete_share_group_state_request::DeleteStateData::default()
+                            .with_topic_id(c.topic_id(DATA_TOPIC))
+                            .with_partitions(vec![
+                                delete_share_group_state_request::PartitionData::default()
+                                    .with_partition(0),
+                            ]),
+                    ]),
+            )
+        })],
+        ApiKey::DescribeShareGroupOffsets => vec![
+            Shape::fixed(
+                "joined-group",
+                R::DescribeShareGroupOffsets(describe_share_offsets("sg-conf")),
+            ),
+            Shape::fixed(
+                "unknown-group",
+                R::DescribeShareGroupOffsets(describe_share_offsets("no-such-group")),
+            ),
+        ],
+        ApiKey::AlterShareGroupOffsets => vec![Shape::fixed(
+            "unknown-group",
+            R::AlterShareGroupOffsets(
+                AlterShareGroupOffsetsRequest::default()
+                    .with_group_id(group("no-such-group"))
+                    .with_topics(vec![
+                        alter_share_group_offsets_request::AlterShareGroupOffsetsRequestTopic::default()
+                            .with_topic_name(topic(DATA_TOPIC))
+                            .with_partitions(vec![
+                                alter_share_group_offsets_request::AlterShareGroupOffsetsRequestPartition::default()
+                                    .with_partition_index(0)
+                                    .with_start_offset(0),
+                            ]),
+                    ]),
+            ),
+        )],
+        ApiKey::DeleteShareGroupOffsets => vec![Shape::fixed(
+            "unknown-group",
+            R::DeleteShareGroupOffsets(
+                DeleteShareGroupOffsetsRequest::default()
+                    .with_group_id(group("no-such-group"))
+                    .with_topics(vec![
+                        delete_share_group_offsets_request::DeleteShareGroupOffsetsRequestTopic::default()
+                            .with_topic_name(topic(DATA_TOPIC)),
+                    ]),
+            ),
+        )],
         _ => return None,
     })
 }
