@@ -89,6 +89,13 @@ fn topics_are_paged_by_partition_with_a_cursor() {
         ]
     );
 
+    // Without an authorizer every topic operation is reported, as Kafka: 3576.
+    let mut req = DescribeTopicPartitionsRequest::default();
+    req.topics = vec![TopicRequest::default().with_name(name("a"))];
+    req.response_partition_limit = 10;
+    let r: DescribeTopicPartitionsResponse = c.call(ApiKey::DescribeTopicPartitions, 0, &req);
+    assert_eq!(r.topics[0].topic_authorized_operations, 3576);
+
     // A cursor whose topic is not asked for, or with a negative partition: INVALID_REQUEST.
     let invalid = describe(&mut c, &["a"], 10, Some(("b", 0)));
     assert_eq!(invalid.0, vec![("a".into(), 42, vec![])]);

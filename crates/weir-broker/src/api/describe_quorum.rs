@@ -25,7 +25,7 @@ const ASK_LEADER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Answered from the Raft leader (asked over the CONTROLLER listener when this node does not
 /// lead), as Kafka's brokers forward it to the controller. A request for anything but
-/// `__cluster_metadata`-0 is UNKNOWN_TOPIC_OR_PARTITION (top level); no leader reachable is
+/// `__cluster_metadata`-0 gets UNKNOWN_TOPIC_OR_PARTITION on each asked partition; no leader reachable is
 /// NOT_LEADER_OR_FOLLOWER on the partition. Offsets are Raft log positions (one past the last
 /// entry). Deviation: openraft does not expose when each follower last fetched, so a replica
 /// holding every committed entry reports the time of the answer as its last fetch and last
@@ -41,7 +41,26 @@ pub async fn handle(
     let valid = matches!(req.topics.as_slice(), [t] if t.topic_name.0.as_str() == METADATA_TOPIC
         && matches!(t.partitions.as_slice(), [p] if p.partition_index == 0));
     if !valid {
-        resp.error_code = ResponseError::UnknownTopicOrPartition.code();
+        // As Kafka's `getPartitionLevelErrorResponse`: every asked partition gets the error.
+        resp.topics = req
+            .topics
+            .iter()
+            .map(|t| {
+                let mut out = TopicData::default();
+                out.topic_name = t.topic_name.clone();
+                out.partitions = t
+                    .partitions
+                    .iter()
+                    .map(|p| {
+                        let mut e = PartitionData::default();
+                        e.partition_index = p.partition_index;
+                        e.error_code = ResponseError::UnknownTopicOrPartition.code();
+                        e
+                    })
+                    .collect();
+                out
+            })
+            .collect();
         return resp;
     }
     let mut part = PartitionData::default();

@@ -13,6 +13,13 @@ use kafka_protocol::protocol::StrBytes;
 use crate::config::topic::validate_topic_name;
 use crate::metadata::view::MetadataView;
 
+/// The operations Kafka defines on a TOPIC, as the bit field of their AclOperation codes: READ
+/// (3), WRITE (4), CREATE (5), DELETE (6), ALTER (7), DESCRIBE (8), DESCRIBE_CONFIGS (10),
+/// ALTER_CONFIGS (11) — 3576, what Kafka answers without an authorizer (with one, the
+/// authorization gate replaces it by the requester's).
+const TOPIC_OPERATIONS: i32 =
+    (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11);
+
 /// Describe `req.topics` (all topics when empty), sorted by name, from the cursor's topic and
 /// partition on, at most min(`response_partition_limit`, `max.request.partition.size.limit`)
 /// partitions (at least 1); when more remain, `next_cursor` names the first one left out, as
@@ -81,6 +88,7 @@ pub fn handle(
         t.name = Some(TopicName(StrBytes::from_string(name.clone())));
         t.topic_id = entry.topic_id;
         t.is_internal = entry.is_internal;
+        t.topic_authorized_operations = TOPIC_OPERATIONS;
         t.partitions = entry
             .partitions
             .into_iter()

@@ -11,7 +11,8 @@ use crate::admin::reassignment::is_request_level;
 use crate::admin::topics::TopicAdmin;
 
 /// Elect each listed partition's leader (every partition when `topic_partitions` is null, and
-/// then only partitions whose leader changed or failed to are reported, as Kafka does).
+/// then every topic is listed with only the partitions whose leader changed or failed to, as
+/// Kafka does).
 /// Election type 0 is preferred (the only one before v1), 1 unclean; another is INVALID_REQUEST.
 /// Per partition: ELECTION_NOT_NEEDED, PREFERRED_LEADER_NOT_AVAILABLE,
 /// ELIGIBLE_LEADERS_NOT_AVAILABLE, UNKNOWN_TOPIC_OR_PARTITION; when the metadata quorum is
@@ -65,7 +66,8 @@ pub async fn handle(
             }
             tr.partition_result.push(pr);
         }
-        if !tr.partition_result.is_empty() {
+        // Over all partitions Kafka lists every topic, with only the reported partitions.
+        if all || !tr.partition_result.is_empty() {
             resp.replica_election_results.push(tr);
         }
     }

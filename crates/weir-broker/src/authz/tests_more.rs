@@ -293,12 +293,25 @@ fn describe_topic_partitions_never_widens_to_all_topics() {
         0,
         RequestKind::DescribeTopicPartitions(all.clone()),
     ));
-    assert!(post.is_none());
     let RequestKind::DescribeTopicPartitions(r) = body else {
         panic!()
     };
     let names: Vec<&str> = r.topics.iter().map(|t| t.name.0.as_str()).collect();
     assert_eq!(names, vec!["p-1", "p-secret", "q-1"]);
+    // The answer carries alice's operations on each topic (at least DESCRIBE, bit 8).
+    let mut described =
+        describe_topic_partitions_response::DescribeTopicPartitionsResponseTopic::default();
+    described.name = Some(TopicName(StrBytes::from_static_str("p-1")));
+    let mut resp = DescribeTopicPartitionsResponse::default();
+    resp.topics = vec![described];
+    let post = post.expect("a merge that fills in the authorized operations");
+    let ResponseKind::DescribeTopicPartitions(resp) =
+        post(ResponseKind::DescribeTopicPartitions(resp))
+    else {
+        panic!()
+    };
+    let ops = resp.topics[0].topic_authorized_operations;
+    assert!(ops != i32::MIN && ops & (1 << 8) != 0, "{ops}");
     let ResponseKind::DescribeTopicPartitions(resp) = refused(gate(
         &bob,
         &v,

@@ -228,6 +228,23 @@ pub(super) fn metadata(
     )
 }
 
+/// The requester's authorized operations on each described topic (Kafka reports them always).
+fn topic_ops(a: &Authz) -> Option<super::merge::Post> {
+    let ops = a.clone();
+    merge!(DescribeTopicPartitions, |resp| {
+        set_topic_ops(&ops, &mut resp)
+    })
+}
+
+fn set_topic_ops(a: &Authz, resp: &mut DescribeTopicPartitionsResponse) {
+    for t in resp.topics.iter_mut().filter(|t| t.error_code == 0) {
+        if let Some(n) = &t.name {
+            t.topic_authorized_operations =
+                a.authorized_operations(ResourceType::Topic, n.0.as_str());
+        }
+    }
+}
+
 /// DescribeTopicPartitions (KIP-966): DESCRIBE on each topic. All topics (an empty list)
 /// become the list of the visible ones (so pages and cursors never name another); named topics
 /// without DESCRIBE are TOPIC_AUTHORIZATION_FAILED, and when none is left the handler is not run
@@ -259,7 +276,7 @@ pub(super) fn describe_topic_partitions(
                 t
             })
             .collect();
-        return Gate::Pass(RequestKind::DescribeTopicPartitions(r), None);
+        return Gate::Pass(RequestKind::DescribeTopicPartitions(r), topic_ops(a));
     }
     let denied = split(&mut r.topics, |t| a.topic(Op::Describe, t.name.0.as_str()));
     let errors: Vec<describe_topic_partitions_response::DescribeTopicPartitionsResponseTopic> =
@@ -279,12 +296,11 @@ pub(super) fn describe_topic_partitions(
         resp.topics = errors;
         return Gate::Refuse(ResponseKind::DescribeTopicPartitions(resp));
     }
-    if errors.is_empty() {
-        return Gate::Pass(RequestKind::DescribeTopicPartitions(r), None);
-    }
+    let ops = a.clone();
     Gate::Pass(
         RequestKind::DescribeTopicPartitions(r),
         merge!(DescribeTopicPartitions, |resp| {
+            set_topic_ops(&ops, &mut resp);
             resp.topics.extend(errors)
         }),
     )

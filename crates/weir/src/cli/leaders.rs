@@ -102,7 +102,11 @@ fn elect(
             }
         }
     }
-    if resp.replica_election_results.is_empty() {
+    if resp
+        .replica_election_results
+        .iter()
+        .all(|t| t.partition_result.is_empty())
+    {
         println!("no partition needed an election");
     }
     if errors > 0 {
