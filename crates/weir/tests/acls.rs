@@ -182,3 +182,32 @@ fn acl_apis_answer_security_disabled_without_an_authorizer() {
     let resp: DeleteAclsResponse = c.call(ApiKey::DeleteAcls, 3, &del);
     assert_eq!(resp.filter_results[0].error_code, SECURITY_DISABLED);
 }
+
+/// `weir produce` reports records the broker refused (here: no WRITE, TOPIC_AUTHORIZATION_FAILED)
+/// instead of claiming they were produced.
+#[test]
+fn weir_produce_fails_when_the_broker_refuses_the_records() {
+    use std::io::Write;
+    let b = BrokerProcess::start(Path::new(env!("CARGO_BIN_EXE_weir")), authorizer(false));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["produce", "guarded", "-b", &b.bootstrap()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn weir produce");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"one\ntwo\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(!stderr.contains("produced 2 messages"), "{stderr}");
+    assert!(
+        stderr.contains("not stored") || stderr.contains("not acknowledged"),
+        "{stderr}"
+    );
+}

@@ -3,11 +3,13 @@
 //! aborted on any error).
 
 use std::io::BufRead;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use clap::Args;
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::ClientContext;
 
 use super::admin::client_error;
 
@@ -68,8 +70,8 @@ pub fn run(args: ProduceArgs) -> Result<(), String> {
             cfg.set("transaction.timeout.ms", ms.to_string());
         }
     }
-    let producer: BaseProducer = cfg
-        .create()
+    let producer: BaseProducer<Deliveries> = cfg
+        .create_with_context(Deliveries::default())
         .map_err(|e| client_error("create producer", e))?;
     let Some(id) = args.transactional_id.clone() else {
         return send_lines(&producer, &args);
@@ -101,7 +103,7 @@ pub fn run(args: ProduceArgs) -> Result<(), String> {
 }
 
 /// Send every stdin line as one message and wait until all are acknowledged.
-fn send_lines(producer: &BaseProducer, args: &ProduceArgs) -> Result<(), String> {
+fn send_lines(producer: &BaseProducer<Deliveries>, args: &ProduceArgs) -> Result<(), String> {
     let mut headers = OwnedHeaders::new();
     for h in &args.headers {
         let (k, v) = h
@@ -161,6 +163,46 @@ fn send_lines(producer: &BaseProducer, args: &ProduceArgs) -> Result<(), String>
             producer.in_flight_count()
         ));
     }
+    let (failed, first) = producer.context().failures();
+    if failed > 0 {
+        return Err(format!(
+            "{failed} of {sent} messages were not stored: {}",
+            first.unwrap_or_default()
+        ));
+    }
     eprintln!("produced {sent} messages to {}", args.topic);
     Ok(())
+}
+
+/// Counts failed deliveries (librdkafka's default context ignores delivery reports, so a
+/// message refused by the broker, e.g. for authorization, would go unnoticed).
+#[derive(Default)]
+struct Deliveries {
+    failed: Mutex<(u64, Option<String>)>,
+}
+
+impl Deliveries {
+    /// How many deliveries failed, and the first failure.
+    fn failures(&self) -> (u64, Option<String>) {
+        self.failed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+impl ClientContext for Deliveries {}
+
+impl ProducerContext for Deliveries {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        if let Err((e, _)) = result {
+            let mut f = self.failed.lock().unwrap_or_else(|e| e.into_inner());
+            f.0 += 1;
+            if f.1.is_none() {
+                f.1 = Some(client_error("delivery", e.clone()));
+            }
+        }
+    }
 }
