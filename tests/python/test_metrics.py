@@ -150,8 +150,12 @@ def test_under_replicated_after_follower_kill9(tmp_path):
         scrapes = [_scrape_or_none(http[i]) for i in alive]
         if any(s is None for s in scrapes):
             return None
-        return sum(value(s, "kafka_server_replicamanager_underreplicatedpartitions")
-                   for s in scrapes)
+        # A node still starting (not yet unfenced, partitions not loaded) has no such gauge yet.
+        values = [value(s, "kafka_server_replicamanager_underreplicatedpartitions")
+                  for s in scrapes]
+        if any(v is None for v in values):
+            return None
+        return sum(values)
 
     try:
         admin = AdminClient({"bootstrap.servers": bs})
