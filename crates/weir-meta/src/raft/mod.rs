@@ -8,6 +8,7 @@ pub mod progress;
 pub mod quorum;
 pub mod state_machine;
 pub mod transport;
+pub mod voters;
 
 use std::io::Cursor;
 

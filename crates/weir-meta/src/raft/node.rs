@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use super::log_store::LogStore;
 use super::network::{serve, Forwarded, Network, RpcRequest, RpcResponse};
 use super::state_machine::StateMachine;
+pub use super::voters::parse_voters;
 use super::TypeConfig;
 use crate::controller::Controller;
 use crate::image::{Applied, MetadataImage};
@@ -384,26 +385,16 @@ impl MetaNode {
                 Forwarded::NotLeader(l) => Err(MetaError::NotController(l)),
                 Forwarded::Failed(e) => Err(MetaError::Raft(e)),
             },
-            Some(l) => {
-                let Some(addr) = self.voters.get(&l) else {
-                    return Err(MetaError::NotController(Some(l)));
-                };
-                match self
-                    .network
-                    .client(l, addr)
-                    .call(&RpcRequest::Heartbeat { broker }, Duration::from_secs(5))
-                    .await
-                {
-                    Ok(RpcResponse::Forwarded(Forwarded::Done(r))) => r.map(|_| ()),
-                    Ok(RpcResponse::Forwarded(Forwarded::NotLeader(l))) => {
-                        Err(MetaError::NotController(l))
-                    }
-                    Ok(other) => Err(MetaError::Raft(format!(
-                        "unexpected heartbeat answer {other:?}"
-                    ))),
-                    Err(e) => Err(MetaError::Raft(e.to_string())),
-                }
-            }
+            Some(l) => match self
+                .call_voter(l, &RpcRequest::Heartbeat { broker }, Duration::from_secs(5))
+                .await?
+            {
+                RpcResponse::Forwarded(Forwarded::Done(r)) => r.map(|_| ()),
+                RpcResponse::Forwarded(Forwarded::NotLeader(l)) => Err(MetaError::NotController(l)),
+                other => Err(MetaError::Raft(format!(
+                    "unexpected heartbeat answer {other:?}"
+                ))),
+            },
             None => Err(MetaError::NotController(None)),
         }
     }
@@ -602,19 +593,4 @@ impl MetaNode {
         }
         let _ = self.raft.shutdown().await;
     }
-}
-
-/// Parse `controller.quorum.voters` (`1@host:port,2@host:port`).
-pub fn parse_voters(s: &str) -> Result<BTreeMap<u64, String>, MetaError> {
-    let mut out = BTreeMap::new();
-    for item in s.split(',').map(str::trim).filter(|x| !x.is_empty()) {
-        let (id, addr) = item.split_once('@').ok_or_else(|| {
-            MetaError::InvalidRequest(format!("voter {item:?} is not id@host:port"))
-        })?;
-        let id: u64 = id
-            .parse()
-            .map_err(|_| MetaError::InvalidRequest(format!("voter id {id:?} is not a number")))?;
-        out.insert(id, addr.to_string());
-    }
-    Ok(out)
 }
