@@ -20,31 +20,49 @@ fn config_check(a: &Authz, op: Op, kind: i8, name: &str) -> Option<i16> {
     (!ok).then_some(code)
 }
 
+/// Take the resources of `items` the principal may not `op` out of `items` (each checked once):
+/// each with its error code, in request order.
+fn refused_configs<T>(
+    a: &Authz,
+    op: Op,
+    items: &mut Vec<T>,
+    key: impl Fn(&T) -> (i8, &str),
+) -> Vec<(i16, T)> {
+    let mut codes = Vec::new();
+    let refused = split(items, |res| {
+        let (kind, name) = key(res);
+        let code = config_check(a, op, kind, name);
+        if let Some(c) = code {
+            codes.push(c);
+        }
+        code.is_none()
+    });
+    codes.into_iter().zip(refused).collect()
+}
+
+/// An "Authorization failed." config-resource error `$ty` for each refused resource.
+macro_rules! config_errors {
+    ($refused:expr, $ty:ty) => {
+        $refused
+            .into_iter()
+            .map(|(code, res)| {
+                let mut e = <$ty>::default();
+                e.error_code = code;
+                e.error_message = Some(StrBytes::from_static_str("Authorization failed."));
+                e.resource_type = res.resource_type;
+                e.resource_name = res.resource_name;
+                e
+            })
+            .collect::<Vec<_>>()
+    };
+}
+
 /// DescribeConfigs: DESCRIBE_CONFIGS per resource.
 pub(super) fn describe_configs(a: &Authz, mut r: DescribeConfigsRequest) -> Gate {
-    let mut errors = Vec::new();
-    for res in split(&mut r.resources, |res| {
-        config_check(
-            a,
-            Op::DescribeConfigs,
-            res.resource_type,
-            res.resource_name.as_str(),
-        )
-        .is_none()
-    }) {
-        let mut e = describe_configs_response::DescribeConfigsResult::default();
-        e.error_code = config_check(
-            a,
-            Op::DescribeConfigs,
-            res.resource_type,
-            res.resource_name.as_str(),
-        )
-        .unwrap_or(CLUSTER);
-        e.error_message = Some(StrBytes::from_static_str("Authorization failed."));
-        e.resource_type = res.resource_type;
-        e.resource_name = res.resource_name;
-        errors.push(e);
-    }
+    let refused = refused_configs(a, Op::DescribeConfigs, &mut r.resources, |res| {
+        (res.resource_type, res.resource_name.as_str())
+    });
+    let errors = config_errors!(refused, describe_configs_response::DescribeConfigsResult);
     if errors.is_empty() {
         return Gate::Pass(RequestKind::DescribeConfigs(r), None);
     }
@@ -58,59 +76,26 @@ pub(super) fn describe_configs(a: &Authz, mut r: DescribeConfigsRequest) -> Gate
 pub(super) fn alter_configs(a: &Authz, body: RequestKind) -> Gate {
     match body {
         RequestKind::AlterConfigs(mut r) => {
-            let mut errors = Vec::new();
-            for res in split(&mut r.resources, |res| {
-                config_check(
-                    a,
-                    Op::AlterConfigs,
-                    res.resource_type,
-                    res.resource_name.as_str(),
-                )
-                .is_none()
-            }) {
-                let mut e = alter_configs_response::AlterConfigsResourceResponse::default();
-                e.error_code = config_check(
-                    a,
-                    Op::AlterConfigs,
-                    res.resource_type,
-                    res.resource_name.as_str(),
-                )
-                .unwrap_or(CLUSTER);
-                e.error_message = Some(StrBytes::from_static_str("Authorization failed."));
-                e.resource_type = res.resource_type;
-                e.resource_name = res.resource_name;
-                errors.push(e);
-            }
+            let refused = refused_configs(a, Op::AlterConfigs, &mut r.resources, |res| {
+                (res.resource_type, res.resource_name.as_str())
+            });
+            let errors = config_errors!(
+                refused,
+                alter_configs_response::AlterConfigsResourceResponse
+            );
             Gate::Pass(
                 RequestKind::AlterConfigs(r),
                 merge!(AlterConfigs, |resp| { resp.responses.extend(errors) }),
             )
         }
         RequestKind::IncrementalAlterConfigs(mut r) => {
-            let mut errors = Vec::new();
-            for res in split(&mut r.resources, |res| {
-                config_check(
-                    a,
-                    Op::AlterConfigs,
-                    res.resource_type,
-                    res.resource_name.as_str(),
-                )
-                .is_none()
-            }) {
-                let mut e =
-                    incremental_alter_configs_response::AlterConfigsResourceResponse::default();
-                e.error_code = config_check(
-                    a,
-                    Op::AlterConfigs,
-                    res.resource_type,
-                    res.resource_name.as_str(),
-                )
-                .unwrap_or(CLUSTER);
-                e.error_message = Some(StrBytes::from_static_str("Authorization failed."));
-                e.resource_type = res.resource_type;
-                e.resource_name = res.resource_name;
-                errors.push(e);
-            }
+            let refused = refused_configs(a, Op::AlterConfigs, &mut r.resources, |res| {
+                (res.resource_type, res.resource_name.as_str())
+            });
+            let errors = config_errors!(
+                refused,
+                incremental_alter_configs_response::AlterConfigsResourceResponse
+            );
             Gate::Pass(
                 RequestKind::IncrementalAlterConfigs(r),
                 merge!(IncrementalAlterConfigs, |resp| {
