@@ -24,14 +24,8 @@ const VERSION: i16 = 3;
 /// `weir acls ...`.
 #[derive(Debug, Args)]
 pub struct AclsArgs {
-    /// Bootstrap server.
-    #[arg(
-        short = 'b',
-        long = "bootstrap-server",
-        default_value = "127.0.0.1:9092",
-        global = true
-    )]
-    bootstrap: String,
+    #[command(flatten)]
+    bootstrap: super::admin::Bootstrap,
     /// Print JSON instead of a table.
     #[arg(long, global = true)]
     json: bool,
@@ -219,7 +213,7 @@ fn sb(s: &str) -> StrBytes {
 
 /// Run `weir acls ...`.
 pub fn run(args: AclsArgs) -> Result<(), String> {
-    let bs = args.bootstrap.as_str();
+    let bs = args.bootstrap.server.as_str();
     match args.command {
         AclsCommand::List {
             resources,

@@ -90,3 +90,18 @@ pub fn client_error(what: &str, e: KafkaError) -> String {
         None => format!("{what}: {e}"),
     }
 }
+
+/// `-b/--bootstrap-server` for a command group (global: accepted before or after the
+/// subcommand), flattened into the group's arguments.
+#[derive(Debug, clap::Args)]
+pub struct Bootstrap {
+    /// Bootstrap server(s), `host:port[,host:port…]`.
+    #[arg(
+        short = 'b',
+        long = "bootstrap-server",
+        value_name = "BOOTSTRAP",
+        default_value = "127.0.0.1:9092",
+        global = true
+    )]
+    pub server: String,
+}

@@ -15,14 +15,8 @@ use super::raw::{call, failed};
 /// `weir leaders ...`.
 #[derive(Debug, Args)]
 pub struct LeadersArgs {
-    /// Bootstrap server(s), `host:port[,host:port…]`.
-    #[arg(
-        short = 'b',
-        long = "bootstrap-server",
-        default_value = "127.0.0.1:9092",
-        global = true
-    )]
-    bootstrap: String,
+    #[command(flatten)]
+    bootstrap: super::admin::Bootstrap,
     #[command(subcommand)]
     command: LeadersCommand,
 }
@@ -56,7 +50,7 @@ pub fn run(args: LeadersArgs) -> Result<(), String> {
             unclean,
             topic,
             partition,
-        } => elect(&args.bootstrap, unclean, topic, partition),
+        } => elect(&args.bootstrap.server, unclean, topic, partition),
     }
 }
 

@@ -21,14 +21,8 @@ const VERSION: i16 = 1;
 /// `weir quotas ...`.
 #[derive(Debug, Args)]
 pub struct QuotasArgs {
-    /// Bootstrap server.
-    #[arg(
-        short = 'b',
-        long = "bootstrap-server",
-        default_value = "127.0.0.1:9092",
-        global = true
-    )]
-    bootstrap: String,
+    #[command(flatten)]
+    bootstrap: super::admin::Bootstrap,
     /// Print JSON instead of a table.
     #[arg(long, global = true)]
     json: bool,
@@ -111,7 +105,7 @@ fn sb(s: &str) -> StrBytes {
 
 /// Run `weir quotas`.
 pub fn run(args: QuotasArgs) -> Result<(), String> {
-    let bs = args.bootstrap.as_str();
+    let bs = args.bootstrap.server.as_str();
     match args.command {
         QuotasCommand::Describe {
             types,

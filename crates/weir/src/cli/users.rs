@@ -21,14 +21,8 @@ use super::raw::{call, failed};
 /// `weir users ...`.
 #[derive(Debug, Args)]
 pub struct UsersArgs {
-    /// Bootstrap server(s), `host:port[,host:port…]`.
-    #[arg(
-        short = 'b',
-        long = "bootstrap-server",
-        default_value = "127.0.0.1:9092",
-        global = true
-    )]
-    bootstrap: String,
+    #[command(flatten)]
+    bootstrap: super::admin::Bootstrap,
     #[command(subcommand)]
     command: UsersCommand,
 }
@@ -96,7 +90,7 @@ enum ScramCommand {
 /// Run `weir users`.
 pub fn run(args: UsersArgs) -> Result<(), String> {
     let UsersCommand::Scram(cmd) = args.command;
-    let bs = &args.bootstrap;
+    let bs = &args.bootstrap.server;
     match cmd {
         ScramCommand::Set {
             user,
