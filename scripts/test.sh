@@ -22,6 +22,7 @@ command -v go >/dev/null || need_apt+=(golang-go)
 command -v node >/dev/null || need_apt+=(nodejs npm)
 # The web console's browser test (tests/python/test_console.py): Debian's Chromium + driver.
 command -v chromium >/dev/null || need_apt+=(chromium)
+command -v openssl >/dev/null || need_apt+=(openssl)   # the TLS tests make their certificates
 command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
 if ((${#need_apt[@]})); then
   step "installing ${need_apt[*]}"
