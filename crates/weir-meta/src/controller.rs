@@ -67,8 +67,18 @@ impl Controller {
 
     /// Fence brokers whose last heartbeat is older than the session timeout (a newly elected
     /// controller first gives every broker a full session), and move their leaderships; every
-    /// rebalance interval, give leaderships back to preferred replicas.
+    /// rebalance interval, give leaderships back to preferred replicas. All records in one
+    /// list; [`Controller::tick_proposals`] gives them as separate proposals.
     pub fn tick(&mut self, image: &MetadataImage, now: i64) -> Vec<MetadataRecord> {
+        self.tick_proposals(image, now).concat()
+    }
+
+    /// [`Controller::tick`] as proposals to commit one by one: the fencing of silent brokers
+    /// as one (atomic: a broker is fenced and loses its leaderships together), or else, when
+    /// the rebalance interval has passed, each preferred-leader election alone, so that one
+    /// losing a race with an ISR change (a stale partition epoch) does not hold back the others
+    /// for another interval.
+    pub fn tick_proposals(&mut self, image: &MetadataImage, now: i64) -> Vec<Vec<MetadataRecord>> {
         let mut out = Vec::new();
         let mut after = image.clone();
         for b in image.brokers.values().filter(|b| !b.fenced) {
@@ -85,10 +95,17 @@ impl Controller {
             let last = *self.last_rebalance.get_or_insert(now);
             if out.is_empty() && now - last >= interval {
                 self.last_rebalance = Some(now);
-                out.extend(Self::preferred_leader_elections(&after));
+                return Self::preferred_leader_elections(&after)
+                    .into_iter()
+                    .map(|r| vec![r])
+                    .collect();
             }
         }
-        out
+        if out.is_empty() {
+            Vec::new()
+        } else {
+            vec![out]
+        }
     }
 
     /// Records for a new topic: `partitions` partitions of `rf` replicas on unfenced brokers,

@@ -225,6 +225,51 @@ fn automatic_rebalance_runs_on_its_interval() {
 }
 
 #[test]
+fn each_preferred_election_is_its_own_proposal() {
+    let mut img = cluster(&[None, None]);
+    img.apply(
+        &Controller::create_topic(&img, "t", Uuid::from_u128(7), 2, 2, BTreeMap::new()).unwrap(),
+    )
+    .unwrap();
+    // Both partitions led by their second replica.
+    for i in 0..2 {
+        let p = img.topics["t"].partitions[i].clone();
+        img.apply(&MetadataRecord::ChangePartition {
+            topic: "t".into(),
+            partition: i as i32,
+            leader: Some(p.replicas[1]),
+            isr: None,
+            partition_epoch: Some(p.partition_epoch),
+        })
+        .unwrap();
+    }
+    let mut c = Controller::new(60_000, false).with_auto_rebalance(1_000);
+    c.heartbeat(&img, 1, 0);
+    c.heartbeat(&img, 2, 0);
+    assert!(c.tick_proposals(&img, 0).is_empty());
+    let proposals = c.tick_proposals(&img, 1_000);
+    assert_eq!(proposals.len(), 2, "{proposals:?}");
+    // An ISR change to partition 0 meanwhile makes its election stale; partition 1's still
+    // applies on its own.
+    let p0 = img.topics["t"].partitions[0].clone();
+    img.apply(&MetadataRecord::ChangePartition {
+        topic: "t".into(),
+        partition: 0,
+        leader: None,
+        isr: Some(p0.isr.clone()),
+        partition_epoch: Some(p0.partition_epoch),
+    })
+    .unwrap();
+    let results: Vec<bool> = proposals
+        .iter()
+        .map(|p| p.iter().all(|r| img.apply(r).is_ok()))
+        .collect();
+    assert_eq!(results, vec![false, true]);
+    let p1 = &img.topics["t"].partitions[1];
+    assert_eq!(p1.leader, p1.replicas[0]);
+}
+
+#[test]
 fn preferred_leaders_come_back() {
     let mut img = cluster(&[None, None]);
     img.apply(

@@ -59,6 +59,9 @@ enum Command {
     Acls(cli::acls::AclsArgs),
     /// Client quotas: describe, alter (like `kafka-configs.sh` for users / clients / ips).
     Quotas(cli::quotas::QuotasArgs),
+    /// Cluster operations: `cluster rolling-restart --restart-command CMD` restarts the nodes
+    /// one by one, waiting for ISRs to be full again before the next.
+    Cluster(cli::cluster::ClusterArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -93,6 +96,7 @@ fn main() -> std::process::ExitCode {
         Command::Leaders(args) => cli::leaders::run(args),
         Command::Acls(args) => cli::acls::run(args),
         Command::Quotas(args) => cli::quotas::run(args),
+        Command::Cluster(args) => cli::cluster::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -69,6 +69,9 @@ pub(crate) const DEFAULTS: &[(&str, &str)] = &[
     ("broker.heartbeat.interval.ms", "2000"),
     ("auto.leader.rebalance.enable", "true"),
     ("leader.imbalance.check.interval.seconds", "300"),
+    // Accepted and unused, as by Kafka's KRaft controller: every imbalanced partition is moved
+    // at the next check, whatever the broker's share.
+    ("leader.imbalance.per.broker.percentage", "10"),
 ];
 
 /// Every known broker config with its default: [`DEFAULTS`] plus the replication settings.

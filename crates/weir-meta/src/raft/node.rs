@@ -516,7 +516,7 @@ impl MetaNode {
             if !leader {
                 return;
             }
-            let mut recs = vec![c.1.tick(&image, now_ms())];
+            let mut recs = c.1.tick_proposals(&image, now_ms());
             if image.cluster_id.is_none() {
                 let id = self
                     .proposed_cluster_id
@@ -529,7 +529,8 @@ impl MetaNode {
             }
             (recs, complete_reassignments(&image))
         };
-        // Fencing and the cluster id as separate proposals: one failing leaves the other.
+        // Fencing, each preferred-leader election and the cluster id as separate proposals: one
+        // failing leaves the others.
         for r in recs.into_iter().filter(|r| !r.is_empty()) {
             if let Err(e) = self.raft.client_write(r).await {
                 tracing::warn!(error = %e, "controller proposal failed");

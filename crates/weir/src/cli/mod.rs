@@ -3,6 +3,7 @@
 pub mod acls;
 pub mod admin;
 pub mod client_security;
+pub mod cluster;
 pub mod configs;
 pub mod consume;
 pub mod dev_cluster;
