@@ -269,7 +269,7 @@ def test_rolling_restart_under_load(tmp_path):
         # Bad input and the dry run change nothing.
         restart = f"{sys.executable} {script} {spec} restart {{id}}"
         bad = cli("--restart-command", restart, "--nodes", "9")
-        assert bad.returncode != 0 and "node 9 is not a registered broker" in bad.stderr, bad
+        assert bad.returncode != 0 and "node 9 is neither a registered broker nor a quorum voter" in bad.stderr, bad
         dry = cli("--restart-command", restart, "--dry-run")
         assert dry.returncode == 0, dry
         for i in (1, 2, 3):

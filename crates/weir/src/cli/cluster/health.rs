@@ -1,12 +1,16 @@
 //! What `weir cluster rolling-restart` asks the cluster between restarts, each over a plain
 //! connection with Weir's codec (`raw`): DescribeCluster v2 for the registered brokers (fenced
-//! ones included, KIP-1073) and the active controller, Metadata v12 asked of every broker itself
-//! for its view of partition health, ElectLeaders for the optional preferred election at the end.
+//! ones included, KIP-1073), the quorum's voters and the active controller, Metadata v12 asked of
+//! every broker itself for its view of partition health, DescribeQuorum for whether every voter
+//! holds the committed metadata log, ElectLeaders for the optional preferred election at the end.
 
+use kafka_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
 use kafka_protocol::messages::{
-    ApiKey, DescribeClusterRequest, DescribeClusterResponse, ElectLeadersRequest,
-    ElectLeadersResponse, MetadataRequest, MetadataResponse,
+    ApiKey, DescribeClusterRequest, DescribeClusterResponse, DescribeQuorumRequest,
+    DescribeQuorumResponse, ElectLeadersRequest, ElectLeadersResponse, MetadataRequest,
+    MetadataResponse, TopicName,
 };
+use kafka_protocol::protocol::StrBytes;
 
 use crate::cli::admin::TIMEOUT;
 use crate::cli::raw::{call, failed};
@@ -22,11 +26,14 @@ pub struct Broker {
     pub fenced: bool,
 }
 
-/// The registered brokers and the active controller's id (-1 when unknown).
+/// The registered brokers, the metadata quorum's voters and the active controller's id.
 #[derive(Debug, Clone, Default)]
 pub struct Membership {
     /// Every registered broker, fenced or not, by id.
     pub brokers: Vec<Broker>,
+    /// The voters of the metadata quorum (`controller.quorum.voters`), by id; empty when the
+    /// cluster does not say (DescribeCluster before v1).
+    pub voters: Vec<i32>,
     /// The active controller (DescribeCluster with endpoint type 2, KIP-919), -1 if unknown.
     pub active_controller: i32,
 }
@@ -78,18 +85,68 @@ pub fn membership(bootstrap: &str) -> Result<Membership, String> {
         .collect();
     brokers.sort_by_key(|b| b.id);
     brokers.dedup_by_key(|b| b.id);
-    // The active controller: a broker's answer for endpoint type 1 names any live broker.
+    // The voters and the active controller (endpoint type 2, KIP-919): a broker's answer for
+    // endpoint type 1 names any live broker as controller.
     let mut req = DescribeClusterRequest::default();
     req.endpoint_type = 2;
-    let active_controller =
+    let controllers =
         call::<_, DescribeClusterResponse>(bootstrap, ApiKey::DescribeCluster, 1, &req)
             .ok()
-            .filter(|r| r.error_code == 0)
-            .map_or(-1, |r| r.controller_id.0);
+            .filter(|r| r.error_code == 0 && r.endpoint_type == 2);
+    let mut voters: Vec<i32> = controllers
+        .iter()
+        .flat_map(|r| r.brokers.iter().map(|b| b.broker_id.0))
+        .collect();
+    voters.sort_unstable();
+    voters.dedup();
     Ok(Membership {
         brokers,
-        active_controller,
+        voters,
+        active_controller: controllers.map_or(-1, |r| r.controller_id.0),
     })
+}
+
+/// Whether the metadata quorum has a leader and every voter holds every committed entry (its
+/// log end at or past the high watermark), from DescribeQuorum; `Ok(None)` when it does,
+/// otherwise what is missing.
+pub fn quorum_lag(bootstrap: &str) -> Result<Option<String>, String> {
+    let mut part = PartitionData::default();
+    part.partition_index = 0;
+    let mut topic = TopicData::default();
+    topic.topic_name = TopicName(StrBytes::from_static_str("__cluster_metadata"));
+    topic.partitions = vec![part];
+    let mut req = DescribeQuorumRequest::default();
+    req.topics = vec![topic];
+    let resp: DescribeQuorumResponse = call(bootstrap, ApiKey::DescribeQuorum, 2, &req)?;
+    if resp.error_code != 0 {
+        return Err(failed(
+            "describe quorum",
+            resp.error_code,
+            resp.error_message.as_ref(),
+        ));
+    }
+    let Some(p) = resp.topics.first().and_then(|t| t.partitions.first()) else {
+        return Err("describe quorum: no partition in the answer".into());
+    };
+    if p.error_code != 0 {
+        return Ok(Some(failed(
+            "metadata quorum",
+            p.error_code,
+            p.error_message.as_ref(),
+        )));
+    }
+    if p.leader_id.0 < 0 {
+        return Ok(Some("the metadata quorum has no leader".into()));
+    }
+    Ok(p.current_voters
+        .iter()
+        .find(|v| v.log_end_offset < p.high_watermark)
+        .map(|v| {
+            format!(
+                "metadata quorum voter {} is behind (log end {} < high watermark {})",
+                v.replica_id.0, v.log_end_offset, p.high_watermark
+            )
+        }))
 }
 
 /// Partition health as the broker at `address` sees it (Metadata v12 of every topic, asked of
@@ -126,9 +183,15 @@ pub fn partition_health(address: &str) -> Result<PartitionHealth, String> {
 
 /// The cluster is ready for the next restart when every registered broker is unfenced and each
 /// of them, asked itself, lists all of them as live and has no under-replicated or offline
-/// partition. `Ok(None)` when it is; otherwise what is still missing, for the progress output.
+/// partition, and the metadata quorum has a leader and no voter behind. `Ok(None)` when it is;
+/// otherwise what is still missing, for the progress output.
 pub fn not_ready(bootstrap: &str) -> Result<Option<String>, String> {
     let m = membership(bootstrap)?;
+    if !m.voters.is_empty() {
+        if let Some(why) = quorum_lag(bootstrap)? {
+            return Ok(Some(why));
+        }
+    }
     if let Some(b) = m.brokers.iter().find(|b| b.fenced) {
         return Ok(Some(format!("broker {} is fenced", b.id)));
     }

@@ -2,8 +2,9 @@
 //! operator gives (Weir does not manage remote processes: `systemctl restart weir@{id}`, an ssh
 //! line, a script), waiting before each restart until the cluster is whole — every registered
 //! broker unfenced, each of them answering for itself with no under-replicated or offline
-//! partition — so that with replication factor 3 and `min.insync.replicas=2` producers with
-//! `acks=all` never lose their quorum. Optionally elects preferred leaders at the end.
+//! partition, every metadata quorum voter holding the committed log — so that with replication
+//! factor 3 and `min.insync.replicas=2` producers with `acks=all` never lose their quorum, and
+//! the metadata quorum never loses its majority. Optionally elects preferred leaders at the end.
 
 pub mod health;
 
@@ -29,9 +30,9 @@ pub struct ClusterArgs {
 
 #[derive(Debug, Subcommand)]
 enum ClusterCommand {
-    /// Restart the brokers one by one with --restart-command, waiting before each restart (and
-    /// after the last) until every broker is registered and unfenced and no partition is
-    /// under-replicated or offline.
+    /// Restart the nodes one by one with --restart-command, waiting before each restart (and
+    /// after the last) until every broker is registered and unfenced, no partition is
+    /// under-replicated or offline and every metadata quorum voter is caught up.
     RollingRestart(RollingRestartArgs),
 }
 
@@ -44,8 +45,9 @@ struct RollingRestartArgs {
     /// a non-zero exit stops the rolling restart.
     #[arg(long, value_name = "COMMAND")]
     restart_command: String,
-    /// Node ids in restart order (default: every registered broker by id, the active
-    /// controller last, so the metadata quorum changes leader once).
+    /// Node ids in restart order, each a registered broker or a quorum voter (default: every
+    /// one of them by id, the active controller last, so the metadata quorum changes leader
+    /// once).
     #[arg(long, value_delimiter = ',', value_name = "ID,…")]
     nodes: Vec<i32>,
     /// Seconds to wait for the cluster to be whole before each restart and after it, and for
@@ -181,17 +183,27 @@ fn rolling_restart(bootstrap: &str, a: RollingRestartArgs) -> Result<(), String>
     }
 }
 
-/// `--nodes` as given (each a registered broker, none twice), or every registered broker by id
-/// with the active controller last.
+/// `--nodes` as given (each a registered broker or a voter, none twice), or every registered
+/// broker and voter by id with the active controller last.
 fn restart_order(m: &Membership, nodes: &[i32]) -> Result<Vec<i32>, String> {
-    if m.brokers.is_empty() {
+    let mut ids: Vec<i32> = m
+        .brokers
+        .iter()
+        .map(|b| b.id)
+        .chain(m.voters.clone())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
         return Err("the cluster lists no registered broker".into());
     }
     if !nodes.is_empty() {
         let mut seen = Vec::new();
         for &id in nodes {
-            if !m.brokers.iter().any(|b| b.id == id) {
-                return Err(format!("node {id} is not a registered broker"));
+            if !ids.contains(&id) {
+                return Err(format!(
+                    "node {id} is neither a registered broker nor a quorum voter"
+                ));
             }
             if seen.contains(&id) {
                 return Err(format!("node {id} is listed twice in --nodes"));
@@ -200,7 +212,6 @@ fn restart_order(m: &Membership, nodes: &[i32]) -> Result<Vec<i32>, String> {
         }
         return Ok(seen);
     }
-    let mut ids: Vec<i32> = m.brokers.iter().map(|b| b.id).collect();
     ids.sort_by_key(|&id| (id == m.active_controller, id));
     Ok(ids)
 }
@@ -230,7 +241,10 @@ fn dry_run(bootstrap: &str, a: &RollingRestartArgs, order: &[i32]) -> Result<(),
         return Ok(());
     }
     match &state {
-        None => println!("cluster is whole: every broker unfenced, no partition under-replicated"),
+        None => println!(
+            "cluster is whole: every broker unfenced, no partition under-replicated, \
+             the metadata quorum caught up"
+        ),
         Some(why) => println!("cluster is not whole now ({why}); a restart would wait for it"),
     }
     for (id, c) in order.iter().zip(&commands) {
@@ -307,7 +321,7 @@ mod tests {
     use super::health::Broker;
     use super::*;
 
-    fn members(ids: &[i32], controller: i32) -> Membership {
+    fn members(ids: &[i32], voters: &[i32], controller: i32) -> Membership {
         Membership {
             brokers: ids
                 .iter()
@@ -317,31 +331,33 @@ mod tests {
                     fenced: false,
                 })
                 .collect(),
+            voters: voters.to_vec(),
             active_controller: controller,
         }
     }
 
     #[test]
     fn default_order_restarts_the_active_controller_last() {
+        let combined = members(&[1, 2, 3], &[1, 2, 3], 2);
+        assert_eq!(restart_order(&combined, &[]), Ok(vec![1, 3, 2]));
         assert_eq!(
-            restart_order(&members(&[1, 2, 3], 2), &[]),
-            Ok(vec![1, 3, 2])
-        );
-        assert_eq!(
-            restart_order(&members(&[1, 2, 3], -1), &[]),
+            restart_order(&members(&[1, 2, 3], &[], -1), &[]),
             Ok(vec![1, 2, 3])
         );
+        // Controller-only voters 7 and 8 (8 active) and brokers 1, 2.
+        let split = members(&[1, 2], &[7, 8], 8);
+        assert_eq!(restart_order(&split, &[]), Ok(vec![1, 2, 7, 8]));
     }
 
     #[test]
     fn given_order_is_checked() {
-        let m = members(&[1, 2, 3], 1);
-        assert_eq!(restart_order(&m, &[3, 1]), Ok(vec![3, 1]));
-        assert!(restart_order(&m, &[4])
+        let m = members(&[1, 2, 3], &[4], 1);
+        assert_eq!(restart_order(&m, &[3, 4, 1]), Ok(vec![3, 4, 1]));
+        assert!(restart_order(&m, &[5])
             .unwrap_err()
-            .contains("not a registered broker"));
+            .contains("neither a registered broker nor a quorum voter"));
         assert!(restart_order(&m, &[1, 1]).unwrap_err().contains("twice"));
-        assert!(restart_order(&members(&[], -1), &[]).is_err());
+        assert!(restart_order(&members(&[], &[], -1), &[]).is_err());
     }
 
     #[test]
