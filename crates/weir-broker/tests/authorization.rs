@@ -35,6 +35,7 @@ fn ctx(key: ApiKey, version: i16, user: &str) -> RequestContext {
             name: user.into(),
         },
         connection_id: 7,
+        send_files: false,
     }
 }
 

@@ -11,6 +11,7 @@
 pub mod client;
 pub mod error;
 pub mod frame;
+pub mod placeholder;
 pub mod request;
 pub mod response;
 pub mod segmented;

@@ -30,7 +30,8 @@ pub fn encode_response(
 
 /// Encode a complete response frame (size prefix included) as pieces to write in order. Byte
 /// for byte the same as [`encode_response`]; a Fetch response's record sets of at least
-/// [`MIN_SHARED_BYTES`](crate::segmented::MIN_SHARED_BYTES) are pieces of their own, not copies.
+/// [`MIN_SHARED_BYTES`](crate::segmented::MIN_SHARED_BYTES) are pieces of their own, not copies,
+/// and placeholders ([`crate::placeholder`]) become opaque parts the writer sends from files.
 pub fn encode_response_frame(
     correlation_id: i32,
     api_key: ApiKey,
@@ -48,9 +49,11 @@ pub fn encode_response_frame(
     let len = i32::try_from(buf.len())
         .map_err(|_| ProtocolError::Encode("response larger than 2 GiB".into()))?;
     let prefix = Bytes::copy_from_slice(&len.to_be_bytes());
-    Ok(ResponseFrame::new(
-        std::iter::once(prefix).chain(buf.into_pieces()),
-    ))
+    buf.into_frame(prefix).ok_or_else(|| {
+        ProtocolError::Encode(format!(
+            "{api_key:?} v{api_version}: the encoder sought back across a record set sent from a file"
+        ))
+    })
 }
 
 /// The response header in the version `api_key`/`api_version` answers with.

@@ -10,16 +10,38 @@ use bytes::buf::UninitSlice;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::protocol::buf::ByteBufMut;
 
+use crate::placeholder::{self, Payload};
+
 /// Shared buffers shorter than this are copied (a separate piece costs more than the copy).
 pub const MIN_SHARED_BYTES: usize = 16 * 1024;
 
-/// An encode target that keeps large shared buffers (`put_shared_bytes`) as separate pieces and
-/// everything else in an owned buffer. Byte for byte it holds what a `BytesMut` would.
+/// A piece of a frame being encoded.
+#[derive(Debug)]
+enum Part {
+    Bytes(Bytes),
+    Opaque(OpaquePart),
+}
+
+impl Part {
+    fn len(&self) -> usize {
+        match self {
+            Part::Bytes(b) => b.len(),
+            Part::Opaque(o) => o.len,
+        }
+    }
+}
+
+/// An encode target that keeps large shared buffers (`put_shared_bytes`) as separate pieces,
+/// placeholders ([`crate::placeholder`]) as opaque parts, and everything else in an owned
+/// buffer. Byte for byte it holds what a `BytesMut` would, placeholders standing for their
+/// payload's bytes.
 #[derive(Debug, Default)]
 pub struct SegmentedBuf {
-    done: Vec<Bytes>,
+    done: Vec<Part>,
     done_len: usize,
     cur: BytesMut,
+    /// An encoder sought back across an opaque part, whose bytes cannot be merged.
+    broken: bool,
 }
 
 impl SegmentedBuf {
@@ -29,6 +51,7 @@ impl SegmentedBuf {
             done: Vec::new(),
             done_len: 0,
             cur: BytesMut::with_capacity(capacity),
+            broken: false,
         }
     }
 
@@ -42,12 +65,18 @@ impl SegmentedBuf {
         self.len() == 0
     }
 
-    /// The pieces, in order.
-    pub fn into_pieces(mut self) -> Vec<Bytes> {
-        if !self.cur.is_empty() {
-            self.done.push(self.cur.freeze());
+    /// The frame's parts after `prefix`, or `None` if an encoder sought back across an opaque
+    /// part (no Kafka message encoder does; the frame would be wrong, so it is refused).
+    pub fn into_frame(mut self, prefix: Bytes) -> Option<ResponseFrame> {
+        if self.broken {
+            return None;
         }
-        self.done
+        if !self.cur.is_empty() {
+            self.done.push(Part::Bytes(self.cur.freeze()));
+        }
+        Some(ResponseFrame::from_parts(
+            std::iter::once(Part::Bytes(prefix)).chain(self.done),
+        ))
     }
 
     /// Merge every piece into the owned buffer (only needed if an encoder seeks backwards
@@ -58,7 +87,13 @@ impl SegmentedBuf {
         }
         let mut all = BytesMut::with_capacity(self.len());
         for piece in self.done.drain(..) {
-            all.extend_from_slice(&piece);
+            match piece {
+                Part::Bytes(b) => all.extend_from_slice(&b),
+                Part::Opaque(o) => {
+                    self.broken = true;
+                    all.resize(all.len() + o.len, 0);
+                }
+            }
         }
         all.extend_from_slice(&self.cur);
         self.cur = all;
@@ -114,23 +149,31 @@ impl ByteBufMut for SegmentedBuf {
         if !self.cur.is_empty() {
             let owned = self.cur.split().freeze();
             self.done_len += owned.len();
-            self.done.push(owned);
+            self.done.push(Part::Bytes(owned));
         }
-        self.done_len += bytes.len();
-        self.done.push(bytes.clone());
+        let part = match placeholder::lookup(bytes) {
+            Some(payload) => Part::Opaque(OpaquePart {
+                payload,
+                len: bytes.len(),
+                _hold: bytes.clone(),
+            }),
+            None => Part::Bytes(bytes.clone()),
+        };
+        self.done_len += part.len();
+        self.done.push(part);
     }
 }
 
-/// A complete response frame (size prefix included) as pieces to write in order; a
-/// [`bytes::Buf`] whose `chunks_vectored` hands every piece to one vectored write.
+/// In-memory pieces of a frame to write in order; a [`bytes::Buf`] whose `chunks_vectored`
+/// hands every piece to one vectored write.
 #[derive(Debug, Clone, Default)]
-pub struct ResponseFrame {
+pub struct Pieces {
     pieces: VecDeque<Bytes>,
     remaining: usize,
 }
 
-impl ResponseFrame {
-    /// A frame made of `pieces` (empty pieces are dropped).
+impl Pieces {
+    /// Pieces made of `pieces` (empty ones are dropped).
     pub fn new(pieces: impl IntoIterator<Item = Bytes>) -> Self {
         let pieces: VecDeque<Bytes> = pieces.into_iter().filter(|p| !p.is_empty()).collect();
         let remaining = pieces.iter().map(Bytes::len).sum();
@@ -142,29 +185,14 @@ impl ResponseFrame {
         self.pieces.len()
     }
 
-    /// The whole frame in one buffer (copies; for tests and small frames).
-    pub fn to_bytes(&self) -> Bytes {
-        match self.pieces.len() {
-            0 => Bytes::new(),
-            1 => self.pieces[0].clone(),
-            _ => {
-                let mut all = BytesMut::with_capacity(self.remaining);
-                for p in &self.pieces {
-                    all.extend_from_slice(p);
-                }
-                all.freeze()
-            }
+    fn copy_into(&self, all: &mut BytesMut) {
+        for p in &self.pieces {
+            all.extend_from_slice(p);
         }
     }
 }
 
-impl From<Bytes> for ResponseFrame {
-    fn from(frame: Bytes) -> Self {
-        Self::new([frame])
-    }
-}
-
-impl Buf for ResponseFrame {
+impl Buf for Pieces {
     fn remaining(&self) -> usize {
         self.remaining
     }
@@ -176,7 +204,7 @@ impl Buf for ResponseFrame {
     fn advance(&mut self, mut cnt: usize) {
         assert!(
             cnt <= self.remaining,
-            "advance past the end of a ResponseFrame"
+            "advance past the end of frame pieces"
         );
         self.remaining -= cnt;
         while cnt > 0 {
@@ -202,13 +230,139 @@ impl Buf for ResponseFrame {
     }
 }
 
+/// A record set the writer sends from where its payload says (a file region: zero-copy fetch),
+/// standing in the frame for exactly `len` bytes.
+#[derive(Clone)]
+pub struct OpaquePart {
+    /// What the placeholder carried (see [`crate::placeholder`]).
+    pub payload: Payload,
+    /// Bytes this part stands for in the frame.
+    pub len: usize,
+    /// Keeps the placeholder's slot (and so the payload) registered until the part is written.
+    _hold: Bytes,
+}
+
+impl std::fmt::Debug for OpaquePart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpaquePart")
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+/// One run of a frame: bytes in memory, or a record set to send from elsewhere.
+#[derive(Debug, Clone)]
+pub enum FramePart {
+    /// Bytes in memory, written with one vectored write.
+    Memory(Pieces),
+    /// A record set sent from its file (or read and written where files cannot be sent).
+    Opaque(OpaquePart),
+}
+
+/// A complete response frame (size prefix included) as parts to write in order. Frames of
+/// every API but Fetch are one memory part; a Fetch frame whose record sets are placeholders
+/// has opaque parts between memory parts.
+#[derive(Debug, Clone, Default)]
+pub struct ResponseFrame {
+    parts: Vec<FramePart>,
+}
+
+impl ResponseFrame {
+    /// A frame made of in-memory `pieces` (empty pieces are dropped).
+    pub fn new(pieces: impl IntoIterator<Item = Bytes>) -> Self {
+        Self::from_parts(pieces.into_iter().map(Part::Bytes))
+    }
+
+    fn from_parts(parts: impl IntoIterator<Item = Part>) -> Self {
+        let mut out = Vec::new();
+        let mut run: Vec<Bytes> = Vec::new();
+        for part in parts {
+            match part {
+                Part::Bytes(b) => run.push(b),
+                Part::Opaque(o) => {
+                    if !run.is_empty() {
+                        out.push(FramePart::Memory(Pieces::new(run.drain(..))));
+                    }
+                    out.push(FramePart::Opaque(o));
+                }
+            }
+        }
+        if !run.is_empty() {
+            out.push(FramePart::Memory(Pieces::new(run)));
+        }
+        Self { parts: out }
+    }
+
+    /// Total length in bytes (size prefix included).
+    pub fn len(&self) -> usize {
+        self.parts
+            .iter()
+            .map(|p| match p {
+                FramePart::Memory(m) => m.remaining(),
+                FramePart::Opaque(o) => o.len,
+            })
+            .sum()
+    }
+
+    /// True for a frame of no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Number of memory pieces plus opaque parts.
+    pub fn pieces(&self) -> usize {
+        self.parts
+            .iter()
+            .map(|p| match p {
+                FramePart::Memory(m) => m.pieces(),
+                FramePart::Opaque(_) => 1,
+            })
+            .sum()
+    }
+
+    /// The parts, in the order they are written.
+    pub fn into_parts(self) -> Vec<FramePart> {
+        self.parts
+    }
+
+    /// The whole frame in one buffer (copies; for tests and small frames), or `None` when it
+    /// has opaque parts (their bytes are not in memory).
+    pub fn to_bytes(&self) -> Option<Bytes> {
+        let mut all = BytesMut::with_capacity(self.len());
+        for part in &self.parts {
+            match part {
+                FramePart::Memory(m) if self.parts.len() == 1 && m.pieces() == 1 => {
+                    return Some(m.pieces[0].clone());
+                }
+                FramePart::Memory(m) => m.copy_into(&mut all),
+                FramePart::Opaque(_) => return None,
+            }
+        }
+        Some(all.freeze())
+    }
+}
+
+impl From<Bytes> for ResponseFrame {
+    fn from(frame: Bytes) -> Self {
+        Self::new([frame])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use kafka_protocol::protocol::buf::ByteBufMut;
+    use std::sync::Arc;
 
     fn big(n: usize, fill: u8) -> Bytes {
         Bytes::from(vec![fill; n])
+    }
+
+    fn memory(part: &FramePart) -> &Pieces {
+        match part {
+            FramePart::Memory(m) => m,
+            FramePart::Opaque(o) => panic!("expected memory, found {o:?}"),
+        }
     }
 
     #[test]
@@ -220,8 +374,11 @@ mod tests {
         buf.put_shared_bytes(&Bytes::from_static(b"small"));
         buf.put_slice(b"tail");
         assert_eq!(buf.len(), 4 + MIN_SHARED_BYTES + 5 + 4);
-        let pieces = buf.into_pieces();
-        assert_eq!(pieces.len(), 3);
+        let frame = buf.into_frame(Bytes::new()).expect("no seek back");
+        assert_eq!(frame.pieces(), 3);
+        let parts = frame.into_parts();
+        assert_eq!(parts.len(), 1);
+        let pieces = &memory(&parts[0]).pieces;
         assert_eq!(pieces[0].as_ref(), b"head");
         assert_eq!(
             pieces[1].as_ptr(),
@@ -229,6 +386,41 @@ mod tests {
             "the large buffer is not copied"
         );
         assert_eq!(pieces[2].as_ref(), b"smalltail");
+    }
+
+    #[test]
+    fn placeholders_become_opaque_parts_between_memory_parts() {
+        let mut buf = SegmentedBuf::with_capacity(16);
+        buf.put_slice(b"head");
+        let p = placeholder::placeholder(MIN_SHARED_BYTES + 1, Arc::new(7u8)).expect("slot");
+        buf.put_shared_bytes(&p);
+        buf.put_slice(b"tail");
+        let frame = buf
+            .into_frame(Bytes::from_static(b"len:"))
+            .expect("no seek back");
+        assert_eq!(frame.len(), 4 + 4 + MIN_SHARED_BYTES + 1 + 4);
+        assert_eq!(frame.to_bytes(), None, "opaque bytes are not in memory");
+        let parts = frame.into_parts();
+        assert_eq!(parts.len(), 3);
+        assert_eq!(memory(&parts[0]).chunk(), b"len:");
+        match &parts[1] {
+            FramePart::Opaque(o) => {
+                assert_eq!(o.len, MIN_SHARED_BYTES + 1);
+                assert_eq!(o.payload.downcast_ref::<u8>(), Some(&7));
+            }
+            other => panic!("expected an opaque part, found {other:?}"),
+        }
+        assert_eq!(memory(&parts[2]).chunk(), b"tail");
+    }
+
+    #[test]
+    fn seeking_back_across_an_opaque_part_refuses_the_frame() {
+        let mut buf = SegmentedBuf::default();
+        buf.put_slice(b"abcd");
+        let p = placeholder::placeholder(MIN_SHARED_BYTES, Arc::new(())).expect("slot");
+        buf.put_shared_bytes(&p);
+        buf.range(1..3).copy_from_slice(b"XY");
+        assert!(buf.into_frame(Bytes::new()).is_none());
     }
 
     #[test]
@@ -240,15 +432,18 @@ mod tests {
         buf.range(1..3).copy_from_slice(b"XY");
         let end = buf.offset();
         buf.seek(end + 2);
-        let all = ResponseFrame::new(buf.into_pieces()).to_bytes();
+        let all = buf
+            .into_frame(Bytes::new())
+            .and_then(|f| f.to_bytes())
+            .expect("memory only");
         assert_eq!(&all[..4], b"aXYd");
         assert_eq!(all.len(), 4 + MIN_SHARED_BYTES + 2 + 2);
         assert_eq!(&all[all.len() - 4..], b"zz\0\0");
     }
 
     #[test]
-    fn a_frame_advances_across_pieces_and_lists_them_for_a_vectored_write() {
-        let mut f = ResponseFrame::new([
+    fn pieces_advance_across_buffers_and_list_them_for_a_vectored_write() {
+        let mut f = Pieces::new([
             Bytes::from_static(b"ab"),
             Bytes::new(),
             Bytes::from_static(b"cde"),

@@ -5,8 +5,9 @@ use bytes::{Buf, Bytes};
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{ApiKey, FetchResponse, ResponseKind, TopicName};
 use kafka_protocol::protocol::StrBytes;
+use weir_protocol::placeholder::placeholder;
 use weir_protocol::response::{encode_response, encode_response_frame};
-use weir_protocol::segmented::MIN_SHARED_BYTES;
+use weir_protocol::segmented::{FramePart, MIN_SHARED_BYTES};
 
 fn partition(index: i32, records: Bytes) -> PartitionData {
     let mut p = PartitionData::default();
@@ -55,17 +56,22 @@ fn pieces_carry_the_same_bytes_as_the_copied_frame_for_every_fetch_version() {
     for version in lo..=hi {
         let resp = ResponseKind::Fetch(response(version));
         let copied = encode_response(9, ApiKey::Fetch, version, &resp).unwrap();
-        let mut frame = encode_response_frame(9, ApiKey::Fetch, version, &resp).unwrap();
-        assert_eq!(frame.remaining(), copied.len(), "v{version}");
+        let frame = encode_response_frame(9, ApiKey::Fetch, version, &resp).unwrap();
+        assert_eq!(frame.len(), copied.len(), "v{version}");
         assert!(
             frame.pieces() >= 3,
             "v{version}: large record sets are separate pieces"
         );
         let mut joined = Vec::new();
-        while frame.has_remaining() {
-            let n = frame.chunk().len();
-            joined.extend_from_slice(frame.chunk());
-            frame.advance(n);
+        for part in frame.into_parts() {
+            let FramePart::Memory(mut m) = part else {
+                panic!("v{version}: no placeholder was given, so no opaque part");
+            };
+            while m.has_remaining() {
+                let n = m.chunk().len();
+                joined.extend_from_slice(m.chunk());
+                m.advance(n);
+            }
         }
         assert_eq!(joined, copied.as_ref(), "v{version}");
     }
@@ -77,5 +83,65 @@ fn other_responses_are_one_piece() {
     let copied = encode_response(1, ApiKey::ApiVersions, 3, &resp).unwrap();
     let frame = encode_response_frame(1, ApiKey::ApiVersions, 3, &resp).unwrap();
     assert_eq!(frame.pieces(), 1);
-    assert_eq!(frame.to_bytes(), copied);
+    assert_eq!(frame.to_bytes(), Some(copied));
+}
+
+/// The same response with every large record set replaced by a placeholder carrying the real
+/// bytes: the frame, with each opaque part resolved to its payload, is byte for byte the copied
+/// frame (what a zero-copy writer sends is exactly what Kafka's encoding says).
+#[test]
+fn placeholders_stand_for_exactly_their_bytes_in_every_fetch_version() {
+    let (lo, hi) =
+        weir_protocol::versions::supported_range(ApiKey::Fetch).expect("Fetch is served");
+    for version in lo..=hi {
+        let real = response(version);
+        let copied = encode_response(
+            9,
+            ApiKey::Fetch,
+            version,
+            &ResponseKind::Fetch(real.clone()),
+        )
+        .unwrap();
+        let mut stand_in = real;
+        let mut opaque = 0;
+        for t in &mut stand_in.responses {
+            for p in &mut t.partitions {
+                let Some(bytes) = p.records.clone() else {
+                    continue;
+                };
+                if let Some(ph) = placeholder(bytes.len(), std::sync::Arc::new(bytes)) {
+                    p.records = Some(ph);
+                    opaque += 1;
+                }
+            }
+        }
+        assert!(
+            opaque >= 2,
+            "v{version}: the large record sets became placeholders"
+        );
+        let frame =
+            encode_response_frame(9, ApiKey::Fetch, version, &ResponseKind::Fetch(stand_in))
+                .unwrap();
+        let mut joined = Vec::new();
+        for part in frame.into_parts() {
+            match part {
+                FramePart::Memory(mut m) => {
+                    while m.has_remaining() {
+                        let n = m.chunk().len();
+                        joined.extend_from_slice(m.chunk());
+                        m.advance(n);
+                    }
+                }
+                FramePart::Opaque(o) => {
+                    let bytes = o
+                        .payload
+                        .downcast_ref::<Bytes>()
+                        .expect("the payload given");
+                    assert_eq!(bytes.len(), o.len);
+                    joined.extend_from_slice(bytes);
+                }
+            }
+        }
+        assert_eq!(joined, copied.as_ref(), "v{version}");
+    }
 }

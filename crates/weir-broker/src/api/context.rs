@@ -41,6 +41,10 @@ pub struct RequestContext {
     /// This connection's id, unique within the process (share sessions are bound to the
     /// connection that opened them, as Kafka's `connectionId`).
     pub connection_id: u64,
+    /// The connection sends Fetch record sets straight from segment files (`sendfile`): a
+    /// plaintext TCP socket. Handlers then may answer with placeholders
+    /// (`weir_protocol::placeholder`) that only this connection's writer can send.
+    pub send_files: bool,
 }
 
 impl RequestContext {

@@ -113,9 +113,9 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
         RequestKind::Metadata(r) => ResponseKind::Metadata(
             metadata::handle(view, admin, config, &b.cluster_id, &ctx.listener, v, r).await,
         ),
-        RequestKind::Fetch(r) => {
-            ResponseKind::Fetch(fetch::handle(replicas, view, &b.fetch_sessions, v, r).await)
-        }
+        RequestKind::Fetch(r) => ResponseKind::Fetch(
+            fetch::handle(replicas, view, &b.fetch_sessions, v, r, ctx.send_files).await,
+        ),
         RequestKind::ListOffsets(r) => {
             ResponseKind::ListOffsets(list_offsets::handle(replicas, view, v, r).await)
         }

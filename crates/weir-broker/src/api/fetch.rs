@@ -11,6 +11,7 @@ use kafka_protocol::messages::fetch_response::{
 use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
+use weir_protocol::placeholder::placeholder;
 
 use crate::error::{log_error_code, BrokerError};
 use crate::fetch_sessions::FetchSessionCache;
@@ -36,15 +37,19 @@ use crate::replica::manager::ReplicaManager;
 /// than the leader epoch → UNKNOWN_LEADER_EPOCH, older → FENCED_LEADER_EPOCH, a partition this
 /// broker does not lead → NOT_LEADER_OR_FOLLOWER. Session errors are top-level (see `fetch_session`).
 ///
-/// Records are read from the segment file into memory (`FileSlice::to_bytes`, one copy) and
-/// written to the socket as pieces of the response frame (not copied again, see
-/// `weir_protocol::segmented`); sending them with `sendfile` is future work.
+/// With `send_files` (a plaintext connection) every record set of at least
+/// `weir_protocol::segmented::MIN_SHARED_BYTES` is a placeholder for its file region, which the
+/// connection sends with `sendfile` straight from the page cache (zero-copy fetch, see
+/// `weir_protocol::placeholder`); otherwise (TLS, small record sets) records are read from the
+/// segment file into memory (`FileSlice::to_bytes`, one copy) and written as pieces of the
+/// response frame (not copied again, see `weir_protocol::segmented`).
 pub async fn handle(
     replicas: &Arc<ReplicaManager>,
     view: &MetadataView,
     sessions: &FetchSessionCache,
     version: i16,
     req: FetchRequest,
+    send_files: bool,
 ) -> FetchResponse {
     let replica_id = if version >= 15 {
         i32::from(req.replica_state.replica_id)
@@ -117,6 +122,7 @@ pub async fn handle(
         } else {
             ""
         },
+        send_files,
     };
     let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0);
     let max_wait = Duration::from_millis(u64::try_from(req.max_wait_ms).unwrap_or(0));
@@ -239,6 +245,8 @@ struct Limits<'a> {
     rack: &'a str,
     /// READ_COMMITTED: read below the last stable offset, with the aborted transactions.
     read_committed: bool,
+    /// The connection sends record sets from files: large ones become placeholders.
+    send_files: bool,
 }
 
 /// Read every partition once, honouring the response-wide byte limit.
@@ -394,10 +402,18 @@ fn read_partition(
     if read.records.len == 0 || (any_data && read.records.len > limit) {
         return Ok(data);
     }
-    let bytes = read
-        .records
-        .to_bytes()
-        .map_err(|e| (BrokerError::from(e).code(), hw, log_start))?;
+    let sent_from_file = if limits.send_files {
+        placeholder(read.records.len, Arc::new(read.records.clone()))
+    } else {
+        None
+    };
+    let bytes = match sent_from_file {
+        Some(p) => p,
+        None => read
+            .records
+            .to_bytes()
+            .map_err(|e| (BrokerError::from(e).code(), hw, log_start))?,
+    };
     data.high_watermark = read.high_watermark;
     data.last_stable_offset = lso.min(read.high_watermark);
     data.log_start_offset = read.log_start_offset;

@@ -19,13 +19,14 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, warn};
 use weir_protocol::request::{decode_request, RequestError};
 use weir_protocol::segmented::ResponseFrame;
 
+use super::frame_sink::{write_frame, FrameSink};
 use super::stop::stopped;
 use crate::api::{self, Principal, RequestContext};
 use crate::broker::Broker;
@@ -115,8 +116,9 @@ async fn serve_stream<R, W>(
     mut shutdown: watch::Receiver<bool>,
 ) where
     R: AsyncRead + Unpin + Send + 'static,
-    W: AsyncWrite + Unpin + Send + 'static,
+    W: FrameSink + 'static,
 {
+    let send_files = write_half.tcp().is_some();
     let _counted = crate::metrics::ConnectionGuard::open();
     let connection_id = NEXT_CONNECTION_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut reader = BufReader::with_capacity(64 * 1024, read_half);
@@ -191,6 +193,7 @@ async fn serve_stream<R, W>(
                     listener: limits.listener.clone(),
                     principal,
                     connection_id,
+                    send_files,
                 };
                 let pending = api::dispatch_ordered(&broker, ctx, body).await;
                 let (tx, rx) = oneshot::channel();
@@ -277,15 +280,15 @@ fn acks0_outcome(resp: &ResponseKind) -> Outgoing {
 
 /// Drain the queue in order: await each request's outcome and write it. Stops at the first
 /// `Close`, write error, or when the queue is closed and empty; then shuts the socket down.
-pub async fn write_in_order<W: AsyncWrite + Unpin>(
+pub async fn write_in_order<W: FrameSink>(
     mut queue: mpsc::Receiver<oneshot::Receiver<Outgoing>>,
     mut out: W,
     peer: SocketAddr,
 ) {
     while let Some(rx) = queue.recv().await {
         match rx.await {
-            Ok(Outgoing::Frame(mut frame)) => {
-                if let Err(e) = out.write_all_buf(&mut frame).await {
+            Ok(Outgoing::Frame(frame)) => {
+                if let Err(e) = write_frame(&mut out, frame).await {
                     debug!(%peer, error = %e, "write failed; closing connection");
                     break;
                 }

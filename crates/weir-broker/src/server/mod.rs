@@ -5,6 +5,7 @@
 //! maintenance and coordinator timers, `stop` the shutdown signal.
 
 pub mod connection;
+pub mod frame_sink;
 pub mod stop;
 pub mod tasks;
 
