@@ -172,7 +172,8 @@ impl ShareGroups {
 
     /// ShareGroupHeartbeat. Epoch 0 joins (or rejoins: an existing member id starts over),
     /// epoch -1 leaves, any other epoch must be the member's current one (FENCED_MEMBER_EPOCH)
-    /// of a known member (UNKNOWN_MEMBER_ID). A join, a leave, a subscription change or a
+    /// of a known member (UNKNOWN_MEMBER_ID); only a join may name a group that does not exist
+    /// (GROUP_ID_NOT_FOUND). A join, a leave, a subscription change or a
     /// change of the subscribed topics' metadata (`topics`: the broker's current metadata by
     /// name) bumps the group epoch and recomputes the assignment; the member then moves to the
     /// new epoch and gets its assignment in the response. The session deadline becomes
@@ -208,6 +209,14 @@ impl ShareGroups {
                 req.member_id, req.group_id
             ))
         };
+        // As Kafka: only a join (epoch 0) may create the group; a heartbeat or leave naming a
+        // group that does not exist is GROUP_ID_NOT_FOUND.
+        if req.member_epoch != 0 && !self.groups.contains_key(&req.group_id) {
+            return Err(ShareError::GroupIdNotFound(format!(
+                "share group {} does not exist",
+                req.group_id
+            )));
+        }
         if req.member_epoch == -1 {
             let group = self.groups.get_mut(&req.group_id).ok_or_else(unknown)?;
             group.members.remove(&req.member_id).ok_or_else(unknown)?;

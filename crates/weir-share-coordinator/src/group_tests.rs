@@ -157,11 +157,19 @@ fn wrong_epochs_are_fenced_and_unknown_members_rejected() {
             .code(),
         25
     );
-    let mut other = req("a", 1, None);
-    other.group_id = "unknown".into();
+    // A group that does not exist: GROUP_ID_NOT_FOUND for a heartbeat and a leave, as Kafka.
+    for epoch in [1, -1] {
+        let mut other = req("a", epoch, None);
+        other.group_id = "unknown".into();
+        assert_eq!(
+            g.heartbeat(&other, &config(), &md, 0).unwrap_err().code(),
+            69
+        );
+    }
     assert_eq!(
-        g.heartbeat(&other, &config(), &md, 0).unwrap_err().code(),
-        25
+        g.describe("unknown").unwrap_err().code(),
+        69,
+        "nothing created"
     );
     assert_eq!(
         g.heartbeat(&req("z", -1, None), &config(), &md, 0)

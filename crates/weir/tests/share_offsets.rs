@@ -1,6 +1,6 @@
 //! Share-group offsets (KIP-932, KIP-1226) at the protocol level against a real `weir` process:
 //! DescribeShareGroupOffsets v0/v1 (start offset, lag, -1 for a never-initialized partition),
-//! AlterShareGroupOffsets (NON_EMPTY_GROUP with members, GROUP_ID_NOT_FOUND, the next member
+//! AlterShareGroupOffsets (NON_EMPTY_GROUP with members, a group no group has, the next member
 //! acquires from the new start offset) and DeleteShareGroupOffsets (the state is gone); and
 //! `weir groups list|describe|reset-offsets` on a share group.
 
@@ -49,10 +49,25 @@ fn partition(d: &Described) -> DescribedPartition {
 #[test]
 fn share_group_offsets_describe_alter_delete() {
     let (_b, mut c, g) = setup();
-    // Unknown group: GROUP_ID_NOT_FOUND everywhere.
-    assert_eq!(g.describe(&mut c, 1, None).error_code, 69);
-    assert_eq!(g.alter(&mut c, GROUP, 0).error_code, 69);
-    assert_eq!(g.delete(&mut c, &["t"]).error_code, 69);
+    // A group id no group has (as Kafka): describe lists nothing and delete removes nothing,
+    // without error; an empty group id is INVALID_GROUP_ID.
+    let none = g.describe(&mut c, 1, None);
+    assert_eq!((none.error_code, none.topics.len()), (0, 0), "{none:?}");
+    let named = g.describe(&mut c, 1, Some(&[("t", 0)]));
+    assert_eq!((named.error_code, named.topics.len()), (0, 0), "{named:?}");
+    let deleted = g.delete(&mut c, &["t"]);
+    assert_eq!(deleted.error_code, 0, "{deleted:?}");
+    assert_eq!(deleted.responses[0].error_code, 0);
+    assert_eq!(g.alter(&mut c, "", 0).error_code, 24);
+    // Alter initializes the state of a group no group has: its first member starts there.
+    let fresh = ShareGroup::new(&mut c, "fresh-g", "t");
+    let altered = fresh.alter(&mut c, "fresh-g", 4);
+    assert_eq!(altered.error_code, 0, "{altered:?}");
+    assert_eq!(altered.responses[0].partitions[0].error_code, 0);
+    assert_eq!(fresh.offset(&mut c).0, 4);
+    fresh.heartbeat(&mut c, "f1", 0);
+    assert_eq!(fresh.acquire(&mut c, "f1"), vec![(4, 4)]);
+    fresh.heartbeat(&mut c, "f1", -1);
 
     // A member acquires all five records (not acknowledged).
     g.heartbeat(&mut c, "m1", 0);

@@ -1,8 +1,9 @@
 //! AlterShareGroupOffsets (key 91, v0): set the start offset of share-partitions of an empty
 //! share group (`kafka-share-groups.sh --reset-offsets`). Each share-partition's state is
 //! re-initialized at the new start offset with the next state epoch; in-flight and
-//! acknowledged record states are discarded (`share/offsets.rs`). Group errors (top level, and
-//! on every partition): GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP, NOT_COORDINATOR,
+//! acknowledged record states are discarded (`share/offsets.rs`). A group id no group has is
+//! no error (as Kafka: the state is initialized for the group's first consumers). Group errors
+//! (top level, and on every partition): INVALID_GROUP_ID (empty), NON_EMPTY_GROUP, NOT_COORDINATOR,
 //! COORDINATOR_NOT_AVAILABLE / COORDINATOR_LOAD_IN_PROGRESS; partition errors:
 //! UNKNOWN_TOPIC_OR_PARTITION, INVALID_REQUEST (a negative offset), the share coordinator's.
 

@@ -1,7 +1,9 @@
 //! DeleteShareGroupOffsets (key 92, v0): delete the share-partition state of an empty share
 //! group for whole topics (`kafka-share-groups.sh --delete-offsets`), as
 //! DeleteShareGroupState does; the group's next consumer starts from
-//! `share.auto.offset.reset`. Group errors (top level): GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP,
+//! `share.auto.offset.reset`. A group id no group has is no error (as
+//! Kafka: whatever state exists is removed). Group errors (top level): INVALID_GROUP_ID (empty),
+//! NON_EMPTY_GROUP,
 //! NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE / COORDINATOR_LOAD_IN_PROGRESS; topic errors:
 //! UNKNOWN_TOPIC_OR_PARTITION and the share coordinator's. A topic without state is no error.
 

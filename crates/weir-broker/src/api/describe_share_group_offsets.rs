@@ -1,7 +1,9 @@
 //! DescribeShareGroupOffsets (key 90, v0–v1): the share-partition start offsets of share
 //! groups this broker coordinates, and (v1, KIP-1226) their lag. A partition whose state was
 //! never initialized answers start offset -1; with no topics given (null), every partition
-//! with state is described. Group errors: GROUP_ID_NOT_FOUND, NOT_COORDINATOR,
+//! with state is described. For a group id no group has, only
+//! partitions with state are listed (as Kafka: none). Group errors: INVALID_GROUP_ID (empty),
+//! NOT_COORDINATOR,
 //! COORDINATOR_NOT_AVAILABLE / COORDINATOR_LOAD_IN_PROGRESS; partition errors:
 //! UNKNOWN_TOPIC_OR_PARTITION and the share coordinator's.
 
@@ -35,12 +37,15 @@ pub async fn handle(
         let mut out = Group::default();
         out.group_id = g.group_id.clone();
         let group = g.group_id.as_str();
-        if let Err(e) = require_group(groups, group, false).await {
-            out.error_code = e.code();
-            out.error_message = Some(StrBytes::from_string(e.message()));
-            resp.groups.push(out);
-            continue;
-        }
+        let known = match require_group(groups, group, false).await {
+            Ok(known) => known,
+            Err(e) => {
+                out.error_code = e.code();
+                out.error_message = Some(StrBytes::from_string(e.message()));
+                resp.groups.push(out);
+                continue;
+            }
+        };
         match g.topics {
             Some(topics) => {
                 for t in topics {
@@ -55,9 +60,15 @@ pub async fn handle(
                             }
                             Err(e) => Err(e),
                         };
+                        // A group no group has: only the state that exists (Kafka lists none).
+                        if !known && !matches!(&r, Ok(o) if o.start_offset >= 0) {
+                            continue;
+                        }
                         topic.partitions.push(partition_result(p, r, version));
                     }
-                    out.topics.push(topic);
+                    if known || !topic.partitions.is_empty() {
+                        out.topics.push(topic);
+                    }
                 }
             }
             None => {

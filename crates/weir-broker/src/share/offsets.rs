@@ -44,15 +44,27 @@ pub fn share_lag(end: Option<i64>, start: i64, delivery_complete: i32) -> i64 {
     }
 }
 
-/// The share group `group` as the offsets APIs need it: GROUP_ID_NOT_FOUND when it is not a
-/// share group known here, NOT_COORDINATOR when another broker coordinates it, and with
-/// `empty`, NON_EMPTY_GROUP while it has members.
+/// The share group `group` as the offsets APIs need it: `Ok(true)` for a share group known
+/// here, `Ok(false)` for a group id no group has (as Kafka, the offsets APIs then work on the
+/// share state alone: describe reports the state there is, alter initializes it, delete removes
+/// what exists); INVALID_GROUP_ID for an empty id, NOT_COORDINATOR when another broker
+/// coordinates it, and with `empty`, NON_EMPTY_GROUP while it has members.
 pub async fn require_group(
     groups: &ShareGroupCoordinator,
     group: &str,
     empty: bool,
-) -> Result<(), BrokerError> {
-    let d = groups.describe(group).await?;
+) -> Result<bool, BrokerError> {
+    if group.is_empty() {
+        return Err(BrokerError::kafka(
+            ResponseError::InvalidGroupId,
+            "the group id is empty",
+        ));
+    }
+    let d = match groups.describe(group).await {
+        Ok(d) => d,
+        Err(weir_share_coordinator::ShareError::GroupIdNotFound(_)) => return Ok(false),
+        Err(e) => return Err(e.into()),
+    };
     if empty && !d.members.is_empty() {
         return Err(BrokerError::kafka(
             ResponseError::NonEmptyGroup,
@@ -62,7 +74,7 @@ pub async fn require_group(
             ),
         ));
     }
-    Ok(())
+    Ok(true)
 }
 
 /// UNKNOWN_TOPIC_OR_PARTITION unless `topic` exists with `partition`.
