@@ -11,7 +11,10 @@
 //! controlled shutdown) → `share` (share groups: membership, share-partitions, sessions) →
 //! `broker` (start-up wiring) → `authz` (ACL checks per API) → `api` (request context,
 //! dispatch table, one file per Kafka API) → `security` (TLS handshakes, mTLS principals, SASL
-//! sessions of client connections) → `server` (listeners, connections, background tasks).
+//! sessions of client connections) → `controller_transport` (TLS / SASL of the CONTROLLER
+//! listener, reusing the SASL session; the one module `broker` uses from further down, to
+//! build the metadata quorum's transport at start-up) → `server` (listeners, connections,
+//! background tasks).
 //! See docs/architecture.md.
 
 pub mod admin;
@@ -20,6 +23,7 @@ pub mod applier;
 pub mod authz;
 pub mod broker;
 pub mod config;
+pub mod controller_transport;
 pub mod coordinators;
 pub mod error;
 pub mod fetch_sessions;
