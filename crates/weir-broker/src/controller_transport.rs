@@ -7,8 +7,9 @@
 //! - `SASL_PLAINTEXT` / `SASL_SSL`: (TLS as the listener's `ssl.*` configs say, then) a Kafka
 //!   SASL exchange before the first Raft frame. The dialing side sends SaslHandshake v1 and
 //!   SaslAuthenticate v2 requests, Kafka-framed, with `sasl.mechanism.controller.protocol`
-//!   (PLAIN) and the `username` / `password` of the listener's JAAS config; the accepting side
-//!   answers them with the broker's own SASL session against the JAAS `user_<name>` entries.
+//!   (PLAIN) and the `username` / `password` of the listener's JAAS config (the broker's own
+//!   inter-broker SASL client); the accepting side answers them as a Kafka broker does, checking
+//!   the JAAS `user_<name>` entries with the client listeners' PLAIN check.
 //!   Only after a successful SaslAuthenticate does the connection carry Weir's length-prefixed
 //!   JSON Raft frames; a failed one is answered (SASL_AUTHENTICATION_FAILED and its message,
 //!   which the dialing side reports) and closed. There is no re-authentication on it.
@@ -16,21 +17,24 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use bytes::Bytes;
-use kafka_protocol::messages::ResponseKind;
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::{
+    RequestKind, ResponseKind, SaslAuthenticateResponse, SaslHandshakeResponse,
+};
+use kafka_protocol::protocol::StrBytes;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
-use uuid::Uuid;
 use weir_meta::raft::transport::{PlainTransport, RaftStream, RaftTransport, Secured};
-use weir_meta::MetadataImage;
+use weir_protocol::request::DecodedRequest;
 
-use crate::config::security::{ClientAuth, ClientSasl, ListenerSecurity, SecurityProtocol};
+use crate::config::security::{ClientAuth, ClientSasl, Secret, SecurityProtocol};
 use crate::config::BrokerConfig;
 use crate::error::BrokerError;
-use crate::metadata::view::{MetadataView, NodeIdentity, StaticImages};
-use crate::security::sasl::{SaslReply, SaslServer, SaslSession};
 
 /// How long a controller connection's TLS handshake and SASL exchange may take.
 const CONTROLLER_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -76,7 +80,7 @@ pub fn controller_transport(config: &BrokerConfig) -> Result<Arc<dyn RaftTranspo
         _ => None,
     };
     let sasl = match (&config.security.controller_sasl, sec.protocol.uses_sasl()) {
-        (Some(client), true) => Some((sasl_server(sec), client.clone())),
+        (Some(client), true) => Some((sec.plain_users.clone(), client.clone())),
         (None, true) => return Err(bad("SASL without sasl.mechanism.controller.protocol")),
         _ => None,
     };
@@ -85,8 +89,10 @@ pub fn controller_transport(config: &BrokerConfig) -> Result<Arc<dyn RaftTranspo
         match (sec.protocol, &sasl) {
             (SecurityProtocol::Plaintext, _) => "plaintext".to_string(),
             (SecurityProtocol::Ssl, _) => "mutual TLS".to_string(),
-            (p, Some((_, (mech, user, _)))) => format!("{p:?} with {mech} as {user}"),
-            (p, None) => format!("{p:?}"),
+            (SecurityProtocol::SaslSsl, Some((_, (mech, user, _)))) =>
+                format!("SASL_SSL with {mech} as {user}"),
+            (_, Some((_, (mech, user, _)))) => format!("SASL_PLAINTEXT with {mech} as {user}"),
+            (_, None) => "no SASL credentials".to_string(),
         }
     );
     if tls.is_none() && sasl.is_none() {
@@ -95,38 +101,11 @@ pub fn controller_transport(config: &BrokerConfig) -> Result<Arc<dyn RaftTranspo
     Ok(Arc::new(ControllerTransport { tls, sasl }))
 }
 
-/// The SASL server of the CONTROLLER listener: PLAIN only (SCRAM needs the metadata this
-/// listener carries), no session expiry, an empty image (nothing looks SCRAM users up).
-fn sasl_server(sec: &ListenerSecurity) -> Arc<SaslServer> {
-    let identity = NodeIdentity {
-        node_id: -1,
-        incarnation: Uuid::nil(),
-        is_broker: false,
-        rack: None,
-        advertised: None,
-        advertised_listeners: Vec::new(),
-        rack_aware_selector: false,
-    };
-    Arc::new(SaslServer {
-        mechanisms: sec
-            .sasl_mechanisms
-            .iter()
-            .filter(|m| *m == "PLAIN")
-            .cloned()
-            .collect(),
-        plain_users: sec.plain_users.clone(),
-        reauth_ms: 0,
-        view: Arc::new(MetadataView::new(
-            Arc::new(StaticImages::new(MetadataImage::default(), None)),
-            identity,
-        )),
-    })
-}
-
 /// TLS and/or SASL on the controller listener.
 struct ControllerTransport {
     tls: Option<(TlsAcceptor, TlsConnector)>,
-    sasl: Option<(Arc<SaslServer>, ClientSasl)>,
+    /// The JAAS `user_<name>` entries (accepting side) and this node's credentials (dialing).
+    sasl: Option<(BTreeMap<String, Secret>, ClientSasl)>,
 }
 
 impl std::fmt::Debug for ControllerTransport {
@@ -144,8 +123,8 @@ impl ControllerTransport {
             Some((acceptor, _)) => Box::new(acceptor.accept(tcp).await?),
             None => Box::new(tcp),
         };
-        if let Some((server, _)) = &self.sasl {
-            let user = sasl_accept(&mut s, server).await?;
+        if let Some((users, _)) = &self.sasl {
+            let user = sasl_accept(&mut s, users).await?;
             tracing::debug!(principal = %format!("User:{user}"), "controller connection authenticated");
         }
         Ok(s)
@@ -187,51 +166,81 @@ impl RaftTransport for ControllerTransport {
     }
 }
 
-/// Answer Kafka-framed SaslHandshake / SaslAuthenticate requests until the peer is
-/// authenticated (its user name) or refused (`Err`, after the answer is sent). Any other
-/// request is refused.
-async fn sasl_accept(s: &mut RaftStream, server: &SaslServer) -> std::io::Result<String> {
-    let mut session = SaslSession::new();
-    loop {
-        let mut prefix = [0u8; 4];
-        s.read_exact(&mut prefix).await?;
-        let len = weir_protocol::frame::frame_length(prefix, MAX_SASL_FRAME)
-            .map_err(|e| io_err(e.to_string()))?;
-        let mut body = vec![0u8; len];
-        s.read_exact(&mut body).await?;
-        let req = weir_protocol::request::decode_request(Bytes::from(body)).map_err(|e| {
-            io_err(format!(
-                "expected SASL authentication on the CONTROLLER listener: {e}"
-            ))
-        })?;
-        if !SaslSession::handles(req.api_key) {
-            return Err(io_err(format!(
-                "{:?} before SASL authentication on the CONTROLLER listener",
-                req.api_key
-            )));
-        }
-        let (resp, close): (ResponseKind, Option<String>) =
-            match session.handle(server, req.api_version, req.body) {
-                SaslReply::Respond(r) => (r, None),
-                SaslReply::RespondAndClose(r, why) => (r, Some(why)),
-            };
-        let frame = weir_protocol::response::encode_response(
-            req.header.correlation_id,
-            req.api_key,
-            req.api_version,
-            &resp,
-        )
+/// Read one Kafka request frame (bounded by [`MAX_SASL_FRAME`]).
+async fn read_request(s: &mut RaftStream) -> std::io::Result<DecodedRequest> {
+    let mut prefix = [0u8; 4];
+    s.read_exact(&mut prefix).await?;
+    let len = weir_protocol::frame::frame_length(prefix, MAX_SASL_FRAME)
         .map_err(|e| io_err(e.to_string()))?;
-        s.write_all(&frame).await?;
-        s.flush().await?;
-        if let Some(why) = close {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::PermissionDenied,
-                why,
-            ));
-        }
-        if let Some(p) = session.principal() {
-            return Ok(p.name.clone());
-        }
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).await?;
+    weir_protocol::request::decode_request(Bytes::from(body)).map_err(|e| {
+        io_err(format!(
+            "expected SASL authentication on the CONTROLLER listener: {e}"
+        ))
+    })
+}
+
+async fn respond(
+    s: &mut RaftStream,
+    req: &DecodedRequest,
+    resp: &ResponseKind,
+) -> std::io::Result<()> {
+    let frame = weir_protocol::response::encode_response(
+        req.header.correlation_id,
+        req.api_key,
+        req.api_version,
+        resp,
+    )
+    .map_err(|e| io_err(e.to_string()))?;
+    s.write_all(&frame).await?;
+    s.flush().await
+}
+
+fn refused(why: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::PermissionDenied, why)
+}
+
+/// The accepting side of the SASL exchange, as a Kafka broker answers it: SaslHandshake (PLAIN
+/// only, else UNSUPPORTED_SASL_MECHANISM), then one SaslAuthenticate checked against the JAAS
+/// users (else SASL_AUTHENTICATION_FAILED with Kafka's message). Returns the user; any other
+/// request, or a failure (after its answer is sent), is an `Err` that closes the connection.
+async fn sasl_accept(
+    s: &mut RaftStream,
+    users: &BTreeMap<String, Secret>,
+) -> std::io::Result<String> {
+    let req = read_request(s).await?;
+    let RequestKind::SaslHandshake(hs) = &req.body else {
+        return Err(refused(format!(
+            "{:?} before SaslHandshake on the CONTROLLER listener",
+            req.api_key
+        )));
+    };
+    let mechanism = hs.mechanism.to_string();
+    let mut resp = SaslHandshakeResponse::default();
+    resp.mechanisms = vec![StrBytes::from_static_str("PLAIN")];
+    if mechanism != "PLAIN" {
+        resp.error_code = ResponseError::UnsupportedSaslMechanism.code();
     }
+    respond(s, &req, &ResponseKind::SaslHandshake(resp)).await?;
+    if mechanism != "PLAIN" {
+        return Err(refused(format!(
+            "unsupported SASL mechanism {mechanism:?} on the CONTROLLER listener (enabled: PLAIN)"
+        )));
+    }
+    let req = read_request(s).await?;
+    let RequestKind::SaslAuthenticate(auth) = &req.body else {
+        return Err(refused(format!(
+            "{:?} instead of SaslAuthenticate on the CONTROLLER listener",
+            req.api_key
+        )));
+    };
+    let checked = crate::sasl_plain::check_plain(users, &auth.auth_bytes);
+    let mut resp = SaslAuthenticateResponse::default();
+    if let Err(msg) = &checked {
+        resp.error_code = ResponseError::SaslAuthenticationFailed.code();
+        resp.error_message = Some(StrBytes::from_string(msg.clone()));
+    }
+    respond(s, &req, &ResponseKind::SaslAuthenticate(resp)).await?;
+    checked.map_err(|msg| refused(format!("SASL authentication failed: {msg}")))
 }

@@ -2,8 +2,10 @@
 //!
 //! Dependency order (a module uses only those before it): `error`, `config`, `metrics` (hot-path
 //! counters), `fetch_sessions`, `tls_config` (rustls configs from PEM stores) → `metadata`
-//! (read-only view of the metadata image) → `inter_broker` (TLS / SASL connections to other
-//! brokers) → `peers` (requests to other brokers)
+//! (read-only view of the metadata image) → `sasl_plain` (the PLAIN credential check) →
+//! `inter_broker` (TLS / SASL connections to other brokers) → `controller_transport` (TLS / SASL
+//! of the CONTROLLER listener, the metadata quorum's connections) → `peers` (requests to other
+//! brokers)
 //! → `replica` (partition logs,
 //! replication, high watermarks) → `applier` (applies images to logs, replicas and
 //! coordinators) → `admin` (topic and reassignment proposals) → `coordinators` (storage and
@@ -11,10 +13,7 @@
 //! controlled shutdown) → `share` (share groups: membership, share-partitions, sessions) →
 //! `broker` (start-up wiring) → `authz` (ACL checks per API) → `api` (request context,
 //! dispatch table, one file per Kafka API) → `security` (TLS handshakes, mTLS principals, SASL
-//! sessions of client connections) → `controller_transport` (TLS / SASL of the CONTROLLER
-//! listener, reusing the SASL session; the one module `broker` uses from further down, to
-//! build the metadata quorum's transport at start-up) → `server` (listeners, connections,
-//! background tasks).
+//! sessions of client connections) → `server` (listeners, connections, background tasks).
 //! See docs/architecture.md.
 
 pub mod admin;
@@ -34,6 +33,7 @@ pub mod metrics;
 pub mod peers;
 pub mod quota;
 pub mod replica;
+pub mod sasl_plain;
 pub mod security;
 pub mod server;
 pub mod share;

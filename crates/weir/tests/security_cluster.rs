@@ -1,10 +1,12 @@
 //! Inter-broker security with real processes: a dedicated controller and three brokers whose
 //! replication and peer requests run over an `INTERNAL` SASL_SSL listener
 //! (`inter.broker.listener.name`, `sasl.mechanism.inter.broker.protocol=PLAIN`, mutual TLS) and
-//! whose metadata quorum traffic runs over a CONTROLLER listener mapped to SSL (mutual TLS),
-//! while clients use PLAINTEXT. The followers' fetchers authenticate as the broker user; the
-//! leader is killed with SIGKILL under an idempotent acks=all workload (min.insync.replicas=2,
-//! so acknowledged records are on a follower) and no acknowledged record is lost.
+//! whose metadata quorum traffic runs over a CONTROLLER listener mapped to SSL (mutual TLS) or
+//! to SASL_SSL (PLAIN, `sasl.mechanism.controller.protocol`), while clients use PLAINTEXT. The
+//! followers' fetchers authenticate as the broker user; the leader is killed with SIGKILL under
+//! an idempotent acks=all workload (min.insync.replicas=2, so acknowledged records are on a
+//! follower) and no acknowledged record is lost. With SASL on the CONTROLLER listener a node
+//! with a wrong password cannot join.
 
 use std::path::Path;
 use std::process::Command;
@@ -14,7 +16,9 @@ use weir_test_support::cluster::{
     brokers_bootstrap, brokers_registered, check_acked_vs_consumed, cluster_options,
     create_replicated_topic, full_isr, view, Workload,
 };
-use weir_test_support::{free_port, start_nodes_with, wait_until, BrokerProcess};
+use weir_test_support::{
+    free_port, start_nodes_with, wait_until, BrokerOptions, BrokerProcess,
+};
 
 fn openssl(dir: &Path, args: &[&str]) {
     let out = Command::new("openssl")
@@ -44,15 +48,29 @@ fn make_pki(dir: &Path) {
     std::fs::write(dir.join("keystore.pem"), ks).unwrap();
 }
 
-fn start(pki: &Path) -> Vec<BrokerProcess> {
+/// How the CONTROLLER listener is secured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Quorum {
+    /// SSL: mutual TLS.
+    Ssl,
+    /// SASL_SSL with PLAIN; nodes dial with this password (the right one is `controller-pw`).
+    SaslSsl(&'static str),
+}
+
+/// Every node's configs (the per-node ones are added by [`per_node`]).
+fn options(pki: &Path, quorum: Quorum) -> BrokerOptions {
     let ks = pki.join("keystore.pem").display().to_string();
     let ca = pki.join("ca.pem").display().to_string();
+    let controller = match quorum {
+        Quorum::Ssl => "SSL",
+        Quorum::SaslSsl(_) => "SASL_SSL",
+    };
     let opts = cluster_options()
         .config("replica.fetch.backoff.ms", "200")
         .config("auto.leader.rebalance.enable", "false")
         .config(
             "listener.security.protocol.map",
-            "PLAINTEXT:PLAINTEXT,INTERNAL:SASL_SSL,CONTROLLER:SSL",
+            &format!("PLAINTEXT:PLAINTEXT,INTERNAL:SASL_SSL,CONTROLLER:{controller}"),
         )
         .config("inter.broker.listener.name", "INTERNAL")
         .config("sasl.mechanism.inter.broker.protocol", "PLAIN")
@@ -68,32 +86,75 @@ fn start(pki: &Path) -> Vec<BrokerProcess> {
         .config("listener.name.controller.ssl.keystore.type", "PEM")
         .config("listener.name.controller.ssl.keystore.location", &ks)
         .config("listener.name.controller.ssl.truststore.location", &ca);
+    match quorum {
+        Quorum::Ssl => opts,
+        // The node dials with `password` and accepts the same (a node that got its password
+        // wrong gets it wrong on both sides).
+        Quorum::SaslSsl(password) => opts
+            .config("sasl.mechanism.controller.protocol", "PLAIN")
+            .config("listener.name.controller.sasl.enabled.mechanisms", "PLAIN")
+            .config(
+                "listener.name.controller.plain.sasl.jaas.config",
+                &format!(
+                    r#"org.apache.kafka.common.security.plain.PlainLoginModule required username="controller" password="{password}" user_controller="{password}";"#
+                ),
+            ),
+    }
+}
+
+/// A node's listeners: PLAINTEXT for clients, INTERNAL between brokers, CONTROLLER.
+fn per_node(o: BrokerOptions) -> BrokerOptions {
+    let (port, cp) = (o.port.unwrap_or(0), o.controller_port.unwrap_or(0));
+    let internal = free_port();
+    let advertised = format!("PLAINTEXT://127.0.0.1:{port},INTERNAL://127.0.0.1:{internal}");
+    o.config(
+        "listeners",
+        &format!("{advertised},CONTROLLER://127.0.0.1:{cp}"),
+    )
+    .config("advertised.listeners", &advertised)
+}
+
+/// A dedicated controller and three brokers; also returns `controller.quorum.voters`.
+fn start(pki: &Path, quorum: Quorum) -> (Vec<BrokerProcess>, String) {
+    let voters = std::sync::Mutex::new(String::new());
     let roles = ["controller", "broker", "broker", "broker"];
-    start_nodes_with(
+    let nodes = start_nodes_with(
         Path::new(env!("CARGO_BIN_EXE_weir")),
         &roles,
-        opts,
+        options(pki, quorum),
         |_, o| {
-            let (port, cp) = (o.port.unwrap_or(0), o.controller_port.unwrap_or(0));
-            let internal = free_port();
-            let advertised =
-                format!("PLAINTEXT://127.0.0.1:{port},INTERNAL://127.0.0.1:{internal}");
-            o.config(
-                "listeners",
-                &format!("{advertised},CONTROLLER://127.0.0.1:{cp}"),
-            )
-            .config("advertised.listeners", &advertised)
+            if let Some((_, v)) = o.configs.iter().find(|(k, _)| k == "controller.quorum.voters") {
+                *voters.lock().unwrap() = v.clone();
+            }
+            per_node(o)
         },
-    )
+    );
+    let voters = voters.into_inner().unwrap();
+    (nodes, voters)
 }
 
 #[test]
 fn replication_over_sasl_ssl_survives_a_killed_leader() {
+    failover(Quorum::Ssl);
+}
+
+#[test]
+fn sasl_ssl_controller_quorum_survives_a_killed_leader_and_refuses_a_wrong_password() {
+    failover(Quorum::SaslSsl("controller-pw"));
+}
+
+/// Replication over INTERNAL (SASL_SSL) with the CONTROLLER listener secured as `quorum`; the
+/// partition leader is SIGKILLed under an acks=all workload and no acknowledged record is lost.
+/// With SASL on the CONTROLLER listener, a fifth node with a wrong password cannot join.
+fn failover(quorum: Quorum) {
     let pki = tempfile::tempdir().unwrap();
     make_pki(pki.path());
-    // The brokers log each SASL authentication at DEBUG (read back below).
-    std::env::set_var("WEIR_TEST_RUST_LOG", "info,weir_broker::security=debug");
-    let mut nodes = start(pki.path());
+    // The nodes log each SASL authentication at DEBUG (read back below).
+    std::env::set_var(
+        "WEIR_TEST_RUST_LOG",
+        "info,weir_broker::security=debug,weir_broker::controller_transport=debug",
+    );
+    let (mut nodes, voters) = start(pki.path(), quorum);
     assert!(
         wait_until(Duration::from_secs(30), || nodes[1..]
             .iter()
@@ -101,9 +162,20 @@ fn replication_over_sasl_ssl_survives_a_killed_leader() {
         "three brokers registered:\n{}",
         nodes[0].output()
     );
-    assert!(nodes
-        .iter()
-        .all(|n| n.output().contains("CONTROLLER listener: mutual TLS")));
+    let banner = match quorum {
+        Quorum::Ssl => "CONTROLLER listener: mutual TLS",
+        Quorum::SaslSsl(_) => "CONTROLLER listener: SASL_SSL with PLAIN as controller",
+    };
+    assert!(nodes.iter().all(|n| n.output().contains(banner)));
+    if matches!(quorum, Quorum::SaslSsl(_)) {
+        // The brokers authenticated on the controller's CONTROLLER listener (and it on theirs,
+        // replicating the metadata log to them).
+        let out = nodes[0].output();
+        assert!(
+            out.contains("controller connection authenticated") && out.contains("User:controller"),
+            "{out}"
+        );
+    }
     let bs = brokers_bootstrap(&nodes);
     assert_eq!(
         create_replicated_topic(
@@ -175,7 +247,44 @@ fn replication_over_sasl_ssl_survives_a_killed_leader() {
         "{:#?}",
         &problems[..problems.len().min(20)]
     );
+    if matches!(quorum, Quorum::SaslSsl(_)) {
+        wrong_password_cannot_join(pki.path(), &nodes, &voters);
+    }
     for n in nodes.iter_mut().rev() {
         n.stop();
     }
+}
+
+/// A fifth (broker) node whose CONTROLLER password is wrong: the controller refuses it (both
+/// logs say why), it never registers nor answers clients.
+fn wrong_password_cannot_join(pki: &Path, nodes: &[BrokerProcess], voters: &str) {
+    let mut o = options(pki, Quorum::SaslSsl("wrong-pw"))
+        .config("node.id", "5")
+        .config("process.roles", "broker")
+        .config("controller.quorum.voters", voters);
+    o.port = Some(free_port());
+    o.controller_port = Some(free_port());
+    let mut intruder = BrokerProcess::launch(Path::new(env!("CARGO_BIN_EXE_weir")), per_node(o));
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            let out = intruder.output();
+            out.contains("controller connection refused by the transport")
+                && out.contains("Invalid username or password")
+        }),
+        "the node says why it cannot join:\n{}",
+        intruder.output()
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), || nodes[0]
+            .output()
+            .contains("SASL authentication failed: Authentication failed: Invalid username or password")),
+        "the controller logs the refusal:\n{}",
+        nodes[0].output()
+    );
+    assert_eq!(brokers_registered(&nodes[1]), 3, "the node did not register");
+    assert!(
+        std::net::TcpStream::connect(intruder.bootstrap()).is_err(),
+        "a node that cannot join serves no client"
+    );
+    intruder.kill9();
 }
