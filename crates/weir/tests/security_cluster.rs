@@ -16,9 +16,7 @@ use weir_test_support::cluster::{
     brokers_bootstrap, brokers_registered, check_acked_vs_consumed, cluster_options,
     create_replicated_topic, full_isr, view, Workload,
 };
-use weir_test_support::{
-    free_port, start_nodes_with, wait_until, BrokerOptions, BrokerProcess,
-};
+use weir_test_support::{free_port, start_nodes_with, wait_until, BrokerOptions, BrokerProcess};
 
 fn openssl(dir: &Path, args: &[&str]) {
     let out = Command::new("openssl")
@@ -123,7 +121,11 @@ fn start(pki: &Path, quorum: Quorum) -> (Vec<BrokerProcess>, String) {
         &roles,
         options(pki, quorum),
         |_, o| {
-            if let Some((_, v)) = o.configs.iter().find(|(k, _)| k == "controller.quorum.voters") {
+            if let Some((_, v)) = o
+                .configs
+                .iter()
+                .find(|(k, _)| k == "controller.quorum.voters")
+            {
                 *voters.lock().unwrap() = v.clone();
             }
             per_node(o)
@@ -275,13 +277,17 @@ fn wrong_password_cannot_join(pki: &Path, nodes: &[BrokerProcess], voters: &str)
         intruder.output()
     );
     assert!(
-        wait_until(Duration::from_secs(30), || nodes[0]
-            .output()
-            .contains("SASL authentication failed: Authentication failed: Invalid username or password")),
+        wait_until(Duration::from_secs(30), || nodes[0].output().contains(
+            "SASL authentication failed: Authentication failed: Invalid username or password"
+        )),
         "the controller logs the refusal:\n{}",
         nodes[0].output()
     );
-    assert_eq!(brokers_registered(&nodes[1]), 3, "the node did not register");
+    assert_eq!(
+        brokers_registered(&nodes[1]),
+        3,
+        "the node did not register"
+    );
     assert!(
         std::net::TcpStream::connect(intruder.bootstrap()).is_err(),
         "a node that cannot join serves no client"

@@ -110,7 +110,10 @@ fn listeners_get_their_protocols_and_bad_setups_are_refused() {
 fn a_sasl_controller_listener_takes_plain_credentials_and_refuses_other_mechanisms() {
     let jaas = r#"x.PlainLoginModule required username="c" password="cp" user_c="cp";"#;
     let base = [
-        ("listeners", "PLAINTEXT://127.0.0.1:1,CONTROLLER://127.0.0.1:2"),
+        (
+            "listeners",
+            "PLAINTEXT://127.0.0.1:1,CONTROLLER://127.0.0.1:2",
+        ),
         (
             "listener.security.protocol.map",
             "PLAINTEXT:PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
@@ -143,7 +146,10 @@ fn a_sasl_controller_listener_takes_plain_credentials_and_refuses_other_mechanis
         .and_then(|_| {
             config(&[
                 ("listeners", "CONTROLLER://127.0.0.1:2"),
-                ("listener.security.protocol.map", "CONTROLLER:SASL_PLAINTEXT"),
+                (
+                    "listener.security.protocol.map",
+                    "CONTROLLER:SASL_PLAINTEXT",
+                ),
                 ("sasl.enabled.mechanisms", "PLAIN"),
                 (
                     "listener.name.controller.plain.sasl.jaas.config",
