@@ -6,16 +6,19 @@
 //! followers' fetchers authenticate as the broker user; the leader is killed with SIGKILL under
 //! an idempotent acks=all workload (min.insync.replicas=2, so acknowledged records are on a
 //! follower) and no acknowledged record is lost. With SASL on the CONTROLLER listener a node
-//! with a wrong password cannot join.
+//! with a wrong password cannot join. A third test runs three combined (broker, controller)
+//! nodes with INTERNAL and CONTROLLER both SASL_SSL and kills the active controller.
 
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use kafka_protocol::messages::{ApiKey, MetadataRequest, MetadataResponse};
 use weir_test_support::cluster::{
     brokers_bootstrap, brokers_registered, check_acked_vs_consumed, cluster_options,
     create_replicated_topic, full_isr, view, Workload,
 };
+use weir_test_support::raw::RawClient;
 use weir_test_support::{free_port, start_nodes_with, wait_until, BrokerOptions, BrokerProcess};
 
 fn openssl(dir: &Path, args: &[&str]) {
@@ -293,4 +296,142 @@ fn wrong_password_cannot_join(pki: &Path, nodes: &[BrokerProcess], voters: &str)
         "a node that cannot join serves no client"
     );
     intruder.kill9();
+}
+
+/// The active controller as `node`'s Metadata answer shows it (combined nodes: the Raft leader).
+fn active_controller(node: &BrokerProcess) -> i32 {
+    let Ok(mut c) = RawClient::try_connect(&node.bootstrap()) else {
+        return -1;
+    };
+    let mut req = MetadataRequest::default();
+    req.topics = Some(Vec::new());
+    c.try_call::<_, MetadataResponse>(ApiKey::Metadata, 12, &req)
+        .map(|m| m.controller_id.0)
+        .unwrap_or(-1)
+}
+
+/// Three combined (broker, controller) nodes whose INTERNAL and CONTROLLER listeners both use
+/// SASL_SSL: the Raft votes and log replication between the controllers are authenticated with
+/// PLAIN. The active controller (when it leads a partition, else a partition leader) is
+/// SIGKILLed under an acks=all workload: a new controller and new partition leaders are elected
+/// over SASL_SSL, the node rejoins after a restart, and no acknowledged record is lost.
+#[test]
+fn three_combined_nodes_with_sasl_ssl_controllers_survive_a_killed_leader() {
+    let pki = tempfile::tempdir().unwrap();
+    make_pki(pki.path());
+    std::env::set_var(
+        "WEIR_TEST_RUST_LOG",
+        "info,weir_broker::security=debug,weir_broker::controller_transport=debug",
+    );
+    let roles = ["broker,controller"; 3];
+    let mut nodes = start_nodes_with(
+        Path::new(env!("CARGO_BIN_EXE_weir")),
+        &roles,
+        options(pki.path(), Quorum::SaslSsl("controller-pw")),
+        |_, o| per_node(o),
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), || nodes
+            .iter()
+            .all(|n| brokers_registered(n) == 3)),
+        "three brokers registered:\n{}",
+        nodes[0].output()
+    );
+    for n in &nodes {
+        let out = n.output();
+        assert!(
+            out.contains("CONTROLLER listener: SASL_SSL with PLAIN as controller")
+                && out.contains("controller connection authenticated"),
+            "{out}"
+        );
+    }
+    let bs = nodes
+        .iter()
+        .map(|n| n.bootstrap())
+        .collect::<Vec<_>>()
+        .join(",");
+    assert_eq!(
+        create_replicated_topic(
+            &nodes[0].bootstrap(),
+            "secure3",
+            3,
+            3,
+            &[("min.insync.replicas", "2")]
+        ),
+        0
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), || full_isr(&nodes, "secure3", 3)),
+        "{:?}",
+        view(&nodes, "secure3", &[])
+    );
+    let work = Workload::start(&bs, "secure3", 3, Duration::from_millis(2));
+    assert!(wait_until(Duration::from_secs(30), || work.acked_count() >= 500));
+    // The active controller when it leads a partition (three partitions on three nodes: it
+    // normally leads one), else partition 0's leader: a partition leader dies either way.
+    let mut controller = -1;
+    assert!(wait_until(Duration::from_secs(10), || {
+        controller = active_controller(&nodes[0]);
+        controller > 0
+    }));
+    let mut leaders = Vec::new();
+    assert!(wait_until(Duration::from_secs(10), || {
+        leaders = view(&nodes, "secure3", &[])
+            .iter()
+            .map(|p| p.leader)
+            .collect();
+        leaders.len() == 3
+    }));
+    let killed = if leaders.contains(&controller) {
+        controller
+    } else {
+        leaders[0]
+    };
+    let victim = (killed - 1) as usize;
+    nodes[victim].kill9();
+    let lost_at = Instant::now();
+    let acked_before = work.acked_count();
+    let survivor = (victim + 1) % 3;
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            let c = active_controller(&nodes[survivor]);
+            let v = view(&nodes, "secure3", &[victim]);
+            c > 0
+                && c != killed
+                && v.len() == 3
+                && v.iter().all(|p| p.leader > 0 && p.leader != killed)
+        }),
+        "a new controller and new leaders after the kill:\n{}",
+        nodes[survivor].output()
+    );
+    assert!(work
+        .first_ack_after(lost_at, Duration::from_secs(30))
+        .is_some());
+    assert!(wait_until(Duration::from_secs(30), || work.acked_count()
+        >= acked_before + 500));
+    nodes[victim].restart();
+    assert!(
+        wait_until(Duration::from_secs(40), || full_isr(&nodes, "secure3", 3)),
+        "the restarted node rejoins every ISR:\n{}",
+        nodes[victim].output()
+    );
+    let (acked, errors) = work.finish();
+    assert!(errors.is_empty(), "delivery errors: {errors:?}");
+    let (problems, consumed) = check_acked_vs_consumed(
+        &bs,
+        "secure3",
+        3,
+        &acked,
+        acked.len(),
+        Duration::from_secs(60),
+    );
+    println!("{} acknowledged, {consumed} consumed", acked.len());
+    assert!(
+        problems.is_empty(),
+        "{:#?}",
+        &problems[..problems.len().min(20)]
+    );
+    for n in nodes.iter_mut().rev() {
+        n.stop();
+    }
 }
