@@ -244,3 +244,7 @@ async fn sasl_accept(
     respond(s, &req, &ResponseKind::SaslAuthenticate(resp)).await?;
     checked.map_err(|msg| refused(format!("SASL authentication failed: {msg}")))
 }
+
+#[cfg(test)]
+#[path = "controller_transport_tests.rs"]
+mod tests;
