@@ -1,8 +1,8 @@
 //! The client side of inter-broker connections (replica fetchers, transaction markers,
 //! share-state RPCs): TCP, then TLS when `inter.broker.listener.name` uses SSL or SASL_SSL
 //! (trusting the listener's trust store, presenting its key store), then SASL with
-//! `sasl.mechanism.inter.broker.protocol` and the JAAS `username` / `password` of that listener;
-//! and the transport of the controller listener (mutual TLS when it maps to SSL).
+//! `sasl.mechanism.inter.broker.protocol` and the JAAS `username` / `password` of that listener.
+//! The SASL client exchange is shared with the CONTROLLER listener (`crate::controller_transport`).
 
 use std::sync::Arc;
 
@@ -19,11 +19,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use weir_meta::scram::{ScramClient, ScramHash};
 
-use weir_meta::raft::transport::{PlainTransport, RaftStream, RaftTransport, Secured};
-
-use crate::config::security::{ClientAuth, InterBrokerSecurity, Secret, SecurityProtocol};
-use crate::config::BrokerConfig;
-use crate::error::BrokerError;
+use crate::config::security::{ClientSasl, InterBrokerSecurity};
 
 /// A connection to another broker (plain or TLS).
 pub trait BrokerIo: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -37,7 +33,7 @@ pub struct BrokerConnector {
     /// The listener whose endpoints are used.
     pub listener: String,
     tls: Option<Result<TlsConnector, String>>,
-    sasl: Option<Result<(String, String, Secret), String>>,
+    sasl: Option<Result<ClientSasl, String>>,
 }
 
 impl std::fmt::Debug for BrokerConnector {
@@ -115,15 +111,15 @@ impl BrokerConnector {
             None => {}
             Some(Err(why)) => return Err(io_err(why.clone())),
             Some(Ok((mech, user, password))) => {
-                authenticate(&mut stream, mech, user, &password.0).await?
+                authenticate(&mut stream, "inter-broker", mech, user, &password.0).await?
             }
         }
         Ok(stream)
     }
 }
 
-async fn round_trip<Q: Encodable, R: Decodable>(
-    s: &mut BrokerStream,
+async fn round_trip<S: AsyncRead + AsyncWrite + Unpin, Q: Encodable, R: Decodable>(
+    s: &mut S,
     key: ApiKey,
     version: i16,
     req: &Q,
@@ -142,13 +138,17 @@ async fn round_trip<Q: Encodable, R: Decodable>(
         .map_err(|e| io_err(format!("{key:?}: {e}")))
 }
 
-async fn step(s: &mut BrokerStream, token: Vec<u8>) -> std::io::Result<Bytes> {
+async fn step<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    what: &str,
+    token: Vec<u8>,
+) -> std::io::Result<Bytes> {
     let mut req = SaslAuthenticateRequest::default();
     req.auth_bytes = Bytes::from(token);
     let resp: SaslAuthenticateResponse = round_trip(s, ApiKey::SaslAuthenticate, 2, &req).await?;
     if resp.error_code != 0 {
         return Err(io_err(format!(
-            "inter-broker SASL authentication failed (error {}): {}",
+            "{what} SASL authentication failed (error {}): {}",
             resp.error_code,
             resp.error_message.as_ref().map_or("", |m| m.as_str())
         )));
@@ -156,8 +156,12 @@ async fn step(s: &mut BrokerStream, token: Vec<u8>) -> std::io::Result<Bytes> {
     Ok(resp.auth_bytes)
 }
 
-async fn authenticate(
-    s: &mut BrokerStream,
+/// The client side of a Kafka SASL exchange on `s`: SaslHandshake v1 for `mech`, then
+/// SaslAuthenticate v2 round trips (PLAIN, or SCRAM with the server's signature checked). `what`
+/// names the connection in errors ("inter-broker", "controller").
+pub(crate) async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    what: &str,
     mech: &str,
     user: &str,
     password: &str,
@@ -167,102 +171,26 @@ async fn authenticate(
     let r: SaslHandshakeResponse = round_trip(s, ApiKey::SaslHandshake, 1, &hs).await?;
     if r.error_code != 0 {
         return Err(io_err(format!(
-            "inter-broker SaslHandshake for {mech}: error {}",
+            "{what} SaslHandshake for {mech}: error {}",
             r.error_code
         )));
     }
     match ScramHash::from_mechanism(mech) {
         None => {
-            step(s, format!("\0{user}\0{password}").into_bytes()).await?;
+            step(s, what, format!("\0{user}\0{password}").into_bytes()).await?;
         }
         Some(hash) => {
             let mut raw = [0u8; 18];
             rand::rng().fill_bytes(&mut raw);
             let nonce: String = raw.iter().map(|b| format!("{b:02x}")).collect();
             let mut client = ScramClient::new(hash, user, &nonce);
-            let server_first = step(s, client.client_first()).await?;
+            let server_first = step(s, what, client.client_first()).await?;
             let last = client
                 .client_final(&server_first, password)
                 .map_err(io_err)?;
-            let server_final = step(s, last).await?;
+            let server_final = step(s, what, last).await?;
             client.check_server_final(&server_final).map_err(io_err)?;
         }
     }
     Ok(())
-}
-
-/// The controller listener's transport: plain TCP, or TLS with mutual authentication (both
-/// sides present the listener's key store and trust only its trust store) when the CONTROLLER
-/// listener maps to SSL in `listener.security.protocol.map`. SASL is refused there: the
-/// controller RPCs are Weir's own, not the Kafka protocol.
-pub fn controller_transport(config: &BrokerConfig) -> Result<Arc<dyn RaftTransport>, BrokerError> {
-    let Some(sec) = config
-        .security
-        .listeners
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case("CONTROLLER"))
-        .map(|(_, s)| s)
-    else {
-        return Ok(Arc::new(PlainTransport));
-    };
-    let bad = |why: &str| BrokerError::Config(format!("the CONTROLLER listener: {why}"));
-    match (sec.protocol, &sec.tls) {
-        (SecurityProtocol::Plaintext, _) => Ok(Arc::new(PlainTransport)),
-        (SecurityProtocol::Ssl, Some(tls)) => {
-            if tls.truststore_location.is_none() && tls.truststore_certificates.is_none() {
-                return Err(bad(
-                    "SSL needs ssl.truststore.location (controllers authenticate each other)",
-                ));
-            }
-            let mut server = tls.clone();
-            server.client_auth = ClientAuth::Required;
-            tracing::info!("CONTROLLER listener: mutual TLS");
-            Ok(Arc::new(RaftTls {
-                acceptor: crate::tls_config::acceptor(&server)?,
-                connector: TlsConnector::from(Arc::new(crate::tls_config::client_config(tls)?)),
-            }))
-        }
-        _ => Err(bad("Weir secures it with SSL only (no SASL)")),
-    }
-}
-
-/// Mutual TLS on the controller listener.
-struct RaftTls {
-    acceptor: tokio_rustls::TlsAcceptor,
-    connector: TlsConnector,
-}
-
-impl std::fmt::Debug for RaftTls {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("RaftTls")
-    }
-}
-
-/// How long a controller connection's TLS handshake may take.
-const CONTROLLER_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
-impl RaftTransport for RaftTls {
-    fn accept(&self, tcp: TcpStream) -> Secured<'_> {
-        Box::pin(async move {
-            let s = tokio::time::timeout(CONTROLLER_HANDSHAKE_TIMEOUT, self.acceptor.accept(tcp))
-                .await
-                .map_err(|_| io_err("TLS handshake timed out"))??;
-            Ok(Box::new(s) as RaftStream)
-        })
-    }
-
-    fn connect<'a>(&'a self, tcp: TcpStream, addr: &'a str) -> Secured<'a> {
-        Box::pin(async move {
-            let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
-            let name = ServerName::try_from(host.trim_matches(['[', ']']).to_string())
-                .map_err(|e| io_err(format!("server name {host}: {e}")))?;
-            let s = tokio::time::timeout(
-                CONTROLLER_HANDSHAKE_TIMEOUT,
-                self.connector.connect(name, tcp),
-            )
-            .await
-            .map_err(|_| io_err("TLS handshake timed out"))??;
-            Ok(Box::new(s) as RaftStream)
-        })
-    }
 }

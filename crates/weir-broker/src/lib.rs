@@ -2,8 +2,10 @@
 //!
 //! Dependency order (a module uses only those before it): `error`, `config`, `metrics` (hot-path
 //! counters), `fetch_sessions`, `tls_config` (rustls configs from PEM stores) → `metadata`
-//! (read-only view of the metadata image) → `inter_broker` (TLS / SASL connections to other
-//! brokers) → `peers` (requests to other brokers)
+//! (read-only view of the metadata image) → `sasl_plain` (the PLAIN credential check) →
+//! `inter_broker` (TLS / SASL connections to other brokers) → `controller_transport` (TLS / SASL
+//! of the CONTROLLER listener, the metadata quorum's connections) → `peers` (requests to other
+//! brokers)
 //! → `replica` (partition logs,
 //! replication, high watermarks) → `applier` (applies images to logs, replicas and
 //! coordinators) → `admin` (topic and reassignment proposals) → `coordinators` (storage and
@@ -20,6 +22,7 @@ pub mod applier;
 pub mod authz;
 pub mod broker;
 pub mod config;
+pub mod controller_transport;
 pub mod coordinators;
 pub mod error;
 pub mod fetch_sessions;
@@ -30,6 +33,7 @@ pub mod metrics;
 pub mod peers;
 pub mod quota;
 pub mod replica;
+pub mod sasl_plain;
 pub mod security;
 pub mod server;
 pub mod share;

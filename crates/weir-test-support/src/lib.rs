@@ -101,8 +101,9 @@ impl BrokerProcess {
     }
 
     /// Start the process without waiting for its port (nodes of a new quorum answer clients
-    /// only once the quorum has agreed on a cluster id, so they must start together).
-    fn launch(bin: &Path, opts: BrokerOptions) -> BrokerProcess {
+    /// only once the quorum has agreed on a cluster id, so they must start together; a node that
+    /// cannot join never answers).
+    pub fn launch(bin: &Path, opts: BrokerOptions) -> BrokerProcess {
         let mut b = BrokerProcess {
             bin: bin.to_path_buf(),
             data: tempfile::tempdir().expect("temp dir"),

@@ -30,7 +30,7 @@ pub async fn meta_setup(
             e.name == "unclean.leader.election.enable" && e.value.as_deref() == Some("true")
         }),
         learner_addr: None,
-        transport: crate::inter_broker::controller_transport(config)?,
+        transport: crate::controller_transport::controller_transport(config)?,
         auto_rebalance_interval_ms: config
             .auto_leader_rebalance
             .then_some(config.leader_imbalance_check_interval_ms),

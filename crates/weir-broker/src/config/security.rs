@@ -31,6 +31,9 @@ pub(crate) const DEFAULTS: &[(&str, &str)] = &[
     ("connections.max.reauth.ms", "0"),
     ("inter.broker.listener.name", ""),
     ("sasl.mechanism.inter.broker.protocol", "GSSAPI"),
+    ("sasl.mechanism.controller.protocol", "GSSAPI"),
+    // Kafka requires it in KRaft mode; Weir's controller listener is always CONTROLLER.
+    ("controller.listener.names", "CONTROLLER"),
 ];
 
 /// The SASL mechanisms Weir implements.
@@ -151,8 +154,12 @@ pub struct InterBrokerSecurity {
     pub tls: Option<TlsSettings>,
     /// `sasl.mechanism.inter.broker.protocol` with the `username` / `password` of the
     /// listener's JAAS config for that mechanism; `Err` says why SASL cannot be used.
-    pub sasl: Option<Result<(String, String, Secret), String>>,
+    pub sasl: Option<Result<ClientSasl, String>>,
 }
+
+/// The credentials a node authenticates with when it dials a SASL listener: the mechanism and
+/// the `username` / `password` options of the listener's JAAS config for it.
+pub type ClientSasl = (String, String, Secret);
 
 /// The security settings of every listener, by listener name (upper case as configured).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -163,6 +170,10 @@ pub struct SecurityConfig {
     pub connections_max_reauth_ms: i64,
     /// The inter-broker client side.
     pub inter_broker: InterBrokerSecurity,
+    /// When the CONTROLLER listener uses SASL: `sasl.mechanism.controller.protocol` (PLAIN) with
+    /// the `username` / `password` of `listener.name.controller.plain.sasl.jaas.config`, used
+    /// to dial the controllers (and the brokers' CONTROLLER listeners).
+    pub controller_sasl: Option<ClientSasl>,
 }
 
 impl SecurityConfig {
@@ -193,6 +204,14 @@ pub(crate) fn parse_security(
     get: &dyn Fn(&str) -> String,
     set: &BTreeMap<String, String>,
 ) -> Result<SecurityConfig, BrokerError> {
+    let cln = get("controller.listener.names");
+    if !cln.trim().eq_ignore_ascii_case("CONTROLLER") {
+        return Err(bad(
+            "controller.listener.names",
+            &cln,
+            "Weir's controller listener is always named CONTROLLER",
+        ));
+    }
     let map_raw = get("listener.security.protocol.map");
     let mut map = BTreeMap::new();
     for item in map_raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -219,6 +238,7 @@ pub(crate) fn parse_security(
             &get("connections.max.reauth.ms"),
         )?,
         inter_broker: InterBrokerSecurity::default(),
+        controller_sasl: None,
     };
     for name in listener_names {
         let upper = name.to_ascii_uppercase();
@@ -265,7 +285,73 @@ pub(crate) fn parse_security(
         );
     }
     out.inter_broker = inter_broker(listener_names, get, set, &out.listeners)?;
+    out.controller_sasl = controller_sasl(get, set, &out.listeners)?;
     Ok(out)
+}
+
+/// The CONTROLLER listener's client credentials when it uses SASL. Only PLAIN can work there:
+/// SCRAM credentials live in the metadata log the controller listener carries (Kafka does not
+/// support SCRAM on the controller listener for bootstrapping either), and Weir has no GSSAPI.
+fn controller_sasl(
+    get: &dyn Fn(&str) -> String,
+    set: &BTreeMap<String, String>,
+    listeners: &BTreeMap<String, ListenerSecurity>,
+) -> Result<Option<ClientSasl>, BrokerError> {
+    let Some((name, sec)) = listeners
+        .iter()
+        .find(|(n, s)| n.eq_ignore_ascii_case("CONTROLLER") && s.protocol.uses_sasl())
+    else {
+        return Ok(None);
+    };
+    const KEY: &str = "sasl.mechanism.controller.protocol";
+    let mech = get(KEY).trim().to_ascii_uppercase();
+    if mech.starts_with("SCRAM-") {
+        return Err(bad(
+            KEY,
+            &mech,
+            "SCRAM credentials are stored in the metadata log, which the controller listener \
+             carries, so they cannot authenticate the quorum itself; use PLAIN",
+        ));
+    }
+    if mech != "PLAIN" {
+        return Err(bad(
+            KEY,
+            &mech,
+            "Weir authenticates the CONTROLLER listener with PLAIN only (no GSSAPI or \
+             OAUTHBEARER); set it to PLAIN",
+        ));
+    }
+    client_credentials(name, sec, KEY, &mech, set)
+        .map(Some)
+        .map_err(|why| BrokerError::Config(format!("the CONTROLLER listener: {why}")))
+}
+
+/// `mech` (named by the config `key`) with the `username` / `password` of `name`'s JAAS config
+/// for it; `Err` says what is missing.
+fn client_credentials(
+    name: &str,
+    sec: &ListenerSecurity,
+    key: &str,
+    mech: &str,
+    set: &BTreeMap<String, String>,
+) -> Result<ClientSasl, String> {
+    if !sec.sasl_mechanisms.iter().any(|m| m == mech) {
+        return Err(format!("{key}={mech} is not enabled on listener {name}"));
+    }
+    let jaas_key = format!(
+        "listener.name.{}.{}.sasl.jaas.config",
+        name.to_ascii_lowercase(),
+        mech.to_ascii_lowercase()
+    );
+    let jaas = set
+        .get(&jaas_key)
+        .ok_or_else(|| format!("{jaas_key} (username and password of this node) is not set"))?;
+    let opts = parse_jaas(jaas).map_err(|e| format!("{jaas_key}: {e}"))?;
+    let find = |k: &str| opts.iter().find(|(o, _)| o == k).map(|(_, v)| v.clone());
+    match (find("username"), find("password")) {
+        (Some(u), Some(p)) => Ok((mech.to_string(), u, Secret(p))),
+        _ => Err(format!("{jaas_key} has no username and password")),
+    }
 }
 
 fn inter_broker(
@@ -301,28 +387,9 @@ fn inter_broker(
         });
     };
     let sasl = sec.protocol.uses_sasl().then(|| {
-        let mech = get("sasl.mechanism.inter.broker.protocol")
-            .trim()
-            .to_ascii_uppercase();
-        if !sec.sasl_mechanisms.contains(&mech) {
-            return Err(format!(
-                "sasl.mechanism.inter.broker.protocol={mech} is not enabled on listener {name}"
-            ));
-        }
-        let key = format!(
-            "listener.name.{}.{}.sasl.jaas.config",
-            name.to_ascii_lowercase(),
-            mech.to_ascii_lowercase()
-        );
-        let jaas = set
-            .get(&key)
-            .ok_or_else(|| format!("{key} (username and password of this broker) is not set"))?;
-        let opts = parse_jaas(jaas).map_err(|e| format!("{key}: {e}"))?;
-        let find = |k: &str| opts.iter().find(|(o, _)| o == k).map(|(_, v)| v.clone());
-        match (find("username"), find("password")) {
-            (Some(u), Some(p)) => Ok((mech, u, Secret(p))),
-            _ => Err(format!("{key} has no username and password")),
-        }
+        let key = "sasl.mechanism.inter.broker.protocol";
+        let mech = get(key).trim().to_ascii_uppercase();
+        client_credentials(&name, sec, key, &mech, set)
     });
     Ok(InterBrokerSecurity {
         listener: name,

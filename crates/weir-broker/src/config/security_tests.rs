@@ -105,3 +105,65 @@ fn listeners_get_their_protocols_and_bad_setups_are_refused() {
         assert!(err.contains(key), "{flags:?}: {err}");
     }
 }
+
+#[test]
+fn a_sasl_controller_listener_takes_plain_credentials_and_refuses_other_mechanisms() {
+    let jaas = r#"x.PlainLoginModule required username="c" password="cp" user_c="cp";"#;
+    let base = [
+        (
+            "listeners",
+            "PLAINTEXT://127.0.0.1:1,CONTROLLER://127.0.0.1:2",
+        ),
+        (
+            "listener.security.protocol.map",
+            "PLAINTEXT:PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+        ),
+        ("listener.name.controller.sasl.enabled.mechanisms", "PLAIN"),
+        ("listener.name.controller.plain.sasl.jaas.config", jaas),
+    ];
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut f = base.to_vec();
+        f.extend_from_slice(extra);
+        config(&f)
+    };
+    let c = with(&[("sasl.mechanism.controller.protocol", "PLAIN")]).unwrap();
+    assert_eq!(
+        c.security.controller_sasl,
+        Some(("PLAIN".into(), "c".into(), Secret("cp".into())))
+    );
+    assert_eq!(c.security.inter_broker.sasl, None);
+    // Kafka's default mechanism (GSSAPI) and SCRAM are refused with the config named.
+    for (mech, why) in [("GSSAPI", "PLAIN only"), ("SCRAM-SHA-512", "metadata log")] {
+        let err = with(&[("sasl.mechanism.controller.protocol", mech)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("sasl.mechanism.controller.protocol") && err.contains(why),
+            "{mech}: {err}"
+        );
+    }
+    // Not set: Kafka's default, GSSAPI.
+    let err = with(&[]).unwrap_err().to_string();
+    assert!(err.contains("GSSAPI"), "{err}");
+    // The node's own credentials are needed to dial the controllers.
+    let err = config(&[
+        ("listeners", "CONTROLLER://127.0.0.1:2"),
+        (
+            "listener.security.protocol.map",
+            "CONTROLLER:SASL_PLAINTEXT",
+        ),
+        ("sasl.enabled.mechanisms", "PLAIN"),
+        (
+            "listener.name.controller.plain.sasl.jaas.config",
+            r#"x.PlainLoginModule required user_c="cp";"#,
+        ),
+        ("sasl.mechanism.controller.protocol", "PLAIN"),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("no username and password"), "{err}");
+    let err = config(&[("controller.listener.names", "QUORUM")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("controller.listener.names"), "{err}");
+}

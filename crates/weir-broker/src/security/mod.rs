@@ -133,10 +133,9 @@ impl ConnectionSecurity {
     pub fn gate(&mut self, api_key: ApiKey, version: i16, body: RequestKind) -> Gate {
         let Some((server, session)) = &mut self.sasl else {
             if SaslSession::handles(api_key) {
-                return Gate::Answer(
-                    not_a_sasl_listener(api_key),
-                    Some("SASL request on a listener without SASL".into()),
-                );
+                // As Kafka: answered, and the connection stays open.
+                debug!(peer = %self.peer, ?api_key, "SASL request on a listener without SASL");
+                return Gate::Answer(not_a_sasl_listener(api_key), None);
             }
             return Gate::Serve(body, self.transport_principal.clone());
         };
@@ -170,7 +169,9 @@ impl ConnectionSecurity {
     }
 }
 
-/// SaslHandshake / SaslAuthenticate on a PLAINTEXT or SSL listener: ILLEGAL_SASL_STATE.
+/// SaslHandshake / SaslAuthenticate on a PLAINTEXT or SSL listener: ILLEGAL_SASL_STATE, with
+/// Kafka's answers (its request handlers answer these once a connection has authenticated, which
+/// a connection without SASL has; no mechanism list, Kafka's message).
 fn not_a_sasl_listener(api_key: ApiKey) -> ResponseKind {
     let code = ResponseError::IllegalSaslState.code();
     if api_key == ApiKey::SaslHandshake {
@@ -180,7 +181,42 @@ fn not_a_sasl_listener(api_key: ApiKey) -> ResponseKind {
     } else {
         let mut r = SaslAuthenticateResponse::default();
         r.error_code = code;
-        r.error_message = Some(StrBytes::from_static_str("this listener does not use SASL"));
+        r.error_message = Some(StrBytes::from_static_str(
+            "SaslAuthenticate request received after successful authentication",
+        ));
         ResponseKind::SaslAuthenticate(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::messages::{SaslAuthenticateRequest, SaslHandshakeRequest};
+
+    #[test]
+    fn sasl_requests_on_a_listener_without_sasl_are_answered_and_keep_the_connection() {
+        let mut c =
+            ConnectionSecurity::new("127.0.0.1:1".parse().unwrap(), None, Principal::anonymous());
+        let hs = RequestKind::SaslHandshake(SaslHandshakeRequest::default());
+        let Gate::Answer(ResponseKind::SaslHandshake(r), None) =
+            c.gate(ApiKey::SaslHandshake, 1, hs)
+        else {
+            panic!("answered, connection kept");
+        };
+        assert_eq!(r.error_code, ResponseError::IllegalSaslState.code());
+        assert!(r.mechanisms.is_empty());
+        let auth = RequestKind::SaslAuthenticate(SaslAuthenticateRequest::default());
+        let Gate::Answer(ResponseKind::SaslAuthenticate(r), None) =
+            c.gate(ApiKey::SaslAuthenticate, 2, auth)
+        else {
+            panic!("answered, connection kept");
+        };
+        assert_eq!(r.error_code, ResponseError::IllegalSaslState.code());
+        // The connection goes on serving.
+        let meta = RequestKind::Metadata(Default::default());
+        assert!(matches!(
+            c.gate(ApiKey::Metadata, 12, meta),
+            Gate::Serve(..)
+        ));
     }
 }

@@ -121,6 +121,9 @@ pub struct RpcClient {
     control: tokio::sync::Mutex<Option<RaftStream>>,
     /// [`PEER_UNKNOWN`], [`PEER_UP`] or [`PEER_DOWN`]: the last Raft RPC's outcome.
     peer_state: AtomicU8,
+    /// The last refusal by the transport (TLS or SASL) that was logged, so a peer that keeps
+    /// refusing is logged once per reason; cleared by a secured connection.
+    refusal: std::sync::Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for RpcClient {
@@ -142,7 +145,26 @@ impl RpcClient {
             proposals: tokio::sync::Mutex::new(None),
             control: tokio::sync::Mutex::new(None),
             peer_state: AtomicU8::new(PEER_UNKNOWN),
+            refusal: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Secure a new TCP connection with the transport; log a refusal (TLS or SASL) once per
+    /// reason, as it will not go away by retrying.
+    async fn secure(&self, tcp: TcpStream) -> std::io::Result<RaftStream> {
+        let r = self.transport.connect(tcp, &self.addr).await;
+        let mut last = self.refusal.lock().unwrap_or_else(|p| p.into_inner());
+        match &r {
+            Ok(_) => *last = None,
+            Err(e) => {
+                let why = e.to_string();
+                if last.as_deref() != Some(why.as_str()) {
+                    tracing::warn!(addr = %self.addr, error = %why, "controller connection refused by the transport (TLS / SASL)");
+                    *last = Some(why);
+                }
+            }
+        }
+        r
     }
 
     /// The connection `req` travels on.
@@ -173,7 +195,7 @@ impl RpcClient {
             if guard.is_none() {
                 let s = TcpStream::connect(&self.addr).await?;
                 s.set_nodelay(true)?;
-                *guard = Some(self.transport.connect(s, &self.addr).await?);
+                *guard = Some(self.secure(s).await?);
             }
             let s = guard
                 .as_mut()

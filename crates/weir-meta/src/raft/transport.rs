@@ -1,6 +1,6 @@
 //! What carries the controller listener's bytes: plain TCP, or a wrapper the broker supplies
-//! (TLS with mutual authentication when the CONTROLLER listener maps to SSL). The Raft RPCs are
-//! Weir's own, so there is no SASL on this listener.
+//! (TLS, and/or a Kafka SASL exchange before the first Raft frame, as the CONTROLLER listener's
+//! security protocol says). The Raft RPCs that follow are Weir's own frames.
 
 use std::future::Future;
 use std::pin::Pin;

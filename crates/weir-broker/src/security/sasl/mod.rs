@@ -18,7 +18,6 @@ use kafka_protocol::messages::{
     ApiKey, RequestKind, ResponseKind, SaslAuthenticateResponse, SaslHandshakeResponse,
 };
 use kafka_protocol::protocol::StrBytes;
-use subtle::ConstantTimeEq;
 use tokio::time::{Duration, Instant};
 
 use crate::api::Principal;
@@ -287,30 +286,9 @@ fn fail(message: String) -> SaslReply {
     )
 }
 
-/// PLAIN (RFC 4616): `[authzid] NUL authcid NUL passwd`, checked against the JAAS users.
+/// PLAIN against the listener's JAAS users (see [`crate::sasl_plain`]).
 fn check_plain(server: &SaslServer, token: &[u8]) -> Result<String, String> {
-    let mut parts = token.split(|b| *b == 0);
-    let (Some(authzid), Some(user), Some(password), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err("Invalid SASL/PLAIN response: expected 3 tokens".into());
-    };
-    let user = std::str::from_utf8(user).map_err(|_| "Invalid SASL/PLAIN user name")?;
-    if user.is_empty() {
-        return Err("Authentication failed: username not specified".into());
-    }
-    if !authzid.is_empty() && authzid != user.as_bytes() {
-        return Err("Authentication failed: Client requested an authorization id that is different from username".into());
-    }
-    let ok = server
-        .plain_users
-        .get(user)
-        .is_some_and(|expected| bool::from(expected.0.as_bytes().ct_eq(password)));
-    if ok {
-        Ok(user.to_string())
-    } else {
-        Err("Authentication failed: Invalid username or password".into())
-    }
+    crate::sasl_plain::check_plain(&server.plain_users, token)
 }
 
 #[cfg(test)]
