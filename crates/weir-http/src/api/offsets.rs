@@ -5,13 +5,15 @@
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::Json;
+use axum::{Extension, Json};
 use kafka_protocol::error::ResponseError;
 use serde::{Deserialize, Serialize};
 use weir_broker::groups::Committer;
 use weir_log::TopicPartition;
+use weir_meta::acl::{AclOperation, ResourceType};
 
 use super::common::{broker, ApiError};
+use crate::auth::Caller;
 use crate::state::HttpState;
 
 /// Where to reset to.
@@ -53,13 +55,17 @@ pub struct ResetRow {
 }
 
 /// Commit the new offsets; 400 with the reason when the group has members (or another refusal),
-/// 409 when a partition has no replica on this broker.
+/// 409 when a partition has no replica on this broker; 403 without READ on the group and on the
+/// topic (as OffsetCommit).
 pub async fn reset(
     State(s): State<HttpState>,
+    Extension(caller): Extension<Caller>,
     Path(group): Path<String>,
     body: Result<Json<Reset>, JsonRejection>,
 ) -> Result<Json<Vec<ResetRow>>, ApiError> {
     let Json(r) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    caller.require(AclOperation::Read, ResourceType::Group, &group)?;
+    caller.require(AclOperation::Read, ResourceType::Topic, &r.topic)?;
     let b = broker(&s)?;
     let meta = b
         .view
