@@ -2,6 +2,9 @@
 //! (`POST /api/v1/groups/{group}/offsets` with `{"topic": "t", "to": "earliest" | "latest" | 42}`):
 //! a simple (admin) OffsetCommit of every partition of the topic, which the group coordinator
 //! accepts only while the group has no members — as `kafka-consumer-groups.sh --reset-offsets`.
+//! For a share group it is AlterShareGroupOffsets of those partitions (the share-partitions
+//! start afresh at the new start offset), also only while the group has no members — as
+//! `kafka-share-groups.sh --reset-offsets`.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
@@ -106,6 +109,12 @@ pub async fn reset(
             offset: *o,
         })
         .collect();
+    if b.share_groups.is_share_group(&group) {
+        let offsets: Vec<(i32, i64)> = rows.iter().map(|r| (r.partition, r.offset)).collect();
+        super::share::reset(&b, &group, &r.topic, &offsets).await?;
+        tracing::info!(%group, topic = %r.topic, "share group offsets reset from the console");
+        return Ok(Json(rows));
+    }
     let codes = b.groups.commit(&group, &simple_commit(), entries).await;
     if let Some(code) = codes.into_iter().find(|c| *c != 0) {
         let name = ResponseError::try_from_code(code)

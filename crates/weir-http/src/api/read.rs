@@ -57,24 +57,24 @@ pub async fn topic(
     .await
 }
 
-/// `GET /api/v1/groups`: the groups the caller may DESCRIBE, with the committed offsets of the
-/// topics it may DESCRIBE (as ListGroups, DescribeGroups and OffsetFetch filter).
+/// `GET /api/v1/groups`: the classic, consumer and share groups the caller may DESCRIBE, with
+/// the offsets of the topics it may DESCRIBE (as ListGroups, DescribeGroups, OffsetFetch and
+/// DescribeShareGroupOffsets filter).
 pub async fn groups(
     State(s): State<HttpState>,
     Extension(caller): Extension<Caller>,
 ) -> Result<Json<Vec<GroupRow>>, ApiError> {
     let b = broker(&s)?;
-    blocking(move || {
-        let mut rows = OpsView::new(&b).groups();
-        rows.retain(|g| caller.group(AclOperation::Describe, &g.group));
-        for g in &mut rows {
-            g.offsets
-                .retain(|o| caller.topic(AclOperation::Describe, &o.topic));
-            g.total_lag = g.offsets.iter().filter_map(|o| o.lag).sum();
-        }
-        Ok(Json(rows))
-    })
-    .await
+    let b2 = b.clone();
+    let mut rows = blocking(move || Ok(OpsView::new(&b2).groups())).await?;
+    rows.extend(super::share::share_groups(&b).await);
+    rows.retain(|g| caller.group(AclOperation::Describe, &g.group));
+    for g in &mut rows {
+        g.offsets
+            .retain(|o| caller.topic(AclOperation::Describe, &o.topic));
+        g.total_lag = g.offsets.iter().filter_map(|o| o.lag).sum();
+    }
+    Ok(Json(rows))
 }
 
 /// Query of the message browser.
