@@ -29,6 +29,10 @@ use weir_meta::acl::{AclOperation, ResourceType};
 use crate::api::common::ApiError;
 use crate::state::HttpState;
 
+/// Password checks running at once: a SCRAM check derives a key (thousands of PBKDF2 rounds),
+/// so a flood of wrong passwords is queued here rather than taking every core.
+static CHECKING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 /// The `WWW-Authenticate` challenge.
 pub const CHALLENGE: &str = "Basic realm=\"weir\", charset=\"UTF-8\"";
 
@@ -121,7 +125,10 @@ async fn authenticate(s: &HttpState, b: &Arc<Broker>, headers: &HeaderMap) -> Op
         .get_or_init(|| Arc::new(PasswordVerifier::new(&b.config.security, b.view.clone())))
         .clone();
     let name = user.clone();
-    // PBKDF2 for a SCRAM user's first login: off the runtime's worker threads.
+    // PBKDF2 for a SCRAM user's first login: off the runtime's worker threads, two at a time.
+    let Ok(_permit) = CHECKING.acquire().await else {
+        return None;
+    };
     let ok = tokio::task::spawn_blocking(move || verifier.verify(&name, &password))
         .await
         .unwrap_or(false);
