@@ -4,7 +4,9 @@ listener (PLAIN users from the JAAS config, SCRAM users in the metadata) and the
 JSON API answer 401 with a Basic challenge; a user without ACLs logs in but gets 403 for
 browsing, producing, changing configs and resetting group offsets, and does not see the topic in
 the list; after `weir acls create` grants (as the super user, over SASL) the same calls succeed;
-the super user can do all of it from the start; /health, /ready and /metrics stay open."""
+the super user can do all of it from the start; /health, /ready and /metrics stay open. Last,
+headless Chromium logged in as the granted user shows her topic and its messages (screenshot
+under target/console-screenshots/)."""
 import base64
 import json
 import socket
@@ -14,8 +16,11 @@ import urllib.error
 import urllib.request
 
 from confluent_kafka.admin import AdminClient, NewTopic, ScramMechanism
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import Broker
+from test_console import SHOTS, _chrome, _loaded
 from test_security_tls_sasl import ADMIN_PW, ALICE_PW, add_scram_user, client_conf, sasl_props
 
 TOPIC, GROUP = "secret-orders", "secret-readers"
@@ -93,9 +98,10 @@ def test_console_login_and_acls(tmp_path):
 
         # No credentials, a wrong password, an unknown user: 401 with the Basic challenge.
         for path in ("/", "/console.js", "/api/v1/overview", f"/api/v1/topics/{TOPIC}"):
-            status, headers, _ = call(base, path)
+            status, headers, body = call(base, path)
             assert status == 401, path
             assert headers["WWW-Authenticate"].startswith('Basic realm="weir"'), headers
+            assert "log in" in json.loads(body)["error"]
         assert call(base, "/api/v1/topics", "alice", "wrong")[0] == 401
         assert call(base, "/api/v1/topics", "mallory", ALICE_PW)[0] == 401
         assert call(base, "/api/v1/topics", "carol", "wrong")[0] == 401
@@ -179,6 +185,24 @@ def test_console_login_and_acls(tmp_path):
         assert status == 200 and json.loads(body) == [{"partition": 0, "offset": 2}], body
         # Carol still has no grants.
         assert call(base, f"/api/v1/topics/{TOPIC}/messages", "carol", CAROL_PW)[0] == 403
+
+        # In a browser: logged in as alice (credentials in the URL, as a person would type them
+        # into the browser's login dialog), the console shows her topic and its messages.
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        browser = _chrome()
+        try:
+            wait = WebDriverWait(browser, 20)
+            browser.get(f"http://alice:{ALICE_PW}@127.0.0.1:{http}/#/topics")
+            _loaded(browser, wait, "#/topics")
+            names = [r.get_attribute("data-topic") for r in
+                     browser.find_elements(By.CSS_SELECTOR, "#topics-table tr[data-topic]")]
+            assert names == [TOPIC], browser.find_element(By.ID, "main").text
+            browser.get(f"http://127.0.0.1:{http}/#/topics/{TOPIC}/messages/0")
+            _loaded(browser, wait, f"#/topics/{TOPIC}/messages/0")
+            assert "from-alice" in browser.find_element(By.ID, "messages-table").text
+            browser.save_screenshot(str(SHOTS / "7-logged-in-as-alice.png"))
+        finally:
+            browser.quit()
         log = b.out.read_text()
         assert ALICE_PW not in log and CAROL_PW not in log and ADMIN_PW not in log
     finally:

@@ -18,8 +18,13 @@ function bytes(n) {
   return n.toFixed(1) + " " + units[i];
 }
 
+// Absolute URLs on the page's origin: when the page was opened as http://user:password@host/
+// (a console login), a relative URL would carry the credentials, which fetch() refuses; the
+// browser sends the login it remembers for the origin instead.
+const here = (path) => new URL(path, location.origin);
+
 async function api(path, options) {
-  const r = await fetch(path, options);
+  const r = await fetch(here(path), options);
   const body = await r.json().catch(() => ({ error: r.statusText }));
   if (!r.ok) throw new Error(body.error || r.statusText);
   return body;
@@ -36,7 +41,7 @@ function card(label, value, bad) {
 // Throughput: sum of kafka_server_brokertopicmetrics_messagesin_total over topics, from /metrics.
 async function sampleRate() {
   try {
-    const text = await (await fetch("/metrics")).text();
+    const text = await (await fetch(here("/metrics"))).text();
     let total = 0;
     const perTopic = new Map();
     for (const line of text.split("\n")) {

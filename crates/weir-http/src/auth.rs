@@ -93,12 +93,9 @@ pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 /// Middleware of the console and API routes: admit the request with its [`Caller`], or answer
 /// 401 (503 while the broker is still opening: its users are not known yet).
 pub async fn require_login(State(s): State<HttpState>, mut req: Request, next: Next) -> Response {
-    let Some(b) = s.broker.get().cloned() else {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the broker is still starting\n",
-        )
-            .into_response();
+    let b = match crate::api::common::broker(&s) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
     };
     let host = req
         .extensions()
@@ -140,12 +137,14 @@ async fn authenticate(s: &HttpState, b: &Arc<Broker>, headers: &HeaderMap) -> Op
     }
 }
 
-/// 401 with the Basic challenge.
+/// 401 with the Basic challenge (and a JSON `{"error": …}` body, as every API error).
 fn unauthorized() -> Response {
     (
-        StatusCode::UNAUTHORIZED,
         [(header::WWW_AUTHENTICATE, CHALLENGE)],
-        "log in with a user of the broker's SASL configuration (PLAIN or SCRAM)\n",
+        ApiError(
+            StatusCode::UNAUTHORIZED,
+            "log in with a user of the broker's SASL configuration (PLAIN or SCRAM)".into(),
+        ),
     )
         .into_response()
 }
