@@ -1,8 +1,10 @@
 """The web console in headless Chromium (Debian's chromium + chromedriver, driven by Selenium;
 scripts/test.sh installs them): open it, see the topic the test created, open its partitions,
 browse the first messages and read the produced values, produce a test message from the page and
-read it with a Kafka consumer, see the consumer groups' lag and members, change a topic config in
-the page and see it applied through the Kafka admin API. Screenshots go to
+read it with a Kafka consumer, see the consumer groups' lag and members (classic, KIP-848 and a
+share group with its share-partition start offsets), reset offsets behind a confirmation (a
+classic and a share group), change a topic config in the page and see it applied through the
+Kafka admin API. Screenshots go to
 target/console-screenshots/ for a person to look at."""
 import json
 import re
@@ -114,6 +116,16 @@ def test_console_in_headless_chromium(tmp_path):
                 break
         else:
             raise AssertionError("the live group read nothing")
+        # A KIP-848 consumer group (group.protocol=consumer) with a live member.
+        kip848 = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "console-848",
+                           "client.id": "kip848-reader", "group.protocol": "consumer",
+                           "auto.offset.reset": "earliest"})
+        kip848.subscribe([TOPIC])
+        for _ in range(150):
+            kip848.poll(0.2)
+            if len(kip848.assignment()) == 2:
+                break
+        assert len(kip848.assignment()) == 2
         # A share group (KIP-932) with a live member that has read partition 0's records.
         group_configs(b.bootstrap, SHARE_GROUP, share_auto_offset_reset="earliest")
         sharer = share_consumer(b.bootstrap, SHARE_GROUP, TOPIC,
@@ -216,6 +228,11 @@ def test_console_in_headless_chromium(tmp_path):
         assert group.find_element(By.CSS_SELECTOR, "td.lag").text == "7", group.text
         members = browser.find_element(By.CSS_SELECTOR, "#groups-table tr[data-group='console-live'] td.members").text
         assert "live-reader" in members and f"{TOPIC}-0" in members and f"{TOPIC}-1" in members, members
+        # The KIP-848 group: type consumer, its member with both partitions.
+        row848 = browser.find_element(By.CSS_SELECTOR, "#groups-table tr[data-group='console-848']")
+        assert "consumer" in row848.text and "Stable" in row848.text, row848.text
+        members = row848.find_element(By.CSS_SELECTOR, "td.members").text
+        assert "kip848-reader" in members and f"{TOPIC}-0" in members and f"{TOPIC}-1" in members, members
         # The share group: its member with the assignment, and per share-partition the start
         # offset and lag (DescribeShareGroupOffsets).
         share_row = browser.find_element(By.CSS_SELECTOR, f"#groups-table tr[data-group='{SHARE_GROUP}']")
@@ -281,6 +298,7 @@ def test_console_in_headless_chromium(tmp_path):
         configs = admin.describe_configs([res])[res].result(30)
         assert configs["retention.ms"].value == "3600000"
         live.close()
+        kip848.close()
     finally:
         if browser is not None:
             browser.quit()
