@@ -7,7 +7,7 @@
 //!
 //! The share state is read through the share-state persister (a local read, or a request to the
 //! broker that coordinates it), so this is async and bounded: at most
-//! [`MAX_SHARE_PARTITIONS`] share-partitions per group are described.
+//! [`MAX_SHARE_PARTITIONS`] share-partitions per group are looked up.
 
 use std::collections::BTreeSet;
 
@@ -18,7 +18,8 @@ use weir_broker::Broker;
 use super::common::ApiError;
 use crate::view::groups::{GroupOffset, GroupRow, MemberRow};
 
-/// The most share-partitions described per group.
+/// The most share-partitions looked up per group (an empty group's lookup goes over every
+/// topic's partitions, as DescribeShareGroupOffsets without a topic list).
 pub const MAX_SHARE_PARTITIONS: usize = 1000;
 
 /// Every share group this broker coordinates, as console rows (`group_type` "share"; an offset's
@@ -73,15 +74,16 @@ pub async fn share_groups(b: &Broker) -> Vec<GroupRow> {
                 .filter(|n| !n.starts_with("__"))
                 .collect();
         }
-        let mut offsets = Vec::new();
+        let (mut offsets, mut looked_up) = (Vec::new(), 0);
         'topics: for topic in topics {
             let Some(meta) = b.view.topic(&topic) else {
                 continue;
             };
             for p in 0..meta.partitions {
-                if offsets.len() >= MAX_SHARE_PARTITIONS {
+                if looked_up >= MAX_SHARE_PARTITIONS {
                     break 'topics;
                 }
+                looked_up += 1;
                 let key = share_key(&group, meta.id, p);
                 match b.share.describe_offset(&key, &topic).await {
                     Ok(o) if o.start_offset >= 0 => offsets.push(GroupOffset {
