@@ -1,8 +1,10 @@
 """The web console in headless Chromium (Debian's chromium + chromedriver, driven by Selenium;
 scripts/test.sh installs them): open it, see the topic the test created, open its partitions,
 browse the first messages and read the produced values, produce a test message from the page and
-read it with a Kafka consumer, see the consumer groups' lag and members, change a topic config in
-the page and see it applied through the Kafka admin API. Screenshots go to
+read it with a Kafka consumer, see the consumer groups' lag and members (classic, KIP-848 and a
+share group with its share-partition start offsets), reset offsets behind a confirmation (a
+classic and a share group), change a topic config in the page and see it applied through the
+Kafka admin API. Screenshots go to
 target/console-screenshots/ for a person to look at."""
 import json
 import re
@@ -20,9 +22,10 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from conftest import ROOT, Broker
+from test_share_groups import group_configs, poll_until, share_consumer
 
 SHOTS = ROOT / "target" / "console-screenshots"
-TOPIC, GROUP = "console-orders", "console-readers"
+TOPIC, GROUP, SHARE_GROUP = "console-orders", "console-readers", "console-sharers"
 
 
 def _free_port():
@@ -113,6 +116,22 @@ def test_console_in_headless_chromium(tmp_path):
                 break
         else:
             raise AssertionError("the live group read nothing")
+        # A KIP-848 consumer group (group.protocol=consumer) with a live member.
+        kip848 = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "console-848",
+                           "client.id": "kip848-reader", "group.protocol": "consumer",
+                           "auto.offset.reset": "earliest"})
+        kip848.subscribe([TOPIC])
+        for _ in range(150):
+            kip848.poll(0.2)
+            if len(kip848.assignment()) == 2:
+                break
+        assert len(kip848.assignment()) == 2
+        # A share group (KIP-932) with a live member that has read partition 0's records.
+        group_configs(b.bootstrap, SHARE_GROUP, share_auto_offset_reset="earliest")
+        sharer = share_consumer(b.bootstrap, SHARE_GROUP, TOPIC,
+                                extra={"client.id": "share-reader"})
+        assert len(poll_until(sharer, lambda got: len(got) >= 10)) >= 10
+        sharer.poll(0.5)  # acknowledges the records of the previous poll (implicit mode)
 
         # The API refuses bad input with a message.
         status, body = _get(f"{base}/api/v1/topics/{TOPIC}/messages?partition=zero")
@@ -209,6 +228,17 @@ def test_console_in_headless_chromium(tmp_path):
         assert group.find_element(By.CSS_SELECTOR, "td.lag").text == "7", group.text
         members = browser.find_element(By.CSS_SELECTOR, "#groups-table tr[data-group='console-live'] td.members").text
         assert "live-reader" in members and f"{TOPIC}-0" in members and f"{TOPIC}-1" in members, members
+        # The KIP-848 group: type consumer, its member with both partitions.
+        row848 = browser.find_element(By.CSS_SELECTOR, "#groups-table tr[data-group='console-848']")
+        assert "consumer" in row848.text and "Stable" in row848.text, row848.text
+        members = row848.find_element(By.CSS_SELECTOR, "td.members").text
+        assert "kip848-reader" in members and f"{TOPIC}-0" in members and f"{TOPIC}-1" in members, members
+        # The share group: its member with the assignment, and per share-partition the start
+        # offset and lag (DescribeShareGroupOffsets).
+        share_row = browser.find_element(By.CSS_SELECTOR, f"#groups-table tr[data-group='{SHARE_GROUP}']")
+        assert "share" in share_row.text and "share-reader" in share_row.text, share_row.text
+        assert f"{TOPIC}-0" in share_row.find_element(By.CSS_SELECTOR, "td.members").text
+        assert f"{TOPIC}-0: start " in share_row.text, share_row.text
         browser.save_screenshot(str(SHOTS / "5-groups.png"))
 
         # Reset offsets, confirmed in a dialog: refused while the group has members, applied
@@ -230,6 +260,21 @@ def test_console_in_headless_chromium(tmp_path):
         committed = admin.list_consumer_group_offsets(
             [ConsumerGroupTopicPartitions(GROUP, [TopicPartition(TOPIC, 0)])])[GROUP].result(30)
         assert committed.topic_partitions[0].offset == 11
+
+        # The share group's member leaves; its share-partitions are reset to the earliest
+        # offset in the page (confirmed), as AlterShareGroupOffsets: start offset 0 and every
+        # record of partition 0 (11) to deliver again.
+        sharer.close()
+        browser.get(f"{base}/#/groups")
+        _loaded(browser, wait, "#/groups")
+        form = f"form.reset[data-group='{SHARE_GROUP}']"
+        browser.find_element(By.CSS_SELECTOR, f"{form} button").click()
+        assert "share-partition start offsets" in browser.switch_to.alert.text
+        browser.switch_to.alert.accept()
+        wait.until(ec.text_to_be_present_in_element((By.ID, "reset-status"), "reset to earliest"))
+        share_row = browser.find_element(By.CSS_SELECTOR, f"#groups-table tr[data-group='{SHARE_GROUP}']")
+        assert f"{TOPIC}-0: start 0, lag 11" in share_row.text, share_row.text
+        browser.save_screenshot(str(SHOTS / "5c-share-group-reset.png"))
 
         # Change retention.ms in the page; the Kafka admin API sees it.
         browser.get(f"{base}/#/topics/{TOPIC}")
@@ -253,6 +298,7 @@ def test_console_in_headless_chromium(tmp_path):
         configs = admin.describe_configs([res])[res].result(30)
         assert configs["retention.ms"].value == "3600000"
         live.close()
+        kip848.close()
     finally:
         if browser is not None:
             browser.quit()

@@ -18,8 +18,13 @@ function bytes(n) {
   return n.toFixed(1) + " " + units[i];
 }
 
+// Absolute URLs on the page's origin: when the page was opened as http://user:password@host/
+// (a console login), a relative URL would carry the credentials, which fetch() refuses; the
+// browser sends the login it remembers for the origin instead.
+const here = (path) => new URL(path, location.origin);
+
 async function api(path, options) {
-  const r = await fetch(path, options);
+  const r = await fetch(here(path), options);
   const body = await r.json().catch(() => ({ error: r.statusText }));
   if (!r.ok) throw new Error(body.error || r.statusText);
   return body;
@@ -36,7 +41,7 @@ function card(label, value, bad) {
 // Throughput: sum of kafka_server_brokertopicmetrics_messagesin_total over topics, from /metrics.
 async function sampleRate() {
   try {
-    const text = await (await fetch("/metrics")).text();
+    const text = await (await fetch(here("/metrics"))).text();
     let total = 0;
     const perTopic = new Map();
     for (const line of text.split("\n")) {
@@ -229,18 +234,19 @@ async function groupsPage() {
   const rows = groups.map((g) => `<tr data-group="${esc(g.group)}"><td>${esc(g.group)}</td><td>${esc(g.group_type)}</td><td>${esc(g.state)}</td>
       <td class="members">${g.members.map((m) => `${esc(m.client_id)} @ ${esc(m.host)}: ${esc(m.assigned.join(", ") || "—")}`).join("<br>") || '<span class="muted">none</span>'}</td>
       <td class="num lag">${g.total_lag}</td>
-      <td>${g.offsets.map((o) => `${esc(o.topic)}-${o.partition}: committed ${o.committed}, lag ${o.lag ?? "?"}`).join("<br>")}</td>
-      <td><form class="reset" data-group="${esc(g.group)}">
+      <td>${g.offsets.map((o) => `${esc(o.topic)}-${o.partition}: ${g.group_type === "share" ? "start" : "committed"} ${o.committed}, lag ${o.lag ?? "?"}`).join("<br>")}</td>
+      <td><form class="reset" data-group="${esc(g.group)}" data-type="${esc(g.group_type)}">
         <select name="topic">${[...new Set(g.offsets.map((o) => o.topic))].map((t) => `<option>${esc(t)}</option>`).join("")}</select>
         <select name="to"><option>earliest</option><option>latest</option></select>
         <button class="secondary"${g.offsets.length ? "" : " disabled"}>Reset…</button></form></td></tr>`).join("");
-  main.innerHTML = `<h1>Consumer groups</h1><p class="muted">Classic and KIP-848 groups this broker coordinates; lag = high watermark − committed offset.</p>
+  main.innerHTML = `<h1>Consumer groups</h1><p class="muted">Classic, consumer (KIP-848) and share (KIP-932) groups this broker coordinates; lag = high watermark − committed offset, for a share group the share-partition start offset and its lag (records not yet delivered).</p>
     <p id="reset-status" class="muted">Offsets can be reset while a group has no members (stop its consumers first).</p>
-    <table id="groups-table"><tr><th>Group</th><th>Type</th><th>State</th><th>Members: assigned partitions</th><th class="num">Lag</th><th>Committed offsets</th><th>Reset offsets</th></tr>${rows}</table>`;
+    <table id="groups-table"><tr><th>Group</th><th>Type</th><th>State</th><th>Members: assigned partitions</th><th class="num">Lag</th><th>Committed / start offsets</th><th>Reset offsets</th></tr>${rows}</table>`;
   main.querySelectorAll("form.reset").forEach((f) => f.addEventListener("submit", async (e) => {
     e.preventDefault();
     const group = f.dataset.group, topic = f.elements.topic.value, to = f.elements.to.value;
-    if (!confirm(`Reset the committed offsets of group ${group} on topic ${topic} to ${to}?`)) return;
+    const kind = f.dataset.type === "share" ? "share-partition start offsets" : "committed offsets";
+    if (!confirm(`Reset the ${kind} of group ${group} on topic ${topic} to ${to}?`)) return;
     const status = document.getElementById("reset-status");
     try {
       await api(`/api/v1/groups/${encodeURIComponent(group)}/offsets`, {

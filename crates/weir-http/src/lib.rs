@@ -4,10 +4,12 @@
 //! Dependency order: `view` (read-only view of broker state), `state` (what handlers share)
 //! → `metrics` (the Prometheus recorder, scrape-time gauges, process stats), `api` (the
 //! console's JSON API), `console` (embedded page assets) → `routes` (the axum router:
-//! `/health`, `/ready`, `/metrics`, `/`, `/api/v1`) → this file (bind, serve, start-up). Work that scales with the number of partitions runs on the blocking
+//! `/health`, `/ready`, `/metrics`, `/`, `/api/v1`; `auth` logs in the callers of the console
+//! and the API and checks their ACLs) → this file (bind, serve, start-up). Work that scales with the number of partitions runs on the blocking
 //! pool, so a scrape never stalls the Kafka listeners' tasks.
 
 pub mod api;
+pub mod auth;
 pub mod console;
 pub mod metrics;
 pub mod routes;
@@ -42,7 +44,12 @@ impl HttpListener {
     /// the broker carries on without its HTTP side.
     pub fn spawn(self, state: HttpState) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
-            if let Err(e) = axum::serve(self.listener, routes::router(state)).await {
+            if let Err(e) = axum::serve(
+                self.listener,
+                routes::router(state).into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            {
                 tracing::warn!(error = %e, "the HTTP admin listener stopped");
             }
         })
@@ -80,6 +87,7 @@ pub async fn start(
         broker,
         prometheus,
         per_partition: settings.metrics_per_partition,
+        passwords: Default::default(),
     });
     tracing::info!("HTTP admin listener on http://{bound} (console /, /metrics, /health, /ready)");
     Ok(Some(bound))

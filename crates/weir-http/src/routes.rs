@@ -1,5 +1,7 @@
 //! The router: `/health`, `/ready`, `/metrics`, the console (`/` and its assets) and its API
-//! (`/api/v1/...`); every other path is 404, a wrong method 405.
+//! (`/api/v1/...`); every other path is 404, a wrong method 405. The console and the API need a
+//! login when the broker's security is on ([`crate::auth`]); `/health`, `/ready` and `/metrics`
+//! never do.
 
 use axum::extract::State;
 use axum::http::{header, StatusCode, Uri};
@@ -20,8 +22,14 @@ pub fn router(state: HttpState) -> Router {
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
-        .merge(crate::console::routes())
-        .merge(crate::api::routes())
+        .merge(
+            crate::console::routes()
+                .merge(crate::api::routes())
+                .route_layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    crate::auth::require_login,
+                )),
+        )
         .fallback(not_found)
         .with_state(state)
 }

@@ -3,6 +3,7 @@
 use std::sync::{Arc, OnceLock};
 
 use metrics_exporter_prometheus::PrometheusHandle;
+use weir_broker::security::passwords::PasswordVerifier;
 use weir_broker::Broker;
 
 /// The broker, once [`Broker::open`] has returned: the HTTP side starts first (so `/health`
@@ -18,4 +19,6 @@ pub struct HttpState {
     pub prometheus: PrometheusHandle,
     /// `metrics.per.partition`.
     pub per_partition: bool,
+    /// Checks console logins (made at the first login, once the broker is open).
+    pub passwords: Arc<OnceLock<Arc<PasswordVerifier>>>,
 }

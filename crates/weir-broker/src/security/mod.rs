@@ -3,7 +3,9 @@
 //! before serving each request.
 //!
 //! The other direction, this broker's connections to other brokers, is `crate::inter_broker`;
-//! the rustls configurations of both are built by `crate::tls_config`.
+//! the rustls configurations of both are built by `crate::tls_config`. Logins that are not a
+//! SASL exchange (the HTTP console's) check a password against the same users with
+//! [`passwords::PasswordVerifier`].
 //!
 //! A listener's [`ListenerSecurityRuntime`] is built once at start-up from its
 //! [`ListenerSecurity`] config (so a bad key or trust store stops the broker with a clear
@@ -11,6 +13,7 @@
 //! the certificate principal; on SASL listeners it owns the SASL session, which answers
 //! SaslHandshake/SaslAuthenticate and refuses everything but ApiVersions before authentication.
 
+pub mod passwords;
 pub mod principal;
 pub mod sasl;
 pub mod tls;

@@ -6,10 +6,12 @@ use std::collections::BTreeMap;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::Json;
+use axum::{Extension, Json};
 use weir_broker::admin::proposal::CONFIG_CHANGE_TIMEOUT;
+use weir_meta::acl::{AclOperation, ResourceType};
 
 use super::common::{blocking, broker, ApiError};
+use crate::auth::Caller;
 use crate::state::HttpState;
 use crate::view::console::TopicDetail;
 use crate::view::OpsView;
@@ -18,12 +20,14 @@ use crate::view::OpsView;
 const MAX_CHANGES: usize = 100;
 
 /// Apply the changes; answers the topic as it is afterwards, or 400 with the broker's reason
-/// (an unknown config, a bad value).
+/// (an unknown config, a bad value); 403 without ALTER_CONFIGS on the topic.
 pub async fn alter(
     State(s): State<HttpState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     body: Result<Json<BTreeMap<String, Option<String>>>, JsonRejection>,
 ) -> Result<Json<TopicDetail>, ApiError> {
+    caller.require(AclOperation::AlterConfigs, ResourceType::Topic, &name)?;
     let Json(changes) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
     if changes.is_empty() || changes.len() > MAX_CHANGES {
         return Err(ApiError::bad_request(format!(
@@ -47,10 +51,14 @@ pub async fn alter(
     tracing::info!(topic = %name, "topic configs changed from the console");
     let b2 = b.clone();
     blocking(move || {
-        OpsView::new(&b2)
+        let mut t = OpsView::new(&b2)
             .topic(&name)
-            .map(Json)
-            .ok_or_else(|| ApiError::not_found(format!("no topic {name}")))
+            .ok_or_else(|| ApiError::not_found(format!("no topic {name}")))?;
+        if !caller.topic(AclOperation::DescribeConfigs, &name) {
+            t.configs.clear();
+            t.configs_hidden = true;
+        }
+        Ok(Json(t))
     })
     .await
 }

@@ -1,7 +1,8 @@
 //! The console's JSON API under `/api/v1`: read-only answers from `OpsView`, plus three writes,
 //! each on the path a Kafka client's request takes: topic config changes (through `TopicAdmin`,
 //! as IncrementalAlterConfigs), a test message (the Produce handler) and a group offset reset
-//! (a simple OffsetCommit, refused while the group has members).
+//! (a simple OffsetCommit, or AlterShareGroupOffsets for a share group; refused while the group
+//! has members).
 //!
 //! Errors are JSON `{"error": "..."}`: 400 for malformed parameters or a refused change, 404 for
 //! an unknown topic or partition, 409 for a partition without a local replica, 503 while the
@@ -12,6 +13,7 @@ pub mod configs;
 pub mod offsets;
 pub mod produce;
 pub mod read;
+pub mod share;
 
 use axum::routing::get;
 use axum::Router;

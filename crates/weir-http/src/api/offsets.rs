@@ -2,16 +2,21 @@
 //! (`POST /api/v1/groups/{group}/offsets` with `{"topic": "t", "to": "earliest" | "latest" | 42}`):
 //! a simple (admin) OffsetCommit of every partition of the topic, which the group coordinator
 //! accepts only while the group has no members — as `kafka-consumer-groups.sh --reset-offsets`.
+//! For a share group it is AlterShareGroupOffsets of those partitions (the share-partitions
+//! start afresh at the new start offset), also only while the group has no members — as
+//! `kafka-share-groups.sh --reset-offsets`.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::Json;
+use axum::{Extension, Json};
 use kafka_protocol::error::ResponseError;
 use serde::{Deserialize, Serialize};
 use weir_broker::groups::Committer;
 use weir_log::TopicPartition;
+use weir_meta::acl::{AclOperation, ResourceType};
 
 use super::common::{broker, ApiError};
+use crate::auth::Caller;
 use crate::state::HttpState;
 
 /// Where to reset to.
@@ -53,13 +58,17 @@ pub struct ResetRow {
 }
 
 /// Commit the new offsets; 400 with the reason when the group has members (or another refusal),
-/// 409 when a partition has no replica on this broker.
+/// 409 when a partition has no replica on this broker; 403 without READ on the group and on the
+/// topic (as OffsetCommit).
 pub async fn reset(
     State(s): State<HttpState>,
+    Extension(caller): Extension<Caller>,
     Path(group): Path<String>,
     body: Result<Json<Reset>, JsonRejection>,
 ) -> Result<Json<Vec<ResetRow>>, ApiError> {
     let Json(r) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    caller.require(AclOperation::Read, ResourceType::Group, &group)?;
+    caller.require(AclOperation::Read, ResourceType::Topic, &r.topic)?;
     let b = broker(&s)?;
     let meta = b
         .view
@@ -100,6 +109,12 @@ pub async fn reset(
             offset: *o,
         })
         .collect();
+    if b.share_groups.is_share_group(&group) {
+        let offsets: Vec<(i32, i64)> = rows.iter().map(|r| (r.partition, r.offset)).collect();
+        super::share::reset(&b, &group, &r.topic, &offsets).await?;
+        tracing::info!(%group, topic = %r.topic, "share group offsets reset from the console");
+        return Ok(Json(rows));
+    }
     let codes = b.groups.commit(&group, &simple_commit(), entries).await;
     if let Some(code) = codes.into_iter().find(|c| *c != 0) {
         let name = ResponseError::try_from_code(code)

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::Json;
+use axum::{Extension, Json};
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
@@ -14,8 +14,10 @@ use kafka_protocol::messages::{ProduceRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use serde::{Deserialize, Serialize};
 use weir_log::batch::build_batch_with_headers;
+use weir_meta::acl::{AclOperation, ResourceType};
 
 use super::common::{broker, ApiError};
+use crate::auth::Caller;
 use crate::state::HttpState;
 
 /// The most bytes of key + value + headers one test message may have.
@@ -49,12 +51,14 @@ pub struct Produced {
 }
 
 /// Append the message; 400 with Kafka's error name when the broker refuses it (not the
-/// leader, unknown topic or partition, too large, …).
+/// leader, unknown topic or partition, too large, …); 403 without WRITE on the topic.
 pub async fn produce(
     State(s): State<HttpState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     body: Result<Json<NewMessage>, JsonRejection>,
 ) -> Result<Json<Produced>, ApiError> {
+    caller.require(AclOperation::Write, ResourceType::Topic, &name)?;
     let Json(m) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let size = m.key.as_ref().map_or(0, String::len)
         + m.value.len()

@@ -3,10 +3,12 @@
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::Json;
+use axum::{Extension, Json};
 use serde::Deserialize;
+use weir_meta::acl::{AclOperation, ResourceType};
 
 use super::common::{blocking, broker, ApiError};
+use crate::auth::Caller;
 use crate::state::HttpState;
 use crate::view::console::{Overview, TopicDetail, TopicRow};
 use crate::view::groups::GroupRow;
@@ -19,31 +21,60 @@ pub async fn overview(State(s): State<HttpState>) -> Result<Json<Overview>, ApiE
     blocking(move || Ok(Json(OpsView::new(&b).overview()))).await
 }
 
-/// `GET /api/v1/topics`.
-pub async fn topics(State(s): State<HttpState>) -> Result<Json<Vec<TopicRow>>, ApiError> {
-    let b = broker(&s)?;
-    blocking(move || Ok(Json(OpsView::new(&b).topics()))).await
-}
-
-/// `GET /api/v1/topics/{name}`.
-pub async fn topic(
+/// `GET /api/v1/topics`: the topics the caller may DESCRIBE.
+pub async fn topics(
     State(s): State<HttpState>,
-    Path(name): Path<String>,
-) -> Result<Json<TopicDetail>, ApiError> {
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Vec<TopicRow>>, ApiError> {
     let b = broker(&s)?;
     blocking(move || {
-        OpsView::new(&b)
-            .topic(&name)
-            .map(Json)
-            .ok_or_else(|| ApiError::not_found(format!("no topic {name}")))
+        let mut rows = OpsView::new(&b).topics();
+        rows.retain(|t| caller.topic(AclOperation::Describe, &t.name));
+        Ok(Json(rows))
     })
     .await
 }
 
-/// `GET /api/v1/groups`.
-pub async fn groups(State(s): State<HttpState>) -> Result<Json<Vec<GroupRow>>, ApiError> {
+/// `GET /api/v1/topics/{name}`: needs DESCRIBE on the topic; its configs are shown with
+/// DESCRIBE_CONFIGS only (else the list is empty and `configs_hidden` is set).
+pub async fn topic(
+    State(s): State<HttpState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+) -> Result<Json<TopicDetail>, ApiError> {
+    caller.require(AclOperation::Describe, ResourceType::Topic, &name)?;
     let b = broker(&s)?;
-    blocking(move || Ok(Json(OpsView::new(&b).groups()))).await
+    blocking(move || {
+        let mut t = OpsView::new(&b)
+            .topic(&name)
+            .ok_or_else(|| ApiError::not_found(format!("no topic {name}")))?;
+        if !caller.topic(AclOperation::DescribeConfigs, &name) {
+            t.configs.clear();
+            t.configs_hidden = true;
+        }
+        Ok(Json(t))
+    })
+    .await
+}
+
+/// `GET /api/v1/groups`: the classic, consumer and share groups the caller may DESCRIBE, with
+/// the offsets of the topics it may DESCRIBE (as ListGroups, DescribeGroups, OffsetFetch and
+/// DescribeShareGroupOffsets filter).
+pub async fn groups(
+    State(s): State<HttpState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Vec<GroupRow>>, ApiError> {
+    let b = broker(&s)?;
+    let b2 = b.clone();
+    let mut rows = blocking(move || Ok(OpsView::new(&b2).groups())).await?;
+    rows.extend(super::share::share_groups(&b).await);
+    rows.retain(|g| caller.group(AclOperation::Describe, &g.group));
+    for g in &mut rows {
+        g.offsets
+            .retain(|o| caller.topic(AclOperation::Describe, &o.topic));
+        g.total_lag = g.offsets.iter().filter_map(|o| o.lag).sum();
+    }
+    Ok(Json(rows))
 }
 
 /// Query of the message browser.
@@ -63,11 +94,14 @@ pub struct MessagesQuery {
 }
 
 /// `GET /api/v1/topics/{name}/messages?partition=&offset=|timestamp=&limit=&max_bytes=`.
+/// Needs READ on the topic (as Fetch).
 pub async fn messages(
     State(s): State<HttpState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     query: Result<Query<MessagesQuery>, QueryRejection>,
 ) -> Result<Json<MessagePage>, ApiError> {
+    caller.require(AclOperation::Read, ResourceType::Topic, &name)?;
     let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let limit = q.limit.unwrap_or(50);
     if limit == 0 || limit > MAX_RECORDS_LIMIT {

@@ -114,6 +114,8 @@ pub struct TopicDetail {
     pub partitions: Vec<PartitionRow>,
     /// Its effective configs.
     pub configs: Vec<ConfigRow>,
+    /// True when the configs are left out because the caller may not DESCRIBE_CONFIGS them.
+    pub configs_hidden: bool,
 }
 
 impl OpsView<'_> {
@@ -218,6 +220,7 @@ impl OpsView<'_> {
             id: t.id.to_string(),
             partitions,
             configs,
+            configs_hidden: false,
         })
     }
 }

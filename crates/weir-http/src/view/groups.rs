@@ -16,7 +16,7 @@ pub struct GroupRow {
     pub group: String,
     /// Kafka's state name.
     pub state: String,
-    /// `classic` or `consumer`.
+    /// `classic`, `consumer` or `share`.
     pub group_type: String,
     /// Members with their assigned partitions.
     pub members: Vec<MemberRow>,
@@ -33,9 +33,10 @@ pub struct GroupOffset {
     pub topic: String,
     /// Partition.
     pub partition: i32,
-    /// The committed offset.
+    /// The committed offset (a share group: the share-partition start offset).
     pub committed: i64,
-    /// High watermark minus committed, None without a local replica.
+    /// High watermark minus committed (a share group: Kafka's share-partition lag), None
+    /// without a local replica (a share group: where this broker does not lead the partition).
     pub lag: Option<i64>,
 }
 
