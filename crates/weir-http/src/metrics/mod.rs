@@ -55,11 +55,12 @@ mod tests {
 
     use super::*;
 
-    /// The per-partition part of a scrape of 10,000 partitions (log size and group lag per
-    /// partition set on the recorder, then rendered) stays well under a second, also in a
-    /// debug build; gauges no longer set are dropped after [`STALE_AFTER`].
+    /// A scrape of 10,000 partitions (log size and group lag per partition set on the
+    /// recorder, then rendered) holds exactly one series per partition and metric, the same on
+    /// every scrape. How long it takes is measured by `bench/metrics_scrape.py`, not asserted
+    /// here (timing in a test fails on a loaded machine).
     #[test]
-    fn ten_thousand_partitions_scrape_in_under_a_second() {
+    fn ten_thousand_partitions_scrape_one_series_each() {
         let recorder = PrometheusBuilder::new()
             .set_buckets(LATENCY_BUCKETS)
             .expect("buckets")
@@ -86,6 +87,5 @@ mod tests {
         assert_eq!(body.matches("kafka_log_log_size{").count(), 10_000);
         assert_eq!(body.matches("kafka_consumergroup_lag{").count(), 10_000);
         eprintln!("10,000 partitions: scrape took {took:?}");
-        assert!(took.as_secs_f64() < 1.0, "scrape took {took:?}");
     }
 }
