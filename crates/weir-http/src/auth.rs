@@ -26,7 +26,7 @@ use weir_broker::security::passwords::PasswordVerifier;
 use weir_broker::Broker;
 use weir_meta::acl::{AclOperation, ResourceType};
 
-use crate::api::common::ApiError;
+use crate::error::ApiError;
 use crate::state::HttpState;
 
 /// Password checks running at once: a SCRAM check derives a key (thousands of PBKDF2 rounds),
@@ -93,7 +93,7 @@ pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 /// Middleware of the console and API routes: admit the request with its [`Caller`], or answer
 /// 401 (503 while the broker is still opening: its users are not known yet).
 pub async fn require_login(State(s): State<HttpState>, mut req: Request, next: Next) -> Response {
-    let b = match crate::api::common::broker(&s) {
+    let b = match s.open_broker() {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };

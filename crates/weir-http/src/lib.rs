@@ -11,6 +11,7 @@
 pub mod api;
 pub mod auth;
 pub mod console;
+pub mod error;
 pub mod metrics;
 pub mod routes;
 pub mod state;

@@ -22,3 +22,15 @@ pub struct HttpState {
     /// Checks console logins (made at the first login, once the broker is open).
     pub passwords: Arc<OnceLock<Arc<PasswordVerifier>>>,
 }
+
+impl HttpState {
+    /// The broker, or 503 while it is still opening.
+    pub fn open_broker(&self) -> Result<Arc<Broker>, crate::error::ApiError> {
+        self.broker.get().cloned().ok_or_else(|| {
+            crate::error::ApiError(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "the broker is still starting".into(),
+            )
+        })
+    }
+}

@@ -20,7 +20,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 
-use crate::segmented::MIN_SHARED_BYTES;
+/// Shared buffers shorter than this are copied into the frame (a separate piece costs more
+/// than the copy), so only record sets at least this long can be placeholders.
+pub const MIN_SHARED_BYTES: usize = 16 * 1024;
 
 /// The largest record set a placeholder stands for; larger ones are read into memory.
 pub const MAX_PLACEHOLDER_BYTES: usize = 64 * 1024 * 1024;

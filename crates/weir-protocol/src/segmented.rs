@@ -12,8 +12,7 @@ use kafka_protocol::protocol::buf::ByteBufMut;
 
 use crate::placeholder::{self, Payload};
 
-/// Shared buffers shorter than this are copied (a separate piece costs more than the copy).
-pub const MIN_SHARED_BYTES: usize = 16 * 1024;
+pub use crate::placeholder::MIN_SHARED_BYTES;
 
 /// A piece of a frame being encoded.
 #[derive(Debug)]

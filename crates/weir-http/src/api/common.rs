@@ -1,49 +1,15 @@
-//! What the API handlers share: the error type (a status and a JSON message), the broker once
-//! open, and running reads on the blocking pool.
+//! What the API handlers share: the error type (re-exported from [`crate::error`]), the broker
+//! once open, and running reads on the blocking pool.
 
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde::Serialize;
 use weir_broker::Broker;
 
+pub use crate::error::ApiError;
 use crate::state::HttpState;
-
-/// An API error: a status and a message.
-#[derive(Debug)]
-pub struct ApiError(pub StatusCode, pub String);
-
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.0, Json(ErrorBody { error: &self.1 })).into_response()
-    }
-}
-
-impl ApiError {
-    /// 400 with `msg`.
-    pub fn bad_request(msg: impl Into<String>) -> Self {
-        ApiError(StatusCode::BAD_REQUEST, msg.into())
-    }
-
-    /// 404 with `msg`.
-    pub fn not_found(msg: impl Into<String>) -> Self {
-        ApiError(StatusCode::NOT_FOUND, msg.into())
-    }
-}
 
 /// The broker, or 503 while it is still opening.
 pub fn broker(s: &HttpState) -> Result<std::sync::Arc<Broker>, ApiError> {
-    s.broker.get().cloned().ok_or_else(|| {
-        ApiError(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the broker is still starting".into(),
-        )
-    })
+    s.open_broker()
 }
 
 /// Run a read on the blocking pool (reads take partition locks and read files).
