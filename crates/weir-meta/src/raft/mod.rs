@@ -2,6 +2,7 @@
 //! the TCP transport, and [`MetaNode`], the handle brokers use.
 
 pub mod log_store;
+pub mod membership;
 pub mod network;
 pub mod node;
 pub mod progress;

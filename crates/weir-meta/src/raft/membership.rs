@@ -1,0 +1,372 @@
+//! The dynamic metadata quorum (KIP-853): AddRaftVoter / RemoveRaftVoter as openraft membership
+//! changes (a learner first, then joint consensus to the new voter set), the checks that refuse a
+//! change that could not commit, and where a member's CONTROLLER address comes from.
+//!
+//! The voter set lives in the Raft log and snapshot (openraft's membership entries), so it
+//! survives restarts; `controller.quorum.voters` only seeds a pristine quorum and is the address
+//! book of last resort: the log's voter set and its addresses win.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::{BasicNode, ChangeMembers};
+use serde::{Deserialize, Serialize};
+
+use super::network::{Forwarded, RpcRequest, RpcResponse};
+use super::node::MetaNode;
+use crate::MetaError;
+
+/// How long a replica has to acknowledge a fresh entry to count as live for a voter change.
+const LIVENESS_PROBE: Duration = Duration::from_secs(2);
+
+/// A voter change, as forwarded to the Raft leader.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VoterChange {
+    /// Make `id` (reachable at `addr`, its CONTROLLER listener) a voter.
+    Add {
+        /// Node id.
+        id: u64,
+        /// `host:port`.
+        addr: String,
+    },
+    /// Stop `id` voting (it stays a learner, following the log, while it runs).
+    Remove {
+        /// Node id.
+        id: u64,
+    },
+}
+
+fn majority_live(set: &BTreeSet<u64>, live: &BTreeSet<u64>) -> bool {
+    set.intersection(live).count() * 2 > set.len()
+}
+
+/// The voter set after adding `id` to `voters`, given the replicas known to be `live` (caught
+/// up): refused with DUPLICATE_VOTER when `id` already votes, REQUEST_TIMED_OUT (`Raft`) when `id`
+/// is not live (as Kafka, which waits for the new voter to catch up), and INVALID_REQUEST when the
+/// new set would have no live majority (the change could never commit).
+pub fn plan_add(
+    voters: &BTreeSet<u64>,
+    live: &BTreeSet<u64>,
+    id: u64,
+) -> Result<BTreeSet<u64>, MetaError> {
+    if voters.contains(&id) {
+        return Err(MetaError::DuplicateVoter(format!(
+            "node {id} is already in the set of voters {voters:?}"
+        )));
+    }
+    if !live.contains(&id) {
+        return Err(MetaError::Raft(format!(
+            "node {id} has not caught up with the metadata log (is it running and following \
+             it as an observer?)"
+        )));
+    }
+    let mut next = voters.clone();
+    next.insert(id);
+    if !majority_live(&next, live) {
+        return Err(MetaError::InvalidRequest(format!(
+            "adding voter {id} to {voters:?} needs a majority of {next:?} reachable; only \
+             {:?} answered",
+            next.intersection(live).collect::<Vec<_>>()
+        )));
+    }
+    Ok(next)
+}
+
+/// The voter set after removing `id` from `voters`, given the replicas known to be `live`:
+/// refused with VOTER_NOT_FOUND when `id` does not vote or is the only voter (as Kafka), and
+/// with INVALID_REQUEST when the old or the new set would have no live majority — the joint
+/// configuration could not commit and the quorum would be lost.
+pub fn plan_remove(
+    voters: &BTreeSet<u64>,
+    live: &BTreeSet<u64>,
+    id: u64,
+) -> Result<BTreeSet<u64>, MetaError> {
+    if !voters.contains(&id) || voters.len() == 1 {
+        return Err(MetaError::VoterNotFound(format!(
+            "cannot remove voter {id} from the set of voters {voters:?}"
+        )));
+    }
+    let mut next = voters.clone();
+    next.remove(&id);
+    if !majority_live(voters, live) || !majority_live(&next, live) {
+        return Err(MetaError::InvalidRequest(format!(
+            "removing voter {id} would lose the metadata quorum: {next:?} would remain and only \
+             {:?} of them answered",
+            next.intersection(live).collect::<Vec<_>>()
+        )));
+    }
+    Ok(next)
+}
+
+fn change_err(e: RaftError<u64, ClientWriteError<u64, BasicNode>>) -> MetaError {
+    match e {
+        RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => {
+            MetaError::NotController(f.leader_id)
+        }
+        other => MetaError::Raft(other.to_string()),
+    }
+}
+
+impl MetaNode {
+    /// The CONTROLLER address of member `id`: from the log's membership (what AddRaftVoter or a
+    /// learner's join recorded), else from `controller.quorum.voters`.
+    pub(super) fn addr_of(&self, id: u64) -> Option<String> {
+        let m = self.raft.metrics().borrow().membership_config.clone();
+        m.membership()
+            .get_node(&id)
+            .map(|n| n.addr.clone())
+            .filter(|a| !a.is_empty())
+            .or_else(|| self.voters.get(&id).cloned())
+    }
+
+    /// The voters of the log's latest membership (during a change, those of the newest config).
+    pub fn current_voters(&self) -> BTreeSet<u64> {
+        let m = self.raft.metrics().borrow().membership_config.clone();
+        m.membership().voter_ids().collect()
+    }
+
+    /// Apply `change` through the Raft leader (here, or forwarded to it over the CONTROLLER
+    /// transport) within `timeout`; returns once the new voter set is committed. Refusals:
+    /// DUPLICATE_VOTER / VOTER_NOT_FOUND / INVALID_REQUEST (see [`plan_add`], [`plan_remove`]),
+    /// REQUEST_TIMED_OUT (`Raft`) while another change is in progress or when the change did not
+    /// complete in time, NOT_CONTROLLER when no leader is reachable.
+    pub async fn change_voters(
+        &self,
+        change: VoterChange,
+        timeout: Duration,
+    ) -> Result<(), MetaError> {
+        if self.is_leader() {
+            return self.change_voters_here(change, timeout).await;
+        }
+        let Some(leader) = self.leader() else {
+            return Err(MetaError::NotController(None));
+        };
+        let req = RpcRequest::ChangeVoters {
+            change,
+            timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+        };
+        match self.call_voter(leader, &req, timeout).await? {
+            RpcResponse::Forwarded(Forwarded::Done(r)) => r.map(|_| ()),
+            RpcResponse::Forwarded(Forwarded::NotLeader(l)) => Err(MetaError::NotController(l)),
+            RpcResponse::Forwarded(Forwarded::Failed(e)) => Err(MetaError::Raft(e)),
+            other => Err(MetaError::Raft(format!(
+                "unexpected answer to a voter change: {other:?}"
+            ))),
+        }
+    }
+
+    /// [`change_voters`](Self::change_voters) on the leader: one change at a time.
+    pub(super) async fn change_voters_here(
+        &self,
+        change: VoterChange,
+        timeout: Duration,
+    ) -> Result<(), MetaError> {
+        if !self.is_leader() {
+            return Err(MetaError::NotController(self.leader()));
+        }
+        let Ok(_one_at_a_time) = self.voter_change.try_lock() else {
+            return Err(MetaError::Raft(
+                "another voter change is in progress".to_string(),
+            ));
+        };
+        let deadline = Instant::now() + timeout;
+        let work = async {
+            match change {
+                VoterChange::Add { id, addr } => self.add_voter(id, addr, deadline).await,
+                VoterChange::Remove { id } => {
+                    let live = self.live_replicas(deadline).await;
+                    plan_remove(&self.current_voters(), &live, id)?;
+                    self.raft
+                        .change_membership(ChangeMembers::RemoveVoters([id].into()), true)
+                        .await
+                        .map_err(change_err)?;
+                    tracing::info!(node = id, "metadata quorum: voter {id} removed");
+                    Ok(())
+                }
+            }
+        };
+        tokio::time::timeout_at(deadline.into(), work)
+            .await
+            .unwrap_or_else(|_| {
+                Err(MetaError::Raft(
+                    "the voter change did not complete in time".to_string(),
+                ))
+            })
+    }
+
+    async fn add_voter(&self, id: u64, addr: String, deadline: Instant) -> Result<(), MetaError> {
+        if self.current_voters().contains(&id) {
+            return plan_add(&self.current_voters(), &BTreeSet::new(), id).map(|_| ());
+        }
+        let known = self.addr_of(id);
+        if known.as_deref() != Some(addr.as_str()) {
+            // A learner first (or at its new address), blocking until it has caught up.
+            let node = BasicNode::new(&addr);
+            let nodes = [(id, node)].into();
+            let changes = if known.is_some() {
+                ChangeMembers::SetNodes(nodes)
+            } else {
+                ChangeMembers::AddNodes(nodes)
+            };
+            self.raft
+                .change_membership(changes, true)
+                .await
+                .map_err(change_err)?;
+        }
+        let live = self.live_replicas(deadline).await;
+        plan_add(&self.current_voters(), &live, id)?;
+        self.raft
+            .change_membership(ChangeMembers::AddVoterIds([id].into()), true)
+            .await
+            .map_err(change_err)?;
+        tracing::info!(node = id, %addr, "metadata quorum: voter {id} added");
+        Ok(())
+    }
+
+    /// The members (and this leader) that acknowledge a fresh entry within
+    /// [`LIVENESS_PROBE`] (or by `deadline`): an empty proposal moves the log end, and a replica
+    /// whose matched index reaches it is live and caught up.
+    async fn live_replicas(&self, deadline: Instant) -> BTreeSet<u64> {
+        let until = deadline.min(Instant::now() + LIVENESS_PROBE);
+        let _ = tokio::time::timeout_at(until.into(), self.raft.client_write(Vec::new())).await;
+        let mut rx = self.raft.metrics();
+        let target = rx.borrow().last_log_index;
+        loop {
+            let (live, all) = {
+                let m = rx.borrow_and_update();
+                let all: BTreeSet<u64> = m.membership_config.membership().nodes().map(|(id, _)| *id).collect();
+                let mut live: BTreeSet<u64> = m
+                    .replication
+                    .iter()
+                    .flatten()
+                    .filter(|(_, matched)| matched.map(|l| l.index) >= target)
+                    .map(|(id, _)| *id)
+                    .collect();
+                live.insert(self.id);
+                (live, all)
+            };
+            if all.is_subset(&live) {
+                return live;
+            }
+            if tokio::time::timeout_at(until.into(), rx.changed()).await.is_err() {
+                return live;
+            }
+        }
+    }
+
+    /// Ask the voters (the leader, once known) to add this node as a learner; true when done
+    /// (also when the log already has it as a member: a restarted learner or added voter).
+    pub(super) async fn join_as_learner(&self, addr: &str) -> bool {
+        let mut targets: Vec<u64> = self.leader().into_iter().collect();
+        targets.extend(self.voters.keys().copied());
+        for t in targets {
+            let Some(vaddr) = self.addr_of(t) else {
+                continue;
+            };
+            let req = RpcRequest::AddLearner {
+                id: self.id,
+                addr: addr.to_string(),
+            };
+            if let Ok(RpcResponse::Forwarded(Forwarded::Done(Ok(_)))) = self
+                .network
+                .client(t, &vaddr)
+                .call(&req, Duration::from_secs(5))
+                .await
+            {
+                tracing::info!(node = self.id, "following the metadata log");
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The leader's side of [`join_as_learner`](Self::join_as_learner): a node the log already
+    /// has (voter or learner) is left as it is.
+    pub(super) async fn add_learner_here(&self, id: u64, addr: String) -> Forwarded {
+        if !self.is_leader() {
+            return Forwarded::NotLeader(self.leader());
+        }
+        let known = self.raft.metrics().borrow().membership_config.clone();
+        if known.membership().get_node(&id).is_some() {
+            return Forwarded::Done(Ok(Vec::new()));
+        }
+        match self.raft.add_learner(id, BasicNode::new(addr), false).await {
+            Ok(_) => Forwarded::Done(Ok(Vec::new())),
+            Err(e) => Forwarded::Failed(e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(ids: &[u64]) -> BTreeSet<u64> {
+        ids.iter().copied().collect()
+    }
+
+    #[test]
+    fn a_voter_is_added_when_the_new_set_keeps_a_live_majority() {
+        assert_eq!(
+            plan_add(&set(&[1, 2, 3]), &set(&[1, 2, 3, 4]), 4).unwrap(),
+            set(&[1, 2, 3, 4])
+        );
+        // One old voter down: 1, 2 and 4 are a majority of four.
+        assert!(plan_add(&set(&[1, 2, 3]), &set(&[1, 2, 4]), 4).is_ok());
+        // Two old voters down: two of four is no majority.
+        assert!(matches!(
+            plan_add(&set(&[1, 2, 3]), &set(&[1, 4]), 4),
+            Err(MetaError::InvalidRequest(_))
+        ));
+        // The new voter has not caught up.
+        assert!(matches!(
+            plan_add(&set(&[1, 2, 3]), &set(&[1, 2, 3]), 4),
+            Err(MetaError::Raft(_))
+        ));
+    }
+
+    #[test]
+    fn adding_a_voter_twice_is_a_duplicate() {
+        assert!(matches!(
+            plan_add(&set(&[1, 2, 3]), &set(&[1, 2, 3]), 2),
+            Err(MetaError::DuplicateVoter(_))
+        ));
+    }
+
+    #[test]
+    fn removing_an_unknown_or_the_last_voter_is_voter_not_found() {
+        assert!(matches!(
+            plan_remove(&set(&[1, 2, 3]), &set(&[1, 2, 3]), 9),
+            Err(MetaError::VoterNotFound(_))
+        ));
+        assert!(matches!(
+            plan_remove(&set(&[1]), &set(&[1]), 1),
+            Err(MetaError::VoterNotFound(_))
+        ));
+    }
+
+    #[test]
+    fn a_removal_that_would_lose_the_quorum_is_refused() {
+        // 3 is down: removing 2 leaves {1, 3}, of which only 1 answers.
+        assert!(matches!(
+            plan_remove(&set(&[1, 2, 3]), &set(&[1, 2]), 2),
+            Err(MetaError::InvalidRequest(_))
+        ));
+        // Removing the dead one is what the operator should do.
+        assert_eq!(
+            plan_remove(&set(&[1, 2, 3]), &set(&[1, 2]), 3).unwrap(),
+            set(&[1, 2])
+        );
+        // Two voters left, both live: one may go (down to a sole voter).
+        assert_eq!(
+            plan_remove(&set(&[1, 2]), &set(&[1, 2]), 1).unwrap(),
+            set(&[2])
+        );
+        // Four voters, two down: the old set has no live majority.
+        assert!(matches!(
+            plan_remove(&set(&[1, 2, 3, 4]), &set(&[1, 2]), 4),
+            Err(MetaError::InvalidRequest(_))
+        ));
+    }
+}
