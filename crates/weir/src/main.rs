@@ -59,6 +59,9 @@ enum Command {
     Acls(cli::acls::AclsArgs),
     /// Client quotas: describe, alter (like `kafka-configs.sh` for users / clients / ips).
     Quotas(cli::quotas::QuotasArgs),
+    /// The metadata quorum (KIP-853): `quorum describe|add-voter|remove-voter` (like
+    /// `kafka-metadata-quorum.sh`).
+    Quorum(cli::quorum::QuorumArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -93,6 +96,7 @@ fn main() -> std::process::ExitCode {
         Command::Leaders(args) => cli::leaders::run(args),
         Command::Acls(args) => cli::acls::run(args),
         Command::Quotas(args) => cli::quotas::run(args),
+        Command::Quorum(args) => cli::quorum::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -6,6 +6,7 @@
 //! in its table; cross-cutting checks (authorization, quotas, metrics) go in `dispatch`.
 
 pub mod acl_common;
+pub mod add_raft_voter;
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
 pub mod alter_client_quotas;
@@ -57,6 +58,7 @@ pub mod offset_delete;
 pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
+pub mod remove_raft_voter;
 pub mod share_ack_common;
 pub mod share_acknowledge;
 pub mod share_fetch;
