@@ -107,10 +107,19 @@ struct Creator {
 
 impl Creator {
     fn start(bootstrap: &str) -> Creator {
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", bootstrap)
-            .create()
-            .expect("admin client");
+        // librdkafka sends CreateTopics to the controller its cached metadata names (a broker,
+        // as in KRaft): refreshing the metadata often lets it notice a stopped one quickly.
+        let client = {
+            let bootstrap = bootstrap.to_string();
+            move || -> AdminClient<DefaultClientContext> {
+                ClientConfig::new()
+                    .set("bootstrap.servers", &bootstrap)
+                    .set("topic.metadata.refresh.interval.ms", "1000")
+                    .create()
+                    .expect("admin client")
+            }
+        };
+        let mut admin = client();
         let stop = Arc::new(AtomicBool::new(false));
         let created = Arc::new(Mutex::new(Vec::new()));
         let (s, c) = (stop.clone(), created.clone());
@@ -144,6 +153,8 @@ impl Creator {
                         Ok(()) => break,
                         Err(e) => {
                             errors.push(format!("{name} attempt {attempt}: {e}"));
+                            // As an operator's tool would: retry with a fresh client.
+                            admin = client();
                             assert!(
                                 started.elapsed() < Duration::from_secs(60),
                                 "{name} was not created within 60 s: {errors:?}"
@@ -192,7 +203,9 @@ impl Creator {
 /// Topic names `node`'s metadata lists.
 fn topics(node: &BrokerProcess) -> BTreeSet<String> {
     let mut c = RawClient::connect(&node.bootstrap());
-    let r: MetadataResponse = c.call(ApiKey::Metadata, 12, &MetadataRequest::default());
+    let mut req = MetadataRequest::default();
+    req.topics = None;
+    let r: MetadataResponse = c.call(ApiKey::Metadata, 12, &req);
     r.topics
         .iter()
         .filter_map(|t| t.name.as_ref().map(|n| n.to_string()))

@@ -50,7 +50,7 @@ pub async fn handle(
     if req
         .cluster_id
         .as_ref()
-        .is_some_and(|c| c.as_str() != cluster_id)
+        .is_some_and(|c| !c.is_empty() && c.as_str() != cluster_id)
     {
         return refused(
             ResponseError::InconsistentClusterId,
