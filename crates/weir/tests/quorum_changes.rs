@@ -310,6 +310,14 @@ fn a_controller_joins_and_the_leader_leaves_while_topics_are_created() {
     );
     let (ok, out) = cli(&remaining, &["describe"]);
     assert!(ok && out.contains("leader"), "describe: {out}");
+    // DescribeCluster's controller endpoints (KIP-919) follow the log's voter set too.
+    let mut c = RawClient::connect(&nodes[0].bootstrap());
+    let mut req = DescribeClusterRequest::default();
+    req.endpoint_type = 2;
+    let r: DescribeClusterResponse = c.call(ApiKey::DescribeCluster, 1, &req);
+    let mut controllers: Vec<i32> = r.brokers.iter().map(|b| b.broker_id.0).collect();
+    controllers.sort();
+    assert_eq!(controllers, left, "DescribeCluster controllers");
 
     // Restart every remaining node: the voter set comes from the log, not from
     // controller.quorum.voters (which still names the removed node and not node 4).

@@ -31,8 +31,8 @@ const ASK_LEADER_TIMEOUT: Duration = Duration::from_secs(5);
 /// holding every committed entry reports the time of the answer as its last fetch and last
 /// caught-up time, and a lagging one -1 for both; replica directory ids are the zero uuid.
 /// From v2 `nodes` lists the voters' CONTROLLER endpoints as the log's voter set records them
-/// (KIP-853: voters added with AddRaftVoter included; `voters`, `controller.quorum.voters`, only
-/// when no leader answered). They speak Weir's Raft transport, not the Kafka protocol.
+/// (KIP-853: voters added with AddRaftVoter included; when no leader answers, this node's log,
+/// else `voters`, `controller.quorum.voters`). They speak Weir's Raft transport, not the Kafka protocol.
 pub async fn handle(
     quorum: &MetaNode,
     voters: &str,
@@ -65,7 +65,10 @@ pub async fn handle(
         return resp;
     }
     let mut part = PartitionData::default();
-    let mut endpoints = weir_meta::raft::node::parse_voters(voters).unwrap_or_default();
+    let mut endpoints = quorum.voter_endpoints();
+    if endpoints.is_empty() {
+        endpoints = weir_meta::raft::node::parse_voters(voters).unwrap_or_default();
+    }
     match quorum.describe_quorum(ASK_LEADER_TIMEOUT).await {
         Ok(q) => {
             endpoints = q.voter_endpoints.iter().cloned().collect();

@@ -120,6 +120,18 @@ impl MetaNode {
             .or_else(|| self.voters.get(&id).cloned())
     }
 
+    /// The voters of the log's latest membership with their CONTROLLER `host:port` (voters
+    /// without a recorded address, as a sole voter's, are left out).
+    pub fn voter_endpoints(&self) -> std::collections::BTreeMap<u64, String> {
+        let m = self.raft.metrics().borrow().membership_config.clone();
+        let membership = m.membership();
+        membership
+            .voter_ids()
+            .filter_map(|id| Some((id, membership.get_node(&id)?.addr.clone())))
+            .filter(|(_, addr)| !addr.is_empty())
+            .collect()
+    }
+
     /// The voters of the log's latest membership (during a change, those of the newest config).
     pub fn current_voters(&self) -> BTreeSet<u64> {
         let m = self.raft.metrics().borrow().membership_config.clone();
@@ -142,9 +154,11 @@ impl MetaNode {
         let Some(leader) = self.leader() else {
             return Err(MetaError::NotController(None));
         };
+        // The leader gets a little less, so its answer (even a timeout) arrives in time.
+        let for_leader = timeout.saturating_sub(Duration::from_millis(500));
         let req = RpcRequest::ChangeVoters {
             change,
-            timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+            timeout_ms: u64::try_from(for_leader.as_millis()).unwrap_or(u64::MAX),
         };
         match self.call_voter(leader, &req, timeout).await? {
             RpcResponse::Forwarded(Forwarded::Done(r)) => r.map(|_| ()),
