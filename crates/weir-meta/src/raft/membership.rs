@@ -209,6 +209,31 @@ impl MetaNode {
             })
     }
 
+    /// While leader: move a joint configuration left by an interrupted voter change (a request
+    /// that timed out between openraft's two steps, or a leader that died there) on to its new
+    /// voter set. Runs on the controller's tick; skipped while a change is in progress.
+    pub(super) async fn finish_voter_change(&self) {
+        if !self.is_leader() {
+            return;
+        }
+        let Ok(_one_at_a_time) = self.voter_change.try_lock() else {
+            return;
+        };
+        let m = self.raft.metrics().borrow().membership_config.clone();
+        let configs = m.membership().get_joint_config();
+        let (true, Some(target)) = (configs.len() > 1, configs.last().cloned()) else {
+            return;
+        };
+        tracing::info!(voters = ?target, "metadata quorum: finishing an interrupted voter change");
+        if let Err(e) = self
+            .raft
+            .change_membership(ChangeMembers::ReplaceAllVoters(target), true)
+            .await
+        {
+            tracing::debug!(error = %e, "finishing the voter change failed; retrying");
+        }
+    }
+
     async fn add_voter(&self, id: u64, addr: String, deadline: Instant) -> Result<(), MetaError> {
         if self.current_voters().contains(&id) {
             return plan_add(&self.current_voters(), &BTreeSet::new(), id).map(|_| ());

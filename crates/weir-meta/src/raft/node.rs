@@ -511,6 +511,7 @@ impl MetaNode {
                 tracing::warn!(error = %e, "controller proposal failed");
             }
         }
+        self.finish_voter_change().await;
         // One proposal per partition: a completion that lost a race with an ISR change fails
         // alone and is recomputed on the next tick.
         for r in completions {
