@@ -76,7 +76,11 @@ async fn a_learner_becomes_a_voter_a_voter_leaves_and_the_log_wins_after_restart
         addrs.insert(id, l.local_addr().unwrap().to_string());
     }
     // controller.quorum.voters names 1..3; node 4 is a learner.
-    let voters: BTreeMap<u64, String> = addrs.clone().into_iter().filter(|(id, _)| *id <= 3).collect();
+    let voters: BTreeMap<u64, String> = addrs
+        .clone()
+        .into_iter()
+        .filter(|(id, _)| *id <= 3)
+        .collect();
     let mut nodes = Vec::new();
     for id in 1..=4u64 {
         nodes.push(start(id, dir.path(), &voters, &addrs[&id], id == 4).await);
@@ -105,7 +109,10 @@ async fn a_learner_becomes_a_voter_a_voter_leaves_and_the_log_wins_after_restart
         .unwrap();
     assert!(settled(&all, &[1, 2, 3, 4], 1).await);
     let again = follower.change_voters(add, Duration::from_secs(10)).await;
-    assert!(matches!(again, Err(MetaError::DuplicateVoter(_))), "{again:?}");
+    assert!(
+        matches!(again, Err(MetaError::DuplicateVoter(_))),
+        "{again:?}"
+    );
 
     // Node 1 leaves the voter set and stops.
     nodes[3]
@@ -118,10 +125,7 @@ async fn a_learner_becomes_a_voter_a_voter_leaves_and_the_log_wins_after_restart
     let rest: Vec<&Arc<MetaNode>> = nodes[1..].iter().collect();
     assert!(settled(&rest, &[2, 3, 4], 2).await);
     let endpoints = nodes[1].voter_endpoints();
-    assert_eq!(
-        endpoints.keys().copied().collect::<Vec<_>>(),
-        vec![2, 3, 4]
-    );
+    assert_eq!(endpoints.keys().copied().collect::<Vec<_>>(), vec![2, 3, 4]);
     assert_eq!(endpoints[&4], addrs[&4]);
 
     // Restart 2, 3 and 4 with their unchanged configuration: the log's voter set wins.
@@ -137,7 +141,10 @@ async fn a_learner_becomes_a_voter_a_voter_leaves_and_the_log_wins_after_restart
         nodes.push(start(id, dir.path(), &voters, &addrs[&id], id == 4).await);
     }
     let all: Vec<&Arc<MetaNode>> = nodes.iter().collect();
-    assert!(settled(&all, &[2, 3, 4], 2).await, "the voter set after restart");
+    assert!(
+        settled(&all, &[2, 3, 4], 2).await,
+        "the voter set after restart"
+    );
     nodes[0].propose(vec![topic(2)]).await.unwrap();
     assert!(settled(&all, &[2, 3, 4], 3).await);
 }

@@ -253,9 +253,7 @@ fn a_controller_joins_and_the_leader_leaves_while_topics_are_created() {
     assert!(ok, "add-voter failed: {out}");
     let grown = await_voters(&nodes[1], &[1, 2, 3, 4]);
     assert!(
-        grown
-            .endpoints
-            .contains(&(4, format!("127.0.0.1:{cp}"))),
+        grown.endpoints.contains(&(4, format!("127.0.0.1:{cp}"))),
         "DescribeQuorum lists the new voter's endpoint: {grown:?}"
     );
     creator.await_progress(5, "after adding voter 4");

@@ -6,9 +6,9 @@
 //! in its table; cross-cutting checks (authorization, quotas, metrics) go in `dispatch`.
 
 pub mod acl_common;
-pub mod add_raft_voter;
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
+pub mod add_raft_voter;
 pub mod alter_client_quotas;
 pub mod alter_configs;
 pub mod alter_partition_reassignments;

@@ -41,10 +41,7 @@ pub async fn handle(
     }
     let Ok(id) = u64::try_from(req.voter_id) else {
         resp.error_code = ResponseError::VoterNotFound.code();
-        resp.error_message = Some(StrBytes::from_string(format!(
-            "no voter {}",
-            req.voter_id
-        )));
+        resp.error_message = Some(StrBytes::from_string(format!("no voter {}", req.voter_id)));
         return resp;
     };
     if let Err(e) = quorum

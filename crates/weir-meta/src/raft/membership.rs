@@ -274,7 +274,12 @@ impl MetaNode {
         loop {
             let (live, all) = {
                 let m = rx.borrow_and_update();
-                let all: BTreeSet<u64> = m.membership_config.membership().nodes().map(|(id, _)| *id).collect();
+                let all: BTreeSet<u64> = m
+                    .membership_config
+                    .membership()
+                    .nodes()
+                    .map(|(id, _)| *id)
+                    .collect();
                 let mut live: BTreeSet<u64> = m
                     .replication
                     .iter()
@@ -288,7 +293,10 @@ impl MetaNode {
             if all.is_subset(&live) {
                 return live;
             }
-            if tokio::time::timeout_at(until.into(), rx.changed()).await.is_err() {
+            if tokio::time::timeout_at(until.into(), rx.changed())
+                .await
+                .is_err()
+            {
                 return live;
             }
         }

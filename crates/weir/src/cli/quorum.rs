@@ -96,8 +96,7 @@ pub fn run(args: QuorumArgs) -> Result<(), String> {
             let mut req = RemoveRaftVoterRequest::default();
             req.voter_id = controller_id;
             req.voter_directory_id = directory_id(controller_directory_id.as_deref())?;
-            let resp: RemoveRaftVoterResponse =
-                call(bootstrap, ApiKey::RemoveRaftVoter, 0, &req)?;
+            let resp: RemoveRaftVoterResponse = call(bootstrap, ApiKey::RemoveRaftVoter, 0, &req)?;
             if resp.error_code != 0 {
                 return Err(failed(
                     &format!("remove voter {controller_id}"),
@@ -132,7 +131,9 @@ fn directory_id(s: Option<&str>) -> Result<uuid::Uuid, String> {
         .decode(s)
         .ok()
         .and_then(|b| uuid::Uuid::from_slice(&b).ok())
-        .ok_or_else(|| format!("--controller-directory-id {s:?} is neither a UUID nor Kafka's form"))
+        .ok_or_else(|| {
+            format!("--controller-directory-id {s:?} is neither a UUID nor Kafka's form")
+        })
 }
 
 /// `NAME://host:port` as an AddRaftVoter listener.
@@ -172,7 +173,11 @@ fn describe(bootstrap: &str, json: bool) -> Result<(), String> {
         .and_then(|t| t.partitions.first())
         .ok_or("describe quorum: empty answer")?;
     if p.error_code != 0 {
-        return Err(failed("describe quorum", p.error_code, p.error_message.as_ref()));
+        return Err(failed(
+            "describe quorum",
+            p.error_code,
+            p.error_message.as_ref(),
+        ));
     }
     let endpoint = |id: BrokerId| -> String {
         resp.nodes
@@ -199,7 +204,16 @@ fn describe(bootstrap: &str, json: bool) -> Result<(), String> {
     let rows: Vec<_> = p
         .current_voters
         .iter()
-        .map(|r| row(r, if r.replica_id == p.leader_id { "leader" } else { "voter" }))
+        .map(|r| {
+            row(
+                r,
+                if r.replica_id == p.leader_id {
+                    "leader"
+                } else {
+                    "voter"
+                },
+            )
+        })
         .chain(p.observers.iter().map(|r| row(r, "observer")))
         .collect();
     if json {
