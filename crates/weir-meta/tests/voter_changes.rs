@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 use uuid::Uuid;
-use weir_meta::raft::membership::VoterChange;
+use weir_meta::raft::voter_set::VoterChange;
 use weir_meta::raft::{MetaConfig, MetaNode};
 use weir_meta::records::{MetadataRecord, PartitionInfo};
 use weir_meta::MetaError;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{RemoveRaftVoterRequest, RemoveRaftVoterResponse};
 use kafka_protocol::protocol::StrBytes;
-use weir_meta::raft::membership::VoterChange;
+use weir_meta::raft::voter_set::VoterChange;
 use weir_meta::raft::MetaNode;
 
 use crate::error::BrokerError;

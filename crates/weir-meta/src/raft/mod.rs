@@ -9,6 +9,7 @@ pub mod progress;
 pub mod quorum;
 pub mod state_machine;
 pub mod transport;
+pub mod voter_set;
 pub mod voters;
 
 use std::io::Cursor;

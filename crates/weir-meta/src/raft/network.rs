@@ -59,7 +59,7 @@ pub enum RpcRequest {
     /// AddRaftVoter / RemoveRaftVoter forwarded to the leader, to finish within `timeout_ms`.
     ChangeVoters {
         /// The change.
-        change: super::membership::VoterChange,
+        change: super::voter_set::VoterChange,
         /// The requester's deadline.
         timeout_ms: u64,
     },
