@@ -267,6 +267,22 @@ def test_cli_metadata_quorum(bs, libs):
     assert re.search(r"^1\s+\S+\s+\d+\s+0\s+.*Leader", r.stdout, re.M), r.stdout
 
 
+def test_cli_metadata_quorum_remove_controller(bs, libs):
+    """kafka-metadata-quorum remove-controller (the Java Admin's removeRaftVoter, KIP-853): the
+    only voter and a node that does not vote are refused with VOTER_NOT_FOUND, as Kafka; the
+    quorum is unchanged. (Adding and removing voters in a cluster: crates/weir/tests/quorum_changes.rs.)"""
+    if os.environ.get("JAVA_MATRIX_BOOTSTRAP"):
+        pytest.skip("needs a single-voter weir broker")
+    for voter in ("1", "7"):
+        r = tool(libs, "kafka-metadata-quorum", "--bootstrap-server", bs, "remove-controller",
+                 "--controller-id", voter, "--controller-directory-id", "AAAAAAAAAAAAAAAAAAAAAA",
+                 ok=False)
+        assert r.returncode != 0, r.stdout
+        assert "VoterNotFoundException" in r.stdout + r.stderr, r.stdout + r.stderr[-3000:]
+    r = tool(libs, "kafka-metadata-quorum", "--bootstrap-server", bs, "describe", "--status")
+    assert re.search(r"CurrentVoters:\s+\[.*\b1\b", r.stdout), r.stdout
+
+
 def test_cli_log_dirs(bs, libs):
     """kafka-log-dirs --describe (DescribeLogDirs v5): the topic's partitions in the log dir."""
     t = name("cli-logdirs")

@@ -62,6 +62,8 @@ impl From<weir_meta::MetaError> for BrokerError {
             M::IneligibleReplica(_) => ResponseError::IneligibleReplica,
             M::BrokerNotAvailable(_) => ResponseError::BrokerNotAvailable,
             M::NotController(_) => ResponseError::NotController,
+            M::DuplicateVoter(_) => ResponseError::DuplicateVoter,
+            M::VoterNotFound(_) => ResponseError::VoterNotFound,
             M::Raft(_) => ResponseError::RequestTimedOut,
         };
         BrokerError::Kafka {

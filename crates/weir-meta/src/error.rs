@@ -40,6 +40,13 @@ pub enum MetaError {
     /// This node is not the Raft leader (the leader id, if known) → NOT_CONTROLLER (41).
     #[error("not the controller (leader: {0:?})")]
     NotController(Option<u64>),
+    /// AddRaftVoter for a node that already votes → DUPLICATE_VOTER (126).
+    #[error("duplicate voter: {0}")]
+    DuplicateVoter(String),
+    /// RemoveRaftVoter for a node that does not vote, or for the only voter → VOTER_NOT_FOUND
+    /// (127), as Kafka.
+    #[error("voter not found: {0}")]
+    VoterNotFound(String),
     /// Raft failed (quorum lost, shutting down, storage) → REQUEST_TIMED_OUT (7) /
     /// KAFKA_STORAGE_ERROR.
     #[error("metadata quorum error: {0}")]

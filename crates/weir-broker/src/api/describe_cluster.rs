@@ -16,7 +16,8 @@ const CLUSTER_OPERATIONS: i32 =
 
 /// Describe the cluster. Endpoint type 1 (brokers): the registered brokers, and as controller
 /// a live broker (see `Broker::client_visible_controller`). Endpoint type 2 (controllers,
-/// KIP-919): the voters of `controller.quorum.voters` with their CONTROLLER addresses and the
+/// KIP-919): the metadata log's voters (`controller.quorum.voters` until the log has addresses)
+/// with their CONTROLLER addresses and the
 /// active controller's id — note that Weir's CONTROLLER listener speaks its own Raft transport,
 /// not the Kafka protocol. Other types: UNSUPPORTED_ENDPOINT_TYPE. Asked for the cluster's
 /// authorized operations, every operation on the CLUSTER resource is authorized (no authorizer,
@@ -45,8 +46,11 @@ pub async fn handle(
                 .and_then(|l| i32::try_from(l).ok())
                 .unwrap_or(-1),
         );
-        let voters = weir_meta::raft::node::parse_voters(&config.controller_quorum_voters)
-            .unwrap_or_default();
+        let mut voters = view.quorum_voters();
+        if voters.is_empty() {
+            voters = weir_meta::raft::node::parse_voters(&config.controller_quorum_voters)
+                .unwrap_or_default();
+        }
         resp.brokers = voters
             .into_iter()
             .filter_map(|(id, addr)| {

@@ -30,8 +30,9 @@ const ASK_LEADER_TIMEOUT: Duration = Duration::from_secs(5);
 /// entry). Deviation: openraft does not expose when each follower last fetched, so a replica
 /// holding every committed entry reports the time of the answer as its last fetch and last
 /// caught-up time, and a lagging one -1 for both; replica directory ids are the zero uuid.
-/// From v2 `nodes` lists the voters' CONTROLLER endpoints (`voters` from
-/// `controller.quorum.voters`, which speak Weir's Raft transport, not the Kafka protocol).
+/// From v2 `nodes` lists the voters' CONTROLLER endpoints as the log's voter set records them
+/// (KIP-853: voters added with AddRaftVoter included; when no leader answers, this node's log,
+/// else `voters`, `controller.quorum.voters`). They speak Weir's Raft transport, not the Kafka protocol.
 pub async fn handle(
     quorum: &MetaNode,
     voters: &str,
@@ -64,8 +65,13 @@ pub async fn handle(
         return resp;
     }
     let mut part = PartitionData::default();
+    let mut endpoints = quorum.voter_endpoints();
+    if endpoints.is_empty() {
+        endpoints = weir_meta::raft::node::parse_voters(voters).unwrap_or_default();
+    }
     match quorum.describe_quorum(ASK_LEADER_TIMEOUT).await {
         Ok(q) => {
+            endpoints = q.voter_endpoints.iter().cloned().collect();
             part.leader_id = BrokerId(i32::try_from(q.leader).unwrap_or(-1));
             part.leader_epoch = i32::try_from(q.term).unwrap_or(i32::MAX);
             part.high_watermark = q.high_watermark;
@@ -87,8 +93,7 @@ pub async fn handle(
     topic.topic_name = TopicName(StrBytes::from_static_str(METADATA_TOPIC));
     topic.partitions = vec![part];
     resp.topics = vec![topic];
-    resp.nodes = weir_meta::raft::node::parse_voters(voters)
-        .unwrap_or_default()
+    resp.nodes = endpoints
         .into_iter()
         .filter_map(|(id, addr)| {
             let (host, port) = addr.rsplit_once(':')?;

@@ -164,6 +164,12 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
         RequestKind::DescribeQuorum(r) => ResponseKind::DescribeQuorum(
             describe_quorum::handle(&b.quorum, &config.controller_quorum_voters, r).await,
         ),
+        RequestKind::AddRaftVoter(r) => {
+            ResponseKind::AddRaftVoter(add_raft_voter::handle(&b.quorum, &b.cluster_id, r).await)
+        }
+        RequestKind::RemoveRaftVoter(r) => ResponseKind::RemoveRaftVoter(
+            remove_raft_voter::handle(&b.quorum, &b.cluster_id, r).await,
+        ),
         RequestKind::DescribeTopicPartitions(r) => ResponseKind::DescribeTopicPartitions(
             describe_topic_partitions::handle(view, config.max_request_partition_size_limit, r),
         ),

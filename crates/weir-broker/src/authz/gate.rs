@@ -65,6 +65,8 @@ pub fn gate(
         | K::DescribeAcls(_)
         | K::DeleteAcls(_)
         | K::DescribeQuorum(_)
+        | K::AddRaftVoter(_)
+        | K::RemoveRaftVoter(_)
         | K::ElectLeaders(_)) => admin_apis::cluster_admin(a, b),
         b @ (K::DescribeClientQuotas(_) | K::AlterClientQuotas(_)) => {
             admin_apis::client_quotas(a, b)

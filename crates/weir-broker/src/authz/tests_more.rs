@@ -164,6 +164,8 @@ fn default_request(key: ApiKey) -> RequestKind {
         }
         ApiKey::DescribeQuorum => RequestKind::DescribeQuorum(DescribeQuorumRequest::default()),
         ApiKey::ElectLeaders => RequestKind::ElectLeaders(ElectLeadersRequest::default()),
+        ApiKey::AddRaftVoter => RequestKind::AddRaftVoter(AddRaftVoterRequest::default()),
+        ApiKey::RemoveRaftVoter => RequestKind::RemoveRaftVoter(RemoveRaftVoterRequest::default()),
         ApiKey::OffsetCommit => RequestKind::OffsetCommit(OffsetCommitRequest::default()),
         ApiKey::OffsetFetch => RequestKind::OffsetFetch(OffsetFetchRequest::default()),
         ApiKey::JoinGroup => RequestKind::JoinGroup(JoinGroupRequest::default()),
@@ -277,6 +279,22 @@ fn every_served_api_has_a_row_in_the_gate() {
         gate(&admin, &v, true, 2, unknown),
         Gate::Pass(_, None)
     ));
+}
+
+#[test]
+fn voter_changes_need_alter_on_the_cluster() {
+    let (v, cfg) = (view(), config(true));
+    let nobody = as_user(&cfg, &v, "User:nobody");
+    let add = RequestKind::AddRaftVoter(AddRaftVoterRequest::default());
+    let ResponseKind::AddRaftVoter(resp) = refused(gate(&nobody, &v, true, 0, add)) else {
+        panic!("not an AddRaftVoter response");
+    };
+    assert_eq!(resp.error_code, 31);
+    let remove = RequestKind::RemoveRaftVoter(RemoveRaftVoterRequest::default());
+    let ResponseKind::RemoveRaftVoter(resp) = refused(gate(&nobody, &v, true, 0, remove)) else {
+        panic!("not a RemoveRaftVoter response");
+    };
+    assert_eq!(resp.error_code, 31);
 }
 
 #[test]

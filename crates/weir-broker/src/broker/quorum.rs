@@ -1,5 +1,7 @@
 //! The metadata-quorum member's configuration from the broker config: a single voter by
-//! default, or `controller.quorum.voters` with Raft on the CONTROLLER listener.
+//! default, or `controller.quorum.voters` with Raft on the CONTROLLER listener. A node not in
+//! `controller.quorum.voters` (broker-only, or a controller about to be added with AddRaftVoter)
+//! joins as an observer (a Raft learner); once the log has a voter set, it wins over the config.
 
 use weir_meta::raft::MetaConfig;
 
@@ -41,10 +43,12 @@ pub async fn meta_setup(
     meta.voters = weir_meta::raft::node::parse_voters(voters_raw)
         .map_err(|e| BrokerError::Config(format!("controller.quorum.voters: {e}")))?;
     let is_controller = config.process_roles.iter().any(|x| x == "controller");
-    if is_controller != meta.voters.contains_key(&node) {
+    // A controller not in `controller.quorum.voters` is a new controller of a dynamic quorum
+    // (KIP-853): it follows the log as an observer until AddRaftVoter makes it a voter.
+    if !is_controller && meta.voters.contains_key(&node) {
         return Err(BrokerError::Config(format!(
-            "node.id {node} must be in controller.quorum.voters {voters_raw} exactly when \
-             process.roles includes controller"
+            "node.id {node} is in controller.quorum.voters {voters_raw} but process.roles does \
+             not include controller"
         )));
     }
     let l = config
@@ -58,7 +62,7 @@ pub async fn meta_setup(
                     .into(),
             )
         })?;
-    if !is_controller {
+    if !meta.voters.contains_key(&node) {
         meta.learner_addr = Some(format!("{}:{}", l.host, l.port));
     }
     let listener = tokio::net::TcpListener::bind((l.host.as_str(), l.port))

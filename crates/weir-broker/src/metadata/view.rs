@@ -25,6 +25,11 @@ pub trait ImageSource: Send + Sync + 'static {
     fn subscribe(&self) -> watch::Receiver<Arc<MetadataImage>>;
     /// The current Raft leader (the active controller), if known.
     fn quorum_leader(&self) -> Option<u64>;
+    /// The voters and their CONTROLLER `host:port` as this node's metadata log records them
+    /// (empty when unknown: the caller falls back to `controller.quorum.voters`).
+    fn quorum_voters(&self) -> std::collections::BTreeMap<u64, String> {
+        std::collections::BTreeMap::new()
+    }
 }
 
 impl ImageSource for MetaNode {
@@ -36,6 +41,9 @@ impl ImageSource for MetaNode {
     }
     fn quorum_leader(&self) -> Option<u64> {
         self.leader()
+    }
+    fn quorum_voters(&self) -> std::collections::BTreeMap<u64, String> {
+        self.voter_endpoints()
     }
 }
 
@@ -323,6 +331,13 @@ impl MetadataView {
     /// The active controller (Raft leader), if known.
     pub fn active_controller(&self) -> Option<u64> {
         self.source.quorum_leader()
+    }
+
+    /// The metadata quorum's voters with their CONTROLLER `host:port`, from the log (KIP-853:
+    /// changed by AddRaftVoter / RemoveRaftVoter); empty when the log has no addresses (a sole
+    /// voter).
+    pub fn quorum_voters(&self) -> std::collections::BTreeMap<u64, String> {
+        self.source.quorum_voters()
     }
 
     /// Record the port the first client listener actually bound (matters for port 0).

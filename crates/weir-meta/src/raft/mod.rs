@@ -2,12 +2,14 @@
 //! the TCP transport, and [`MetaNode`], the handle brokers use.
 
 pub mod log_store;
+pub mod membership;
 pub mod network;
 pub mod node;
 pub mod progress;
 pub mod quorum;
 pub mod state_machine;
 pub mod transport;
+pub mod voter_set;
 pub mod voters;
 
 use std::io::Cursor;

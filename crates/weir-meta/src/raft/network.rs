@@ -56,6 +56,13 @@ pub enum RpcRequest {
     ClusterId,
     /// The quorum as the leader sees it (DescribeQuorum).
     DescribeQuorum,
+    /// AddRaftVoter / RemoveRaftVoter forwarded to the leader, to finish within `timeout_ms`.
+    ChangeVoters {
+        /// The change.
+        change: super::voter_set::VoterChange,
+        /// The requester's deadline.
+        timeout_ms: u64,
+    },
 }
 
 /// The outcome of a forwarded proposal or heartbeat.
@@ -110,7 +117,7 @@ async fn read_frame<T: for<'de> Deserialize<'de>>(s: &mut RaftStream) -> std::io
 }
 
 /// Client connections to one controller (each reconnects after any error). Raft's own traffic,
-/// forwarded proposals and the rest (heartbeats, learner and cluster-id requests) each have their
+/// forwarded proposals, voter changes and the rest (heartbeats, learner and cluster-id requests) each have their
 /// own connection, so a proposal waiting for its commit never holds up log replication or a
 /// heartbeat (the peer serves each connection's requests in order).
 pub struct RpcClient {
@@ -119,6 +126,7 @@ pub struct RpcClient {
     raft: tokio::sync::Mutex<Option<RaftStream>>,
     proposals: tokio::sync::Mutex<Option<RaftStream>>,
     control: tokio::sync::Mutex<Option<RaftStream>>,
+    voter_changes: tokio::sync::Mutex<Option<RaftStream>>,
     /// [`PEER_UNKNOWN`], [`PEER_UP`] or [`PEER_DOWN`]: the last Raft RPC's outcome.
     peer_state: AtomicU8,
     /// The last refusal by the transport (TLS or SASL) that was logged, so a peer that keeps
@@ -144,6 +152,7 @@ impl RpcClient {
             raft: tokio::sync::Mutex::new(None),
             proposals: tokio::sync::Mutex::new(None),
             control: tokio::sync::Mutex::new(None),
+            voter_changes: tokio::sync::Mutex::new(None),
             peer_state: AtomicU8::new(PEER_UNKNOWN),
             refusal: std::sync::Mutex::new(None),
         }
@@ -174,6 +183,8 @@ impl RpcClient {
                 &self.raft
             }
             RpcRequest::Propose(_) => &self.proposals,
+            // A change waits for a new voter to catch up: never in front of a heartbeat.
+            RpcRequest::ChangeVoters { .. } => &self.voter_changes,
             RpcRequest::Heartbeat { .. }
             | RpcRequest::AddLearner { .. }
             | RpcRequest::ClusterId

@@ -65,11 +65,14 @@ pub struct RaftStatus {
 
 /// A running metadata node.
 pub struct MetaNode {
-    id: u64,
-    raft: Raft<TypeConfig>,
+    pub(super) id: u64,
+    pub(super) raft: Raft<TypeConfig>,
     sm: StateMachine,
-    network: Network,
-    voters: BTreeMap<u64, String>,
+    pub(super) network: Network,
+    /// `controller.quorum.voters`: seeds a pristine quorum; addresses of last resort.
+    pub(super) voters: BTreeMap<u64, String>,
+    /// Held by the leader while it changes the voter set (one change at a time).
+    pub(super) voter_change: tokio::sync::Mutex<()>,
     controller: Mutex<(bool, Controller)>,
     config: MetaConfig,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
@@ -159,6 +162,7 @@ impl MetaNode {
             tasks: Mutex::new(Vec::new()),
             stopped: std::sync::atomic::AtomicBool::new(false),
             proposed_cluster_id: Mutex::new(None),
+            voter_change: tokio::sync::Mutex::new(()),
         });
         let mut tasks = Vec::new();
         if let Some(l) = listener {
@@ -325,10 +329,10 @@ impl MetaNode {
         records: &[MetadataRecord],
         deadline: Instant,
     ) -> Forwarded {
-        let Some(addr) = self.voters.get(&leader) else {
+        let Some(addr) = self.addr_of(leader) else {
             return Forwarded::NotLeader(Some(leader));
         };
-        let client = self.network.client(leader, addr);
+        let client = self.network.client(leader, &addr);
         let left = deadline.saturating_duration_since(Instant::now());
         match client
             .call(&RpcRequest::Propose(records.to_vec()), left)
@@ -411,40 +415,12 @@ impl MetaNode {
         req: &RpcRequest,
         timeout: Duration,
     ) -> Result<RpcResponse, MetaError> {
-        let addr = self
-            .voters
-            .get(&id)
-            .ok_or(MetaError::NotController(Some(id)))?;
+        let addr = self.addr_of(id).ok_or(MetaError::NotController(Some(id)))?;
         self.network
-            .client(id, addr)
+            .client(id, &addr)
             .call(req, timeout)
             .await
             .map_err(raft_err)
-    }
-
-    /// Ask the voters (the leader, once known) to add this node as a learner; true when done.
-    async fn join_as_learner(&self, addr: &str) -> bool {
-        let mut targets: Vec<u64> = self.leader().into_iter().collect();
-        targets.extend(self.voters.keys().copied());
-        for t in targets {
-            let Some(vaddr) = self.voters.get(&t) else {
-                continue;
-            };
-            let req = RpcRequest::AddLearner {
-                id: self.id,
-                addr: addr.to_string(),
-            };
-            if let Ok(RpcResponse::Forwarded(Forwarded::Done(Ok(_)))) = self
-                .network
-                .client(t, vaddr)
-                .call(&req, Duration::from_secs(5))
-                .await
-            {
-                tracing::info!(node = self.id, "following the metadata log as a learner");
-                return true;
-            }
-        }
-        false
     }
 
     async fn local_heartbeat(&self, broker: i32) -> Forwarded {
@@ -536,6 +512,7 @@ impl MetaNode {
                 tracing::warn!(error = %e, "controller proposal failed");
             }
         }
+        self.finish_voter_change().await;
         // One proposal per partition: a completion that lost a race with an ISR change fails
         // alone and is recomputed on the next tick.
         for r in completions {
@@ -568,14 +545,17 @@ impl MetaNode {
             }
             RpcRequest::ClusterId => RpcResponse::ClusterId(self.image().cluster_id.clone()),
             RpcRequest::DescribeQuorum => RpcResponse::Quorum(self.local_quorum_info()),
-            RpcRequest::AddLearner { id, addr } => RpcResponse::Forwarded(if !self.is_leader() {
-                Forwarded::NotLeader(self.leader())
-            } else {
-                match self.raft.add_learner(id, BasicNode::new(addr), false).await {
-                    Ok(_) => Forwarded::Done(Ok(Vec::new())),
-                    Err(e) => Forwarded::Failed(e.to_string()),
-                }
-            }),
+            RpcRequest::AddLearner { id, addr } => {
+                RpcResponse::Forwarded(self.add_learner_here(id, addr).await)
+            }
+            RpcRequest::ChangeVoters { change, timeout_ms } => {
+                let timeout = Duration::from_millis(timeout_ms.min(120_000));
+                RpcResponse::Forwarded(match self.change_voters_here(change, timeout).await {
+                    Ok(()) => Forwarded::Done(Ok(Vec::new())),
+                    Err(MetaError::NotController(l)) => Forwarded::NotLeader(l),
+                    Err(e) => Forwarded::Done(Err(e)),
+                })
+            }
         }
     }
 

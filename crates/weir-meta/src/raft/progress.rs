@@ -16,8 +16,12 @@ pub struct QuorumInfo {
     pub high_watermark: i64,
     /// The voters, the leader first.
     pub voters: Vec<ReplicaProgress>,
-    /// Non-voting learners (broker-only nodes following the log).
+    /// Non-voting learners (broker-only nodes, controllers not yet added as voters, removed
+    /// voters still following the log).
     pub observers: Vec<ReplicaProgress>,
+    /// The voters' CONTROLLER addresses (`host:port`) as the log's voter set records them.
+    #[serde(default)]
+    pub voter_endpoints: Vec<(u64, String)>,
 }
 
 /// One replica's progress as known to the leader.
@@ -66,6 +70,11 @@ pub fn quorum_info(m: &RaftMetrics<u64, BasicNode>) -> Option<QuorumInfo> {
         leader: m.id,
         term: m.current_term,
         high_watermark,
+        voter_endpoints: voters
+            .iter()
+            .filter_map(|v| Some((*v, membership.get_node(v)?.addr.clone())))
+            .filter(|(_, addr)| !addr.is_empty())
+            .collect(),
         voters: voters.into_iter().map(progress).collect(),
         observers: membership.learner_ids().map(progress).collect(),
     })

@@ -12,6 +12,7 @@ pub mod groups;
 pub mod leaders;
 pub mod perf;
 pub mod produce;
+pub mod quorum;
 pub mod quotas;
 pub mod raw;
 pub mod reassign;
