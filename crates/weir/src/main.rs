@@ -59,15 +59,12 @@ enum Command {
     Acls(cli::acls::AclsArgs),
     /// Client quotas: describe, alter (like `kafka-configs.sh` for users / clients / ips).
     Quotas(cli::quotas::QuotasArgs),
-<<<<<<< HEAD
     /// Cluster operations: `cluster rolling-restart --restart-command CMD` restarts the nodes
     /// one by one, waiting for ISRs to be full again before the next.
     Cluster(cli::cluster::ClusterArgs),
-=======
     /// The metadata quorum (KIP-853): `quorum describe|add-voter|remove-voter` (like
     /// `kafka-metadata-quorum.sh`).
     Quorum(cli::quorum::QuorumArgs),
->>>>>>> quorum
 }
 
 fn main() -> std::process::ExitCode {
@@ -102,11 +99,8 @@ fn main() -> std::process::ExitCode {
         Command::Leaders(args) => cli::leaders::run(args),
         Command::Acls(args) => cli::acls::run(args),
         Command::Quotas(args) => cli::quotas::run(args),
-<<<<<<< HEAD
         Command::Cluster(args) => cli::cluster::run(args),
-=======
         Command::Quorum(args) => cli::quorum::run(args),
->>>>>>> quorum
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

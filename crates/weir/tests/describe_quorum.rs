@@ -18,13 +18,17 @@ fn weir() -> &'static Path {
 type Quorum = (i32, i32, i64, Vec<(i32, bool)>, Vec<i32>);
 
 fn ask(node: &BrokerProcess, topic: &str) -> DescribeQuorumResponse {
+    ask_version(node, topic, 2)
+}
+
+fn ask_version(node: &BrokerProcess, topic: &str, version: i16) -> DescribeQuorumResponse {
     let mut c = RawClient::connect(&node.bootstrap());
     let mut t = TopicData::default();
     t.topic_name = TopicName(StrBytes::from_string(topic.to_string()));
     t.partitions = vec![PartitionData::default()];
     c.call(
         ApiKey::DescribeQuorum,
-        2,
+        version,
         &DescribeQuorumRequest::default().with_topics(vec![t]),
     )
 }
@@ -94,6 +98,14 @@ fn every_node_reports_the_leaders_view_of_the_quorum() {
     ids.sort();
     assert_eq!(ids, vec![1, 2, 3]);
     assert_eq!(observers, vec![4], "the broker-only node observes");
+
+    // v0 and v1 answer the same quorum without the v2-only `nodes` (the connection stays open).
+    for v in [0, 1] {
+        let r = ask_version(&nodes[3], "__cluster_metadata", v);
+        assert_eq!(r.error_code, 0, "v{v}: {r:?}");
+        assert_eq!(r.topics[0].partitions[0].leader_id.0, leader, "v{v}");
+        assert!(r.nodes.is_empty(), "v{v}");
+    }
 
     // v2 lists the voters' CONTROLLER endpoints.
     let r = ask(&nodes[3], "__cluster_metadata");

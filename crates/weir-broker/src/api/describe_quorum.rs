@@ -36,6 +36,7 @@ const ASK_LEADER_TIMEOUT: Duration = Duration::from_secs(5);
 pub async fn handle(
     quorum: &MetaNode,
     voters: &str,
+    version: i16,
     req: DescribeQuorumRequest,
 ) -> DescribeQuorumResponse {
     let mut resp = DescribeQuorumResponse::default();
@@ -93,6 +94,10 @@ pub async fn handle(
     topic.topic_name = TopicName(StrBytes::from_static_str(METADATA_TOPIC));
     topic.partitions = vec![part];
     resp.topics = vec![topic];
+    if version < 2 {
+        // `nodes` is a v2 field: the codec refuses to encode it in older versions.
+        return resp;
+    }
     resp.nodes = endpoints
         .into_iter()
         .filter_map(|(id, addr)| {

@@ -162,7 +162,7 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
             ResponseKind::ElectLeaders(elect_leaders::handle(admin, v, r).await)
         }
         RequestKind::DescribeQuorum(r) => ResponseKind::DescribeQuorum(
-            describe_quorum::handle(&b.quorum, &config.controller_quorum_voters, r).await,
+            describe_quorum::handle(&b.quorum, &config.controller_quorum_voters, v, r).await,
         ),
         RequestKind::AddRaftVoter(r) => {
             ResponseKind::AddRaftVoter(add_raft_voter::handle(&b.quorum, &b.cluster_id, r).await)
