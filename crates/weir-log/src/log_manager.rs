@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use crate::checkpoint::{self, fsync_dir};
 use crate::damage::{self, PartitionDamage};
+use crate::fd_cache::FdCache;
 use crate::group_commit::{DurabilityTicket, GroupCommit};
 use crate::partition_log::{CheckpointedOffsets, PartitionLog};
 use crate::{Clock, LogConfig, LogError, TopicPartition};
@@ -43,6 +44,8 @@ pub struct LogManager {
     checkpoint_lock: Mutex<()>,
     /// Partitions truncated at open because a segment was damaged.
     damaged: Vec<PartitionDamage>,
+    /// Open segment files of every partition (`log.max.open.files`).
+    files: Arc<FdCache>,
 }
 
 impl std::fmt::Debug for LogManager {
@@ -94,6 +97,16 @@ impl LogManager {
     /// ([`LogManager::damaged_partitions`]); the partitions are then opened lazily by
     /// [`LogManager::get_or_create`].
     pub fn open(log_dir: &Path, clock: Arc<dyn Clock>) -> Result<Arc<LogManager>, LogError> {
+        Self::open_with_limit(log_dir, clock, crate::fd_cache::default_max_open_files())
+    }
+
+    /// [`LogManager::open`] keeping at most `max_open_files` segment files open at once
+    /// (`log.max.open.files`): the others are closed and reopened when next read or written.
+    pub fn open_with_limit(
+        log_dir: &Path,
+        clock: Arc<dyn Clock>,
+        max_open_files: usize,
+    ) -> Result<Arc<LogManager>, LogError> {
         std::fs::create_dir_all(log_dir)?;
         let marker = log_dir.join(CLEAN_SHUTDOWN_FILE);
         let mut clean = marker.exists();
@@ -148,6 +161,7 @@ impl LogManager {
             loaded: Mutex::new(cps),
             checkpoint_lock: Mutex::new(()),
             damaged,
+            files: FdCache::new(max_open_files),
         }))
     }
 
@@ -156,6 +170,11 @@ impl LogManager {
     /// copy must not lead or count toward the high watermark until it has refetched.
     pub fn damaged_partitions(&self) -> Vec<PartitionDamage> {
         self.damaged.clone()
+    }
+
+    /// The cache of open segment files shared by the partitions of this directory.
+    pub fn open_files(&self) -> &Arc<FdCache> {
+        &self.files
     }
 
     /// The directory.
@@ -212,6 +231,7 @@ impl LogManager {
             self.commit.clone(),
             self.clock.clone(),
             offsets,
+            self.files.clone(),
         )?);
         logs.insert(tp.clone(), log.clone());
         Ok(log)

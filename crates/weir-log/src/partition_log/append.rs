@@ -252,5 +252,5 @@ pub(super) fn write_to_active_segment(
         let _ = seg.truncate_bytes(size_before);
         return Err(e);
     }
-    Ok(seg.log_file().clone())
+    seg.log_file()
 }
