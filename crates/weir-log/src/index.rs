@@ -249,7 +249,9 @@ impl IndexFile {
             let zero = vec![0u8; (self.written - keep) * n];
             let pos = (keep * n) as u64;
             let file = open_rw(&self.path, false)?;
-            crate::lazyfs::write(&file, Some(pos), zero.len(), || file.write_all_at(&zero, pos))?;
+            crate::lazyfs::write(&file, Some(pos), zero.len(), || {
+                file.write_all_at(&zero, pos)
+            })?;
             self.written = keep;
             self.unsynced = true;
         }
