@@ -16,7 +16,7 @@ fn a_hundred_and_twenty_partitions_fit_in_sixteen_descriptors() {
     let m = LogManager::open_with_limit(dir.path(), Arc::new(ManualClock::new(1_000)), 16).unwrap();
     let before = open_fds();
     let mut cfg = LogConfig::default();
-    cfg.set("segment.bytes", "200").unwrap();
+    cfg.set("segment.bytes", "100").unwrap();
     for p in 0..120 {
         let log = m
             .get_or_create(&TopicPartition::new("wide", p), cfg.clone())
