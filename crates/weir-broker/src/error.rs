@@ -87,6 +87,9 @@ pub fn log_error_code(e: &LogError) -> i16 {
         LogError::InvalidTxnState(_) => ResponseError::InvalidTxnState,
         LogError::TransactionCoordinatorFenced(_) => ResponseError::TransactionCoordinatorFenced,
         LogError::CorruptFile { .. } => ResponseError::KafkaStorageError,
+        // Out of file descriptors is not a disk failure: nothing goes offline, and the message
+        // (RLIMIT_NOFILE, log.max.open.files) goes with the error.
+        LogError::TooManyOpenFiles { .. } => ResponseError::UnknownServerError,
         LogError::Io(_) => ResponseError::KafkaStorageError,
     };
     code.code()

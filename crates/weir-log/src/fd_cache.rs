@@ -187,6 +187,7 @@ impl FdCache {
         if !is_fd_exhaustion(&e) {
             return e.into();
         }
+        warn_exhausted(path);
         let soft = nofile_limit().map_or(0, |(soft, _)| soft);
         LogError::TooManyOpenFiles {
             path: path.display().to_string(),
@@ -208,6 +209,29 @@ fn open_log(path: &Path) -> std::io::Result<File> {
     OpenOptions::new().read(true).append(true).open(path)
 }
 
+/// Log that the descriptor limit was hit, at most once every 10 s.
+fn warn_exhausted(path: &Path) {
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let last = LAST.load(Ordering::Relaxed);
+    if now >= last + 10
+        && LAST
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        tracing::error!(
+            file = %path.display(),
+            rlimit_nofile = ?nofile_limit(),
+            max_open_files = CONFIGURED_CAPACITY.load(Ordering::Relaxed),
+            "too many open files: the process reached its descriptor limit (RLIMIT_NOFILE, \
+             ulimit -n); requests needing a file fail until descriptors are free. Raise the \
+             limit or lower log.max.open.files"
+        );
+    }
+}
+
 /// True for EMFILE (process limit) and ENFILE (system limit).
 pub fn is_fd_exhaustion(e: &std::io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE))
@@ -217,6 +241,7 @@ pub fn is_fd_exhaustion(e: &std::io::Error) -> bool {
 /// [`LogError::TooManyOpenFiles`] when the descriptor limit was hit.
 pub fn open_error(path: &Path, e: std::io::Error) -> LogError {
     if is_fd_exhaustion(&e) {
+        warn_exhausted(path);
         LogError::TooManyOpenFiles {
             path: path.display().to_string(),
             rlimit_nofile: nofile_limit().map_or(0, |(soft, _)| soft),
