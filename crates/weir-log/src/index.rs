@@ -115,48 +115,59 @@ impl IndexFile {
         kind: IndexKind,
         log_size: u64,
     ) -> Result<Option<Vec<(i64, u32)>>, LogError> {
-        let bytes = match std::fs::read(path) {
-            Ok(b) => b,
+        // Read in chunks up to the first all-zero entry: an index left preallocated (the active
+        // segment's, 10 MiB by default) is mostly a sparse tail of zeros that is never read.
+        let file = match File::open(path) {
+            Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(crate::fd_cache::open_error(path, e)),
         };
+        let len = file.metadata()?.len();
         let n = kind.entry_len();
-        if bytes.len() % n != 0 {
+        if len % n as u64 != 0 {
             return Ok(None);
         }
+        let k = kind.key_len();
         let mut entries: Vec<(i64, u32)> = Vec::new();
-        for chunk in bytes.chunks_exact(n) {
-            let key = match kind {
-                IndexKind::Offset => {
-                    i32::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]) as i64
-                }
-                IndexKind::Time => {
-                    let mut a = [0u8; 8];
-                    a.copy_from_slice(&chunk[..8]);
-                    i64::from_be_bytes(a)
-                }
-            };
-            let k = kind.key_len();
-            let value = u32::from_be_bytes([chunk[k], chunk[k + 1], chunk[k + 2], chunk[k + 3]]);
-            if key == 0 && value == 0 && !entries.is_empty() {
-                break; // preallocated tail
-            }
-            if key == 0 && value == 0 && kind == IndexKind::Time {
-                break;
-            }
-            if let Some(&(pk, pv)) = entries.last() {
-                let monotonic = match kind {
-                    IndexKind::Offset => key > pk && value > pv,
-                    IndexKind::Time => key > pk && value >= pv,
+        let mut buf = vec![0u8; n * 8192];
+        let mut pos = 0u64;
+        'chunks: while pos < len {
+            let want = buf.len().min((len - pos) as usize);
+            file.read_exact_at(&mut buf[..want], pos)?;
+            pos += want as u64;
+            for chunk in buf[..want].chunks_exact(n) {
+                let key = match kind {
+                    IndexKind::Offset => {
+                        i32::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]) as i64
+                    }
+                    IndexKind::Time => {
+                        let mut a = [0u8; 8];
+                        a.copy_from_slice(&chunk[..8]);
+                        i64::from_be_bytes(a)
+                    }
                 };
-                if !monotonic {
+                let value =
+                    u32::from_be_bytes([chunk[k], chunk[k + 1], chunk[k + 2], chunk[k + 3]]);
+                if key == 0 && value == 0 && !entries.is_empty() {
+                    break 'chunks; // preallocated tail
+                }
+                if key == 0 && value == 0 && kind == IndexKind::Time {
+                    break 'chunks;
+                }
+                if let Some(&(pk, pv)) = entries.last() {
+                    let monotonic = match kind {
+                        IndexKind::Offset => key > pk && value > pv,
+                        IndexKind::Time => key > pk && value >= pv,
+                    };
+                    if !monotonic {
+                        return Ok(None);
+                    }
+                }
+                if kind == IndexKind::Offset && value as u64 >= log_size.max(1) {
                     return Ok(None);
                 }
+                entries.push((key, value));
             }
-            if kind == IndexKind::Offset && value as u64 >= log_size.max(1) {
-                return Ok(None);
-            }
-            entries.push((key, value));
         }
         Ok(Some(entries))
     }

@@ -23,6 +23,9 @@ pub const REPLICATION_FILE: &str = "replication-offset-checkpoint";
 /// `cleaner-offset-checkpoint`.
 pub const CLEANER_FILE: &str = "cleaner-offset-checkpoint";
 
+/// Threads closing partitions at shutdown.
+const CLOSE_THREADS: usize = 8;
+
 #[derive(Debug, Default)]
 struct Checkpoints {
     recovery: BTreeMap<TopicPartition, i64>,
@@ -370,13 +373,37 @@ impl LogManager {
     pub fn shutdown(&self) -> Result<(), LogError> {
         self.commit.sync_all()?;
         let logs: Vec<Arc<PartitionLog>> = self.read_logs().values().cloned().collect();
-        let mut first_error = None;
-        for l in &logs {
-            if let Err(e) = l.close() {
-                tracing::error!(partition = %l.topic_partition().dir_name(), error = %e, "cannot close partition log");
-                first_error.get_or_insert(e);
-            }
-        }
+        // Closing is a few fsyncs per partition: CLOSE_THREADS at a time, so that 10,000
+        // partitions stop in seconds rather than minutes.
+        let per = logs.len().div_ceil(CLOSE_THREADS).max(1);
+        let errors: Vec<LogError> = std::thread::scope(|scope| {
+            let handles: Vec<_> = logs
+                .chunks(per)
+                .map(|chunk| {
+                    scope.spawn(move || {
+                        let mut errors = Vec::new();
+                        for l in chunk {
+                            if let Err(e) = l.close() {
+                                tracing::error!(partition = %l.topic_partition().dir_name(), error = %e, "cannot close partition log");
+                                errors.push(e);
+                            }
+                        }
+                        errors
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        vec![LogError::Io(std::io::Error::other(
+                            "a close thread panicked",
+                        ))]
+                    })
+                })
+                .collect()
+        });
+        let first_error = errors.into_iter().next();
         if let Some(e) = first_error {
             self.commit.stop();
             return Err(e);
