@@ -23,7 +23,7 @@ pub const REPLICATION_FILE: &str = "replication-offset-checkpoint";
 /// `cleaner-offset-checkpoint`.
 pub const CLEANER_FILE: &str = "cleaner-offset-checkpoint";
 
-/// Threads closing partitions at shutdown.
+/// Threads checking partitions at open and closing them at shutdown.
 const CLOSE_THREADS: usize = 8;
 
 #[derive(Debug, Default)]
@@ -136,16 +136,45 @@ impl LogManager {
             tracing::debug!(dir = %log_dir.display(), "no clean-shutdown marker (empty log dir)");
         }
         let started = std::time::Instant::now();
+        let to_check: Vec<TopicPartition> = on_disk
+            .into_iter()
+            .filter(|tp| tp.topic != "__cluster_metadata")
+            .collect();
+        let partitions = to_check.len();
+        // Partitions are independent: CLOSE_THREADS check at once (10,000 small partitions
+        // took 9 s one by one).
+        let per = partitions.div_ceil(CLOSE_THREADS).max(1);
+        let results: Vec<Result<Option<PartitionDamage>, LogError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = to_check
+                .chunks(per)
+                .map(|chunk| {
+                    let cps = &cps;
+                    scope.spawn(move || {
+                        chunk
+                            .iter()
+                            .map(|tp| {
+                                let dir = log_dir.join(tp.dir_name());
+                                let recovery_point = cps.recovery.get(tp).copied();
+                                damage::check_partition(tp, &dir, clean, recovery_point)
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        vec![Err(LogError::Io(std::io::Error::other(
+                            "a segment check thread panicked",
+                        )))]
+                    })
+                })
+                .collect()
+        });
         let mut damaged = Vec::new();
-        let mut partitions = 0usize;
-        for tp in on_disk {
-            if tp.topic == "__cluster_metadata" {
-                continue;
-            }
-            partitions += 1;
-            let dir = log_dir.join(tp.dir_name());
-            let recovery_point = cps.recovery.get(&tp).copied();
-            if let Some(d) = damage::check_partition(&tp, &dir, clean, recovery_point)? {
+        for r in results {
+            if let Some(d) = r? {
                 damaged.push(d);
             }
         }
