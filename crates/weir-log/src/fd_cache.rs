@@ -30,7 +30,7 @@ pub fn nofile_limit() -> Option<(u64, u64)> {
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } != 0 {
         return None;
     }
-    Some((rl.rlim_cur as u64, rl.rlim_max as u64))
+    Some((rl.rlim_cur, rl.rlim_max))
 }
 
 /// The default cache size: half of the soft `RLIMIT_NOFILE` (the rest is left to sockets,
