@@ -128,3 +128,20 @@ impl From<weir_share_coordinator::ShareError> for BrokerError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn running_out_of_descriptors_is_not_a_storage_error() {
+        let e = LogError::TooManyOpenFiles {
+            path: "/d/t-0/00000000000000000000.log".into(),
+            rlimit_nofile: 512,
+            max_open_files: 256,
+        };
+        assert_eq!(log_error_code(&e), ResponseError::UnknownServerError.code());
+        assert_ne!(log_error_code(&e), ResponseError::KafkaStorageError.code());
+        assert!(e.to_string().contains("RLIMIT_NOFILE (ulimit -n) is 512"));
+    }
+}

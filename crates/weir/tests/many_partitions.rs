@@ -1,5 +1,5 @@
 //! Issue #24: many partitions on one node with few file descriptors. The broker runs with
-//! `RLIMIT_NOFILE` = 512 (soft and hard, so `weir serve` cannot raise it) and holds 1,000
+//! `RLIMIT_NOFILE` = 512 (soft and hard, so `weir serve` cannot raise it) and holds 2,000
 //! partitions: segment files go through the bounded descriptor cache (`log.max.open.files`,
 //! default half the limit) and index files hold no descriptor. Before, every partition held its
 //! `.log`, `.index` and `.timeindex` open and the topic's creation failed with "Too many open
@@ -16,7 +16,7 @@ use weir_test_support::clients::{assigned_consumer, consume_n, flush, producer, 
 use weir_test_support::cluster::partitions;
 use weir_test_support::{wait_until, BrokerOptions, BrokerProcess};
 
-const PARTITIONS: i32 = 1_000;
+const PARTITIONS: i32 = 2_000;
 const FD_LIMIT: u64 = 512;
 
 fn weir() -> &'static Path {
@@ -66,7 +66,7 @@ fn consume_all(b: &BrokerProcess) -> BTreeMap<i32, Vec<Vec<u8>>> {
 }
 
 #[test]
-fn a_thousand_partitions_with_512_file_descriptors_survive_a_restart() {
+fn two_thousand_partitions_with_512_file_descriptors_survive_restarts() {
     let mut b = BrokerProcess::start(weir(), BrokerOptions::default().nofile_limit(FD_LIMIT));
     create_wide_topic(&b.bootstrap());
     assert!(

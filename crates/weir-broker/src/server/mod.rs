@@ -316,3 +316,21 @@ async fn accept_loop(
         conns.shutdown().await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_accepts_back_off_up_to_a_second_and_reset_on_success() {
+        let emfile = std::io::Error::from_raw_os_error(24); // EMFILE on Linux
+        let mut b = AcceptBackoff::default();
+        let waits: Vec<Duration> = (0..8).map(|_| b.failed(&emfile)).collect();
+        assert_eq!(waits[0], Duration::from_millis(50));
+        assert!(waits.windows(2).all(|w| w[1] >= w[0]), "{waits:?}");
+        assert!(waits.iter().all(|w| *w <= Duration::from_secs(1)));
+        assert!(waits[7] >= Duration::from_millis(800), "{waits:?}");
+        b.accepted();
+        assert_eq!(b.failed(&emfile), Duration::from_millis(50));
+    }
+}
