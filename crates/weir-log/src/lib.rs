@@ -6,6 +6,8 @@
 //!   or timestamp, truncation, DeleteRecords, retention, and the follower side of replication
 //!   (appends copied from the leader, the leader-epoch cache, truncation to a divergence point).
 //! * [`LogConfig`] holds the per-topic storage configs with Kafka names and defaults.
+//! * [`FdCache`] bounds the segment files a log directory keeps open (`log.max.open.files`);
+//!   index files hold no descriptor, so partitions far outnumber the process's descriptor limit.
 //! * Time comes from an injected [`Clock`], so rolling and retention are deterministic in tests.
 //! * Transactions (KIP-98), the partition side: transactional batches open a producer's
 //!   transaction, [`PartitionLog::append_txn_marker`] writes COMMIT/ABORT markers, aborted
