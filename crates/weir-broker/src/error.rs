@@ -89,6 +89,9 @@ pub fn log_error_code(e: &LogError) -> i16 {
         LogError::InvalidTxnState(_) => ResponseError::InvalidTxnState,
         LogError::TransactionCoordinatorFenced(_) => ResponseError::TransactionCoordinatorFenced,
         LogError::CorruptFile { .. } => ResponseError::KafkaStorageError,
+        // Out of file descriptors is not a disk failure: nothing goes offline, and the message
+        // (RLIMIT_NOFILE, log.max.open.files) goes with the error.
+        LogError::TooManyOpenFiles { .. } => ResponseError::UnknownServerError,
         LogError::Io(_) => ResponseError::KafkaStorageError,
     };
     code.code()
@@ -125,5 +128,22 @@ impl From<weir_share_coordinator::ShareError> for BrokerError {
                 .unwrap_or(ResponseError::UnknownServerError),
             message: e.message(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn running_out_of_descriptors_is_not_a_storage_error() {
+        let e = LogError::TooManyOpenFiles {
+            path: "/d/t-0/00000000000000000000.log".into(),
+            rlimit_nofile: 512,
+            max_open_files: 256,
+        };
+        assert_eq!(log_error_code(&e), ResponseError::UnknownServerError.code());
+        assert_ne!(log_error_code(&e), ResponseError::KafkaStorageError.code());
+        assert!(e.to_string().contains("RLIMIT_NOFILE (ulimit -n) is 512"));
     }
 }

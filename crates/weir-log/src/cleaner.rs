@@ -18,9 +18,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::batch::{check_integrity, BatchHeader};
 use crate::checkpoint::fsync_dir;
+use crate::fd_cache::FdCache;
 use crate::records::{filter_batch, parse_records};
 use crate::segment::{segment_path, Segment};
 use crate::txn_marker::{is_control, is_transactional};
@@ -67,7 +69,7 @@ fn batches(bytes: &[u8]) -> Vec<(usize, BatchHeader)> {
 
 fn read_segment(seg: &Segment) -> Result<Vec<u8>, LogError> {
     let mut buf = vec![0u8; seg.size() as usize];
-    seg.log_file().read_exact_at(&mut buf, 0)?;
+    seg.log_file()?.read_exact_at(&mut buf, 0)?;
     Ok(buf)
 }
 
@@ -79,6 +81,7 @@ pub(crate) fn clean(
     clean_end: i64,
     cfg: &LogConfig,
     now: i64,
+    files: &Arc<FdCache>,
 ) -> Result<CleanStats, LogError> {
     let bases: Vec<i64> = segments.keys().copied().collect();
     let mut cleanable = Vec::new();
@@ -177,6 +180,7 @@ pub(crate) fn clean(
             cfg.segment_index_bytes,
             cfg.index_interval_bytes,
             now,
+            files,
         )?;
         fresh.ensure_loaded()?;
         fresh.seal()?;

@@ -74,6 +74,22 @@ pub enum LogError {
         /// What is wrong.
         reason: String,
     },
+    /// The process ran out of file descriptors (EMFILE/ENFILE) even after the segment file cache
+    /// closed what it could. Not a disk failure: the log directory stays online and the request
+    /// can be retried once descriptors are free.
+    #[error(
+        "too many open files opening {path}: the process limit RLIMIT_NOFILE (ulimit -n) is \
+         {rlimit_nofile} and log.max.open.files is {max_open_files}; raise the limit or lower \
+         log.max.open.files"
+    )]
+    TooManyOpenFiles {
+        /// The file that could not be opened.
+        path: String,
+        /// The soft `RLIMIT_NOFILE` of the process.
+        rlimit_nofile: u64,
+        /// The segment file cache size (`log.max.open.files`).
+        max_open_files: usize,
+    },
     /// Disk failure → KAFKA_STORAGE_ERROR (56). Nothing is acknowledged after one.
     #[error("storage i/o error: {0}")]
     Io(#[from] std::io::Error),

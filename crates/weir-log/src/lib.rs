@@ -6,6 +6,8 @@
 //!   or timestamp, truncation, DeleteRecords, retention, and the follower side of replication
 //!   (appends copied from the leader, the leader-epoch cache, truncation to a divergence point).
 //! * [`LogConfig`] holds the per-topic storage configs with Kafka names and defaults.
+//! * [`FdCache`] bounds the segment files a log directory keeps open (`log.max.open.files`);
+//!   index files hold no descriptor, so partitions far outnumber the process's descriptor limit.
 //! * Time comes from an injected [`Clock`], so rolling and retention are deterministic in tests.
 //! * Transactions (KIP-98), the partition side: transactional batches open a producer's
 //!   transaction, [`PartitionLog::append_txn_marker`] writes COMMIT/ABORT markers, aborted
@@ -24,6 +26,7 @@ mod clock;
 mod config;
 mod damage;
 mod error;
+pub mod fd_cache;
 mod group_commit;
 pub mod index;
 pub mod lazyfs;
@@ -47,6 +50,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{CleanupPolicy, LogConfig, TimestampType};
 pub use damage::PartitionDamage;
 pub use error::{LogError, RecordError};
+pub use fd_cache::FdCache;
 pub use group_commit::DurabilityTicket;
 pub use log_manager::{LogManager, CLEAN_SHUTDOWN_FILE};
 pub use partition_log::{AppendResult, PartitionLog, ReadResult, ReplicaAppend};
@@ -89,6 +93,24 @@ pub struct FileSlice {
 }
 
 impl FileSlice {
+    /// A slice of no bytes, tied to no segment file (so that answering an empty read never opens
+    /// one): its file is a process-wide handle on `/dev/null`.
+    pub fn empty() -> Result<FileSlice, LogError> {
+        static NULL: std::sync::OnceLock<Arc<File>> = std::sync::OnceLock::new();
+        let file = match NULL.get() {
+            Some(f) => f.clone(),
+            None => {
+                let f = Arc::new(File::open("/dev/null")?);
+                NULL.get_or_init(|| f).clone()
+            }
+        };
+        Ok(FileSlice {
+            file,
+            position: 0,
+            len: 0,
+        })
+    }
+
     /// Read the slice into memory (one copy, straight from the page cache into a buffer that is
     /// not zero-filled first: zeroing cost ~10 % of the broker's CPU on the fetch path).
     /// A slice that reaches past the end of the file is an `UnexpectedEof` I/O error.

@@ -1,11 +1,15 @@
 //! One segment: `<base>.log` plus its lazily loaded `.index`, `.timeindex` and `.txnindex`.
+//!
+//! The `.log` file is opened through the log directory's [`FdCache`] (closed when evicted,
+//! reopened on the next read or append); the index files hold no descriptor (see `index.rs`).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::batch::{self, BatchHeader, HEADER_LEN};
+use crate::fd_cache::{CachedFile, FdCache};
 use crate::index::{IndexFile, IndexKind};
 use crate::txn_index::TxnIndex;
 use crate::LogError;
@@ -21,7 +25,9 @@ pub struct Segment {
     /// Offset of the first batch (also the file name).
     pub base_offset: i64,
     dir: PathBuf,
-    log: Arc<File>,
+    log: CachedFile,
+    /// The `.log` was written or truncated since the last [`Segment::flush`].
+    log_dirty: bool,
     size: u64,
     index_max_bytes: u64,
     index_interval: u64,
@@ -57,12 +63,9 @@ impl Segment {
         index_max_bytes: u64,
         index_interval: u64,
         now_ms: i64,
+        files: &Arc<FdCache>,
     ) -> Result<Segment, LogError> {
-        let log = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(segment_path(dir, base_offset, "log"))?;
+        let log = files.create(segment_path(dir, base_offset, "log"))?;
         let index = IndexFile::create(
             &segment_path(dir, base_offset, "index"),
             IndexKind::Offset,
@@ -84,7 +87,8 @@ impl Segment {
         Ok(Segment {
             base_offset,
             dir: dir.to_path_buf(),
-            log: Arc::new(log),
+            log,
+            log_dirty: false,
             size: 0,
             index_max_bytes,
             index_interval,
@@ -99,23 +103,23 @@ impl Segment {
         })
     }
 
-    /// Open an existing segment without reading its indexes (they load on first use).
+    /// Open an existing segment without opening its file or reading its indexes (they load on
+    /// first use).
     pub fn open(
         dir: &Path,
         base_offset: i64,
         index_max_bytes: u64,
         index_interval: u64,
         now_ms: i64,
+        files: &Arc<FdCache>,
     ) -> Result<Segment, LogError> {
-        let log = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .open(segment_path(dir, base_offset, "log"))?;
-        let size = log.metadata()?.len();
+        let path = segment_path(dir, base_offset, "log");
+        let size = std::fs::metadata(&path)?.len();
         Ok(Segment {
             base_offset,
             dir: dir.to_path_buf(),
-            log: Arc::new(log),
+            log: files.file(path),
+            log_dirty: false,
             size,
             index_max_bytes,
             index_interval,
@@ -135,9 +139,15 @@ impl Segment {
         self.size
     }
 
-    /// The `.log` file handle.
-    pub fn log_file(&self) -> &Arc<File> {
-        &self.log
+    /// The `.log` file, opened (again) through the descriptor cache if it is not open. The
+    /// returned handle stays valid while held, even if the cache evicts the file meanwhile.
+    pub fn log_file(&self) -> Result<Arc<File>, LogError> {
+        self.log.get()
+    }
+
+    /// The `.log` file if it is open now (never opens it).
+    pub fn log_file_if_open(&self) -> Option<Arc<File>> {
+        self.log.if_open()
     }
 
     /// The segment's transaction index.
@@ -151,7 +161,7 @@ impl Segment {
             return Ok(None);
         }
         let mut buf = [0u8; HEADER_LEN];
-        self.log.read_exact_at(&mut buf, pos)?;
+        self.log.get()?.read_exact_at(&mut buf, pos)?;
         Ok(Some(BatchHeader::parse(&buf)?))
     }
 
@@ -279,11 +289,13 @@ impl Segment {
         let mut slices: Vec<std::io::IoSlice<'_>> =
             pieces.iter().map(|p| std::io::IoSlice::new(p)).collect();
         let mut rest = &mut slices[..];
+        let log = self.log.get()?;
+        self.log_dirty = true;
         // O_APPEND write: all bytes land at the end of the file.
         // (std passes at most IOV_MAX buffers per writev; the loop writes the rest.)
-        crate::lazyfs::write(&self.log, None, total, || {
+        crate::lazyfs::write(&log, None, total, || {
             while !rest.is_empty() {
-                let n = std::io::Write::write_vectored(&mut &*self.log, rest)?;
+                let n = std::io::Write::write_vectored(&mut &*log, rest)?;
                 if n == 0 {
                     return Err(std::io::Error::from(std::io::ErrorKind::WriteZero));
                 }
@@ -373,22 +385,40 @@ impl Segment {
 
     /// Truncate the `.log` to `len` bytes and drop index entries beyond it.
     pub fn truncate_bytes(&mut self, len: u64) -> Result<(), LogError> {
-        self.log.set_len(len)?;
-        crate::lazyfs::sync(&self.log, || self.log.sync_data())?;
+        let log = self.log.get()?;
+        log.set_len(len)?;
+        crate::lazyfs::sync(&log, || log.sync_data())?;
         self.size = len;
         self.rebuild_indexes(len)?;
         Ok(())
     }
 
-    /// Fsync the log and its indexes (the transaction index included).
-    pub fn flush(&self) -> Result<(), LogError> {
-        crate::lazyfs::sync(&self.log, || self.log.sync_data())?;
+    /// Fsync the log and its indexes (the transaction index included). A file not changed in
+    /// this process since its last flush is not opened.
+    pub fn flush(&mut self) -> Result<(), LogError> {
+        if self.log_dirty {
+            let log = self.log.get()?;
+            crate::lazyfs::sync(&log, || log.sync_data())?;
+            self.log_dirty = false;
+        }
         self.txn_index.flush()?;
-        if let Some(i) = &self.index {
+        if let Some(i) = &mut self.index {
             i.flush()?;
         }
-        if let Some(t) = &self.time_index {
+        if let Some(t) = &mut self.time_index {
             t.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Write index entries buffered in memory to their files (no fsync), so that a crash loses
+    /// few of them.
+    pub fn write_pending_index_entries(&mut self) -> Result<(), LogError> {
+        if let Some(i) = &mut self.index {
+            i.write_pending()?;
+        }
+        if let Some(t) = &mut self.time_index {
+            t.write_pending()?;
         }
         Ok(())
     }
@@ -436,7 +466,7 @@ impl Segment {
                 break;
             }
             buf.resize(h.total_len, 0);
-            self.log.read_exact_at(&mut buf, pos)?;
+            self.log.get()?.read_exact_at(&mut buf, pos)?;
             if batch::check_integrity(&buf).is_err() {
                 break;
             }
@@ -444,8 +474,9 @@ impl Segment {
         }
         let dropped = self.size - pos;
         if dropped > 0 {
-            self.log.set_len(pos)?;
-            crate::lazyfs::sync(&self.log, || self.log.sync_data())?;
+            let log = self.log.get()?;
+            log.set_len(pos)?;
+            crate::lazyfs::sync(&log, || log.sync_data())?;
         }
         self.size = pos;
         self.rebuild_indexes(pos)?;

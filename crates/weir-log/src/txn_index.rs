@@ -7,7 +7,8 @@
 //! transaction, else the marker's offset + 1). The file is created on the first entry (segments
 //! without aborted transactions have none), appended to without fsync, flushed with its segment,
 //! and its entries at or above the replay start are rebuilt from the log when a partition is
-//! recovered or truncated. Entries are loaded lazily and kept in memory.
+//! recovered or truncated. Entries are loaded lazily and kept in memory; no descriptor is held
+//! (the file is opened for each append, truncation and fsync: aborts are rare).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -70,7 +71,8 @@ impl AbortedTxn {
 pub struct TxnIndex {
     path: PathBuf,
     entries: Option<Vec<AbortedTxn>>,
-    file: Option<File>,
+    /// Written since the last fsync.
+    dirty: bool,
 }
 
 impl TxnIndex {
@@ -79,7 +81,7 @@ impl TxnIndex {
         TxnIndex {
             path,
             entries: None,
-            file: None,
+            dirty: false,
         }
     }
 
@@ -111,24 +113,20 @@ impl TxnIndex {
         Ok(self.entries.get_or_insert_with(Vec::new))
     }
 
-    fn open_file(&mut self) -> Result<&mut File, LogError> {
-        if self.file.is_none() {
-            let existed = self.path.exists();
-            let f = OpenOptions::new()
-                .read(true)
-                .append(true)
-                .create(true)
-                .open(&self.path)?;
-            if !existed {
-                if let Some(dir) = self.path.parent() {
-                    fsync_dir(dir)?;
-                }
+    fn open_file(&mut self) -> Result<File, LogError> {
+        let existed = self.path.exists();
+        let f = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&self.path)
+            .map_err(|e| crate::fd_cache::open_error(&self.path, e))?;
+        if !existed {
+            if let Some(dir) = self.path.parent() {
+                fsync_dir(dir)?;
             }
-            self.file = Some(f);
         }
-        self.file
-            .as_mut()
-            .ok_or_else(|| LogError::Io(std::io::Error::other("transaction index not open")))
+        Ok(f)
     }
 
     /// Every entry, in marker order.
@@ -150,8 +148,9 @@ impl TxnIndex {
             }
         }
         let bytes = txn.to_bytes();
-        let f: &File = self.open_file()?;
-        crate::lazyfs::write(f, None, bytes.len(), || (&mut &*f).write_all(&bytes))?;
+        let f = self.open_file()?;
+        crate::lazyfs::write(&f, None, bytes.len(), || (&mut &f).write_all(&bytes))?;
+        self.dirty = true;
         self.load()?.push(txn);
         Ok(())
     }
@@ -168,6 +167,7 @@ impl TxnIndex {
         }
         entries.truncate(keep);
         self.open_file()?.set_len((keep * ABORTED_TXN_LEN) as u64)?;
+        self.dirty = true;
         Ok(())
     }
 
@@ -192,10 +192,12 @@ impl TxnIndex {
         Ok((out, false))
     }
 
-    /// Fsync the file if it was written in this process.
-    pub fn flush(&self) -> Result<(), LogError> {
-        if let Some(f) = &self.file {
-            crate::lazyfs::sync(f, || f.sync_data())?;
+    /// Fsync the file if it was written since the last flush.
+    pub fn flush(&mut self) -> Result<(), LogError> {
+        if self.dirty {
+            let f = self.open_file()?;
+            crate::lazyfs::sync(&f, || f.sync_data())?;
+            self.dirty = false;
         }
         Ok(())
     }

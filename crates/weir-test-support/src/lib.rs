@@ -53,6 +53,8 @@ pub struct BrokerOptions {
     pub port: Option<u16>,
     /// Run `weir format --cluster-id ID` on the log dir before the first start.
     pub format_cluster_id: Option<String>,
+    /// Start the broker with this soft and hard `RLIMIT_NOFILE` (default: inherited).
+    pub nofile_limit: Option<u64>,
 }
 
 impl BrokerOptions {
@@ -65,6 +67,12 @@ impl BrokerOptions {
     /// Format the log dir for cluster `id` (`weir format`) before the first start.
     pub fn formatted(mut self, id: &str) -> Self {
         self.format_cluster_id = Some(id.to_string());
+        self
+    }
+
+    /// Start the broker with `RLIMIT_NOFILE` = `n` (soft and hard: it cannot raise it).
+    pub fn nofile_limit(mut self, n: u64) -> Self {
+        self.nofile_limit = Some(n);
         self
     }
 
@@ -201,6 +209,22 @@ impl BrokerProcess {
             .stdin(Stdio::null())
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(err));
+        if let Some(n) = self.opts.nofile_limit {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is async-signal-safe and touches only the child's own limits.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let rl = libc::rlimit {
+                        rlim_cur: n as libc::rlim_t,
+                        rlim_max: n as libc::rlim_t,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &rl) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
         self.spawned_at = Instant::now();
         let child = cmd.spawn().unwrap_or_else(|e| {
             panic!(

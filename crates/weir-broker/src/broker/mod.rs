@@ -135,7 +135,13 @@ impl Broker {
             config.node_id
         );
         let clock = Arc::new(SystemClock);
-        let logs = LogManager::open(&log_dir, clock.clone())?;
+        let max_open_files = config.ops.max_open_files();
+        let logs = LogManager::open_with_limit(&log_dir, clock.clone(), max_open_files)?;
+        tracing::debug!(
+            max_open_files,
+            rlimit_nofile = ?weir_log::fd_cache::nofile_limit(),
+            "segment file cache size (log.max.open.files)"
+        );
         let config = Arc::new(config);
         let view = Arc::new(MetadataView::new(quorum.clone(), identity(&config)));
         let connector = Arc::new(BrokerConnector::new(

@@ -1,18 +1,20 @@
 //! Weir's operability settings (no Kafka equivalent): the HTTP admin listener
-//! (`http.listener`), per-partition metric series (`metrics.per.partition`) and the log format
-//! (`log.format`, read by the binary before logging starts).
+//! (`http.listener`), per-partition metric series (`metrics.per.partition`), the log format
+//! (`log.format`, read by the binary before logging starts) and the segment file cache size
+//! (`log.max.open.files`).
 
 use std::net::SocketAddr;
 
 use crate::error::BrokerError;
 
-use super::parse::{bad, parse_bool};
+use super::parse::{bad, parse, parse_bool};
 
 /// Defaults of the operability settings.
 pub(crate) const DEFAULTS: &[(&str, &str)] = &[
     ("http.listener", DEFAULT_HTTP_LISTENER),
     ("metrics.per.partition", "true"),
     ("log.format", "text"),
+    ("log.max.open.files", "0"),
 ];
 
 /// `http.listener` when not set: loopback only, and only for a single node (no
@@ -44,6 +46,20 @@ pub struct OpsSettings {
     pub metrics_per_partition: bool,
     /// `log.format`: `text` (default) or `json` (one JSON object per line).
     pub log_format: LogFormat,
+    /// `log.max.open.files`: the most segment `.log` files kept open at once (the others are
+    /// closed and reopened when read or written); 0 (default) = half the process's soft
+    /// `RLIMIT_NOFILE` at start-up.
+    pub log_max_open_files: usize,
+}
+
+impl OpsSettings {
+    /// `log.max.open.files` resolved: the configured value, or half the soft `RLIMIT_NOFILE`.
+    pub fn max_open_files(&self) -> usize {
+        match self.log_max_open_files {
+            0 => weir_log::fd_cache::default_max_open_files(),
+            n => n,
+        }
+    }
 }
 
 /// The format of the broker's log lines.
@@ -90,6 +106,7 @@ impl OpsSettings {
                 &get("metrics.per.partition"),
             )?,
             log_format: parse_log_format(&get("log.format"))?,
+            log_max_open_files: parse("log.max.open.files", &get("log.max.open.files"))?,
         })
     }
 }

@@ -231,6 +231,43 @@ async fn await_unfenced(broker: &Broker, stop: &mut watch::Receiver<bool>, annou
     }
 }
 
+/// Back-off after failed accepts: 50 ms doubling to 1 s; the first failure of a run of them is
+/// logged as a warning (naming the descriptor limit for EMFILE/ENFILE), the rest at debug.
+#[derive(Debug, Default)]
+struct AcceptBackoff {
+    failures: u32,
+}
+
+impl AcceptBackoff {
+    fn failed(&mut self, e: &std::io::Error) -> Duration {
+        if self.failures == 0 {
+            if weir_log::fd_cache::is_fd_exhaustion(e) {
+                let limit = weir_log::fd_cache::nofile_limit().map_or(0, |(soft, _)| soft);
+                warn!(error = %e, rlimit_nofile = limit, "accept failed: too many open files \
+                    (the process's RLIMIT_NOFILE, ulimit -n); new connections wait in the \
+                    backlog until descriptors are free");
+            } else {
+                warn!(error = %e, "accept failed; retrying with back-off");
+            }
+        } else {
+            debug!(error = %e, failures = self.failures + 1, "accept failed again");
+        }
+        self.failures = self.failures.saturating_add(1);
+        Duration::from_millis(50u64 << self.failures.min(5).saturating_sub(1))
+            .min(Duration::from_secs(1))
+    }
+
+    fn accepted(&mut self) {
+        if self.failures > 0 {
+            info!(
+                failed_accepts = self.failures,
+                "accepting connections again"
+            );
+            self.failures = 0;
+        }
+    }
+}
+
 async fn accept_loop(
     broker: Arc<Broker>,
     listener: TcpListener,
@@ -243,6 +280,7 @@ async fn accept_loop(
     }
     let mut conns = JoinSet::new();
     let conn_stop = stop.clone();
+    let mut backoff = AcceptBackoff::default();
     loop {
         tokio::select! {
             biased;
@@ -250,13 +288,18 @@ async fn accept_loop(
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    backoff.accepted();
                     debug!(%peer, "accepted connection");
                     conns.spawn(connection::serve(broker.clone(), stream, peer, limits.clone(), conn_stop.clone()));
                 }
                 Err(e) => {
-                    // e.g. EMFILE: back off briefly instead of spinning on the error.
-                    warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    // e.g. EMFILE: the pending connection stays in the backlog; waiting (longer
+                    // each time, logged once) lets descriptors free up instead of spinning.
+                    let wait = backoff.failed(&e);
+                    tokio::select! {
+                        _ = stopped(&mut stop) => break,
+                        _ = tokio::time::sleep(wait) => {}
+                    }
                 }
             },
         }
@@ -272,5 +315,23 @@ async fn accept_loop(
             "connections still busy after the shutdown grace period; dropping them"
         );
         conns.shutdown().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_accepts_back_off_up_to_a_second_and_reset_on_success() {
+        let emfile = std::io::Error::from_raw_os_error(24); // EMFILE on Linux
+        let mut b = AcceptBackoff::default();
+        let waits: Vec<Duration> = (0..8).map(|_| b.failed(&emfile)).collect();
+        assert_eq!(waits[0], Duration::from_millis(50));
+        assert!(waits.windows(2).all(|w| w[1] >= w[0]), "{waits:?}");
+        assert!(waits.iter().all(|w| *w <= Duration::from_secs(1)));
+        assert!(waits[7] >= Duration::from_millis(800), "{waits:?}");
+        b.accepted();
+        assert_eq!(b.failed(&emfile), Duration::from_millis(50));
     }
 }

@@ -224,8 +224,14 @@ impl PartitionLog {
 impl PartitionLog {
     /// An I/O error while writing takes the whole log dir offline (see
     /// [`GroupCommit::fail_writes`](crate::group_commit::GroupCommit::fail_writes)); returns `e`.
+    /// Running out of file descriptors is not a disk failure: it becomes
+    /// [`LogError::TooManyOpenFiles`] and the log dir stays online.
     pub(super) fn dir_failed(&self, e: LogError) -> LogError {
         if let LogError::Io(io) = &e {
+            if crate::fd_cache::is_fd_exhaustion(io) {
+                let io = std::io::Error::from_raw_os_error(io.raw_os_error().unwrap_or(0));
+                return crate::fd_cache::open_error(&self.dir, io);
+            }
             self.commit
                 .fail_writes(&format!("{}: {io}", self.tp.dir_name()));
         }
@@ -252,5 +258,5 @@ pub(super) fn write_to_active_segment(
         let _ = seg.truncate_bytes(size_before);
         return Err(e);
     }
-    Ok(seg.log_file().clone())
+    seg.log_file()
 }

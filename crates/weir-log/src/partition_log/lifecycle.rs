@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use super::{CheckpointedOffsets, Inner, PartitionLog};
 use crate::checkpoint::{self, fsync_dir};
+use crate::fd_cache::FdCache;
 use crate::group_commit::GroupCommit;
 use crate::producer_state;
 use crate::segment::Segment;
@@ -45,6 +46,7 @@ impl PartitionLog {
         commit: Arc<GroupCommit>,
         clock: Arc<dyn Clock>,
         offsets: CheckpointedOffsets,
+        files: Arc<FdCache>,
     ) -> Result<PartitionLog, LogError> {
         let now = clock.now_ms();
         let bases = list_segments(&dir)?;
@@ -58,6 +60,7 @@ impl PartitionLog {
                     config.segment_index_bytes,
                     config.index_interval_bytes,
                     now,
+                    &files,
                 )?,
             );
         }
@@ -72,6 +75,7 @@ impl PartitionLog {
                     config.segment_index_bytes,
                     config.index_interval_bytes,
                     now,
+                    &files,
                 )?,
             );
             fsync_dir(&dir)?;
@@ -111,6 +115,7 @@ impl PartitionLog {
             dir,
             commit,
             clock,
+            files,
             inner: Mutex::new(Inner {
                 segments,
                 config,
@@ -142,7 +147,7 @@ impl PartitionLog {
         if inner.deleted {
             return Ok(());
         }
-        for (_, s) in inner.segments.iter() {
+        for (_, s) in inner.segments.iter_mut() {
             s.flush()?;
         }
         inner.recovery_point = inner.log_end_offset;

@@ -48,7 +48,14 @@ impl PartitionLog {
             // Never past the last stable offset: undecided transactions are not cleaned.
             let end = active_base.min(super::txn::last_stable_offset(&inner));
             if inner.cleaner_offset.is_none_or(|c| end > c) {
-                let stats = crate::cleaner::clean(&self.dir, &mut inner.segments, end, &cfg, now)?;
+                let stats = crate::cleaner::clean(
+                    &self.dir,
+                    &mut inner.segments,
+                    end,
+                    &cfg,
+                    now,
+                    &self.files,
+                )?;
                 if stats.segments_rewritten > 0 {
                     tracing::info!(
                         partition = %self.tp.dir_name(),
@@ -67,10 +74,9 @@ impl PartitionLog {
         if leo > inner.recovery_point
             && (cfg.durable_acks() || now - inner.last_flush_ms >= cfg.flush_ms)
         {
-            for (_, s) in inner.segments.range(inner.recovery_point..) {
-                s.flush()?;
-            }
-            if let Some((_, s)) = inner.segments.range(..=inner.recovery_point).next_back() {
+            let rp = inner.recovery_point;
+            let first = inner.segments.range(..=rp).next_back().map(|(&b, _)| b);
+            for (_, s) in inner.segments.range_mut(first.unwrap_or(rp)..) {
                 s.flush()?;
             }
             inner.recovery_point = leo;

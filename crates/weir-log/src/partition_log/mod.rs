@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::fd_cache::FdCache;
 use crate::group_commit::{DurabilityTicket, GroupCommit};
 use crate::producer_state::ProducerStateManager;
 use crate::segment::Segment;
@@ -99,6 +100,8 @@ pub struct PartitionLog {
     dir: PathBuf,
     commit: Arc<GroupCommit>,
     clock: Arc<dyn Clock>,
+    /// The log directory's cache of open segment files.
+    files: Arc<FdCache>,
     inner: Mutex<Inner>,
 }
 

@@ -67,7 +67,8 @@ impl PartitionLog {
                 .segments
                 .values()
                 .next_back()
-                .map(|s| self.commit.register(s.log_file()))
+                .and_then(|s| s.log_file().ok())
+                .map(|f| self.commit.register(&f))
         } else {
             None
         };

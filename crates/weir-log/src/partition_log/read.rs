@@ -47,11 +47,6 @@ impl PartitionLog {
                 log_end: leo,
             });
         }
-        let empty = |file| FileSlice {
-            file,
-            position: 0,
-            len: 0,
-        };
         let bases: Vec<i64> = inner
             .segments
             .range(..=offset)
@@ -83,7 +78,7 @@ impl PartitionLog {
             }
             let read = ReadResult {
                 records: FileSlice {
-                    file: seg.log_file().clone(),
+                    file: seg.log_file()?,
                     position: loc.position,
                     len: len as usize,
                 },
@@ -94,14 +89,9 @@ impl PartitionLog {
             };
             return Ok((read, next));
         }
-        let file = inner
-            .segments
-            .iter()
-            .next_back()
-            .map(|(_, s)| s.log_file().clone())
-            .ok_or_else(|| LogError::Io(std::io::Error::other("no segment")))?;
+        // Nothing to read (a long-polled idle partition): no segment file is opened for it.
         let read = ReadResult {
-            records: empty(file),
+            records: FileSlice::empty()?,
             log_start_offset: ls,
             high_watermark: hw,
             last_stable_offset: lso,
@@ -190,6 +180,6 @@ impl PartitionLog {
 /// The bytes of the whole batch `h` at `pos` of `seg`.
 fn read_batch(seg: &Segment, pos: u64, h: &BatchHeader) -> Result<Vec<u8>, LogError> {
     let mut buf = vec![0u8; h.total_len];
-    seg.log_file().read_exact_at(&mut buf, pos)?;
+    seg.log_file()?.read_exact_at(&mut buf, pos)?;
     Ok(buf)
 }

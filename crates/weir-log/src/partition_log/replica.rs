@@ -401,6 +401,7 @@ impl PartitionLog {
             inner.config.segment_index_bytes,
             inner.config.index_interval_bytes,
             now,
+            &self.files,
         )?;
         fsync_dir(&self.dir)?;
         inner.segments.insert(offset, seg);

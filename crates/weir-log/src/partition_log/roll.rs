@@ -51,6 +51,7 @@ impl PartitionLog {
             inner.config.segment_index_bytes,
             inner.config.index_interval_bytes,
             now,
+            &self.files,
         )?;
         fsync_dir(&self.dir)?;
         inner.segments.insert(base, seg);

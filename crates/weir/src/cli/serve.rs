@@ -140,6 +140,36 @@ async fn shutdown_signal() {
     tracing::info!("shutdown requested");
 }
 
+/// Raise the soft `RLIMIT_NOFILE` to the hard limit, as Kafka's JVM does at start
+/// (`-XX:+MaxFDLimit`): every partition's active segment, the other segments read recently and
+/// every connection need a descriptor. `log.max.open.files` defaults to half of the result.
+fn raise_nofile_limit() {
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } != 0 {
+        tracing::debug!(error = %std::io::Error::last_os_error(), "cannot read RLIMIT_NOFILE");
+        return;
+    }
+    let before = rl.rlim_cur;
+    if rl.rlim_cur < rl.rlim_max {
+        rl.rlim_cur = rl.rlim_max;
+        // SAFETY: as above.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &rl) } != 0 {
+            tracing::debug!(error = %std::io::Error::last_os_error(), soft = before, hard = rl.rlim_max, "cannot raise RLIMIT_NOFILE");
+            return;
+        }
+    }
+    tracing::debug!(
+        soft_before = before,
+        soft = rl.rlim_cur,
+        hard = rl.rlim_max,
+        "open file limit (RLIMIT_NOFILE)"
+    );
+}
+
 /// Run the broker in the foreground.
 pub fn run(args: ServeArgs) -> Result<(), String> {
     let flags = parse_config_flags(&args.configs)?;
@@ -148,6 +178,7 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         .filter(|(k, _)| k.starts_with("WEIR_") && k != "WEIR_BIN")
         .collect();
     init_logging(log_format(args.config_file.as_deref(), &env, &flags)?);
+    raise_nofile_limit();
     let config = BrokerConfig::from_sources(args.config_file.as_deref(), &env, &flags)
         .map_err(|e| e.to_string())?;
     let rt = tokio::runtime::Builder::new_multi_thread()
