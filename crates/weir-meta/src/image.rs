@@ -46,8 +46,13 @@ pub struct MetadataImage {
     pub brokers: BTreeMap<i32, BrokerInfo>,
     /// Topics by name.
     pub topics: BTreeMap<String, TopicInfo>,
-    /// Broker config overrides.
+    /// Per-broker dynamic config overrides, by broker id (a broker's entry is dropped when its
+    /// last override is deleted).
     pub broker_configs: BTreeMap<i32, BTreeMap<String, String>>,
+    /// Cluster-wide dynamic broker config defaults (Kafka's BROKER resource `""`); snapshots
+    /// written before they existed have none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub broker_default_configs: BTreeMap<String, String>,
     /// Group config overrides (share groups' `share.*` configs), by group id.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub group_configs: BTreeMap<String, BTreeMap<String, String>>,
@@ -181,6 +186,21 @@ impl MetadataImage {
                     .ok_or_else(|| MetaError::BrokerNotAvailable(format!("broker {id}")))?;
                 b.fenced = matches!(rec, MetadataRecord::FenceBroker { .. });
             }
+            MetadataRecord::UnregisterBroker { id } => match self.brokers.get(id) {
+                None => {
+                    return Err(MetaError::BrokerIdNotRegistered(format!(
+                        "broker {id} is not registered"
+                    )))
+                }
+                Some(b) if !b.fenced => {
+                    return Err(MetaError::InvalidRequest(format!(
+                        "broker {id} is active (unfenced): shut it down before unregistering it"
+                    )))
+                }
+                Some(_) => {
+                    self.brokers.remove(id);
+                }
+            },
             MetadataRecord::CreateTopic {
                 name,
                 id,
@@ -273,16 +293,25 @@ impl MetadataImage {
                             .configs
                     }
                     ConfigResource::Broker(b) => self.broker_configs.entry(*b).or_default(),
+                    ConfigResource::BrokerDefault => &mut self.broker_default_configs,
                     ConfigResource::Group(g) => self.group_configs.entry(g.clone()).or_default(),
                 };
                 match value {
                     Some(v) => map.insert(key.clone(), v.clone()),
                     None => map.remove(key),
                 };
-                if let ConfigResource::Group(g) = resource {
-                    if self.group_configs.get(g).is_some_and(|m| m.is_empty()) {
+                match resource {
+                    ConfigResource::Group(g)
+                        if self.group_configs.get(g).is_some_and(|m| m.is_empty()) =>
+                    {
                         self.group_configs.remove(g);
                     }
+                    ConfigResource::Broker(b)
+                        if self.broker_configs.get(b).is_some_and(|m| m.is_empty()) =>
+                    {
+                        self.broker_configs.remove(b);
+                    }
+                    _ => {}
                 }
             }
             MetadataRecord::AllocateProducerIds { count, .. } => {
