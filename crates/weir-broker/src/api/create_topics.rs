@@ -12,6 +12,7 @@ use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 use kafka_protocol::protocol::StrBytes;
 
 use super::describe_configs::topic_config_entries;
+use crate::config::layers::Layers;
 use crate::admin::proposal::deadline_of;
 use crate::admin::topics::TopicAdmin;
 use crate::config::BrokerConfig;
@@ -51,7 +52,10 @@ pub async fn handle(
                 r.replication_factor = meta.replication_factor;
                 if version >= 5 {
                     r.configs = Some(
-                        topic_config_entries(config, &meta)
+                        topic_config_entries(
+                            &Layers::new(config, &admin.image(), config.node_id),
+                            &meta,
+                        )
                             .into_iter()
                             .map(|e| {
                                 let mut c = CreatableTopicConfigs::default();

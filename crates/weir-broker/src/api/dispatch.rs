@@ -138,7 +138,7 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
             ResponseKind::DescribeConfigs(describe_configs::handle(view, config, v, r).await)
         }
         RequestKind::AlterConfigs(r) => {
-            ResponseKind::AlterConfigs(alter_configs::handle(admin, v, r).await)
+            ResponseKind::AlterConfigs(alter_configs::handle(admin, config, v, r).await)
         }
         RequestKind::IncrementalAlterConfigs(r) => ResponseKind::IncrementalAlterConfigs(
             incremental_alter_configs::handle(admin, view, config, v, r).await,

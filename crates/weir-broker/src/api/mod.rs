@@ -14,6 +14,7 @@ pub mod alter_partition_reassignments;
 pub mod alter_share_group_offsets;
 pub mod alter_user_scram_credentials;
 pub mod api_versions;
+pub mod broker_config_common;
 pub mod consumer_group_describe;
 pub mod consumer_group_heartbeat;
 pub mod context;

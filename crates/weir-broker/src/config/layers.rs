@@ -95,6 +95,17 @@ pub fn broker_keys_of_topic(topic_key: &str) -> Vec<&'static str> {
     }
 }
 
+/// The dynamic value of broker config `key` for node `node_id` in `image` (its own, else the
+/// cluster-wide default), if one is set.
+pub fn dynamic_value<'a>(image: &'a MetadataImage, node_id: i32, key: &str) -> Option<&'a str> {
+    image
+        .broker_configs
+        .get(&node_id)
+        .and_then(|m| m.get(key))
+        .or_else(|| image.broker_default_configs.get(key))
+        .map(String::as_str)
+}
+
 /// The layers of broker configs seen by one node.
 #[derive(Debug, Clone)]
 pub struct Layers<'a> {
