@@ -30,11 +30,12 @@ pub enum Layer {
 }
 
 impl Layer {
-    /// Kafka's DescribeConfigs `config_source` number.
+    /// Kafka's DescribeConfigs `config_source` number (`DescribeConfigsResponse.ConfigSource`:
+    /// 1 is the topic's own config, `DYNAMIC_TOPIC_CONFIG`).
     pub fn kafka_source(self) -> i8 {
         match self {
-            Layer::DynamicBroker => 1,
-            Layer::DynamicDefault => 2,
+            Layer::DynamicBroker => 2,
+            Layer::DynamicDefault => 3,
             Layer::Static => 4,
             Layer::Default => 5,
         }
