@@ -1,6 +1,6 @@
 //! Dynamic broker configs (BROKER resources "N" and "") as metadata records: the new set of a
 //! target's dynamic configs, validated as a whole, committed as one proposal of `SetConfig`
-//! records (all or nothing), returning once this broker has applied it.
+//! records (all or nothing), returning once this broker has applied it; and UnregisterBroker.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,6 +18,19 @@ impl TopicAdmin {
     /// The metadata image this broker has applied.
     pub fn image(&self) -> Arc<MetadataImage> {
         self.view.image()
+    }
+
+    /// Remove the registration of fenced broker `id` (UnregisterBroker), returning once
+    /// applied here: BROKER_ID_NOT_REGISTERED when unknown, INVALID_REQUEST while it is active.
+    pub async fn unregister_broker(&self, id: i32, deadline: Instant) -> Result<(), BrokerError> {
+        // The same check as the state machine's, answered without a proposal.
+        let mut probe = (*self.view.image()).clone();
+        probe.apply(&MetadataRecord::UnregisterBroker { id })?;
+        tracing::info!(broker = id, "unregistering a fenced broker");
+        self.commit(vec![MetadataRecord::UnregisterBroker { id }], deadline, |img| {
+            !img.brokers.contains_key(&id)
+        })
+        .await
     }
 
     /// The dynamic configs of `target` in the current image (empty when none).

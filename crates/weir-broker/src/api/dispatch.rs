@@ -280,6 +280,15 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
         RequestKind::AlterClientQuotas(r) => {
             ResponseKind::AlterClientQuotas(alter_client_quotas::handle(admin, v, r).await)
         }
+        RequestKind::UnregisterBroker(r) => {
+            ResponseKind::UnregisterBroker(unregister_broker::handle(admin, v, r).await)
+        }
+        RequestKind::GetTelemetrySubscriptions(r) => ResponseKind::GetTelemetrySubscriptions(
+            get_telemetry_subscriptions::handle(v, r).await,
+        ),
+        RequestKind::PushTelemetry(r) => {
+            ResponseKind::PushTelemetry(push_telemetry::handle(v, r).await)
+        }
         _ => {
             let key = ctx.header.request_api_key;
             return Box::pin(async move {

@@ -108,15 +108,16 @@ pub(super) fn alter_configs(a: &Authz, body: RequestKind) -> Gate {
 }
 
 /// The cluster-wide admin APIs: a top-level CLUSTER_AUTHORIZATION_FAILED without the
-/// operation on the cluster. AlterPartitionReassignments, ElectLeaders, CreateAcls and DeleteAcls
-/// need ALTER;
+/// operation on the cluster. AlterPartitionReassignments, ElectLeaders, CreateAcls, DeleteAcls
+/// and UnregisterBroker need ALTER;
 /// ListPartitionReassignments, DescribeLogDirs, DescribeAcls and DescribeQuorum DESCRIBE.
 pub(super) fn cluster_admin(a: &Authz, body: RequestKind) -> Gate {
     let op = match &body {
         RequestKind::AlterPartitionReassignments(_)
         | RequestKind::ElectLeaders(_)
         | RequestKind::CreateAcls(_)
-        | RequestKind::DeleteAcls(_) => Op::Alter,
+        | RequestKind::DeleteAcls(_)
+        | RequestKind::UnregisterBroker(_) => Op::Alter,
         _ => Op::Describe,
     };
     if a.cluster(op) {
@@ -143,6 +144,9 @@ pub(super) fn cluster_admin(a: &Authz, body: RequestKind) -> Gate {
         RequestKind::DescribeAcls(_) => refuse_top!(DescribeAcls, DescribeAclsResponse, CLUSTER),
         RequestKind::DescribeQuorum(_) => {
             refuse_top!(DescribeQuorum, DescribeQuorumResponse, CLUSTER)
+        }
+        RequestKind::UnregisterBroker(_) => {
+            refuse_top!(UnregisterBroker, UnregisterBrokerResponse, CLUSTER)
         }
         // As Kafka: the top-level error, repeated on every named partition.
         RequestKind::ElectLeaders(r) => {
