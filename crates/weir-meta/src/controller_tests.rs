@@ -315,7 +315,10 @@ fn the_dynamic_cluster_default_decides_unclean_election() {
     assert!(c.unclean_enabled(&img));
     let on = Controller::new(9000, true);
     img.apply(&set(Some("false"))).unwrap();
-    assert!(!on.unclean_enabled(&img), "the dynamic default beats the static");
+    assert!(
+        !on.unclean_enabled(&img),
+        "the dynamic default beats the static"
+    );
     img.apply(&set(None)).unwrap();
     assert!(on.unclean_enabled(&img));
 }

@@ -402,13 +402,12 @@ fn client_quota_records_apply_survive_a_snapshot_and_refuse_bad_values() {
 #[test]
 fn broker_configs_per_node_and_cluster_default_apply_and_survive_a_snapshot() {
     let mut img = MetadataImage::default();
-    let set = |resource: ConfigResource, key: &str, value: Option<&str>| {
-        MetadataRecord::SetConfig {
+    let set =
+        |resource: ConfigResource, key: &str, value: Option<&str>| MetadataRecord::SetConfig {
             resource,
             key: key.into(),
             value: value.map(String::from),
-        }
-    };
+        };
     img.apply(&set(
         ConfigResource::BrokerDefault,
         "log.segment.bytes",
@@ -422,7 +421,9 @@ fn broker_configs_per_node_and_cluster_default_apply_and_survive_a_snapshot() {
     ))
     .unwrap();
     assert_eq!(
-        img.broker_default_configs.get("log.segment.bytes").map(String::as_str),
+        img.broker_default_configs
+            .get("log.segment.bytes")
+            .map(String::as_str),
         Some("1048576")
     );
     assert_eq!(img.broker_configs[&2]["log.retention.ms"], "60000");
@@ -432,8 +433,12 @@ fn broker_configs_per_node_and_cluster_default_apply_and_survive_a_snapshot() {
     // Deleting the last override of a broker drops its entry; of the default, empties it.
     img.apply(&set(ConfigResource::Broker(2), "log.retention.ms", None))
         .unwrap();
-    img.apply(&set(ConfigResource::BrokerDefault, "log.segment.bytes", None))
-        .unwrap();
+    img.apply(&set(
+        ConfigResource::BrokerDefault,
+        "log.segment.bytes",
+        None,
+    ))
+    .unwrap();
     assert!(img.broker_configs.is_empty());
     assert!(img.broker_default_configs.is_empty());
     // An image written before cluster defaults existed still loads.
@@ -459,7 +464,8 @@ fn only_a_fenced_registered_broker_can_be_unregistered() {
     ));
     assert_eq!(img, before, "refusals change nothing");
     img.apply(&MetadataRecord::FenceBroker { id: 1 }).unwrap();
-    img.apply(&MetadataRecord::UnregisterBroker { id: 1 }).unwrap();
+    img.apply(&MetadataRecord::UnregisterBroker { id: 1 })
+        .unwrap();
     assert!(img.brokers.is_empty());
     // It may register again later.
     img.apply(&broker(1)).unwrap();

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use kafka_protocol::messages::*;
 use uuid::Uuid;
-use weir_test_support::cluster::{brokers_registered, cluster_options, start_controller_and_three_brokers};
+use weir_test_support::cluster::{
+    brokers_registered, cluster_options, start_controller_and_three_brokers,
+};
 use weir_test_support::raw::RawClient;
 use weir_test_support::{wait_until, BrokerOptions, BrokerProcess};
 
@@ -22,7 +24,11 @@ fn telemetry_gets_the_empty_subscription_and_pushes_are_checked_and_dropped() {
     let mut c = RawClient::connect(&b.bootstrap());
     let versions: ApiVersionsResponse =
         c.call(ApiKey::ApiVersions, 2, &ApiVersionsRequest::default());
-    for key in [ApiKey::GetTelemetrySubscriptions, ApiKey::PushTelemetry, ApiKey::UnregisterBroker] {
+    for key in [
+        ApiKey::GetTelemetrySubscriptions,
+        ApiKey::PushTelemetry,
+        ApiKey::UnregisterBroker,
+    ] {
         assert!(
             versions.api_keys.iter().any(|k| k.api_key == key as i16),
             "{key:?} advertised"
@@ -59,7 +65,11 @@ fn telemetry_gets_the_empty_subscription_and_pushes_are_checked_and_dropped() {
         c.call(ApiKey::UnregisterBroker, 0, &r)
     };
     assert_eq!(unregister(&mut c, 1).error_code, 42, "active broker");
-    assert_eq!(unregister(&mut c, 9).error_code, 102, "BROKER_ID_NOT_REGISTERED");
+    assert_eq!(
+        unregister(&mut c, 9).error_code,
+        102,
+        "BROKER_ID_NOT_REGISTERED"
+    );
 }
 
 #[test]
@@ -75,7 +85,8 @@ fn a_stopped_broker_is_unregistered_once() {
     assert_eq!(active.error_code, 42, "{:?}", active.error_message);
     nodes[3].stop();
     assert!(
-        wait_until(Duration::from_secs(20), || brokers_registered(&nodes[1]) == 2),
+        wait_until(Duration::from_secs(20), || brokers_registered(&nodes[1])
+            == 2),
         "broker 4 fenced"
     );
     let done = unregister(&mut c, 4);

@@ -27,9 +27,11 @@ impl TopicAdmin {
         let mut probe = (*self.view.image()).clone();
         probe.apply(&MetadataRecord::UnregisterBroker { id })?;
         tracing::info!(broker = id, "unregistering a fenced broker");
-        self.commit(vec![MetadataRecord::UnregisterBroker { id }], deadline, |img| {
-            !img.brokers.contains_key(&id)
-        })
+        self.commit(
+            vec![MetadataRecord::UnregisterBroker { id }],
+            deadline,
+            |img| !img.brokers.contains_key(&id),
+        )
         .await
     }
 

@@ -82,6 +82,9 @@ pub async fn apply(
                 )
                 .await
         }
-        other => Err(BrokerError::kafka(ResponseError::InvalidRequest, format!("unsupported resource type {other}"))),
+        other => Err(BrokerError::kafka(
+            ResponseError::InvalidRequest,
+            format!("unsupported resource type {other}"),
+        )),
     }
 }

@@ -12,9 +12,9 @@ use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 use kafka_protocol::protocol::StrBytes;
 
 use super::describe_configs::topic_config_entries;
-use crate::config::layers::Layers;
 use crate::admin::proposal::deadline_of;
 use crate::admin::topics::TopicAdmin;
+use crate::config::layers::Layers;
 use crate::config::BrokerConfig;
 use crate::error::BrokerError;
 
@@ -56,17 +56,17 @@ pub async fn handle(
                             &Layers::new(config, &admin.image(), config.node_id),
                             &meta,
                         )
-                            .into_iter()
-                            .map(|e| {
-                                let mut c = CreatableTopicConfigs::default();
-                                c.name = StrBytes::from_string(e.name);
-                                c.value = Some(StrBytes::from_string(e.value));
-                                c.config_source = e.source;
-                                c.read_only = false;
-                                c.is_sensitive = false;
-                                c
-                            })
-                            .collect(),
+                        .into_iter()
+                        .map(|e| {
+                            let mut c = CreatableTopicConfigs::default();
+                            c.name = StrBytes::from_string(e.name);
+                            c.value = Some(StrBytes::from_string(e.value));
+                            c.config_source = e.source;
+                            c.read_only = false;
+                            c.is_sensitive = false;
+                            c
+                        })
+                        .collect(),
                     );
                 }
             }

@@ -174,35 +174,35 @@ pub async fn handle(
                     Vec::new()
                 }
             },
-            RESOURCE_BROKER => match broker_entries(config, &image, view.node_id(), &res.resource_name) {
-                Ok(entries) => entries,
-                Err(e) => {
-                    r.error_code = e.code();
-                    r.error_message = Some(StrBytes::from_string(e.message()));
-                    Vec::new()
+            RESOURCE_BROKER => {
+                match broker_entries(config, &image, view.node_id(), &res.resource_name) {
+                    Ok(entries) => entries,
+                    Err(e) => {
+                        r.error_code = e.code();
+                        r.error_message = Some(StrBytes::from_string(e.message()));
+                        Vec::new()
+                    }
                 }
-            },
-            RESOURCE_GROUP => crate::share::configs::describe(
-                &image,
-                &config.share,
-                res.resource_name.as_str(),
-            )
-            .into_iter()
-            .map(|(k, v, default)| {
-                let src = if default {
-                    SOURCE_DEFAULT
-                } else {
-                    SOURCE_GROUP
-                };
-                Described {
-                    name: k.to_string(),
-                    value: Some(v.clone()),
-                    source: src,
-                    read_only: false,
-                    synonyms: vec![(k.to_string(), Some(v), src)],
-                }
-            })
-            .collect(),
+            }
+            RESOURCE_GROUP => {
+                crate::share::configs::describe(&image, &config.share, res.resource_name.as_str())
+                    .into_iter()
+                    .map(|(k, v, default)| {
+                        let src = if default {
+                            SOURCE_DEFAULT
+                        } else {
+                            SOURCE_GROUP
+                        };
+                        Described {
+                            name: k.to_string(),
+                            value: Some(v.clone()),
+                            source: src,
+                            read_only: false,
+                            synonyms: vec![(k.to_string(), Some(v), src)],
+                        }
+                    })
+                    .collect()
+            }
             other => {
                 r.error_code = ResponseError::InvalidRequest.code();
                 r.error_message = Some(StrBytes::from_string(format!(

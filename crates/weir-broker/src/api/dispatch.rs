@@ -283,9 +283,9 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
         RequestKind::UnregisterBroker(r) => {
             ResponseKind::UnregisterBroker(unregister_broker::handle(admin, v, r).await)
         }
-        RequestKind::GetTelemetrySubscriptions(r) => ResponseKind::GetTelemetrySubscriptions(
-            get_telemetry_subscriptions::handle(v, r).await,
-        ),
+        RequestKind::GetTelemetrySubscriptions(r) => {
+            ResponseKind::GetTelemetrySubscriptions(get_telemetry_subscriptions::handle(v, r).await)
+        }
         RequestKind::PushTelemetry(r) => {
             ResponseKind::PushTelemetry(push_telemetry::handle(v, r).await)
         }

@@ -14,8 +14,8 @@ use super::broker_config_common;
 use super::describe_configs::{
     topic_config_entries, RESOURCE_BROKER, RESOURCE_GROUP, RESOURCE_TOPIC,
 };
-use crate::config::layers::Layers;
 use crate::admin::topics::TopicAdmin;
+use crate::config::layers::Layers;
 use crate::config::BrokerConfig;
 use crate::error::BrokerError;
 use crate::metadata::view::MetadataView;

@@ -244,7 +244,10 @@ mod tests {
             &config,
             &image,
             BrokerTarget::Default,
-            &next(&[("log.segment.bytes", "1048576"), ("log.retention.ms", "1000")]),
+            &next(&[
+                ("log.segment.bytes", "1048576"),
+                ("log.retention.ms", "1000"),
+            ]),
         )
         .unwrap();
         let e = validate(

@@ -7,8 +7,8 @@
 
 pub mod authorizer;
 pub mod defaults;
-pub mod entries;
 pub mod dynamic;
+pub mod entries;
 pub mod groups;
 pub mod layers;
 pub mod listeners;
