@@ -67,6 +67,13 @@ pub struct MetadataImage {
     /// ACLs by id (snapshots written before ACLs existed have none).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub acls: BTreeMap<Uuid, AclBinding>,
+    /// Finalized feature levels set through UpdateFeatures, by name (snapshots written before
+    /// they existed have none: the brokers' static levels apply).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub finalized_features: BTreeMap<String, i16>,
+    /// Bumped by every feature level change (ApiVersions' `finalized_features_epoch`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub features_epoch: i64,
     /// Client quotas by entity (snapshots written before quotas existed have none).
     #[serde(default, skip_serializing_if = "QuotaStore::is_empty")]
     pub quotas: QuotaStore,
@@ -84,6 +91,10 @@ pub enum Applied {
         /// How many.
         count: i64,
     },
+}
+
+fn is_zero(v: &i64) -> bool {
+    *v == 0
 }
 
 fn unknown(topic: &str, partition: Option<i32>) -> MetaError {
@@ -402,6 +413,19 @@ impl MetadataImage {
             }
             MetadataRecord::RemoveAcl { id } => {
                 self.acls.remove(id);
+            }
+            MetadataRecord::FeatureLevel { name, level } => {
+                if name.is_empty() || *level < 0 {
+                    return Err(MetaError::InvalidRequest(format!(
+                        "bad feature level record: {name:?} at {level}"
+                    )));
+                }
+                if *level == 0 {
+                    self.finalized_features.remove(name);
+                } else {
+                    self.finalized_features.insert(name.clone(), *level);
+                }
+                self.features_epoch += 1;
             }
             MetadataRecord::ClientQuota {
                 entity,

@@ -471,3 +471,24 @@ fn only_a_fenced_registered_broker_can_be_unregistered() {
     img.apply(&broker(1)).unwrap();
     assert!(img.brokers[&1].fenced);
 }
+
+#[test]
+fn feature_levels_are_finalized_removed_at_zero_and_counted() {
+    let mut img = MetadataImage::default();
+    let level = |name: &str, level: i16| MetadataRecord::FeatureLevel {
+        name: name.into(),
+        level,
+    };
+    img.apply(&level("transaction.version", 1)).unwrap();
+    assert_eq!(img.finalized_features["transaction.version"], 1);
+    assert_eq!(img.features_epoch, 1);
+    let before = img.clone();
+    assert!(img.apply(&level("transaction.version", -1)).is_err());
+    assert!(img.apply(&level("", 1)).is_err());
+    assert_eq!(img, before);
+    let json = serde_json::to_string(&img).unwrap();
+    assert_eq!(serde_json::from_str::<MetadataImage>(&json).unwrap(), img);
+    img.apply(&level("transaction.version", 0)).unwrap();
+    assert!(img.finalized_features.is_empty());
+    assert_eq!(img.features_epoch, 2);
+}

@@ -237,6 +237,15 @@ pub enum MetadataRecord {
         /// The ACL's id.
         id: Uuid,
     },
+    /// A cluster feature's finalized level changes (UpdateFeatures, Kafka's `FeatureLevelRecord`);
+    /// level 0 removes the feature. Refused for an empty name or a negative level. Which
+    /// features and levels exist is the broker's check.
+    FeatureLevel {
+        /// Feature name, e.g. `transaction.version`.
+        name: String,
+        /// The new finalized level.
+        level: i16,
+    },
     /// A client quota is set or removed (Kafka's `ClientQuotaRecord`). Setting replaces the
     /// value; removing an absent quota is a no-op (a retried proposal). Refused (nothing changes)
     /// for an invalid entity, an unknown key or a non-positive value.

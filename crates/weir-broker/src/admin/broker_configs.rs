@@ -1,6 +1,6 @@
 //! Dynamic broker configs (BROKER resources "N" and "") as metadata records: the new set of a
 //! target's dynamic configs, validated as a whole, committed as one proposal of `SetConfig`
-//! records (all or nothing), returning once this broker has applied it; and UnregisterBroker.
+//! records (all or nothing), returning once this broker has applied it; UnregisterBroker and UpdateFeatures, the other cluster-level changes.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -32,6 +32,32 @@ impl TopicAdmin {
             deadline,
             |img| !img.brokers.contains_key(&id),
         )
+        .await
+    }
+
+    /// Finalize feature levels (UpdateFeatures, already validated): one proposal of
+    /// `FeatureLevel` records, returning once applied here.
+    pub async fn set_feature_levels(
+        &self,
+        levels: Vec<(String, i16)>,
+        deadline: Instant,
+    ) -> Result<(), BrokerError> {
+        if levels.is_empty() {
+            return Ok(());
+        }
+        tracing::info!(?levels, "finalizing feature levels");
+        let records = levels
+            .iter()
+            .map(|(name, level)| MetadataRecord::FeatureLevel {
+                name: name.clone(),
+                level: *level,
+            })
+            .collect();
+        self.commit(records, deadline, |img| {
+            levels
+                .iter()
+                .all(|(n, l)| img.finalized_features.get(n).copied().unwrap_or(0) == *l)
+        })
         .await
     }
 

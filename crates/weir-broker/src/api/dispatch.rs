@@ -103,6 +103,7 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
         RequestKind::ApiVersions(r) => ResponseKind::ApiVersions(
             api_versions::handle(
                 config.transaction_version,
+                &view.image(),
                 &b.cluster_id,
                 view.node_id(),
                 v,
@@ -280,6 +281,9 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
         RequestKind::AlterClientQuotas(r) => {
             ResponseKind::AlterClientQuotas(alter_client_quotas::handle(admin, v, r).await)
         }
+        RequestKind::UpdateFeatures(r) => ResponseKind::UpdateFeatures(
+            update_features::handle(admin, config.transaction_version, v, r).await,
+        ),
         RequestKind::UnregisterBroker(r) => {
             ResponseKind::UnregisterBroker(unregister_broker::handle(admin, v, r).await)
         }

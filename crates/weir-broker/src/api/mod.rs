@@ -69,6 +69,7 @@ pub mod share_group_state;
 pub mod sync_group;
 pub mod txn_offset_commit;
 pub mod unregister_broker;
+pub mod update_features;
 pub mod write_txn_markers;
 
 pub use context::{Principal, RequestContext};

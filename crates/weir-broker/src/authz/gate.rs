@@ -66,7 +66,8 @@ pub fn gate(
         | K::DeleteAcls(_)
         | K::DescribeQuorum(_)
         | K::ElectLeaders(_)
-        | K::UnregisterBroker(_)) => admin_apis::cluster_admin(a, b),
+        | K::UnregisterBroker(_)
+        | K::UpdateFeatures(_)) => admin_apis::cluster_admin(a, b),
         b @ (K::DescribeClientQuotas(_) | K::AlterClientQuotas(_)) => {
             admin_apis::client_quotas(a, b)
         }

@@ -240,6 +240,7 @@ fn default_request(key: ApiKey) -> RequestKind {
         ApiKey::AlterClientQuotas => {
             RequestKind::AlterClientQuotas(AlterClientQuotasRequest::default())
         }
+        ApiKey::UpdateFeatures => RequestKind::UpdateFeatures(UpdateFeaturesRequest::default()),
         ApiKey::UnregisterBroker => {
             RequestKind::UnregisterBroker(UnregisterBrokerRequest::default())
         }

@@ -1,7 +1,9 @@
-//! UnregisterBroker (64), GetTelemetrySubscriptions (71) and PushTelemetry (72) at the protocol
-//! level against real `weir` processes: a client gets the empty telemetry subscription and its
-//! pushes are checked and dropped; an active broker cannot be unregistered, a stopped (fenced)
-//! one can, once, and is then gone from the metadata.
+//! UpdateFeatures (57), UnregisterBroker (64), GetTelemetrySubscriptions (71) and PushTelemetry
+//! (72) at the protocol level against real `weir` processes: a client gets the empty telemetry
+//! subscription and its pushes are checked and dropped; an active broker cannot be
+//! unregistered, a stopped (fenced) one can, once, and is then gone from the metadata;
+//! `transaction.version` is finalized through the metadata log (downgrades only when asked,
+//! unknown features refused, the level survives a restart) and ApiVersions reports it.
 
 use std::path::Path;
 use std::time::Duration;
@@ -97,4 +99,50 @@ fn a_stopped_broker_is_unregistered_once() {
     let cluster: DescribeClusterResponse = c.call(ApiKey::DescribeCluster, 0, &req);
     let ids: Vec<i32> = cluster.brokers.iter().map(|b| b.broker_id.0).collect();
     assert!(!ids.contains(&4), "{ids:?}");
+}
+
+#[test]
+fn update_features_finalizes_transaction_version_in_the_metadata() {
+    let mut b = BrokerProcess::start(weir(), BrokerOptions::default());
+    let describe = |c: &mut RawClient| -> i16 {
+        let mut req = ApiVersionsRequest::default();
+        req.client_software_name = "weir-test".into();
+        req.client_software_version = "1".into();
+        let resp: ApiVersionsResponse = c.call(ApiKey::ApiVersions, 3, &req);
+        resp.finalized_features
+            .iter()
+            .find(|f| f.name.as_str() == "transaction.version")
+            .map_or(0, |f| f.max_version_level)
+    };
+    let update = |c: &mut RawClient, level: i16, upgrade_type: i8| -> UpdateFeaturesResponse {
+        let mut u = update_features_request::FeatureUpdateKey::default();
+        u.feature = "transaction.version".into();
+        u.max_version_level = level;
+        u.upgrade_type = upgrade_type;
+        let mut req = UpdateFeaturesRequest::default();
+        req.timeout_ms = 10_000;
+        req.feature_updates = vec![u];
+        c.call(ApiKey::UpdateFeatures, 1, &req)
+    };
+    let mut c = RawClient::connect(&b.bootstrap());
+    assert_eq!(describe(&mut c), 2, "the static level");
+    let refused = update(&mut c, 1, 1);
+    assert_eq!(refused.error_code, 95, "a downgrade typed as an upgrade");
+    assert_eq!(refused.results[0].error_code, 95);
+    assert_eq!(describe(&mut c), 2, "nothing applied");
+    let mut unknown = UpdateFeaturesRequest::default();
+    let mut u = update_features_request::FeatureUpdateKey::default();
+    u.feature = "no.such.version".into();
+    u.max_version_level = 1;
+    u.upgrade_type = 1;
+    unknown.feature_updates = vec![u];
+    let r: UpdateFeaturesResponse = c.call(ApiKey::UpdateFeatures, 1, &unknown);
+    assert_eq!(r.error_code, 95, "unknown feature");
+    assert_eq!(update(&mut c, 1, 2).error_code, 0, "a safe downgrade");
+    assert_eq!(describe(&mut c), 1);
+    // The level is in the metadata log: a restart keeps it (the static config says 2).
+    b.stop();
+    b.restart();
+    let mut c = RawClient::connect(&b.bootstrap());
+    assert_eq!(describe(&mut c), 1);
 }
