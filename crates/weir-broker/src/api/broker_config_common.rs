@@ -1,90 +1,17 @@
-//! BROKER resources in DescribeConfigs, IncrementalAlterConfigs and AlterConfigs: resource "N"
-//! is one node, "" the cluster-wide dynamic default (Kafka's semantics; the values live in the
+//! BROKER resources in IncrementalAlterConfigs and AlterConfigs (DescribeConfigs:
+//! `describe_configs::broker_entries`): resource "N" is one node, "" the cluster-wide dynamic
+//! default (Kafka's semantics; the values live in the
 //! metadata log, see `config::dynamic` and `config::layers`).
 
 use std::collections::BTreeMap;
 
 use kafka_protocol::error::ResponseError;
-use weir_meta::image::MetadataImage;
 
-use super::describe_configs::Described;
 use crate::admin::topics::TopicAdmin;
 use crate::config::dynamic::{self, BrokerTarget, LIST_CONFIGS};
-use crate::config::layers::{broker_synonym_names, Layer, Layers, NULL_DEFAULT_KEYS};
+use crate::config::layers::Layers;
 use crate::config::BrokerConfig;
 use crate::error::BrokerError;
-
-/// DescribeConfigs of BROKER resource `name` on node `node_id`, as Kafka answers it: "" lists
-/// the cluster-wide dynamic defaults that are set (source DYNAMIC_DEFAULT_BROKER_CONFIG); this
-/// node's id lists every broker config with its effective value and source, read-only unless
-/// it can change at run time; another node's id is INVALID_REQUEST (a client asks that node).
-pub fn broker_entries(
-    config: &BrokerConfig,
-    image: &MetadataImage,
-    node_id: i32,
-    name: &str,
-) -> Result<Vec<Described>, BrokerError> {
-    let layers = Layers::new(config, image, node_id);
-    let names: Vec<String> = match BrokerTarget::parse(name)? {
-        BrokerTarget::Default => {
-            let empty = BTreeMap::new();
-            let layers = layers.with_node(&empty);
-            return Ok(image
-                .broker_default_configs
-                .iter()
-                .map(|(k, v)| Described {
-                    name: k.clone(),
-                    value: Some(v.clone()),
-                    source: Layer::DynamicDefault.kafka_source(),
-                    read_only: false,
-                    synonyms: synonyms(&layers, k),
-                })
-                .collect());
-        }
-        BrokerTarget::Node(id) if id == node_id => {
-            let mut names: Vec<String> = config.entries.iter().map(|e| e.name.clone()).collect();
-            names.extend(NULL_DEFAULT_KEYS.iter().map(|k| k.to_string()));
-            names.extend(image.broker_default_configs.keys().cloned());
-            names.extend(
-                image
-                    .broker_configs
-                    .get(&node_id)
-                    .into_iter()
-                    .flat_map(|m| m.keys().cloned()),
-            );
-            names.sort();
-            names.dedup();
-            names
-        }
-        BrokerTarget::Node(id) => {
-            return Err(BrokerError::kafka(
-                ResponseError::InvalidRequest,
-                format!("unexpected broker id {id}, this is node {node_id}"),
-            ))
-        }
-    };
-    Ok(names
-        .into_iter()
-        .map(|k| {
-            let (layer, value) = layers.value(&k).unwrap_or((Layer::Default, None));
-            Described {
-                read_only: !dynamic::is_dynamic(&k),
-                synonyms: synonyms(&layers, &k),
-                name: k,
-                value,
-                source: layer.kafka_source(),
-            }
-        })
-        .collect())
-}
-
-fn synonyms(layers: &Layers<'_>, key: &str) -> Vec<(String, Option<String>, i8)> {
-    layers
-        .synonyms(&broker_synonym_names(key))
-        .into_iter()
-        .map(|s| (s.name, s.value, s.layer.kafka_source()))
-        .collect()
-}
 
 /// IncrementalAlterConfigs on a BROKER resource: SET / DELETE any dynamic config, APPEND /
 /// SUBTRACT on list configs (`log.cleanup.policy`, starting from the value in effect at that

@@ -1,6 +1,8 @@
 //! DescribeConfigs (key 32): topic, broker and group configs with value, source and (when asked)
 //! synonyms, as Kafka answers them.
 
+use std::collections::BTreeMap;
+
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
@@ -9,12 +11,14 @@ use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 use kafka_protocol::protocol::StrBytes;
 use weir_log::LogConfig;
 
-use super::broker_config_common::broker_entries;
-use crate::config::layers::{Layer, Layers, Synonym};
+use crate::config::dynamic::{self, BrokerTarget};
+use crate::config::layers::{broker_synonym_names, Layer, Layers, Synonym, NULL_DEFAULT_KEYS};
 use crate::config::topic::{NON_LOG_TOPIC_CONFIGS, TOPIC_ONLY_DEFAULTS};
 use crate::config::BrokerConfig;
+use crate::error::BrokerError;
 use crate::metadata::topic_meta::TopicMeta;
 use crate::metadata::view::MetadataView;
+use weir_meta::image::MetadataImage;
 
 /// Kafka's resource type for topics.
 pub const RESOURCE_TOPIC: i8 = 2;
@@ -240,4 +244,76 @@ pub async fn handle(
         resp.results.push(r);
     }
     resp
+}
+
+/// DescribeConfigs of BROKER resource `name` on node `node_id`, as Kafka answers it: "" lists
+/// the cluster-wide dynamic defaults that are set (source DYNAMIC_DEFAULT_BROKER_CONFIG); this
+/// node's id lists every broker config with its effective value and source, read-only unless
+/// it can change at run time; another node's id is INVALID_REQUEST (a client asks that node).
+pub fn broker_entries(
+    config: &BrokerConfig,
+    image: &MetadataImage,
+    node_id: i32,
+    name: &str,
+) -> Result<Vec<Described>, BrokerError> {
+    let layers = Layers::new(config, image, node_id);
+    let names: Vec<String> = match BrokerTarget::parse(name)? {
+        BrokerTarget::Default => {
+            let empty = BTreeMap::new();
+            let layers = layers.with_node(&empty);
+            return Ok(image
+                .broker_default_configs
+                .iter()
+                .map(|(k, v)| Described {
+                    name: k.clone(),
+                    value: Some(v.clone()),
+                    source: Layer::DynamicDefault.kafka_source(),
+                    read_only: false,
+                    synonyms: synonyms(&layers, k),
+                })
+                .collect());
+        }
+        BrokerTarget::Node(id) if id == node_id => {
+            let mut names: Vec<String> = config.entries.iter().map(|e| e.name.clone()).collect();
+            names.extend(NULL_DEFAULT_KEYS.iter().map(|k| k.to_string()));
+            names.extend(image.broker_default_configs.keys().cloned());
+            names.extend(
+                image
+                    .broker_configs
+                    .get(&node_id)
+                    .into_iter()
+                    .flat_map(|m| m.keys().cloned()),
+            );
+            names.sort();
+            names.dedup();
+            names
+        }
+        BrokerTarget::Node(id) => {
+            return Err(BrokerError::kafka(
+                ResponseError::InvalidRequest,
+                format!("unexpected broker id {id}, this is node {node_id}"),
+            ))
+        }
+    };
+    Ok(names
+        .into_iter()
+        .map(|k| {
+            let (layer, value) = layers.value(&k).unwrap_or((Layer::Default, None));
+            Described {
+                read_only: !dynamic::is_dynamic(&k),
+                synonyms: synonyms(&layers, &k),
+                name: k,
+                value,
+                source: layer.kafka_source(),
+            }
+        })
+        .collect())
+}
+
+fn synonyms(layers: &Layers<'_>, key: &str) -> Vec<(String, Option<String>, i8)> {
+    layers
+        .synonyms(&broker_synonym_names(key))
+        .into_iter()
+        .map(|s| (s.name, s.value, s.layer.kafka_source()))
+        .collect()
 }

@@ -14,7 +14,9 @@ use weir_log::LogConfig;
 use weir_meta::image::MetadataImage;
 
 use super::defaults::{all_defaults, LOG_KEY_MAP, SAME_NAME_TOPIC_KEYS};
-use super::{BrokerConfig, ConfigSource};
+use super::entries::ConfigSource;
+use super::log_defaults::log_config_from;
+use super::BrokerConfig;
 
 /// Where a broker config value comes from, highest precedence first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -244,48 +246,6 @@ impl<'a> Layers<'a> {
     pub fn min_insync_replicas(&self) -> Option<i32> {
         self.effective("min.insync.replicas")?.trim().parse().ok()
     }
-}
-
-/// The topic storage defaults from broker configs: `explicit(k)` is a value set above the
-/// default, `effective(k)` the value or the default. Err((key, value, why)) on a bad value.
-pub(crate) fn log_config_from(
-    explicit: &dyn Fn(&str) -> Option<String>,
-    effective: &dyn Fn(&str) -> Option<String>,
-) -> Result<LogConfig, (String, String, String)> {
-    let bad = |k: &str, v: &str, why: String| (k.to_string(), v.to_string(), why);
-    let mut cfg = LogConfig::default();
-    for (broker_key, topic_key) in LOG_KEY_MAP {
-        let v = effective(broker_key).unwrap_or_default();
-        cfg.set(topic_key, &v)
-            .map_err(|e| bad(broker_key, &v, e.to_string()))?;
-    }
-    let num = |k: &str, v: &str| -> Result<i64, (String, String, String)> {
-        v.trim()
-            .parse::<i64>()
-            .map_err(|_| bad(k, v, "not a valid value".into()))
-    };
-    let retention_ms = if let Some(v) = explicit("log.retention.ms") {
-        num("log.retention.ms", &v)?
-    } else if let Some(v) = explicit("log.retention.minutes") {
-        num("log.retention.minutes", &v)?.saturating_mul(60_000)
-    } else {
-        let v = effective("log.retention.hours").unwrap_or_default();
-        num("log.retention.hours", &v)?.saturating_mul(3_600_000)
-    };
-    let r = retention_ms.max(-1).to_string();
-    cfg.set("retention.ms", &r)
-        .map_err(|e| bad("log.retention.ms", &r, e.to_string()))?;
-    let roll_ms = match explicit("log.roll.ms") {
-        Some(v) => num("log.roll.ms", &v)?,
-        None => {
-            let v = effective("log.roll.hours").unwrap_or_default();
-            num("log.roll.hours", &v)?.saturating_mul(3_600_000)
-        }
-    };
-    let r = roll_ms.to_string();
-    cfg.set("segment.ms", &r)
-        .map_err(|e| bad("log.roll.ms", &r, e.to_string()))?;
-    Ok(cfg)
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub mod entries;
 pub mod groups;
 pub mod layers;
 pub mod listeners;
+pub mod log_defaults;
 pub mod ops;
 pub mod parse;
 pub mod principal_rules;
@@ -188,8 +189,9 @@ impl BrokerConfig {
             parse_listeners("advertised.listeners", &advertised_raw)?
         };
 
-        let log_defaults = layers::log_config_from(&|k| set.get(k).cloned(), &|k| Some(get(k)))
-            .map_err(|(k, v, why)| bad(&k, &v, &why))?;
+        let log_defaults =
+            log_defaults::log_config_from(&|k| set.get(k).cloned(), &|k| Some(get(k)))
+                .map_err(|(k, v, why)| bad(&k, &v, &why))?;
 
         let listener_names: Vec<String> = listeners.iter().map(|l| l.name.clone()).collect();
         let security = security::parse_security(&listener_names, &get, &set)?;
