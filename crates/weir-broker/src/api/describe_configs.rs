@@ -317,3 +317,45 @@ fn synonyms(layers: &Layers<'_>, key: &str) -> Vec<(String, Option<String>, i8)>
         .map(|s| (s.name, s.value, s.layer.kafka_source()))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use weir_meta::records::{ConfigResource, MetadataRecord};
+
+    #[test]
+    fn broker_resources_answer_as_kafka() {
+        let config = BrokerConfig::default_single_node();
+        let mut img = MetadataImage::default();
+        img.apply(&MetadataRecord::SetConfig {
+            resource: ConfigResource::BrokerDefault,
+            key: "log.segment.bytes".into(),
+            value: Some("1048576".into()),
+        })
+        .unwrap();
+        // "": only the dynamic defaults that are set.
+        let d = broker_entries(&config, &img, 1, "").unwrap();
+        assert_eq!(d.len(), 1);
+        assert_eq!(
+            (d[0].name.as_str(), d[0].source, d[0].read_only),
+            ("log.segment.bytes", 3, false)
+        );
+        // This node: every config, with its source and whether it is read-only.
+        let all = broker_entries(&config, &img, 1, "1").unwrap();
+        let get = |n: &str| all.iter().find(|e| e.name == n).unwrap();
+        assert_eq!(get("log.segment.bytes").source, 3);
+        assert_eq!(
+            get("log.segment.bytes").synonyms.len(),
+            2,
+            "dynamic default, default"
+        );
+        assert!(get("node.id").read_only && !get("log.retention.ms").read_only);
+        assert_eq!(get("log.retention.ms").value, None, "a null default");
+        // Another node, a name that is no broker id.
+        assert_eq!(
+            broker_entries(&config, &img, 1, "2").unwrap_err().code(),
+            ResponseError::InvalidRequest.code()
+        );
+        assert!(broker_entries(&config, &img, 1, "x").is_err());
+    }
+}
