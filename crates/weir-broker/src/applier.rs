@@ -3,6 +3,9 @@
 //! (2) open/configure partition logs and start new leader epochs, (3) delete logs of deleted
 //! topics, (4) replication (leader state, follow targets, high watermarks), (5) coordinators
 //! (load/unload their internal-topic partitions), (6) delete replicas a reassignment moved away.
+//! Topic storage configs are the broker defaults of the image (static configs overlaid with
+//! the dynamic broker configs) overlaid with the topic's overrides, so a dynamic change reaches
+//! every open log on the next apply, without a restart.
 //!
 //! Step (1) before (2) keeps Kafka's rule that nothing fetched from an old leader lands after a
 //! new epoch starts (the fetcher applies answers only under the fetch-table lock).
@@ -14,7 +17,9 @@ use std::time::Duration;
 use weir_log::{LogConfig, TopicPartition};
 use weir_meta::image::MetadataImage;
 
+use crate::config::layers::Layers;
 use crate::config::topic::effective_log_config;
+use crate::config::BrokerConfig;
 use crate::error::BrokerError;
 use crate::metadata::view::MetadataView;
 use crate::replica::manager::ReplicaManager;
@@ -33,7 +38,7 @@ pub trait CoordinatorOwnership: Send + Sync + 'static {
 /// Applies metadata images to local logs, replication and coordinators.
 pub struct MetadataApplier {
     node_id: i32,
-    log_defaults: LogConfig,
+    config: Arc<BrokerConfig>,
     view: Arc<MetadataView>,
     replicas: Arc<ReplicaManager>,
     coordinators: RwLock<Vec<Arc<dyn CoordinatorOwnership>>>,
@@ -60,16 +65,16 @@ impl std::fmt::Debug for MetadataApplier {
 }
 
 impl MetadataApplier {
-    /// An applier for this node; `log_defaults` are the broker's `log.*` topic defaults.
+    /// An applier for node `config.node_id`; the topic defaults come from `config` overlaid with
+    /// the dynamic broker configs of each applied image.
     pub fn new(
-        node_id: i32,
-        log_defaults: LogConfig,
+        config: Arc<BrokerConfig>,
         view: Arc<MetadataView>,
         replicas: Arc<ReplicaManager>,
     ) -> Self {
         MetadataApplier {
-            node_id,
-            log_defaults,
+            node_id: config.node_id,
+            config,
             view,
             replicas,
             coordinators: RwLock::new(Vec::new()),
@@ -85,12 +90,27 @@ impl MetadataApplier {
             .push(c);
     }
 
-    /// The effective storage config of a topic with these overrides.
+    /// The effective storage config of a topic with these overrides (over the broker defaults
+    /// of the current image).
     pub fn log_config(
         &self,
         overrides: &std::collections::BTreeMap<String, String>,
     ) -> Result<LogConfig, BrokerError> {
-        effective_log_config(&self.log_defaults, overrides)
+        effective_log_config(&self.log_defaults(&self.view.image()), overrides)
+    }
+
+    /// The broker's topic storage defaults in `image`: the static `log.*` configs overlaid with
+    /// the dynamic ones (cluster default, then this node's). Dynamic values are validated as a
+    /// whole before they are committed; should a combination still not resolve, the static
+    /// defaults stay in force (logged).
+    fn log_defaults(&self, image: &MetadataImage) -> LogConfig {
+        match Layers::new(&self.config, image, self.node_id).log_defaults() {
+            Ok(cfg) => cfg,
+            Err((key, value, why)) => {
+                tracing::warn!(%key, %value, %why, "dynamic broker config ignored");
+                self.config.log_defaults.clone()
+            }
+        }
     }
 
     /// Wait until the local image satisfies `cond`, then apply the latest image (which includes
@@ -146,8 +166,9 @@ impl MetadataApplier {
         self.replicas.stop_following_led(image);
         let mut replicated = HashMap::new();
         let mut leading = BTreeMap::new();
+        let defaults = self.log_defaults(image);
         for (name, t) in &image.topics {
-            let cfg = self.log_config(&t.configs)?;
+            let cfg = effective_log_config(&defaults, &t.configs)?;
             for (i, p) in t.partitions.iter().enumerate() {
                 if !p.replicas.contains(&node) {
                     continue;

@@ -61,6 +61,7 @@ impl From<weir_meta::MetaError> for BrokerError {
             M::NoReassignmentInProgress(_) => ResponseError::NoReassignmentInProgress,
             M::IneligibleReplica(_) => ResponseError::IneligibleReplica,
             M::BrokerNotAvailable(_) => ResponseError::BrokerNotAvailable,
+            M::BrokerIdNotRegistered(_) => ResponseError::BrokerIdNotRegistered,
             M::NotController(_) => ResponseError::NotController,
             M::DuplicateVoter(_) => ResponseError::DuplicateVoter,
             M::VoterNotFound(_) => ResponseError::VoterNotFound,

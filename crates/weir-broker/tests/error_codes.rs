@@ -86,6 +86,7 @@ fn metadata_errors_map_to_the_codes_a_kafka_controller_returns() {
         (M::InvalidReplicaAssignment("[]".into()), 39),
         (M::NoReassignmentInProgress("t-0".into()), 85),
         (M::BrokerNotAvailable("9".into()), 8),
+        (M::BrokerIdNotRegistered("9".into()), 102),
         (M::NotController(None), 41),
         (M::DuplicateVoter("4".into()), 126),
         (M::VoterNotFound("9".into()), 127),

@@ -37,6 +37,21 @@ impl Controller {
         }
     }
 
+    /// `unclean.leader.election.enable` in force: the cluster-wide dynamic broker default when
+    /// one is set in `image` (as Kafka's controller reads it), else the static one.
+    pub fn unclean_enabled(&self, image: &MetadataImage) -> bool {
+        match image
+            .broker_default_configs
+            .get("unclean.leader.election.enable")
+            .map(|v| v.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            Some("true") => true,
+            Some("false") => false,
+            _ => self.unclean_leader_election,
+        }
+    }
+
     /// Move leaderships back to preferred replicas every `interval_ms`
     /// (`auto.leader.rebalance.enable`).
     pub fn with_auto_rebalance(mut self, interval_ms: i64) -> Self {
@@ -58,7 +73,7 @@ impl Controller {
                 let mut out = vec![MetadataRecord::UnfenceBroker { id: broker }];
                 let mut after = image.clone();
                 let _ = after.apply(&out[0]);
-                out.extend(elect_leaderless(&after, self.unclean_leader_election));
+                out.extend(elect_leaderless(&after, self.unclean_enabled(image)));
                 out
             }
             _ => Vec::new(),

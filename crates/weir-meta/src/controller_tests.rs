@@ -345,3 +345,25 @@ fn manual_assignments_are_checked_and_led_by_the_first_unfenced_replica() {
         Err(MetaError::TopicAlreadyExists(_))
     ));
 }
+
+#[test]
+fn the_dynamic_cluster_default_decides_unclean_election() {
+    let mut img = cluster(&[None]);
+    let c = Controller::new(9000, false);
+    assert!(!c.unclean_enabled(&img));
+    let set = |v: Option<&str>| MetadataRecord::SetConfig {
+        resource: crate::records::ConfigResource::BrokerDefault,
+        key: "unclean.leader.election.enable".into(),
+        value: v.map(String::from),
+    };
+    img.apply(&set(Some("true"))).unwrap();
+    assert!(c.unclean_enabled(&img));
+    let on = Controller::new(9000, true);
+    img.apply(&set(Some("false"))).unwrap();
+    assert!(
+        !on.unclean_enabled(&img),
+        "the dynamic default beats the static"
+    );
+    img.apply(&set(None)).unwrap();
+    assert!(on.unclean_enabled(&img));
+}

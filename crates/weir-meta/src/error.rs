@@ -37,6 +37,9 @@ pub enum MetaError {
     /// Unknown or fenced broker → BROKER_NOT_AVAILABLE (8).
     #[error("broker not available: {0}")]
     BrokerNotAvailable(String),
+    /// UnregisterBroker of a broker that is not registered → BROKER_ID_NOT_REGISTERED (102).
+    #[error("broker id not registered: {0}")]
+    BrokerIdNotRegistered(String),
     /// This node is not the Raft leader (the leader id, if known) → NOT_CONTROLLER (41).
     #[error("not the controller (leader: {0:?})")]
     NotController(Option<u64>),

@@ -46,8 +46,13 @@ pub struct MetadataImage {
     pub brokers: BTreeMap<i32, BrokerInfo>,
     /// Topics by name.
     pub topics: BTreeMap<String, TopicInfo>,
-    /// Broker config overrides.
+    /// Per-broker dynamic config overrides, by broker id (a broker's entry is dropped when its
+    /// last override is deleted).
     pub broker_configs: BTreeMap<i32, BTreeMap<String, String>>,
+    /// Cluster-wide dynamic broker config defaults (Kafka's BROKER resource `""`); snapshots
+    /// written before they existed have none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub broker_default_configs: BTreeMap<String, String>,
     /// Group config overrides (share groups' `share.*` configs), by group id.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub group_configs: BTreeMap<String, BTreeMap<String, String>>,
@@ -62,6 +67,13 @@ pub struct MetadataImage {
     /// ACLs by id (snapshots written before ACLs existed have none).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub acls: BTreeMap<Uuid, AclBinding>,
+    /// Finalized feature levels set through UpdateFeatures, by name (snapshots written before
+    /// they existed have none: the brokers' static levels apply).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub finalized_features: BTreeMap<String, i16>,
+    /// Bumped by every feature level change (ApiVersions' `finalized_features_epoch`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub features_epoch: i64,
     /// Client quotas by entity (snapshots written before quotas existed have none).
     #[serde(default, skip_serializing_if = "QuotaStore::is_empty")]
     pub quotas: QuotaStore,
@@ -79,6 +91,10 @@ pub enum Applied {
         /// How many.
         count: i64,
     },
+}
+
+fn is_zero(v: &i64) -> bool {
+    *v == 0
 }
 
 fn unknown(topic: &str, partition: Option<i32>) -> MetaError {
@@ -181,6 +197,21 @@ impl MetadataImage {
                     .ok_or_else(|| MetaError::BrokerNotAvailable(format!("broker {id}")))?;
                 b.fenced = matches!(rec, MetadataRecord::FenceBroker { .. });
             }
+            MetadataRecord::UnregisterBroker { id } => match self.brokers.get(id) {
+                None => {
+                    return Err(MetaError::BrokerIdNotRegistered(format!(
+                        "broker {id} is not registered"
+                    )))
+                }
+                Some(b) if !b.fenced => {
+                    return Err(MetaError::InvalidRequest(format!(
+                        "broker {id} is active (unfenced): shut it down before unregistering it"
+                    )))
+                }
+                Some(_) => {
+                    self.brokers.remove(id);
+                }
+            },
             MetadataRecord::CreateTopic {
                 name,
                 id,
@@ -273,16 +304,25 @@ impl MetadataImage {
                             .configs
                     }
                     ConfigResource::Broker(b) => self.broker_configs.entry(*b).or_default(),
+                    ConfigResource::BrokerDefault => &mut self.broker_default_configs,
                     ConfigResource::Group(g) => self.group_configs.entry(g.clone()).or_default(),
                 };
                 match value {
                     Some(v) => map.insert(key.clone(), v.clone()),
                     None => map.remove(key),
                 };
-                if let ConfigResource::Group(g) = resource {
-                    if self.group_configs.get(g).is_some_and(|m| m.is_empty()) {
+                match resource {
+                    ConfigResource::Group(g)
+                        if self.group_configs.get(g).is_some_and(|m| m.is_empty()) =>
+                    {
                         self.group_configs.remove(g);
                     }
+                    ConfigResource::Broker(b)
+                        if self.broker_configs.get(b).is_some_and(|m| m.is_empty()) =>
+                    {
+                        self.broker_configs.remove(b);
+                    }
+                    _ => {}
                 }
             }
             MetadataRecord::AllocateProducerIds { count, .. } => {
@@ -373,6 +413,19 @@ impl MetadataImage {
             }
             MetadataRecord::RemoveAcl { id } => {
                 self.acls.remove(id);
+            }
+            MetadataRecord::FeatureLevel { name, level } => {
+                if name.is_empty() || *level < 0 {
+                    return Err(MetaError::InvalidRequest(format!(
+                        "bad feature level record: {name:?} at {level}"
+                    )));
+                }
+                if *level == 0 {
+                    self.finalized_features.remove(name);
+                } else {
+                    self.finalized_features.insert(name.clone(), *level);
+                }
+                self.features_epoch += 1;
             }
             MetadataRecord::ClientQuota {
                 entity,

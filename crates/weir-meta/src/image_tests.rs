@@ -398,3 +398,97 @@ fn client_quota_records_apply_survive_a_snapshot_and_refuse_bad_values() {
     let old: MetadataImage = serde_json::from_slice(&serde_json::to_vec(&img).unwrap()).unwrap();
     assert!(old.quotas.is_empty());
 }
+
+#[test]
+fn broker_configs_per_node_and_cluster_default_apply_and_survive_a_snapshot() {
+    let mut img = MetadataImage::default();
+    let set =
+        |resource: ConfigResource, key: &str, value: Option<&str>| MetadataRecord::SetConfig {
+            resource,
+            key: key.into(),
+            value: value.map(String::from),
+        };
+    img.apply(&set(
+        ConfigResource::BrokerDefault,
+        "log.segment.bytes",
+        Some("1048576"),
+    ))
+    .unwrap();
+    img.apply(&set(
+        ConfigResource::Broker(2),
+        "log.retention.ms",
+        Some("60000"),
+    ))
+    .unwrap();
+    assert_eq!(
+        img.broker_default_configs
+            .get("log.segment.bytes")
+            .map(String::as_str),
+        Some("1048576")
+    );
+    assert_eq!(img.broker_configs[&2]["log.retention.ms"], "60000");
+    let json = serde_json::to_string(&img).unwrap();
+    let back: MetadataImage = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, img, "both kinds survive a snapshot");
+    // Deleting the last override of a broker drops its entry; of the default, empties it.
+    img.apply(&set(ConfigResource::Broker(2), "log.retention.ms", None))
+        .unwrap();
+    img.apply(&set(
+        ConfigResource::BrokerDefault,
+        "log.segment.bytes",
+        None,
+    ))
+    .unwrap();
+    assert!(img.broker_configs.is_empty());
+    assert!(img.broker_default_configs.is_empty());
+    // An image written before cluster defaults existed still loads.
+    let old = r#"{"brokers":{},"topics":{},"broker_configs":{"1":{"a":"b"}},"next_producer_id":0}"#;
+    let img: MetadataImage = serde_json::from_str(old).unwrap();
+    assert!(img.broker_default_configs.is_empty());
+    assert_eq!(img.broker_configs[&1]["a"], "b");
+}
+
+#[test]
+fn only_a_fenced_registered_broker_can_be_unregistered() {
+    let mut img = MetadataImage::default();
+    img.apply(&broker(1)).unwrap();
+    img.apply(&MetadataRecord::UnfenceBroker { id: 1 }).unwrap();
+    let before = img.clone();
+    assert!(matches!(
+        img.apply(&MetadataRecord::UnregisterBroker { id: 1 }),
+        Err(MetaError::InvalidRequest(_))
+    ));
+    assert!(matches!(
+        img.apply(&MetadataRecord::UnregisterBroker { id: 7 }),
+        Err(MetaError::BrokerIdNotRegistered(_))
+    ));
+    assert_eq!(img, before, "refusals change nothing");
+    img.apply(&MetadataRecord::FenceBroker { id: 1 }).unwrap();
+    img.apply(&MetadataRecord::UnregisterBroker { id: 1 })
+        .unwrap();
+    assert!(img.brokers.is_empty());
+    // It may register again later.
+    img.apply(&broker(1)).unwrap();
+    assert!(img.brokers[&1].fenced);
+}
+
+#[test]
+fn feature_levels_are_finalized_removed_at_zero_and_counted() {
+    let mut img = MetadataImage::default();
+    let level = |name: &str, level: i16| MetadataRecord::FeatureLevel {
+        name: name.into(),
+        level,
+    };
+    img.apply(&level("transaction.version", 1)).unwrap();
+    assert_eq!(img.finalized_features["transaction.version"], 1);
+    assert_eq!(img.features_epoch, 1);
+    let before = img.clone();
+    assert!(img.apply(&level("transaction.version", -1)).is_err());
+    assert!(img.apply(&level("", 1)).is_err());
+    assert_eq!(img, before);
+    let json = serde_json::to_string(&img).unwrap();
+    assert_eq!(serde_json::from_str::<MetadataImage>(&json).unwrap(), img);
+    img.apply(&level("transaction.version", 0)).unwrap();
+    assert!(img.finalized_features.is_empty());
+    assert_eq!(img.features_epoch, 2);
+}

@@ -84,8 +84,10 @@ pub fn without(list: &[i32], remove: &[i32]) -> Vec<i32> {
 pub enum ConfigResource {
     /// A topic by name.
     Topic(String),
-    /// A broker by id.
+    /// A broker by id (its per-broker dynamic configs, Kafka's BROKER resource named "N").
     Broker(i32),
+    /// The cluster-wide dynamic broker default (Kafka's BROKER resource named "").
+    BrokerDefault,
     /// A group by id (share group configs, KIP-932: resource type GROUP).
     Group(String),
 }
@@ -112,6 +114,13 @@ pub enum MetadataRecord {
     },
     /// The broker heartbeats again.
     UnfenceBroker {
+        /// Broker id.
+        id: i32,
+    },
+    /// An operator removes a fenced broker's registration (UnregisterBroker, Kafka's
+    /// `UnregisterBrokerRecord`): refused for an unknown broker and for an unfenced (active)
+    /// one. Its partitions keep it as a replica; it is placed on again only once it registers.
+    UnregisterBroker {
         /// Broker id.
         id: i32,
     },
@@ -227,6 +236,15 @@ pub enum MetadataRecord {
     RemoveAcl {
         /// The ACL's id.
         id: Uuid,
+    },
+    /// A cluster feature's finalized level changes (UpdateFeatures, Kafka's `FeatureLevelRecord`);
+    /// level 0 removes the feature. Refused for an empty name or a negative level. Which
+    /// features and levels exist is the broker's check.
+    FeatureLevel {
+        /// Feature name, e.g. `transaction.version`.
+        name: String,
+        /// The new finalized level.
+        level: i16,
     },
     /// A client quota is set or removed (Kafka's `ClientQuotaRecord`). Setting replaces the
     /// value; removing an absent quota is a no-op (a retried proposal). Refused (nothing changes)

@@ -34,7 +34,7 @@ enum Command {
     DevCluster(cli::dev_cluster::DevClusterArgs),
     /// Manage topics on any Kafka-compatible broker (`-b host:port`, default 127.0.0.1:9092).
     Topics(cli::topics::TopicsArgs),
-    /// Describe or change topic configs; describe broker configs.
+    /// Describe or change topic configs and dynamic broker configs (per broker or cluster-wide).
     Configs(cli::configs::ConfigsArgs),
     /// Delete records below an offset (DeleteRecords).
     Records(cli::records::RecordsArgs),

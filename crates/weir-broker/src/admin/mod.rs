@@ -4,6 +4,7 @@
 //! (`proposal`).
 
 pub mod acls;
+pub mod broker_configs;
 pub mod elections;
 pub mod group_configs;
 pub mod proposal;

@@ -1,5 +1,5 @@
-//! AlterConfigs (key 33): replace a topic's whole override set. Broker configs are static in
-//! Weir, so altering a broker resource fails with INVALID_REQUEST.
+//! AlterConfigs (key 33): replace a topic's whole override set, or a BROKER resource's whole
+//! dynamic config set ("N" one node, "" the cluster-wide default; `broker_config_common`).
 
 use std::collections::BTreeMap;
 
@@ -8,13 +8,16 @@ use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceRespon
 use kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse};
 use kafka_protocol::protocol::StrBytes;
 
+use super::broker_config_common;
 use super::describe_configs::{RESOURCE_BROKER, RESOURCE_TOPIC};
 use crate::admin::topics::TopicAdmin;
+use crate::config::BrokerConfig;
 use crate::error::BrokerError;
 
 /// Apply each resource's new config set.
 pub async fn handle(
     admin: &TopicAdmin,
+    config: &BrokerConfig,
     _version: i16,
     req: AlterConfigsRequest,
 ) -> AlterConfigsResponse {
@@ -28,15 +31,26 @@ pub async fn handle(
             .iter()
             .map(|c| (c.name.to_string(), c.value.as_ref().map(|v| v.to_string())))
             .collect();
-        let outcome = apply(
-            admin,
-            res.resource_type,
-            res.resource_name.as_str(),
-            configs,
-            false,
-            req.validate_only,
-        )
-        .await;
+        let outcome = if res.resource_type == RESOURCE_BROKER {
+            broker_config_common::alter_legacy(
+                admin,
+                config,
+                res.resource_name.as_str(),
+                configs,
+                req.validate_only,
+            )
+            .await
+        } else {
+            apply(
+                admin,
+                res.resource_type,
+                res.resource_name.as_str(),
+                configs,
+                false,
+                req.validate_only,
+            )
+            .await
+        };
         if let Err(e) = outcome {
             r.error_code = e.code();
             r.error_message = Some(StrBytes::from_string(e.message()));
@@ -46,7 +60,8 @@ pub async fn handle(
     resp
 }
 
-/// Shared by AlterConfigs and IncrementalAlterConfigs: route a resource change.
+/// Shared by AlterConfigs and IncrementalAlterConfigs: a TOPIC resource's change (the other
+/// resource types are routed by each handler).
 pub async fn apply(
     admin: &TopicAdmin,
     resource_type: i8,
@@ -67,10 +82,9 @@ pub async fn apply(
                 )
                 .await
         }
-        RESOURCE_BROKER => Err(BrokerError::kafka(
+        other => Err(BrokerError::kafka(
             ResponseError::InvalidRequest,
-            "Weir's broker configs are static: set them with flags, WEIR_* or the config file and restart",
+            format!("unsupported resource type {other}"),
         )),
-        other => Err(BrokerError::kafka(ResponseError::InvalidRequest, format!("unsupported resource type {other}"))),
     }
 }

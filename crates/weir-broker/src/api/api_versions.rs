@@ -4,11 +4,12 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::api_versions_response::{FinalizedFeatureKey, SupportedFeatureKey};
 use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
 use kafka_protocol::protocol::StrBytes;
+use weir_meta::image::MetadataImage;
 
 /// Answer with every API and version range Weir serves (`weir_protocol::versions::SUPPORTED`),
-/// throttle 0, and (v3+) the `transaction.version` feature: supported 0–2, finalized at
-/// `transaction_version` (Weir's `transaction.version` config; Kafka sets it with
-/// `kafka-features.sh`). Level 2 makes Java clients 4.x use KIP-890 transactions. From v3 on, a client software name or version that does not match
+/// throttle 0, and (v3+, Kafka's DescribeFeatures) the `transaction.version` feature: supported
+/// 0–2, finalized at the level UpdateFeatures set in the metadata, else at `transaction_version`
+/// (Weir's `transaction.version` config; level 0 is not listed as finalized, as Kafka). Level 2 makes Java clients 4.x use KIP-890 transactions. From v3 on, a client software name or version that does not match
 /// Kafka's pattern `[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?` gets INVALID_REQUEST (42) with
 /// no API list, as Kafka answers.
 ///
@@ -18,6 +19,7 @@ use kafka_protocol::protocol::StrBytes;
 /// API list (the client rebootstraps), as Kafka's `KafkaApis.handleApiVersionsRequest`.
 pub async fn handle(
     transaction_version: i16,
+    image: &MetadataImage,
     cluster_id: &str,
     node_id: i32,
     version: i16,
@@ -32,20 +34,38 @@ pub async fn handle(
     let mut resp = weir_protocol::versions::api_versions_response(0);
     resp.throttle_time_ms = 0;
     if version >= 3 {
-        let name = StrBytes::from_static_str("transaction.version");
-        let mut s = SupportedFeatureKey::default();
-        s.name = name.clone();
-        s.min_version = 0;
-        s.max_version = 2;
-        resp.supported_features = vec![s];
-        let mut f = FinalizedFeatureKey::default();
-        f.name = name;
-        f.min_version_level = transaction_version;
-        f.max_version_level = transaction_version;
-        resp.finalized_features = vec![f];
-        resp.finalized_features_epoch = 1;
+        for &(name, min, max) in SUPPORTED_FEATURES {
+            let mut s = SupportedFeatureKey::default();
+            s.name = StrBytes::from_static_str(name);
+            s.min_version = min;
+            s.max_version = max;
+            resp.supported_features.push(s);
+            let level = finalized_level(transaction_version, image, name);
+            if level > 0 {
+                let mut f = FinalizedFeatureKey::default();
+                f.name = StrBytes::from_static_str(name);
+                f.min_version_level = level;
+                f.max_version_level = level;
+                resp.finalized_features.push(f);
+            }
+        }
+        resp.finalized_features_epoch = 1 + image.features_epoch;
     }
     resp
+}
+
+/// The cluster features Weir knows, with the levels it supports: (name, min, max).
+pub const SUPPORTED_FEATURES: &[(&str, i16, i16)] = &[("transaction.version", 0, 2)];
+
+/// The finalized level of feature `name`: set through UpdateFeatures (the metadata image), else
+/// the static one (`transaction.version` from the broker config; 0 = not finalized).
+pub fn finalized_level(transaction_version: i16, image: &MetadataImage, name: &str) -> i16 {
+    match image.finalized_features.get(name) {
+        Some(l) => *l,
+        None if image.features_epoch > 0 => 0,
+        None if name == "transaction.version" => transaction_version,
+        None => 0,
+    }
 }
 
 /// Why Kafka would refuse this request (`ApiVersionsRequest.isValid`, then the v5 cluster and

@@ -14,6 +14,7 @@ use kafka_protocol::protocol::StrBytes;
 use super::describe_configs::topic_config_entries;
 use crate::admin::proposal::deadline_of;
 use crate::admin::topics::TopicAdmin;
+use crate::config::layers::Layers;
 use crate::config::BrokerConfig;
 use crate::error::BrokerError;
 
@@ -51,18 +52,21 @@ pub async fn handle(
                 r.replication_factor = meta.replication_factor;
                 if version >= 5 {
                     r.configs = Some(
-                        topic_config_entries(config, &meta)
-                            .into_iter()
-                            .map(|e| {
-                                let mut c = CreatableTopicConfigs::default();
-                                c.name = StrBytes::from_string(e.name);
-                                c.value = Some(StrBytes::from_string(e.value));
-                                c.config_source = e.source;
-                                c.read_only = false;
-                                c.is_sensitive = false;
-                                c
-                            })
-                            .collect(),
+                        topic_config_entries(
+                            &Layers::new(config, &admin.image(), config.node_id),
+                            &meta,
+                        )
+                        .into_iter()
+                        .map(|e| {
+                            let mut c = CreatableTopicConfigs::default();
+                            c.name = StrBytes::from_string(e.name);
+                            c.value = Some(StrBytes::from_string(e.value));
+                            c.config_source = e.source;
+                            c.read_only = false;
+                            c.is_sensitive = false;
+                            c
+                        })
+                        .collect(),
                     );
                 }
             }

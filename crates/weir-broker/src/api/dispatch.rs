@@ -103,6 +103,7 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
         RequestKind::ApiVersions(r) => ResponseKind::ApiVersions(
             api_versions::handle(
                 config.transaction_version,
+                &view.image(),
                 &b.cluster_id,
                 view.node_id(),
                 v,
@@ -138,7 +139,7 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
             ResponseKind::DescribeConfigs(describe_configs::handle(view, config, v, r).await)
         }
         RequestKind::AlterConfigs(r) => {
-            ResponseKind::AlterConfigs(alter_configs::handle(admin, v, r).await)
+            ResponseKind::AlterConfigs(alter_configs::handle(admin, config, v, r).await)
         }
         RequestKind::IncrementalAlterConfigs(r) => ResponseKind::IncrementalAlterConfigs(
             incremental_alter_configs::handle(admin, view, config, v, r).await,
@@ -285,6 +286,18 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
         }
         RequestKind::AlterClientQuotas(r) => {
             ResponseKind::AlterClientQuotas(alter_client_quotas::handle(admin, v, r).await)
+        }
+        RequestKind::UpdateFeatures(r) => ResponseKind::UpdateFeatures(
+            update_features::handle(admin, config.transaction_version, v, r).await,
+        ),
+        RequestKind::UnregisterBroker(r) => {
+            ResponseKind::UnregisterBroker(unregister_broker::handle(admin, v, r).await)
+        }
+        RequestKind::GetTelemetrySubscriptions(r) => {
+            ResponseKind::GetTelemetrySubscriptions(get_telemetry_subscriptions::handle(v, r).await)
+        }
+        RequestKind::PushTelemetry(r) => {
+            ResponseKind::PushTelemetry(push_telemetry::handle(v, r).await)
         }
         _ => {
             let key = ctx.header.request_api_key;

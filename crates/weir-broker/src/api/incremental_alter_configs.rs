@@ -1,5 +1,6 @@
 //! IncrementalAlterConfigs (key 44): SET (0), DELETE (1), APPEND (2) and SUBTRACT (3) on
-//! individual topic configs; list configs (cleanup.policy) support APPEND/SUBTRACT.
+//! individual topic, broker (dynamic broker configs, `broker_config_common`) and group configs;
+//! list configs (cleanup.policy) support APPEND/SUBTRACT.
 
 use std::collections::BTreeMap;
 
@@ -9,8 +10,12 @@ use kafka_protocol::messages::{IncrementalAlterConfigsRequest, IncrementalAlterC
 use kafka_protocol::protocol::StrBytes;
 
 use super::alter_configs::apply;
-use super::describe_configs::{topic_config_entries, RESOURCE_GROUP, RESOURCE_TOPIC};
+use super::broker_config_common;
+use super::describe_configs::{
+    topic_config_entries, RESOURCE_BROKER, RESOURCE_GROUP, RESOURCE_TOPIC,
+};
 use crate::admin::topics::TopicAdmin;
+use crate::config::layers::Layers;
 use crate::config::BrokerConfig;
 use crate::error::BrokerError;
 use crate::metadata::view::MetadataView;
@@ -30,6 +35,27 @@ pub async fn handle(
         r.resource_name = res.resource_name.clone();
         let outcome = if res.resource_type == RESOURCE_GROUP {
             alter_group(admin, config, &res, req.validate_only).await
+        } else if res.resource_type == RESOURCE_BROKER {
+            let ops: Vec<(String, i8, Option<String>)> = res
+                .configs
+                .iter()
+                .map(|c| {
+                    (
+                        c.name.to_string(),
+                        c.config_operation,
+                        c.value.as_ref().map(|v| v.to_string()),
+                    )
+                })
+                .collect();
+            broker_config_common::alter_incremental(
+                admin,
+                config,
+                view.node_id(),
+                res.resource_name.as_str(),
+                &ops,
+                req.validate_only,
+            )
+            .await
         } else {
             match changes(view, config, &res) {
                 Ok(c) => {
@@ -109,9 +135,11 @@ async fn alter_group(
 }
 
 fn current_list(view: &MetadataView, config: &BrokerConfig, topic: &str, key: &str) -> Vec<String> {
+    let image = view.image();
+    let layers = Layers::new(config, &image, view.node_id());
     view.topic(topic)
         .and_then(|m| {
-            topic_config_entries(config, &m)
+            topic_config_entries(&layers, &m)
                 .into_iter()
                 .find(|e| e.name == key)
         })

@@ -109,7 +109,7 @@ pub(super) fn alter_configs(a: &Authz, body: RequestKind) -> Gate {
 
 /// The cluster-wide admin APIs: a top-level CLUSTER_AUTHORIZATION_FAILED without the
 /// operation on the cluster. AlterPartitionReassignments, ElectLeaders, CreateAcls, DeleteAcls,
-/// AddRaftVoter and RemoveRaftVoter need ALTER;
+/// AddRaftVoter, RemoveRaftVoter, UnregisterBroker and UpdateFeatures need ALTER;
 /// ListPartitionReassignments, DescribeLogDirs, DescribeAcls and DescribeQuorum DESCRIBE.
 pub(super) fn cluster_admin(a: &Authz, body: RequestKind) -> Gate {
     let op = match &body {
@@ -118,7 +118,9 @@ pub(super) fn cluster_admin(a: &Authz, body: RequestKind) -> Gate {
         | RequestKind::CreateAcls(_)
         | RequestKind::DeleteAcls(_)
         | RequestKind::AddRaftVoter(_)
-        | RequestKind::RemoveRaftVoter(_) => Op::Alter,
+        | RequestKind::RemoveRaftVoter(_)
+        | RequestKind::UnregisterBroker(_)
+        | RequestKind::UpdateFeatures(_) => Op::Alter,
         _ => Op::Describe,
     };
     if a.cluster(op) {
@@ -149,6 +151,25 @@ pub(super) fn cluster_admin(a: &Authz, body: RequestKind) -> Gate {
         RequestKind::AddRaftVoter(_) => refuse_top!(AddRaftVoter, AddRaftVoterResponse, CLUSTER),
         RequestKind::RemoveRaftVoter(_) => {
             refuse_top!(RemoveRaftVoter, RemoveRaftVoterResponse, CLUSTER)
+        }
+        RequestKind::UnregisterBroker(_) => {
+            refuse_top!(UnregisterBroker, UnregisterBrokerResponse, CLUSTER)
+        }
+        // As Kafka: the top-level error, repeated for every feature (v0–v1 read them).
+        RequestKind::UpdateFeatures(r) => {
+            let mut resp = UpdateFeaturesResponse::default();
+            resp.error_code = CLUSTER;
+            resp.results = r
+                .feature_updates
+                .iter()
+                .map(|u| {
+                    let mut out = update_features_response::UpdatableFeatureResult::default();
+                    out.feature = u.feature.clone();
+                    out.error_code = CLUSTER;
+                    out
+                })
+                .collect();
+            Gate::Refuse(ResponseKind::UpdateFeatures(resp))
         }
         // As Kafka: the top-level error, repeated on every named partition.
         RequestKind::ElectLeaders(r) => {

@@ -67,7 +67,9 @@ pub fn gate(
         | K::DescribeQuorum(_)
         | K::AddRaftVoter(_)
         | K::RemoveRaftVoter(_)
-        | K::ElectLeaders(_)) => admin_apis::cluster_admin(a, b),
+        | K::ElectLeaders(_)
+        | K::UnregisterBroker(_)
+        | K::UpdateFeatures(_)) => admin_apis::cluster_admin(a, b),
         b @ (K::DescribeClientQuotas(_) | K::AlterClientQuotas(_)) => {
             admin_apis::client_quotas(a, b)
         }
@@ -83,10 +85,13 @@ pub fn gate(
             admin_apis::scram_credentials(a, b)
         }
         K::DescribeCluster(r) => topic_apis::describe_cluster(a, r),
-        // Not authorized, as in Kafka (the SASL exchange comes before any principal).
-        b @ (K::ApiVersions(_) | K::SaslHandshake(_) | K::SaslAuthenticate(_)) => {
-            Gate::Pass(b, None)
-        }
+        // Not authorized, as in Kafka (the SASL exchange comes before any principal; client
+        // telemetry is any client's).
+        b @ (K::ApiVersions(_)
+        | K::SaslHandshake(_)
+        | K::SaslAuthenticate(_)
+        | K::GetTelemetrySubscriptions(_)
+        | K::PushTelemetry(_)) => Gate::Pass(b, None),
         // An API without a row here is not authorized by anyone but a super user: the
         // connection of anyone else is closed (fail closed; every served API needs a row).
         other if a.is_super_user() => Gate::Pass(other, None),

@@ -242,6 +242,14 @@ fn default_request(key: ApiKey) -> RequestKind {
         ApiKey::AlterClientQuotas => {
             RequestKind::AlterClientQuotas(AlterClientQuotasRequest::default())
         }
+        ApiKey::UpdateFeatures => RequestKind::UpdateFeatures(UpdateFeaturesRequest::default()),
+        ApiKey::UnregisterBroker => {
+            RequestKind::UnregisterBroker(UnregisterBrokerRequest::default())
+        }
+        ApiKey::GetTelemetrySubscriptions => {
+            RequestKind::GetTelemetrySubscriptions(GetTelemetrySubscriptionsRequest::default())
+        }
+        ApiKey::PushTelemetry => RequestKind::PushTelemetry(PushTelemetryRequest::default()),
         // Served by the SASL / SCRAM work (issue 21), checked here already.
         ApiKey::SaslHandshake => RequestKind::SaslHandshake(SaslHandshakeRequest::default()),
         ApiKey::SaslAuthenticate => {

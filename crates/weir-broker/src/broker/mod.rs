@@ -160,8 +160,7 @@ impl Broker {
             quorum.clone(),
         ));
         let applier = Arc::new(MetadataApplier::new(
-            config.node_id,
-            config.log_defaults.clone(),
+            config.clone(),
             view.clone(),
             replicas.clone(),
         ));

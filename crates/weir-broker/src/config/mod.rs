@@ -7,9 +7,12 @@
 
 pub mod authorizer;
 pub mod defaults;
+pub mod dynamic;
 pub mod entries;
 pub mod groups;
+pub mod layers;
 pub mod listeners;
+pub mod log_defaults;
 pub mod ops;
 pub mod parse;
 pub mod principal_rules;
@@ -186,39 +189,9 @@ impl BrokerConfig {
             parse_listeners("advertised.listeners", &advertised_raw)?
         };
 
-        let mut log_defaults = LogConfig::default();
-        for (broker_key, topic_key) in LOG_KEY_MAP {
-            let v = get(broker_key);
-            log_defaults
-                .set(topic_key, &v)
-                .map_err(|e| bad(broker_key, &v, &e.to_string()))?;
-        }
-        let retention_ms: i64 = if let Some(v) = set.get("log.retention.ms") {
-            parse("log.retention.ms", v)?
-        } else if let Some(v) = set.get("log.retention.minutes") {
-            parse::<i64>("log.retention.minutes", v)?.saturating_mul(60_000)
-        } else {
-            parse::<i64>("log.retention.hours", &get("log.retention.hours"))?
-                .saturating_mul(3_600_000)
-        };
-        log_defaults
-            .set("retention.ms", &retention_ms.max(-1).to_string())
-            .map_err(|e| {
-                bad(
-                    "log.retention.ms",
-                    &retention_ms.to_string(),
-                    &e.to_string(),
-                )
-            })?;
-        let roll_ms: i64 = match set.get("log.roll.ms") {
-            Some(v) => parse("log.roll.ms", v)?,
-            None => {
-                parse::<i64>("log.roll.hours", &get("log.roll.hours"))?.saturating_mul(3_600_000)
-            }
-        };
-        log_defaults
-            .set("segment.ms", &roll_ms.to_string())
-            .map_err(|e| bad("log.roll.ms", &roll_ms.to_string(), &e.to_string()))?;
+        let log_defaults =
+            log_defaults::log_config_from(&|k| set.get(k).cloned(), &|k| Some(get(k)))
+                .map_err(|(k, v, why)| bad(&k, &v, &why))?;
 
         let listener_names: Vec<String> = listeners.iter().map(|l| l.name.clone()).collect();
         let security = security::parse_security(&listener_names, &get, &set)?;

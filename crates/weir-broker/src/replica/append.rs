@@ -103,7 +103,7 @@ impl ReplicaManager {
                 }
                 self.view
                     .min_insync_override(topic)
-                    .unwrap_or(self.settings.min_insync_replicas)
+                    .unwrap_or_else(|| self.default_min_insync())
                     .max(1) as usize
             }
             // The internal topic's own min.insync.replicas (e.g. transaction.state.log.min.isr),

@@ -41,7 +41,8 @@ pub(crate) struct FetchTable {
 pub struct ReplicaSettings {
     /// `node.id`.
     pub node_id: i32,
-    /// `min.insync.replicas` (broker default; topics may override it).
+    /// `min.insync.replicas` (static broker default; a dynamic broker config or the topic's
+    /// override replace it, see [`ReplicaManager::default_min_insync`]).
     pub min_insync_replicas: i32,
     /// `replica.*` and `controlled.shutdown.enable`.
     pub replication: ReplicationConfig,
@@ -93,6 +94,15 @@ pub fn now_ms() -> i64 {
 }
 
 impl ReplicaManager {
+    /// The `min.insync.replicas` of topics without an override: this node's dynamic broker
+    /// config, else the cluster-wide dynamic default, else the static one.
+    pub(crate) fn default_min_insync(&self) -> i32 {
+        let image = self.view.image();
+        crate::config::layers::dynamic_value(&image, self.settings.node_id, "min.insync.replicas")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(self.settings.min_insync_replicas)
+    }
+
     /// A replica manager over `logs`; it leads and follows nothing until the metadata applier
     /// reconciles it with an image.
     pub fn new(

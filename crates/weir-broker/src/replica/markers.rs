@@ -30,7 +30,7 @@ impl ReplicaManager {
         let min_isr = self
             .view
             .min_insync_override(topic)
-            .unwrap_or(self.settings.min_insync_replicas)
+            .unwrap_or_else(|| self.default_min_insync())
             .max(1) as usize;
         let isr = self
             .view

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 use weir_broker::api::describe_configs::topic_config_entries;
+use weir_broker::config::layers::Layers;
 use weir_log::TopicPartition;
 
 use super::OpsView;
@@ -207,7 +208,9 @@ impl OpsView<'_> {
                     }),
             })
             .collect();
-        let configs = topic_config_entries(&self.b.config, &meta)
+        let image = self.b.view.image();
+        let layers = Layers::new(&self.b.config, &image, self.b.config.node_id);
+        let configs = topic_config_entries(&layers, &meta)
             .into_iter()
             .map(|e| ConfigRow {
                 overridden: meta.configs.contains_key(&e.name),
