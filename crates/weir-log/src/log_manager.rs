@@ -169,8 +169,11 @@ impl LogManager {
 
     /// Partitions that have a directory in a log dir.
     pub fn partitions_on_disk(&self) -> Vec<TopicPartition> {
-        let mut out: Vec<TopicPartition> =
-            self.dirs.iter().flat_map(|d| partitions_in(&d.path)).collect();
+        let mut out: Vec<TopicPartition> = self
+            .dirs
+            .iter()
+            .flat_map(|d| partitions_in(&d.path))
+            .collect();
         out.sort();
         out
     }
@@ -247,7 +250,9 @@ impl LogManager {
         let mut placed = self.placed.write().unwrap_or_else(|e| e.into_inner());
         let i = match placed.get(tp) {
             Some(&i) => i,
-            None => self.least_loaded_dir(&placed).ok_or_else(|| offline_error(tp))?,
+            None => self
+                .least_loaded_dir(&placed)
+                .ok_or_else(|| offline_error(tp))?,
         };
         let d = &self.dirs[i];
         if d.is_offline() {

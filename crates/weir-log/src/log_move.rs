@@ -196,8 +196,7 @@ impl LogManager {
             fs::rename(&source, &deleted)?;
             fsync_dir(&from.path)?;
             if let Err(e) = fs::rename(&future, &target).and_then(|()| {
-                fsync_dir(&to.path)
-                    .map_err(|e| std::io::Error::other(e.to_string()))
+                fsync_dir(&to.path).map_err(|e| std::io::Error::other(e.to_string()))
             }) {
                 let _ = fs::rename(&deleted, &source);
                 return Err(e.into());
@@ -256,10 +255,16 @@ pub(crate) fn recover_interrupted_moves(log_dirs: &[PathBuf]) {
             let r = if done {
                 fs::remove_dir_all(&old)
             } else if let Some((d, f)) = future {
-                tracing::info!(partition = base, "finishing a log dir move interrupted by a crash");
+                tracing::info!(
+                    partition = base,
+                    "finishing a log dir move interrupted by a crash"
+                );
                 fs::rename(&f, d.join(base)).and_then(|()| fs::remove_dir_all(&old))
             } else {
-                tracing::info!(partition = base, "undoing a log dir move interrupted by a crash");
+                tracing::info!(
+                    partition = base,
+                    "undoing a log dir move interrupted by a crash"
+                );
                 fs::rename(&old, dir.join(base))
             };
             if let Err(e) = r {

@@ -18,9 +18,7 @@ pub fn offline_replicas(
     broker: i32,
     offline: &[(String, i32)],
 ) -> Vec<MetadataRecord> {
-    let live = |r: &i32| {
-        *r != broker && image.brokers.get(r).is_some_and(|b| !b.fenced)
-    };
+    let live = |r: &i32| *r != broker && image.brokers.get(r).is_some_and(|b| !b.fenced);
     let mut out = Vec::new();
     for (topic, partition) in offline {
         let Some(p) = image.partition(topic, *partition) else {
@@ -87,7 +85,11 @@ mod tests {
     #[test]
     fn leadership_moves_to_another_isr_member_and_the_broker_leaves_the_isr() {
         let mut img = image();
-        let offline = vec![("t".to_string(), 0), ("t".to_string(), 1), ("t".to_string(), 2)];
+        let offline = vec![
+            ("t".to_string(), 0),
+            ("t".to_string(), 1),
+            ("t".to_string(), 2),
+        ];
         let recs = offline_replicas(&img, 1, &offline);
         assert_eq!(recs.len(), 3);
         for r in &recs {
@@ -100,6 +102,9 @@ mod tests {
         // The only replica: leaderless, the broker stays the last ISR member.
         let p2 = img.partition("t", 2).unwrap();
         assert_eq!((p2.leader, p2.isr.clone()), (-1, vec![1]));
-        assert!(offline_replicas(&img, 1, &offline).is_empty(), "nothing more to do");
+        assert!(
+            offline_replicas(&img, 1, &offline).is_empty(),
+            "nothing more to do"
+        );
     }
 }

@@ -155,15 +155,15 @@ impl ReplicaManager {
                 );
             }
             let code = if self.view.partition(topic, partition).is_some() {
-                    ResponseError::NotLeaderOrFollower
-                } else {
-                    ResponseError::UnknownTopicOrPartition
-                };
-                BrokerError::kafka(
-                    code,
-                    format!("This server does not host this topic-partition: {topic}-{partition}"),
-                )
-            })
+                ResponseError::NotLeaderOrFollower
+            } else {
+                ResponseError::UnknownTopicOrPartition
+            };
+            BrokerError::kafka(
+                code,
+                format!("This server does not host this topic-partition: {topic}-{partition}"),
+            )
+        })
     }
 
     /// A receiver that observes every later high-watermark move; subscribe BEFORE reading so no

@@ -39,7 +39,11 @@ impl MetaNode {
         }
     }
 
-    pub(super) async fn local_heartbeat(&self, broker: i32, offline: Vec<(String, i32)>) -> Forwarded {
+    pub(super) async fn local_heartbeat(
+        &self,
+        broker: i32,
+        offline: Vec<(String, i32)>,
+    ) -> Forwarded {
         if !self.is_leader() {
             return Forwarded::NotLeader(self.leader());
         }
