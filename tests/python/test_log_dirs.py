@@ -165,20 +165,17 @@ def test_describe_and_move_between_two_log_dirs(tmp_path):
 
 
 def fill(path):
-    """Write zeros into `path` until the disk refuses."""
-    with open(path / "filler", "wb") as f:
-        try:
-            while True:
-                f.write(b"\0" * 65536)
-                f.flush()
-        except OSError:
-            pass
-        try:
-            while True:
-                f.write(b"\0" * 512)
-                f.flush()
-        except OSError:
-            pass
+    """Write zeros into `path` until the disk refuses (unbuffered: every write reaches it)."""
+    fd = os.open(path / "filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        for chunk in (65536, 512):
+            try:
+                while True:
+                    os.write(fd, b"\0" * chunk)
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
 
 
 def test_a_full_log_dir_moves_its_leaderships_and_loses_no_acknowledged_record(tmp_path):
@@ -203,7 +200,7 @@ def test_a_full_log_dir_moves_its_leaderships_and_loses_no_acknowledged_record(t
         admin = AdminClient({"bootstrap.servers": bs})
         wait_for(lambda: set(admin.list_topics(timeout=10).brokers) == {1, 2, 3},
                  what=lambda: "three live brokers:\n" + node_logs(logs))
-        admin.create_topics([NewTopic("jbod", replica_assignment=[[1, 2, 3]] * 4)])[
+        admin.create_topics([NewTopic("jbod", 4, replica_assignment=[[1, 2, 3]] * 4)])[
             "jbod"].result(30)
 
         def partitions():
