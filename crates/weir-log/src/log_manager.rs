@@ -244,6 +244,9 @@ impl LogManager {
             return Ok(l);
         }
         let mut logs = self.logs.write().unwrap_or_else(|e| e.into_inner());
+        if self.is_offline(tp) {
+            return Err(offline_error(tp));
+        }
         if let Some(l) = logs.get(tp) {
             return Ok(l.clone());
         }

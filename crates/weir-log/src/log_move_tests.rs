@@ -85,3 +85,39 @@ fn an_interrupted_move_is_finished_when_complete_and_undone_otherwise() {
     assert!(a.path().join("y-0").exists());
     assert!(a.path().join("z-0").exists() && !b.path().join("z-0.weir-future").exists());
 }
+
+#[test]
+fn a_failed_dir_takes_only_its_partitions_offline() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let dirs = vec![a.path().to_path_buf(), b.path().to_path_buf()];
+    let m = LogManager::open_dirs(&dirs, Arc::new(ManualClock::new(1_000))).unwrap();
+    let (in_a, in_b) = (TopicPartition::new("f", 0), TopicPartition::new("f", 1));
+    let la = m.get_or_create(&in_a, LogConfig::default()).unwrap();
+    let lb = m.get_or_create(&in_b, LogConfig::default()).unwrap();
+    let failures = m.subscribe_failures();
+    // As after an EIO or ENOSPC on a write to dir b.
+    m.dirs[1].commit.fail_writes("injected");
+    assert!(failures.has_changed().unwrap());
+    assert!(
+        lb.append(&batch(1)).is_err(),
+        "the failed dir refuses writes"
+    );
+    assert_eq!(m.offline_partitions(), vec![in_b.clone()]);
+    assert!(m.get(&in_b).is_none() && m.is_offline(&in_b));
+    assert!(m.get_or_create(&in_b, LogConfig::default()).is_err());
+    // New partitions avoid the offline dir; the other dir keeps serving.
+    m.get_or_create(&TopicPartition::new("f", 2), LogConfig::default())
+        .unwrap();
+    assert_eq!(m.dir_of(&TopicPartition::new("f", 2)).unwrap(), a.path());
+    let r = la.append(&batch(3)).unwrap();
+    m.wait_durable(r.durable.unwrap()).unwrap();
+    let st = m.dir_statuses();
+    assert!(st[0].offline.is_none() && st[1].offline.is_some());
+    assert!(
+        m.move_partition(&in_a, 1).is_err(),
+        "no move into an offline dir"
+    );
+    m.shutdown().unwrap();
+    assert!(a.path().join(crate::CLEAN_SHUTDOWN_FILE).exists());
+}
