@@ -80,11 +80,11 @@ pub fn run(args: LogDirsArgs) -> Result<(), String> {
     }
 }
 
+/// Brokers (id, `host:port`) and, for a topic, each partition's leader (partition, leader).
+type Cluster = (Vec<(i32, String)>, Vec<(i32, i32)>);
+
 /// Brokers (id, `host:port`) and, for `topic`, each partition's leader.
-fn metadata(
-    bootstrap: &str,
-    topic: Option<&str>,
-) -> Result<(Vec<(i32, String)>, Vec<(i32, i32)>), String> {
+fn metadata(bootstrap: &str, topic: Option<&str>) -> Result<Cluster, String> {
     let mut req = MetadataRequest::default();
     req.topics = topic.map(|t| {
         let mut mt = MetadataRequestTopic::default();
