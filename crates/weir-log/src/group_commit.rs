@@ -187,6 +187,12 @@ impl GroupCommit {
         }
     }
 
+    /// True once the dir was marked failed (cheaper than [`GroupCommit::failed`]: no lock
+    /// shared with the flusher; for lookups on every request).
+    pub fn is_marked_failed(&self) -> bool {
+        self.shared.failure.borrow().is_some()
+    }
+
     /// Why the dir failed, once it has.
     pub fn failure_reason(&self) -> Option<String> {
         if let Some(r) = self.shared.failure.borrow().clone() {

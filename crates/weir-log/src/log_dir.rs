@@ -168,7 +168,7 @@ impl LogDir {
 
     /// True once the dir failed: its partitions refuse every write and are offline on this node.
     pub(crate) fn is_offline(&self) -> bool {
-        self.commit.failed()
+        self.commit.is_marked_failed()
     }
 
     /// The checkpointed offsets of `tp` read at open.
