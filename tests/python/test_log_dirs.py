@@ -1,8 +1,8 @@
 """Several log dirs (JBOD) with real clients: kafka-python's describe_log_dirs and
 alter_replica_log_dirs on a broker with two dirs, `weir log-dirs move` while an idempotent
 confluent-kafka producer runs, and a failed dir (a small tmpfs filled up, as root as CI runs) on
-one node of three: its partitions go offline there and their leadership moves to the other
-replicas, its other dir keeps serving, and every acknowledged record is consumed afterwards."""
+one node of three (after moving a led and a followed replica between dirs under acks=all load):
+its partitions go offline there and their leadership moves to the other replicas, its other dir keeps serving, and every acknowledged record is consumed afterwards."""
 import os
 import subprocess
 import threading
@@ -215,6 +215,27 @@ def test_a_full_log_dir_moves_its_leaderships_and_loses_no_acknowledged_record(t
         load = LoadProducer(bs, "jbod", [0, 1, 2, 3])
         load.thread.start()
         wait_for(lambda: load.acked_count() > 300, what="acknowledged records")
+
+        # Under acks=all load, move a led replica (node 1) and a follower replica (node 2)
+        # into their broker's other dir.
+        def move(broker, partition, dest):
+            out = subprocess.run([WEIR, "log-dirs", "-b", bs, "move", "--topic", "jbod",
+                                  "--partition", str(partition), "--dir", dest,
+                                  "--broker", str(broker)],
+                                 capture_output=True, text=True, timeout=180)
+            assert out.returncode == 0, out.stdout + out.stderr + node_logs(logs)
+        moved_to_small = min(in_other)
+        move(1, moved_to_small, str(small / "logs"))
+        on2 = dirs_of(kadmin.describe_log_dirs(brokers=[2]), 2)
+        src2 = next(d for d, (_, parts, _) in on2.items() if ("jbod", 0) in parts)
+        move(2, 0, next(d for d in on2 if d != src2))
+        in_small.add(moved_to_small)
+        in_other.discard(moved_to_small)
+        on1 = dirs_of(kadmin.describe_log_dirs(brokers=[1]), 1)
+        assert {tp[1] for tp in on1[str(small / "logs")][1] if tp[0] == "jbod"} == in_small, on1
+        before = load.acked_count()
+        wait_for(lambda: load.acked_count() > before + 300, what="records after the moves")
+
         fill(small)
 
         def moved():
