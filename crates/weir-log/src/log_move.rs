@@ -71,6 +71,16 @@ fn copy_tail(from: &Path, to: &Path, offset: u64) -> Result<(), LogError> {
     }
 }
 
+/// Copy a preallocated index file without its zero tail (whole entries of `entry` bytes), so
+/// the copy stays small; opening it preallocates again and ignores the zero entries.
+fn copy_index(from: &Path, to: &Path, entry: usize) -> Result<(), LogError> {
+    let bytes = fs::read(from)?;
+    let used = bytes.iter().rposition(|b| *b != 0).map_or(0, |i| i + 1);
+    let len = used.div_ceil(entry) * entry;
+    fs::write(to, &bytes[..len.min(bytes.len())])?;
+    Ok(())
+}
+
 /// First pass (the partition keeps serving): copy every file but the active segment's indexes.
 fn first_pass(src: &Path, dst: &Path, active: i64) -> Result<(), LogError> {
     for name in files(src)?.into_keys() {
@@ -88,12 +98,17 @@ fn second_pass(src: &Path, dst: &Path, active: i64) -> Result<(), LogError> {
     let have = files(dst)?;
     let want = files(src)?;
     for name in have.keys() {
-        if !want.contains_key(name) || is_active_index(name, active) {
+        if !want.contains_key(name) {
             fs::remove_file(dst.join(name))?;
         }
     }
     for (name, &len) in &want {
-        if is_active_index(name, active) || name.ends_with(".tmp") {
+        if name.ends_with(".tmp") {
+            continue;
+        }
+        if is_active_index(name, active) {
+            let entry = if name.ends_with(".timeindex") { 12 } else { 8 };
+            copy_index(&src.join(name), &dst.join(name), entry)?;
             continue;
         }
         let (from, to) = (src.join(name), dst.join(name));
