@@ -251,6 +251,11 @@ def test_a_full_log_dir_moves_its_leaderships_and_loses_no_acknowledged_record(t
         on1 = dirs_of(kadmin.describe_log_dirs(brokers=[1]), 1)
         assert on1[str(small / "logs")][0] == 56, on1  # KAFKA_STORAGE_ERROR
         assert on1[str(tmp_path / "node-1" / "logs")][0] == 0, on1
+        # Moving a replica into the offline dir, or one of its replicas out: KAFKA_STORAGE_ERROR.
+        r = kadmin.alter_replica_log_dirs({
+            ("jbod", min(in_other), 1): str(small / "logs"),
+            ("jbod", min(in_small), 1): str(tmp_path / "node-1" / "logs")})
+        assert set(r.values()) == {kerrors.KafkaStorageError}, r
 
         before = load.acked_count()
         wait_for(lambda: len({p for p in load.acked if len(load.acked[p]) > 0}) == 4
