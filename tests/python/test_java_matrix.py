@@ -21,6 +21,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -294,6 +295,41 @@ def test_cli_log_dirs(bs, libs):
     assert [d["error"] for d in dirs] == [None], r.stdout
     parts = sorted((p["partition"], p["size"], p["isFuture"]) for d in dirs for p in d["partitions"])
     assert parts == [(f"{t}-0", 0, False), (f"{t}-1", 0, False)], r.stdout
+
+
+def test_cli_log_dirs_move_between_two_dirs(tmp_path, libs):
+    """kafka-reassign-partitions with `log_dirs` (AlterReplicaLogDirs through the Java
+    AdminClient) moves a replica into the other log dir of a two-dir broker; kafka-log-dirs
+    --describe then lists it there."""
+    a, b = tmp_path / "dir-a", tmp_path / "dir-b"
+    broker = Broker(tmp_path, ["--log-dirs", f"{a},{b}"])
+    broker.start()
+    try:
+        bs = broker.bootstrap
+        t = name("cli-jbod")
+        tool(libs, "kafka-topics", "--bootstrap-server", bs, "--create", "--topic", t,
+             "--partitions", "2", "--replication-factor", "1")
+
+        def where():
+            r = tool(libs, "kafka-log-dirs", "--bootstrap-server", bs, "--describe",
+                     "--topic-list", t)
+            dirs = json.loads(r.stdout.strip().splitlines()[-1])["brokers"][0]["logDirs"]
+            assert sorted(d["logDir"] for d in dirs) == sorted([str(a), str(b)]), r.stdout
+            return {p["partition"]: d["logDir"] for d in dirs for p in d["partitions"]}
+        before = where()
+        assert sorted(before.values()) == sorted([str(a), str(b)]), before
+        dest = str(b) if before[f"{t}-0"] == str(a) else str(a)
+        plan = tmp_path / "plan.json"
+        plan.write_text(json.dumps({"version": 1, "partitions": [
+            {"topic": t, "partition": 0, "replicas": [1], "log_dirs": [dest]}]}))
+        tool(libs, "kafka-reassign-partitions", "--bootstrap-server", bs,
+             "--reassignment-json-file", str(plan), "--execute")
+        deadline = time.time() + 60
+        while where()[f"{t}-0"] != dest:
+            assert time.time() < deadline, where()
+            time.sleep(0.5)
+    finally:
+        broker.stop()
 
 
 def test_cli_share_groups(bs, libs):

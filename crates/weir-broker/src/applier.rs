@@ -179,7 +179,12 @@ impl MetadataApplier {
                     leading.insert(tp.clone(), p.isr.clone());
                 }
                 let fresh = logs.get(&tp).is_none();
-                let log = logs.get_or_create(&tp, cfg.clone())?;
+                let log = match logs.get_or_create(&tp, cfg.clone()) {
+                    Ok(log) => log,
+                    // Its log dir is offline: the controller moves it away from this node.
+                    Err(_) if logs.is_offline(&tp) => continue,
+                    Err(e) => return Err(e.into()),
+                };
                 if fresh && p.replicas.len() == 1 {
                     log.set_high_watermark(log.log_end_offset());
                 } else if log.config() != cfg {

@@ -115,7 +115,9 @@ impl Lifecycle {
                 Err(e) => return Err(e.into()),
             }
         }
-        self.quorum.heartbeat(me.node_id).await?;
+        self.quorum
+            .heartbeat(me.node_id, self.offline_partitions())
+            .await?;
         Ok(())
     }
 
@@ -165,15 +167,31 @@ impl Lifecycle {
         records
     }
 
+    /// The partitions of this broker's offline log dirs, as heartbeats carry them.
+    fn offline_partitions(&self) -> Vec<(String, i32)> {
+        self.replicas
+            .logs()
+            .offline_partitions()
+            .into_iter()
+            .map(|tp| (tp.topic, tp.partition))
+            .collect()
+    }
+
     /// Heartbeat with the active controller every `broker.heartbeat.interval.ms` for the life
-    /// of the process, re-registering when the controller lost this incarnation. Stops at
+    /// of the process (and at once when a log dir goes offline), re-registering when the
+    /// controller lost this incarnation. Stops at
     /// shutdown; pauses during a controlled shutdown (so the controller keeps this broker fenced).
     pub async fn heartbeat_loop(self: Arc<Self>) {
         let period = self.heartbeat_interval.max(Duration::from_millis(50));
         let mut beat = tokio::time::interval(period);
         beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut failures = self.replicas.logs().subscribe_failures();
         loop {
-            beat.tick().await;
+            // A log dir going offline is reported at once (its partitions' leaderships move).
+            tokio::select! {
+                _ = beat.tick() => {}
+                Ok(()) = failures.changed() => {}
+            }
             if self.replicas.is_shutting_down() {
                 return;
             }
@@ -182,7 +200,7 @@ impl Lifecycle {
             }
             let r = if self.view.registered() {
                 self.quorum
-                    .heartbeat(self.view.node_id())
+                    .heartbeat(self.view.node_id(), self.offline_partitions())
                     .await
                     .map_err(BrokerError::from)
             } else {

@@ -12,9 +12,15 @@ use crate::LogError;
 /// in seconds: Kafka's `LogFlushRateAndTimeMs`, recorded through the `metrics` facade.
 pub const LOG_FLUSH_TIME: &str = "kafka_log_logflushstats_logflush_seconds";
 
-/// Opaque position in the group-commit sequence; durable once the flusher has passed it.
+/// Opaque position in one log dir's group-commit sequence; durable once that dir's flusher has
+/// passed it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct DurabilityTicket(pub u64);
+pub struct DurabilityTicket {
+    /// Index of the log dir (its flusher) in `log.dirs`.
+    pub(crate) dir: usize,
+    /// Position in that flusher's sequence.
+    pub(crate) seq: u64,
+}
 
 #[derive(Debug, Default)]
 struct State {
@@ -39,11 +45,33 @@ struct Shared {
     passes: std::sync::atomic::AtomicU64,
     /// Why the log dir failed (a failed write or fsync), once it has: `None` while healthy.
     failure: tokio::sync::watch::Sender<Option<String>>,
+    /// Bumped (shared by every log dir of a log manager) when this dir fails.
+    failures: Option<tokio::sync::watch::Sender<u64>>,
+}
+
+impl Shared {
+    /// Record the first failure of the dir; false when it had already failed.
+    fn set_failed(&self, reason: String) -> bool {
+        let first = self.failure.send_if_modified(|f| {
+            if f.is_some() {
+                return false;
+            }
+            *f = Some(reason.clone());
+            true
+        });
+        if first {
+            if let Some(tx) = &self.failures {
+                tx.send_modify(|n| *n += 1);
+            }
+        }
+        first
+    }
 }
 
 /// The group-commit flusher. Dropping it stops the thread after a final pass.
 #[derive(Debug)]
 pub struct GroupCommit {
+    dir: usize,
     shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
@@ -54,8 +82,17 @@ fn lock(m: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
 }
 
 impl GroupCommit {
-    /// Start the flusher thread.
+    /// Start the flusher thread (of a lone log dir).
+    #[cfg(test)]
     pub fn start() -> Result<GroupCommit, LogError> {
+        Self::start_for(0, None)
+    }
+
+    /// Start the flusher thread of log dir number `dir`; `failures` is bumped when it fails.
+    pub(crate) fn start_for(
+        dir: usize,
+        failures: Option<tokio::sync::watch::Sender<u64>>,
+    ) -> Result<GroupCommit, LogError> {
         let (tx, _rx) = tokio::sync::watch::channel(0);
         let (failure, _) = tokio::sync::watch::channel(None);
         let shared = Arc::new(Shared {
@@ -65,12 +102,14 @@ impl GroupCommit {
             watch: tx,
             passes: std::sync::atomic::AtomicU64::new(0),
             failure,
+            failures,
         });
         let s = shared.clone();
         let thread = std::thread::Builder::new()
             .name("weir-group-commit".into())
             .spawn(move || flusher(s))?;
         Ok(GroupCommit {
+            dir,
             shared,
             thread: Mutex::new(Some(thread)),
         })
@@ -86,18 +125,21 @@ impl GroupCommit {
         let t = st.issued;
         drop(st);
         self.shared.work.notify_one();
-        DurabilityTicket(t)
+        DurabilityTicket {
+            dir: self.dir,
+            seq: t,
+        }
     }
 
     fn check(st: &State, ticket: DurabilityTicket) -> Option<Result<(), LogError>> {
         if let Some(f) = st.failed_from {
-            if ticket.0 >= f {
+            if ticket.seq >= f {
                 return Some(Err(LogError::Io(std::io::Error::other(
                     "fdatasync failed; the write is not durable",
                 ))));
             }
         }
-        (st.durable >= ticket.0).then_some(Ok(()))
+        (st.durable >= ticket.seq).then_some(Ok(()))
     }
 
     /// Block until `ticket` is durable.
@@ -140,32 +182,33 @@ impl GroupCommit {
     /// every partition in it is refused, as Kafka takes a log dir offline on an IOException.
     /// Writes already acknowledged are untouched; tickets issued before stay valid.
     pub fn fail_writes(&self, reason: &str) {
-        self.shared.failure.send_if_modified(|f| {
-            if f.is_some() {
-                return false;
-            }
+        if self.shared.set_failed(format!("a write failed: {reason}")) {
             tracing::error!(%reason, "a write to the log dir failed: the log dir is offline and refuses writes");
-            *f = Some(format!("a write failed: {reason}"));
-            true
-        });
+        }
     }
 
-    /// Resolves once the log dir failed (a write or an fsync), with the reason.
-    pub async fn failure(&self) -> String {
-        let mut rx = self.shared.failure.subscribe();
-        loop {
-            if let Some(r) = rx.borrow_and_update().clone() {
-                return r;
-            }
-            if rx.changed().await.is_err() {
-                std::future::pending::<()>().await;
-            }
+    /// True once the dir was marked failed (cheaper than [`GroupCommit::failed`]: no lock
+    /// shared with the flusher; for lookups on every request).
+    pub fn is_marked_failed(&self) -> bool {
+        self.shared.failure.borrow().is_some()
+    }
+
+    /// Why the dir failed, once it has.
+    pub fn failure_reason(&self) -> Option<String> {
+        if let Some(r) = self.shared.failure.borrow().clone() {
+            return Some(r);
         }
+        lock(&self.shared.state)
+            .failed_from
+            .map(|_| "an fdatasync failed".to_string())
     }
 
     /// Flush everything registered so far and wait for it.
     pub fn sync_all(&self) -> Result<(), LogError> {
-        let t = DurabilityTicket(lock(&self.shared.state).issued);
+        let t = DurabilityTicket {
+            dir: self.dir,
+            seq: lock(&self.shared.state).issued,
+        };
         self.shared.work.notify_one();
         self.wait(t)
     }
@@ -217,13 +260,7 @@ fn flusher(shared: Arc<Shared>) {
         if !ok {
             // Wake everyone and keep failing; the log refuses further appends.
             let _ = shared.watch.send(u64::MAX);
-            shared.failure.send_if_modified(|f| {
-                let first = f.is_none();
-                if first {
-                    *f = Some("an fdatasync failed".to_string());
-                }
-                first
-            });
+            shared.set_failed("an fdatasync failed".to_string());
         }
     }
 }

@@ -1,7 +1,8 @@
 //! weir-log: partition logs stored exactly in Kafka's on-disk layout.
 //!
-//! * [`LogManager`] owns one log directory: partition logs, the checkpoint files, the
-//!   clean-shutdown marker and the group-commit flusher.
+//! * [`LogManager`] owns the log directories (`log.dirs`, JBOD): partition logs, and per dir
+//!   the checkpoint files, the clean-shutdown marker and the group-commit flusher; it places new
+//!   partitions, moves them between dirs and takes a failed dir offline alone.
 //! * [`PartitionLog`] is one partition: validated appends with offset assignment, reads by offset
 //!   or timestamp, truncation, DeleteRecords, retention, and the follower side of replication
 //!   (appends copied from the leader, the leader-epoch cache, truncation to a divergence point).
@@ -30,7 +31,11 @@ pub mod fd_cache;
 mod group_commit;
 pub mod index;
 pub mod lazyfs;
+mod log_dir;
 mod log_manager;
+mod log_move;
+mod log_move_recovery;
+mod parallel;
 mod partition_log;
 mod producer_snapshot;
 pub mod producer_state;
@@ -52,7 +57,7 @@ pub use damage::PartitionDamage;
 pub use error::{LogError, RecordError};
 pub use fd_cache::FdCache;
 pub use group_commit::DurabilityTicket;
-pub use log_manager::{LogManager, CLEAN_SHUTDOWN_FILE};
+pub use log_manager::{LogDirStatus, LogManager, CLEAN_SHUTDOWN_FILE};
 pub use partition_log::{AppendResult, PartitionLog, ReadResult, ReplicaAppend};
 pub use txn_index::AbortedTxn;
 pub use txn_marker::{TxnMarker, TxnResult};

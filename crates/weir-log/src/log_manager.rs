@@ -1,198 +1,140 @@
-//! The log manager: one log directory, its partitions, checkpoints, clean-shutdown marker and the
-//! shared group-commit flusher.
+//! The log manager: every entry of `log.dirs` (JBOD), the partitions in them, and where a new
+//! partition goes. Each dir has its own checkpoints, clean-shutdown marker and group-commit
+//! flusher (`log_dir.rs`); a dir whose write or fsync failed goes offline alone: its partitions
+//! refuse every write and are reported by [`LogManager::offline_partitions`], the other dirs keep
+//! serving. Moving a partition between dirs is in `log_move.rs`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
-use crate::checkpoint::{self, fsync_dir};
-use crate::damage::{self, PartitionDamage};
+use crate::checkpoint::fsync_dir;
+use crate::damage::PartitionDamage;
 use crate::fd_cache::FdCache;
-use crate::group_commit::{DurabilityTicket, GroupCommit};
-use crate::partition_log::{CheckpointedOffsets, PartitionLog};
+use crate::group_commit::DurabilityTicket;
+use crate::log_dir::{partitions_in, LogDir};
+use crate::partition_log::PartitionLog;
 use crate::{Clock, LogConfig, LogError, TopicPartition};
 
-/// Name of Kafka's clean-shutdown marker file.
-pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
-/// `recovery-point-offset-checkpoint`.
-pub const RECOVERY_POINT_FILE: &str = "recovery-point-offset-checkpoint";
-/// `log-start-offset-checkpoint`.
-pub const LOG_START_FILE: &str = "log-start-offset-checkpoint";
-/// `replication-offset-checkpoint` (high watermarks).
-pub const REPLICATION_FILE: &str = "replication-offset-checkpoint";
-/// `cleaner-offset-checkpoint`.
-pub const CLEANER_FILE: &str = "cleaner-offset-checkpoint";
+pub use crate::log_dir::CLEAN_SHUTDOWN_FILE;
 
-/// Threads checking partitions at open and closing them at shutdown.
-const CLOSE_THREADS: usize = 8;
-
-#[derive(Debug, Default)]
-struct Checkpoints {
-    recovery: BTreeMap<TopicPartition, i64>,
-    log_start: BTreeMap<TopicPartition, i64>,
-    hw: BTreeMap<TopicPartition, i64>,
-    cleaner: BTreeMap<TopicPartition, i64>,
+/// The state of one log dir, as DescribeLogDirs reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogDirStatus {
+    /// The directory as configured.
+    pub path: PathBuf,
+    /// Why it is offline (a failed write or fsync, or it could not be opened); `None` online.
+    pub offline: Option<String>,
+    /// Partitions placed in it (open or found on disk).
+    pub partitions: Vec<TopicPartition>,
 }
 
-/// Owns one log directory: partitions, checkpoints, clean-shutdown marker, group commit.
+/// Owns every log directory: partitions, checkpoints, clean-shutdown markers, group commits.
 pub struct LogManager {
-    dir: PathBuf,
+    pub(crate) dirs: Vec<LogDir>,
     clock: Arc<dyn Clock>,
-    commit: Arc<GroupCommit>,
-    clean: bool,
-    logs: RwLock<HashMap<TopicPartition, Arc<PartitionLog>>>,
-    /// Offsets read at start-up, kept for partitions not opened (yet).
-    loaded: Mutex<Checkpoints>,
-    /// Serializes checkpoint writes.
-    checkpoint_lock: Mutex<()>,
-    /// Partitions truncated at open because a segment was damaged.
-    damaged: Vec<PartitionDamage>,
-    /// Open segment files of every partition (`log.max.open.files`).
-    files: Arc<FdCache>,
+    pub(crate) logs: RwLock<HashMap<TopicPartition, Arc<PartitionLog>>>,
+    /// The dir (index into `dirs`) of every partition open or found on disk.
+    pub(crate) placed: RwLock<HashMap<TopicPartition, usize>>,
+    /// Partitions being moved between dirs (one move at a time per partition).
+    pub(crate) moving: Mutex<HashSet<TopicPartition>>,
+    /// Bumped whenever a dir goes offline.
+    failures: tokio::sync::watch::Sender<u64>,
+    /// Open segment files of every partition of every dir (`log.max.open.files`).
+    pub(crate) files: Arc<FdCache>,
 }
 
 impl std::fmt::Debug for LogManager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "LogManager({})", self.dir.display())
+        let dirs: Vec<String> = self
+            .dirs
+            .iter()
+            .map(|d| d.path.display().to_string())
+            .collect();
+        write!(f, "LogManager({})", dirs.join(","))
     }
-}
-
-fn read_or_warn(path: &Path, any_corrupt: &mut bool) -> BTreeMap<TopicPartition, i64> {
-    match checkpoint::read_offsets(path) {
-        Ok(m) => m,
-        Err(e) => {
-            tracing::warn!(file = %path.display(), error = %e, "ignoring unreadable checkpoint; full recovery");
-            *any_corrupt = true;
-            BTreeMap::new()
-        }
-    }
-}
-
-/// True when `name` looks like `<topic>-<partition>`.
-fn parse_dir_name(name: &str) -> Option<TopicPartition> {
-    let (topic, p) = name.rsplit_once('-')?;
-    if topic.is_empty() {
-        return None;
-    }
-    Some(TopicPartition::new(topic, p.parse().ok()?))
-}
-
-/// Partition directories (`<topic>-<partition>`) in `dir`, sorted.
-fn partitions_in(dir: &Path) -> Vec<TopicPartition> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            if e.path().is_dir() {
-                if let Some(tp) = parse_dir_name(&e.file_name().to_string_lossy()) {
-                    out.push(tp);
-                }
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 impl LogManager {
-    /// Open (creating if needed) `log_dir`. Every segment of every partition directory found
-    /// there is checked first, clean shutdown or not (`damage.rs`: CRC32C, lengths, offsets,
-    /// indexes), and a partition is truncated at its first damaged batch
-    /// ([`LogManager::damaged_partitions`]); the partitions are then opened lazily by
-    /// [`LogManager::get_or_create`].
+    /// [`LogManager::open_dirs`] with one dir.
     pub fn open(log_dir: &Path, clock: Arc<dyn Clock>) -> Result<Arc<LogManager>, LogError> {
-        Self::open_with_limit(log_dir, clock, crate::fd_cache::default_max_open_files())
+        Self::open_dirs(&[log_dir.to_path_buf()], clock)
     }
 
-    /// [`LogManager::open`] keeping at most `max_open_files` segment files open at once
-    /// (`log.max.open.files`): the others are closed and reopened when next read or written.
+    /// [`LogManager::open`] keeping at most `max_open_files` segment files open at once.
     pub fn open_with_limit(
         log_dir: &Path,
         clock: Arc<dyn Clock>,
         max_open_files: usize,
     ) -> Result<Arc<LogManager>, LogError> {
-        std::fs::create_dir_all(log_dir)?;
-        let marker = log_dir.join(CLEAN_SHUTDOWN_FILE);
-        let mut clean = marker.exists();
-        if clean {
-            std::fs::remove_file(&marker)?;
-            fsync_dir(log_dir)?;
+        Self::open_dirs_with_limit(&[log_dir.to_path_buf()], clock, max_open_files)
+    }
+
+    /// [`LogManager::open_dirs_with_limit`] with the default limit (half the soft open-file
+    /// limit).
+    pub fn open_dirs(
+        log_dirs: &[PathBuf],
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<LogManager>, LogError> {
+        Self::open_dirs_with_limit(log_dirs, clock, crate::fd_cache::default_max_open_files())
+    }
+
+    /// Open (creating if needed) every dir of `log_dirs`. Moves between dirs interrupted by a
+    /// crash are finished or undone first (`log_move.rs`); every segment of every partition
+    /// directory is then checked, clean shutdown or not (`damage.rs`: CRC32C, lengths, offsets,
+    /// indexes), and a partition is truncated at its first damaged batch
+    /// ([`LogManager::damaged_partitions`]); the partitions are opened lazily by
+    /// [`LogManager::get_or_create`], in the dir that holds them. A dir that cannot be opened is
+    /// offline from the start (its error is logged); all of them failing is an error. A partition
+    /// found in two dirs (copied by hand) is refused. At most `max_open_files` segment files are
+    /// open at once (`log.max.open.files`): the others are closed and reopened when next read or
+    /// written.
+    pub fn open_dirs_with_limit(
+        log_dirs: &[PathBuf],
+        clock: Arc<dyn Clock>,
+        max_open_files: usize,
+    ) -> Result<Arc<LogManager>, LogError> {
+        if log_dirs.is_empty() {
+            return Err(LogError::Io(std::io::Error::other("log.dirs is empty")));
         }
-        let mut corrupt = false;
-        let cps = Checkpoints {
-            recovery: read_or_warn(&log_dir.join(RECOVERY_POINT_FILE), &mut corrupt),
-            log_start: read_or_warn(&log_dir.join(LOG_START_FILE), &mut corrupt),
-            hw: read_or_warn(&log_dir.join(REPLICATION_FILE), &mut corrupt),
-            cleaner: read_or_warn(&log_dir.join(CLEANER_FILE), &mut corrupt),
-        };
-        if corrupt {
-            clean = false;
-        }
-        // A fresh dir has no marker either, and nothing to recover: say so only at debug.
-        let on_disk = partitions_in(log_dir);
-        let has_partitions = on_disk.iter().any(|tp| tp.topic != "__cluster_metadata");
-        if !clean && has_partitions {
-            tracing::info!(dir = %log_dir.display(), "no clean-shutdown marker: torn tails past the recovery points are cut");
-        } else if !clean {
-            tracing::debug!(dir = %log_dir.display(), "no clean-shutdown marker (empty log dir)");
-        }
-        let started = std::time::Instant::now();
-        let to_check: Vec<TopicPartition> = on_disk
-            .into_iter()
-            .filter(|tp| tp.topic != "__cluster_metadata")
-            .collect();
-        let partitions = to_check.len();
-        // Partitions are independent: CLOSE_THREADS check at once (10,000 small partitions
-        // took 9 s one by one).
-        let per = partitions.div_ceil(CLOSE_THREADS).max(1);
-        let results: Vec<Result<Option<PartitionDamage>, LogError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = to_check
-                .chunks(per)
-                .map(|chunk| {
-                    let cps = &cps;
-                    scope.spawn(move || {
-                        chunk
-                            .iter()
-                            .map(|tp| {
-                                let dir = log_dir.join(tp.dir_name());
-                                let recovery_point = cps.recovery.get(tp).copied();
-                                damage::check_partition(tp, &dir, clean, recovery_point)
-                            })
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        vec![Err(LogError::Io(std::io::Error::other(
-                            "a segment check thread panicked",
-                        )))]
-                    })
-                })
-                .collect()
-        });
-        let mut damaged = Vec::new();
-        for r in results {
-            if let Some(d) = r? {
-                damaged.push(d);
+        crate::log_move_recovery::recover_interrupted_moves(log_dirs);
+        let failures = tokio::sync::watch::channel(0).0;
+        let mut dirs = Vec::with_capacity(log_dirs.len());
+        let mut last_error = None;
+        for (i, path) in log_dirs.iter().enumerate() {
+            match LogDir::open(path, i, failures.clone()) {
+                Ok(d) => dirs.push(d),
+                Err(e) if log_dirs.len() > 1 => {
+                    tracing::error!(dir = %path.display(), error = %e, "cannot open a log dir: it is offline");
+                    dirs.push(LogDir::offline(path, i, failures.clone(), &e.to_string())?);
+                    last_error = Some(e);
+                }
+                Err(e) => return Err(e),
             }
         }
-        tracing::info!(
-            partitions,
-            damaged = damaged.len(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "checked every segment (CRC32C) at open"
-        );
+        if let (true, Some(e)) = (dirs.iter().all(|d| d.is_offline()), last_error) {
+            return Err(e);
+        }
+        let mut placed = HashMap::new();
+        for (i, d) in dirs.iter().enumerate() {
+            for tp in &d.on_disk {
+                if let Some(other) = placed.insert(tp.clone(), i) {
+                    return Err(LogError::Io(std::io::Error::other(format!(
+                        "partition {} is in two log dirs, {} and {}; remove one copy",
+                        tp.dir_name(),
+                        dirs[other].path.display(),
+                        d.path.display()
+                    ))));
+                }
+            }
+        }
         Ok(Arc::new(LogManager {
-            dir: log_dir.to_path_buf(),
+            dirs,
             clock,
-            commit: Arc::new(GroupCommit::start()?),
-            clean,
             logs: RwLock::new(HashMap::new()),
-            loaded: Mutex::new(cps),
-            checkpoint_lock: Mutex::new(()),
-            damaged,
+            placed: RwLock::new(placed),
+            moving: Mutex::new(HashSet::new()),
+            failures,
             files: FdCache::new(max_open_files),
         }))
     }
@@ -201,133 +143,283 @@ impl LogManager {
     /// cut segment): each with the offset it was truncated at and its previous log end. Such a
     /// copy must not lead or count toward the high watermark until it has refetched.
     pub fn damaged_partitions(&self) -> Vec<PartitionDamage> {
-        self.damaged.clone()
+        self.dirs
+            .iter()
+            .flat_map(|d| d.damaged.iter().cloned())
+            .collect()
     }
 
-    /// The cache of open segment files shared by the partitions of this directory.
+    /// The cache of open segment files shared by the partitions of every dir.
     pub fn open_files(&self) -> &Arc<FdCache> {
         &self.files
     }
 
-    /// The directory.
+    /// The first log dir (where the metadata log and other per-node files go by default).
     pub fn log_dir(&self) -> PathBuf {
-        self.dir.clone()
+        self.dirs[0].path.clone()
     }
 
-    /// True when the previous shutdown left the clean-shutdown marker.
+    /// Every log dir, in `log.dirs` order.
+    pub fn log_dirs(&self) -> Vec<PathBuf> {
+        self.dirs.iter().map(|d| d.path.clone()).collect()
+    }
+
+    /// The dir holding `tp` (open or on disk), if any.
+    pub fn dir_of(&self, tp: &TopicPartition) -> Option<PathBuf> {
+        let i = *self.read_placed().get(tp)?;
+        Some(self.dirs[i].path.clone())
+    }
+
+    /// The state of every dir: offline reason and partitions.
+    pub fn dir_statuses(&self) -> Vec<LogDirStatus> {
+        let placed = self.read_placed();
+        self.dirs
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let mut partitions: Vec<TopicPartition> = placed
+                    .iter()
+                    .filter(|(_, &at)| at == i)
+                    .map(|(tp, _)| tp.clone())
+                    .collect();
+                partitions.sort();
+                LogDirStatus {
+                    path: d.path.clone(),
+                    offline: d.commit.failure_reason(),
+                    partitions,
+                }
+            })
+            .collect()
+    }
+
+    /// True when every previous shutdown left the clean-shutdown marker in every dir.
     pub fn was_clean_shutdown(&self) -> bool {
-        self.clean
+        self.dirs.iter().all(|d| d.clean)
     }
 
-    /// Partitions that have a directory on disk.
+    /// Partitions that have a directory in a log dir.
     pub fn partitions_on_disk(&self) -> Vec<TopicPartition> {
-        partitions_in(&self.dir)
+        let mut out: Vec<TopicPartition> = self
+            .dirs
+            .iter()
+            .flat_map(|d| partitions_in(&d.path))
+            .collect();
+        out.sort();
+        out
     }
 
-    fn read_logs(
+    /// Partitions placed in an offline dir: they refuse every read and write on this node, and
+    /// the controller must not keep this node as their leader or in their ISR.
+    pub fn offline_partitions(&self) -> Vec<TopicPartition> {
+        let placed = self.read_placed();
+        let mut out: Vec<TopicPartition> = placed
+            .iter()
+            .filter(|(_, &i)| self.dirs[i].is_offline())
+            .map(|(tp, _)| tp.clone())
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// True when `tp` is placed in an offline dir.
+    pub fn is_offline(&self, tp: &TopicPartition) -> bool {
+        self.read_placed()
+            .get(tp)
+            .is_some_and(|&i| self.dirs[i].is_offline())
+    }
+
+    /// The clock the logs use.
+    pub(crate) fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
+    /// A receiver whose value changes whenever a dir goes offline.
+    pub fn subscribe_failures(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.failures.subscribe()
+    }
+
+    pub(crate) fn read_logs(
         &self,
     ) -> std::sync::RwLockReadGuard<'_, HashMap<TopicPartition, Arc<PartitionLog>>> {
         self.logs.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Open the partition's log (recovering it if needed), creating it when absent.
+    pub(crate) fn read_placed(
+        &self,
+    ) -> std::sync::RwLockReadGuard<'_, HashMap<TopicPartition, usize>> {
+        self.placed.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The online dir with the fewest partitions (the first of equals), as Kafka places a new
+    /// partition.
+    fn least_loaded_dir(&self, placed: &HashMap<TopicPartition, usize>) -> Option<usize> {
+        let mut counts = vec![0usize; self.dirs.len()];
+        for &i in placed.values() {
+            counts[i] += 1;
+        }
+        (0..self.dirs.len())
+            .filter(|&i| !self.dirs[i].is_offline())
+            .min_by_key(|&i| (counts[i], i))
+    }
+
+    /// Open the partition's log (recovering it if needed) in the dir that holds it, creating it
+    /// in the online dir with the fewest partitions when it is nowhere. A partition in an offline
+    /// dir is an error (KAFKA_STORAGE_ERROR to clients).
     pub fn get_or_create(
         &self,
         tp: &TopicPartition,
         config: LogConfig,
     ) -> Result<Arc<PartitionLog>, LogError> {
-        if let Some(l) = self.read_logs().get(tp) {
-            return Ok(l.clone());
+        if let Some(l) = self.get(tp) {
+            return Ok(l);
         }
         let mut logs = self.logs.write().unwrap_or_else(|e| e.into_inner());
+        if self.is_offline(tp) {
+            return Err(offline_error(tp));
+        }
         if let Some(l) = logs.get(tp) {
             return Ok(l.clone());
         }
-        let dir = self.dir.join(tp.dir_name());
-        if !dir.exists() {
-            std::fs::create_dir_all(&dir)?;
-            fsync_dir(&self.dir)?;
-        }
-        let offsets = {
-            let cps = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
-            CheckpointedOffsets {
-                recovery_point: cps.recovery.get(tp).copied(),
-                log_start_offset: cps.log_start.get(tp).copied(),
-                high_watermark: cps.hw.get(tp).copied(),
-            }
+        let mut placed = self.placed.write().unwrap_or_else(|e| e.into_inner());
+        let i = match placed.get(tp) {
+            Some(&i) => i,
+            None => self
+                .least_loaded_dir(&placed)
+                .ok_or_else(|| offline_error(tp))?,
         };
+        let d = &self.dirs[i];
+        if d.is_offline() {
+            return Err(offline_error(tp));
+        }
+        let dir = d.path.join(tp.dir_name());
+        if !dir.exists() {
+            let made = std::fs::create_dir_all(&dir)
+                .map_err(LogError::from)
+                .and_then(|()| fsync_dir(&d.path));
+            if let Err(e) = made {
+                // As Kafka: an IOException in a log dir takes the dir offline.
+                d.commit
+                    .fail_writes(&format!("creating {}: {e}", dir.display()));
+                return Err(e);
+            }
+        }
+        placed.insert(tp.clone(), i);
         let log = Arc::new(PartitionLog::open(
             tp.clone(),
             dir,
             config,
-            self.commit.clone(),
+            d.commit.clone(),
             self.clock.clone(),
-            offsets,
+            d.offsets(tp),
             self.files.clone(),
         )?);
         logs.insert(tp.clone(), log.clone());
         Ok(log)
     }
 
-    /// An already-open partition log.
+    /// An already-open partition log (`None` when its dir is offline).
     pub fn get(&self, tp: &TopicPartition) -> Option<Arc<PartitionLog>> {
-        self.read_logs().get(tp).cloned()
+        let l = self.read_logs().get(tp).cloned()?;
+        (!self.is_offline(tp)).then_some(l)
     }
 
-    /// Delete a partition's log and directory (whether or not it is open).
+    /// Delete a partition's log and directory (whether or not it is open). In an offline dir the
+    /// partition is forgotten and its directory removed if the dir lets us.
     pub fn delete(&self, tp: &TopicPartition) -> Result<(), LogError> {
         let removed = self
             .logs
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .remove(tp);
-        {
-            let mut cps = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
-            cps.recovery.remove(tp);
-            cps.log_start.remove(tp);
-            cps.hw.remove(tp);
-            cps.cleaner.remove(tp);
-        }
-        match removed {
-            Some(l) => l.delete_all()?,
+        let at = self
+            .placed
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(tp);
+        let Some(i) = at else {
+            return Ok(());
+        };
+        let d = &self.dirs[i];
+        d.forget(tp);
+        let result = match removed {
+            Some(l) => l.delete_all(),
             None => {
-                let dir = self.dir.join(tp.dir_name());
+                let dir = d.path.join(tp.dir_name());
                 if dir.exists() {
-                    std::fs::remove_dir_all(&dir)?;
-                    fsync_dir(&self.dir)?;
+                    std::fs::remove_dir_all(&dir)
+                        .map_err(LogError::from)
+                        .and_then(|()| fsync_dir(&d.path))
+                } else {
+                    Ok(())
                 }
             }
+        };
+        match result {
+            Err(e) if d.is_offline() => {
+                tracing::warn!(partition = %tp.dir_name(), error = %e, "could not remove a partition of an offline log dir");
+                Ok(())
+            }
+            r => r,
         }
-        Ok(())
     }
 
-    /// Resolves once the log dir failed (a write or an fsync failed: every append is refused
-    /// from then on), with the reason. The broker stops then, as Kafka halts when its last log
-    /// dir goes offline.
+    /// Resolves once every log dir failed (a write or an fsync failed in each: every append is
+    /// refused from then on), with the reasons. The broker stops then, as Kafka halts when its
+    /// last log dir goes offline.
     pub async fn failure(&self) -> String {
-        self.commit.failure().await
+        let mut rx = self.failures.subscribe();
+        loop {
+            if self.dirs.iter().all(|d| d.is_offline()) {
+                let reasons: Vec<String> = self
+                    .dirs
+                    .iter()
+                    .filter_map(|d| d.commit.failure_reason())
+                    .collect();
+                return reasons.join("; ");
+            }
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
     }
 
     /// Block until `ticket` is on stable storage (error if the fsync failed).
     pub fn wait_durable(&self, ticket: DurabilityTicket) -> Result<(), LogError> {
-        self.commit.wait(ticket)
+        self.dirs
+            .get(ticket.dir)
+            .ok_or_else(|| LogError::Io(std::io::Error::other("no such log dir")))?
+            .commit
+            .wait(ticket)
     }
 
-    /// Completed group-commit passes so far (each is one round of fdatasyncs).
+    /// Completed group-commit passes so far, over every dir (each is one round of fdatasyncs).
     pub fn group_commit_passes(&self) -> u64 {
-        self.commit.passes()
+        self.dirs.iter().map(|d| d.commit.passes()).sum()
     }
 
     /// Async form of [`LogManager::wait_durable`].
     pub async fn wait_durable_async(&self, ticket: DurabilityTicket) -> Result<(), LogError> {
-        self.commit.wait_async(ticket).await
+        self.dirs
+            .get(ticket.dir)
+            .ok_or_else(|| LogError::Io(std::io::Error::other("no such log dir")))?
+            .commit
+            .wait_async(ticket)
+            .await
+    }
+
+    /// Open logs of online dirs.
+    fn online_logs(&self) -> Vec<Arc<PartitionLog>> {
+        let logs: Vec<Arc<PartitionLog>> = self.read_logs().values().cloned().collect();
+        logs.into_iter()
+            .filter(|l| !self.is_offline(l.topic_partition()))
+            .collect()
     }
 
     /// Periodic work: roll by `segment.ms`, retention, `flush.ms` flushes, and checkpoint
-    /// writes. Call every few seconds. Errors of one partition are logged and do not stop others.
+    /// writes. Call every few seconds. Errors of one partition are logged and do not stop others;
+    /// offline dirs are skipped.
     pub fn run_maintenance(&self) -> Result<(), LogError> {
-        let logs: Vec<Arc<PartitionLog>> = self.read_logs().values().cloned().collect();
-        for l in logs {
+        for l in self.online_logs() {
             match l.maintain() {
                 Ok(n) if n > 0 => {
                     tracing::info!(partition = %l.topic_partition().dir_name(), segments = n, "retention deleted segments")
@@ -348,100 +440,81 @@ impl LogManager {
         logs.iter().map(|l| l.expire_producers(expiration_ms)).sum()
     }
 
-    /// Every partition open in this process.
+    /// Every partition open in this process (offline ones included).
     pub fn partitions_open(&self) -> Vec<TopicPartition> {
         self.read_logs().keys().cloned().collect()
     }
 
-    /// Write all checkpoint files now.
-    pub fn checkpoint(&self) -> Result<(), LogError> {
-        let _g = self
-            .checkpoint_lock
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let (mut rec, mut start, mut hw, mut cleaner) = {
-            let cps = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
-            (
-                cps.recovery.clone(),
-                cps.log_start.clone(),
-                cps.hw.clone(),
-                cps.cleaner.clone(),
-            )
-        };
-        for (tp, l) in self.read_logs().iter() {
-            let (r, s, h, c) = l.checkpoint_offsets();
-            rec.insert(tp.clone(), r);
-            start.insert(tp.clone(), s);
-            hw.insert(tp.clone(), h);
-            if let Some(c) = c {
-                cleaner.insert(tp.clone(), c);
-            }
-        }
-        checkpoint::write_atomic(
-            &self.dir.join(RECOVERY_POINT_FILE),
-            checkpoint::render_offsets(&rec).as_bytes(),
-        )?;
-        checkpoint::write_atomic(
-            &self.dir.join(LOG_START_FILE),
-            checkpoint::render_offsets(&start).as_bytes(),
-        )?;
-        checkpoint::write_atomic(
-            &self.dir.join(REPLICATION_FILE),
-            checkpoint::render_offsets(&hw).as_bytes(),
-        )?;
-        checkpoint::write_atomic(
-            &self.dir.join(CLEANER_FILE),
-            checkpoint::render_offsets(&cleaner).as_bytes(),
-        )?;
-        Ok(())
+    /// The open logs of dir `i`.
+    pub(crate) fn logs_in(&self, i: usize) -> Vec<Arc<PartitionLog>> {
+        let placed = self.read_placed();
+        self.read_logs()
+            .iter()
+            .filter(|(tp, _)| placed.get(*tp) == Some(&i))
+            .map(|(_, l)| l.clone())
+            .collect()
     }
 
-    /// Flush everything, write checkpoints and the clean-shutdown marker. Every partition is
-    /// closed even when one fails; the marker is written only when all of them closed (so a
-    /// failed close means a full recovery at the next start) and the first error is returned.
-    pub fn shutdown(&self) -> Result<(), LogError> {
-        self.commit.sync_all()?;
-        let logs: Vec<Arc<PartitionLog>> = self.read_logs().values().cloned().collect();
-        // Closing is a few fsyncs per partition: CLOSE_THREADS at a time, so that 10,000
-        // partitions stop in seconds rather than minutes.
-        let per = logs.len().div_ceil(CLOSE_THREADS).max(1);
-        let errors: Vec<LogError> = std::thread::scope(|scope| {
-            let handles: Vec<_> = logs
-                .chunks(per)
-                .map(|chunk| {
-                    scope.spawn(move || {
-                        let mut errors = Vec::new();
-                        for l in chunk {
-                            if let Err(e) = l.close() {
-                                tracing::error!(partition = %l.topic_partition().dir_name(), error = %e, "cannot close partition log");
-                                errors.push(e);
-                            }
-                        }
-                        errors
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        vec![LogError::Io(std::io::Error::other(
-                            "a close thread panicked",
-                        ))]
-                    })
-                })
-                .collect()
-        });
-        let first_error = errors.into_iter().next();
-        if let Some(e) = first_error {
-            self.commit.stop();
-            return Err(e);
+    /// Write all checkpoint files of every online dir now (the first error is returned after
+    /// every dir was tried).
+    pub fn checkpoint(&self) -> Result<(), LogError> {
+        let mut first = None;
+        for (i, d) in self.dirs.iter().enumerate() {
+            if d.is_offline() {
+                continue;
+            }
+            if let Err(e) = d.checkpoint(&self.logs_in(i)) {
+                first.get_or_insert(e);
+            }
         }
-        self.checkpoint()?;
-        checkpoint::write_atomic(&self.dir.join(CLEAN_SHUTDOWN_FILE), b"")?;
-        self.commit.stop();
-        Ok(())
+        first.map_or(Ok(()), Err)
     }
+
+    /// Flush everything, write checkpoints and the clean-shutdown marker of every online dir.
+    /// Every partition is closed even when one fails; a dir's marker is written only when all of
+    /// its partitions closed (so a failed close means a full recovery at the next start) and the
+    /// first error is returned. Offline dirs are left as they are.
+    pub fn shutdown(&self) -> Result<(), LogError> {
+        let mut first_error = None;
+        for (i, d) in self.dirs.iter().enumerate() {
+            if d.is_offline() {
+                tracing::warn!(dir = %d.path.display(), "log dir offline: not closed cleanly");
+                d.commit.stop();
+                continue;
+            }
+            let r = d.commit.sync_all().and_then(|()| {
+                let logs = self.logs_in(i);
+                // Closing is a few fsyncs per partition: several threads at a time, so that
+                // 10,000 partitions stop in seconds rather than minutes.
+                let closed = crate::parallel::map(
+                    &logs,
+                    |l| {
+                        l.close().inspect_err(|e| {
+                            tracing::error!(partition = %l.topic_partition().dir_name(), error = %e, "cannot close partition log");
+                        })
+                    },
+                    || Err(LogError::Io(std::io::Error::other("a close thread panicked"))),
+                );
+                match closed.into_iter().find_map(Result::err) {
+                    Some(e) => Err(e),
+                    None => d.checkpoint(&logs).and_then(|()| d.write_clean_marker()),
+                }
+            });
+            d.commit.stop();
+            if let Err(e) = r {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// The error for a partition whose dir is offline.
+fn offline_error(tp: &TopicPartition) -> LogError {
+    LogError::Io(std::io::Error::other(format!(
+        "the log dir of {} is offline",
+        tp.dir_name()
+    )))
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ pub mod controller;
 pub mod election;
 pub mod error;
 pub mod image;
+pub mod offline_dirs;
 pub mod quota;
 pub mod raft;
 pub mod reassignment;

@@ -55,6 +55,9 @@ enum Command {
     Users(cli::users::UsersArgs),
     /// Leader elections: `leaders elect --preferred|--unclean [--topic T [--partition P]]`.
     Leaders(cli::leaders::LeadersArgs),
+    /// Log dirs (JBOD): `log-dirs describe [--broker N] [--json]`, `log-dirs move --topic T
+    /// --partition P --dir D [--broker N]`.
+    LogDirs(cli::log_dirs::LogDirsArgs),
     /// ACLs: list, create, delete (like `kafka-acls.sh`; needs an authorizer on the broker).
     Acls(cli::acls::AclsArgs),
     /// Client quotas: describe, alter (like `kafka-configs.sh` for users / clients / ips).
@@ -97,6 +100,7 @@ fn main() -> std::process::ExitCode {
         Command::Transactions(args) => cli::transactions::run(args),
         Command::Users(args) => cli::users::run(args),
         Command::Leaders(args) => cli::leaders::run(args),
+        Command::LogDirs(args) => cli::log_dirs::run(args),
         Command::Acls(args) => cli::acls::run(args),
         Command::Quotas(args) => cli::quotas::run(args),
         Command::Cluster(args) => cli::cluster::run(args),

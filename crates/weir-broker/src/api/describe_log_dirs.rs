@@ -1,8 +1,9 @@
-//! DescribeLogDirs (key 35): the partitions in this broker's log directory, their sizes, and
-//! the volume's space (v4+) and cordoned flag (v5).
+//! DescribeLogDirs (key 35): the partitions in each of this broker's log directories, their
+//! sizes, the volumes' space (v4+) and cordoned flag (v5); offline dirs as KAFKA_STORAGE_ERROR.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::describe_log_dirs_response::{
     DescribeLogDirsPartition, DescribeLogDirsResult, DescribeLogDirsTopic,
 };
@@ -12,15 +13,16 @@ use kafka_protocol::protocol::StrBytes;
 use crate::error::BrokerError;
 use crate::replica::manager::ReplicaManager;
 
-/// Answer as Kafka's `ReplicaManager.describeLogDirs`: one result for the log directory (its
-/// absolute path; Weir keeps every partition in the first `log.dirs` entry), listing each open
-/// partition log — every one when `topics` is null, else those requested — with its size in
-/// bytes (all segments), `offset_lag` max(high watermark − log end, 0) (Kafka's formula for a
-/// current log: 0) and `is_future_key` false (Weir has no AlterReplicaLogDirs). Topics left
-/// without partitions are omitted. v4+: the volume's total and usable bytes (`statvfs`; a
-/// failed lookup makes the result KAFKA_STORAGE_ERROR, as an offline directory in Kafka). v5:
-/// `is_cordoned` is false — Weir has no cordoned log directories (KIP-1066). Weir has no ACLs,
-/// so the CLUSTER DESCRIBE check Kafka makes always passes.
+/// Answer as Kafka's `ReplicaManager.describeLogDirs`: one result per entry of `log.dirs` (its
+/// absolute path), listing each partition placed in it — every one when `topics` is null, else
+/// those requested — with its size in bytes (all segments), `offset_lag` max(high watermark − log
+/// end, 0) (Kafka's formula for a current log: 0) and `is_future_key` false (a move in progress
+/// is not listed: Weir copies into the new dir and switches under the partition's lock, see
+/// `weir_log::LogManager::move_partition`). Topics left without partitions are omitted. An
+/// offline dir (a write or fsync failed) answers KAFKA_STORAGE_ERROR with no partitions, as
+/// Kafka. v4+: the volume's total and usable bytes (`statvfs`; a failed lookup makes the result
+/// KAFKA_STORAGE_ERROR, as an offline directory in Kafka). v5: `is_cordoned` is false — Weir has
+/// no cordoned log directories (KIP-1066). The CLUSTER DESCRIBE check is in `authz`.
 pub async fn handle(
     replicas: &ReplicaManager,
     _version: i16,
@@ -36,10 +38,30 @@ pub async fn handle(
             .collect()
     });
     let logs = replicas.logs();
-    let dir = logs.log_dir();
-    let dir = std::path::absolute(&dir).unwrap_or(dir);
+    let mut resp = DescribeLogDirsResponse::default();
+    resp.throttle_time_ms = 0;
+    resp.error_code = 0;
+    resp.results = logs
+        .dir_statuses()
+        .into_iter()
+        .map(|status| describe_dir(logs, status, wanted.as_ref()))
+        .collect();
+    resp
+}
+
+fn describe_dir(
+    logs: &weir_log::LogManager,
+    status: weir_log::LogDirStatus,
+    wanted: Option<&BTreeSet<(String, i32)>>,
+) -> DescribeLogDirsResult {
+    let dir = std::path::absolute(&status.path).unwrap_or(status.path);
     let mut result = DescribeLogDirsResult::default();
     result.log_dir = StrBytes::from_string(dir.display().to_string());
+    result.is_cordoned = false;
+    if status.offline.is_some() {
+        result.error_code = ResponseError::KafkaStorageError.code();
+        return result;
+    }
     match weir_log::volume_space(&dir) {
         Ok(space) => {
             result.error_code = 0;
@@ -48,17 +70,12 @@ pub async fn handle(
         }
         Err(e) => {
             result.error_code = BrokerError::from(e).code();
-            let mut resp = DescribeLogDirsResponse::default();
-            resp.results = vec![result];
-            return resp;
+            return result;
         }
     }
-    result.is_cordoned = false;
     let mut topics: BTreeMap<String, Vec<DescribeLogDirsPartition>> = BTreeMap::new();
-    let mut open = logs.partitions_open();
-    open.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
-    for tp in open {
-        if let Some(w) = &wanted {
+    for tp in status.partitions {
+        if let Some(w) = wanted {
             if !w.contains(&(tp.topic.clone(), tp.partition)) {
                 continue;
             }
@@ -82,11 +99,7 @@ pub async fn handle(
             t
         })
         .collect();
-    let mut resp = DescribeLogDirsResponse::default();
-    resp.throttle_time_ms = 0;
-    resp.error_code = 0;
-    resp.results = vec![result];
-    resp
+    result
 }
 
 /// A byte count as Kafka's int64 (Kafka's `adjustForLargeFileSystems`: what does not fit is

@@ -109,7 +109,8 @@ pub(super) fn alter_configs(a: &Authz, body: RequestKind) -> Gate {
 
 /// The cluster-wide admin APIs: a top-level CLUSTER_AUTHORIZATION_FAILED without the
 /// operation on the cluster. AlterPartitionReassignments, ElectLeaders, CreateAcls, DeleteAcls,
-/// AddRaftVoter, RemoveRaftVoter, UnregisterBroker and UpdateFeatures need ALTER;
+/// AddRaftVoter, RemoveRaftVoter, UnregisterBroker, UpdateFeatures and AlterReplicaLogDirs need
+/// ALTER;
 /// ListPartitionReassignments, DescribeLogDirs, DescribeAcls and DescribeQuorum DESCRIBE.
 pub(super) fn cluster_admin(a: &Authz, body: RequestKind) -> Gate {
     let op = match &body {
@@ -120,7 +121,8 @@ pub(super) fn cluster_admin(a: &Authz, body: RequestKind) -> Gate {
         | RequestKind::AddRaftVoter(_)
         | RequestKind::RemoveRaftVoter(_)
         | RequestKind::UnregisterBroker(_)
-        | RequestKind::UpdateFeatures(_) => Op::Alter,
+        | RequestKind::UpdateFeatures(_)
+        | RequestKind::AlterReplicaLogDirs(_) => Op::Alter,
         _ => Op::Describe,
     };
     if a.cluster(op) {
@@ -145,6 +147,30 @@ pub(super) fn cluster_admin(a: &Authz, body: RequestKind) -> Gate {
             refuse_top!(DescribeLogDirs, DescribeLogDirsResponse, CLUSTER)
         }
         RequestKind::DescribeAcls(_) => refuse_top!(DescribeAcls, DescribeAclsResponse, CLUSTER),
+        // As Kafka: CLUSTER_AUTHORIZATION_FAILED on every partition.
+        RequestKind::AlterReplicaLogDirs(r) => {
+            let mut resp = AlterReplicaLogDirsResponse::default();
+            for d in &r.dirs {
+                for t in &d.topics {
+                    let mut out =
+                        alter_replica_log_dirs_response::AlterReplicaLogDirTopicResult::default();
+                    out.topic_name = t.name.clone();
+                    out.partitions = t
+                        .partitions
+                        .iter()
+                        .map(|p| {
+                            let mut pr =
+                                alter_replica_log_dirs_response::AlterReplicaLogDirPartitionResult::default();
+                            pr.partition_index = *p;
+                            pr.error_code = CLUSTER;
+                            pr
+                        })
+                        .collect();
+                    resp.results.push(out);
+                }
+            }
+            Gate::Refuse(ResponseKind::AlterReplicaLogDirs(resp))
+        }
         RequestKind::DescribeQuorum(_) => {
             refuse_top!(DescribeQuorum, DescribeQuorumResponse, CLUSTER)
         }

@@ -61,6 +61,7 @@ pub fn gate(
         b @ (K::AlterPartitionReassignments(_)
         | K::ListPartitionReassignments(_)
         | K::DescribeLogDirs(_)
+        | K::AlterReplicaLogDirs(_)
         | K::CreateAcls(_)
         | K::DescribeAcls(_)
         | K::DeleteAcls(_)

@@ -159,6 +159,9 @@ fn default_request(key: ApiKey) -> RequestKind {
         }
         ApiKey::DescribeCluster => RequestKind::DescribeCluster(DescribeClusterRequest::default()),
         ApiKey::DescribeLogDirs => RequestKind::DescribeLogDirs(DescribeLogDirsRequest::default()),
+        ApiKey::AlterReplicaLogDirs => {
+            RequestKind::AlterReplicaLogDirs(AlterReplicaLogDirsRequest::default())
+        }
         ApiKey::DescribeTopicPartitions => {
             RequestKind::DescribeTopicPartitions(DescribeTopicPartitionsRequest::default())
         }

@@ -99,6 +99,41 @@ pub async fn agree(
     Ok(agreed)
 }
 
+/// After [`agree`] on the first log dir: give every other entry of `log.dirs` this node's
+/// `meta.properties` (its own `directory.id`), as `weir format` does; a dir formatted for another
+/// node or cluster is refused. A dir that cannot be read or written is left to the log manager,
+/// which keeps it offline (as Kafka starts without a failed log dir).
+pub fn format_other_dirs(
+    dirs: &[std::path::PathBuf],
+    cluster_id: &str,
+    node_id: i32,
+) -> Result<(), BrokerError> {
+    for dir in dirs {
+        let prepared = std::fs::create_dir_all(dir)
+            .map_err(BrokerError::from)
+            .and_then(|()| super::properties::read_for_node(dir, node_id));
+        match prepared {
+            Ok(None) => {
+                if let Err(e) = MetaProperties::new(node_id, cluster_id).write(dir) {
+                    warn!(dir = %dir.display(), error = %e, "cannot format a log dir; it stays offline");
+                }
+            }
+            Ok(Some(m)) if m.cluster_id == cluster_id => {}
+            Ok(Some(m)) if m.is_legacy() => {
+                MetaProperties::new(node_id, cluster_id).write(dir)?;
+            }
+            Ok(Some(m)) => {
+                return Err(mismatch(dir, &m.cluster_id, cluster_id, "log.dirs[0]"));
+            }
+            Err(BrokerError::Config(e)) => return Err(BrokerError::Config(e)),
+            Err(e) => {
+                warn!(dir = %dir.display(), error = %e, "cannot read a log dir; it stays offline")
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn await_cluster_id(quorum: &MetaNode) -> Result<String, BrokerError> {
     let mut rx = quorum.subscribe();
     let deadline = tokio::time::Instant::now() + CLUSTER_ID_TIMEOUT;

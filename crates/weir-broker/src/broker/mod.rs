@@ -95,20 +95,15 @@ impl Broker {
     /// pre-Raft topic table onto the metadata log, apply the current image (opening the
     /// partitions this node replicates and loading the coordinators' partitions it leads), and
     /// start the background tasks. Fails if `meta.properties` names another node id or cluster, if
-    /// no cluster id is agreed within [`cluster_id::CLUSTER_ID_TIMEOUT`], or if more
-    /// than one log dir is configured (Weir supports exactly one log dir for now; Kafka supports
-    /// JBOD).
+    /// no cluster id is agreed within [`cluster_id::CLUSTER_ID_TIMEOUT`], or if another entry of
+    /// `log.dirs` belongs to another node or cluster. The first log dir holds the node's
+    /// identity and per-node files; partitions are spread over every dir (JBOD).
     pub async fn open(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
         // Bad keys or trust stores stop the start before anything is opened.
         crate::tls_config::check_listeners(&config.security)?;
         let log_dir = match config.log_dirs.as_slice() {
-            [one] => one.clone(),
+            [first, ..] => first.clone(),
             [] => return Err(BrokerError::Config("log.dirs is empty".into())),
-            _ => {
-                return Err(BrokerError::Config(
-                    "Weir supports exactly one entry in log.dirs for now".into(),
-                ))
-            }
         };
         std::fs::create_dir_all(&log_dir)?;
         let local = properties::read_for_node(&log_dir, config.node_id)?;
@@ -135,8 +130,15 @@ impl Broker {
             config.node_id
         );
         let clock = Arc::new(SystemClock);
+        if let Err(e) =
+            cluster_id::format_other_dirs(&config.log_dirs[1..], &cluster_id, config.node_id)
+        {
+            quorum.shutdown().await;
+            return Err(e);
+        }
         let max_open_files = config.ops.max_open_files();
-        let logs = LogManager::open_with_limit(&log_dir, clock.clone(), max_open_files)?;
+        let logs =
+            LogManager::open_dirs_with_limit(&config.log_dirs, clock.clone(), max_open_files)?;
         tracing::debug!(
             max_open_files,
             rlimit_nofile = ?weir_log::fd_cache::nofile_limit(),

@@ -54,7 +54,7 @@ pub struct BrokerConfig {
     pub listeners: Vec<Listener>,
     /// `advertised.listeners`, default = `listeners` minus CONTROLLER.
     pub advertised_listeners: Vec<Listener>,
-    /// `log.dirs` (alias `log.dir`), default `./weir-data`. Only the first is used today.
+    /// `log.dirs` (alias `log.dir`), default `./weir-data`; several dirs (JBOD) are comma-separated.
     pub log_dirs: Vec<PathBuf>,
     /// `num.partitions`, default 1.
     pub num_partitions: i32,

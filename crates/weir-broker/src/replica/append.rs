@@ -214,7 +214,14 @@ impl ReplicaManager {
                     ),
                 ));
             }
-            if log.high_watermark() >= required {
+            // The current log object: the partition may have moved to another log dir
+            // (AlterReplicaLogDirs) since the append, and only the new one advances.
+            let hw = self
+                .logs
+                .get(&tp)
+                .map_or(log.high_watermark(), |l| l.high_watermark())
+                .max(log.high_watermark());
+            if hw >= required {
                 return self.check_min_isr_after_append(log, min_isr);
             }
             tokio::select! {

@@ -146,7 +146,8 @@ impl ReplicaManager {
         self.logs.get(tp)
     }
 
-    /// The open log of `topic`/`partition`. Otherwise, as Kafka: NOT_LEADER_OR_FOLLOWER when the
+    /// The open log of `topic`/`partition`. Otherwise, as Kafka: KAFKA_STORAGE_ERROR when its log
+    /// dir is offline, NOT_LEADER_OR_FOLLOWER when the
     /// partition exists but is not hosted here (e.g. a reassignment moved it away, so clients
     /// refresh their metadata), else UNKNOWN_TOPIC_OR_PARTITION.
     pub fn require_log(
@@ -154,18 +155,25 @@ impl ReplicaManager {
         topic: &str,
         partition: i32,
     ) -> Result<Arc<PartitionLog>, BrokerError> {
-        self.log(&TopicPartition::new(topic, partition))
-            .ok_or_else(|| {
-                let code = if self.view.partition(topic, partition).is_some() {
-                    ResponseError::NotLeaderOrFollower
-                } else {
-                    ResponseError::UnknownTopicOrPartition
-                };
-                BrokerError::kafka(
-                    code,
-                    format!("This server does not host this topic-partition: {topic}-{partition}"),
-                )
-            })
+        let tp = TopicPartition::new(topic, partition);
+        self.log(&tp).ok_or_else(|| {
+            if self.logs.is_offline(&tp) {
+                // As Kafka for a partition of an offline log dir: retriable, never acknowledged.
+                return BrokerError::kafka(
+                    ResponseError::KafkaStorageError,
+                    format!("the log dir of {topic}-{partition} is offline on this broker"),
+                );
+            }
+            let code = if self.view.partition(topic, partition).is_some() {
+                ResponseError::NotLeaderOrFollower
+            } else {
+                ResponseError::UnknownTopicOrPartition
+            };
+            BrokerError::kafka(
+                code,
+                format!("This server does not host this topic-partition: {topic}-{partition}"),
+            )
+        })
     }
 
     /// A receiver that observes every later high-watermark move; subscribe BEFORE reading so no
@@ -203,9 +211,17 @@ impl ReplicaManager {
     pub(super) fn advance_high_watermark(&self, log: &PartitionLog, offset: i64) -> bool {
         let moved = {
             let _guard = lock(&self.hw_lock);
-            let moved = offset > log.high_watermark();
+            let mut moved = offset > log.high_watermark();
             if moved {
                 log.set_high_watermark(offset);
+            }
+            // The log moved to another log dir meanwhile (AlterReplicaLogDirs): the new log
+            // object is the one read from now on.
+            if let Some(current) = self.logs.get(log.topic_partition()) {
+                if !std::ptr::eq(Arc::as_ptr(&current), log) && offset > current.high_watermark() {
+                    current.set_high_watermark(offset);
+                    moved = true;
+                }
             }
             moved
         };

@@ -151,14 +151,22 @@ pub async fn run_with_listeners(
         addrs.join(", "),
         broker.config.node_id,
         broker.cluster_id,
-        broker.replicas.logs().log_dir().display()
+        broker
+            .replicas
+            .logs()
+            .log_dirs()
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(",")
     );
 
     // Serve until asked to stop, or until the metadata quorum member dies (e.g. its log cannot
     // be written on a full disk): a broker that no longer follows the metadata log must not
     // keep answering from a stale image, so it stops (Kafka halts the process).
-    // Likewise when the log dir fails (a write or an fsync): its partitions refuse every append,
-    // and with a single log dir Kafka halts.
+    // Likewise when every log dir failed (a write or an fsync): their partitions refuse every
+    // append, and with its last log dir offline Kafka halts. One failed dir of several only
+    // takes its partitions offline (they are reported to the controller in heartbeats).
     let logs_for_failure = broker.replicas.logs().clone();
     let fatal = tokio::select! {
         _ = shutdown => None,

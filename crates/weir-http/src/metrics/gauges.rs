@@ -76,11 +76,10 @@ pub fn set_all(view: &OpsView<'_>, per_partition: bool) {
     gauge!(OFFLINE_PARTITIONS).set(view.offline_partitions() as f64);
 
     let parts = view.local_partitions();
-    let (mut leaders, mut under, mut dir_bytes) = (0u64, 0u64, 0u64);
+    let (mut leaders, mut under) = (0u64, 0u64);
     for p in &parts {
         leaders += u64::from(p.leader);
         under += u64::from(p.under_replicated);
-        dir_bytes += p.size_bytes;
         if per_partition {
             gauge!(LOG_SIZE, "topic" => p.tp.topic.clone(), "partition" => p.tp.partition.to_string())
                 .set(p.size_bytes as f64);
@@ -89,7 +88,9 @@ pub fn set_all(view: &OpsView<'_>, per_partition: bool) {
     gauge!(PARTITION_COUNT).set(parts.len() as f64);
     gauge!(LEADER_COUNT).set(leaders as f64);
     gauge!(UNDER_REPLICATED).set(under as f64);
-    gauge!(LOG_DIR_SIZE, "logdir" => view.log_dir().display().to_string()).set(dir_bytes as f64);
+    for (dir, bytes) in view.log_dir_sizes() {
+        gauge!(LOG_DIR_SIZE, "logdir" => dir.display().to_string()).set(bytes as f64);
+    }
 
     let mut sums: BTreeMap<String, i64> = BTreeMap::new();
     for l in view.group_lags() {

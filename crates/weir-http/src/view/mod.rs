@@ -128,9 +128,21 @@ impl<'a> OpsView<'a> {
         out
     }
 
-    /// The log directory.
-    pub fn log_dir(&self) -> PathBuf {
-        self.b.replicas.logs().log_dir()
+    /// Every log directory (`log.dirs`) with the bytes of the open partition logs in it.
+    pub fn log_dir_sizes(&self) -> Vec<(PathBuf, u64)> {
+        let logs = self.b.replicas.logs();
+        logs.dir_statuses()
+            .into_iter()
+            .map(|st| {
+                let bytes = st
+                    .partitions
+                    .iter()
+                    .filter_map(|tp| logs.get(tp))
+                    .map(|l| l.size_bytes())
+                    .sum();
+                (st.path, bytes)
+            })
+            .collect()
     }
 
     /// Lag of every committed offset of the consumer groups this broker coordinates, for the

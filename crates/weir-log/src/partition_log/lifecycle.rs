@@ -155,6 +155,49 @@ impl PartitionLog {
         Ok(())
     }
 
+    /// The partition directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Base offset of the active (last) segment.
+    pub(crate) fn active_base(&self) -> i64 {
+        self.lock()
+            .segments
+            .keys()
+            .next_back()
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// For a move to another log dir (`log_move.rs`), under this log's lock so nothing is
+    /// appended meanwhile: flush every segment, write the producer snapshot at the log end, run
+    /// `finish` (which copies what changed since the first pass and switches directories), and
+    /// once it succeeded mark this log moved: every later operation on this object is refused
+    /// as on a deleted log (callers fetch the new log again). Returns the offsets the copy
+    /// reopens with (its recovery point is the log end: everything was flushed).
+    pub(crate) fn seal_for_move(
+        &self,
+        finish: impl FnOnce(i64) -> Result<(), LogError>,
+    ) -> Result<CheckpointedOffsets, LogError> {
+        let mut inner = self.lock();
+        if inner.deleted {
+            return Err(LogError::Deleted(self.tp.dir_name()));
+        }
+        for (_, s) in inner.segments.iter_mut() {
+            s.flush()?;
+        }
+        producer_state::write_snapshot(&self.dir, inner.log_end_offset, &inner.producers)?;
+        let active = inner.segments.keys().next_back().copied().unwrap_or(0);
+        finish(active)?;
+        inner.deleted = true;
+        Ok(CheckpointedOffsets {
+            recovery_point: Some(inner.log_end_offset),
+            log_start_offset: Some(inner.log_start_offset),
+            high_watermark: Some(inner.high_watermark),
+        })
+    }
+
     /// Mark deleted and remove the directory.
     pub(crate) fn delete_all(&self) -> Result<(), LogError> {
         let mut inner = self.lock();

@@ -43,6 +43,9 @@ pub enum RpcRequest {
     Heartbeat {
         /// Broker id.
         broker: i32,
+        /// The partitions of its offline log dirs (see `offline_dirs`).
+        #[serde(default)]
+        offline: Vec<(String, i32)>,
     },
     /// A broker-only node asks to follow the metadata log as a non-voting learner.
     AddLearner {

@@ -24,6 +24,9 @@ use crate::reassignment::complete_reassignments;
 use crate::records::MetadataRecord;
 use crate::MetaError;
 
+#[path = "node_heartbeat.rs"]
+mod heartbeat;
+
 /// How long a proposal may take (leader election included) before it fails.
 pub const PROPOSE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -381,28 +384,6 @@ impl MetaNode {
         out
     }
 
-    /// A broker heartbeat: delivered to the active controller (here or forwarded).
-    pub async fn heartbeat(&self, broker: i32) -> Result<(), MetaError> {
-        match self.leader() {
-            Some(l) if l == self.id => match self.local_heartbeat(broker).await {
-                Forwarded::Done(r) => r.map(|_| ()),
-                Forwarded::NotLeader(l) => Err(MetaError::NotController(l)),
-                Forwarded::Failed(e) => Err(MetaError::Raft(e)),
-            },
-            Some(l) => match self
-                .call_voter(l, &RpcRequest::Heartbeat { broker }, Duration::from_secs(5))
-                .await?
-            {
-                RpcResponse::Forwarded(Forwarded::Done(r)) => r.map(|_| ()),
-                RpcResponse::Forwarded(Forwarded::NotLeader(l)) => Err(MetaError::NotController(l)),
-                other => Err(MetaError::Raft(format!(
-                    "unexpected heartbeat answer {other:?}"
-                ))),
-            },
-            None => Err(MetaError::NotController(None)),
-        }
-    }
-
     /// The quorum as this node sees it when it leads (see [`super::progress::quorum_info`]).
     pub(super) fn local_quorum_info(&self) -> Option<super::progress::QuorumInfo> {
         super::progress::quorum_info(&self.raft.metrics().borrow())
@@ -421,24 +402,6 @@ impl MetaNode {
             .call(req, timeout)
             .await
             .map_err(raft_err)
-    }
-
-    async fn local_heartbeat(&self, broker: i32) -> Forwarded {
-        if !self.is_leader() {
-            return Forwarded::NotLeader(self.leader());
-        }
-        let recs = {
-            let image = self.image();
-            let mut c = self.controller.lock().unwrap_or_else(|p| p.into_inner());
-            c.1.heartbeat(&image, broker, now_ms())
-        };
-        if recs.is_empty() {
-            return Forwarded::Done(Ok(Vec::new()));
-        }
-        match self.raft.client_write(recs).await {
-            Ok(resp) => Forwarded::Done(resp.data),
-            Err(e) => Forwarded::Failed(e.to_string()),
-        }
     }
 
     /// While leader: fence brokers that stopped heartbeating. A new leader starts every broker's
@@ -540,8 +503,8 @@ impl MetaNode {
                     Err(e) => Forwarded::Failed(e.to_string()),
                 })
             }
-            RpcRequest::Heartbeat { broker } => {
-                RpcResponse::Forwarded(self.local_heartbeat(broker).await)
+            RpcRequest::Heartbeat { broker, offline } => {
+                RpcResponse::Forwarded(self.local_heartbeat(broker, offline).await)
             }
             RpcRequest::ClusterId => RpcResponse::ClusterId(self.image().cluster_id.clone()),
             RpcRequest::DescribeQuorum => RpcResponse::Quorum(self.local_quorum_info()),

@@ -63,20 +63,23 @@ pub fn run(mut args: FormatArgs) -> Result<(), String> {
         .collect();
     let config = BrokerConfig::from_sources(args.config_file.as_deref(), &env, &flags)
         .map_err(|e| e.to_string())?;
-    let [dir] = config.log_dirs.as_slice() else {
-        return Err("log.dirs must name exactly one directory".into());
-    };
-    match format(dir, &cluster_id, config.node_id, args.ignore_formatted)
-        .map_err(|e| e.to_string())?
-    {
-        Formatted::Written(path) => println!(
-            "Formatted {} with cluster.id {} for node.id {}",
-            path.display(),
-            cluster_id,
-            config.node_id
-        ),
-        Formatted::AlreadyFormatted(path) => {
-            println!("{} is already formatted; left as it is", path.display())
+    if config.log_dirs.is_empty() {
+        return Err("log.dirs must name at least one directory".into());
+    }
+    // Every log dir gets its own meta.properties (same node and cluster, its own directory.id).
+    for dir in &config.log_dirs {
+        match format(dir, &cluster_id, config.node_id, args.ignore_formatted)
+            .map_err(|e| e.to_string())?
+        {
+            Formatted::Written(path) => println!(
+                "Formatted {} with cluster.id {} for node.id {}",
+                path.display(),
+                cluster_id,
+                config.node_id
+            ),
+            Formatted::AlreadyFormatted(path) => {
+                println!("{} is already formatted; left as it is", path.display())
+            }
         }
     }
     Ok(())

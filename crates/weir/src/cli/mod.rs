@@ -10,6 +10,7 @@ pub mod dev_cluster;
 pub mod format;
 pub mod groups;
 pub mod leaders;
+pub mod log_dirs;
 pub mod perf;
 pub mod produce;
 pub mod quorum;
