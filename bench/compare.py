@@ -57,11 +57,13 @@ def cpu_secs(pid):
 class Broker:
     """A broker process on 127.0.0.1 with its output in a file."""
 
-    def __init__(self, name, argv, port, workdir):
+    def __init__(self, name, argv, port, workdir, wait=True):
+        """Start it; with `wait`, return once it accepts connections (a cluster node serves
+        clients only once its quorum has unfenced it: start every node with wait=False first)."""
         self.name, self.port = name, port
         self.out = open(os.path.join(workdir, f"{name}.log"), "w")
         self.proc = subprocess.Popen(argv, stdout=self.out, stderr=subprocess.STDOUT)
-        if not wait_port(port, self.proc):
+        if wait and not wait_port(port, self.proc):
             self.stop()
             raise RuntimeError(f"{name} did not start (see {self.out.name})")
 

@@ -27,9 +27,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import subprocess  # noqa: E402
-
-from compare import free_port, log, wait_port  # noqa: E402
+from compare import Broker, free_port, log, wait_port  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -47,7 +45,7 @@ def start_cluster(weir, workdir, session_ms):
                 "--broker-session-timeout-ms", str(session_ms),
                 "--broker-heartbeat-interval-ms", str(heartbeat),
                 "--log-dirs", os.path.join(workdir, f"node-{i}")]
-        nodes[i] = Node(f"node-{i}", argv, client, workdir)
+        nodes[i] = Broker(f"node-{i}", argv, client, workdir, wait=False)
     # A node serves clients once the quorum has unfenced it: all must be running first.
     for n in nodes.values():
         if not wait_port(n.port, n.proc, timeout=60):
@@ -56,28 +54,6 @@ def start_cluster(weir, workdir, session_ms):
             raise RuntimeError(f"{n.name} did not start (see {n.out.name})")
     return nodes
 
-
-class Node:
-    """One `weir serve` process with its output in a file."""
-
-    def __init__(self, name, argv, port, workdir):
-        self.name, self.port = name, port
-        self.out = open(os.path.join(workdir, f"{name}.log"), "w")
-        self.proc = subprocess.Popen(argv, stdout=self.out, stderr=subprocess.STDOUT)
-
-    @property
-    def bootstrap(self):
-        return f"127.0.0.1:{self.port}"
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.out.close()
 
 
 def leaders(admin, topic):
