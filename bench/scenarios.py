@@ -166,6 +166,31 @@ def e2e_low_rate(ctx):
 # ------------------------------------------------------------------------- consume and cpu
 
 
+def kcat_consume(bootstrap, topic, n):
+    """Records/s of `kcat -C` reading `n` records of `topic` from the beginning to /dev/null
+    (the fastest client path: librdkafka's C consumer with nothing on top)."""
+    t0 = time.monotonic()
+    r = subprocess.run(["kcat", "-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-q",
+                        "-c", str(n)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       timeout=120)
+    if r.returncode != 0:
+        raise RuntimeError(f"kcat on {topic}: {r.stderr.decode(errors='replace').strip()}")
+    return n / (time.monotonic() - t0)
+
+
+def with_kcat(ctx, broker, loads, tag, res, notes):
+    """Add `kcat_consume_rps` samples (the topics run_suite filled) when kcat is installed; a
+    kcat failure is noted, not fatal."""
+    if not shutil.which("kcat"):
+        return
+    try:
+        for wid, _size, _parts, _acks, n in loads:
+            res[wid]["kcat_consume_rps"] = [kcat_consume(broker.bootstrap, f"{tag}-{wid}-{r}", n)
+                                            for r in range(ctx.runs)]
+    except (RuntimeError, subprocess.TimeoutExpired) as e:
+        notes[f"kcat-{tag}"] = str(e)
+
+
 def suites(ctx, loads):
     """`loads` (compare.py workloads) against Weir and the peers of this run."""
     ctx.note_load()
@@ -173,6 +198,7 @@ def suites(ctx, loads):
     b = start_weir(ctx.weir, ctx.work)
     try:
         res["weir"] = run_suite(ctx.weir, b, loads, ctx.runs, [], "weir")
+        with_kcat(ctx, b, loads, "weir", res["weir"], notes)
     finally:
         b.stop()
     ctx.note_load()
@@ -186,6 +212,7 @@ def suites(ctx, loads):
             t = start_tansu(binary, ctx.work)
             try:
                 peers["tansu"] = run_suite(ctx.weir, t, loads, ctx.runs, [], "tansu")
+                with_kcat(ctx, t, loads, "tansu", peers["tansu"], notes)
             except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError) as e:
                 notes["tansu"] = f"failed: {e}"
             finally:
@@ -209,16 +236,19 @@ def consume(ctx):
     w = res["weir"]
     print(f"\nConsume (weir perf consume = librdkafka, the same client for every broker), medians "
           f"of {ctx.runs}; loopback TCP ({tcp['tool']}) {tcp['mb_per_sec']:,.0f} MB/s in this run:")
-    print("\n| workload | broker | consume rec/s | MB/s | weir ÷ broker |")
-    print("|---|---|---:|---:|---:|")
+    print("\n| workload | broker | consume rec/s | MB/s | weir ÷ broker | kcat rec/s "
+          "| weir ÷ broker (kcat) |")
+    print("|---|---|---:|---:|---:|---:|---:|")
     for wid, *_ in loads:
-        wr = med(w[wid]["consume_rps"])
+        wr, wk = med(w[wid]["consume_rps"]), med(w[wid].get("kcat_consume_rps", []))
         for name, r in res.items():
-            v = med(r[wid]["consume_rps"])
+            v, k = med(r[wid]["consume_rps"]), med(r[wid].get("kcat_consume_rps", []))
             print(f"| {wid} | {name} | {v:,.0f} | {med(r[wid]['consume_mbps']):.1f} "
-                  f"| {wr / v:.2f} |")
+                  f"| {wr / v:.2f} | {k:,.0f} | {wk / k:.2f} |")
     kib = med(w["1KiB-p1-all"]["consume_mbps"])
     frac = kib / tcp["mb_per_sec"]
+    if not shutil.which("kcat"):
+        print("(kcat not installed: `apt-get install kcat` adds the kcat columns)")
     print(f"\n1 KiB consume ÷ loopback TCP: {frac:.3f} ({verdict(frac, 0.6, below=False)} ≥ 0.60)")
     for name in res:
         if name != "weir":
