@@ -10,6 +10,7 @@
 
 "Ready" is the broker's own HTTP `/ready` (open, registered with the quorum, unfenced)."""
 
+import json
 import os
 import signal
 import subprocess
@@ -87,12 +88,41 @@ class Node:
         return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
 
 
+def described_partitions(weir, bootstrap, topic):
+    """How many partitions `weir topics describe` shows for `topic` (0 when it cannot say)."""
+    r = subprocess.run([weir, "topics", "describe", topic, "--json", "-b", bootstrap],
+                       capture_output=True, text=True, timeout=120)
+    try:
+        return len(json.loads(r.stdout)["partitions"])
+    except (ValueError, KeyError, TypeError):
+        return 0
+
+
 def create(weir, bootstrap, topic, partitions, timeout=600):
+    """`weir topics create`; when the client's own wait runs out (OperationTimedOut: a broker
+    still creating thousands of partitions on a busy machine), wait up to `timeout` seconds
+    until `topics describe` shows every partition. Any other failure is raised."""
+    t0 = time.monotonic()
     r = subprocess.run([weir, "topics", "create", topic, "--partitions", str(partitions),
                         "-b", bootstrap], capture_output=True, text=True, timeout=timeout)
-    if r.returncode != 0:
-        raise RuntimeError(f"weir topics create {topic} --partitions {partitions} failed: "
-                           f"{(r.stderr or r.stdout).strip()}")
+    if r.returncode == 0:
+        return
+    err = (r.stderr or r.stdout).strip()
+    if "TimedOut" in err:
+        while time.monotonic() - t0 < timeout:
+            if described_partitions(weir, bootstrap, topic) >= partitions:
+                return
+            time.sleep(1)
+    raise RuntimeError(f"weir topics create {topic} --partitions {partitions} failed: {err}")
+
+
+def log_tail(path, pattern=("ERROR", "WARN", "Too many open files"), n=5):
+    """The last `n` lines of a broker log that match `pattern` (kept before the dir is removed)."""
+    try:
+        with open(path, errors="replace") as f:
+            return [line.rstrip() for line in f if any(p in line for p in pattern)][-n:]
+    except OSError:
+        return []
 
 
 def idle_cpu_pct(node, secs):
@@ -115,8 +145,11 @@ def scale(ctx):
             create(ctx.weir, node.bootstrap, "wide", n)
         except (RuntimeError, subprocess.TimeoutExpired) as e:
             res["create_error"] = str(e)
+            res["broker_log_errors"] = log_tail(os.path.join(node.work, "scale-1.log"))
             print(f"\nscale: FAILED to create a topic with {n:,} partitions on one node: {e}")
-            print(f"broker log: {node.work}/scale-1.log (removed at the end of the run)")
+            print("broker log (last errors/warnings):")
+            for line in res["broker_log_errors"]:
+                print(f"  {line}")
             raise RuntimeError(f"topic creation with {n} partitions failed") from e
         res["create_secs"] = time.monotonic() - t0
         p = perf(ctx.weir, node.bootstrap, ["produce", "--topic", "wide", "--num-records", str(3 * n),

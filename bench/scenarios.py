@@ -17,6 +17,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import compare  # noqa: E402
+import scale  # noqa: E402
 from compare import log, perf, run_kafka, run_suite, start_tansu, start_weir, tansu_binary  # noqa: E402
 
 # linger.ms of the producer in the 50 %-load end-to-end run (see compare.E2E_LINGER_MS).
@@ -289,12 +290,18 @@ def wide(ctx):
     try:
         for r in range(ctx.runs):
             for parts in (8, wide_parts):
+                # Created first with `weir topics create` (up to 10 min): creating 1,000
+                # partitions can outlast `weir perf`'s own CreateTopics wait on a busy machine.
+                t0 = time.monotonic()
+                scale.create(ctx.weir, b.bootstrap, f"wide{parts}-{r}", parts)
+                create_secs = time.monotonic() - t0
                 c0 = b.cpu()
                 p = perf(ctx.weir, b.bootstrap, ["produce", "--topic", f"wide{parts}-{r}",
                                                  "--num-records", str(n), "--record-size", "100",
                                                  "--acks", "all", "--partitions", str(parts),
                                                  "--partitioner", "round-robin"], timeout=300)
                 p["broker_cpu_per_m"] = (b.cpu() - c0) / (p["records"] / 1e6)
+                p["create_secs"] = create_secs
                 p["load_avg_1m"] = ctx.note_load()
                 res[parts].append(p)
                 log(f"  run {r + 1}: {parts} partitions {p['records_per_sec']:,.0f} rec/s, "
@@ -325,7 +332,6 @@ SCENARIOS = {"e2e-latency": e2e_latency, "e2e-low-rate": e2e_low_rate, "consume"
 def run(name, args, work, cache):
     """Run scenario `name`; returns the process exit status (non-zero when it could not run)."""
     import replication
-    import scale
     table = {**SCENARIOS, "replication": replication.scenario, "scale": scale.scale,
              "startup": scale.startup}
     if name not in table:
