@@ -98,10 +98,11 @@ def described_partitions(weir, bootstrap, topic):
         return 0
 
 
-def create(weir, bootstrap, topic, partitions, timeout=600):
+def create(weir, bootstrap, topic, partitions, timeout=600, log=None):
     """`weir topics create`; when the client's own wait runs out (OperationTimedOut: a broker
     still creating thousands of partitions on a busy machine), wait up to `timeout` seconds
-    until `topics describe` shows every partition. Any other failure is raised."""
+    until `topics describe` shows every partition, unless the broker's `log` file shows it hit
+    the open-file limit. Any other failure is raised."""
     t0 = time.monotonic()
     r = subprocess.run([weir, "topics", "create", topic, "--partitions", str(partitions),
                         "-b", bootstrap], capture_output=True, text=True, timeout=timeout)
@@ -112,6 +113,9 @@ def create(weir, bootstrap, topic, partitions, timeout=600):
         while time.monotonic() - t0 < timeout:
             if described_partitions(weir, bootstrap, topic) >= partitions:
                 return
+            if log and log_tail(log, ("Too many open files",), 1):
+                err += "; the broker's log says: " + log_tail(log, ("Too many open files",), 1)[0]
+                break
             time.sleep(1)
     raise RuntimeError(f"weir topics create {topic} --partitions {partitions} failed: {err}")
 
@@ -142,7 +146,8 @@ def scale(ctx):
         res["first_ready_secs"] = node.start()
         t0 = time.monotonic()
         try:
-            create(ctx.weir, node.bootstrap, "wide", n)
+            create(ctx.weir, node.bootstrap, "wide", n,
+                   log=os.path.join(node.work, "scale-1.log"))
         except (RuntimeError, subprocess.TimeoutExpired) as e:
             res["create_error"] = str(e)
             res["broker_log_errors"] = log_tail(os.path.join(node.work, "scale-1.log"))
