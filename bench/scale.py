@@ -111,11 +111,11 @@ def create(weir, bootstrap, topic, partitions, timeout=600, log=None):
     err = (r.stderr or r.stdout).strip()
     if "TimedOut" in err:
         while time.monotonic() - t0 < timeout:
-            if described_partitions(weir, bootstrap, topic) >= partitions:
-                return
             if log and log_tail(log, ("Too many open files",), 1):
                 err += "; the broker's log says: " + log_tail(log, ("Too many open files",), 1)[0]
                 break
+            if described_partitions(weir, bootstrap, topic) >= partitions:
+                return
             time.sleep(1)
     raise RuntimeError(f"weir topics create {topic} --partitions {partitions} failed: {err}")
 
