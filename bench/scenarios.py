@@ -192,14 +192,16 @@ def with_kcat(ctx, broker, loads, tag, res, notes):
         notes[f"kcat-{tag}"] = str(e)
 
 
-def suites(ctx, loads):
-    """`loads` (compare.py workloads) against Weir and the peers of this run."""
+def suites(ctx, loads, kcat=False):
+    """`loads` (compare.py workloads) against Weir and the peers of this run (and, with `kcat`,
+    kcat consume of the same topics)."""
     ctx.note_load()
     res, peers, notes = {}, {}, {}
     b = start_weir(ctx.weir, ctx.work)
     try:
         res["weir"] = run_suite(ctx.weir, b, loads, ctx.runs, [], "weir")
-        with_kcat(ctx, b, loads, "weir", res["weir"], notes)
+        if kcat:
+            with_kcat(ctx, b, loads, "weir", res["weir"], notes)
     finally:
         b.stop()
     ctx.note_load()
@@ -213,7 +215,8 @@ def suites(ctx, loads):
             t = start_tansu(binary, ctx.work)
             try:
                 peers["tansu"] = run_suite(ctx.weir, t, loads, ctx.runs, [], "tansu")
-                with_kcat(ctx, t, loads, "tansu", peers["tansu"], notes)
+                if kcat:
+                    with_kcat(ctx, t, loads, "tansu", peers["tansu"], notes)
             except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError) as e:
                 notes["tansu"] = f"failed: {e}"
             finally:
@@ -233,7 +236,7 @@ def consume(ctx):
     n100, n1k = (300_000, 100_000) if ctx.quick else (1_000_000, 300_000)
     loads = [("100B-p1-all", 100, 1, "all", n100), ("1KiB-p1-all", 1024, 1, "all", n1k)]
     tcp = compare.tcp_baseline(2 if ctx.quick else 5)
-    res, notes = suites(ctx, loads)
+    res, notes = suites(ctx, loads, kcat=True)
     w = res["weir"]
     print(f"\nConsume (weir perf consume = librdkafka, the same client for every broker), medians "
           f"of {ctx.runs}; loopback TCP ({tcp['tool']}) {tcp['mb_per_sec']:,.0f} MB/s in this run:")
