@@ -357,8 +357,30 @@ def main():
     ap.add_argument("--weir-before", help="another weir binary (e.g. built from an earlier commit): "
                     "its produce/consume figures are measured in the same run, interleaved with "
                     "this one's, and printed as after ÷ before")
+    ap.add_argument("--scenario", help="run only this scenario of issue #24 (e2e-latency, "
+                    "e2e-low-rate, consume, cpu, replication, wide, scale, startup; "
+                    "bench/scenarios.py) instead of the whole comparison")
+    ap.add_argument("--runs", type=int, help="runs per figure for --scenario (default 3; 1 with "
+                    "--quick)")
+    ap.add_argument("--out-dir", default=os.path.join(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))), "target", "bench"),
+                    help="where raw numbers (JSON) and pictures go (default target/bench)")
+    ap.add_argument("--startup-gb", type=float, default=1.0,
+                    help="--scenario startup: GB of data before the kill -9 (issue: 20)")
+    ap.add_argument("--scale-partitions", type=int, default=10_000,
+                    help="--scenario scale: partitions of the one topic")
     args = ap.parse_args()
     t0 = time.monotonic()
+    if args.scenario:
+        import scenarios
+        work = tempfile.mkdtemp(prefix="weir-bench-")
+        cache = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")),
+                             "weir-bench")
+        try:
+            status = scenarios.run(args.scenario, args, work, cache)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        sys.exit(status)
     runs = 3 if args.quick else 5
     loads = workloads(args.quick)
     work = tempfile.mkdtemp(prefix="weir-bench-")
@@ -426,6 +448,9 @@ def main():
     if args.weir_before:
         out["ab"] = before_after(args, loads, runs, work)
         report_ab(out["ab"], loads)
+    if not args.json_out:
+        os.makedirs(args.out_dir, exist_ok=True)
+        args.json_out = os.path.join(args.out_dir, "compare.json")
     if args.json_out:
         with open(args.json_out, "w") as f:
             json.dump(out, f, indent=1, default=str)

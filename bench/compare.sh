@@ -8,6 +8,9 @@
 #
 #   bash bench/compare.sh --quick     # 3 runs of a few workloads, well under 3 minutes
 #   bash bench/compare.sh             # every workload of the issue, 5 runs each
+#   bash bench/compare.sh --scenario e2e-latency [--runs 3] [--quick]   # one scenario of issue
+#       #24: e2e-latency, e2e-low-rate, consume, cpu, replication, wide, scale, startup
+#       # (bench/scenarios.py; docs/benchmarks.md). Raw numbers: $CARGO_TARGET_DIR/bench/*.json
 #
 # Environment: TANSU_BIN=/path/to/tansu to use a given Tansu binary; SKIP_PEERS=1 for Weir only;
 # SKIP_KAFKA=1 to leave Apache Kafka out (it needs java and mvn; jars cached in
@@ -22,4 +25,5 @@ if [[ ! -x "$TARGET/release/weir" || "${BUILD:-1}" == 1 ]]; then
 fi
 extra=()
 [[ -n "${WEIR_BEFORE:-}" ]] && extra=(--weir-before "$WEIR_BEFORE")
-exec python3 "$ROOT/bench/compare.py" --weir "$TARGET/release/weir" "${extra[@]}" "$@"
+exec python3 "$ROOT/bench/compare.py" --weir "$TARGET/release/weir" --out-dir "$TARGET/bench" \
+    "${extra[@]}" "$@"

@@ -5,6 +5,10 @@ against a single Weir node (replication factor 1) and against a 3-broker Weir cl
 the brokers' CPU-seconds per million records. Loopback only; every run is bounded.
 
     python3 bench/replication.py --weir target/release/weir [--records 500000] [--runs 3]
+
+`bash bench/compare.sh --scenario replication` (issue #24, `scenario` below) measures the same
+for 100 B and 1 KiB on 1 and 8 partitions, and the end-to-end latency on the 3-node cluster at
+50 % of its own maximum 100 B / 1-partition rate.
 """
 
 import argparse
@@ -33,10 +37,10 @@ def start_cluster(weir, workdir):
     return nodes
 
 
-def create(weir, bootstrap, topic, rf, extra):
+def create(weir, bootstrap, topic, rf, extra, partitions=1):
     import subprocess
-    argv = [weir, "topics", "create", topic, "--partitions", "1", "--replication-factor", str(rf),
-            "-b", bootstrap, *extra]
+    argv = [weir, "topics", "create", topic, "--partitions", str(partitions),
+            "--replication-factor", str(rf), "-b", bootstrap, *extra]
     for _ in range(50):
         r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
         if r.returncode == 0:
@@ -46,12 +50,72 @@ def create(weir, bootstrap, topic, rf, extra):
     raise RuntimeError(f"create {topic}: {r.stderr.strip()}")
 
 
-def produce(weir, bootstrap, topic, records, brokers):
+def produce(weir, bootstrap, topic, records, brokers, size=100):
     before = sum(b.cpu() for b in brokers)
     r = perf(weir, bootstrap, ["produce", "--topic", topic, "--num-records", str(records),
-                                "--record-size", "100", "--acks", "all"])
+                                "--record-size", str(size), "--acks", "all"])
     cpu = sum(b.cpu() for b in brokers) - before
     return r["records_per_sec"], r["latency_ms"]["p99"], cpu / records * 1e6
+
+
+def scenario(ctx):
+    """Issue #24's replication cost: RF=3 (min.insync.replicas=2) ÷ RF=1, acks=all, 100 B and
+    1 KiB on 1 and 8 partitions, interleaved run by run; then e2e on RF=3 at 50 % load."""
+    import scenarios
+    loads = [(100, 1), (100, 8), (1024, 1), (1024, 8)]
+    n = {100: 200_000 if ctx.quick else 500_000, 1024: 50_000 if ctx.quick else 200_000}
+    work = ctx.work
+    ctx.note_load()
+    single = Broker("single", [ctx.weir, "serve", "--listeners",
+                               f"PLAINTEXT://127.0.0.1:{(p := free_port())}",
+                               "--log-dirs", os.path.join(work, "single")], p, work)
+    nodes = []
+    res = {f"{s}B-p{parts}": {"rf1": [], "rf3": []} for s, parts in loads}
+    try:
+        nodes = start_cluster(ctx.weir, work)
+        brokers = nodes[1:]
+        cluster_bs = ",".join(b.bootstrap for b in brokers)
+        for run in range(ctx.runs):
+            for size, parts in loads:
+                wid = f"{size}B-p{parts}"
+                t1, t3 = f"rf1-{wid}-{run}", f"rf3-{wid}-{run}"
+                create(ctx.weir, single.bootstrap, t1, 1, [], parts)
+                create(ctx.weir, brokers[0].bootstrap, t3, 3, ["--config", "min.insync.replicas=2"],
+                       parts)
+                res[wid]["rf1"].append(produce(ctx.weir, single.bootstrap, t1, n[size], [single],
+                                               size))
+                res[wid]["rf3"].append(produce(ctx.weir, cluster_bs, t3, n[size], brokers, size))
+                log(f"run {run + 1} {wid}: rf1 {res[wid]['rf1'][-1][0]:,.0f} rec/s, rf3 "
+                    f"{res[wid]['rf3'][-1][0]:,.0f} rec/s (load {ctx.note_load()})")
+        rate = max(1000, int(statistics.median(x[0] for x in res["100B-p1"]["rf3"]) / 2))
+        log(f"== e2e on RF=3 at {rate:,} rec/s")
+        for run in range(ctx.runs):
+            create(ctx.weir, brokers[0].bootstrap, f"rf3-e2e-{run}", 3,
+                   ["--config", "min.insync.replicas=2"])
+        e2e = scenarios.e2e_runs(ctx, cluster_bs, "rf3-e2e", rate, 5 if ctx.quick else 10,
+                                 scenarios.E2E_LINGER_MS)
+    finally:
+        for b in reversed(nodes):
+            b.stop()
+        single.stop()
+    med = lambda xs, i: statistics.median(x[i] for x in xs)  # noqa: E731
+    print(f"\nReplication cost, acks=all, medians of {ctx.runs} (interleaved runs; CPU: all brokers "
+          f"of the setup):")
+    print("\n| workload | RF=1 rec/s | RF=3 rec/s | RF=3 ÷ RF=1 | p99 ms RF=1 | RF=3 "
+          "| CPU s/M RF=1 | RF=3 |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for wid, r in res.items():
+        r1, r3 = med(r["rf1"], 0), med(r["rf3"], 0)
+        print(f"| {wid} | {r1:,.0f} | {r3:,.0f} | **{r3 / r1:.2f}** | {med(r['rf1'], 1):.1f} "
+              f"| {med(r['rf3'], 1):.1f} | {med(r['rf1'], 2):.2f} | {med(r['rf3'], 2):.2f} |")
+    s = scenarios.summarize_e2e(e2e)
+    print(f"\nEnd-to-end on RF=3 at {rate:,} rec/s (50 % of its 100 B/1-partition max), linger.ms="
+          f"{scenarios.E2E_LINGER_MS}: p50 {s['p50']:.2f} ms, p99 {s['p99']:.2f} ms "
+          f"({scenarios.verdict(s['p99'], 10)} < 10 ms), p99.9 {s['p99_9']:.2f} ms")
+    ratios = {wid: med(r["rf3"], 0) / med(r["rf1"], 0) for wid, r in res.items()}
+    return scenarios.finish(ctx, "replication", {"records": n, "results": res, "ratios": ratios,
+                                                 "e2e_rate": rate, "e2e_medians": s,
+                                                 "e2e_runs": e2e})
 
 
 def main():

@@ -24,6 +24,8 @@ command -v node >/dev/null || need_apt+=(nodejs npm)
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v openssl >/dev/null || need_apt+=(openssl)   # the TLS tests make their certificates
 command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
+# `weir perf e2e --histogram-png` draws its text with a system font (crates/weir/tests/cli_perf_spread.rs)
+[[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || need_apt+=(fonts-dejavu-core)
 if ((${#need_apt[@]})); then
   step "installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -7,6 +7,7 @@ use hdrhistogram::Histogram;
 use rdkafka::producer::{DeliveryResult, ProducerContext};
 use rdkafka::ClientContext;
 
+use super::live::Window;
 use super::report;
 use crate::cli::admin::client_error;
 
@@ -16,6 +17,8 @@ pub(super) struct Acks {
     pub start: Instant,
     /// What the callbacks have seen so far.
     pub state: Mutex<AckState>,
+    /// Acknowledgements of the current `--report-interval` (only when one is asked for).
+    pub window: Option<Window>,
 }
 
 /// Counters behind [`Acks`].
@@ -49,7 +52,14 @@ impl Acks {
                 first_error: None,
                 last_ack: Duration::ZERO,
             }),
+            window: None,
         }
+    }
+
+    /// Also count acknowledgements per `--report-interval` when `live` is true.
+    pub fn with_window(mut self, live: bool) -> Acks {
+        self.window = live.then(Window::default);
+        self
     }
 
     /// How many records were acknowledged so far.
@@ -73,6 +83,10 @@ impl ProducerContext for Acks {
                 s.last_ack = now;
                 let sent = Duration::from_nanos(sent_at_ns as u64);
                 report::record(&mut s.latency, now.saturating_sub(sent));
+                drop(s);
+                if let Some(w) = &self.window {
+                    w.record(now.saturating_sub(sent));
+                }
             }
             Err((e, _)) => {
                 s.failed += 1;

@@ -80,44 +80,66 @@ fn unreachable(common: &CommonArgs, e: rdkafka::error::KafkaError) -> String {
     )
 }
 
-/// Fetch `topic`'s metadata within the connect timeout and return its partition ids. Fails with a
-/// clear message when the broker cannot be reached or the topic is unknown.
+/// Fetch `common.topic`'s metadata within the connect timeout and return its partition ids.
+/// Fails with a clear message when the broker cannot be reached or the topic is unknown.
 pub fn topic_partitions<C: ClientContext>(
     client: &Client<C>,
     common: &CommonArgs,
 ) -> Result<Vec<i32>, String> {
-    let timeout = Duration::from_secs(common.connect_timeout_secs);
-    let md = client
-        .fetch_metadata(Some(&common.topic), timeout)
-        .map_err(|e| unreachable(common, e))?;
-    let t = md
-        .topics()
-        .iter()
-        .find(|t| t.name() == common.topic)
-        .ok_or_else(|| format!("topic {} is not in the broker's metadata", common.topic))?;
-    if let Some(code) = t.error() {
-        return Err(admin::failed(
-            &format!("topic {}", common.topic),
-            code.into(),
-        ));
-    }
-    let mut ids: Vec<i32> = t.partitions().iter().map(|p| p.id()).collect();
-    ids.sort_unstable();
-    if ids.is_empty() {
-        return Err(format!("topic {} has no partitions", common.topic));
-    }
-    Ok(ids)
+    let names = [common.topic.clone()];
+    Ok(partitions_of(client, common, &names)?.remove(0))
 }
 
-/// Create `topic` with `partitions` partitions (replication factor 1) unless it exists.
-pub fn ensure_topic(common: &CommonArgs, partitions: i32) -> Result<(), String> {
-    let client = admin::client(&common.bootstrap)?;
-    let t = NewTopic::new(&common.topic, partitions, TopicReplication::Fixed(1));
+/// The sorted partition ids of each topic in `names` (one metadata request: the named topic
+/// alone, or every topic when there are several). Fails on an unreachable broker, an unknown
+/// topic or one without partitions.
+pub fn partitions_of<C: ClientContext>(
+    client: &Client<C>,
+    common: &CommonArgs,
+    names: &[String],
+) -> Result<Vec<Vec<i32>>, String> {
     let timeout = Duration::from_secs(common.connect_timeout_secs);
+    let only = (names.len() == 1).then(|| names[0].as_str());
+    let md = client
+        .fetch_metadata(only, timeout)
+        .map_err(|e| unreachable(common, e))?;
+    let by_name: std::collections::HashMap<&str, _> =
+        md.topics().iter().map(|t| (t.name(), t)).collect();
+    names
+        .iter()
+        .map(|name| {
+            let t = by_name
+                .get(name.as_str())
+                .ok_or_else(|| format!("topic {name} is not in the broker's metadata"))?;
+            if let Some(code) = t.error() {
+                return Err(admin::failed(&format!("topic {name}"), code.into()));
+            }
+            let mut ids: Vec<i32> = t.partitions().iter().map(|p| p.id()).collect();
+            ids.sort_unstable();
+            if ids.is_empty() {
+                return Err(format!("topic {name} has no partitions"));
+            }
+            Ok(ids)
+        })
+        .collect()
+}
+
+/// Create every topic in `names` with `partitions` partitions (replication factor 1) in one
+/// CreateTopics request; topics that exist already are left as they are.
+pub fn ensure_topics(common: &CommonArgs, names: &[String], partitions: i32) -> Result<(), String> {
+    let client = admin::client(&common.bootstrap)?;
+    let topics: Vec<NewTopic<'_>> = names
+        .iter()
+        .map(|n| NewTopic::new(n, partitions, TopicReplication::Fixed(1)))
+        .collect();
+    // Creating partitions takes the broker a while (files created and synced): allow 50 ms per
+    // partition on top of the connect timeout (1,000 partitions: +50 s).
+    let total = partitions.max(1) as u64 * names.len() as u64;
+    let timeout = Duration::from_secs(common.connect_timeout_secs + total / 20);
     let opts = admin::options()
         .request_timeout(Some(timeout))
         .operation_timeout(Some(timeout));
-    let res = admin::block_on(client.create_topics([&t], &opts))?.map_err(|e| {
+    let res = admin::block_on(client.create_topics(topics.iter(), &opts))?.map_err(|e| {
         format!(
             "create topic on {}: {}",
             common.bootstrap,
@@ -175,6 +197,14 @@ impl Progress {
         } else if self.plain && self.last_line.elapsed() >= Duration::from_secs(5) {
             self.last_line = Instant::now();
             eprintln!("{}: {}", self.label, line());
+        }
+    }
+
+    /// Print one line on stderr above the bar (or alone when there is none), whatever `--json`.
+    pub fn println(&self, line: &str) {
+        match &self.bar {
+            Some(b) => b.println(line),
+            None => eprintln!("{}: {line}", self.label),
         }
     }
 

@@ -4,6 +4,7 @@
 //! clocks are the same monotonic clock, so the figure is produce call → consumer poll, as in
 //! Kafka's `EndToEndLatency` tool.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,14 +14,17 @@ use hdrhistogram::Histogram;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{Producer, ThreadedProducer};
-use rdkafka::Offset;
+use rdkafka::{Offset, TopicPartitionList};
 use serde_json::json;
 
 use super::acks::Acks;
 use super::common::{self, client_config, CommonArgs, Progress};
-use super::consume::{assign, consumer};
+use super::consume::consumer;
+use super::live::{Intervals, LiveArgs, Window};
+use super::png;
 use super::produce::send;
 use super::report::{self, Latency, Throughput};
+use super::targets::{self, TargetArgs, Targets};
 use crate::cli::admin::client_error;
 
 /// `weir perf e2e ...`.
@@ -36,7 +40,12 @@ pub struct E2eArgs {
     #[arg(long = "record-size", default_value_t = 100)]
     pub record_size: usize,
     /// Target rate in records/s; -1 for as fast as possible (latency then includes queueing).
-    #[arg(long, default_value_t = 1000.0, allow_hyphen_values = true)]
+    #[arg(
+        long,
+        visible_alias = "rate",
+        default_value_t = 1000.0,
+        allow_hyphen_values = true
+    )]
     pub throughput: f64,
     /// acks: all, 1 or 0.
     #[arg(long, default_value = "all")]
@@ -51,11 +60,28 @@ pub struct E2eArgs {
     #[arg(long = "consumer-props", num_args = 1.., value_name = "K=V")]
     pub consumer_props: Vec<String>,
     /// Stop sending after this many seconds.
-    #[arg(long = "duration-secs")]
+    #[arg(long = "duration-secs", visible_alias = "duration")]
     pub duration_secs: Option<u64>,
-    /// Create the topic with this many partitions first (unless it exists).
+    /// Create the topic (each of --topics) with this many partitions first (unless it exists).
     #[arg(long)]
     pub partitions: Option<i32>,
+    /// --topics and --partitioner.
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    /// --report-interval.
+    #[command(flatten)]
+    pub live: LiveArgs,
+    /// Also report the latency of the records sent in the first SECS seconds of the run alone
+    /// (`head_latency_ms`): a slow start shows there even when the whole run's p99 hides it.
+    #[arg(long = "head-secs", value_name = "SECS", default_value_t = 5.0)]
+    pub head_secs: f64,
+    /// Draw the end-to-end latency distribution to this PNG file.
+    #[arg(long = "histogram-png", value_name = "FILE")]
+    pub histogram_png: Option<PathBuf>,
+    /// TrueType font for the PNG's text (default: DejaVu Sans or Liberation Sans from the usual
+    /// system paths).
+    #[arg(long, value_name = "FILE", requires = "histogram_png")]
+    pub font: Option<PathBuf>,
     /// After the last acknowledgement, wait at most this long for the consumer to catch up.
     #[arg(long = "idle-timeout-secs", default_value_t = 10)]
     pub idle_timeout_secs: u64,
@@ -64,6 +90,8 @@ pub struct E2eArgs {
 /// What the consumer thread measured.
 struct Received {
     latency: Histogram<u64>,
+    /// Latency of the records sent during the first `--head-secs` of the run.
+    head: Histogram<u64>,
     records: u64,
     bytes: u64,
     last: Duration,
@@ -77,6 +105,9 @@ pub fn run(args: E2eArgs) -> Result<(), String> {
     }
     if args.record_size < 8 {
         return Err("perf e2e: --record-size must be at least 8 (the timestamp)".into());
+    }
+    if !(args.head_secs.is_finite() && args.head_secs >= 0.0) {
+        return Err("perf e2e: --head-secs must be a number of seconds ≥ 0".into());
     }
     let c = &args.common;
     let cfg = client_config(
@@ -94,35 +125,40 @@ pub fn run(args: E2eArgs) -> Result<(), String> {
         .create_with_context(Acks::new())
         .map_err(|e| client_error("create producer", e))?;
     common::check_reachable(producer.client(), c)?;
-    if let Some(p) = args.partitions {
-        common::ensure_topic(c, p)?;
-    }
-    let partitions = common::topic_partitions(producer.client(), c)?;
+    let targets = targets::resolve(producer.client(), c, &args.targets, args.partitions)?;
     let cons = consumer(c, &args.consumer_props)?;
-    let wm_timeout = Duration::from_secs(c.connect_timeout_secs);
-    assign(&cons, &c.topic, &partitions, |p| {
-        let (_, high) = cons
-            .fetch_watermarks(&c.topic, p, wm_timeout)
-            .map_err(|e| client_error("end offsets", e))?;
-        Ok(Offset::Offset(high))
-    })?;
+    assign_at_end(&cons, &targets, Duration::from_secs(c.connect_timeout_secs))?;
 
     let origin = producer.context().start;
+    let window = Arc::new(Window::default());
+    let live = args
+        .live
+        .report_interval
+        .is_some()
+        .then(|| Arc::clone(&window));
+    let mut intervals = Intervals::new(&args.live);
     // u64::MAX until the producer knows how many records were acknowledged.
     let target = Arc::new(AtomicU64::new(u64::MAX));
     let idle = Duration::from_secs(args.idle_timeout_secs);
+    let begin = origin.elapsed();
+    let head_until = (begin + Duration::from_secs_f64(args.head_secs)).as_nanos() as u64;
     let reader = {
         let target = Arc::clone(&target);
+        let opts = ReadOpts {
+            origin,
+            idle,
+            head_until,
+            live,
+        };
         std::thread::Builder::new()
             .name("perf-e2e-consumer".into())
-            .spawn(move || read(cons, origin, &target, idle))
+            .spawn(move || read(cons, &opts, &target))
             .map_err(|e| format!("spawn consumer thread: {e}"))?
     };
 
     let mut value = common::payload(args.record_size);
     let mut progress = Progress::new(args.num_records, c.json, "e2e");
     let ctx = producer.context();
-    let begin = origin.elapsed();
     let stop_at = args
         .duration_secs
         .map(|s| Instant::now() + Duration::from_secs(s));
@@ -139,7 +175,8 @@ pub fn run(args: E2eArgs) -> Result<(), String> {
         }
         let stamp = origin.elapsed().as_nanos() as u64;
         value[..8].copy_from_slice(&stamp.to_be_bytes());
-        if let Err(e) = send(&producer, &c.topic, &value) {
+        let (topic, partition) = targets.pick(sent);
+        if let Err(e) = send(&producer, topic, partition, &value) {
             send_error = Some(e);
             break;
         }
@@ -147,6 +184,7 @@ pub fn run(args: E2eArgs) -> Result<(), String> {
         if (sent & 63) == 0 {
             let acked = ctx.acked();
             progress.update(acked, || format!("{acked} records acknowledged"));
+            intervals.tick(|| window.take(), &progress, "received");
         }
     }
     let _ = producer.flush(Duration::from_secs(60));
@@ -155,10 +193,20 @@ pub fn run(args: E2eArgs) -> Result<(), String> {
     let got = reader
         .join()
         .map_err(|_| "consumer thread panicked".to_string())?;
+    intervals.flush(|| window.take(), &progress, "received");
     progress.finish();
-
     let s = ctx.state.lock().unwrap_or_else(|e| e.into_inner());
     let e2e = Latency::from_histogram(&got.latency);
+    if let Some(path) = &args.histogram_png {
+        let title =
+            format!(
+            "weir perf e2e: {} records of {} B at {} rec/s, acks={}: p50 {:.2} ms, p99 {:.2} ms, \
+             p99.9 {:.2} ms, max {:.2} ms",
+            got.records, args.record_size, args.throughput, args.acks, e2e.p50, e2e.p99, e2e.p999,
+            e2e.max,
+        );
+        png::write(path, args.font.as_deref(), &title, &got.latency)?;
+    }
     let ack = Latency::from_histogram(&s.latency);
     let t = Throughput {
         records: got.records,
@@ -168,7 +216,12 @@ pub fn run(args: E2eArgs) -> Result<(), String> {
     let mut obj = serde_json::Map::new();
     obj.insert("mode".into(), json!("e2e"));
     obj.insert("topic".into(), json!(c.topic));
-    obj.insert("partitions".into(), json!(partitions.len()));
+    obj.insert("topics".into(), json!(targets.topics.len()));
+    obj.insert("partitions".into(), json!(targets.partition_count()));
+    obj.insert(
+        "batching".into(),
+        targets::batching_json(&cfg, args.targets.partitioner),
+    );
     obj.insert("record_size".into(), json!(args.record_size));
     obj.insert("acks".into(), json!(args.acks));
     obj.insert("target_throughput".into(), json!(args.throughput));
@@ -178,12 +231,28 @@ pub fn run(args: E2eArgs) -> Result<(), String> {
     t.json_fields(&mut obj);
     obj.insert("latency_ms".into(), e2e.to_json());
     obj.insert("ack_latency_ms".into(), ack.to_json());
+    let head = Latency::from_histogram(&got.head);
+    obj.insert("head_secs".into(), json!(args.head_secs));
+    obj.insert("head_records".into(), json!(got.head.len()));
+    obj.insert("head_latency_ms".into(), head.to_json());
+    if let Some(rows) = intervals.into_json() {
+        obj.insert("intervals".into(), rows);
+    }
+    if let Some(path) = &args.histogram_png {
+        obj.insert("histogram_png".into(), json!(path.display().to_string()));
+    }
     report::emit(
         c.json,
         obj,
         &[
             format!("{} (end to end).", t.to_text("received")),
             format!("end-to-end: {}.", e2e.to_text()),
+            format!(
+                "end-to-end, records sent in the first {} s ({}): {}.",
+                args.head_secs,
+                got.head.len(),
+                head.to_text()
+            ),
             format!("send-to-ack: {}.", ack.to_text()),
         ],
     );
@@ -202,10 +271,38 @@ pub fn run(args: E2eArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// Consume until `target` records arrived (once it is known), or until `idle` passes without a
-/// record after it is known.
-fn read(cons: BaseConsumer, origin: Instant, target: &AtomicU64, idle: Duration) -> Received {
+/// Assign every partition of `targets` at its current end offset.
+fn assign_at_end(cons: &BaseConsumer, targets: &Targets, timeout: Duration) -> Result<(), String> {
+    let mut tpl = TopicPartitionList::new();
+    for &(t, p) in &targets.slots {
+        let topic = &targets.topics[t];
+        let (_, high) = cons
+            .fetch_watermarks(topic, p, timeout)
+            .map_err(|e| client_error("end offsets", e))?;
+        tpl.add_partition_offset(topic, p, Offset::Offset(high))
+            .map_err(|e| client_error("assign", e))?;
+    }
+    cons.assign(&tpl).map_err(|e| client_error("assign", e))
+}
+
+/// What the consumer thread needs besides its consumer.
+struct ReadOpts {
+    /// The run's time origin (send stamps count from here).
+    origin: Instant,
+    /// How long to wait for missing records once the target is known.
+    idle: Duration,
+    /// Records stamped before this (ns since `origin`) also go to the head histogram.
+    head_until: u64,
+    /// The `--report-interval` window, when there is one.
+    live: Option<Arc<Window>>,
+}
+
+/// Consume until `target` records arrived (once it is known), or until `opts.idle` passes
+/// without a record after it is known.
+fn read(cons: BaseConsumer, opts: &ReadOpts, target: &AtomicU64) -> Received {
+    let (origin, idle) = (opts.origin, opts.idle);
     let mut r = Received {
+        head: report::new_histogram(),
         latency: report::new_histogram(),
         records: 0,
         bytes: 0,
@@ -221,10 +318,14 @@ fn read(cons: BaseConsumer, origin: Instant, target: &AtomicU64, idle: Duration)
                     continue;
                 };
                 let sent = u64::from_be_bytes(stamp.try_into().expect("8 bytes"));
-                report::record(
-                    &mut r.latency,
-                    now.saturating_sub(Duration::from_nanos(sent)),
-                );
+                let took = now.saturating_sub(Duration::from_nanos(sent));
+                report::record(&mut r.latency, took);
+                if sent < opts.head_until {
+                    report::record(&mut r.head, took);
+                }
+                if let Some(w) = &opts.live {
+                    w.record(took);
+                }
                 r.records += 1;
                 r.bytes += m.payload_len() as u64;
                 r.last = now;

@@ -8,8 +8,11 @@ mod acks;
 pub mod common;
 pub mod consume;
 pub mod e2e;
+pub mod live;
+pub mod png;
 pub mod produce;
 pub mod report;
+pub mod targets;
 pub mod txn;
 
 use std::time::Duration;

@@ -13,7 +13,9 @@ use serde_json::json;
 
 use super::acks::Acks;
 use super::common::{self, client_config, CommonArgs, Progress};
+use super::live::{Intervals, LiveArgs};
 use super::report::{self, Latency, Throughput};
+use super::targets::{self, TargetArgs};
 use super::txn;
 use crate::cli::admin::client_error;
 
@@ -29,8 +31,8 @@ pub struct ProduceArgs {
     /// Size of each record's value in bytes.
     #[arg(long = "record-size", default_value_t = 100)]
     pub record_size: usize,
-    /// Target rate in records/s; -1 for as fast as possible.
-    #[arg(long, default_value_t = -1.0, allow_hyphen_values = true)]
+    /// Target rate in records/s (over all clients); -1 for as fast as possible.
+    #[arg(long, visible_alias = "rate", default_value_t = -1.0, allow_hyphen_values = true)]
     pub throughput: f64,
     /// acks: all, 1 or 0.
     #[arg(long, default_value = "all")]
@@ -43,11 +45,17 @@ pub struct ProduceArgs {
     #[arg(long = "producer-props", num_args = 1.., value_name = "K=V")]
     pub producer_props: Vec<String>,
     /// Stop sending after this many seconds.
-    #[arg(long = "duration-secs")]
+    #[arg(long = "duration-secs", visible_alias = "duration")]
     pub duration_secs: Option<u64>,
-    /// Create the topic with this many partitions first (unless it exists).
+    /// Create the topic (each of --topics) with this many partitions first (unless it exists).
     #[arg(long)]
     pub partitions: Option<i32>,
+    /// --topics and --partitioner.
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    /// --report-interval.
+    #[command(flatten)]
+    pub live: LiveArgs,
     /// Independent producer clients (each its own librdkafka instance and connections, on its
     /// own thread); records, rate and latency are totals over all of them.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
@@ -104,15 +112,15 @@ pub fn run(args: ProduceArgs) -> Result<(), String> {
             cfg.set("transactional.id", txn::client_id(id, i, clients));
         }
         producers.push(
-            cfg.create_with_context(Acks::starting_at(start))
-                .map_err(|e| client_error("create producer", e))?,
+            cfg.create_with_context(
+                Acks::starting_at(start).with_window(args.live.report_interval.is_some()),
+            )
+            .map_err(|e| client_error("create producer", e))?,
         );
     }
     common::check_reachable(producers[0].client(), c)?;
-    if let Some(p) = args.partitions {
-        common::ensure_topic(c, p)?;
-    }
-    let partitions = common::topic_partitions(producers[0].client(), c)?;
+    let targets = targets::resolve(producers[0].client(), c, &args.targets, args.partitions)?;
+    let mut intervals = Intervals::new(&args.live);
 
     let value = common::payload(args.record_size);
     let mut progress = Progress::new(args.num_records, c.json, "produce");
@@ -136,7 +144,7 @@ pub fn run(args: ProduceArgs) -> Result<(), String> {
             .iter()
             .enumerate()
             .map(|(i, producer)| {
-                let (value, topic) = (&value, &c.topic);
+                let (value, targets) = (&value, &targets);
                 scope.spawn(move || -> Result<ClientRun, String> {
                     let mut txn = if transactional {
                         Some(txn::Txn::init(producer, policy)?)
@@ -156,7 +164,8 @@ pub fn run(args: ProduceArgs) -> Result<(), String> {
                         if let Some(t) = txn.as_mut() {
                             t.before_send()?;
                         }
-                        send(producer, topic, value)?;
+                        let (topic, partition) = targets.pick(sent * clients as u64 + i as u64);
+                        send(producer, topic, partition, value)?;
                         sent += 1;
                         if let Some(t) = txn.as_mut() {
                             t.after_send()?;
@@ -190,6 +199,7 @@ pub fn run(args: ProduceArgs) -> Result<(), String> {
                 window = (Instant::now(), acked);
                 t.to_text("acknowledged")
             });
+            intervals.tick(|| take_windows(&producers), &progress, "acked");
         }
         workers
             .into_iter()
@@ -210,6 +220,7 @@ pub fn run(args: ProduceArgs) -> Result<(), String> {
     for p in &producers {
         let _ = p.flush(Duration::from_secs(60));
     }
+    intervals.flush(|| take_windows(&producers), &progress, "acked");
     progress.finish();
     let mut latency = report::new_histogram();
     let (mut acked, mut failed, mut last_ack, mut first_error) = (0u64, 0u64, Duration::ZERO, None);
@@ -233,7 +244,12 @@ pub fn run(args: ProduceArgs) -> Result<(), String> {
     let mut obj = serde_json::Map::new();
     obj.insert("mode".into(), json!("produce"));
     obj.insert("topic".into(), json!(c.topic));
-    obj.insert("partitions".into(), json!(partitions.len()));
+    obj.insert("topics".into(), json!(targets.topics.len()));
+    obj.insert("partitions".into(), json!(targets.partition_count()));
+    obj.insert(
+        "batching".into(),
+        targets::batching_json(&cfg, args.targets.partitioner),
+    );
     obj.insert("clients".into(), json!(clients));
     obj.insert("record_size".into(), json!(args.record_size));
     obj.insert("acks".into(), json!(args.acks));
@@ -242,6 +258,9 @@ pub fn run(args: ProduceArgs) -> Result<(), String> {
     t.json_fields(&mut obj);
     obj.insert("failed".into(), json!(failed));
     obj.insert("latency_ms".into(), lat.to_json());
+    if let Some(rows) = intervals.into_json() {
+        obj.insert("intervals".into(), rows);
+    }
     let mut text = vec![format!("{}, {}.", t.to_text("sent"), lat.to_text())];
     if let Some(id) = &args.transactional_id {
         obj.insert("transactional_id".into(), json!(id));
@@ -262,15 +281,33 @@ pub fn run(args: ProduceArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// Hand one record to librdkafka, waiting while its queue is full (backpressure: the polling
-/// thread frees space as acknowledgements arrive).
+/// The records and latencies of the current interval over all clients, leaving them empty.
+fn take_windows(producers: &[ThreadedProducer<Acks>]) -> (u64, Histogram<u64>) {
+    let mut total = (0, report::new_histogram());
+    for (n, h) in producers
+        .iter()
+        .filter_map(|p| p.context().window.as_ref().map(|w| w.take()))
+    {
+        total.0 += n;
+        let _ = total.1.add(&h);
+    }
+    total
+}
+
+/// Hand one record to librdkafka (to `partition`, or the one its partitioner picks), waiting
+/// while its queue is full (backpressure: the polling thread frees space as acknowledgements
+/// arrive).
 pub(super) fn send(
     producer: &ThreadedProducer<Acks>,
     topic: &str,
+    partition: Option<i32>,
     value: &[u8],
 ) -> Result<(), String> {
     let now = producer.context().start.elapsed().as_nanos() as usize;
     let mut rec = BaseRecord::<(), [u8], usize>::with_opaque_to(topic, now).payload(value);
+    if let Some(p) = partition {
+        rec = rec.partition(p);
+    }
     loop {
         match producer.send(rec) {
             Ok(()) => return Ok(()),
