@@ -5,6 +5,7 @@
 //! every later shape needs, so no shape may change the voter set).
 
 use kafka_protocol::messages::*;
+use uuid::Uuid;
 
 use super::shape::{st, topic, Ctx, Shape};
 use crate::names::{DATA_TOPIC, DELETE_RECORDS_TOPIC, MISSING_TOPIC};
@@ -67,6 +68,9 @@ fn elect(election_type: i8, parts: Option<(&str, i32)>) -> ElectLeadersRequest {
 
 /// A voter id no broker of the suite has.
 const STRANGER_VOTER: i32 = 999;
+/// A voter directory id (Kafka refuses a request without one with INVALID_REQUEST before any
+/// other check but the cluster id's; Weir accepts the zero id, see docs/compatibility.md).
+const VOTER_DIR: Uuid = Uuid::from_u128(0x0dd0_0000_0000_4000_8000_0000_0000_0001);
 /// A cluster id neither broker has.
 const WRONG_CLUSTER_ID: &str = "not-this-cluster-00000";
 
@@ -82,6 +86,7 @@ fn add_voter(cluster: Option<&str>, voter_id: i32, endpoint: bool) -> AddRaftVot
         .with_cluster_id(cluster.map(st))
         .with_timeout_ms(5_000)
         .with_voter_id(voter_id)
+        .with_voter_directory_id(VOTER_DIR)
         .with_listeners(if endpoint {
             vec![add_raft_voter_request::Listener::default()
                 .with_name(st("CONTROLLER"))
@@ -96,6 +101,7 @@ fn remove_voter(cluster: Option<&str>, voter_id: i32) -> RemoveRaftVoterRequest 
     RemoveRaftVoterRequest::default()
         .with_cluster_id(cluster.map(st))
         .with_voter_id(voter_id)
+        .with_voter_directory_id(VOTER_DIR)
 }
 
 /// The scenario shapes of AddRaftVoter / RemoveRaftVoter, all refused by both brokers.
@@ -120,6 +126,11 @@ fn voter_shapes(key: ApiKey) -> Vec<Shape> {
                 "no-controller-endpoint",
                 R::AddRaftVoter(add_voter(None, STRANGER_VOTER, false)),
             ),
+            Shape::new("duplicate-voter-no-directory-id", |ctx: &Ctx| {
+                R::AddRaftVoter(
+                    add_voter(None, ctx.node_id, true).with_voter_directory_id(Uuid::nil()),
+                )
+            }),
         ],
         ApiKey::RemoveRaftVoter => vec![
             Shape::fixed(
@@ -135,11 +146,17 @@ fn voter_shapes(key: ApiKey) -> Vec<Shape> {
                 "wrong-cluster-id",
                 R::RemoveRaftVoter(remove_voter(Some(WRONG_CLUSTER_ID), STRANGER_VOTER)),
             ),
-            // The only voter (its directory id unknown to the request): refused with
+            // The only voter (under a directory id it does not have): refused with
             // VOTER_NOT_FOUND by both, the quorum stays as it is.
             Shape::new("only-voter", |ctx: &Ctx| {
                 R::RemoveRaftVoter(remove_voter(None, ctx.node_id))
             }),
+            Shape::fixed(
+                "not-a-voter-no-directory-id",
+                R::RemoveRaftVoter(
+                    remove_voter(None, STRANGER_VOTER).with_voter_directory_id(Uuid::nil()),
+                ),
+            ),
         ],
         _ => Vec::new(),
     }

@@ -36,12 +36,14 @@ pub fn shapes_for(key: ApiKey, v: i16) -> Vec<Shape> {
             .unwrap_or_default(),
     );
     if key == ApiKey::GetTelemetrySubscriptions {
-        // The default shape asks for a new client instance id: random on both.
+        // The default shape asks for a new client instance id: random on both; the
+        // subscription id is opaque (see `ops::SUBSCRIPTION_MASK`).
         out = out
             .into_iter()
             .map(|s| {
                 if s.name == "default" {
                     s.masking(&["client_instance_id"])
+                        .masking(ops::SUBSCRIPTION_MASK)
                 } else {
                     s
                 }

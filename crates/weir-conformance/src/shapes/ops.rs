@@ -13,16 +13,33 @@ use crate::names::{DATA_TOPIC, MISSING_TOPIC};
 
 use RequestKind as R;
 
-/// A client instance id both brokers are sent.
+/// A client instance id both brokers are sent (GetTelemetrySubscriptions, then a push).
 const CLIENT_INSTANCE: Uuid = Uuid::from_u128(0x5eed_0000_0000_4000_8000_0000_0000_0001);
+/// Another one, for a second push: Kafka refuses a client's pushes that come faster than its
+/// push interval (THROTTLING_QUOTA_EXCEEDED, which Weir does not do) before its other checks.
+const OTHER_CLIENT_INSTANCE: Uuid = Uuid::from_u128(0x5eed_0000_0000_4000_8000_0000_0000_0002);
+/// GetTelemetrySubscriptions' subscription id is opaque to the client (it echoes it in its
+/// pushes): Kafka derives it from the subscription and the client, Weir's empty one is 0.
+pub const SUBSCRIPTION_MASK: &[&str] = &["subscription_id"];
 /// A log dir neither broker has.
 const NO_SUCH_DIR: &str = "/nonexistent/weir-conformance";
 
-fn feature(name: &str, level: i16, upgrade_type: i8) -> update_features_request::FeatureUpdateKey {
-    update_features_request::FeatureUpdateKey::default()
+/// One feature update at version `v`: v0 has `allow_downgrade` (set for the downgrade upgrade
+/// types 2 and 3) where v1+ has the upgrade type.
+fn feature(
+    v: i16,
+    name: &str,
+    level: i16,
+    upgrade_type: i8,
+) -> update_features_request::FeatureUpdateKey {
+    let u = update_features_request::FeatureUpdateKey::default()
         .with_feature(st(name))
-        .with_max_version_level(level)
-        .with_upgrade_type(upgrade_type)
+        .with_max_version_level(level);
+    if v == 0 {
+        u.with_allow_downgrade(upgrade_type >= 2)
+    } else {
+        u.with_upgrade_type(upgrade_type)
+    }
 }
 
 fn update(updates: Vec<update_features_request::FeatureUpdateKey>, validate_only: bool) -> R {
@@ -51,10 +68,10 @@ fn own_dir(ctx: &Ctx) -> String {
     ctx.log_dirs.first().cloned().unwrap_or_default()
 }
 
-fn push(subscription_id: i32, compression_type: i8) -> R {
+fn push(instance: Uuid, subscription_id: i32, compression_type: i8) -> R {
     R::PushTelemetry(
         PushTelemetryRequest::default()
-            .with_client_instance_id(CLIENT_INSTANCE)
+            .with_client_instance_id(instance)
             .with_subscription_id(subscription_id)
             .with_compression_type(compression_type)
             .with_metrics(Bytes::from_static(b"not-otlp")),
@@ -68,27 +85,27 @@ pub fn shapes(key: ApiKey, v: i16) -> Option<Vec<Shape>> {
             let mut s = vec![
                 Shape::fixed(
                     "unknown-feature",
-                    update(vec![feature("conf.no.such.feature", 1, 1)], false),
+                    update(vec![feature(v, "conf.no.such.feature", 1, 1)], false),
                 ),
                 Shape::fixed(
                     "level-above-supported",
-                    update(vec![feature("transaction.version", 99, 1)], false),
+                    update(vec![feature(v, "transaction.version", 99, 1)], false),
                 ),
                 Shape::fixed(
                     "negative-level",
-                    update(vec![feature("transaction.version", -1, 3)], false),
+                    update(vec![feature(v, "transaction.version", -1, 3)], false),
                 ),
                 // A downgrade to 0 without saying so (v0: allow_downgrade false; v1+: upgrade).
                 Shape::fixed(
                     "downgrade-not-allowed",
-                    update(vec![feature("transaction.version", 0, 1)], false),
+                    update(vec![feature(v, "transaction.version", 0, 1)], false),
                 ),
                 Shape::fixed(
                     "feature-twice",
                     update(
                         vec![
-                            feature("conf.no.such.feature", 1, 1),
-                            feature("conf.no.such.feature", 1, 1),
+                            feature(v, "conf.no.such.feature", 1, 1),
+                            feature(v, "conf.no.such.feature", 1, 1),
                         ],
                         false,
                     ),
@@ -97,11 +114,11 @@ pub fn shapes(key: ApiKey, v: i16) -> Option<Vec<Shape>> {
             if v >= 1 {
                 s.push(Shape::fixed(
                     "unknown-upgrade-type",
-                    update(vec![feature("transaction.version", 2, 9)], false),
+                    update(vec![feature(v, "transaction.version", 2, 9)], false),
                 ));
                 s.push(Shape::fixed(
                     "validate-only-safe-downgrade",
-                    update(vec![feature("transaction.version", 0, 2)], true),
+                    update(vec![feature(v, "transaction.version", 0, 2)], true),
                 ));
             }
             s
@@ -128,10 +145,17 @@ pub fn shapes(key: ApiKey, v: i16) -> Option<Vec<Shape>> {
                 GetTelemetrySubscriptionsRequest::default()
                     .with_client_instance_id(CLIENT_INSTANCE),
             ),
-        )],
+        )
+        .masking(SUBSCRIPTION_MASK)],
         ApiKey::PushTelemetry => vec![
-            Shape::fixed("unknown-subscription", push(12_345, 0)),
-            Shape::fixed("unknown-compression", push(0, 9)),
+            Shape::fixed(
+                "unknown-subscription",
+                push(CLIENT_INSTANCE, 12_345, 0),
+            ),
+            Shape::fixed(
+                "unknown-compression",
+                push(OTHER_CLIENT_INSTANCE, 0, 9),
+            ),
         ],
         _ => return None,
     })
