@@ -118,7 +118,10 @@ pub fn run(conn: &mut Conn) -> Result<(Ctx, Ranges), String> {
         });
         Ok(ready.then(|| Ctx {
             node_id: m.brokers.first().map_or(-1, |b| b.node_id.0),
-            cluster_id: m.cluster_id.as_ref().map_or(String::new(), |c| c.to_string()),
+            cluster_id: m
+                .cluster_id
+                .as_ref()
+                .map_or(String::new(), |c| c.to_string()),
             log_dirs: Vec::new(),
             topic_ids: m
                 .topics

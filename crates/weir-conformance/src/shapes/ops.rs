@@ -148,14 +148,8 @@ pub fn shapes(key: ApiKey, v: i16) -> Option<Vec<Shape>> {
         )
         .masking(SUBSCRIPTION_MASK)],
         ApiKey::PushTelemetry => vec![
-            Shape::fixed(
-                "unknown-subscription",
-                push(CLIENT_INSTANCE, 12_345, 0),
-            ),
-            Shape::fixed(
-                "unknown-compression",
-                push(OTHER_CLIENT_INSTANCE, 0, 9),
-            ),
+            Shape::fixed("unknown-subscription", push(CLIENT_INSTANCE, 12_345, 0)),
+            Shape::fixed("unknown-compression", push(OTHER_CLIENT_INSTANCE, 0, 9)),
         ],
         _ => return None,
     })
