@@ -231,9 +231,10 @@ class KafkaPeer:
         with open(conf, "w") as f:
             for k, v in self.properties().items():
                 f.write(f"{k}={v}\n")
-        # A cluster id is 16 random bytes in URL-safe base64, as `kafka-storage random-uuid`.
+        # A cluster id is 16 random bytes in URL-safe base64, as `kafka-storage random-uuid`;
+        # passed as `--cluster-id=ID`, since one in 64 starts with `-` and would read as a flag.
         cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        r = subprocess.run(java_cmd("kafka-storage", "format", "--standalone", "-t", cid, "-c",
+        r = subprocess.run(java_cmd("kafka-storage", "format", "--standalone", f"--cluster-id={cid}", "-c",
                                     conf, libs=libs),
                            capture_output=True, text=True, timeout=120)
         if r.returncode != 0:

@@ -98,7 +98,7 @@ pub fn run(conn: &mut Conn) -> Result<(Ctx, Ranges), String> {
         }
     }
     let mv = pick(ApiKey::Metadata, 12);
-    let ctx = await_some("topics with leaders", Duration::from_secs(60), || {
+    let mut ctx = await_some("topics with leaders", Duration::from_secs(60), || {
         let ResponseKind::Metadata(m) = call(
             conn,
             ApiKey::Metadata,
@@ -118,6 +118,11 @@ pub fn run(conn: &mut Conn) -> Result<(Ctx, Ranges), String> {
         });
         Ok(ready.then(|| Ctx {
             node_id: m.brokers.first().map_or(-1, |b| b.node_id.0),
+            cluster_id: m
+                .cluster_id
+                .as_ref()
+                .map_or(String::new(), |c| c.to_string()),
+            log_dirs: Vec::new(),
             topic_ids: m
                 .topics
                 .iter()
@@ -125,6 +130,17 @@ pub fn run(conn: &mut Conn) -> Result<(Ctx, Ranges), String> {
                 .collect(),
         }))
     })?;
+    let dv = pick(ApiKey::DescribeLogDirs, 1);
+    let ResponseKind::DescribeLogDirs(r) = call(
+        conn,
+        ApiKey::DescribeLogDirs,
+        dv,
+        RequestKind::DescribeLogDirs(DescribeLogDirsRequest::default().with_topics(None)),
+    )?
+    else {
+        return Err("DescribeLogDirs: wrong response kind".into());
+    };
+    ctx.log_dirs = r.results.iter().map(|d| d.log_dir.to_string()).collect();
 
     let pv = pick(ApiKey::Produce, 9);
     for (t, n) in [(DATA_TOPIC, 3), (DELETE_RECORDS_TOPIC, 10)] {

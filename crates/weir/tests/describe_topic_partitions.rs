@@ -95,6 +95,18 @@ fn topics_are_paged_by_partition_with_a_cursor() {
     req.response_partition_limit = 10;
     let r: DescribeTopicPartitionsResponse = c.call(ApiKey::DescribeTopicPartitions, 0, &req);
     assert_eq!(r.topics[0].topic_authorized_operations, 3576);
+    // Kafka reports them for a topic it does not have too (not for an illegal name).
+    req.topics = vec![
+        TopicRequest::default().with_name(name("nope")),
+        TopicRequest::default().with_name(name("bad name")),
+    ];
+    let r: DescribeTopicPartitionsResponse = c.call(ApiKey::DescribeTopicPartitions, 0, &req);
+    let ops: Vec<(i16, i32)> = r
+        .topics
+        .iter()
+        .map(|t| (t.error_code, t.topic_authorized_operations))
+        .collect();
+    assert_eq!(ops, vec![(17, i32::MIN), (3, 3576)]);
 
     // A cursor whose topic is not asked for, or with a negative partition: INVALID_REQUEST.
     let invalid = describe(&mut c, &["a"], 10, Some(("b", 0)));

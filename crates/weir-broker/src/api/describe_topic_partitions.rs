@@ -24,7 +24,8 @@ const TOPIC_OPERATIONS: i32 =
 /// partition on, at most min(`response_partition_limit`, `max.request.partition.size.limit`)
 /// partitions (at least 1); when more remain, `next_cursor` names the first one left out, as
 /// Kafka's `describeTopicResponse`. A named topic that does not exist is
-/// UNKNOWN_TOPIC_OR_PARTITION (INVALID_TOPIC_EXCEPTION for an illegal name); with all topics
+/// UNKNOWN_TOPIC_OR_PARTITION, with the topic operations as an existing one's (as Kafka;
+/// INVALID_TOPIC_EXCEPTION for an illegal name, without them); with all topics
 /// asked for, none is reported missing. A cursor with a negative partition, or whose topic is not
 /// among those asked for, fails every asked topic with INVALID_REQUEST. Per partition: leader
 /// (-1 and LEADER_NOT_AVAILABLE without one), leader epoch, replicas, ISR, offline replicas; the
@@ -68,12 +69,15 @@ pub fn handle(
         }
         let Some(meta) = view.topic(&name) else {
             if !all {
-                let code = if validate_topic_name(&name).is_err() {
-                    ResponseError::InvalidTopicException
+                let missing = if validate_topic_name(&name).is_err() {
+                    error_topic(&name, ResponseError::InvalidTopicException)
                 } else {
-                    ResponseError::UnknownTopicOrPartition
+                    // Kafka reports the operations on a topic it does not have too.
+                    let mut t = error_topic(&name, ResponseError::UnknownTopicOrPartition);
+                    t.topic_authorized_operations = TOPIC_OPERATIONS;
+                    t
                 };
-                resp.topics.push(error_topic(&name, code));
+                resp.topics.push(missing);
             }
             continue;
         };

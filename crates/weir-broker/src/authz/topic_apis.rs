@@ -237,7 +237,12 @@ fn topic_ops(a: &Authz) -> Option<super::merge::Post> {
 }
 
 fn set_topic_ops(a: &Authz, resp: &mut DescribeTopicPartitionsResponse) {
-    for t in resp.topics.iter_mut().filter(|t| t.error_code == 0) {
+    // Wherever the handler reported operations (existing topics, unknown ones), the requester's.
+    for t in resp
+        .topics
+        .iter_mut()
+        .filter(|t| t.error_code == 0 || t.topic_authorized_operations != i32::MIN)
+    {
         if let Some(n) = &t.name {
             t.topic_authorized_operations =
                 a.authorized_operations(ResourceType::Topic, n.0.as_str());

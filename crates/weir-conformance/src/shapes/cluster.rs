@@ -1,10 +1,13 @@
 //! Shapes of the cluster-view APIs: DescribeTopicPartitions (named, unknown, all topics, cursor
 //! paging, bad cursors), DescribeQuorum (the metadata partition, another topic) and
-//! ElectLeaders (preferred / unclean on an existing, an unknown and all partitions).
+//! ElectLeaders (preferred / unclean on an existing, an unknown and all partitions),
+//! AddRaftVoter / RemoveRaftVoter (refusals only: both brokers run a single-voter quorum that
+//! every later shape needs, so no shape may change the voter set).
 
 use kafka_protocol::messages::*;
+use uuid::Uuid;
 
-use super::shape::{topic, Shape};
+use super::shape::{st, topic, Ctx, Shape};
 use crate::names::{DATA_TOPIC, DELETE_RECORDS_TOPIC, MISSING_TOPIC};
 
 use RequestKind as R;
@@ -61,6 +64,102 @@ fn elect(election_type: i8, parts: Option<(&str, i32)>) -> ElectLeadersRequest {
                 .with_topic(topic(t))
                 .with_partitions(vec![p])]
         }))
+}
+
+/// A voter id no broker of the suite has.
+const STRANGER_VOTER: i32 = 999;
+/// A voter directory id (Kafka refuses a request without one with INVALID_REQUEST before any
+/// other check but the cluster id's; Weir accepts the zero id, see docs/compatibility.md).
+const VOTER_DIR: Uuid = Uuid::from_u128(0x0dd0_0000_0000_4000_8000_0000_0000_0001);
+/// A cluster id neither broker has.
+const WRONG_CLUSTER_ID: &str = "not-this-cluster-00000";
+
+/// The broker's own cluster id (None: Kafka does not check an absent one).
+fn own_cluster(ctx: &Ctx) -> Option<kafka_protocol::protocol::StrBytes> {
+    Some(st(&ctx.cluster_id))
+}
+
+/// AddRaftVoter for `voter_id`, with a CONTROLLER endpoint on a port nothing listens on when
+/// `endpoint` (no shape gets past the refusals to the catch-up of a new voter).
+fn add_voter(cluster: Option<&str>, voter_id: i32, endpoint: bool) -> AddRaftVoterRequest {
+    AddRaftVoterRequest::default()
+        .with_cluster_id(cluster.map(st))
+        .with_timeout_ms(5_000)
+        .with_voter_id(voter_id)
+        .with_voter_directory_id(VOTER_DIR)
+        .with_listeners(if endpoint {
+            vec![add_raft_voter_request::Listener::default()
+                .with_name(st("CONTROLLER"))
+                .with_host(st("127.0.0.1"))
+                .with_port(1)]
+        } else {
+            Vec::new()
+        })
+}
+
+fn remove_voter(cluster: Option<&str>, voter_id: i32) -> RemoveRaftVoterRequest {
+    RemoveRaftVoterRequest::default()
+        .with_cluster_id(cluster.map(st))
+        .with_voter_id(voter_id)
+        .with_voter_directory_id(VOTER_DIR)
+}
+
+/// The scenario shapes of AddRaftVoter / RemoveRaftVoter, all refused by both brokers.
+fn voter_shapes(key: ApiKey) -> Vec<Shape> {
+    match key {
+        ApiKey::AddRaftVoter => vec![
+            // The only voter again: DUPLICATE_VOTER (checked before the endpoint).
+            Shape::new("duplicate-voter", |ctx: &Ctx| {
+                R::AddRaftVoter(
+                    add_voter(None, ctx.node_id, true).with_cluster_id(own_cluster(ctx)),
+                )
+            }),
+            Shape::new("duplicate-voter-no-cluster-id", |ctx: &Ctx| {
+                R::AddRaftVoter(add_voter(None, ctx.node_id, true))
+            }),
+            Shape::fixed(
+                "wrong-cluster-id",
+                R::AddRaftVoter(add_voter(Some(WRONG_CLUSTER_ID), STRANGER_VOTER, true)),
+            ),
+            // A new voter without a CONTROLLER endpoint: INVALID_REQUEST.
+            Shape::fixed(
+                "no-controller-endpoint",
+                R::AddRaftVoter(add_voter(None, STRANGER_VOTER, false)),
+            ),
+            Shape::new("duplicate-voter-no-directory-id", |ctx: &Ctx| {
+                R::AddRaftVoter(
+                    add_voter(None, ctx.node_id, true).with_voter_directory_id(Uuid::nil()),
+                )
+            }),
+        ],
+        ApiKey::RemoveRaftVoter => vec![
+            Shape::fixed(
+                "not-a-voter",
+                R::RemoveRaftVoter(remove_voter(None, STRANGER_VOTER)),
+            ),
+            Shape::new("not-a-voter-own-cluster-id", |ctx: &Ctx| {
+                R::RemoveRaftVoter(
+                    remove_voter(None, STRANGER_VOTER).with_cluster_id(own_cluster(ctx)),
+                )
+            }),
+            Shape::fixed(
+                "wrong-cluster-id",
+                R::RemoveRaftVoter(remove_voter(Some(WRONG_CLUSTER_ID), STRANGER_VOTER)),
+            ),
+            // The only voter (under a directory id it does not have): refused with
+            // VOTER_NOT_FOUND by both, the quorum stays as it is.
+            Shape::new("only-voter", |ctx: &Ctx| {
+                R::RemoveRaftVoter(remove_voter(None, ctx.node_id))
+            }),
+            Shape::fixed(
+                "not-a-voter-no-directory-id",
+                R::RemoveRaftVoter(
+                    remove_voter(None, STRANGER_VOTER).with_voter_directory_id(Uuid::nil()),
+                ),
+            ),
+        ],
+        _ => Vec::new(),
+    }
 }
 
 /// The scenario shapes of `key` at `v`, or None when `key` is not a cluster-view API.
@@ -144,6 +243,7 @@ pub fn shapes(key: ApiKey, v: i16) -> Option<Vec<Shape>> {
             }
             s
         }
+        ApiKey::AddRaftVoter | ApiKey::RemoveRaftVoter => voter_shapes(key),
         _ => return None,
     })
 }

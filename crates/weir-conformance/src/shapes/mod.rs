@@ -6,6 +6,7 @@ mod admin;
 mod cluster;
 mod data;
 mod groups;
+mod ops;
 mod security;
 mod shape;
 mod txn_share;
@@ -30,9 +31,25 @@ pub fn shapes_for(key: ApiKey, v: i16) -> Vec<Shape> {
             .or_else(|| groups::shapes(key, v))
             .or_else(|| txn_share::shapes(key, v))
             .or_else(|| cluster::shapes(key, v))
+            .or_else(|| ops::shapes(key, v))
             .or_else(|| security::shapes(key))
             .unwrap_or_default(),
     );
+    if key == ApiKey::GetTelemetrySubscriptions {
+        // The default shape asks for a new client instance id: random on both; the
+        // subscription id is opaque (see `ops::SUBSCRIPTION_MASK`).
+        out = out
+            .into_iter()
+            .map(|s| {
+                if s.name == "default" {
+                    s.masking(&["client_instance_id"])
+                        .masking(ops::SUBSCRIPTION_MASK)
+                } else {
+                    s
+                }
+            })
+            .collect();
+    }
     if key == ApiKey::ApiVersions {
         // The ranges are compared one API at a time by the report's version lines.
         out = out.into_iter().map(|s| s.masking(&["api_keys"])).collect();
@@ -143,6 +160,17 @@ pub fn default_request(key: ApiKey) -> Option<RequestKind> {
         ApiKey::AlterUserScramCredentials => {
             R::AlterUserScramCredentials(AlterUserScramCredentialsRequest::default())
         }
+        ApiKey::AddRaftVoter => R::AddRaftVoter(AddRaftVoterRequest::default()),
+        ApiKey::RemoveRaftVoter => R::RemoveRaftVoter(RemoveRaftVoterRequest::default()),
+        ApiKey::UpdateFeatures => R::UpdateFeatures(UpdateFeaturesRequest::default()),
+        ApiKey::UnregisterBroker => R::UnregisterBroker(UnregisterBrokerRequest::default()),
+        ApiKey::AlterReplicaLogDirs => {
+            R::AlterReplicaLogDirs(AlterReplicaLogDirsRequest::default())
+        }
+        ApiKey::GetTelemetrySubscriptions => {
+            R::GetTelemetrySubscriptions(GetTelemetrySubscriptionsRequest::default())
+        }
+        ApiKey::PushTelemetry => R::PushTelemetry(PushTelemetryRequest::default()),
         ApiKey::SaslHandshake => R::SaslHandshake(SaslHandshakeRequest::default()),
         ApiKey::SaslAuthenticate => R::SaslAuthenticate(SaslAuthenticateRequest::default()),
         _ => return None,

@@ -13,6 +13,10 @@ pub struct Ctx {
     pub node_id: i32,
     /// Topic ids by topic name, learned after setup.
     pub topic_ids: HashMap<String, Uuid>,
+    /// The broker's cluster id (from Metadata).
+    pub cluster_id: String,
+    /// The broker's log dirs as DescribeLogDirs names them.
+    pub log_dirs: Vec<String>,
 }
 
 impl Ctx {
