@@ -132,12 +132,12 @@ def test_describe_and_move_between_two_log_dirs(tmp_path):
         src = placed[("spread", 0)]
         dest = str(b) if src == str(a) else str(a)
 
-        # Kafka's errors: an unknown dir, a replica this broker does not have.
+        # Kafka's errors: an unknown dir, a partition the cluster does not have.
         r = kadmin.alter_replica_log_dirs({("spread", 0, 1): str(tmp_path / "nowhere"),
                                            ("absent", 0, 1): dest})
         codes = {(k.topic, k.partition): v for k, v in r.items()}
         assert codes[("spread", 0)] is kerrors.LogDirNotFoundError, codes
-        assert codes[("absent", 0)] is kerrors.ReplicaNotAvailableError, codes
+        assert codes[("absent", 0)] is kerrors.UnknownTopicOrPartitionError, codes
 
         # Move while the producer keeps writing.
         out = subprocess.run([WEIR, "log-dirs", "-b", broker.bootstrap, "move", "--topic",

@@ -128,51 +128,84 @@ fn json_log_format_prints_one_object_per_line() {
     );
 }
 
-/// A node of a 3-node quorum killed with SIGKILL: a survivor says once that it stopped
-/// answering (no openraft error per failed RPC while it is gone), and once that it answers again
-/// after a restart.
+/// The Raft leader's node id as `node` reports it (DescribeQuorum), once there is one.
+fn raft_leader(node: &BrokerProcess) -> Option<i32> {
+    use kafka_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
+    use kafka_protocol::messages::{
+        ApiKey, DescribeQuorumRequest, DescribeQuorumResponse, TopicName,
+    };
+    use kafka_protocol::protocol::StrBytes;
+    let mut c = weir_test_support::raw::RawClient::connect(&node.bootstrap());
+    let mut t = TopicData::default();
+    t.topic_name = TopicName(StrBytes::from_static_str("__cluster_metadata"));
+    t.partitions = vec![PartitionData::default()];
+    let r: DescribeQuorumResponse = c.call(
+        ApiKey::DescribeQuorum,
+        2,
+        &DescribeQuorumRequest::default().with_topics(vec![t]),
+    );
+    let leader = r.topics.first()?.partitions.first()?.leader_id.0;
+    (leader > 0).then_some(leader)
+}
+
+/// A follower of a 3-node quorum killed with SIGKILL: the leader (the node that sends it Raft
+/// RPCs) says once that it stopped answering (no openraft error per failed RPC while it is
+/// gone), and once that it answers again after a restart.
 #[test]
 fn a_lost_quorum_peer_is_one_line_not_a_stream() {
     let mut nodes = weir_test_support::start_cluster(weir(), 3, BrokerOptions::default());
     assert!(wait_until(Duration::from_secs(30), || nodes
         .iter()
         .all(|n| n.output().contains("weir ready"))));
-    nodes[2].kill9();
+    let mut leader = None;
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            leader = raft_leader(&nodes[0]);
+            leader.is_some()
+        }),
+        "no Raft leader"
+    );
+    // Nodes are 1, 2, 3 in order; the victim is a follower, watched by the leader.
+    let leader = usize::try_from(leader.unwrap_or(1) - 1).unwrap_or(0);
+    let victim = (leader + 1) % 3;
+    nodes[victim].kill9();
     let count =
         |n: &BrokerProcess, what: &str| n.output().lines().filter(|l| l.contains(what)).count();
-    let gone = "metadata quorum: node 3 stopped answering";
+    let gone = format!("metadata quorum: node {} stopped answering", victim + 1);
     assert!(
-        wait_until(Duration::from_secs(30), || count(&nodes[0], gone)
-            + count(&nodes[1], gone)
-            > 0),
-        "nobody noticed node 3 is gone:\n{}\n{}",
-        nodes[0].output(),
-        nodes[1].output()
+        wait_until(Duration::from_secs(30), || count(&nodes[leader], &gone) > 0),
+        "the leader did not notice node {} is gone:\n{}",
+        victim + 1,
+        nodes[leader].output()
     );
-    nodes[2].restart();
+    nodes[victim].restart();
     assert!(
-        wait_until(Duration::from_secs(60), || nodes[2]
+        wait_until(Duration::from_secs(60), || nodes[victim]
             .output()
             .contains("weir ready")),
-        "node 3 did not restart:\n{}",
-        nodes[2].output()
+        "node {} did not restart:\n{}",
+        victim + 1,
+        nodes[victim].output()
     );
-    let back = "metadata quorum: node 3 answers again";
+    let back = format!("metadata quorum: node {} answers again", victim + 1);
     // Generous: the leader retries an unreachable peer with a backoff, and CI machines are slow.
     assert!(
-        wait_until(Duration::from_secs(60), || count(&nodes[0], back)
-            + count(&nodes[1], back)
-            > 0),
-        "no line when node 3 came back:\n{}\n{}",
-        nodes[0].output(),
-        nodes[1].output()
+        wait_until(Duration::from_secs(60), || count(&nodes[leader], &back) > 0),
+        "no line when node {} came back:\n{}",
+        victim + 1,
+        nodes[leader].output()
     );
     // Over the whole outage (a restart takes seconds; openraft retried every few hundred ms):
     // one line each way, nothing from openraft, no struct dump.
-    for n in &nodes[..2] {
+    for n in nodes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != victim)
+        .map(|(_, n)| n)
+    {
         let out = n.output();
         assert!(
-            count(n, gone) <= 1 && count(n, back) <= 1,
+            count(n, &gone) <= 1 && count(n, &back) <= 1,
             "repeated:\n{out}"
         );
         assert!(

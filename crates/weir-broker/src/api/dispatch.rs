@@ -177,9 +177,9 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
         RequestKind::DescribeLogDirs(r) => {
             ResponseKind::DescribeLogDirs(describe_log_dirs::handle(replicas, v, r).await)
         }
-        RequestKind::AlterReplicaLogDirs(r) => {
-            ResponseKind::AlterReplicaLogDirs(alter_replica_log_dirs::handle(replicas, v, r).await)
-        }
+        RequestKind::AlterReplicaLogDirs(r) => ResponseKind::AlterReplicaLogDirs(
+            alter_replica_log_dirs::handle(replicas, view, v, r).await,
+        ),
         RequestKind::OffsetForLeaderEpoch(r) => ResponseKind::OffsetForLeaderEpoch(
             offset_for_leader_epoch::handle(replicas, view, v, r).await,
         ),

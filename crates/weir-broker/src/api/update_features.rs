@@ -2,10 +2,11 @@
 //! (`FeatureLevel` records), which ApiVersions (Kafka's DescribeFeatures) then reports. Weir's
 //! only feature is `transaction.version` (0–2). As Kafka's controller: a feature Weir does not
 //! know, a level outside its supported range or below 0, and a downgrade without the SAFE or
-//! UNSAFE downgrade type (v0: `allow_downgrade`) are INVALID_UPDATE_VERSION; a feature named
-//! twice or an unknown upgrade type INVALID_REQUEST. The updates apply all at once or not at
-//! all: on the first refusal the answer carries that error at the top level (and, v0–v1, for
-//! every feature). `validate_only` (v1+) changes nothing.
+//! UNSAFE downgrade type (v0: `allow_downgrade`) and an unknown upgrade type are
+//! INVALID_UPDATE_VERSION; a feature named twice INVALID_REQUEST. The updates apply all at once
+//! or not at all: on the first refusal the answer carries that error at the top level only (no
+//! per-feature results, as Kafka); a success lists every feature (v0–v1) with no error.
+//! `validate_only` (v1+) changes nothing.
 
 use std::collections::BTreeSet;
 
@@ -45,7 +46,7 @@ pub async fn handle(
     };
     resp.error_code = code;
     resp.error_message = message.clone();
-    if version < 2 {
+    if version < 2 && code == 0 {
         resp.results = req
             .feature_updates
             .iter()
@@ -92,12 +93,7 @@ fn levels(
             match u.upgrade_type {
                 1 => false,
                 2 | 3 => true,
-                t => {
-                    return Err(BrokerError::kafka(
-                        ResponseError::InvalidRequest,
-                        format!("Unknown upgrade type {t} for feature {name}"),
-                    ))
-                }
+                t => return Err(invalid(name, level, &format!("Unknown upgrade type {t}."))),
             }
         };
         let Some(&(_, min, max)) = SUPPORTED_FEATURES.iter().find(|(n, ..)| *n == name) else {
@@ -165,8 +161,8 @@ mod tests {
         assert_eq!(check(vec![update("transaction.version", 3, 1)]), Err(iuv));
         assert_eq!(check(vec![update("transaction.version", -1, 3)]), Err(iuv));
         assert_eq!(check(vec![update("no.such.version", 1, 1)]), Err(iuv));
+        assert_eq!(check(vec![update("transaction.version", 2, 9)]), Err(iuv));
         let ir = ResponseError::InvalidRequest.code();
-        assert_eq!(check(vec![update("transaction.version", 2, 9)]), Err(ir));
         assert_eq!(
             check(vec![
                 update("transaction.version", 2, 1),
