@@ -85,24 +85,7 @@ impl TopicAdmin {
         }
         let old = target.current(&image);
         let resource = target.resource();
-        let mut records: Vec<MetadataRecord> = old
-            .keys()
-            .filter(|k| !next.contains_key(*k))
-            .map(|k| MetadataRecord::SetConfig {
-                resource: resource.clone(),
-                key: k.clone(),
-                value: None,
-            })
-            .collect();
-        records.extend(
-            next.iter()
-                .filter(|(k, v)| old.get(*k) != Some(v))
-                .map(|(k, v)| MetadataRecord::SetConfig {
-                    resource: resource.clone(),
-                    key: k.clone(),
-                    value: Some(v.clone()),
-                }),
-        );
+        let records = super::config_records::config_changes(&resource, &old, &next);
         if records.is_empty() {
             return Ok(());
         }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use tokio::time::Instant;
-use weir_meta::records::{ConfigResource, MetadataRecord};
+use weir_meta::records::ConfigResource;
 
 use super::topics::TopicAdmin;
 use crate::error::BrokerError;
@@ -30,24 +30,7 @@ impl TopicAdmin {
     ) -> Result<(), BrokerError> {
         let old = self.group_configs(group);
         let resource = ConfigResource::Group(group.to_string());
-        let mut records: Vec<MetadataRecord> = old
-            .keys()
-            .filter(|k| !next.contains_key(*k))
-            .map(|k| MetadataRecord::SetConfig {
-                resource: resource.clone(),
-                key: k.clone(),
-                value: None,
-            })
-            .collect();
-        records.extend(
-            next.iter()
-                .filter(|(k, v)| old.get(*k) != Some(v))
-                .map(|(k, v)| MetadataRecord::SetConfig {
-                    resource: resource.clone(),
-                    key: k.clone(),
-                    value: Some(v.clone()),
-                }),
-        );
+        let records = super::config_records::config_changes(&resource, &old, &next);
         if records.is_empty() {
             return Ok(());
         }

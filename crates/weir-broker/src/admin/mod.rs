@@ -5,6 +5,7 @@
 
 pub mod acls;
 pub mod broker_configs;
+pub mod config_records;
 pub mod elections;
 pub mod group_configs;
 pub mod proposal;
