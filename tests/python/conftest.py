@@ -11,10 +11,25 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+_HANDED_OUT = set()
+
+
 def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port below the ephemeral range (32768 and up, so no client socket can take it before
+    the broker binds it) that binds now and was not handed out before in this process."""
+    import random
+    for _ in range(10000):
+        port = random.randrange(12000, 32000)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def free_cluster_base(nodes=3, offsets=(0, 1)):

@@ -9,7 +9,6 @@ target/console-screenshots/ for a person to look at."""
 import json
 import re
 import shutil
-import socket
 import urllib.error
 import urllib.request
 
@@ -21,17 +20,13 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from conftest import ROOT, Broker
+from conftest import ROOT, Broker, _free_port
 from test_share_groups import group_configs, poll_until, share_consumer
 
 SHOTS = ROOT / "target" / "console-screenshots"
+
+
 TOPIC, GROUP, SHARE_GROUP = "console-orders", "console-readers", "console-sharers"
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _chrome():

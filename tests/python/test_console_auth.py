@@ -9,7 +9,6 @@ headless Chromium logged in as the granted user shows her topic and its messages
 under target/console-screenshots/)."""
 import base64
 import json
-import socket
 import subprocess
 import time
 import urllib.error
@@ -19,18 +18,13 @@ from confluent_kafka.admin import AdminClient, NewTopic, ScramMechanism
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from conftest import Broker
+from conftest import Broker, _free_port
 from test_console import SHOTS, _chrome, _loaded
 from test_security_tls_sasl import ADMIN_PW, ALICE_PW, add_scram_user, client_conf, sasl_props
 
+
 TOPIC, GROUP = "secret-orders", "secret-readers"
 CAROL_PW = "carol-scram-pw-5e1d"
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def call(base, path, user=None, password=None, payload=None):

@@ -230,7 +230,8 @@ fn sasl_gates_requests_and_expired_sessions_are_closed() {
         ],
     );
     let connect = || {
-        let s = TcpStream::connect(b.bootstrap()).unwrap();
+        let s = TcpStream::connect(b.bootstrap())
+            .unwrap_or_else(|e| panic!("connect: {e}; broker output:\n{}", b.output()));
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         s
     };
