@@ -303,10 +303,12 @@ impl ClassicGroup {
             return err(ResponseError::FencedInstanceId);
         }
         let Some(m) = self.members.get_mut(member_id) else {
+            tracing::debug!(group = %self.id, member = %member_id, "heartbeat: unknown member");
             return err(ResponseError::UnknownMemberId);
         };
         m.last_seen = now;
         if generation != self.generation {
+            tracing::debug!(group = %self.id, member = %member_id, generation, current = self.generation, "heartbeat: illegal generation");
             return err(ResponseError::IllegalGeneration);
         }
         match self.state {
@@ -336,8 +338,10 @@ impl ClassicGroup {
             return (0, Effects::default());
         }
         if !self.members.contains_key(&id) {
+            tracing::info!(group = %self.id, member = %id, "LeaveGroup from an unknown member");
             return (err(ResponseError::UnknownMemberId), Effects::default());
         }
+        tracing::info!(group = %self.id, member = %id, "member left the group");
         (0, self.member_gone(&id, now, limits))
     }
 

@@ -21,6 +21,7 @@ impl ClassicGroup {
         limits: &ClassicLimits,
         reply: oneshot::Sender<JoinOutcome>,
     ) -> Effects {
+        tracing::debug!(group = %self.id, member = %p.member_id, state = ?self.state, generation = self.generation, "JoinGroup");
         let mut fx = Effects::default();
         let fail = |fx: &mut Effects, reply, code: ResponseError, member_id: &str| {
             fx.joins.push((
@@ -99,6 +100,7 @@ impl ClassicGroup {
             return self.add_member(id, p, now, limits, reply);
         }
         if !self.members.contains_key(&p.member_id) {
+            tracing::info!(group = %self.id, member = %p.member_id, "JoinGroup from an unknown member");
             fail(&mut fx, reply, ResponseError::UnknownMemberId, &p.member_id);
             return fx;
         }
@@ -316,6 +318,12 @@ impl ClassicGroup {
             .max()
             .unwrap_or(0);
         self.join_deadline = now + timeout;
+        tracing::info!(
+            group = %self.id,
+            generation = self.generation,
+            members = self.members.len(),
+            "preparing to rebalance (join phase lasts at most {timeout} ms)"
+        );
         self.delay_until = if initial {
             (now + limits.initial_rebalance_delay_ms).min(self.join_deadline)
         } else {
@@ -348,6 +356,7 @@ impl ClassicGroup {
             .map(|m| m.id.clone())
             .collect();
         for id in gone {
+            tracing::info!(group = %self.id, member = %id, "member did not rejoin in time: removed");
             self.remove_member(&id);
         }
         self.pending.clear();
@@ -368,6 +377,13 @@ impl ClassicGroup {
             self.leader = self.members.keys().next().cloned();
         }
         self.set_state(ClassicState::CompletingRebalance, now);
+        tracing::info!(
+            group = %self.id,
+            generation = self.generation,
+            members = self.members.len(),
+            leader = ?self.leader,
+            "join phase complete"
+        );
         let ids: Vec<String> = self.members.keys().cloned().collect();
         for id in ids {
             let outcome = self.join_outcome_for(&id, true);
