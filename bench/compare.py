@@ -233,10 +233,13 @@ def tansu_binary(cache):
     return dest, None
 
 
-def start_weir(weir, workdir):
+def start_weir(weir, workdir, http=None):
+    """A single Weir node; `http` ("127.0.0.1:PORT") binds its HTTP listener (/metrics) there."""
     port = free_port()
     data = os.path.join(workdir, "weir-data")
     argv = [weir, "serve", "--listeners", f"PLAINTEXT://127.0.0.1:{port}", "--log-dirs", data]
+    if http:
+        argv += ["--http-listener", http]
     return Broker("weir", argv, port, workdir)
 
 

@@ -18,7 +18,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import compare  # noqa: E402
 import scale  # noqa: E402
-from compare import log, perf, run_kafka, run_suite, start_tansu, start_weir, tansu_binary  # noqa: E402
+import stages  # noqa: E402
+from compare import (free_port, log, perf, run_kafka, run_suite, start_tansu,  # noqa: E402
+                     start_weir, tansu_binary)
 
 # linger.ms of the producer in the 50 %-load end-to-end run (see compare.E2E_LINGER_MS).
 E2E_LINGER_MS = compare.E2E_LINGER_MS
@@ -92,10 +94,13 @@ def max_rate(ctx, broker, tag, size=100, parts=1):
     return rates
 
 
-def e2e_runs(ctx, bootstrap, tag, rate, secs, linger, png=None, head=5):
-    """`weir perf e2e` runs; returns the JSON results (and one PNG per run when asked)."""
+def e2e_runs(ctx, bootstrap, tag, rate, secs, linger, png=None, head=5, http=None):
+    """`weir perf e2e` runs; returns the JSON results (and one PNG per run when asked). With the
+    broker's `http` listener, each result also holds the broker's per-stage breakdown of the run
+    (`stages`, bench/stages.py)."""
     out = []
     for r in range(ctx.runs):
+        before = stages.scrape(http) if http else None
         args = ["e2e", "--topic", f"{tag}-{r}", "--rate", str(rate), "--duration", str(secs),
                 "--record-size", "100", "--partitions", "1", "--acks", "all",
                 "--head-secs", str(head), "--report-interval", "1",
@@ -103,6 +108,8 @@ def e2e_runs(ctx, bootstrap, tag, rate, secs, linger, png=None, head=5):
         if png:
             args += ["--histogram-png", ctx.path(f"{png}-run{r + 1}.png")]
         e = perf(ctx.weir, bootstrap, args, timeout=secs + 90)
+        if http:
+            e["stages"] = stages.breakdown(before, stages.scrape(http))
         e["load_avg_1m"] = ctx.note_load()
         out.append(e)
         l, h = e["latency_ms"], e["head_latency_ms"]
@@ -121,12 +128,14 @@ def summarize_e2e(runs):
 def e2e_latency(ctx):
     secs = 5 if ctx.quick else 10
     ctx.note_load()
-    b = start_weir(ctx.weir, ctx.work)
+    http = f"127.0.0.1:{free_port()}"
+    b = start_weir(ctx.weir, ctx.work, http=http)
     try:
         rates = max_rate(ctx, b, "e2e")
         rate = max(1000, int(med(rates) / 2))
         log(f"== e2e at 50 % of {med(rates):,.0f} rec/s = {rate:,} rec/s, linger.ms={E2E_LINGER_MS}")
-        runs = e2e_runs(ctx, b.bootstrap, "e2e50", rate, secs, E2E_LINGER_MS, png="e2e-latency")
+        runs = e2e_runs(ctx, b.bootstrap, "e2e50", rate, secs, E2E_LINGER_MS, png="e2e-latency",
+                        http=http)
     finally:
         b.stop()
     s = summarize_e2e(runs)
@@ -141,6 +150,9 @@ def e2e_latency(ctx):
     print(f"p50 {s['p50']:.2f} ms, p99 {s['p99']:.2f} ms ({verdict(s['p99'], 5)} < 5 ms), "
           f"p99.9 {s['p99_9']:.2f} ms ({verdict(s['p99_9'], 10)} < 10 ms), max {s['max']:.2f} ms; "
           f"delivered {s['records_per_sec']:,.0f} rec/s. Histogram: {png}")
+    print(f"\nWhere the time goes in that run (run {pick + 1}; the broker's per-stage histograms, "
+          f"docs/benchmarks.md):")
+    stages.print_table(runs[pick]["stages"], runs[pick], E2E_LINGER_MS)
     return finish(ctx, "e2e-latency", {"max_rate_runs": rates, "rate": rate, "secs": secs,
                                        "linger_ms": E2E_LINGER_MS, "medians": s, "png": png,
                                        "e2e_runs": runs})
@@ -149,9 +161,10 @@ def e2e_latency(ctx):
 def e2e_low_rate(ctx):
     secs = 10 if ctx.quick else 20
     ctx.note_load()
-    b = start_weir(ctx.weir, ctx.work)
+    http = f"127.0.0.1:{free_port()}"
+    b = start_weir(ctx.weir, ctx.work, http=http)
     try:
-        runs = e2e_runs(ctx, b.bootstrap, "e2e1k", 1000, secs, 0)
+        runs = e2e_runs(ctx, b.bootstrap, "e2e1k", 1000, secs, 0, http=http)
     finally:
         b.stop()
     s = summarize_e2e(runs)
@@ -161,6 +174,10 @@ def e2e_low_rate(ctx):
     print(f"first 5 s: p99 {s['head_p99']:.2f} ms ({verdict(s['head_p99'], 1)} < 1 ms); whole run: "
           f"p50 {s['p50']:.2f} ms, p99 {s['p99']:.2f} ms ({verdict(s['p99'], 1)} < 1 ms), "
           f"p99.9 {s['p99_9']:.2f} ms, max {s['max']:.2f} ms")
+    order = sorted(range(len(runs)), key=lambda i: runs[i]["latency_ms"]["p99"])
+    pick = order[len(order) // 2]
+    print(f"\nWhere the time goes (run {pick + 1}, the median p99):")
+    stages.print_table(runs[pick]["stages"], runs[pick], 0)
     return finish(ctx, "e2e-low-rate", {"secs": secs, "medians": s, "e2e_runs": runs})
 
 

@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use metrics::{Counter, Histogram};
 
+pub mod stages;
+
 /// Records appended by produce requests, per topic (Kafka's `MessagesInPerSec`).
 pub const MESSAGES_IN: &str = "kafka_server_brokertopicmetrics_messagesin_total";
 /// Record-batch bytes appended by produce requests, per topic (`BytesInPerSec`).
@@ -20,7 +22,8 @@ pub const BYTES_IN: &str = "kafka_server_brokertopicmetrics_bytesin_total";
 pub const BYTES_OUT: &str = "kafka_server_brokertopicmetrics_bytesout_total";
 /// Requests handled, per API (`RequestMetrics RequestsPerSec`).
 pub const REQUESTS: &str = "kafka_network_requestmetrics_requests_total";
-/// Time from a request's dispatch to its response, per API, in seconds (`TotalTimeMs`).
+/// Time from a request read off the socket to its response written (or, with no response, to its
+/// answer being ready), per API, in seconds (`TotalTimeMs`; its stages are in [`stages`]).
 pub const REQUEST_TIME: &str = "kafka_network_requestmetrics_totaltime_seconds";
 /// ISR shrinks of partitions this broker leads, as applied from the metadata log (its own
 /// AlterPartition or the controller fencing a broker) (`IsrShrinksPerSec`).
@@ -51,6 +54,7 @@ const MAX_API_KEY: usize = 128;
 struct ApiMetrics {
     requests: Counter,
     time: Histogram,
+    stages: stages::StageHistograms,
 }
 
 fn api_metrics(api_key: i16) -> Option<&'static ApiMetrics> {
@@ -63,12 +67,13 @@ fn api_metrics(api_key: i16) -> Option<&'static ApiMetrics> {
             .unwrap_or_else(|_| format!("ApiKey{api_key}"));
         ApiMetrics {
             requests: metrics::counter!(REQUESTS, "request" => name.clone()),
-            time: metrics::histogram!(REQUEST_TIME, "request" => name),
+            time: metrics::histogram!(REQUEST_TIME, "request" => name.clone()),
+            stages: stages::StageHistograms::new(&name),
         }
     }))
 }
 
-/// A request of API `api_key` finished after `elapsed`.
+/// A request of API `api_key` finished after `elapsed` (see [`stages::ResponseClock`]).
 pub fn request_done(api_key: i16, elapsed: Duration) {
     if !enabled() {
         return;

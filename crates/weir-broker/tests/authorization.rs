@@ -36,6 +36,7 @@ fn ctx(key: ApiKey, version: i16, user: &str) -> RequestContext {
         },
         connection_id: 7,
         send_files: false,
+        received: std::time::Instant::now(),
     }
 }
 

@@ -190,6 +190,51 @@ async fn long_poll_waits_and_wakes_on_produce() {
     server.stop().await;
 }
 
+/// fetch.min.bytes > 1: a parked fetch is woken by every high-watermark move, stays parked while
+/// fewer than `min_bytes` are there, and is answered as soon as a produce brings enough — within
+/// 2 s of that produce, not after its 10 s `max_wait_ms`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_poll_with_min_bytes_answers_as_soon_as_enough_bytes_arrive() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path()).await;
+    let mut c = Client::connect(server.addr).await;
+    metadata(&mut c, "mb").await;
+    let first = batch(&["first"]);
+    let mut req = fetch_req("mb", 0, 10_000, (0, -1));
+    // More than one batch, less than two.
+    req.min_bytes = i32::try_from(first.len()).unwrap() + 1;
+    let mut waiter = Client::connect(server.addr).await;
+    let corr = waiter.send(ApiKey::Fetch, 12, &req).await;
+    server
+        .wait_until("the fetch to be parked", |b| b.fetches_in_progress() == 1)
+        .await;
+
+    // One batch is fewer bytes than asked for: the fetch is woken, reads, and parks again.
+    assert_eq!(produce(&mut c, "mb", -1, first).await.0, 0);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), waiter.recv(ApiKey::Fetch, 12))
+            .await
+            .is_err(),
+        "answered with fewer than min_bytes"
+    );
+
+    let t0 = Instant::now();
+    assert_eq!(produce(&mut c, "mb", -1, batch(&["second"])).await.0, 0);
+    let (got, mut body) =
+        tokio::time::timeout(Duration::from_secs(2), waiter.recv(ApiKey::Fetch, 12))
+            .await
+            .expect("answered within 2 s of the produce that completed min_bytes");
+    assert_eq!(got, corr);
+    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    let resp = FetchResponse::decode(&mut body, 12).unwrap();
+    let recs = values(resp.responses[0].partitions[0].records.as_ref().unwrap());
+    assert_eq!(
+        recs,
+        vec![(0, "first".to_string()), (1, "second".to_string())]
+    );
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pipelined_requests_are_answered_in_order_and_acks0_is_silent() {
     let dir = tempfile::tempdir().unwrap();

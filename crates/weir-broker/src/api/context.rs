@@ -2,6 +2,7 @@
 //! listener, with which API version, and (once authentication exists) as whom.
 
 use std::net::SocketAddr;
+use std::time::Instant;
 
 use kafka_protocol::messages::RequestHeader;
 
@@ -45,6 +46,9 @@ pub struct RequestContext {
     /// plaintext TCP socket. Handlers then may answer with placeholders
     /// (`weir_protocol::placeholder`) that only this connection's writer can send.
     pub send_files: bool,
+    /// When the connection had read the whole request frame (the start of its `TotalTimeMs`
+    /// and `RequestQueueTimeMs`, see `crate::metrics::stages`).
+    pub received: Instant,
 }
 
 impl RequestContext {

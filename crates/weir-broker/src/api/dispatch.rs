@@ -4,13 +4,14 @@
 //! Every request passes [`dispatch_ordered`] in arrival order. Cross-cutting steps belong here,
 //! in this order, around the table: authentication state and the principal are in the
 //! [`RequestContext`]; authorization (ACLs) and quotas/throttling go before the table (a
-//! refused request is answered without reaching its handler); per-API metrics wrap the
-//! returned future (`crate::metrics::request_done` and a `trace` event with the API and its
-//! latency).
+//! refused request is answered without reaching its handler); per-API metrics: the request
+//! queue and local times here (`crate::metrics::stages`; a fetch's long-poll wait is its remote
+//! time, not local), the rest when the connection writes the response, and a `trace` event with
+//! the API and its latency.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{RequestKind, ResponseKind};
@@ -36,6 +37,7 @@ pub type Pending = Pin<Box<dyn Future<Output = Result<ResponseKind, BrokerError>
 pub async fn dispatch_ordered(b: &Broker, ctx: RequestContext, body: RequestKind) -> Pending {
     let started = Instant::now();
     let api_key = ctx.header.request_api_key;
+    crate::metrics::stages::dispatched(api_key, ctx.received, started);
     // Authorization (ACLs): refused requests are answered here, partly refused ones reach
     // their handler without the refused parts, which `post` merges back into the response.
     let principal = (ctx.principal.kind.as_str(), ctx.principal.name.as_str());
@@ -64,7 +66,9 @@ pub async fn dispatch_ordered(b: &Broker, ctx: RequestContext, body: RequestKind
         ),
         produce_bytes(&body),
     );
-    let pending = route(b, &ctx, body).await;
+    let mut remote = Duration::ZERO;
+    let pending = route(b, &ctx, body, &mut remote).await;
+    crate::metrics::stages::local(api_key, started.elapsed().saturating_sub(remote));
     let throttle = b
         .quotas
         .charge_request(&who, produce_bytes, started.elapsed().as_nanos());
@@ -78,7 +82,6 @@ pub async fn dispatch_ordered(b: &Broker, ctx: RequestContext, body: RequestKind
             quotas.finish_response(&who, &mut resp, throttle);
             resp
         });
-        crate::metrics::request_done(api_key, started.elapsed());
         tracing::trace!(
             api_key,
             latency_us = started.elapsed().as_micros() as u64,
@@ -88,8 +91,14 @@ pub async fn dispatch_ordered(b: &Broker, ctx: RequestContext, body: RequestKind
     })
 }
 
-/// The dispatch table.
-async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
+/// The dispatch table. A handler that waited for others before answering (a fetch's long
+/// poll) adds that wait to `remote`.
+async fn route(
+    b: &Broker,
+    ctx: &RequestContext,
+    body: RequestKind,
+    remote: &mut Duration,
+) -> Pending {
     let v = ctx.api_version;
     let (view, replicas, admin, groups) = (&*b.view, &b.replicas, &*b.admin, &*b.groups);
     let txn = &*b.txn;
@@ -114,9 +123,12 @@ async fn route(b: &Broker, ctx: &RequestContext, body: RequestKind) -> Pending {
         RequestKind::Metadata(r) => ResponseKind::Metadata(
             metadata::handle(view, admin, config, &b.cluster_id, &ctx.listener, v, r).await,
         ),
-        RequestKind::Fetch(r) => ResponseKind::Fetch(
-            fetch::handle(replicas, view, &b.fetch_sessions, v, r, ctx.send_files).await,
-        ),
+        RequestKind::Fetch(r) => {
+            let (resp, waited) =
+                fetch::handle(replicas, view, &b.fetch_sessions, v, r, ctx.send_files).await;
+            *remote = waited;
+            ResponseKind::Fetch(resp)
+        }
         RequestKind::ListOffsets(r) => {
             ResponseKind::ListOffsets(list_offsets::handle(replicas, view, v, r).await)
         }

@@ -28,8 +28,11 @@ use crate::replica::manager::ReplicaManager;
 /// they drop aborted records; every answer carries the partition's last stable offset.
 ///
 /// If fewer than `min_bytes` are available (and no partition has an error), the request waits
-/// up to `max_wait_ms`, re-reading every time a produce advances a high watermark; when the
-/// broker shuts down it answers at once with what is available.
+/// up to `max_wait_ms`, re-reading every time a produce advances a high watermark (a follower's
+/// fetch: every leader append) and answering as soon as `min_bytes` are there; when the broker
+/// shuts down it answers at once with what is available. Returns the response and how long the
+/// request was parked (its `RemoteTimeMs`; the wait and the wake-up delay are recorded in
+/// `crate::metrics::stages`).
 ///
 /// Errors per partition: unknown topic/partition → UNKNOWN_TOPIC_OR_PARTITION, unknown topic
 /// id (v13+) → UNKNOWN_TOPIC_ID, offset outside [log start, log end] → OFFSET_OUT_OF_RANGE
@@ -50,7 +53,7 @@ pub async fn handle(
     version: i16,
     req: FetchRequest,
     send_files: bool,
-) -> FetchResponse {
+) -> (FetchResponse, Duration) {
     let replica_id = if version >= 15 {
         i32::from(req.replica_state.replica_id)
     } else {
@@ -107,7 +110,7 @@ pub async fn handle(
     if let FetchContext::Error(code) = ctx {
         resp.error_code = code.code();
         resp.session_id = 0;
-        return resp;
+        return (resp, Duration::ZERO);
     }
     resp.error_code = 0;
     resp.session_id = ctx.response_session_id();
@@ -138,8 +141,11 @@ pub async fn handle(
     // follower with a divergent tail must truncate first, or the leader would count records it
     // does not have (found by weir-sim, seed 290).
     let mut recorded = is_consumer;
+    // When the fetch first parked; the data event that last woke it.
+    let mut parked: Option<Instant> = None;
     let results = loop {
-        wake.borrow_and_update();
+        let notified = *wake.borrow_and_update();
+        let resumed = Instant::now();
         let results = read_all(replicas, view, ctx.parts(), limits);
         if !recorded {
             recorded = true;
@@ -153,6 +159,9 @@ pub async fn handle(
         let any_error = results
             .iter()
             .any(|r| r.1.error_code != 0 || r.2.diverging_epoch.epoch >= 0);
+        if parked.is_some() && bytes >= min_bytes && bytes > 0 {
+            crate::metrics::stages::fetch_woken(!is_consumer, notified, resumed);
+        }
         if max_wait.is_zero()
             || ctx.parts().is_empty()
             || bytes >= min_bytes
@@ -161,12 +170,16 @@ pub async fn handle(
         {
             break results;
         }
+        parked.get_or_insert_with(Instant::now);
         match tokio::time::timeout_at(deadline, wake.changed()).await {
             Ok(Ok(())) => continue,
             // Deadline reached (or the broker is going away): answer with what we have.
             _ => break results,
         }
     };
+
+    let waited = parked.map_or(Duration::ZERO, |p| p.elapsed());
+    crate::metrics::stages::remote(kafka_protocol::messages::ApiKey::Fetch as i16, waited);
 
     let outcomes: Vec<(PartKey, PartOutcome)> =
         results.iter().map(|(k, o, _)| (k.clone(), *o)).collect();
@@ -196,7 +209,7 @@ pub async fn handle(
             t.partitions.push(data);
         }
     }
-    resp
+    (resp, waited)
 }
 
 /// A follower's fetch offsets are its log end offsets: tell the replication state of every

@@ -2,12 +2,13 @@
 //! (and for acks=all the ISR), answer per partition.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::produce_response::{
     BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
 };
-use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
+use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 use weir_log::{LogError, TopicPartition};
@@ -92,6 +93,8 @@ pub struct PendingProduce {
     replicas: Arc<ReplicaManager>,
     topics: Vec<PendingTopic>,
     timeout: std::time::Duration,
+    /// When the appends were done (the start of the fsync wait).
+    appended: Instant,
 }
 
 struct PendingTopic {
@@ -168,13 +171,15 @@ pub fn append_phase(
         replicas: replicas.clone(),
         topics,
         timeout,
+        appended: Instant::now(),
     }
 }
 
 impl PendingProduce {
     /// Wait for every append's durability ticket (one group-commit pass covers them all),
     /// count the leader's copies toward the high watermarks, then — for acks=all — wait for the
-    /// ISR on every partition at once, and build the response.
+    /// ISR on every partition at once, and build the response. The two waits are recorded as
+    /// the fsync wait and the remote time (`crate::metrics::stages`).
     pub async fn finish(self) -> ProduceResponse {
         let replicas = self.replicas;
         let mut staged = Vec::with_capacity(self.topics.len());
@@ -189,6 +194,8 @@ impl PendingProduce {
             }
             staged.push((t.name, t.topic_id, parts));
         }
+        let durable = Instant::now();
+        crate::metrics::stages::fsync_wait(self.appended, durable);
         let mut resp = ProduceResponse::default();
         for (name, topic_id, parts) in staged {
             let mut tr = TopicProduceResponse::default();
@@ -228,6 +235,7 @@ impl PendingProduce {
             }
             resp.responses.push(tr);
         }
+        crate::metrics::stages::remote(ApiKey::Produce as i16, durable.elapsed());
         resp
     }
 }

@@ -9,6 +9,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use kafka_protocol::error::ResponseError;
 use tokio::sync::watch;
@@ -63,11 +64,12 @@ pub struct ReplicaManager {
     leaving: AtomicBool,
     /// Set once shutdown begins: long polls stop waiting, fetchers stop.
     shutting_down: AtomicBool,
-    /// Bumped whenever a high watermark advances; long-polling consumer fetches watch it.
-    new_data: watch::Sender<u64>,
-    /// Bumped whenever a leader appends (and with every high-watermark move); follower fetches
+    /// Set to the time of the move whenever a high watermark advances; long-polling consumer
+    /// fetches watch it (the time measures their wake-up delay).
+    new_data: watch::Sender<Instant>,
+    /// Set whenever a leader appends (and with every high-watermark move); follower fetches
     /// long-poll on it.
-    new_appends: watch::Sender<u64>,
+    new_appends: watch::Sender<Instant>,
     /// Serialises high-watermark advances so they are monotonic.
     hw_lock: Mutex<()>,
 }
@@ -120,8 +122,8 @@ impl ReplicaManager {
             fetch: Mutex::new(FetchTable::default()),
             leaving: AtomicBool::new(false),
             shutting_down: AtomicBool::new(false),
-            new_data: watch::channel(0).0,
-            new_appends: watch::channel(0).0,
+            new_data: watch::channel(Instant::now()).0,
+            new_appends: watch::channel(Instant::now()).0,
             hw_lock: Mutex::new(()),
         }
     }
@@ -176,15 +178,16 @@ impl ReplicaManager {
         })
     }
 
-    /// A receiver that observes every later high-watermark move; subscribe BEFORE reading so no
-    /// wake-up between the read and the wait is lost.
-    pub fn subscribe_new_data(&self) -> watch::Receiver<u64> {
+    /// A receiver that observes every later high-watermark move (its value: when the latest
+    /// one happened); subscribe BEFORE reading so no wake-up between the read and the wait is
+    /// lost.
+    pub fn subscribe_new_data(&self) -> watch::Receiver<Instant> {
         self.new_data.subscribe()
     }
 
-    /// A receiver of leader appends (and high-watermark moves), for follower fetches; subscribe
-    /// before reading.
-    pub fn subscribe_new_appends(&self) -> watch::Receiver<u64> {
+    /// A receiver of leader appends (and high-watermark moves), for follower fetches, valued
+    /// with the time of the latest; subscribe before reading.
+    pub fn subscribe_new_appends(&self) -> watch::Receiver<Instant> {
         self.new_appends.subscribe()
     }
 
@@ -196,13 +199,14 @@ impl ReplicaManager {
 
     /// Wake follower fetches: a leader appended.
     pub(super) fn notify_new_appends(&self) {
-        self.new_appends.send_modify(|n| *n = n.wrapping_add(1));
+        self.new_appends.send_replace(Instant::now());
     }
 
     /// Wake every waiting fetch, consumer and follower.
     fn notify_new_data(&self) {
-        self.new_data.send_modify(|n| *n = n.wrapping_add(1));
-        self.new_appends.send_modify(|n| *n = n.wrapping_add(1));
+        let now = Instant::now();
+        self.new_data.send_replace(now);
+        self.new_appends.send_replace(now);
     }
 
     /// Raise the partition's high watermark to `offset` unless it is already higher

@@ -15,7 +15,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
@@ -30,6 +30,7 @@ use super::frame_sink::{write_frame, FrameSink};
 use super::stop::stopped;
 use crate::api::{self, Principal, RequestContext};
 use crate::broker::Broker;
+use crate::metrics::stages::ResponseClock;
 use crate::security::{tls, ConnectionSecurity, Gate, ListenerSecurityRuntime};
 
 /// Requests whose responses may be outstanding at once on one connection.
@@ -41,6 +42,9 @@ pub enum Outgoing {
     /// Write this complete frame (size prefix included; record sets may be separate pieces,
     /// written with one vectored write).
     Frame(ResponseFrame),
+    /// A dispatched request's response frame, with its clock: the writer records its response
+    /// queue, send and total times (`crate::metrics::stages`).
+    Response(ResponseFrame, ResponseClock),
     /// Nothing to send (produce with acks=0).
     Nothing,
     /// Write nothing more and close the connection, logging the reason.
@@ -160,6 +164,7 @@ async fn serve_stream<R, W>(
                 break;
             }
         };
+        let received = Instant::now();
         let outgoing = match decode_request(frame) {
             Ok(req) => {
                 let correlation_id = req.header.correlation_id;
@@ -194,6 +199,7 @@ async fn serve_stream<R, W>(
                     principal,
                     connection_id,
                     send_files,
+                    received,
                 };
                 let pending = api::dispatch_ordered(&broker, ctx, body).await;
                 let (tx, rx) = oneshot::channel();
@@ -201,13 +207,21 @@ async fn serve_stream<R, W>(
                     break;
                 }
                 tokio::spawn(async move {
-                    let out = match pending.await {
+                    let answer = pending.await;
+                    let clock = ResponseClock::ready(api_key as i16, received);
+                    let out = match answer {
                         Ok(resp) if acks0 => acks0_outcome(&resp),
-                        Ok(resp) => encode(correlation_id, api_key, version, &resp),
+                        Ok(resp) => match encode(correlation_id, api_key, version, &resp) {
+                            Outgoing::Frame(frame) => Outgoing::Response(frame, clock),
+                            other => other,
+                        },
                         Err(e) => {
                             Outgoing::Close(format!("request {api_key:?} v{version} failed: {e}"))
                         }
                     };
+                    if !matches!(out, Outgoing::Response(..)) {
+                        clock.unsent();
+                    }
                     let _ = tx.send(out);
                 });
                 continue;
@@ -292,6 +306,14 @@ pub async fn write_in_order<W: FrameSink>(
                     debug!(%peer, error = %e, "write failed; closing connection");
                     break;
                 }
+            }
+            Ok(Outgoing::Response(frame, clock)) => {
+                let started = Instant::now();
+                if let Err(e) = write_frame(&mut out, frame).await {
+                    debug!(%peer, error = %e, "write failed; closing connection");
+                    break;
+                }
+                clock.sent(started);
             }
             Ok(Outgoing::Nothing) => {}
             Ok(Outgoing::Close(reason)) => {
