@@ -8,7 +8,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use rdkafka::Offset;
-use weir_test_support::clients::{assigned_consumer, consume_n, create_topic, flush, producer, send};
+use weir_test_support::clients::{
+    assigned_consumer, consume_n, create_topic, flush, producer, send,
+};
 use weir_test_support::http::get;
 use weir_test_support::{free_port, BrokerOptions, BrokerProcess};
 

@@ -143,11 +143,8 @@ impl ResponseClock {
     pub fn sent(self, started: Instant) {
         let done = Instant::now();
         if let Some(s) = stages(self.api_key) {
-            s.response_queue.record(
-                started
-                    .saturating_duration_since(self.ready)
-                    .as_secs_f64(),
-            );
+            s.response_queue
+                .record(started.saturating_duration_since(self.ready).as_secs_f64());
             s.send
                 .record(done.saturating_duration_since(started).as_secs_f64());
         }
