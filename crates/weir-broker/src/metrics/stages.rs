@@ -4,9 +4,9 @@
 //! metric for: a produce's wait for its fsync and a parked fetch's wake-up delay.
 //!
 //! For a request, `total ≈ request queue + local + remote + response queue + response send`, and
-//! for a produce `remote` is preceded by the fsync wait (see docs/operations.md, "Where the time
-//! goes"). One sample per stage and request (never per record); a broker without a recorder
-//! pays one relaxed load per stage.
+//! for a produce `remote` is preceded by the fsync wait (docs/operations.md, "Metrics";
+//! docs/benchmarks.md, "Where the time goes"). One sample per stage and request (never per
+//! record); a broker without a recorder pays one relaxed load per stage.
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -43,7 +43,8 @@ pub const FETCH_WAKEUP: &str = "weir_fetch_wakeup_delay_seconds";
 pub(super) struct StageHistograms {
     queue: Histogram,
     local: Histogram,
-    remote: Histogram,
+    /// Produce and Fetch only (no other handler reports a remote stage).
+    remote: Option<Histogram>,
     response_queue: Histogram,
     send: Histogram,
 }
@@ -54,7 +55,8 @@ impl StageHistograms {
         StageHistograms {
             queue: metrics::histogram!(REQUEST_QUEUE_TIME, "request" => name.to_string()),
             local: metrics::histogram!(LOCAL_TIME, "request" => name.to_string()),
-            remote: metrics::histogram!(REMOTE_TIME, "request" => name.to_string()),
+            remote: matches!(name, "Produce" | "Fetch")
+                .then(|| metrics::histogram!(REMOTE_TIME, "request" => name.to_string())),
             response_queue: metrics::histogram!(RESPONSE_QUEUE_TIME, "request" => name.to_string()),
             send: metrics::histogram!(RESPONSE_SEND_TIME, "request" => name.to_string()),
         }
@@ -88,7 +90,9 @@ pub fn local(api_key: i16, local: Duration) {
 /// long poll).
 pub fn remote(api_key: i16, remote: Duration) {
     if let Some(s) = stages(api_key) {
-        s.remote.record(remote.as_secs_f64());
+        if let Some(h) = &s.remote {
+            h.record(remote.as_secs_f64());
+        }
     }
 }
 
