@@ -36,7 +36,8 @@ pub const RESPONSE_SEND_TIME: &str = "kafka_network_requestmetrics_responsesendt
 pub const FSYNC_WAIT: &str = "weir_produce_fsync_wait_seconds";
 /// Weir-specific: from the high-watermark advance (consumers) or leader append (followers) that
 /// satisfies a parked fetch to the fetch running again, label `fetcher` (`consumer`,
-/// `follower`).
+/// `follower`). Measured from the latest such event before the fetch ran: when several come
+/// between the wake-up and the run (high rates), it is a lower bound.
 pub const FETCH_WAKEUP: &str = "weir_fetch_wakeup_delay_seconds";
 
 /// The handles of one API's stage histograms (registered once per API, lazily).
