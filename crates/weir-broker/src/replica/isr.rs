@@ -21,37 +21,58 @@ impl ReplicaManager {
     ) {
         let b = self.clone();
         tokio::spawn(async move {
-            let r = b
-                .quorum
-                .alter_partition(
-                    &tp.topic,
-                    tp.partition,
-                    b.settings.node_id,
-                    current.leader_epoch,
-                    current.partition_epoch,
-                    isr.clone(),
-                )
-                .await;
-            match r {
-                Ok(()) => {
-                    // Counted and logged at info when the applied image shows it (the applier).
-                    tracing::debug!(partition = %tp.dir_name(), ?isr, "ISR change committed");
+            let mut backoff = Duration::from_millis(50);
+            loop {
+                let r = b
+                    .quorum
+                    .alter_partition(
+                        &tp.topic,
+                        tp.partition,
+                        b.settings.node_id,
+                        current.leader_epoch,
+                        current.partition_epoch,
+                        isr.clone(),
+                    )
+                    .await;
+                let e = match r {
+                    Ok(()) => {
+                        // Counted and logged at info when the applied image shows it (the applier).
+                        tracing::debug!(partition = %tp.dir_name(), ?isr, "ISR change committed");
+                        return;
+                    }
+                    Err(e) => e,
+                };
+                tracing::warn!(partition = %tp.dir_name(), ?isr, error = %e, "AlterPartition failed");
+                // A quorum error may hide a commit: propose the same change again at the same
+                // partition epoch (as Kafka's AlterPartitionManager retries) until it commits, the
+                // controller answers that the epoch moved on (it did commit, or something else
+                // did), or the image shows that anyway. Dropping it instead would leave a pending
+                // expansion that no later fetch re-proposes: the follower would stay out of the
+                // ISR for good (found by the 1,000-fault campaign of seed 20261209).
+                let ambiguous = matches!(e, MetaError::Raft(_) | MetaError::NotController(_));
+                let unchanged = b.view.partition(&tp.topic, tp.partition).is_some_and(|p| {
+                    p.leader == b.settings.node_id
+                        && p.leader_epoch == current.leader_epoch
+                        && p.partition_epoch == current.partition_epoch
+                });
+                if ambiguous && unchanged && !b.is_shutting_down() {
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                    continue;
                 }
-                Err(e) => {
-                    tracing::warn!(partition = %tp.dir_name(), ?isr, error = %e, "AlterPartition failed");
-                    // A quorum error may hide a commit; a stale epoch means the image is about to
-                    // show the controller's ISR. Only other refusals certainly changed nothing.
-                    let expands = isr.iter().any(|r| !current.isr.contains(r));
-                    let refused = expands
-                        && !matches!(
-                            e,
-                            MetaError::Raft(_)
-                                | MetaError::NotController(_)
-                                | MetaError::InvalidUpdateVersion(_)
-                                | MetaError::FencedLeaderEpoch(_)
-                        );
-                    b.clear_isr_pending(&tp, refused);
-                }
+                // A stale epoch means the image is about to show the controller's ISR. Only
+                // other refusals certainly changed nothing.
+                let expands = isr.iter().any(|r| !current.isr.contains(r));
+                let refused = expands
+                    && !matches!(
+                        e,
+                        MetaError::Raft(_)
+                            | MetaError::NotController(_)
+                            | MetaError::InvalidUpdateVersion(_)
+                            | MetaError::FencedLeaderEpoch(_)
+                    );
+                b.clear_isr_pending(&tp, refused);
+                return;
             }
         });
     }
