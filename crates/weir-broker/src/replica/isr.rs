@@ -22,7 +22,9 @@ impl ReplicaManager {
         let b = self.clone();
         tokio::spawn(async move {
             let mut backoff = Duration::from_millis(50);
+            let mut attempt = 0u32;
             loop {
+                attempt += 1;
                 let r = b
                     .quorum
                     .alter_partition(
@@ -42,40 +44,69 @@ impl ReplicaManager {
                     }
                     Err(e) => e,
                 };
-                tracing::warn!(partition = %tp.dir_name(), ?isr, error = %e, "AlterPartition failed");
-                // A quorum error may hide a commit: propose the same change again at the same
-                // partition epoch (as Kafka's AlterPartitionManager retries) until it commits, the
-                // controller answers that the epoch moved on (it did commit, or something else
-                // did), or the image shows that anyway. Dropping it instead would leave a pending
-                // expansion that no later fetch re-proposes: the follower would stay out of the
-                // ISR for good (found by the 1,000-fault campaign of seed 20261209).
-                let ambiguous = matches!(e, MetaError::Raft(_) | MetaError::NotController(_));
-                let unchanged = b.view.partition(&tp.topic, tp.partition).is_some_and(|p| {
-                    p.leader == b.settings.node_id
-                        && p.leader_epoch == current.leader_epoch
-                        && p.partition_epoch == current.partition_epoch
-                });
-                if ambiguous && unchanged && !b.is_shutting_down() {
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(1));
-                    continue;
+                if attempt == 1 {
+                    tracing::warn!(partition = %tp.dir_name(), ?isr, error = %e, "AlterPartition failed");
+                } else {
+                    tracing::debug!(partition = %tp.dir_name(), ?isr, error = %e, attempt, "AlterPartition failed again");
                 }
-                // A stale epoch means the image is about to show the controller's ISR. Only
-                // other refusals certainly changed nothing.
-                let expands = isr.iter().any(|r| !current.isr.contains(r));
-                let refused = expands
-                    && !matches!(
-                        e,
-                        MetaError::Raft(_)
-                            | MetaError::NotController(_)
-                            | MetaError::InvalidUpdateVersion(_)
-                            | MetaError::FencedLeaderEpoch(_)
-                    );
-                b.clear_isr_pending(&tp, refused);
+                let now = b.view.partition(&tp.topic, tp.partition);
+                let leads = now.as_ref().is_some_and(|p| p.leader == b.settings.node_id);
+                match after_failure(&e, &current, &isr, now.as_ref().filter(|_| leads)) {
+                    AfterFailure::Retry if !b.is_shutting_down() => {
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(1));
+                        continue;
+                    }
+                    AfterFailure::Retry => b.clear_isr_pending(&tp, false),
+                    AfterFailure::Clear { refused } => b.clear_isr_pending(&tp, refused),
+                }
                 return;
             }
         });
     }
+}
+
+/// What a leader does after an AlterPartition proposing `isr` at `current` failed with `e`.
+#[derive(Debug, PartialEq, Eq)]
+enum AfterFailure {
+    /// Propose the same change again (same partition epoch).
+    Retry,
+    /// Stop; `refused` when the controller certainly changed nothing and the proposed expansion
+    /// must be forgotten.
+    Clear { refused: bool },
+}
+
+/// A quorum error (or a controller change) may hide a commit: the same change is proposed again
+/// at the same partition epoch (as Kafka's AlterPartitionManager retries) while `led_now` (the
+/// image's partition, if this broker still leads it) is still at `current`'s leader and partition
+/// epochs — until it commits, the controller answers that the epoch moved on (it did commit, or
+/// something else did), or the image shows that anyway. Dropping it instead left a pending
+/// expansion that no later fetch re-proposes: the follower stayed out of the ISR for good (found
+/// by the 1,000-fault campaign of seed 20261209). A stale epoch means the image is about to show
+/// the controller's ISR; only other refusals certainly changed nothing.
+fn after_failure(
+    e: &MetaError,
+    current: &PartitionInfo,
+    isr: &[i32],
+    led_now: Option<&PartitionInfo>,
+) -> AfterFailure {
+    let ambiguous = matches!(e, MetaError::Raft(_) | MetaError::NotController(_));
+    let unchanged = led_now.is_some_and(|p| {
+        p.leader_epoch == current.leader_epoch && p.partition_epoch == current.partition_epoch
+    });
+    if ambiguous && unchanged {
+        return AfterFailure::Retry;
+    }
+    let expands = isr.iter().any(|r| !current.isr.contains(r));
+    let refused = expands
+        && !matches!(
+            e,
+            MetaError::Raft(_)
+                | MetaError::NotController(_)
+                | MetaError::InvalidUpdateVersion(_)
+                | MetaError::FencedLeaderEpoch(_)
+        );
+    AfterFailure::Clear { refused }
 }
 
 /// Every `replica.lag.time.max.ms / 2` (as Kafka), remove ISR members that have not caught up
@@ -104,5 +135,49 @@ pub async fn shrink_loop(broker: Arc<ReplicaManager>) {
             tracing::warn!(partition = %tp.dir_name(), ?lagging, ?isr, lag_ms = lag, "followers fell out of sync: shrinking the ISR");
             broker.spawn_alter_isr(tp, p, isr);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(leader_epoch: i32, partition_epoch: i32, isr: &[i32]) -> PartitionInfo {
+        PartitionInfo {
+            leader: 1,
+            leader_epoch,
+            partition_epoch,
+            replicas: vec![1, 2, 3],
+            isr: isr.to_vec(),
+            ..PartitionInfo::default()
+        }
+    }
+
+    #[test]
+    fn an_expansion_lost_in_a_quorum_error_is_proposed_again_while_nothing_moved() {
+        let current = part(4, 7, &[1, 3]);
+        let timeout = MetaError::Raft("controller RPC timed out".into());
+        let same = part(4, 7, &[1, 3]);
+        assert_eq!(
+            after_failure(&timeout, &current, &[1, 2, 3], Some(&same)),
+            AfterFailure::Retry
+        );
+        // The image moved on (the change committed, or another did): stop, keep nothing.
+        let moved = part(4, 8, &[1, 2, 3]);
+        assert_eq!(
+            after_failure(&timeout, &current, &[1, 2, 3], Some(&moved)),
+            AfterFailure::Clear { refused: false }
+        );
+        // No longer the leader here.
+        assert_eq!(
+            after_failure(&timeout, &current, &[1, 2, 3], None),
+            AfterFailure::Clear { refused: false }
+        );
+        // A certain refusal forgets the expansion.
+        let invalid = MetaError::InvalidRequest("ISR must contain the leader".into());
+        assert_eq!(
+            after_failure(&invalid, &current, &[1, 2, 3], Some(&same)),
+            AfterFailure::Clear { refused: true }
+        );
     }
 }
