@@ -129,6 +129,15 @@ def log_tail(path, pattern=("ERROR", "WARN", "Too many open files"), n=5):
         return []
 
 
+def local_partitions(data, topic):
+    """How many partitions of `topic` in the log dir `data` have their leader-epoch-checkpoint."""
+    try:
+        names = [d for d in os.listdir(data) if d.startswith(topic + "-")]
+    except OSError:
+        return 0
+    return sum(os.path.exists(os.path.join(data, d, "leader-epoch-checkpoint")) for d in names)
+
+
 def idle_cpu_pct(node, secs):
     c0, t0 = node.cpu(), time.monotonic()
     time.sleep(secs)
@@ -157,6 +166,12 @@ def scale(ctx):
                 print(f"  {line}")
             raise RuntimeError(f"topic creation with {n} partitions failed") from e
         res["create_secs"] = time.monotonic() - t0
+        # CreateTopics answers once the topic is committed (at the latest when its timeout ends,
+        # as Kafka); the node then still creates the partition logs: wait until each has its
+        # leader-epoch-checkpoint (its last step) to time the whole creation.
+        while local_partitions(node.data, "wide") < n and time.monotonic() - t0 < 900:
+            time.sleep(0.1)
+        res["create_local_secs"] = time.monotonic() - t0
         p = perf(ctx.weir, node.bootstrap, ["produce", "--topic", "wide", "--num-records", str(3 * n),
                                             "--record-size", "100", "--acks", "all",
                                             "--partitioner", "round-robin"], timeout=600)
@@ -177,7 +192,8 @@ def scale(ctx):
     print(f"\nScale, one node, {n:,} partitions (RF=1, 3 records of 100 B each, round-robin):")
     print("\n| figure | value | target |")
     print("|---|---:|---|")
-    print(f"| create topic | {res['create_secs']:.1f} s | |")
+    print(f"| create topic (answer) | {res['create_secs']:.1f} s | |")
+    print(f"| create topic (every partition log created) | {res['create_local_secs']:.1f} s | |")
     print(f"| RSS | {res['rss_mib']:,.0f} MiB | < 2048 MiB |")
     print(f"| open file descriptors | {res['open_fds']:,} | |")
     print(f"| idle CPU | {res['idle_cpu_pct']:.2f} % of a core | < 5 % |")

@@ -116,16 +116,18 @@ impl MetadataApplier {
     /// Wait until the local image satisfies `cond`, then apply the latest image (which includes
     /// it), or fail with REQUEST_TIMED_OUT after [`APPLY_TIMEOUT`].
     pub async fn await_image(
-        &self,
+        self: &Arc<Self>,
         cond: impl Fn(&MetadataImage) -> bool,
     ) -> Result<(), BrokerError> {
         self.await_image_until(cond, tokio::time::Instant::now() + APPLY_TIMEOUT)
             .await
     }
 
-    /// [`await_image`](Self::await_image) until `deadline` (a request's own timeout).
+    /// [`await_image`](Self::await_image) until `deadline` (a request's own timeout). The apply
+    /// runs on the blocking pool: when `deadline` passes first (thousands of new partitions to
+    /// create on a slow disk) this answers REQUEST_TIMED_OUT and the apply carries on.
     pub async fn await_image_until(
-        &self,
+        self: &Arc<Self>,
         cond: impl Fn(&MetadataImage) -> bool,
         deadline: tokio::time::Instant,
     ) -> Result<(), BrokerError> {
@@ -133,7 +135,19 @@ impl MetadataApplier {
         loop {
             let img = rx.borrow_and_update().clone();
             if cond(&img) {
-                return self.apply_latest().map(|_| ());
+                let me = self.clone();
+                let apply = tokio::task::spawn_blocking(move || me.apply_latest().map(|_| ()));
+                return match tokio::time::timeout_at(deadline, apply).await {
+                    Ok(Ok(applied)) => applied,
+                    Ok(Err(e)) => Err(BrokerError::kafka(
+                        kafka_protocol::error::ResponseError::UnknownServerError,
+                        format!("the metadata apply task failed: {e}"),
+                    )),
+                    Err(_) => Err(BrokerError::kafka(
+                        kafka_protocol::error::ResponseError::RequestTimedOut,
+                        "the committed metadata change is still being applied on this broker",
+                    )),
+                };
             }
             if tokio::time::timeout_at(deadline, rx.changed())
                 .await
@@ -167,6 +181,9 @@ impl MetadataApplier {
         let mut replicated = HashMap::new();
         let mut leading = BTreeMap::new();
         let defaults = self.log_defaults(image);
+        // (2) as one batch: the logs open (or are created) and the new epochs start on a few
+        // threads in weir-log, each durable before the batch returns, as one at a time.
+        let mut wanted = Vec::new();
         for (name, t) in &image.topics {
             let cfg = effective_log_config(&defaults, &t.configs)?;
             for (i, p) in t.partitions.iter().enumerate() {
@@ -179,21 +196,38 @@ impl MetadataApplier {
                     leading.insert(tp.clone(), p.isr.clone());
                 }
                 let fresh = logs.get(&tp).is_none();
-                let log = match logs.get_or_create(&tp, cfg.clone()) {
-                    Ok(log) => log,
-                    // Its log dir is offline: the controller moves it away from this node.
-                    Err(_) if logs.is_offline(&tp) => continue,
-                    Err(e) => return Err(e.into()),
-                };
-                if fresh && p.replicas.len() == 1 {
-                    log.set_high_watermark(log.log_end_offset());
-                } else if log.config() != cfg {
-                    log.update_config(cfg.clone());
-                }
-                if p.leader == node && log.latest_epoch().is_none_or(|e| e < p.leader_epoch) {
-                    log.assign_epoch(p.leader_epoch, log.log_end_offset())?;
-                }
+                wanted.push(((tp, cfg.clone()), (fresh, p)));
             }
+        }
+        let (items, parts): (Vec<_>, Vec<_>) = wanted.into_iter().unzip();
+        let opened = logs.get_or_create_many(&items);
+        let mut epochs = Vec::new();
+        let mut failed = None;
+        for (((tp, cfg), (fresh, p)), log) in items.iter().zip(parts).zip(opened) {
+            let log = match log {
+                Ok(log) => log,
+                // Its log dir is offline: the controller moves it away from this node.
+                Err(_) if logs.is_offline(tp) => continue,
+                Err(e) => {
+                    failed.get_or_insert(e);
+                    continue;
+                }
+            };
+            if fresh && p.replicas.len() == 1 {
+                log.set_high_watermark(log.log_end_offset());
+            } else if log.config() != *cfg {
+                log.update_config(cfg.clone());
+            }
+            if p.leader == node && log.latest_epoch().is_none_or(|e| e < p.leader_epoch) {
+                epochs.push((log, p.leader_epoch));
+            }
+        }
+        let assigned = logs
+            .assign_epochs(&epochs)
+            .into_iter()
+            .find_map(Result::err);
+        if let Some(e) = failed.or(assigned) {
+            return Err(e.into());
         }
         // Topics that left the image while this process ran are deleted locally.
         let now: BTreeSet<String> = image.topics.keys().cloned().collect();

@@ -35,6 +35,7 @@ mod log_dir;
 mod log_manager;
 mod log_move;
 mod log_move_recovery;
+mod open_many;
 mod parallel;
 mod partition_log;
 mod producer_snapshot;

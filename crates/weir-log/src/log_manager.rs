@@ -38,6 +38,10 @@ pub struct LogManager {
     pub(crate) placed: RwLock<HashMap<TopicPartition, usize>>,
     /// Partitions being moved between dirs (one move at a time per partition).
     pub(crate) moving: Mutex<HashSet<TopicPartition>>,
+    /// Held while partitions are opened or created (`open_many.rs`) and while one is deleted,
+    /// so that no partition is opened twice or opened while its directory is removed (the
+    /// opening itself runs without the `logs` lock, which every read and append takes).
+    pub(crate) opening: Mutex<()>,
     /// Bumped whenever a dir goes offline.
     failures: tokio::sync::watch::Sender<u64>,
     /// Open segment files of every partition of every dir (`log.max.open.files`).
@@ -134,6 +138,7 @@ impl LogManager {
             logs: RwLock::new(HashMap::new()),
             placed: RwLock::new(placed),
             moving: Mutex::new(HashSet::new()),
+            opening: Mutex::new(()),
             failures,
             files: FdCache::new(max_open_files),
         }))
@@ -250,18 +255,6 @@ impl LogManager {
         self.placed.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The online dir with the fewest partitions (the first of equals), as Kafka places a new
-    /// partition.
-    fn least_loaded_dir(&self, placed: &HashMap<TopicPartition, usize>) -> Option<usize> {
-        let mut counts = vec![0usize; self.dirs.len()];
-        for &i in placed.values() {
-            counts[i] += 1;
-        }
-        (0..self.dirs.len())
-            .filter(|&i| !self.dirs[i].is_offline())
-            .min_by_key(|&i| (counts[i], i))
-    }
-
     /// Open the partition's log (recovering it if needed) in the dir that holds it, creating it
     /// in the online dir with the fewest partitions when it is nowhere. A partition in an offline
     /// dir is an error (KAFKA_STORAGE_ERROR to clients).
@@ -273,48 +266,9 @@ impl LogManager {
         if let Some(l) = self.get(tp) {
             return Ok(l);
         }
-        let mut logs = self.logs.write().unwrap_or_else(|e| e.into_inner());
-        if self.is_offline(tp) {
-            return Err(offline_error(tp));
-        }
-        if let Some(l) = logs.get(tp) {
-            return Ok(l.clone());
-        }
-        let mut placed = self.placed.write().unwrap_or_else(|e| e.into_inner());
-        let i = match placed.get(tp) {
-            Some(&i) => i,
-            None => self
-                .least_loaded_dir(&placed)
-                .ok_or_else(|| offline_error(tp))?,
-        };
-        let d = &self.dirs[i];
-        if d.is_offline() {
-            return Err(offline_error(tp));
-        }
-        let dir = d.path.join(tp.dir_name());
-        if !dir.exists() {
-            let made = std::fs::create_dir_all(&dir)
-                .map_err(LogError::from)
-                .and_then(|()| fsync_dir(&d.path));
-            if let Err(e) = made {
-                // As Kafka: an IOException in a log dir takes the dir offline.
-                d.commit
-                    .fail_writes(&format!("creating {}: {e}", dir.display()));
-                return Err(e);
-            }
-        }
-        placed.insert(tp.clone(), i);
-        let log = Arc::new(PartitionLog::open(
-            tp.clone(),
-            dir,
-            config,
-            d.commit.clone(),
-            self.clock.clone(),
-            d.offsets(tp),
-            self.files.clone(),
-        )?);
-        logs.insert(tp.clone(), log.clone());
-        Ok(log)
+        self.get_or_create_many(&[(tp.clone(), config)])
+            .pop()
+            .unwrap_or_else(|| Err(offline_error(tp)))
     }
 
     /// An already-open partition log (`None` when its dir is offline).
@@ -326,6 +280,7 @@ impl LogManager {
     /// Delete a partition's log and directory (whether or not it is open). In an offline dir the
     /// partition is forgotten and its directory removed if the dir lets us.
     pub fn delete(&self, tp: &TopicPartition) -> Result<(), LogError> {
+        let _opening = self.opening.lock().unwrap_or_else(|e| e.into_inner());
         let removed = self
             .logs
             .write()
@@ -510,7 +465,7 @@ impl LogManager {
 }
 
 /// The error for a partition whose dir is offline.
-fn offline_error(tp: &TopicPartition) -> LogError {
+pub(crate) fn offline_error(tp: &TopicPartition) -> LogError {
     LogError::Io(std::io::Error::other(format!(
         "the log dir of {} is offline",
         tp.dir_name()

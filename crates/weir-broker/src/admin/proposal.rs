@@ -5,9 +5,13 @@
 //! and its retry then fails validation (TOPIC_ALREADY_EXISTS for our own topic id, say): when
 //! the image shows the change (`done`), that is a success. Otherwise the error stands:
 //! NOT_CONTROLLER or REQUEST_TIMED_OUT (both retriable) when the quorum did not answer in time.
+//! A committed change that this broker has not finished applying by the deadline (thousands of
+//! partition logs to create) is a success, as in Kafka, where CreateTopics succeeds once the
+//! controller committed the topic and the partitions become available as brokers create them.
 
 use std::time::Duration;
 
+use kafka_protocol::error::ResponseError;
 use tokio::time::Instant;
 use weir_meta::image::MetadataImage;
 use weir_meta::records::MetadataRecord;
@@ -56,6 +60,18 @@ impl TopicAdmin {
             tracing::info!(error = %e, "a retried metadata proposal had committed before");
             return Ok(());
         }
-        self.applier.await_image_until(done, deadline).await
+        match self.applier.await_image_until(&done, deadline).await {
+            // Committed and in the local image, but this broker is still applying it (creating
+            // thousands of partition logs): a success, as Kafka answers once the controller
+            // committed the change; the partitions become available as they are created.
+            Err(e)
+                if e.code() == ResponseError::RequestTimedOut.code()
+                    && done(&self.view.image()) =>
+            {
+                tracing::info!("a committed metadata change is still being applied locally after the request's timeout: answered as done");
+                Ok(())
+            }
+            r => r,
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Topic administration: create, delete, add partitions and change configs, as proposals to
 //! the metadata quorum that return once this broker has applied them (so a topic created here
-//! can be produced to at once).
+//! can be produced to at once), or, when applying takes longer than the request's timeout
+//! (thousands of new partitions), once they are committed (`proposal.rs`).
 
 use std::collections::BTreeMap;
 
@@ -58,7 +59,9 @@ impl TopicAdmin {
     /// Create a topic (or only validate the request). -1 partitions / replication factor mean the
     /// broker defaults. The CreateTopic record (replicas placed by the controller logic on the
     /// unfenced brokers) is committed through Raft; this returns once the local image has it and
-    /// the local partition logs exist, or by `deadline` with NOT_CONTROLLER / REQUEST_TIMED_OUT.
+    /// the local partition logs exist, or by `deadline`: a success when the topic is committed
+    /// and in the local image (its logs are still being created), else NOT_CONTROLLER /
+    /// REQUEST_TIMED_OUT.
     /// Concurrent creations of one name: Raft orders them and the second fails validation with
     /// TOPIC_ALREADY_EXISTS (a retry of our own committed record is a success: same topic id).
     pub async fn create_topic(

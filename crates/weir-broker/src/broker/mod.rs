@@ -324,12 +324,22 @@ impl Broker {
                 broker.lifecycle.register().await?;
             }
         }
+        // A node registered above heartbeats while its logs open: opening thousands of
+        // partitions can outlast `broker.session.timeout.ms` (the controller gives every broker
+        // one session from its election), and a missed session fences the node just after it
+        // started (every leadership moves and comes back, every epoch is written twice).
+        let heartbeat_early = single && broker.view.is_broker();
+        if heartbeat_early {
+            tokio::spawn(broker.lifecycle.clone().heartbeat_loop());
+        }
         let image = broker.applier.apply_latest()?;
         warn_about_stray_dirs(broker.replicas.logs());
         info!(topics = image.topics.len(), "topic metadata loaded");
         broker.replicas.ensure_fetchers();
         tokio::spawn(broker.applier.clone().follow());
-        tokio::spawn(broker.lifecycle.clone().heartbeat_loop());
+        if !heartbeat_early {
+            tokio::spawn(broker.lifecycle.clone().heartbeat_loop());
+        }
         tokio::spawn(crate::replica::isr::shrink_loop(broker.replicas.clone()));
         Ok(broker)
     }

@@ -94,6 +94,17 @@ impl ReplicaManager {
         }
         let log = self.require_log(topic, partition)?;
         let leader_epoch = self.view.check_leader(topic, partition, -1)?;
+        // The metadata applier starts a new leader epoch in the log (durably) after the image
+        // naming this broker leader is visible; until then an append would carry the previous
+        // epoch into the new one's offsets. Retriable: the client refreshes and retries.
+        if log.latest_epoch().is_none_or(|e| e < leader_epoch) {
+            return Err(BrokerError::kafka(
+                ResponseError::NotLeaderOrFollower,
+                format!(
+                    "leader epoch {leader_epoch} of {topic}-{partition} is not started on this broker yet"
+                ),
+            ));
+        }
         let min_isr = match origin {
             AppendOrigin::Client {
                 produce_version, ..

@@ -258,14 +258,22 @@ impl PartitionLog {
     }
 
     /// Record that `epoch` starts at `start_offset` (leader election); persisted in
-    /// `leader-epoch-checkpoint` before returning. Ignored unless newer than the latest epoch;
-    /// cached epochs starting at or after `start_offset` (which never got a batch) are replaced.
+    /// `leader-epoch-checkpoint` before returning, and visible (to appends, which stamp batches
+    /// with the latest epoch, and to [`PartitionLog::latest_epoch`]) only once persisted: a
+    /// failed write leaves the cache as it was. Ignored unless newer than the latest epoch (the
+    /// file is then not written); cached epochs starting at or after `start_offset` (which
+    /// never got a batch) are replaced.
     pub fn assign_epoch(&self, epoch: i32, start_offset: i64) -> Result<(), LogError> {
         let mut inner = self.lock();
+        let previous = inner.epochs.clone();
         if !record_epoch(&mut inner.epochs, epoch, start_offset) {
             return Ok(());
         }
-        self.write_epochs(&inner)
+        if let Err(e) = self.write_epochs(&inner) {
+            inner.epochs = previous;
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// The latest leader epoch, if any.

@@ -45,10 +45,15 @@ pub fn client(bootstrap: &str) -> Result<AdminClient<DefaultClientContext>, Stri
         .map_err(|e| format!("cannot create admin client for {bootstrap}: {e}"))
 }
 
-/// Admin options with the standard timeouts.
+/// How much longer than the broker's operation timeout the client waits for the answer (a
+/// broker answers at its deadline: the answer must still find the client waiting).
+const ANSWER_MARGIN: Duration = Duration::from_secs(5);
+
+/// Admin options with the standard timeouts: the broker gets [`TIMEOUT`] for the operation,
+/// the client waits a little longer for its answer.
 pub fn options() -> AdminOptions {
     AdminOptions::new()
-        .request_timeout(Some(TIMEOUT))
+        .request_timeout(Some(TIMEOUT + ANSWER_MARGIN))
         .operation_timeout(Some(TIMEOUT))
 }
 
