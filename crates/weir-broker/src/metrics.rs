@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use metrics::{Counter, Histogram};
 
+mod stage_histograms;
 pub mod stages;
 
 /// Records appended by produce requests, per topic (Kafka's `MessagesInPerSec`).
@@ -54,7 +55,7 @@ const MAX_API_KEY: usize = 128;
 struct ApiMetrics {
     requests: Counter,
     time: Histogram,
-    stages: stages::StageHistograms,
+    stages: stage_histograms::StageHistograms,
 }
 
 fn api_metrics(api_key: i16) -> Option<&'static ApiMetrics> {
@@ -68,7 +69,7 @@ fn api_metrics(api_key: i16) -> Option<&'static ApiMetrics> {
         ApiMetrics {
             requests: metrics::counter!(REQUESTS, "request" => name.clone()),
             time: metrics::histogram!(REQUEST_TIME, "request" => name.clone()),
-            stages: stages::StageHistograms::new(&name),
+            stages: stage_histograms::StageHistograms::new(&name),
         }
     }))
 }
