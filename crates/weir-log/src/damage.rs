@@ -62,6 +62,9 @@ struct SegmentScan {
     damage: Option<String>,
     /// False when the `.index` or `.timeindex` disagrees with the (valid part of the) log.
     indexes_ok: bool,
+    /// The valid batches show compaction: an offset gap between batches (or before the first),
+    /// or a batch holding fewer records than its offset range.
+    compacted: bool,
 }
 
 /// `Read` at a moving position of a shared file (no seek on the shared handle).
@@ -135,6 +138,7 @@ fn scan_segment(
     let mut max_ts = i64::MIN;
     let mut header = [0u8; HEADER_LEN];
     let mut damage = None;
+    let mut compacted = false;
     while pos < size {
         if size - pos < HEADER_LEN as u64 {
             damage = Some(format!(
@@ -180,6 +184,8 @@ fn scan_segment(
             ));
             break;
         }
+        compacted |=
+            h.base_offset > next || i64::from(h.records_count) < i64::from(h.last_offset_delta) + 1;
         // Offset index entries point at batch starts and name that batch's last offset.
         while let Some(&(rel, p)) = offset_entries.get(next_entry) {
             if (p as u64) > pos {
@@ -211,6 +217,7 @@ fn scan_segment(
         next_offset: next,
         damage,
         indexes_ok,
+        compacted,
     })
 }
 
@@ -326,11 +333,17 @@ pub(crate) fn check_partition(
     dir: &Path,
     clean: bool,
     recovery_point: Option<i64>,
+    cleaned_to: Option<i64>,
 ) -> Result<Option<PartitionDamage>, LogError> {
     let bases = segment_bases(dir)?;
     // Unreadable: epochs go unchecked (lifecycle ignores such a checkpoint too, with a warning).
     let epochs = checkpoint::read_epochs(&dir.join("leader-epoch-checkpoint")).unwrap_or_default();
     let mut prev_next = i64::MIN;
+    // Compaction leaves offset gaps, also between segments; without it, a segment must end where
+    // the next one starts: a gap there is a tail cut at a batch boundary (no batch is damaged).
+    let mut compacted = false;
+    let mut gap: Option<(usize, SegmentScan, i64, bool)> = None;
+    let mut found: Option<(usize, SegmentScan, i64, bool)> = None;
     for (i, &b) in bases.iter().enumerate() {
         let limit = bases.get(i + 1).copied();
         let overlaps = b < prev_next;
@@ -342,110 +355,134 @@ pub(crate) fn check_partition(
                     "the segment starts at offset {b}, below the end of the previous one ({prev_next})"
                 )),
                 indexes_ok: false,
+                compacted: false,
             }
         } else {
             scan_segment(dir, b, b.max(prev_next), limit, &epochs)?
         };
-        let Some(reason) = scan.damage else {
-            if !scan.indexes_ok {
-                tracing::warn!(partition = %tp.dir_name(), segment = %segment_path(dir, b, "log").display(), "index disagrees with the log; rebuilding it");
-                remove_indexes(dir, b)?;
-            }
-            prev_next = scan.next_offset;
-            continue;
-        };
-        let last = i + 1 == bases.len();
-        // A segment left without a valid batch goes whole (unless it is the first): the log
-        // then ends where the previous segment ends.
-        let drop_whole = scan.valid_len == 0 && i > 0;
-        let at = if drop_whole {
-            prev_next
-        } else {
-            scan.next_offset
-        };
-        let file = segment_path(dir, b, "log");
-        if !clean && last && !overlaps && recovery_point.is_none_or(|rp| at >= rp) {
-            // A torn write of the last moments before a crash: never acknowledged.
-            let f = std::fs::OpenOptions::new().write(true).open(&file)?;
-            let before = f.metadata()?.len();
-            f.set_len(scan.valid_len)?;
-            f.sync_all()?;
-            remove_indexes(dir, b)?;
-            tracing::warn!(partition = %tp.dir_name(), file = %file.display(), offset = at, bytes_dropped = before - scan.valid_len, %reason, "recovery truncated a torn tail after an unclean shutdown");
-            return Ok(None);
+        compacted |= scan.compacted;
+        if scan.damage.is_some() {
+            found = Some((i, scan, prev_next, overlaps));
+            break;
         }
-        let previous_log_end = {
-            let (lb, from_pos, from_off) = if last {
-                (b, scan.valid_len, at)
-            } else {
-                let lb = bases[bases.len() - 1];
-                (lb, 0, lb)
-            };
-            walk_end(dir, lb, from_pos, from_off).max(at)
-        };
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
-        // Crash-safe order: later segments go first (newest first), so a crash part-way leaves a
-        // prefix of the log that still holds the damaged segment, and the next open cuts again.
-        for &k in bases[i + 1..].iter().rev() {
-            std::fs::rename(
-                segment_path(dir, k, "log"),
-                corrupt_copy_path(dir, k, stamp),
-            )?;
-            for ext in ["index", "timeindex", "txnindex"] {
-                remove_if_present(&segment_path(dir, k, ext))?;
-            }
-        }
-        let keep_copy = corrupt_copy_path(dir, b, stamp);
-        if drop_whole {
-            std::fs::rename(&file, &keep_copy)?;
-            for ext in ["index", "timeindex", "txnindex"] {
-                remove_if_present(&segment_path(dir, b, ext))?;
-            }
-        } else {
-            std::fs::copy(&file, &keep_copy)?;
-            File::open(&keep_copy)?.sync_all()?;
-            let f = std::fs::OpenOptions::new().write(true).open(&file)?;
-            f.set_len(scan.valid_len)?;
-            f.sync_all()?;
+        if !scan.indexes_ok {
+            tracing::warn!(partition = %tp.dir_name(), segment = %segment_path(dir, b, "log").display(), "index disagrees with the log; rebuilding it");
             remove_indexes(dir, b)?;
         }
-        fsync_dir(dir)?;
-        // Epochs starting at or after the cut never got a batch here any more.
-        let epochs_path = dir.join("leader-epoch-checkpoint");
-        if let Ok(mut epochs) = checkpoint::read_epochs(&epochs_path) {
-            let n = epochs.len();
-            epochs.retain(|&(_, start)| start < at);
-            if epochs.len() != n {
-                checkpoint::write_atomic(
-                    &epochs_path,
-                    checkpoint::render_epochs(&epochs).as_bytes(),
-                )?;
+        let end = scan.next_offset;
+        if let Some(&next_base) = bases.get(i + 1) {
+            if gap.is_none() && end < next_base {
+                let cut = SegmentScan {
+                    damage: Some(format!(
+                        "the segment ends at offset {end} but the next one starts at {next_base}: \
+                         offsets {end}..{next_base} are missing (a tail cut at a batch boundary)"
+                    )),
+                    ..scan
+                };
+                gap = Some((i, cut, prev_next, overlaps));
             }
         }
-        tracing::error!(
-            partition = %tp.dir_name(),
-            file = %file.display(),
-            position = scan.valid_len,
-            offset = at,
-            previous_log_end,
-            %reason,
-            kept_copy = %keep_copy.display(),
-            later_segments_kept_as_corrupt = bases.len() - i - 1,
-            "DISK DAMAGE: segment failed its check at open; log truncated at the damaged batch — \
-             records from this offset on are refetched from the leader, or lost to disk damage \
-             when no other replica holds them"
-        );
-        return Ok(Some(PartitionDamage {
-            tp: tp.clone(),
-            truncated_at: at,
-            previous_log_end,
-            segment: file,
-            position: scan.valid_len,
-            reason,
-        }));
+        prev_next = end;
     }
-    Ok(None)
+    // A gap counts unless the log shows compaction or was cleaned past it here.
+    let gap =
+        gap.filter(|(_, g, _, _)| !compacted && cleaned_to.is_none_or(|c| c <= g.next_offset));
+    let chosen = match (gap, found) {
+        (Some(g), Some(f)) => Some(if g.0 < f.0 { g } else { f }),
+        (g, f) => g.or(f),
+    };
+    let Some((i, scan, prev_next, overlaps)) = chosen else {
+        return Ok(None);
+    };
+    let b = bases[i];
+    let reason = scan.damage.clone().unwrap_or_default();
+    let last = i + 1 == bases.len();
+    // A segment left without a valid batch goes whole (unless it is the first): the log
+    // then ends where the previous segment ends.
+    let drop_whole = scan.valid_len == 0 && i > 0;
+    let at = if drop_whole {
+        prev_next
+    } else {
+        scan.next_offset
+    };
+    let file = segment_path(dir, b, "log");
+    if !clean && last && !overlaps && recovery_point.is_none_or(|rp| at >= rp) {
+        // A torn write of the last moments before a crash: never acknowledged.
+        let f = std::fs::OpenOptions::new().write(true).open(&file)?;
+        let before = f.metadata()?.len();
+        f.set_len(scan.valid_len)?;
+        f.sync_all()?;
+        remove_indexes(dir, b)?;
+        tracing::warn!(partition = %tp.dir_name(), file = %file.display(), offset = at, bytes_dropped = before - scan.valid_len, %reason, "recovery truncated a torn tail after an unclean shutdown");
+        return Ok(None);
+    }
+    let previous_log_end = {
+        let (lb, from_pos, from_off) = if last {
+            (b, scan.valid_len, at)
+        } else {
+            let lb = bases[bases.len() - 1];
+            (lb, 0, lb)
+        };
+        walk_end(dir, lb, from_pos, from_off).max(at)
+    };
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    // Crash-safe order: later segments go first (newest first), so a crash part-way leaves a
+    // prefix of the log that still holds the damaged segment, and the next open cuts again.
+    for &k in bases[i + 1..].iter().rev() {
+        std::fs::rename(
+            segment_path(dir, k, "log"),
+            corrupt_copy_path(dir, k, stamp),
+        )?;
+        for ext in ["index", "timeindex", "txnindex"] {
+            remove_if_present(&segment_path(dir, k, ext))?;
+        }
+    }
+    let keep_copy = corrupt_copy_path(dir, b, stamp);
+    if drop_whole {
+        std::fs::rename(&file, &keep_copy)?;
+        for ext in ["index", "timeindex", "txnindex"] {
+            remove_if_present(&segment_path(dir, b, ext))?;
+        }
+    } else {
+        std::fs::copy(&file, &keep_copy)?;
+        File::open(&keep_copy)?.sync_all()?;
+        let f = std::fs::OpenOptions::new().write(true).open(&file)?;
+        f.set_len(scan.valid_len)?;
+        f.sync_all()?;
+        remove_indexes(dir, b)?;
+    }
+    fsync_dir(dir)?;
+    // Epochs starting at or after the cut never got a batch here any more.
+    let epochs_path = dir.join("leader-epoch-checkpoint");
+    if let Ok(mut epochs) = checkpoint::read_epochs(&epochs_path) {
+        let n = epochs.len();
+        epochs.retain(|&(_, start)| start < at);
+        if epochs.len() != n {
+            checkpoint::write_atomic(&epochs_path, checkpoint::render_epochs(&epochs).as_bytes())?;
+        }
+    }
+    tracing::error!(
+        partition = %tp.dir_name(),
+        file = %file.display(),
+        position = scan.valid_len,
+        offset = at,
+        previous_log_end,
+        %reason,
+        kept_copy = %keep_copy.display(),
+        later_segments_kept_as_corrupt = bases.len() - i - 1,
+        "DISK DAMAGE: segment failed its check at open; log truncated at the damaged batch — \
+         records from this offset on are refetched from the leader, or lost to disk damage \
+         when no other replica holds them"
+    );
+    Ok(Some(PartitionDamage {
+        tp: tp.clone(),
+        truncated_at: at,
+        previous_log_end,
+        segment: file,
+        position: scan.valid_len,
+        reason,
+    }))
 }

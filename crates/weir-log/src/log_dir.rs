@@ -124,7 +124,13 @@ impl LogDir {
             |tp| {
                 let dir = path.join(tp.dir_name());
                 let recovery_point = cps.recovery.get(tp).copied();
-                damage::check_partition(tp, &dir, clean, recovery_point)
+                damage::check_partition(
+                    tp,
+                    &dir,
+                    clean,
+                    recovery_point,
+                    cps.cleaner.get(tp).copied(),
+                )
             },
             || {
                 Err(LogError::Io(std::io::Error::other(
