@@ -55,3 +55,18 @@ pub enum MetaError {
     #[error("metadata quorum error: {0}")]
     Raft(String),
 }
+
+impl MetaError {
+    /// True when a proposal answered with this error certainly changed nothing: not a quorum
+    /// error or a controller change (the outcome is unknown), nor a stale leader or partition
+    /// epoch (the image is about to show what the controller decided).
+    pub fn certainly_changed_nothing(&self) -> bool {
+        !matches!(
+            self,
+            MetaError::Raft(_)
+                | MetaError::NotController(_)
+                | MetaError::InvalidUpdateVersion(_)
+                | MetaError::FencedLeaderEpoch(_)
+        )
+    }
+}

@@ -22,15 +22,8 @@ fn start_with_http() -> (BrokerProcess, SocketAddr) {
     (b, ([127, 0, 0, 1], port).into())
 }
 
-/// The value of the sample `name` (exact series, labels included) in a Prometheus text body.
 fn sample(body: &str, series: &str) -> Option<f64> {
-    body.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
-        l.strip_prefix(series)?
-            .strip_prefix(' ')?
-            .trim()
-            .parse()
-            .ok()
-    })
+    weir_test_support::http::prometheus_sample(body, series)
 }
 
 #[test]

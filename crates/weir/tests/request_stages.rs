@@ -18,15 +18,8 @@ fn weir() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_weir"))
 }
 
-/// The value of the sample `series` (exact series, labels included) in a Prometheus text body.
 fn sample(body: &str, series: &str) -> Option<f64> {
-    body.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
-        l.strip_prefix(series)?
-            .strip_prefix(' ')?
-            .trim()
-            .parse()
-            .ok()
-    })
+    weir_test_support::http::prometheus_sample(body, series)
 }
 
 /// The `_count` series of every stage histogram the breakdown (bench/stages.py) reads.

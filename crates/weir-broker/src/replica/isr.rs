@@ -98,15 +98,9 @@ fn after_failure(
         return AfterFailure::Retry;
     }
     let expands = isr.iter().any(|r| !current.isr.contains(r));
-    let refused = expands
-        && !matches!(
-            e,
-            MetaError::Raft(_)
-                | MetaError::NotController(_)
-                | MetaError::InvalidUpdateVersion(_)
-                | MetaError::FencedLeaderEpoch(_)
-        );
-    AfterFailure::Clear { refused }
+    AfterFailure::Clear {
+        refused: expands && e.certainly_changed_nothing(),
+    }
 }
 
 /// Every `replica.lag.time.max.ms / 2` (as Kafka), remove ISR members that have not caught up

@@ -304,14 +304,7 @@ impl Repl {
             return;
         };
         if let Some(e) = err {
-            let refused = expands
-                && !matches!(
-                    e,
-                    MetaError::Raft(_)
-                        | MetaError::NotController(_)
-                        | MetaError::InvalidUpdateVersion(_)
-                        | MetaError::FencedLeaderEpoch(_)
-                );
+            let refused = expands && e.certainly_changed_nothing();
             if let Some(st) = x.leader.as_mut() {
                 st.isr_change_pending = false;
                 if refused {
