@@ -2,7 +2,21 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
 use std::time::Duration;
+
+use crate::{free_port, BrokerOptions, BrokerProcess};
+
+/// Start the broker `bin` with `opts` and its HTTP listener (`http.listener`) on a free port of
+/// 127.0.0.1; returns the broker and that listener's address.
+pub fn start_with_http(bin: &Path, opts: BrokerOptions) -> (BrokerProcess, SocketAddr) {
+    let port = free_port();
+    let b = BrokerProcess::start(
+        bin,
+        opts.config("http.listener", &format!("127.0.0.1:{port}")),
+    );
+    (b, ([127, 0, 0, 1], port).into())
+}
 
 /// `GET path` on `addr`: the status code and body, or None when the connection or the answer
 /// failed (not listening yet, malformed status line).

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use weir_test_support::http::get;
+use weir_test_support::http::{get, prometheus_sample as sample};
 use weir_test_support::{free_port, wait_until, BrokerOptions, BrokerProcess};
 
 fn weir() -> &'static Path {
@@ -14,16 +14,7 @@ fn weir() -> &'static Path {
 }
 
 fn start_with_http() -> (BrokerProcess, SocketAddr) {
-    let port = free_port();
-    let b = BrokerProcess::start(
-        weir(),
-        BrokerOptions::default().config("http.listener", &format!("127.0.0.1:{port}")),
-    );
-    (b, ([127, 0, 0, 1], port).into())
-}
-
-fn sample(body: &str, series: &str) -> Option<f64> {
-    weir_test_support::http::prometheus_sample(body, series)
+    weir_test_support::http::start_with_http(weir(), BrokerOptions::default())
 }
 
 #[test]
@@ -121,13 +112,9 @@ fn health_ready_metrics_and_bad_paths() {
 
 #[test]
 fn per_partition_series_can_be_turned_off() {
-    let port = free_port();
-    let http: SocketAddr = ([127, 0, 0, 1], port).into();
-    let b = BrokerProcess::start(
+    let (b, http) = weir_test_support::http::start_with_http(
         weir(),
-        BrokerOptions::default()
-            .config("http.listener", &format!("127.0.0.1:{port}"))
-            .config("metrics.per.partition", "false"),
+        BrokerOptions::default().config("metrics.per.partition", "false"),
     );
     let out = std::process::Command::new(weir())
         .args([

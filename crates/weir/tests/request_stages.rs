@@ -3,7 +3,6 @@
 //! Fetch (request queue, local, remote, response queue, response send, total), the fsync wait and
 //! the consumer fetch wake-up delay have samples.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -11,15 +10,11 @@ use rdkafka::Offset;
 use weir_test_support::clients::{
     assigned_consumer, consume_n, create_topic, flush, producer, send,
 };
-use weir_test_support::http::get;
-use weir_test_support::{free_port, BrokerOptions, BrokerProcess};
+use weir_test_support::http::{get, prometheus_sample as sample, start_with_http};
+use weir_test_support::BrokerOptions;
 
 fn weir() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_weir"))
-}
-
-fn sample(body: &str, series: &str) -> Option<f64> {
-    weir_test_support::http::prometheus_sample(body, series)
 }
 
 /// The `_count` series of every stage histogram the breakdown (bench/stages.py) reads.
@@ -46,12 +41,7 @@ fn stage_series() -> Vec<String> {
 
 #[test]
 fn every_request_stage_has_samples_after_acks_all_produce_and_fetch() {
-    let port = free_port();
-    let http: SocketAddr = ([127, 0, 0, 1], port).into();
-    let b = BrokerProcess::start(
-        weir(),
-        BrokerOptions::default().config("http.listener", &format!("127.0.0.1:{port}")),
-    );
+    let (b, http) = start_with_http(weir(), BrokerOptions::default());
     let bootstrap = b.bootstrap();
     create_topic(&bootstrap, "stages", 1, &[]);
     // A long fetch.wait.max.ms: the consumer's fetches park until a produce wakes them.
