@@ -90,6 +90,15 @@ pub enum LogError {
         /// The segment file cache size (`log.max.open.files`).
         max_open_files: usize,
     },
+    /// A segment of the partition failed its check (bit flips, a cut segment) → KAFKA_STORAGE_ERROR
+    /// (56): the damaged data is never served; the replica truncates and refetches.
+    #[error("disk damage in {partition}: {reason}")]
+    Damaged {
+        /// `<topic>-<partition>`.
+        partition: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// Disk failure → KAFKA_STORAGE_ERROR (56). Nothing is acknowledged after one.
     #[error("storage i/o error: {0}")]
     Io(#[from] std::io::Error),

@@ -2,7 +2,7 @@
 //! the partitions found in it at open, and whether it is offline (a write or an fsync failed,
 //! or it could not be opened).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -43,6 +43,9 @@ pub(crate) struct LogDir {
     checkpoint_lock: Mutex<()>,
     /// Partitions truncated at open because a segment was damaged.
     pub(crate) damaged: Vec<PartitionDamage>,
+    /// Per partition, the base offset below which segments were not checked at open (see
+    /// `damage::first_checked_at_open`); absent when every segment was checked.
+    unchecked_below: HashMap<TopicPartition, i64>,
     /// Partition directories found at open.
     pub(crate) on_disk: Vec<TopicPartition>,
 }
@@ -91,6 +94,7 @@ impl LogDir {
         path: &Path,
         index: usize,
         failures: tokio::sync::watch::Sender<u64>,
+        verify_all: bool,
     ) -> Result<LogDir, LogError> {
         std::fs::create_dir_all(path)?;
         let marker = path.join(CLEAN_SHUTDOWN_FILE);
@@ -130,6 +134,7 @@ impl LogDir {
                     clean,
                     recovery_point,
                     cps.cleaner.get(tp).copied(),
+                    verify_all,
                 )
             },
             || {
@@ -139,9 +144,14 @@ impl LogDir {
             },
         );
         let mut damaged = Vec::new();
-        for r in checked {
-            if let Some(d) = r? {
+        let mut unchecked_below = HashMap::new();
+        for (tp, r) in on_disk.iter().zip(checked) {
+            let (d, below) = r?;
+            if let Some(d) = d {
                 damaged.push(d);
+            }
+            if below != i64::MIN {
+                unchecked_below.insert(tp.clone(), below);
             }
         }
         tracing::info!(
@@ -149,7 +159,9 @@ impl LogDir {
             partitions = on_disk.len(),
             damaged = damaged.len(),
             elapsed_ms = started.elapsed().as_millis() as u64,
-            "checked every segment (CRC32C) at open"
+            deferred = unchecked_below.len(),
+            "checked the segments from the recovery points on (CRC32C); older segments of \
+             `deferred` partitions are verified in the background"
         );
         Ok(LogDir {
             path: path.to_path_buf(),
@@ -158,6 +170,7 @@ impl LogDir {
             loaded: Mutex::new(cps),
             checkpoint_lock: Mutex::new(()),
             damaged,
+            unchecked_below,
             on_disk,
         })
     }
@@ -179,6 +192,7 @@ impl LogDir {
             loaded: Mutex::new(Checkpoints::default()),
             checkpoint_lock: Mutex::new(()),
             damaged: Vec::new(),
+            unchecked_below: HashMap::new(),
             on_disk: Vec::new(),
         })
     }
@@ -193,6 +207,8 @@ impl LogDir {
         let cps = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
         CheckpointedOffsets {
             recovery_point: cps.recovery.get(tp).copied(),
+            unchecked_below: self.unchecked_below.get(tp).copied(),
+            cleaned_to: cps.cleaner.get(tp).copied(),
             log_start_offset: cps.log_start.get(tp).copied(),
             high_watermark: cps.hw.get(tp).copied(),
         }

@@ -29,6 +29,27 @@ pub struct LogDirStatus {
     pub partitions: Vec<TopicPartition>,
 }
 
+/// Which segments are checked (CRC32C, lengths, offsets, epochs) when the log dirs open
+/// (`log.startup.verify`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartupVerify {
+    /// Every segment of every partition, before the dirs open (the library's default).
+    All,
+    /// Segments from each partition's recovery point on (Kafka's recovery); the older ones are
+    /// verified in the background ([`LogManager::verify_deferred`]) and, until then, by every read
+    /// from them. The broker's default: start-up time does not grow with the data held.
+    FromRecoveryPoint,
+}
+
+/// Options of [`LogManager::open_dirs_with_options`].
+#[derive(Debug, Clone, Copy)]
+pub struct OpenOptions {
+    /// At most this many segment files open at once (`log.max.open.files`).
+    pub max_open_files: usize,
+    /// Which segments are checked at open.
+    pub verify: StartupVerify,
+}
+
 /// Owns every log directory: partitions, checkpoints, clean-shutdown markers, group commits.
 pub struct LogManager {
     pub(crate) dirs: Vec<LogDir>,
@@ -98,6 +119,27 @@ impl LogManager {
         clock: Arc<dyn Clock>,
         max_open_files: usize,
     ) -> Result<Arc<LogManager>, LogError> {
+        Self::open_dirs_with_options(
+            log_dirs,
+            clock,
+            OpenOptions {
+                max_open_files,
+                verify: StartupVerify::All,
+            },
+        )
+    }
+
+    /// [`LogManager::open_dirs_with_limit`] with every option: `options.verify` says which
+    /// segments are checked before the dirs open ([`StartupVerify`]).
+    pub fn open_dirs_with_options(
+        log_dirs: &[PathBuf],
+        clock: Arc<dyn Clock>,
+        options: OpenOptions,
+    ) -> Result<Arc<LogManager>, LogError> {
+        let OpenOptions {
+            max_open_files,
+            verify,
+        } = options;
         if log_dirs.is_empty() {
             return Err(LogError::Io(std::io::Error::other("log.dirs is empty")));
         }
@@ -106,7 +148,7 @@ impl LogManager {
         let mut dirs = Vec::with_capacity(log_dirs.len());
         let mut last_error = None;
         for (i, path) in log_dirs.iter().enumerate() {
-            match LogDir::open(path, i, failures.clone()) {
+            match LogDir::open(path, i, failures.clone(), verify == StartupVerify::All) {
                 Ok(d) => dirs.push(d),
                 Err(e) if log_dirs.len() > 1 => {
                     tracing::error!(dir = %path.display(), error = %e, "cannot open a log dir: it is offline");

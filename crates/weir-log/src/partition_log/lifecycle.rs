@@ -128,6 +128,11 @@ impl PartitionLog {
                 epochs,
                 deleted: false,
                 cleaner_offset: None,
+                unverified: offsets.unchecked_below.map(|below| super::Unverified {
+                    below,
+                    cleaned_to: offsets.cleaned_to,
+                }),
+                damage: None,
                 producers,
             }),
         };
@@ -195,6 +200,8 @@ impl PartitionLog {
             recovery_point: Some(inner.log_end_offset),
             log_start_offset: Some(inner.log_start_offset),
             high_watermark: Some(inner.high_watermark),
+            unchecked_below: inner.unverified.map(|u| u.below),
+            cleaned_to: inner.unverified.and_then(|u| u.cleaned_to),
         })
     }
 

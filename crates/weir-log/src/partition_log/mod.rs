@@ -22,6 +22,8 @@ use crate::producer_state::ProducerStateManager;
 use crate::segment::Segment;
 use crate::{Clock, FileSlice, LogConfig, TopicPartition};
 
+pub use verify::VerifyOutcome;
+
 mod append;
 mod lifecycle;
 mod maintenance;
@@ -31,6 +33,7 @@ mod replica;
 mod retention;
 mod roll;
 mod txn;
+mod verify;
 
 pub use replica::ReplicaAppend;
 
@@ -73,6 +76,33 @@ pub struct CheckpointedOffsets {
     pub log_start_offset: Option<i64>,
     /// From `replication-offset-checkpoint`.
     pub high_watermark: Option<i64>,
+    /// Segments with a base offset below this were not checked when the log dir was opened
+    /// (verified later: `verify.rs`); `None` when all were.
+    pub unchecked_below: Option<i64>,
+    /// From `cleaner-offset-checkpoint` (the gap rule of the deferred verification).
+    pub cleaned_to: Option<i64>,
+}
+
+/// Segments left unchecked when the log dir was opened: reads from them check every batch they
+/// return until the background verification has checked them.
+#[derive(Debug, Clone, Copy)]
+struct Unverified {
+    /// Segments with a base offset below this are not verified.
+    below: i64,
+    /// The checkpointed cleaner offset read at open.
+    cleaned_to: Option<i64>,
+}
+
+/// Damage found in a segment at run time: reads of `[at, end)` are refused until the log is
+/// truncated at `at` ([`PartitionLog::truncate_to`]).
+#[derive(Debug, Clone)]
+struct RuntimeDamage {
+    at: i64,
+    /// Base offset of the next segment (`i64::MAX` when the damaged one is the last).
+    end: i64,
+    segment: PathBuf,
+    position: u64,
+    reason: String,
 }
 
 #[derive(Debug)]
@@ -89,6 +119,10 @@ struct Inner {
     deleted: bool,
     /// First offset not yet cleaned (cleaner-offset-checkpoint), once the cleaner has run.
     cleaner_offset: Option<i64>,
+    /// Segments not verified yet (`verify.rs`); `None` when all are.
+    unverified: Option<Unverified>,
+    /// Disk damage found at run time (`verify.rs`), not yet repaired by a truncation.
+    damage: Option<RuntimeDamage>,
     /// Idempotent-producer and transaction state.
     producers: ProducerStateManager,
 }

@@ -55,6 +55,18 @@ impl PartitionLog {
             .into_iter()
             .chain(inner.segments.range(offset + 1..).map(|(&b, _)| b))
             .collect();
+        // Disk damage found at run time: its segment is not served from the damage on.
+        let max_offset = match &inner.damage {
+            Some(d) if offset >= d.at && offset < d.end => {
+                return Err(LogError::Damaged {
+                    partition: self.tp.dir_name(),
+                    reason: format!("offset {offset}: {}", d.reason),
+                })
+            }
+            Some(d) if offset < d.at => max_offset.min(d.at),
+            _ => max_offset,
+        };
+        let unverified_below = inner.unverified.map_or(i64::MIN, |u| u.below);
         for b in bases {
             let Some(seg) = inner.segments.get_mut(&b) else {
                 continue;
@@ -75,6 +87,18 @@ impl PartitionLog {
                 len += h.total_len as u64;
                 pos += h.total_len as u64;
                 next = h.next_offset();
+            }
+            if b < unverified_below && len > 0 {
+                // Not verified since the start: check what is served (`verify.rs`).
+                let mut buf = vec![0u8; len as usize];
+                seg.log_file()?.read_exact_at(&mut buf, loc.position)?;
+                if let Err(reason) = Self::check_read(b, loc.position, &buf) {
+                    tracing::error!(partition = %self.tp.dir_name(), offset, %reason, "DISK DAMAGE: a read from a segment not verified yet failed its check; refused");
+                    return Err(LogError::Damaged {
+                        partition: self.tp.dir_name(),
+                        reason,
+                    });
+                }
             }
             let read = ReadResult {
                 records: FileSlice {

@@ -1,70 +1,29 @@
-//! Disk-damage detection at open (issue #18): every batch of every segment of a partition is
-//! checked (length bounds, magic, CRC32C, offsets increasing and inside the segment) whether or
-//! not the last shutdown was clean; indexes that disagree with the log are removed, so they are
-//! rebuilt from it when first used.
-//!
-//! On the first bad batch the partition is truncated there: later segments and a copy of the
-//! damaged one are kept as `<base>.log.corrupt-<unix ms>` for forensics (never silently deleted),
-//! the damaged segment is cut at the batch, the leader-epoch cache loses the epochs starting at or
-//! after the cut, and the damage is reported ([`PartitionDamage`]). The high watermark, recovery
-//! point and producer state are clamped when the partition is opened, as after a truncation.
-//!
-//! After an unclean shutdown a bad tail of the last segment at or past the recovery point is a
-//! torn write (never acknowledged, as appends are acknowledged only once fsynced): it is cut as
-//! before, with a warning, and not reported as damage.
-//!
-//! RecordBatch v2's CRC does not cover the base offset, length, partition leader epoch and magic
-//! fields. Lengths, magic and offsets are checked for consistency, and a batch's partition leader
-//! epoch against the partition's `leader-epoch-checkpoint`: the checkpoint is written (and
-//! fsynced) before any batch of a new epoch is appended and after every truncation, so a batch at
-//! or past the first checkpointed start offset carries exactly the epoch the checkpoint gives for
-//! its base offset (the newest entry starting at or before it). Limit: a batch below the first
-//! checkpointed epoch, or any batch of a partition without a readable checkpoint, has its epoch
-//! unchecked (found by the 1,000-fault campaign of 2026-12-07: a flipped bit in an epoch
-//! went unnoticed and the replica diverged).
+//! Scanning segment files for damage (see the parent module for what is checked and why).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::batch::{BatchHeader, HEADER_LEN};
-use crate::checkpoint::{self, fsync_dir};
 use crate::index::{IndexFile, IndexKind};
 use crate::segment::segment_path;
 use crate::{LogError, TopicPartition};
 
-/// A partition whose log was truncated at open because a segment was damaged.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PartitionDamage {
-    /// The partition.
-    pub tp: TopicPartition,
-    /// New log end offset: the damaged batch's offset (the end of the valid data before it).
-    pub truncated_at: i64,
-    /// Log end offset before the truncation (best effort: read from the batch headers).
-    pub previous_log_end: i64,
-    /// The damaged segment file.
-    pub segment: PathBuf,
-    /// Byte position of the damaged batch in it.
-    pub position: u64,
-    /// What is wrong.
-    pub reason: String,
-}
-
 /// Outcome of checking one segment file.
 #[derive(Debug)]
-struct SegmentScan {
+pub(super) struct SegmentScan {
     /// Bytes of whole, valid batches from the start.
-    valid_len: u64,
+    pub(super) valid_len: u64,
     /// Offset after the last valid batch (or the expected first offset when none).
-    next_offset: i64,
+    pub(super) next_offset: i64,
     /// Why the batch at `valid_len` is bad, if it is.
-    damage: Option<String>,
+    pub(super) damage: Option<String>,
     /// False when the `.index` or `.timeindex` disagrees with the (valid part of the) log.
-    indexes_ok: bool,
+    pub(super) indexes_ok: bool,
     /// The valid batches show compaction: an offset gap between batches (or before the first),
     /// or a batch holding fewer records than its offset range.
-    compacted: bool,
+    pub(super) compacted: bool,
 }
 
 /// `Read` at a moving position of a shared file (no seek on the shared handle).
@@ -82,7 +41,7 @@ impl Read for PosReader<'_> {
 }
 
 /// Segment base offsets of `dir` (files `<20 digits>.log`), ascending.
-fn segment_bases(dir: &Path) -> Result<Vec<i64>, LogError> {
+pub(crate) fn segment_bases(dir: &Path) -> Result<Vec<i64>, LogError> {
     let mut bases = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let name = entry?.file_name();
@@ -279,72 +238,110 @@ fn header_problem(
     None
 }
 
-/// Best-effort end offset of segment `base`, walking batch headers from `pos` (no CRC) while
-/// lengths and offsets look sane.
-fn walk_end(dir: &Path, base: i64, mut pos: u64, mut next: i64) -> i64 {
-    let Ok(file) = File::open(segment_path(dir, base, "log")) else {
-        return next;
-    };
-    let Ok(size) = file.metadata().map(|m| m.len()) else {
-        return next;
-    };
-    let mut header = [0u8; HEADER_LEN];
-    while pos + HEADER_LEN as u64 <= size {
-        if file.read_exact_at(&mut header, pos).is_err() {
-            break;
+/// The first damage found by [`find_damage`]: the segment (index into the bases), its scan (whose
+/// `damage` says why), the offset the previous segment ended at, and whether the segment overlaps
+/// the previous one.
+pub(crate) struct Found {
+    pub(super) i: usize,
+    pub(super) scan: SegmentScan,
+    pub(super) prev_next: i64,
+    pub(super) overlaps: bool,
+}
+
+impl Found {
+    /// The offset the log must be cut at: after the segment's last valid batch, or where the
+    /// previous segment ended when this one has no valid batch (it then goes whole).
+    pub(crate) fn cut_offset(&self) -> i64 {
+        if self.drops_whole() {
+            self.prev_next
+        } else {
+            self.scan.next_offset
         }
-        let Ok(h) = BatchHeader::parse(&header) else {
-            break;
-        };
-        if h.magic != 2 || h.last_offset_delta < 0 || h.base_offset < next {
-            break;
-        }
-        next = h.next_offset();
-        pos += h.total_len as u64;
     }
-    next
-}
 
-fn remove_if_present(path: &Path) -> Result<(), LogError> {
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e.into()),
+    pub(super) fn drops_whole(&self) -> bool {
+        self.scan.valid_len == 0 && self.i > 0
+    }
+
+    /// Base offset of the damaged segment, given the bases the search ran over.
+    pub(crate) fn segment_base(&self, bases: &[i64]) -> i64 {
+        bases[self.i]
+    }
+
+    /// Index (into the bases) of the damaged segment.
+    pub(crate) fn segment_index(&self) -> usize {
+        self.i
+    }
+
+    /// Byte position of the damaged batch in its segment.
+    pub(crate) fn position(&self) -> u64 {
+        self.scan.valid_len
+    }
+
+    /// What is wrong.
+    pub(crate) fn reason(&self) -> String {
+        self.scan.damage.clone().unwrap_or_default()
     }
 }
 
-fn remove_indexes(dir: &Path, base: i64) -> Result<(), LogError> {
-    for ext in ["index", "timeindex"] {
-        remove_if_present(&segment_path(dir, base, ext))?;
-    }
-    Ok(())
-}
-
-/// `<base>.log.corrupt-<stamp>`.
-pub fn corrupt_copy_path(dir: &Path, base: i64, stamp: i64) -> PathBuf {
-    dir.join(format!("{base:020}.log.corrupt-{stamp}"))
-}
-
-/// Check every segment of the partition directory `dir` and truncate at the first damaged batch
-/// (see the module doc). `clean` is the clean-shutdown marker; `recovery_point` the checkpointed
-/// one. Returns the damage found, if any (a torn tail after an unclean shutdown is not damage).
-pub(crate) fn check_partition(
-    tp: &TopicPartition,
-    dir: &Path,
-    clean: bool,
+/// Segments checked fully (CRC32C, lengths, offsets, epochs, the gap to the next segment) when a
+/// partition is opened: `verify_all` (`log.startup.verify=all`), or only from the segment that holds
+/// the recovery point on (Kafka's recovery; a missing recovery point means all of them). The
+/// segments below are verified later, in the background and by reads (`verify.rs`). Returns the
+/// index of the first segment checked now.
+pub(crate) fn first_checked_at_open(
+    bases: &[i64],
     recovery_point: Option<i64>,
-    cleaned_to: Option<i64>,
-) -> Result<Option<PartitionDamage>, LogError> {
-    let bases = segment_bases(dir)?;
-    // Unreadable: epochs go unchecked (lifecycle ignores such a checkpoint too, with a warning).
-    let epochs = checkpoint::read_epochs(&dir.join("leader-epoch-checkpoint")).unwrap_or_default();
+    verify_all: bool,
+) -> usize {
+    match recovery_point {
+        Some(rp) if !verify_all => bases.partition_point(|&b| b <= rp).saturating_sub(1),
+        _ => 0,
+    }
+}
+
+/// One partition's segments as [`find_damage`] searches them.
+#[derive(Clone, Copy)]
+pub(crate) struct Search<'a> {
+    /// The partition (for log lines).
+    pub tp: &'a TopicPartition,
+    /// Its directory.
+    pub dir: &'a Path,
+    /// Every segment base offset, ascending (also those outside the searched range: the gap rule
+    /// looks at the next one).
+    pub bases: &'a [i64],
+    /// The leader-epoch checkpoint's entries (ascending).
+    pub epochs: &'a [(i32, i64)],
+    /// The cleaner's checkpointed offset, if it ran.
+    pub cleaned_to: Option<i64>,
+}
+
+/// Check the segments `range` of `bases` in `dir` (every batch: see the module doc) and return
+/// the first damage, if any: a bad batch, or (counted only when none of the checked segments shows
+/// compaction and the cleaner did not clean past it) a segment that ends before the next one
+/// starts. `fix_indexes` removes indexes that disagree with the log (at open; at run time the
+/// caller rebuilds them, see `bad_indexes`, which lists the bases whose indexes disagree).
+pub(crate) fn find_damage(
+    search: &Search<'_>,
+    range: std::ops::Range<usize>,
+    fix_indexes: bool,
+    bad_indexes: &mut Vec<i64>,
+) -> Result<Option<Found>, LogError> {
+    let Search {
+        tp,
+        dir,
+        bases,
+        epochs,
+        cleaned_to,
+    } = *search;
     let mut prev_next = i64::MIN;
     // Compaction leaves offset gaps, also between segments; without it, a segment must end where
     // the next one starts: a gap there is a tail cut at a batch boundary (no batch is damaged).
     let mut compacted = false;
-    let mut gap: Option<(usize, SegmentScan, i64, bool)> = None;
-    let mut found: Option<(usize, SegmentScan, i64, bool)> = None;
-    for (i, &b) in bases.iter().enumerate() {
+    let mut gap: Option<Found> = None;
+    let mut found: Option<Found> = None;
+    for i in range {
+        let b = bases[i];
         let limit = bases.get(i + 1).copied();
         let overlaps = b < prev_next;
         let scan = if overlaps {
@@ -358,16 +355,24 @@ pub(crate) fn check_partition(
                 compacted: false,
             }
         } else {
-            scan_segment(dir, b, b.max(prev_next), limit, &epochs)?
+            scan_segment(dir, b, b.max(prev_next), limit, epochs)?
         };
         compacted |= scan.compacted;
         if scan.damage.is_some() {
-            found = Some((i, scan, prev_next, overlaps));
+            found = Some(Found {
+                i,
+                scan,
+                prev_next,
+                overlaps,
+            });
             break;
         }
         if !scan.indexes_ok {
             tracing::warn!(partition = %tp.dir_name(), segment = %segment_path(dir, b, "log").display(), "index disagrees with the log; rebuilding it");
-            remove_indexes(dir, b)?;
+            bad_indexes.push(b);
+            if fix_indexes {
+                super::remove_indexes(dir, b)?;
+            }
         }
         let end = scan.next_offset;
         if let Some(&next_base) = bases.get(i + 1) {
@@ -379,110 +384,21 @@ pub(crate) fn check_partition(
                     )),
                     ..scan
                 };
-                gap = Some((i, cut, prev_next, overlaps));
+                gap = Some(Found {
+                    i,
+                    scan: cut,
+                    prev_next,
+                    overlaps,
+                });
             }
         }
         prev_next = end;
     }
     // A gap counts unless the log shows compaction or was cleaned past it here.
-    let gap =
-        gap.filter(|(_, g, _, _)| !compacted && cleaned_to.is_none_or(|c| c <= g.next_offset));
-    let chosen = match (gap, found) {
-        (Some(g), Some(f)) => Some(if g.0 < f.0 { g } else { f }),
+    let gap = gap.filter(|g| !compacted && cleaned_to.is_none_or(|c| c <= g.scan.next_offset));
+    Ok(match (gap, found) {
+        (Some(g), Some(f)) => Some(if g.i < f.i { g } else { f }),
         (g, f) => g.or(f),
-    };
-    let Some((i, scan, prev_next, overlaps)) = chosen else {
-        return Ok(None);
-    };
-    let b = bases[i];
-    let reason = scan.damage.clone().unwrap_or_default();
-    let last = i + 1 == bases.len();
-    // A segment left without a valid batch goes whole (unless it is the first): the log
-    // then ends where the previous segment ends.
-    let drop_whole = scan.valid_len == 0 && i > 0;
-    let at = if drop_whole {
-        prev_next
-    } else {
-        scan.next_offset
-    };
-    let file = segment_path(dir, b, "log");
-    if !clean && last && !overlaps && recovery_point.is_none_or(|rp| at >= rp) {
-        // A torn write of the last moments before a crash: never acknowledged.
-        let f = std::fs::OpenOptions::new().write(true).open(&file)?;
-        let before = f.metadata()?.len();
-        f.set_len(scan.valid_len)?;
-        f.sync_all()?;
-        remove_indexes(dir, b)?;
-        tracing::warn!(partition = %tp.dir_name(), file = %file.display(), offset = at, bytes_dropped = before - scan.valid_len, %reason, "recovery truncated a torn tail after an unclean shutdown");
-        return Ok(None);
-    }
-    let previous_log_end = {
-        let (lb, from_pos, from_off) = if last {
-            (b, scan.valid_len, at)
-        } else {
-            let lb = bases[bases.len() - 1];
-            (lb, 0, lb)
-        };
-        walk_end(dir, lb, from_pos, from_off).max(at)
-    };
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    // Crash-safe order: later segments go first (newest first), so a crash part-way leaves a
-    // prefix of the log that still holds the damaged segment, and the next open cuts again.
-    for &k in bases[i + 1..].iter().rev() {
-        std::fs::rename(
-            segment_path(dir, k, "log"),
-            corrupt_copy_path(dir, k, stamp),
-        )?;
-        for ext in ["index", "timeindex", "txnindex"] {
-            remove_if_present(&segment_path(dir, k, ext))?;
-        }
-    }
-    let keep_copy = corrupt_copy_path(dir, b, stamp);
-    if drop_whole {
-        std::fs::rename(&file, &keep_copy)?;
-        for ext in ["index", "timeindex", "txnindex"] {
-            remove_if_present(&segment_path(dir, b, ext))?;
-        }
-    } else {
-        std::fs::copy(&file, &keep_copy)?;
-        File::open(&keep_copy)?.sync_all()?;
-        let f = std::fs::OpenOptions::new().write(true).open(&file)?;
-        f.set_len(scan.valid_len)?;
-        f.sync_all()?;
-        remove_indexes(dir, b)?;
-    }
-    fsync_dir(dir)?;
-    // Epochs starting at or after the cut never got a batch here any more.
-    let epochs_path = dir.join("leader-epoch-checkpoint");
-    if let Ok(mut epochs) = checkpoint::read_epochs(&epochs_path) {
-        let n = epochs.len();
-        epochs.retain(|&(_, start)| start < at);
-        if epochs.len() != n {
-            checkpoint::write_atomic(&epochs_path, checkpoint::render_epochs(&epochs).as_bytes())?;
-        }
-    }
-    tracing::error!(
-        partition = %tp.dir_name(),
-        file = %file.display(),
-        position = scan.valid_len,
-        offset = at,
-        previous_log_end,
-        %reason,
-        kept_copy = %keep_copy.display(),
-        later_segments_kept_as_corrupt = bases.len() - i - 1,
-        "DISK DAMAGE: segment failed its check at open; log truncated at the damaged batch — \
-         records from this offset on are refetched from the leader, or lost to disk damage \
-         when no other replica holds them"
-    );
-    Ok(Some(PartitionDamage {
-        tp: tp.clone(),
-        truncated_at: at,
-        previous_log_end,
-        segment: file,
-        position: scan.valid_len,
-        reason,
-    }))
+    })
 }
+
