@@ -89,7 +89,7 @@ pub fn log_error_code(e: &LogError) -> i16 {
         LogError::InvalidProducerEpoch(_) => ResponseError::InvalidProducerEpoch,
         LogError::InvalidTxnState(_) => ResponseError::InvalidTxnState,
         LogError::TransactionCoordinatorFenced(_) => ResponseError::TransactionCoordinatorFenced,
-        LogError::CorruptFile { .. } => ResponseError::KafkaStorageError,
+        LogError::CorruptFile { .. } | LogError::Damaged { .. } => ResponseError::KafkaStorageError,
         // Out of file descriptors is not a disk failure: nothing goes offline, and the message
         // (RLIMIT_NOFILE, log.max.open.files) goes with the error.
         LogError::TooManyOpenFiles { .. } => ResponseError::UnknownServerError,

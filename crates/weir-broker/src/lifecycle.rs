@@ -17,6 +17,7 @@ use crate::applier::MetadataApplier;
 use crate::error::BrokerError;
 use crate::metadata::topic_meta::read_legacy;
 use crate::metadata::view::MetadataView;
+use crate::replica::damage_repair::damaged_leave_isr;
 use crate::replica::manager::ReplicaManager;
 
 /// File name of the pre-Raft topic metadata store inside the log dir (migrated at start-up).
@@ -304,53 +305,6 @@ impl Lifecycle {
     }
 }
 
-/// `records` (a registration) with this broker (`node`) taken out of the ISR of every partition in
-/// `damaged` it is in with other members: a `ChangePartition` per partition, replacing one that
-/// fencing an earlier incarnation put in `records` for it. When it led, the first unfenced other
-/// ISR member leads, else none (the partition waits for a complete copy; an unclean election may
-/// still choose this one). As the only ISR member it stays: no other copy is known to be
-/// complete, so this truncated one is the best there is ([`report_damage`] says what was lost).
-pub fn damaged_leave_isr(
-    image: &MetadataImage,
-    node: i32,
-    damaged: &[PartitionDamage],
-    mut records: Vec<MetadataRecord>,
-) -> Vec<MetadataRecord> {
-    for d in damaged {
-        let Some(p) = image
-            .topics
-            .get(&d.tp.topic)
-            .and_then(|t| t.partitions.get(d.tp.partition as usize))
-        else {
-            continue;
-        };
-        let others: Vec<i32> = p.isr.iter().copied().filter(|r| *r != node).collect();
-        if !p.isr.contains(&node) || others.is_empty() {
-            continue;
-        }
-        let leader = (p.leader == node).then(|| {
-            others
-                .iter()
-                .copied()
-                .filter(|r| image.brokers.get(r).is_some_and(|b| !b.fenced))
-                .min_by_key(|r| p.removing_replicas.contains(r))
-                .unwrap_or(-1)
-        });
-        records.retain(|r| {
-            !matches!(r, MetadataRecord::ChangePartition { topic, partition, .. }
-                if *topic == d.tp.topic && *partition == d.tp.partition)
-        });
-        records.push(MetadataRecord::ChangePartition {
-            topic: d.tp.topic.clone(),
-            partition: d.tp.partition,
-            leader,
-            isr: Some(others),
-            partition_epoch: Some(p.partition_epoch),
-        });
-    }
-    records
-}
-
 /// Log, once registered, what the damage means for each partition: refetched from another
 /// replica, or records lost when this was the only (in-sync) copy.
 fn report_damage(image: &MetadataImage, node: i32, damaged: &[PartitionDamage]) {
@@ -379,93 +333,5 @@ fn report_damage(image: &MetadataImage, node: i32, damaged: &[PartitionDamage]) 
                  the ISR once caught up"
             );
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::collections::BTreeMap;
-
-    use uuid::Uuid;
-    use weir_log::TopicPartition;
-    use weir_meta::image::{BrokerInfo, TopicInfo};
-
-    use super::*;
-
-    fn image(leader: i32, isr: Vec<i32>, fenced: &[i32]) -> MetadataImage {
-        let mut img = MetadataImage::default();
-        for id in 1..=3 {
-            img.brokers.insert(
-                id,
-                BrokerInfo {
-                    id,
-                    incarnation: Uuid::from_u128(id as u128),
-                    listeners: vec![],
-                    rack: None,
-                    fenced: fenced.contains(&id),
-                },
-            );
-        }
-        let mut p = PartitionInfo::new(vec![1, 2, 3]);
-        p.leader = leader;
-        p.isr = isr;
-        p.partition_epoch = 7;
-        img.topics.insert(
-            "t".into(),
-            TopicInfo {
-                id: Uuid::from_u128(9),
-                partitions: vec![p],
-                configs: BTreeMap::new(),
-            },
-        );
-        img
-    }
-
-    fn damage() -> Vec<PartitionDamage> {
-        vec![PartitionDamage {
-            tp: TopicPartition::new("t", 0),
-            truncated_at: 5,
-            previous_log_end: 9,
-            segment: "x".into(),
-            position: 0,
-            reason: "test".into(),
-        }]
-    }
-
-    fn change(recs: &[MetadataRecord]) -> Vec<(Option<i32>, Option<Vec<i32>>)> {
-        recs.iter()
-            .filter_map(|r| match r {
-                MetadataRecord::ChangePartition { leader, isr, .. } => Some((*leader, isr.clone())),
-                _ => None,
-            })
-            .collect()
-    }
-
-    #[test]
-    fn a_damaged_follower_leaves_the_isr() {
-        let recs = damaged_leave_isr(&image(1, vec![1, 2, 3], &[]), 3, &damage(), vec![]);
-        assert_eq!(change(&recs), vec![(None, Some(vec![1, 2]))]);
-    }
-
-    #[test]
-    fn a_damaged_leader_hands_over_to_a_live_isr_member_or_to_none() {
-        let recs = damaged_leave_isr(&image(1, vec![1, 2, 3], &[2]), 1, &damage(), vec![]);
-        assert_eq!(change(&recs), vec![(Some(3), Some(vec![2, 3]))]);
-        // Other ISR members exist but are down: the partition waits for them.
-        let recs = damaged_leave_isr(&image(1, vec![1, 2], &[2]), 1, &damage(), vec![]);
-        assert_eq!(change(&recs), vec![(Some(-1), Some(vec![2]))]);
-    }
-
-    #[test]
-    fn the_only_isr_member_stays_and_fencing_records_are_replaced() {
-        let recs = damaged_leave_isr(&image(1, vec![1], &[]), 1, &damage(), vec![]);
-        assert!(change(&recs).is_empty());
-        // Fencing an earlier incarnation keeps the last ISR member; damage replaces that record.
-        let img = image(1, vec![1, 2], &[2]);
-        let fenced = weir_meta::controller::fence(&img, 1);
-        assert_eq!(change(&fenced), vec![(Some(-1), Some(vec![1]))]);
-        let recs = damaged_leave_isr(&img, 1, &damage(), fenced);
-        assert_eq!(change(&recs), vec![(Some(-1), Some(vec![2]))]);
-        assert!(matches!(recs[0], MetadataRecord::FenceBroker { id: 1 }));
     }
 }

@@ -66,7 +66,9 @@ impl LogManager {
 
     /// True while an open partition has segments not verified yet.
     pub fn has_unverified_segments(&self) -> bool {
-        self.read_logs().values().any(|l| l.has_unverified_segments())
+        self.read_logs()
+            .values()
+            .any(|l| l.has_unverified_segments())
     }
 
     /// Open partitions with damage found at run time and not repaired yet.

@@ -90,7 +90,11 @@ fn a_clean_log_opens_without_reading_old_segments_and_verifies_in_the_background
     let (p, found) = pass(&m);
     assert!(found.is_empty(), "{found:?}");
     assert_eq!(p.partitions, 1);
-    assert_eq!(p.segments, files.len() - 1, "every segment but the active one");
+    assert_eq!(
+        p.segments,
+        files.len() - 1,
+        "every segment but the active one"
+    );
     assert!(!log.has_unverified_segments());
     assert_eq!(pass(&m).0.segments, 0, "nothing left for a second pass");
 }
@@ -131,7 +135,12 @@ fn a_flipped_byte_in_an_old_segment_is_refused_on_read_found_by_the_pass_and_rep
         log.read(second - 1, 1, 60),
         Err(LogError::Damaged { .. })
     ));
-    let before = log.read(0, 1 << 20, 60).unwrap().records.to_bytes().unwrap();
+    let before = log
+        .read(0, 1 << 20, 60)
+        .unwrap()
+        .records
+        .to_bytes()
+        .unwrap();
     assert_eq!(before.len(), per_batch * 3, "a read stops at the damage");
     assert!(log.read(second, 1, 60).is_ok());
     let copies: Vec<_> = std::fs::read_dir(dir.path().join("t-0"))

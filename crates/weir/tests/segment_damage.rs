@@ -185,6 +185,18 @@ fn a_cut_segment_after_a_clean_shutdown_is_detected_and_never_served() {
 /// with the leader's bytes; then the leader is killed, and nothing acknowledged is lost.
 #[test]
 fn a_damaged_follower_refetches_before_it_rejoins_and_never_leads_with_its_copy() {
+    damaged_follower(None);
+}
+
+/// As above, but the damaged segment is an old one, below the recovery point: the default
+/// `log.startup.verify=recovery-point` does not read it at start-up; the background verification
+/// finds the damage while the broker serves, and the same repair follows (issue #24, start-up).
+#[test]
+fn damage_in_an_old_segment_is_found_in_the_background_and_repaired_the_same_way() {
+    damaged_follower(Some("1500"));
+}
+
+fn damaged_follower(segment_bytes: Option<&str>) {
     let _serial = serial();
     let mut nodes = start_controller_and_three_brokers(
         weir(),
@@ -193,14 +205,12 @@ fn a_damaged_follower_refetches_before_it_rejoins_and_never_leads_with_its_copy(
             .config("auto.leader.rebalance.enable", "false"),
     );
     let bs = brokers_bootstrap(&nodes);
+    let mut topic_configs = vec![("min.insync.replicas", "2")];
+    if let Some(b) = segment_bytes {
+        topic_configs.push(("segment.bytes", b));
+    }
     assert_eq!(
-        create_replicated_topic(
-            &nodes[1].bootstrap(),
-            "orders",
-            1,
-            3,
-            &[("min.insync.replicas", "2")]
-        ),
+        create_replicated_topic(&nodes[1].bootstrap(), "orders", 1, 3, &topic_configs),
         0
     );
     assert!(wait_until(Duration::from_secs(20), || full_isr(
@@ -220,6 +230,19 @@ fn a_damaged_follower_refetches_before_it_rejoins_and_never_leads_with_its_copy(
     }));
     nodes[f].stop();
     let seg = first_segment(&nodes[f].log_dir(), "orders");
+    if segment_bytes.is_some() {
+        let segments = std::fs::read_dir(nodes[f].log_dir().join("orders-0"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".log"))
+            })
+            .count();
+        assert!(
+            segments >= 3,
+            "the damaged segment is an old one: {segments} segments"
+        );
+    }
     damage(&seg, Damage::FlipByte);
     nodes[f].restart();
     let mut led_by_damaged = Vec::new();
@@ -234,11 +257,25 @@ fn a_damaged_follower_refetches_before_it_rejoins_and_never_leads_with_its_copy(
         wait_until(Duration::from_secs(30), || {
             watch(&nodes);
             let out = nodes[f].output();
-            out.contains("DISK DAMAGE") && out.contains("left the ISR")
+            // At open: out of the ISR with the registration. In the background: out of the ISR
+            // first if it had rejoined, then truncated ("repaired").
+            let repaired = if segment_bytes.is_some() {
+                "disk damage repaired"
+            } else {
+                "left the ISR"
+            };
+            out.contains("DISK DAMAGE") && out.contains(repaired)
         }),
         "the follower found the damage and left the ISR:\n{}",
         tail(&nodes[f].output(), 30)
     );
+    if segment_bytes.is_some() {
+        assert!(
+            nodes[f].output().contains("background verification"),
+            "found by the background verification, not at open:\n{}",
+            tail(&nodes[f].output(), 30)
+        );
+    }
     // It rejoins the ISR by the normal catch-up rule, and then holds exactly the leader's bytes.
     assert!(
         wait_until(Duration::from_secs(40), || {

@@ -19,7 +19,7 @@ use std::time::Duration;
 use tracing::{info, warn};
 use weir_coordinator::SystemClock;
 use weir_group_coordinator::GroupCoordinator;
-use weir_log::{LogManager, TopicPartition};
+use weir_log::{LogManager, OpenOptions, TopicPartition};
 use weir_meta::raft::MetaNode;
 
 use crate::admin::topics::{TopicAdmin, TopicDefaults};
@@ -137,8 +137,14 @@ impl Broker {
             return Err(e);
         }
         let max_open_files = config.ops.max_open_files();
-        let logs =
-            LogManager::open_dirs_with_limit(&config.log_dirs, clock.clone(), max_open_files)?;
+        let logs = LogManager::open_dirs_with_options(
+            &config.log_dirs,
+            clock.clone(),
+            OpenOptions {
+                max_open_files,
+                verify: config.ops.startup_verify,
+            },
+        )?;
         tracing::debug!(
             max_open_files,
             rlimit_nofile = ?weir_log::fd_cache::nofile_limit(),
@@ -341,6 +347,12 @@ impl Broker {
             tokio::spawn(broker.lifecycle.clone().heartbeat_loop());
         }
         tokio::spawn(crate::replica::isr::shrink_loop(broker.replicas.clone()));
+        tokio::spawn(broker.replicas.clone().repair_loop());
+        let replicas = broker.replicas.clone();
+        crate::replica::damage_repair::start_verifier(
+            broker.replicas.logs().clone(),
+            Arc::new(move || replicas.is_shutting_down()),
+        )?;
         Ok(broker)
     }
 }

@@ -1,7 +1,8 @@
 //! Weir's operability settings (no Kafka equivalent): the HTTP admin listener
 //! (`http.listener`), per-partition metric series (`metrics.per.partition`), the log format
-//! (`log.format`, read by the binary before logging starts) and the segment file cache size
-//! (`log.max.open.files`).
+//! (`log.format`, read by the binary before logging starts), the segment file cache size
+//! (`log.max.open.files`) and which segments are checked before the broker starts
+//! (`log.startup.verify`).
 
 use std::net::SocketAddr;
 
@@ -15,6 +16,7 @@ pub(crate) const DEFAULTS: &[(&str, &str)] = &[
     ("metrics.per.partition", "true"),
     ("log.format", "text"),
     ("log.max.open.files", "0"),
+    ("log.startup.verify", "recovery-point"),
 ];
 
 /// `http.listener` when not set: loopback only, and only for a single node (no
@@ -50,6 +52,10 @@ pub struct OpsSettings {
     /// closed and reopened when read or written); 0 (default) = half the process's soft
     /// `RLIMIT_NOFILE` at start-up.
     pub log_max_open_files: usize,
+    /// `log.startup.verify`: `recovery-point` (default: segments from each partition's recovery
+    /// point on are checked before the broker starts, older ones in the background) or `all`
+    /// (every segment before the broker starts; start-up time grows with the data held).
+    pub startup_verify: weir_log::StartupVerify,
 }
 
 impl OpsSettings {
@@ -80,6 +86,19 @@ pub fn parse_log_format(value: &str) -> Result<LogFormat, BrokerError> {
     }
 }
 
+/// Parse `log.startup.verify` (`recovery-point` or `all`).
+pub fn parse_startup_verify(value: &str) -> Result<weir_log::StartupVerify, BrokerError> {
+    match value.trim() {
+        "recovery-point" => Ok(weir_log::StartupVerify::FromRecoveryPoint),
+        "all" => Ok(weir_log::StartupVerify::All),
+        _ => Err(bad(
+            "log.startup.verify",
+            value,
+            "must be recovery-point or all",
+        )),
+    }
+}
+
 impl OpsSettings {
     /// Read the settings; `http_explicit` is whether `http.listener` was set by a source, and
     /// `cluster` whether `controller.quorum.voters` is set (a cluster node's default is off).
@@ -107,6 +126,7 @@ impl OpsSettings {
             )?,
             log_format: parse_log_format(&get("log.format"))?,
             log_max_open_files: parse("log.max.open.files", &get("log.max.open.files"))?,
+            startup_verify: parse_startup_verify(&get("log.startup.verify"))?,
         })
     }
 }

@@ -103,6 +103,7 @@ async fn round(
     };
     let cfg = &broker.settings.replication;
     let mut logs: HashMap<TopicPartition, Arc<PartitionLog>> = HashMap::new();
+    let mut fetched_from: HashMap<TopicPartition, i64> = HashMap::new();
     let sent: HashMap<&TopicPartition, FollowTarget> =
         parts.iter().map(|(tp, t)| (tp, *t)).collect();
     let mut req = FetchRequest::default();
@@ -117,10 +118,16 @@ async fn round(
         let Some(log) = broker.logs.get(tp) else {
             continue;
         };
+        // Damaged here (`damage_repair.rs`): no fetch until truncated at the damage, or the
+        // leader would count this copy as caught up.
+        if log.has_runtime_damage() {
+            continue;
+        }
         let mut p = FetchPartition::default();
         p.partition = tp.partition;
         p.current_leader_epoch = target.leader_epoch;
         p.fetch_offset = log.log_end_offset();
+        fetched_from.insert(tp.clone(), p.fetch_offset);
         p.last_fetched_epoch = log.latest_epoch().unwrap_or(-1);
         p.log_start_offset = log.log_start_offset();
         p.partition_max_bytes = cfg.fetch_max_bytes;
@@ -186,8 +193,12 @@ async fn round(
             // fetch was sent for. The fetch table stays locked while the answer is applied:
             // `reconcile` removes a partition this broker starts to lead from the table before
             // its new epoch begins in the log, so nothing fetched from the old leader lands after.
+            // Also dropped when the log end moved since the fetch was sent (a truncation at disk
+            // damage, `damage_repair.rs`): appending it would leave a hole.
             let table = broker.fetch_table();
-            if table.targets.get(&tp) != sent.get(&tp) {
+            if table.targets.get(&tp) != sent.get(&tp)
+                || fetched_from.get(&tp) != Some(&log.log_end_offset())
+            {
                 continue;
             }
             let result = apply(log, &pd);

@@ -8,6 +8,7 @@
 //! Decisions live in the sans-IO [`leader_state::LeaderState`]; this module applies them.
 
 pub mod append;
+pub mod damage_repair;
 pub mod fetcher;
 pub mod isr;
 pub mod leader_state;

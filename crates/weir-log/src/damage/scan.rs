@@ -401,4 +401,3 @@ pub(crate) fn find_damage(
         (g, f) => g.or(f),
     })
 }
-

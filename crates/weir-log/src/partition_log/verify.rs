@@ -83,7 +83,11 @@ impl PartitionLog {
             .sum();
         let mut inner = self.lock();
         let unchanged = !inner.deleted
-            && inner.segments.keys().take(job.count).eq(job.bases[..job.count].iter());
+            && inner
+                .segments
+                .keys()
+                .take(job.count)
+                .eq(job.bases[..job.count].iter());
         if !unchanged {
             return Ok(VerifyOutcome::Changed);
         }
@@ -113,7 +117,11 @@ impl PartitionLog {
         }
         let damage = RuntimeDamage {
             at,
-            end: job.bases.get(found.segment_index() + 1).copied().unwrap_or(i64::MAX),
+            end: job
+                .bases
+                .get(found.segment_index() + 1)
+                .copied()
+                .unwrap_or(i64::MAX),
             segment: segment.clone(),
             position: found.position(),
             reason: found.reason(),
@@ -127,7 +135,7 @@ impl PartitionLog {
             reason = %damage.reason,
             kept_copy = %copy.display(),
             "DISK DAMAGE: a segment failed its background verification; reads of it are refused \
-             until this replica has left the ISR and truncated there"
+             until this replica is out of the ISR and truncated there"
         );
         inner.damage = Some(damage.clone());
         Ok(VerifyOutcome::Damaged(PartitionDamage {
@@ -138,6 +146,12 @@ impl PartitionLog {
             position: damage.position,
             reason: damage.reason,
         }))
+    }
+
+    /// True while damage found at run time is not repaired: a follower must not fetch (its fetch
+    /// offset would claim the damaged records and could bring it back into the ISR).
+    pub fn has_runtime_damage(&self) -> bool {
+        self.lock().damage.is_some()
     }
 
     /// The damage found at run time and not repaired yet, if any.
@@ -196,7 +210,10 @@ impl PartitionLog {
         while pos < bytes.len() {
             let rest = &bytes[pos..];
             let Some(head) = rest.get(..HEADER_LEN) else {
-                return Err(format!("a cut batch header at byte {}", position + pos as u64));
+                return Err(format!(
+                    "a cut batch header at byte {}",
+                    position + pos as u64
+                ));
             };
             let h = BatchHeader::parse(head).map_err(|e| e.to_string())?;
             if h.magic != 2 || h.total_len < HEADER_LEN || h.total_len > rest.len() {
