@@ -213,7 +213,10 @@ def startup(ctx):
         node.start()
         create(ctx.weir, node.bootstrap, "big", parts)
         p = perf(ctx.weir, node.bootstrap, ["produce", "--topic", "big", "--num-records", str(records),
-                                            "--record-size", str(size), "--acks", "1"],
+                                            "--record-size", str(size), "--acks", "1",
+                                            # Laying down 20 GB outruns the disk's write-back for
+                                            # tens of seconds at a time: only the data matters here.
+                                            "--producer-props", "message.timeout.ms=600000"],
                  timeout=int(300 + gb * 120))
         res["produce_mb_per_sec"] = p["mb_per_sec"]
         # Segment data only (.log files; the index files are preallocated sparse files).

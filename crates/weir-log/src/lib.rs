@@ -55,7 +55,7 @@ use bytes::Bytes;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{CleanupPolicy, LogConfig, TimestampType};
-pub use damage::PartitionDamage;
+pub use damage::{DeferredCheck, DeferredPrefix, PartitionDamage};
 pub use deferred::VerifyPass;
 pub use error::{LogError, RecordError};
 pub use fd_cache::FdCache;

@@ -45,7 +45,7 @@ pub(crate) struct LogDir {
     pub(crate) damaged: Vec<PartitionDamage>,
     /// Per partition, the base offset below which segments were not checked at open (see
     /// `damage::first_checked_at_open`); absent when every segment was checked.
-    unchecked_below: HashMap<TopicPartition, i64>,
+    unchecked: HashMap<TopicPartition, damage::DeferredCheck>,
     /// Partition directories found at open.
     pub(crate) on_disk: Vec<TopicPartition>,
 }
@@ -144,14 +144,14 @@ impl LogDir {
             },
         );
         let mut damaged = Vec::new();
-        let mut unchecked_below = HashMap::new();
+        let mut unchecked = HashMap::new();
         for (tp, r) in on_disk.iter().zip(checked) {
-            let (d, below) = r?;
+            let (d, deferred) = r?;
             if let Some(d) = d {
                 damaged.push(d);
             }
-            if below != i64::MIN {
-                unchecked_below.insert(tp.clone(), below);
+            if let Some(deferred) = deferred {
+                unchecked.insert(tp.clone(), deferred);
             }
         }
         tracing::info!(
@@ -159,7 +159,7 @@ impl LogDir {
             partitions = on_disk.len(),
             damaged = damaged.len(),
             elapsed_ms = started.elapsed().as_millis() as u64,
-            deferred = unchecked_below.len(),
+            deferred = unchecked.len(),
             "checked the segments from the recovery points on (CRC32C); older segments of \
              `deferred` partitions are verified in the background"
         );
@@ -170,7 +170,7 @@ impl LogDir {
             loaded: Mutex::new(cps),
             checkpoint_lock: Mutex::new(()),
             damaged,
-            unchecked_below,
+            unchecked,
             on_disk,
         })
     }
@@ -192,7 +192,7 @@ impl LogDir {
             loaded: Mutex::new(Checkpoints::default()),
             checkpoint_lock: Mutex::new(()),
             damaged: Vec::new(),
-            unchecked_below: HashMap::new(),
+            unchecked: HashMap::new(),
             on_disk: Vec::new(),
         })
     }
@@ -207,7 +207,7 @@ impl LogDir {
         let cps = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
         CheckpointedOffsets {
             recovery_point: cps.recovery.get(tp).copied(),
-            unchecked_below: self.unchecked_below.get(tp).copied(),
+            deferred: self.unchecked.get(tp).copied(),
             cleaned_to: cps.cleaner.get(tp).copied(),
             log_start_offset: cps.log_start.get(tp).copied(),
             high_watermark: cps.hw.get(tp).copied(),

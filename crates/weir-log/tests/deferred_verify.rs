@@ -92,8 +92,8 @@ fn a_clean_log_opens_without_reading_old_segments_and_verifies_in_the_background
     assert_eq!(p.partitions, 1);
     assert_eq!(
         p.segments,
-        files.len() - 1,
-        "every segment but the active one"
+        files.len(),
+        "after a clean shutdown: every segment"
     );
     assert!(!log.has_unverified_segments());
     assert_eq!(pass(&m).0.segments, 0, "nothing left for a second pass");
@@ -194,8 +194,84 @@ fn an_old_segment_cut_at_a_batch_boundary_is_found_by_the_pass() {
     assert_eq!(log.log_end_offset(), third - 2);
 }
 
+/// One segment of 60 batches, as after a crash with the recovery point at 30: the clean-shutdown
+/// marker gone and the checkpoint rewritten. Returns the segment's path and its batch length.
+fn crashed_with_recovery_point_30(dir: &Path) -> (std::path::PathBuf, usize) {
+    let m = LogManager::open(dir, Arc::new(ManualClock::new(0))).unwrap();
+    let mut cfg = LogConfig::default();
+    cfg.set("index.interval.bytes", "100").unwrap();
+    let log = m.get_or_create(&tp(), cfg).unwrap();
+    for i in 0..60 {
+        let r = log
+            .append(&build_batch(
+                0,
+                i,
+                &[(None, format!("v-{i:05}").as_bytes())],
+            ))
+            .unwrap();
+        m.wait_durable(r.durable.unwrap()).unwrap();
+    }
+    m.shutdown().unwrap();
+    std::fs::remove_file(dir.join(weir_log::CLEAN_SHUTDOWN_FILE)).unwrap();
+    let rp: std::collections::BTreeMap<_, _> = [(tp(), 30)].into_iter().collect();
+    weir_log::checkpoint::write_atomic(
+        &dir.join("recovery-point-offset-checkpoint"),
+        weir_log::checkpoint::render_offsets(&rp).as_bytes(),
+    )
+    .unwrap();
+    let seg = dir.join("t-0/00000000000000000000.log");
+    let len = std::fs::metadata(&seg).unwrap().len() as usize / 60;
+    (seg, len)
+}
+
+fn flip(seg: &Path, at: usize) {
+    let mut bytes = std::fs::read(seg).unwrap();
+    bytes[at] ^= 0x10;
+    std::fs::write(seg, &bytes).unwrap();
+}
+
 #[test]
-fn the_segment_of_the_recovery_point_and_later_ones_are_still_checked_at_open() {
+fn after_a_crash_the_active_segment_is_checked_from_the_recovery_point_on() {
+    // Past the recovery point: checked at open (a bad batch there is a torn write, cut).
+    let dir = tempfile::tempdir().unwrap();
+    let (seg, per_batch) = crashed_with_recovery_point_30(dir.path());
+    flip(&seg, per_batch * 45 + 40);
+    let m = open_deferred(dir.path());
+    assert!(!m.was_clean_shutdown());
+    assert!(m.damaged_partitions().is_empty(), "a torn tail, not damage");
+    let log = m.get_or_create(&tp(), LogConfig::default()).unwrap();
+    assert_eq!(log.log_end_offset(), 45, "cut at open");
+
+    // Below it: not read at open; a read refuses the batch, the background pass finds it.
+    let dir = tempfile::tempdir().unwrap();
+    let (seg, per_batch) = crashed_with_recovery_point_30(dir.path());
+    flip(&seg, per_batch * 10 + 40);
+    let m = open_deferred(dir.path());
+    assert!(m.damaged_partitions().is_empty());
+    let log = m.get_or_create(&tp(), LogConfig::default()).unwrap();
+    assert_eq!(log.log_end_offset(), 60, "not read at open");
+    assert!(log.has_unverified_segments());
+    assert!(matches!(log.read(10, 1, 60), Err(LogError::Damaged { .. })));
+    assert!(log.read(40, 1, 60).is_ok(), "the checked part is served");
+    let (_, found) = pass(&m);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].truncated_at, 10);
+    log.repair_damage().unwrap();
+    assert_eq!(log.log_end_offset(), 10);
+
+    // A clean prefix passes, and nothing is left to check.
+    let dir = tempfile::tempdir().unwrap();
+    crashed_with_recovery_point_30(dir.path());
+    let m = open_deferred(dir.path());
+    let log = m.get_or_create(&tp(), LogConfig::default()).unwrap();
+    let (p, found) = pass(&m);
+    assert!(found.is_empty(), "{found:?}");
+    assert_eq!(p.partitions, 1);
+    assert!(!log.has_unverified_segments());
+}
+
+#[test]
+fn after_a_clean_shutdown_nothing_is_read_at_open_and_the_active_segment_is_checked_later() {
     let dir = tempfile::tempdir().unwrap();
     fill_clean(dir.path(), 60);
     let files = segment_files(dir.path());
@@ -206,9 +282,12 @@ fn the_segment_of_the_recovery_point_and_later_ones_are_still_checked_at_open() 
     bytes[n - 5] ^= 0x01; // inside the last batch of the active segment
     std::fs::write(&path, &bytes).unwrap();
     let m = open_deferred(dir.path());
-    let d = m.damaged_partitions();
-    assert_eq!(d.len(), 1, "found at open: {d:?}");
-    assert_eq!(d[0].truncated_at, 59);
+    assert!(m.damaged_partitions().is_empty(), "not read at open");
+    let log = m.get_or_create(&tp(), cfg()).unwrap();
+    assert!(matches!(log.read(59, 1, 60), Err(LogError::Damaged { .. })));
+    let (_, found) = pass(&m);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].truncated_at, 59);
 }
 
 #[test]

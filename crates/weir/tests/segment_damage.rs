@@ -1,6 +1,7 @@
 //! Disk damage with real processes (issue #18): a segment damaged while its broker was stopped
-//! (a flipped byte, a cut tail) is found by CRC at the next start, the log is truncated at the
-//! damaged batch (a copy kept for forensics), nothing at or after it is ever served, and a
+//! (a flipped byte, a cut tail) is found by CRC — before the next start with
+//! `log.startup.verify=all`, by the background check after it by default — the log is truncated
+//! at the damaged batch (a copy kept for forensics), nothing at or after it is ever served, and a
 //! replicated copy leaves the ISR, refetches from the leader and only then rejoins it — it never
 //! leads with the damaged copy.
 
@@ -103,9 +104,10 @@ fn damage(seg: &Path, how: Damage) -> i64 {
 
 /// One broker, RF=1: the damaged batch and everything after it are never served, everything
 /// before it is, and the broker says what was lost.
-fn single_node(how: Damage) {
+fn single_node(how: Damage, startup_verify: &str) {
     let _serial = serial();
-    let mut nodes = start_cluster(weir(), 1, BrokerOptions::default());
+    let options = BrokerOptions::default().config("log.startup.verify", startup_verify);
+    let mut nodes = start_cluster(weir(), 1, options);
     let node = &mut nodes[0];
     let bs = node.bootstrap();
     create_topic(&bs, "damaged", 1, &[]);
@@ -170,14 +172,23 @@ fn single_node(how: Damage) {
     );
 }
 
+/// The default (`log.startup.verify=recovery-point`): nothing is read at start-up after a clean
+/// shutdown; the background check finds the damage and, this being the only copy, cuts there as
+/// the check at open would.
 #[test]
 fn a_flipped_byte_after_a_clean_shutdown_is_detected_and_never_served() {
-    single_node(Damage::FlipByte);
+    single_node(Damage::FlipByte, "recovery-point");
 }
 
 #[test]
 fn a_cut_segment_after_a_clean_shutdown_is_detected_and_never_served() {
-    single_node(Damage::CutTail);
+    single_node(Damage::CutTail, "recovery-point");
+}
+
+/// `log.startup.verify=all`: found before the broker starts.
+#[test]
+fn with_startup_verify_all_a_flipped_byte_is_found_at_open() {
+    single_node(Damage::FlipByte, "all");
 }
 
 /// Three brokers, RF=3, min.insync.replicas=2: a follower's segment is damaged while it is
@@ -185,7 +196,7 @@ fn a_cut_segment_after_a_clean_shutdown_is_detected_and_never_served() {
 /// with the leader's bytes; then the leader is killed, and nothing acknowledged is lost.
 #[test]
 fn a_damaged_follower_refetches_before_it_rejoins_and_never_leads_with_its_copy() {
-    damaged_follower(None);
+    damaged_follower(None, "all");
 }
 
 /// As above, but the damaged segment is an old one, below the recovery point: the default
@@ -193,16 +204,19 @@ fn a_damaged_follower_refetches_before_it_rejoins_and_never_leads_with_its_copy(
 /// finds the damage while the broker serves, and the same repair follows (issue #24, start-up).
 #[test]
 fn damage_in_an_old_segment_is_found_in_the_background_and_repaired_the_same_way() {
-    damaged_follower(Some("1500"));
+    damaged_follower(Some("1500"), "recovery-point");
 }
 
-fn damaged_follower(segment_bytes: Option<&str>) {
+/// `segment_bytes`: the topic's (small: the damaged segment is an old one); `startup_verify`: the
+/// brokers' `log.startup.verify` (`all`: found at open; else in the background).
+fn damaged_follower(segment_bytes: Option<&str>, startup_verify: &str) {
     let _serial = serial();
     let mut nodes = start_controller_and_three_brokers(
         weir(),
         cluster_options()
             .config("replica.fetch.backoff.ms", "200")
-            .config("auto.leader.rebalance.enable", "false"),
+            .config("auto.leader.rebalance.enable", "false")
+            .config("log.startup.verify", startup_verify),
     );
     let bs = brokers_bootstrap(&nodes);
     let mut topic_configs = vec![("min.insync.replicas", "2")];
@@ -259,7 +273,7 @@ fn damaged_follower(segment_bytes: Option<&str>) {
             let out = nodes[f].output();
             // At open: out of the ISR with the registration. In the background: out of the ISR
             // first if it had rejoined, then truncated ("repaired").
-            let repaired = if segment_bytes.is_some() {
+            let repaired = if startup_verify != "all" {
                 "disk damage repaired"
             } else {
                 "left the ISR"
@@ -269,7 +283,7 @@ fn damaged_follower(segment_bytes: Option<&str>) {
         "the follower found the damage and left the ISR:\n{}",
         tail(&nodes[f].output(), 30)
     );
-    if segment_bytes.is_some() {
+    if startup_verify != "all" {
         assert!(
             nodes[f].output().contains("background verification"),
             "found by the background verification, not at open:\n{}",
@@ -289,9 +303,11 @@ fn damaged_follower(segment_bytes: Option<&str>) {
     );
     assert!(
         log_bytes(&nodes[f].log_dir(), "orders", 0) == log_bytes(&nodes[l].log_dir(), "orders", 0),
-        "back in the ISR only with the leader's bytes: {} / {}",
+        "back in the ISR only with the leader's bytes: {} / {}\n{}\nleader:\n{}",
         list_partition_dir(&nodes[f].log_dir(), "orders", 0),
-        list_partition_dir(&nodes[l].log_dir(), "orders", 0)
+        list_partition_dir(&nodes[l].log_dir(), "orders", 0),
+        tail(&nodes[f].output(), 40),
+        tail(&nodes[l].output(), 60)
     );
     assert!(list_partition_dir(&nodes[f].log_dir(), "orders", 0).contains(".log.corrupt-"));
     // The leader dies: a complete copy takes over; nothing acknowledged is lost.

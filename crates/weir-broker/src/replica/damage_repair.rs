@@ -8,14 +8,16 @@
 //! The verification itself runs on its own low-priority thread ([`start_verifier`]); the repair
 //! steps run on the runtime ([`ReplicaManager::repair_loop`]).
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use std::collections::HashMap;
 
 use weir_log::{LogManager, PartitionDamage, TopicPartition};
 use weir_meta::image::MetadataImage;
 use weir_meta::records::MetadataRecord;
 
+use super::leader_state::LeaderState;
 use super::manager::{lock, ReplicaManager};
 
 /// How often the repair loop looks for damage found at run time.
@@ -66,26 +68,65 @@ pub fn damaged_leave_isr(
     records
 }
 
+/// One damaged partition as the repair loop tracks it, from the damage until this replica can no
+/// longer claim what it lost.
+#[derive(Debug, Clone)]
+pub struct Tracked {
+    /// The damage.
+    pub damage: PartitionDamage,
+    /// Partition and leader epochs when the loop first saw it.
+    pub detected: (i32, i32),
+    /// True once the local log was truncated at the damage.
+    pub truncated: bool,
+}
+
 /// What the repair of one damaged partition does next, given the metadata image.
 #[derive(Debug, PartialEq, Eq)]
 pub enum RepairStep {
     /// Propose leaving the ISR (and the leadership) with these records.
     LeaveIsr(Vec<MetadataRecord>),
-    /// Out of the ISR and not leading in the image: truncate once the local replica follows.
+    /// Out of the ISR, but the partition epoch has not moved since the damage was seen: propose a
+    /// change that moves it (same leader and ISR), so that an ISR expansion the leader computed
+    /// from this replica's fetches before the damage can no longer commit.
+    Fence(Vec<MetadataRecord>),
+    /// Out of the ISR at a later partition epoch and not leading: truncate once the local replica
+    /// follows.
     Truncate,
-    /// The only in-sync copy (or the partition has no other member): keep refusing the damaged
-    /// range; no other replica is known to hold it.
+    /// The only in-sync copy (or the partition has no other member): cut at the damage and keep
+    /// leading, as at open (no other replica is known to hold what follows).
     SoleCopy,
-    /// The partition is gone from the image: nothing to repair.
-    Gone,
+    /// Truncated and refetching: nothing to do now; still out of the ISR until it has what it
+    /// held before (or a new leader counts only new fetches).
+    Guard,
+    /// Done: the partition is gone, or the refetched copy holds what it held before.
+    Done,
 }
 
-/// The next repair step for damage `d` on broker `node` (sans-IO: decided from the image alone).
-pub fn repair_step(image: &MetadataImage, node: i32, d: &PartitionDamage) -> RepairStep {
+/// The next repair step for `t` on broker `node` whose log ends at `log_end` (sans-IO: decided
+/// from the image and the local log end alone).
+pub fn repair_step(image: &MetadataImage, node: i32, t: &Tracked, log_end: i64) -> RepairStep {
+    let d = &t.damage;
     let Some(p) = image.partition(&d.tp.topic, d.tp.partition) else {
-        return RepairStep::Gone;
+        return RepairStep::Done;
     };
     let others = p.isr.iter().any(|r| *r != node);
+    if t.truncated {
+        // Before the damage this replica fetched up to `previous_log_end`: a leader that still
+        // believes that may add it to the ISR. Once it holds as much again (or a new leader,
+        // which counts only fetches made to it, leads) the guard ends.
+        if log_end >= d.previous_log_end || p.leader_epoch != t.detected.1 || p.leader == node {
+            return RepairStep::Done;
+        }
+        if p.isr.contains(&node) && others && p.leader != node {
+            return RepairStep::LeaveIsr(damaged_leave_isr(
+                image,
+                node,
+                std::slice::from_ref(d),
+                Vec::new(),
+            ));
+        }
+        return RepairStep::Guard;
+    }
     if p.isr.contains(&node) && others {
         return RepairStep::LeaveIsr(damaged_leave_isr(
             image,
@@ -97,6 +138,15 @@ pub fn repair_step(image: &MetadataImage, node: i32, d: &PartitionDamage) -> Rep
     if p.leader == node {
         return RepairStep::SoleCopy;
     }
+    if p.partition_epoch == t.detected.0 {
+        return RepairStep::Fence(vec![MetadataRecord::ChangePartition {
+            topic: d.tp.topic.clone(),
+            partition: d.tp.partition,
+            leader: None,
+            isr: Some(p.isr.clone()),
+            partition_epoch: Some(p.partition_epoch),
+        }]);
+    }
     RepairStep::Truncate
 }
 
@@ -106,22 +156,54 @@ impl ReplicaManager {
     pub async fn repair_loop(self: Arc<Self>) {
         let mut tick = tokio::time::interval(REPAIR_TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut reported_sole: HashSet<TopicPartition> = HashSet::new();
+        let mut tracked: HashMap<TopicPartition, Tracked> = HashMap::new();
         loop {
             tick.tick().await;
             if self.is_shutting_down() {
                 return;
             }
             for d in self.logs.runtime_damage() {
-                self.repair_one(&d, &mut reported_sole).await;
+                let epochs = self
+                    .view
+                    .partition(&d.tp.topic, d.tp.partition)
+                    .map_or((-1, -1), |p| (p.partition_epoch, p.leader_epoch));
+                let t = tracked.entry(d.tp.clone()).or_insert_with(|| Tracked {
+                    damage: d.clone(),
+                    detected: epochs,
+                    truncated: false,
+                });
+                if t.truncated {
+                    // Damaged again after a repair: start over.
+                    *t = Tracked {
+                        damage: d,
+                        detected: epochs,
+                        truncated: false,
+                    };
+                }
+            }
+            let mut done = Vec::new();
+            for (tp, t) in tracked.iter_mut() {
+                if self.repair_one(t).await {
+                    done.push(tp.clone());
+                }
+            }
+            for tp in done {
+                tracked.remove(&tp);
             }
         }
     }
 
-    async fn repair_one(&self, d: &PartitionDamage, reported_sole: &mut HashSet<TopicPartition>) {
+    /// One step for `t`; true when it is done.
+    async fn repair_one(&self, t: &mut Tracked) -> bool {
         let node = self.settings.node_id;
-        match repair_step(&self.view.image(), node, d) {
-            RepairStep::Gone => {}
+        let log_end = self
+            .logs
+            .get(&t.damage.tp)
+            .map_or(-1, |l| l.log_end_offset());
+        let d = t.damage.clone();
+        match repair_step(&self.view.image(), node, t, log_end) {
+            RepairStep::Done => return true,
+            RepairStep::Guard => {}
             RepairStep::LeaveIsr(records) => match self.quorum.propose(records).await {
                 Ok(_) => {
                     tracing::warn!(partition = %d.tp.dir_name(), offset = d.truncated_at, "disk damage: this replica left the ISR; it truncates and refetches from the leader")
@@ -130,32 +212,47 @@ impl ReplicaManager {
                     tracing::debug!(partition = %d.tp.dir_name(), error = %e, "leaving the ISR after disk damage failed; retrying")
                 }
             },
-            RepairStep::SoleCopy => {
-                if reported_sole.insert(d.tp.clone()) {
-                    tracing::error!(
-                        partition = %d.tp.dir_name(),
-                        offset = d.truncated_at,
-                        segment = %d.segment.display(),
-                        reason = %d.reason,
-                        "DISK DAMAGE: no other in-sync replica holds this partition; the damaged \
-                         segment is not served from this offset on (restart with \
-                         log.startup.verify=all to cut the log there, losing what follows)"
-                    );
+            RepairStep::Fence(records) => {
+                if let Err(e) = self.quorum.propose(records).await {
+                    tracing::debug!(partition = %d.tp.dir_name(), error = %e, "moving the partition epoch after disk damage failed; retrying");
                 }
             }
-            RepairStep::Truncate => {
-                if lock(&self.leaders).contains_key(&d.tp) {
-                    return; // the local replica still leads: wait until the image is applied
-                }
+            RepairStep::SoleCopy => {
+                // As at open: no other copy is known to be complete, so this one is cut at the
+                // damage and keeps leading. The leader state restarts from the new log end
+                // (held locked, so no high-watermark update interleaves).
                 let Some(log) = self.logs.get(&d.tp) else {
-                    return;
+                    return true;
                 };
-                // The fetcher applies answers holding the fetch table, and drops an answer
-                // fetched from a log end offset that moved meanwhile.
-                let _table = self.fetch_table();
+                let mut leaders = lock(&self.leaders);
                 match log.repair_damage() {
                     Ok(Some(at)) => {
-                        tracing::warn!(partition = %d.tp.dir_name(), truncated_at = at, previous_log_end = d.previous_log_end, "disk damage repaired: truncated at the damaged batch; refetching from the leader")
+                        t.truncated = true;
+                        if let Some(st) = leaders.get_mut(&d.tp) {
+                            let followers: Vec<i32> = self
+                                .view
+                                .partition(&d.tp.topic, d.tp.partition)
+                                .map(|p| p.replicas.into_iter().filter(|r| *r != node).collect())
+                                .unwrap_or_default();
+                            *st = LeaderState::new(
+                                st.leader_epoch,
+                                log.log_end_offset(),
+                                &followers,
+                                super::manager::now_ms(),
+                            );
+                        }
+                        drop(leaders);
+                        tracing::error!(
+                            partition = %d.tp.dir_name(),
+                            truncated_at = at,
+                            previous_log_end = d.previous_log_end,
+                            reason = %d.reason,
+                            "DISK DAMAGE: no other in-sync replica holds this partition: records \
+                             from offset {} to {} were lost to disk damage; this broker keeps and \
+                             serves the truncated log",
+                            at,
+                            d.previous_log_end
+                        );
                     }
                     Ok(None) => {}
                     Err(e) => {
@@ -163,7 +260,35 @@ impl ReplicaManager {
                     }
                 }
             }
+            RepairStep::Truncate => {
+                if lock(&self.leaders).contains_key(&d.tp) {
+                    return false; // the local replica still leads: wait until the image is applied
+                }
+                let Some(log) = self.logs.get(&d.tp) else {
+                    return true;
+                };
+                // The fetcher applies answers holding the fetch table, and drops an answer
+                // fetched from a log end offset that moved meanwhile. No fetch is sent for a
+                // damaged partition; one sent before must be answered first.
+                let table = self.fetch_table();
+                if table.in_flight.contains_key(&d.tp) {
+                    // A fetch sent before the damage was found may still be counted by the
+                    // leader: truncating now could let it add this copy to the ISR.
+                    return false;
+                }
+                match log.repair_damage() {
+                    Ok(Some(at)) => {
+                        t.truncated = true;
+                        tracing::warn!(partition = %d.tp.dir_name(), truncated_at = at, previous_log_end = d.previous_log_end, "disk damage repaired: truncated at the damaged batch; refetching from the leader")
+                    }
+                    Ok(None) => t.truncated = true,
+                    Err(e) => {
+                        tracing::warn!(partition = %d.tp.dir_name(), error = %e, "truncating at disk damage failed; retrying")
+                    }
+                }
+            }
         }
+        false
     }
 }
 
@@ -312,12 +437,21 @@ mod tests {
         assert!(matches!(recs[0], MetadataRecord::FenceBroker { id: 1 }));
     }
 
+    fn tracked(epochs: (i32, i32), truncated: bool) -> Tracked {
+        Tracked {
+            damage: damage().remove(0),
+            detected: epochs,
+            truncated,
+        }
+    }
+
     #[test]
-    fn the_repair_leaves_the_isr_first_then_truncates_and_a_sole_copy_stays() {
-        let d = &damage()[0];
+    fn the_repair_leaves_the_isr_moves_the_epoch_truncates_and_guards() {
+        // The image's partition epoch is 7, leader epoch 0 (see `image`).
+        let fresh = tracked((7, 0), false);
         // In the ISR with others: leave it (a leader hands over).
         assert_eq!(
-            repair_step(&image(1, vec![1, 2, 3], &[]), 1, d),
+            repair_step(&image(1, vec![1, 2, 3], &[]), 1, &fresh, 9),
             RepairStep::LeaveIsr(damaged_leave_isr(
                 &image(1, vec![1, 2, 3], &[]),
                 1,
@@ -325,19 +459,47 @@ mod tests {
                 vec![]
             ))
         );
-        // Out of the ISR, not leading: truncate.
+        // Out of the ISR at the epoch of the damage: move the epoch first, so that an expansion
+        // computed from the fetches made before the damage cannot commit.
+        match repair_step(&image(1, vec![1, 2], &[]), 3, &fresh, 9) {
+            RepairStep::Fence(recs) => {
+                assert_eq!(change(&recs), vec![(None, Some(vec![1, 2]))]);
+            }
+            other => panic!("expected Fence, got {other:?}"),
+        }
+        // Out of the ISR at a later epoch: truncate.
         assert_eq!(
-            repair_step(&image(1, vec![1, 2], &[]), 3, d),
+            repair_step(&image(1, vec![1, 2], &[]), 3, &tracked((6, 0), false), 9),
             RepairStep::Truncate
         );
-        // The only ISR member and leader: no other copy; nothing is cut.
+        // The only ISR member and leader: no other copy; cut there, as at open.
         assert_eq!(
-            repair_step(&image(1, vec![1], &[]), 1, d),
+            repair_step(&image(1, vec![1], &[]), 1, &fresh, 9),
             RepairStep::SoleCopy
+        );
+        // Truncated (log end 5, it held up to 9): back in the ISR through a stale expansion,
+        // it leaves again; out of it, it waits; once it holds 9 again, or under a new leader,
+        // it is done.
+        let cut = tracked((7, 0), true);
+        assert!(matches!(
+            repair_step(&image(1, vec![1, 2, 3], &[]), 3, &cut, 5),
+            RepairStep::LeaveIsr(_)
+        ));
+        assert_eq!(
+            repair_step(&image(1, vec![1, 2], &[]), 3, &cut, 5),
+            RepairStep::Guard
+        );
+        assert_eq!(
+            repair_step(&image(1, vec![1, 2, 3], &[]), 3, &cut, 9),
+            RepairStep::Done
+        );
+        assert_eq!(
+            repair_step(&image(1, vec![1, 2, 3], &[]), 3, &tracked((7, -1), true), 5),
+            RepairStep::Done
         );
         // The topic is gone.
         let mut gone = image(1, vec![1, 2, 3], &[]);
         gone.topics.clear();
-        assert_eq!(repair_step(&gone, 1, d), RepairStep::Gone);
+        assert_eq!(repair_step(&gone, 1, &fresh, 9), RepairStep::Done);
     }
 }

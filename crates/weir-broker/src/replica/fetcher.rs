@@ -118,15 +118,14 @@ async fn round(
         let Some(log) = broker.logs.get(tp) else {
             continue;
         };
-        // Damaged here (`damage_repair.rs`): no fetch until truncated at the damage, or the
-        // leader would count this copy as caught up.
-        if log.has_runtime_damage() {
-            continue;
-        }
         let mut p = FetchPartition::default();
         p.partition = tp.partition;
         p.current_leader_epoch = target.leader_epoch;
-        p.fetch_offset = log.log_end_offset();
+        // Damaged here (`damage_repair.rs`): fetch from the damage, so that the leader never
+        // counts this copy as holding the damaged records (a fetch offset overwrites what the
+        // leader knew); the answer does not land (the log end is elsewhere) until the truncation.
+        let leo = log.log_end_offset();
+        p.fetch_offset = log.runtime_damage_at().map_or(leo, |at| at.min(leo));
         fetched_from.insert(tp.clone(), p.fetch_offset);
         p.last_fetched_epoch = log.latest_epoch().unwrap_or(-1);
         p.log_start_offset = log.log_start_offset();
@@ -145,6 +144,7 @@ async fn round(
     if logs.is_empty() {
         return Ok(false);
     }
+    let _in_flight = InFlight::mark(broker, logs.keys().cloned().collect());
     c.correlation = c.correlation.wrapping_add(1);
     let frame = weir_protocol::client::encode_request(
         ApiKey::Fetch,
@@ -234,6 +234,37 @@ async fn round(
         }
     }
     Ok(any_ok)
+}
+
+/// The partitions of a fetch request from when it is sent until its answer was applied (or the
+/// round failed): `FetchTable::in_flight`.
+struct InFlight<'a> {
+    broker: &'a ReplicaManager,
+    tps: Vec<TopicPartition>,
+}
+
+impl<'a> InFlight<'a> {
+    fn mark(broker: &'a ReplicaManager, tps: Vec<TopicPartition>) -> Self {
+        let mut table = broker.fetch_table();
+        for tp in &tps {
+            *table.in_flight.entry(tp.clone()).or_insert(0) += 1;
+        }
+        InFlight { broker, tps }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut table = self.broker.fetch_table();
+        for tp in &self.tps {
+            if let Some(n) = table.in_flight.get_mut(tp) {
+                *n -= 1;
+                if *n == 0 {
+                    table.in_flight.remove(tp);
+                }
+            }
+        }
+    }
 }
 
 /// What applying one partition's answer did.

@@ -35,6 +35,9 @@ pub struct FollowTarget {
 pub(crate) struct FetchTable {
     pub(crate) targets: HashMap<TopicPartition, FollowTarget>,
     pub(crate) running: HashSet<i32>,
+    /// Partitions in a fetch request sent and not yet answered (a leader may still count the
+    /// fetch offset it claims; `damage_repair.rs` waits for it before truncating).
+    pub(crate) in_flight: HashMap<TopicPartition, usize>,
 }
 
 /// The settings the replica manager reads.

@@ -99,11 +99,97 @@ pub fn corrupt_copy_path(dir: &Path, base: i64, stamp: i64) -> PathBuf {
     dir.join(format!("{base:020}.log.corrupt-{stamp}"))
 }
 
-/// Check the segments of the partition directory `dir` that [`first_checked_at_open`] selects and
-/// truncate at the first damaged batch (see the module doc). `clean` is the clean-shutdown marker;
+/// What [`check_partition`] left for the background check: the segments below `below`, and the
+/// first bytes of one segment (`prefix`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeferredCheck {
+    /// Segments with a base offset below this were not checked.
+    pub below: i64,
+    /// The start of segment `base` up to byte `len` was not checked.
+    pub prefix: Option<DeferredPrefix>,
+}
+
+/// The unchecked first `len` bytes of segment `base`; the part checked at open starts there, with
+/// the batch at offset `next` (unknown after a clean shutdown, when nothing was checked).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeferredPrefix {
+    /// The segment.
+    pub base: i64,
+    /// Bytes not checked yet.
+    pub len: u64,
+    /// The offset of the batch at `len`, when the rest was checked.
+    pub next: Option<i64>,
+}
+
+/// Where the open-time check starts (see the module doc and [`first_checked_at_open`]): the index
+/// of the first segment checked, the position and offset it is checked from, and what is left.
+fn plan_open(
+    dir: &Path,
+    bases: &[i64],
+    recovery_point: Option<i64>,
+    clean: bool,
+    verify_all: bool,
+) -> (usize, Option<(u64, i64)>, Option<DeferredCheck>) {
+    let (Some(rp), false, Some(&last)) = (recovery_point, verify_all, bases.last()) else {
+        return (0, None, None);
+    };
+    if clean {
+        // Kafka recovers nothing after a clean shutdown; every segment goes to the background.
+        let len = std::fs::metadata(segment_path(dir, last, "log")).map_or(0, |m| m.len());
+        let prefix = DeferredPrefix {
+            base: last,
+            len,
+            next: None,
+        };
+        let deferred = DeferredCheck {
+            below: last,
+            prefix: Some(prefix),
+        };
+        return (bases.len(), None, Some(deferred));
+    }
+    let i = first_checked_at_open(bases, Some(rp), false);
+    let first = recovery_start(dir, bases[i], rp);
+    let prefix = first.map(|(len, next)| DeferredPrefix {
+        base: bases[i],
+        len,
+        next: Some(next),
+    });
+    let deferred = (i > 0 || prefix.is_some()).then_some(DeferredCheck {
+        below: bases[i],
+        prefix,
+    });
+    (i, first, deferred)
+}
+
+/// The position and base offset of a batch at or before the recovery point `rp` in segment
+/// `base`, from its offset index (entries below the recovery point were flushed before the
+/// recovery point was checkpointed); `None` (check the whole segment) when the index has none or
+/// the batch there does not look right.
+fn recovery_start(dir: &Path, base: i64, rp: i64) -> Option<(u64, i64)> {
+    let file = File::open(segment_path(dir, base, "log")).ok()?;
+    let size = file.metadata().ok()?.len();
+    let entries = crate::index::IndexFile::read_entries(
+        &segment_path(dir, base, "index"),
+        crate::index::IndexKind::Offset,
+        size,
+    )
+    .ok()??;
+    let k = entries.partition_point(|&(rel, _)| base + rel <= rp);
+    let (_, pos) = *entries.get(k.checked_sub(1)?)?;
+    let pos = u64::from(pos);
+    if pos == 0 || pos + HEADER_LEN as u64 > size {
+        return None;
+    }
+    let mut header = [0u8; HEADER_LEN];
+    file.read_exact_at(&mut header, pos).ok()?;
+    let h = BatchHeader::parse(&header).ok()?;
+    (h.magic == 2 && h.base_offset >= base && h.base_offset <= rp).then_some((pos, h.base_offset))
+}
+
+/// Check the part of the partition directory `dir` that [`plan_open`] selects and truncate at
+/// the first damaged batch (see the module doc). `clean` is the clean-shutdown marker;
 /// `recovery_point` the checkpointed one. Returns the damage found, if any (a torn tail after an
-/// unclean shutdown is not damage), and the base offset below which segments were left unchecked
-/// (`i64::MIN` when every segment was checked).
+/// unclean shutdown is not damage), and what was left unchecked (`None` when nothing was).
 pub(crate) fn check_partition(
     tp: &TopicPartition,
     dir: &Path,
@@ -111,22 +197,23 @@ pub(crate) fn check_partition(
     recovery_point: Option<i64>,
     cleaned_to: Option<i64>,
     verify_all: bool,
-) -> Result<(Option<PartitionDamage>, i64), LogError> {
+) -> Result<(Option<PartitionDamage>, Option<DeferredCheck>), LogError> {
     let bases = segment_bases(dir)?;
     // Unreadable: epochs go unchecked (lifecycle ignores such a checkpoint too, with a warning).
     let epochs = checkpoint::read_epochs(&dir.join("leader-epoch-checkpoint")).unwrap_or_default();
-    let from = first_checked_at_open(&bases, recovery_point, verify_all);
-    let unchecked_below = if from == 0 { i64::MIN } else { bases[from] };
+    let (from, first, deferred) = plan_open(dir, &bases, recovery_point, clean, verify_all);
     let search = Search {
         tp,
         dir,
         bases: &bases,
         epochs: &epochs,
         cleaned_to,
+        first,
+        last: None,
     };
     let chosen = find_damage(&search, from..bases.len(), true, &mut Vec::new())?;
     let Some(found) = chosen else {
-        return Ok((None, unchecked_below));
+        return Ok((None, deferred));
     };
     let at = found.cut_offset();
     let drop_whole = found.drops_whole();
@@ -148,7 +235,7 @@ pub(crate) fn check_partition(
         f.sync_all()?;
         remove_indexes(dir, b)?;
         tracing::warn!(partition = %tp.dir_name(), file = %file.display(), offset = at, bytes_dropped = before - scan.valid_len, %reason, "recovery truncated a torn tail after an unclean shutdown");
-        return Ok((None, unchecked_below));
+        return Ok((None, deferred));
     }
     let previous_log_end = {
         let (lb, from_pos, from_off) = if last {
@@ -220,6 +307,6 @@ pub(crate) fn check_partition(
             position: scan.valid_len,
             reason,
         }),
-        unchecked_below,
+        deferred,
     ))
 }

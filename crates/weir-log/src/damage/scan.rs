@@ -67,13 +67,23 @@ fn scan_segment(
     expected_first: i64,
     limit: Option<i64>,
     epochs: &[(i32, i64)],
+    span: Span,
 ) -> Result<SegmentScan, LogError> {
     let file = File::open(segment_path(dir, base, "log"))?;
-    let size = file.metadata()?.len();
-    let offset_index =
-        IndexFile::read_entries(&segment_path(dir, base, "index"), IndexKind::Offset, size)?;
-    let time_index =
-        IndexFile::read_entries(&segment_path(dir, base, "timeindex"), IndexKind::Time, size)?;
+    let file_size = file.metadata()?.len();
+    let size = span.end.map_or(file_size, |e| e.min(file_size));
+    // A scan of part of the segment checks only the index entries it can (see [`Span`]).
+    let whole = span.start == 0 && span.end.is_none();
+    let offset_index = IndexFile::read_entries(
+        &segment_path(dir, base, "index"),
+        IndexKind::Offset,
+        file_size,
+    )?;
+    let time_index = if whole {
+        IndexFile::read_entries(&segment_path(dir, base, "timeindex"), IndexKind::Time, size)?
+    } else {
+        None
+    };
     // `None` from read_entries: missing (rebuilt lazily, fine) or insane (must be rebuilt).
     let mut indexes_ok = [("index", &offset_index), ("timeindex", &time_index)]
         .iter()
@@ -84,15 +94,15 @@ fn scan_segment(
     if offset_entries.first() == Some(&(0, 0)) {
         offset_entries.remove(0);
     }
-    let mut next_entry = 0usize;
+    let mut next_entry = offset_entries.partition_point(|&(_, p)| u64::from(p) < span.start);
     let mut reader = BufReader::with_capacity(
         1 << 20,
         PosReader {
             file: &file,
-            pos: 0,
+            pos: span.start,
         },
     );
-    let mut pos = 0u64;
+    let mut pos = span.start;
     let mut next = expected_first;
     let mut max_ts = i64::MIN;
     let mut header = [0u8; HEADER_LEN];
@@ -159,8 +169,14 @@ fn scan_segment(
         max_ts = max_ts.max(h.max_timestamp);
         pos += h.total_len as u64;
     }
-    if next_entry < offset_entries.len() {
+    if span.end.is_none() && next_entry < offset_entries.len() {
         indexes_ok = false; // entries past the valid data
+    }
+    if damage.is_none() && span.end.is_some_and(|e| e > file_size) {
+        damage = Some(format!(
+            "the segment is {file_size} bytes, shorter than the {} it had at start-up (a cut tail)",
+            span.end.unwrap_or(0)
+        ));
     }
     if let Some(entries) = &time_index {
         let last_rel = next - 1 - base;
@@ -300,6 +316,14 @@ pub(crate) fn first_checked_at_open(
     }
 }
 
+/// The bytes of a segment a scan covers: from `start` (a batch boundary) to `end` (the file's end
+/// when `None`). A partial scan checks the offset-index entries inside it only, and no time index.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Span {
+    pub start: u64,
+    pub end: Option<u64>,
+}
+
 /// One partition's segments as [`find_damage`] searches them.
 #[derive(Clone, Copy)]
 pub(crate) struct Search<'a> {
@@ -314,6 +338,13 @@ pub(crate) struct Search<'a> {
     pub epochs: &'a [(i32, i64)],
     /// The cleaner's checkpointed offset, if it ran.
     pub cleaned_to: Option<i64>,
+    /// The first segment of the searched range is checked from this position, whose batch
+    /// starts at this offset (the recovery point's batch; `None`: from its start).
+    pub first: Option<(u64, i64)>,
+    /// The last segment of the searched range is checked up to this position only, where the
+    /// batch at this offset (when known) must follow: the part checked at open (`None`: to its
+    /// end, followed by the next segment's base).
+    pub last: Option<(u64, Option<i64>)>,
 }
 
 /// Check the segments `range` of `bases` in `dir` (every batch: see the module doc) and return
@@ -333,7 +364,11 @@ pub(crate) fn find_damage(
         bases,
         epochs,
         cleaned_to,
+        first,
+        last,
     } = *search;
+    let range_start = range.start;
+    let range_last = range.end.saturating_sub(1);
     let mut prev_next = i64::MIN;
     // Compaction leaves offset gaps, also between segments; without it, a segment must end where
     // the next one starts: a gap there is a tail cut at a batch boundary (no batch is damaged).
@@ -355,7 +390,16 @@ pub(crate) fn find_damage(
                 compacted: false,
             }
         } else {
-            scan_segment(dir, b, b.max(prev_next), limit, epochs)?
+            let mut span = Span::default();
+            let mut expected = b.max(prev_next);
+            if let (true, Some((pos, off))) = (i == range_start, first) {
+                span.start = pos;
+                expected = off;
+            }
+            if let (true, Some((end, _))) = (i == range_last, last) {
+                span.end = Some(end);
+            }
+            scan_segment(dir, b, expected, limit, epochs, span)?
         };
         compacted |= scan.compacted;
         if scan.damage.is_some() {
@@ -375,7 +419,28 @@ pub(crate) fn find_damage(
             }
         }
         let end = scan.next_offset;
-        if let Some(&next_base) = bases.get(i + 1) {
+        let next_start = match last {
+            Some((_, off)) if i == range_last => off,
+            _ => bases.get(i + 1).copied(),
+        };
+        if next_start.is_some_and(|n| end > n) {
+            // Only where the part checked at open starts (segments are checked by `limit`).
+            found = Some(Found {
+                i,
+                scan: SegmentScan {
+                    damage: Some(format!(
+                        "the checked part ends at offset {end}, past offset {} where the part \
+                         checked at start-up begins",
+                        next_start.unwrap_or(end)
+                    )),
+                    ..scan
+                },
+                prev_next,
+                overlaps,
+            });
+            break;
+        }
+        if let Some(next_base) = next_start {
             if gap.is_none() && end < next_base {
                 let cut = SegmentScan {
                     damage: Some(format!(

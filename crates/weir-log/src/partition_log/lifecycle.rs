@@ -128,8 +128,9 @@ impl PartitionLog {
                 epochs,
                 deleted: false,
                 cleaner_offset: None,
-                unverified: offsets.unchecked_below.map(|below| super::Unverified {
-                    below,
+                unverified: offsets.deferred.map(|d| super::Unverified {
+                    below: d.below,
+                    prefix: d.prefix,
                     cleaned_to: offsets.cleaned_to,
                 }),
                 damage: None,
@@ -200,7 +201,10 @@ impl PartitionLog {
             recovery_point: Some(inner.log_end_offset),
             log_start_offset: Some(inner.log_start_offset),
             high_watermark: Some(inner.high_watermark),
-            unchecked_below: inner.unverified.map(|u| u.below),
+            deferred: inner.unverified.map(|u| crate::damage::DeferredCheck {
+                below: u.below,
+                prefix: u.prefix,
+            }),
             cleaned_to: inner.unverified.and_then(|u| u.cleaned_to),
         })
     }

@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::damage::{DeferredCheck, DeferredPrefix};
 use crate::fd_cache::FdCache;
 use crate::group_commit::{DurabilityTicket, GroupCommit};
 use crate::producer_state::ProducerStateManager;
@@ -76,9 +77,9 @@ pub struct CheckpointedOffsets {
     pub log_start_offset: Option<i64>,
     /// From `replication-offset-checkpoint`.
     pub high_watermark: Option<i64>,
-    /// Segments with a base offset below this were not checked when the log dir was opened
-    /// (verified later: `verify.rs`); `None` when all were.
-    pub unchecked_below: Option<i64>,
+    /// What was not checked when the log dir was opened (verified later: `verify.rs`); `None`
+    /// when everything was.
+    pub deferred: Option<DeferredCheck>,
     /// From `cleaner-offset-checkpoint` (the gap rule of the deferred verification).
     pub cleaned_to: Option<i64>,
 }
@@ -89,6 +90,8 @@ pub struct CheckpointedOffsets {
 struct Unverified {
     /// Segments with a base offset below this are not verified.
     below: i64,
+    /// Nor are the first bytes of this segment.
+    prefix: Option<DeferredPrefix>,
     /// The checkpointed cleaner offset read at open.
     cleaned_to: Option<i64>,
 }
@@ -98,6 +101,8 @@ struct Unverified {
 #[derive(Debug, Clone)]
 struct RuntimeDamage {
     at: i64,
+    /// Base offset of the damaged segment.
+    base: i64,
     /// Base offset of the next segment (`i64::MAX` when the damaged one is the last).
     end: i64,
     segment: PathBuf,

@@ -66,7 +66,7 @@ impl PartitionLog {
             Some(d) if offset < d.at => max_offset.min(d.at),
             _ => max_offset,
         };
-        let unverified_below = inner.unverified.map_or(i64::MIN, |u| u.below);
+        let unverified = inner.unverified;
         for b in bases {
             let Some(seg) = inner.segments.get_mut(&b) else {
                 continue;
@@ -88,7 +88,12 @@ impl PartitionLog {
                 pos += h.total_len as u64;
                 next = h.next_offset();
             }
-            if b < unverified_below && len > 0 {
+            let unchecked = unverified.is_some_and(|u| {
+                b < u.below
+                    || u.prefix
+                        .is_some_and(|p| p.base == b && loc.position < p.len)
+            });
+            if unchecked && len > 0 {
                 // Not verified since the start: check what is served (`verify.rs`).
                 let mut buf = vec![0u8; len as usize];
                 seg.log_file()?.read_exact_at(&mut buf, loc.position)?;

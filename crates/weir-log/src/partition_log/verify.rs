@@ -39,8 +39,10 @@ pub enum VerifyOutcome {
 struct Job {
     dir: PathBuf,
     bases: Vec<i64>,
-    /// How many of `bases` (from the first) to check: every unverified segment but the active one.
+    /// How many of `bases` (from the first) to check: every unverified segment, and the one with
+    /// an unverified prefix (checked up to `last`).
     count: usize,
+    last: Option<(u64, Option<i64>)>,
     epochs: Vec<(i32, i64)>,
     cleaned_to: Option<i64>,
 }
@@ -64,6 +66,8 @@ impl PartitionLog {
             bases: &job.bases,
             epochs: &job.epochs,
             cleaned_to: job.cleaned_to,
+            first: None,
+            last: job.last,
         };
         let mut bad_indexes = Vec::new();
         let found = match damage::find_damage(&search, 0..job.count, false, &mut bad_indexes) {
@@ -117,6 +121,7 @@ impl PartitionLog {
         }
         let damage = RuntimeDamage {
             at,
+            base,
             end: job
                 .bases
                 .get(found.segment_index() + 1)
@@ -148,10 +153,10 @@ impl PartitionLog {
         }))
     }
 
-    /// True while damage found at run time is not repaired: a follower must not fetch (its fetch
-    /// offset would claim the damaged records and could bring it back into the ISR).
-    pub fn has_runtime_damage(&self) -> bool {
-        self.lock().damage.is_some()
+    /// The offset of damage found at run time and not repaired yet: a follower fetches from there
+    /// (a fetch offset past it would claim the damaged records to the leader).
+    pub fn runtime_damage_at(&self) -> Option<i64> {
+        self.lock().damage.as_ref().map(|d| d.at)
     }
 
     /// The damage found at run time and not repaired yet, if any.
@@ -172,9 +177,24 @@ impl PartitionLog {
     /// (the verification checks segments in order and stopped at the damage). A no-op without
     /// damage.
     pub fn repair_damage(&self) -> Result<Option<i64>, LogError> {
-        let Some(at) = self.lock().damage.as_ref().map(|d| d.at) else {
+        let Some((at, base, position)) = self
+            .lock()
+            .damage
+            .as_ref()
+            .map(|d| (d.at, d.base, d.position))
+        else {
             return Ok(None);
         };
+        {
+            // Cut the damaged segment at the damaged batch first: what follows it may not parse
+            // (a cut header), and the truncation by offset finds batches by parsing.
+            let mut inner = self.lock();
+            if let Some(seg) = inner.segments.get_mut(&base) {
+                if seg.size() > position {
+                    seg.truncate_bytes(position)?;
+                }
+            }
+        }
         self.truncate_to(at)?;
         let mut inner = self.lock();
         inner.damage = None;
@@ -189,15 +209,19 @@ impl PartitionLog {
         }
         let u = inner.unverified?;
         let bases: Vec<i64> = inner.segments.keys().copied().collect();
-        // The active segment is never deferred (it is always checked at open).
-        let count = bases[..bases.len().saturating_sub(1)]
-            .iter()
-            .filter(|&&b| b < u.below)
-            .count();
+        let mut count = bases.iter().filter(|&&b| b < u.below).count();
+        let mut last = None;
+        // The segment with the unverified prefix follows the unverified segments (unless
+        // retention or compaction removed it meanwhile: then there is nothing left to check).
+        if let Some(p) = u.prefix.filter(|p| bases.get(count) == Some(&p.base)) {
+            count += 1;
+            last = Some((p.len, p.next));
+        }
         Some(Job {
             dir: self.dir.clone(),
             bases,
             count,
+            last,
             epochs: inner.epochs.clone(),
             cleaned_to: u.cleaned_to,
         })
