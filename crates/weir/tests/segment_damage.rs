@@ -207,6 +207,13 @@ fn damage_in_an_old_segment_is_found_in_the_background_and_repaired_the_same_way
     damaged_follower(Some("1500"), "recovery-point");
 }
 
+/// The default again, with the damage in the active segment: after a clean shutdown nothing is
+/// read at start-up, so the background check finds it too.
+#[test]
+fn damage_in_the_active_segment_after_a_clean_shutdown_is_found_in_the_background() {
+    damaged_follower(None, "recovery-point");
+}
+
 /// `segment_bytes`: the topic's (small: the damaged segment is an old one); `startup_verify`: the
 /// brokers' `log.startup.verify` (`all`: found at open; else in the background).
 fn damaged_follower(segment_bytes: Option<&str>, startup_verify: &str) {

@@ -271,7 +271,11 @@ impl ReplicaManager {
                 // fetched from a log end offset that moved meanwhile. No fetch is sent for a
                 // damaged partition; one sent before must be answered first.
                 let table = self.fetch_table();
-                if table.in_flight.contains_key(&d.tp) {
+                let claims_past = table
+                    .in_flight
+                    .get(&d.tp)
+                    .is_some_and(|o| o.iter().any(|&o| o > d.truncated_at));
+                if claims_past {
                     // A fetch sent before the damage was found may still be counted by the
                     // leader: truncating now could let it add this copy to the ISR.
                     return false;

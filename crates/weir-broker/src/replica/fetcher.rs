@@ -144,7 +144,13 @@ async fn round(
     if logs.is_empty() {
         return Ok(false);
     }
-    let _in_flight = InFlight::mark(broker, logs.keys().cloned().collect());
+    let _in_flight = InFlight::mark(
+        broker,
+        fetched_from
+            .iter()
+            .map(|(tp, o)| (tp.clone(), *o))
+            .collect(),
+    );
     c.correlation = c.correlation.wrapping_add(1);
     let frame = weir_protocol::client::encode_request(
         ApiKey::Fetch,
@@ -240,26 +246,28 @@ async fn round(
 /// round failed): `FetchTable::in_flight`.
 struct InFlight<'a> {
     broker: &'a ReplicaManager,
-    tps: Vec<TopicPartition>,
+    claims: Vec<(TopicPartition, i64)>,
 }
 
 impl<'a> InFlight<'a> {
-    fn mark(broker: &'a ReplicaManager, tps: Vec<TopicPartition>) -> Self {
+    fn mark(broker: &'a ReplicaManager, claims: Vec<(TopicPartition, i64)>) -> Self {
         let mut table = broker.fetch_table();
-        for tp in &tps {
-            *table.in_flight.entry(tp.clone()).or_insert(0) += 1;
+        for (tp, offset) in &claims {
+            table.in_flight.entry(tp.clone()).or_default().push(*offset);
         }
-        InFlight { broker, tps }
+        InFlight { broker, claims }
     }
 }
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         let mut table = self.broker.fetch_table();
-        for tp in &self.tps {
-            if let Some(n) = table.in_flight.get_mut(tp) {
-                *n -= 1;
-                if *n == 0 {
+        for (tp, offset) in &self.claims {
+            if let Some(offsets) = table.in_flight.get_mut(tp) {
+                if let Some(i) = offsets.iter().position(|o| o == offset) {
+                    offsets.swap_remove(i);
+                }
+                if offsets.is_empty() {
                     table.in_flight.remove(tp);
                 }
             }

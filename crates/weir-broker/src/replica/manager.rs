@@ -35,9 +35,10 @@ pub struct FollowTarget {
 pub(crate) struct FetchTable {
     pub(crate) targets: HashMap<TopicPartition, FollowTarget>,
     pub(crate) running: HashSet<i32>,
-    /// Partitions in a fetch request sent and not yet answered (a leader may still count the
-    /// fetch offset it claims; `damage_repair.rs` waits for it before truncating).
-    pub(crate) in_flight: HashMap<TopicPartition, usize>,
+    /// The fetch offsets of partitions in fetch requests sent and not yet answered (a leader may
+    /// still count the offset claimed; `damage_repair.rs` waits for claims past a damage before
+    /// truncating there).
+    pub(crate) in_flight: HashMap<TopicPartition, Vec<i64>>,
 }
 
 /// The settings the replica manager reads.

@@ -85,7 +85,13 @@ fn scan_segment(
         None
     };
     // `None` from read_entries: missing (rebuilt lazily, fine) or insane (must be rebuilt).
-    let mut indexes_ok = [("index", &offset_index), ("timeindex", &time_index)]
+    // (A partial scan does not read the time index: only the offset index counts then.)
+    let checked: &[(&str, &Option<Vec<(i64, u32)>>)] = if whole {
+        &[("index", &offset_index), ("timeindex", &time_index)]
+    } else {
+        &[("index", &offset_index)]
+    };
+    let mut indexes_ok = checked
         .iter()
         .all(|(ext, e)| e.is_some() || !segment_path(dir, base, ext).exists());
     let mut offset_entries = offset_index.unwrap_or_default();
