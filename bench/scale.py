@@ -202,6 +202,26 @@ def scale(ctx):
     return finish(ctx, "scale", res)
 
 
+def startup_checks(node, timeout=900):
+    """From the broker's log: how long the segment check before start-up took, and (waiting for
+    it, bounded) the background check of what was left (`log.startup.verify=recovery-point`)."""
+    import re
+    path = os.path.join(node.work, f"{node.name}-{node.starts}.log")
+    out, t0 = {}, time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        text = open(path, errors="replace").read()
+        m = re.search(r"checked the segments from the recovery points on.*?elapsed_ms=(\d+)", text)
+        if m:
+            out["open_check_ms"] = int(m.group(1))
+        m = re.search(r"mib=(\d+).*?elapsed_ms=(\d+).*?background verification", text) or \
+            re.search(r"background verification.*?mib=(\d+).*?elapsed_ms=(\d+)", text)
+        if m:
+            out["background_mib"], out["background_ms"] = int(m.group(1)), int(m.group(2))
+            return out
+        time.sleep(0.5)
+    return out
+
+
 def startup(ctx):
     from scenarios import finish
     gb, parts, size = ctx.startup_gb, 100, 10_000
@@ -225,7 +245,9 @@ def startup(ctx):
                                 if f.endswith(".log") and f[0].isdigit())
         node.kill()
         res["ready_after_kill9_secs"] = node.start(timeout=600)
+        res["after_kill9"] = startup_checks(node)
         res["ready_after_clean_stop_secs"] = (node.stop(), node.start(timeout=600))[1]
+        res["after_clean_stop"] = startup_checks(node)
         ctx.note_load()
     finally:
         node.stop()
@@ -233,4 +255,8 @@ def startup(ctx):
           f"partitions ({records:,} records of {size:,} B):")
     print(f"ready after kill -9: {res['ready_after_kill9_secs']:.2f} s (target < 5 s for 20 GB); "
           f"after a clean stop: {res['ready_after_clean_stop_secs']:.2f} s")
+    for k in ("after_kill9", "after_clean_stop"):
+        c = res[k]
+        print(f"{k}: checked before ready in {c.get('open_check_ms')} ms; background check of the "
+              f"rest: {c.get('background_mib')} MiB in {c.get('background_ms')} ms")
     return finish(ctx, "startup", res)
