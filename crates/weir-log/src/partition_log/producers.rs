@@ -2,7 +2,9 @@
 //! truncation, answering retried batches, expiry.
 
 use super::{txn, AppendResult, Inner, PartitionLog};
-use crate::batch::{self, BatchHeader};
+use std::os::unix::fs::FileExt;
+
+use crate::batch::BatchHeader;
 use crate::producer_state::{self, BatchMetadata};
 use crate::LogError;
 
@@ -12,30 +14,48 @@ impl PartitionLog {
     /// Transaction-index entries with a marker at or above `from` are dropped first and
     /// re-derived from the replayed markers.
     pub(super) fn replay_producer_state(&self, from: i64) -> Result<(), LogError> {
-        txn::truncate_txn_indexes(&mut self.lock(), from)?;
-        let leo = self.log_end_offset();
-        let mut offset = from;
-        let mut batches = 0u64;
-        while offset < leo {
-            let read = self.read(offset, 1 << 20, leo)?;
-            let bytes = read.records.to_bytes()?;
-            if bytes.is_empty() {
-                break;
-            }
-            let mut pos = 0;
-            let mut inner = self.lock();
-            while pos + batch::HEADER_LEN <= bytes.len() {
-                let h = BatchHeader::parse(&bytes[pos..])?;
-                let Some(whole) = bytes.get(pos..pos + h.total_len) else {
-                    break;
-                };
-                if h.last_offset() >= offset {
-                    txn::apply_batch(&mut inner, whole, &h)?;
-                    batches += 1;
+        let mut inner = self.lock();
+        txn::truncate_txn_indexes(&mut inner, from)?;
+        // Only batch headers are read (61 bytes each), and the few control batches whole: a start
+        // after a crash replays from the last producer snapshot, which may be gigabytes back.
+        let leo = inner.log_end_offset;
+        let first = inner.segments.range(..=from).next_back().map(|(&b, _)| b);
+        let bases: Vec<i64> = inner
+            .segments
+            .range(first.unwrap_or(from)..)
+            .map(|(&b, _)| b)
+            .collect();
+        let mut found: Vec<(BatchHeader, Vec<u8>)> = Vec::new();
+        for (k, b) in bases.into_iter().enumerate() {
+            let Some(seg) = inner.segments.get_mut(&b) else {
+                continue;
+            };
+            let mut pos = if k == 0 {
+                match seg.find(from)? {
+                    Some(loc) => loc.position,
+                    None => continue,
                 }
-                offset = offset.max(h.next_offset());
-                pos += h.total_len;
+            } else {
+                0
+            };
+            while let Some(h) = seg.header_at(pos)? {
+                if pos + h.total_len as u64 > seg.size() || h.base_offset >= leo {
+                    break;
+                }
+                if h.last_offset() >= from && h.producer_id >= 0 {
+                    let mut whole = Vec::new();
+                    if crate::txn_marker::is_control(&h) {
+                        whole = vec![0u8; h.total_len];
+                        seg.log_file()?.read_exact_at(&mut whole, pos)?;
+                    }
+                    found.push((h, whole));
+                }
+                pos += h.total_len as u64;
             }
+        }
+        let batches = found.len();
+        for (h, whole) in &found {
+            txn::apply_batch(&mut inner, whole, h)?;
         }
         if batches > 0 {
             tracing::debug!(partition = %self.tp.dir_name(), from, batches, "producer state rebuilt from the log");
