@@ -86,7 +86,7 @@ fn scan_segment(
     };
     // `None` from read_entries: missing (rebuilt lazily, fine) or insane (must be rebuilt).
     // (A partial scan does not read the time index: only the offset index counts then.)
-    let checked: &[(&str, &Option<Vec<(i64, u32)>>)] = if whole {
+    let checked: &[(&str, &IndexEntries)] = if whole {
         &[("index", &offset_index), ("timeindex", &time_index)]
     } else {
         &[("index", &offset_index)]
@@ -321,6 +321,9 @@ pub(crate) fn first_checked_at_open(
         _ => 0,
     }
 }
+
+/// An index file's entries as `IndexFile::read_entries` reads them.
+type IndexEntries = Option<Vec<(i64, u32)>>;
 
 /// The bytes of a segment a scan covers: from `start` (a batch boundary) to `end` (the file's end
 /// when `None`). A partial scan checks the offset-index entries inside it only, and no time index.
