@@ -232,9 +232,13 @@ impl BrokerProcess {
                     );
                 }
             }
-            // A connection to itself (same local and peer address) is not the broker.
+            // A connection to itself (same local and peer address) is not the broker, nor is
+            // whatever answers before our process has written a line (every start logs before
+            // it binds the client listener): a stray listener on the port once let a test
+            // connect to something else, then get "connection refused" from its broker.
             TcpStream::connect_timeout(&addr, Duration::from_millis(200))
                 .is_ok_and(|s| s.local_addr().ok() != s.peer_addr().ok())
+                && !self.output().trim().is_empty()
         });
         self.last_start = self.spawned_at.elapsed();
         assert!(
