@@ -88,8 +88,9 @@ pub(crate) fn partitions_in(dir: &Path) -> Vec<TopicPartition> {
 
 impl LogDir {
     /// Open (creating if needed) `path`, number `index` of `log.dirs`: consume the clean-shutdown
-    /// marker, read the checkpoints and check every segment of every partition directory
-    /// (`damage.rs`), truncating a partition at its first damaged batch.
+    /// marker, read the checkpoints and check the segments of every partition directory that
+    /// `verify_all` or the recovery points select (`damage/`), truncating a partition at its first
+    /// damaged batch; what is left is recorded for the background check (`deferred.rs`).
     pub(crate) fn open(
         path: &Path,
         index: usize,

@@ -106,8 +106,9 @@ impl LogManager {
 
     /// Open (creating if needed) every dir of `log_dirs`. Moves between dirs interrupted by a
     /// crash are finished or undone first (`log_move.rs`); every segment of every partition
-    /// directory is then checked, clean shutdown or not (`damage.rs`: CRC32C, lengths, offsets,
-    /// indexes), and a partition is truncated at its first damaged batch
+    /// directory is then checked, clean shutdown or not (`damage/`: CRC32C, lengths, offsets,
+    /// epochs, indexes; with [`LogManager::open_dirs_with_options`] only what was written since
+    /// the recovery points), and a partition is truncated at its first damaged batch
     /// ([`LogManager::damaged_partitions`]); the partitions are opened lazily by
     /// [`LogManager::get_or_create`], in the dir that holds them. A dir that cannot be opened is
     /// offline from the start (its error is logged); all of them failing is an error. A partition

@@ -1,4 +1,4 @@
-//! Opening a partition log (its segments were checked and cut by `damage.rs` first), closing it
+//! Opening a partition log (its segments were checked and cut by `damage/` first), closing it
 //! cleanly and deleting it.
 
 use std::collections::BTreeMap;
@@ -36,7 +36,8 @@ fn list_segments(dir: &Path) -> Result<Vec<i64>, LogError> {
 impl PartitionLog {
     /// Open (or create) the partition directory `dir`, whose segments [`LogManager::open`]
     /// already checked (CRC32C, lengths, offsets) and truncated at the first damaged or torn batch
-    /// (`damage.rs`); offsets, epochs and producer state are clamped to the log end here.
+    /// (`damage/`; or only from the recovery point, the rest being verified later:
+    /// `verify.rs`); offsets, epochs and producer state are clamped to the log end here.
     ///
     /// [`LogManager::open`]: crate::LogManager::open
     pub(crate) fn open(
