@@ -99,7 +99,7 @@ pub fn corrupt_copy_path(dir: &Path, base: i64, stamp: i64) -> PathBuf {
     dir.join(format!("{base:020}.log.corrupt-{stamp}"))
 }
 
-/// What [`check_partition`] left for the background check: the segments below `below`, and the
+/// What the check at open (`check_partition`) left for the background check: the segments below `below`, and the
 /// first bytes of one segment (`prefix`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeferredCheck {
