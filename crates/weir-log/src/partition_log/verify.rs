@@ -13,7 +13,6 @@
 use std::path::PathBuf;
 
 use super::{PartitionLog, RuntimeDamage};
-use crate::batch::{BatchHeader, HEADER_LEN};
 use crate::damage::{self, Search};
 use crate::{LogError, PartitionDamage};
 
@@ -232,28 +231,8 @@ impl PartitionLog {
     pub(super) fn check_read(base: i64, position: u64, bytes: &[u8]) -> Result<(), String> {
         let mut pos = 0usize;
         while pos < bytes.len() {
-            let rest = &bytes[pos..];
-            let Some(head) = rest.get(..HEADER_LEN) else {
-                return Err(format!(
-                    "a cut batch header at byte {}",
-                    position + pos as u64
-                ));
-            };
-            let h = BatchHeader::parse(head).map_err(|e| e.to_string())?;
-            if h.magic != 2 || h.total_len < HEADER_LEN || h.total_len > rest.len() {
-                return Err(format!(
-                    "a damaged batch header at byte {} of segment {base}",
-                    position + pos as u64
-                ));
-            }
-            let crc = crc32c::crc32c(&rest[21..h.total_len]);
-            if crc != h.crc {
-                return Err(format!(
-                    "CRC32C mismatch at byte {} of segment {base}: stored {:#010x}, computed {crc:#010x}",
-                    position + pos as u64,
-                    h.crc
-                ));
-            }
+            let h = crate::batch::check_integrity(&bytes[pos..])
+                .map_err(|e| format!("{e} (byte {} of segment {base})", position + pos as u64))?;
             pos += h.total_len;
         }
         Ok(())
