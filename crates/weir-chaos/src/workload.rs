@@ -18,6 +18,7 @@ use kafka_protocol::ResponseError;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
+use weir_test_support::clients::AckLog;
 use weir_test_support::raw::RawClient;
 
 use crate::rng::Rng;
@@ -78,7 +79,14 @@ impl GroupConsumer {
             .set("enable.auto.commit", "false")
             .set("session.timeout.ms", "10000")
             .set("topic.metadata.refresh.interval.ms", "500");
-        let consumer: BaseConsumer = cfg.create().expect("create group consumer");
+        if std::env::var_os("WEIR_TEST_CLIENT_DEBUG").is_some() {
+            // Offset resets and truncation detection are logged under these facilities.
+            cfg.set("debug", "consumer,cgrp,topic")
+                .set_log_level(rdkafka::config::RDKafkaLogLevel::Debug);
+        }
+        let consumer: BaseConsumer<AckLog> = cfg
+            .create_with_context(AckLog::default())
+            .expect("create group consumer");
         consumer.subscribe(&[topic]).expect("subscribe");
         let stop = Arc::new(AtomicBool::new(false));
         let commits = Arc::new(Mutex::new(Vec::new()));

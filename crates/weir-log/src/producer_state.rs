@@ -176,6 +176,16 @@ impl ProducerStateManager {
             .get(&h.producer_id)
             .or_else(|| self.producers.get(&h.producer_id))
         else {
+            if h.base_sequence > 0 {
+                // Rare (the producer's state expired, or its batches were deleted): worth a line,
+                // since a retry accepted this way cannot be recognised as one.
+                tracing::info!(
+                    producer_id = h.producer_id,
+                    epoch = h.producer_epoch,
+                    sequence = h.base_sequence,
+                    "no state for this producer: accepting its batch at any sequence"
+                );
+            }
             return Ok(Check::Append);
         };
         let check = Self::check_sequence(e, h)?;

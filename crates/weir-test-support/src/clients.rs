@@ -56,9 +56,39 @@ impl AckLog {
     }
 }
 
+/// `WEIR_TEST_CLIENT_LOG=FILE`: every line of the producers' librdkafka log (debug lines too,
+/// with `WEIR_TEST_CLIENT_DEBUG=eos,msg` or any librdkafka `debug` value) is appended to FILE,
+/// with a timestamp, to explain what a client did during a failed campaign.
+fn client_log_file() -> Option<&'static Mutex<std::fs::File>> {
+    static FILE: std::sync::OnceLock<Option<Mutex<std::fs::File>>> = std::sync::OnceLock::new();
+    FILE.get_or_init(|| {
+        let path = std::env::var_os("WEIR_TEST_CLIENT_LOG")?;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .ok()
+            .map(Mutex::new)
+    })
+    .as_ref()
+}
+
 impl ClientContext for AckLog {
     fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, log_message: &str) {
         use rdkafka::config::RDKafkaLogLevel as L;
+        if let Some(f) = client_log_file() {
+            use std::io::Write;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            let mut f = f.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = writeln!(
+                f,
+                "{}.{:03} {level:?} {fac}: {log_message}",
+                now.as_secs(),
+                now.subsec_millis()
+            );
+        }
         if matches!(
             level,
             L::Emerg | L::Alert | L::Critical | L::Error | L::Warning
@@ -71,6 +101,9 @@ impl ClientContext for AckLog {
         self.remember(format!("error {error}: {reason}"));
     }
 }
+
+/// A consumer with an [`AckLog`] context writes its librdkafka log like a producer's.
+impl rdkafka::consumer::ConsumerContext for AckLog {}
 
 impl ProducerContext for AckLog {
     type DeliveryOpaque = ();
@@ -105,6 +138,10 @@ pub fn producer(bootstrap: &str, extra: &[(&str, &str)]) -> (BaseProducer<AckLog
         .set("message.timeout.ms", "30000");
     for (k, v) in extra {
         cfg.set(*k, *v);
+    }
+    if let Ok(debug) = std::env::var("WEIR_TEST_CLIENT_DEBUG") {
+        cfg.set("debug", debug)
+            .set_log_level(rdkafka::config::RDKafkaLogLevel::Debug);
     }
     let log = AckLog::default();
     let p = cfg
