@@ -403,21 +403,10 @@ fn campaign(cfg: &Config, kinds: &[FaultKind], c: &mut Cluster, sum: &mut Summar
         ));
     }
     if !consumer_errors.is_empty() {
-        let mut distinct: std::collections::BTreeMap<&str, usize> = Default::default();
-        for e in &consumer_errors {
-            *distinct.entry(e.as_str()).or_default() += 1;
-        }
-        let mut by_count: Vec<(&str, usize)> = distinct.into_iter().collect();
-        by_count.sort_by_key(|b| std::cmp::Reverse(b.1));
-        let shown: Vec<String> = by_count
-            .iter()
-            .take(6)
-            .map(|(e, n)| format!("{n}× {e}"))
-            .collect();
         sum.notes.push(format!(
             "{} group consumer errors: {}",
             consumer_errors.len(),
-            shown.join("; ")
+            crate::summary::by_kind(&consumer_errors, 6)
         ));
     }
     if acked.is_empty() {

@@ -150,3 +150,20 @@ pub fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
         .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_default()
 }
+
+/// The distinct messages of `errors`, most frequent first, at most `show` of them, each with its
+/// count (`"12× message; 3× other"`).
+pub fn by_kind(errors: &[String], show: usize) -> String {
+    let mut distinct: std::collections::BTreeMap<&str, usize> = Default::default();
+    for e in errors {
+        *distinct.entry(e.as_str()).or_default() += 1;
+    }
+    let mut by_count: Vec<(&str, usize)> = distinct.into_iter().collect();
+    by_count.sort_by_key(|b| std::cmp::Reverse(b.1));
+    let shown: Vec<String> = by_count
+        .iter()
+        .take(show)
+        .map(|(e, n)| format!("{n}× {e}"))
+        .collect();
+    shown.join("; ")
+}
