@@ -3,11 +3,13 @@
 //! divergence checks). Each round: fetch (long-poll at the leader), truncate where the leader
 //! reports a diverging epoch, append what came back keeping its offsets, wait until it is
 //! durable, then fetch again — so the fetch offset a leader sees is always durable here and a
-//! leader counts only fsynced copies toward the high watermark.
+//! leader counts only fsynced copies toward the high watermark. A partition whose answer was an
+//! error, or could not be applied, sits out the next rounds for a short backoff
+//! ([`super::fetch_delays`]), so that it cannot turn the long-poll into a fetch storm.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
@@ -18,6 +20,7 @@ use kafka_protocol::protocol::StrBytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use weir_log::{PartitionLog, TopicPartition};
 
+use super::fetch_delays::FetchDelays;
 use super::manager::{FollowTarget, ReplicaManager};
 use crate::inter_broker::BrokerStream;
 
@@ -48,6 +51,9 @@ struct Connection {
 /// Run the fetcher for partitions led by `leader` until none is left (or the broker stops).
 pub async fn run(broker: Arc<ReplicaManager>, leader: i32) {
     let backoff = Duration::from_millis(broker.settings.replication.fetch_backoff_ms);
+    // A partition's error is usually a metadata change in flight: retry it soon, not at once.
+    let partition_backoff = backoff.min(Duration::from_millis(200));
+    let mut delays = FetchDelays::default();
     let mut conn: Option<Connection> = None;
     tracing::info!(leader, "replica fetcher started");
     loop {
@@ -66,9 +72,19 @@ pub async fn run(broker: Arc<ReplicaManager>, leader: i32) {
             }
             parts
         };
+        let (parts, next_due) = delays.ready(parts, Instant::now());
+        if parts.is_empty() {
+            let due = next_due.unwrap_or_else(|| Instant::now() + partition_backoff);
+            tokio::time::sleep_until(due.into()).await;
+            continue;
+        }
         match round(&broker, leader, &parts, &mut conn).await {
-            Ok(true) => {}
-            Ok(false) => tokio::time::sleep(backoff.min(Duration::from_millis(200))).await,
+            Ok(failed) => {
+                let now = Instant::now();
+                for (tp, target) in failed {
+                    delays.delay(&tp, target, now, partition_backoff);
+                }
+            }
             Err(e) => {
                 tracing::debug!(leader, error = %e, "replica fetch failed; backing off");
                 conn = None;
@@ -78,14 +94,15 @@ pub async fn run(broker: Arc<ReplicaManager>, leader: i32) {
     }
 }
 
-/// One fetch round. Ok(false) when every partition answered with an error (metadata is
-/// probably about to change: pause briefly).
+/// One fetch round. Returns the partitions to hold back for a while: those the leader answered
+/// with an error, whose answer could not be applied, or whose answer was dropped because the log
+/// end moved meanwhile (a damaged copy, see below).
 async fn round(
     broker: &Arc<ReplicaManager>,
     leader: i32,
     parts: &[(TopicPartition, FollowTarget)],
     conn: &mut Option<Connection>,
-) -> Result<bool, RoundError> {
+) -> Result<Vec<(TopicPartition, FollowTarget)>, RoundError> {
     let addr = leader_addr(broker, leader).ok_or(RoundError::NoEndpoint(leader))?;
     if conn.as_ref().is_none_or(|c| c.addr != addr) {
         let connector = &broker.settings.connector;
@@ -142,7 +159,7 @@ async fn round(
         logs.insert(tp.clone(), log);
     }
     if logs.is_empty() {
-        return Ok(false);
+        return Ok(parts.to_vec());
     }
     let _in_flight = InFlight::mark(
         broker,
@@ -186,7 +203,7 @@ async fn round(
             resp.error_code
         )));
     }
-    let mut any_ok = false;
+    let mut failed = Vec::new();
     let mut tickets = Vec::new();
     let mut appended = Vec::new();
     for t in resp.responses {
@@ -202,16 +219,23 @@ async fn round(
             // Also dropped when the log end moved since the fetch was sent (a truncation at disk
             // damage, `damage_repair.rs`): appending it would leave a hole.
             let table = broker.fetch_table();
-            if table.targets.get(&tp) != sent.get(&tp)
-                || fetched_from.get(&tp) != Some(&log.log_end_offset())
-            {
+            let Some(&target) = sent.get(&tp) else {
+                continue;
+            };
+            if table.targets.get(&tp) != Some(&target) {
+                continue;
+            }
+            if fetched_from.get(&tp) != Some(&log.log_end_offset()) {
+                failed.push((tp, target));
                 continue;
             }
             let result = apply(log, &pd);
             drop(table);
             match result {
                 Ok(Applied { ticket, hw, ok }) => {
-                    any_ok |= ok;
+                    if !ok {
+                        failed.push((tp.clone(), target));
+                    }
                     if let Some(ticket) = ticket {
                         tickets.push(ticket);
                     }
@@ -219,6 +243,7 @@ async fn round(
                 }
                 Err(e) => {
                     tracing::warn!(partition = %tp.dir_name(), error = %e, "could not apply fetched data");
+                    failed.push((tp, target));
                 }
             }
         }
@@ -239,7 +264,7 @@ async fn round(
             }
         }
     }
-    Ok(any_ok)
+    Ok(failed)
 }
 
 /// The partitions of a fetch request from when it is sent until its answer was applied (or the

@@ -9,6 +9,7 @@
 
 pub mod append;
 pub mod damage_repair;
+mod fetch_delays;
 pub mod fetcher;
 pub mod isr;
 pub mod leader_state;
