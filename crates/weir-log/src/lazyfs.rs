@@ -79,6 +79,15 @@ pub fn sync(file: &File, op: impl FnOnce() -> io::Result<()>) -> io::Result<()> 
     op()
 }
 
+/// Test builds: a power failure inside this process. Every write of the journal named by
+/// [`ENV_JOURNAL`] that no sync covered is undone (as [`drop_unsynced`] does between a kill of
+/// every node and their restart) and the journal starts over empty. The caller must have closed
+/// the logs first (nothing may write meanwhile). `None` when the layer is not active.
+#[cfg(feature = "lazyfs")]
+pub fn power_failure_in_process() -> io::Result<Option<Dropped>> {
+    active::recorder().map(|r| r.power_cycle()).transpose()
+}
+
 /// One journalled write not yet made durable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct WriteRec {
@@ -425,6 +434,23 @@ mod active {
                 }
             }
             Ok(())
+        }
+    }
+
+    impl Recorder {
+        /// See [`super::power_failure_in_process`].
+        pub(super) fn power_cycle(&self) -> io::Result<super::Dropped> {
+            let mut g = lock(&self.inner);
+            g.compact(&self.path)?;
+            let dropped = super::drop_unsynced(&self.path)?;
+            g.pending.clear();
+            g.out = OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(&self.path)?;
+            g.bytes = 0;
+            g.announced.clear();
+            Ok(dropped)
         }
     }
 
