@@ -161,6 +161,26 @@ fn plan_open(
     (i, first, deferred)
 }
 
+/// After an unclean shutdown, what the crashed process wrote past the recovery point may still
+/// be only in the page cache (never acknowledged, or fetched by a follower that had not fsynced
+/// it yet). This process serves and replicates it, counts it toward the high watermark and
+/// snapshots producer state over it, and a clean shutdown later flushes only the segments it
+/// wrote itself: so those segments are fsynced here, before the log is opened. Without it, a
+/// power failure after a kill -9 and a clean restart lost records below a durable producer
+/// snapshot (`tests/producer_state_model.rs`, found with `--features lazyfs`).
+fn sync_after_crash(
+    dir: &Path,
+    bases: &[i64],
+    recovery_point: Option<i64>,
+) -> Result<(), LogError> {
+    let from = scan::first_checked_at_open(bases, recovery_point, false);
+    for &b in &bases[from..] {
+        let f = File::open(segment_path(dir, b, "log"))?;
+        crate::lazyfs::sync(&f, || f.sync_data())?;
+    }
+    Ok(())
+}
+
 /// The position and base offset of a batch at or before the recovery point `rp` in segment
 /// `base`, from its offset index (entries below the recovery point were flushed before the
 /// recovery point was checkpointed); `None` (check the whole segment) when the index has none or
@@ -199,6 +219,9 @@ pub(crate) fn check_partition(
     verify_all: bool,
 ) -> Result<(Option<PartitionDamage>, Option<DeferredCheck>), LogError> {
     let bases = segment_bases(dir)?;
+    if !clean {
+        sync_after_crash(dir, &bases, recovery_point)?;
+    }
     // Unreadable: epochs go unchecked (lifecycle ignores such a checkpoint too, with a warning).
     let epochs = checkpoint::read_epochs(&dir.join("leader-epoch-checkpoint")).unwrap_or_default();
     let (from, first, deferred) = plan_open(dir, &bases, recovery_point, clean, verify_all);
