@@ -312,3 +312,40 @@ fn with_startup_verify_all_damage_in_an_old_segment_is_found_at_open() {
     let log = m.get_or_create(&tp(), cfg()).unwrap();
     assert!(!log.has_unverified_segments());
 }
+
+#[test]
+fn a_damaged_base_offset_in_an_old_segment_is_cut_before_the_jump() {
+    // Bug Q of the campaigns: a flipped bit in a base offset (outside the CRC) made batch 3 claim
+    // offset 11, which looks like a compaction gap; the check flagged the next batch (offset 4,
+    // going backwards) and the repair kept the misplaced batch, so the replica went on from 12
+    // and offsets 4..=11 were gone on every replica that copied it.
+    let dir = tempfile::tempdir().unwrap();
+    fill_clean(dir.path(), 60);
+    let files = segment_files(dir.path());
+    let second = base(&files[1]);
+    assert!(second > 5, "{files:?}");
+    let path = dir.path().join("t-0").join(&files[0]);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let per_batch = bytes.len() / second as usize;
+    bytes[per_batch * 3 + 7] ^= 0x08; // base offset 3 -> 11
+    std::fs::write(&path, &bytes).unwrap();
+
+    let m = open_deferred(dir.path());
+    let log = m.get_or_create(&tp(), cfg()).unwrap();
+    // A read across the jump is refused before the pass.
+    match log.read(2, 1 << 20, 60) {
+        Err(LogError::Damaged { reason, .. }) => {
+            assert!(reason.contains("damaged base offset"), "{reason}")
+        }
+        other => panic!("expected Damaged, got {other:?}"),
+    }
+    let (p, found) = pass(&m);
+    assert_eq!(p.damaged, 1);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].truncated_at, 3, "{found:?}");
+    assert_eq!(found[0].position, (per_batch * 3) as u64);
+    assert_eq!(log.repair_damage().unwrap(), Some(3));
+    assert_eq!(log.log_end_offset(), 3);
+    let r = log.append_replicated(&build_batch(3, 0, &[(None, b"refetched")]));
+    assert_eq!(r.unwrap().log_end_offset, 4);
+}

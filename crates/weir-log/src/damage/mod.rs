@@ -173,7 +173,7 @@ fn sync_after_crash(
     bases: &[i64],
     recovery_point: Option<i64>,
 ) -> Result<(), LogError> {
-    let from = scan::first_checked_at_open(bases, recovery_point, false);
+    let from = first_checked_at_open(bases, recovery_point, false);
     for &b in &bases[from..] {
         let f = File::open(segment_path(dir, b, "log"))?;
         crate::lazyfs::sync(&f, || f.sync_data())?;

@@ -114,6 +114,9 @@ fn scan_segment(
     let mut header = [0u8; HEADER_LEN];
     let mut damage = None;
     let mut compacted = false;
+    // The last batch's position, the offset it should have started at and the one it claims,
+    // when it claims a later one (an offset gap).
+    let mut jumped: Option<(u64, i64, i64)> = None;
     while pos < size {
         if size - pos < HEADER_LEN as u64 {
             damage = Some(format!(
@@ -133,7 +136,25 @@ fn scan_segment(
         if let Some(why) =
             header_problem(&h, pos, size, next, base, limit).or_else(|| epoch_problem(&h, epochs))
         {
-            damage = Some(why);
+            // Offsets going backwards right after a batch that jumped ahead: the jump is the
+            // damage (a flipped bit in a base offset, outside the CRC, looks like a compaction
+            // gap), and this batch starts where that one should have. Cut before the jump, or the
+            // misplaced batch stays and the log goes on from its offsets (bug Q).
+            match jumped {
+                Some((jpos, jexpected, claimed))
+                    if h.base_offset < next && h.base_offset >= jexpected =>
+                {
+                    damage = Some(format!(
+                        "the batch at byte {jpos} claims to start at offset {claimed} where \
+                         {jexpected} belongs, and the next one starts at {} (a damaged base \
+                         offset): {why}",
+                        h.base_offset
+                    ));
+                    pos = jpos;
+                    next = jexpected;
+                }
+                _ => damage = Some(why),
+            }
             break;
         }
         let mut crc = crc32c::crc32c(&header[21..]);
@@ -159,6 +180,7 @@ fn scan_segment(
             ));
             break;
         }
+        jumped = (h.base_offset > next).then_some((pos, next, h.base_offset));
         compacted |=
             h.base_offset > next || i64::from(h.records_count) < i64::from(h.last_offset_delta) + 1;
         // Offset index entries point at batch starts and name that batch's last offset.

@@ -227,12 +227,24 @@ impl PartitionLog {
     }
 
     /// Check the batches of `bytes` (read from segment `base` at `position`) as the open-time
-    /// check does, for a read from a segment not verified yet. An error names the first bad one.
+    /// check does, for a read from a segment not verified yet: each batch whole and by its CRC,
+    /// and offsets never going backwards from one batch to the next (a damaged base offset,
+    /// outside the CRC: bug Q). An error names the first bad one.
     pub(super) fn check_read(base: i64, position: u64, bytes: &[u8]) -> Result<(), String> {
         let mut pos = 0usize;
+        let mut prev_next: Option<i64> = None;
         while pos < bytes.len() {
+            let at = position + pos as u64;
             let h = crate::batch::check_integrity(&bytes[pos..])
-                .map_err(|e| format!("{e} (byte {} of segment {base})", position + pos as u64))?;
+                .map_err(|e| format!("{e} (byte {at} of segment {base})"))?;
+            if let Some(n) = prev_next.filter(|&n| h.base_offset < n) {
+                return Err(format!(
+                    "base offset {} at byte {at} of segment {base} is below {n}, where the \
+                     previous batch ended (a damaged base offset)",
+                    h.base_offset
+                ));
+            }
+            prev_next = Some(h.next_offset());
             pos += h.total_len;
         }
         Ok(())
