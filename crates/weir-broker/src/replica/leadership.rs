@@ -148,7 +148,15 @@ impl ReplicaManager {
             let hw = st
                 .high_watermark(self.settings.node_id, &isr)
                 .max(log.high_watermark());
-            let joiners = st.may_join_isr(&isr, hw);
+            // KIP-841: only a registered, unfenced broker may join (the controller refuses the
+            // others with INELIGIBLE_REPLICA; proposing anyway re-proposed on every fetch, about
+            // a hundred refused AlterPartitions a second per partition after a restart).
+            let image = self.view.image();
+            let joiners: Vec<i32> = st
+                .may_join_isr(&isr, hw)
+                .into_iter()
+                .filter(|id| image.brokers.get(id).is_some_and(|b| !b.fenced))
+                .collect();
             if joiners.is_empty() || st.isr_change_pending {
                 Vec::new()
             } else {
