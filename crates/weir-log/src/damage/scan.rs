@@ -182,7 +182,7 @@ fn scan_segment(
         }
         jumped = (h.base_offset > next).then_some((pos, next, h.base_offset));
         compacted |=
-            h.base_offset > next || i64::from(h.records_count) < i64::from(h.last_offset_delta) + 1;
+            jumped.is_some() || i64::from(h.records_count) < i64::from(h.last_offset_delta) + 1;
         // Offset index entries point at batch starts and name that batch's last offset.
         while let Some(&(rel, p)) = offset_entries.get(next_entry) {
             if (p as u64) > pos {
