@@ -151,12 +151,11 @@ impl ReplicaManager {
             // KIP-841: only a registered, unfenced broker may join (the controller refuses the
             // others with INELIGIBLE_REPLICA; proposing anyway re-proposed on every fetch, about
             // a hundred refused AlterPartitions a second per partition after a restart).
-            let image = self.view.image();
-            let joiners: Vec<i32> = st
-                .may_join_isr(&isr, hw)
-                .into_iter()
-                .filter(|id| image.brokers.get(id).is_some_and(|b| !b.fenced))
-                .collect();
+            let mut joiners = st.may_join_isr(&isr, hw);
+            if !joiners.is_empty() {
+                let image = self.view.image();
+                joiners.retain(|id| image.brokers.get(id).is_some_and(|b| !b.fenced));
+            }
             if joiners.is_empty() || st.isr_change_pending {
                 Vec::new()
             } else {
