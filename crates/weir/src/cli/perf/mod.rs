@@ -8,6 +8,7 @@ mod acks;
 pub mod common;
 pub mod consume;
 pub mod e2e;
+pub mod fetch;
 pub mod live;
 pub mod png;
 pub mod produce;
@@ -33,6 +34,9 @@ enum PerfCommand {
     Produce(produce::ProduceArgs),
     /// Read N records from the beginning of a topic and report records/s and MB/s.
     Consume(consume::ConsumeArgs),
+    /// Read N records with raw Fetch requests, walking batch headers only (no client library):
+    /// the broker's fetch path with the cheapest consumer; `--replay-secs` measures the client.
+    Fetch(fetch::FetchArgs),
     /// Produce and consume in one process; report end-to-end latency (produce call to
     /// consumer delivery) from a timestamp embedded in each payload.
     E2e(e2e::E2eArgs),
@@ -48,6 +52,10 @@ pub fn run(args: PerfArgs) -> Result<(), String> {
         PerfCommand::Consume(a) => {
             start_watchdog(a.common.timeout_secs);
             consume::run(a)
+        }
+        PerfCommand::Fetch(a) => {
+            start_watchdog(a.common.timeout_secs);
+            fetch::run(a)
         }
         PerfCommand::E2e(a) => {
             start_watchdog(a.common.timeout_secs);
