@@ -210,9 +210,14 @@ def startup_checks(node, timeout=900):
     out, t0 = {}, time.monotonic()
     while time.monotonic() - t0 < timeout:
         text = open(path, errors="replace").read()
-        m = re.search(r"checked the segments from the recovery points on.*?elapsed_ms=(\d+)", text)
+        m = re.search(r"checked the segments from the recovery points on.*?elapsed_ms=(\d+)"
+                      r"(?:.*?deferred=(\d+))?", text)
         if m:
             out["open_check_ms"] = int(m.group(1))
+            if m.group(2) == "0":
+                # Nothing left for the background check: no line will come.
+                out["background_mib"], out["background_ms"] = 0, 0
+                return out
         m = re.search(r"mib=(\d+).*?elapsed_ms=(\d+).*?background verification", text) or \
             re.search(r"background verification.*?mib=(\d+).*?elapsed_ms=(\d+)", text)
         if m:

@@ -6,25 +6,19 @@
 //! again in memory, so a run can show that the load generator was not the limit.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use clap::Args;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
-use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, ApiVersionsResponse, BrokerId, FetchRequest, FetchResponse,
-    TopicName,
-};
+use kafka_protocol::messages::{ApiKey, BrokerId, FetchRequest, FetchResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use serde_json::json;
 
-use super::common::{self, CommonArgs};
+use super::common::CommonArgs;
 use super::report::{self, Throughput};
-use crate::cli::admin::client_error;
+use super::wire::{self, Session};
 use crate::cli::raw::code_name;
 
 /// `weir perf fetch ...`.
@@ -98,82 +92,6 @@ pub fn walk_batches(set: &[u8], fetch_offset: i64) -> Result<Walk, String> {
     Ok(w)
 }
 
-/// One connection to a leader with the Fetch version both sides speak.
-struct Session {
-    stream: TcpStream,
-    version: i16,
-    correlation: i32,
-    buf: Vec<u8>,
-}
-
-impl Session {
-    fn connect(addr: &str) -> Result<Session, String> {
-        let sock = addr
-            .to_socket_addrs()
-            .map_err(|e| format!("{addr}: {e}"))?
-            .next()
-            .ok_or_else(|| format!("{addr}: no address"))?;
-        let stream = TcpStream::connect_timeout(&sock, Duration::from_secs(10))
-            .map_err(|e| format!("connect {addr}: {e}"))?;
-        stream.set_nodelay(true).map_err(|e| e.to_string())?;
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .map_err(|e| e.to_string())?;
-        let mut s = Session {
-            stream,
-            version: 0,
-            correlation: 0,
-            buf: Vec::new(),
-        };
-        let (_, frame) = s.exchange(ApiKey::ApiVersions, 0, &ApiVersionsRequest::default())?;
-        let av: ApiVersionsResponse =
-            weir_protocol::client::decode_response(ApiKey::ApiVersions, 0, s.correlation, frame)
-                .map_err(|e| format!("ApiVersions from {addr}: {e}"))?;
-        let fetch = av
-            .api_keys
-            .iter()
-            .find(|k| k.api_key == ApiKey::Fetch as i16)
-            .ok_or_else(|| format!("{addr} does not list Fetch"))?;
-        // v12 is the last version that names topics (v13+ use topic ids); v4+ carries batches.
-        s.version = fetch.max_version.min(12);
-        if s.version < 4 {
-            return Err(format!("{addr} speaks Fetch only up to v{}", s.version));
-        }
-        Ok(s)
-    }
-
-    /// Send one request and read its answer's frame (without the size prefix).
-    fn exchange<Q: kafka_protocol::protocol::Encodable>(
-        &mut self,
-        key: ApiKey,
-        version: i16,
-        req: &Q,
-    ) -> Result<(i32, Bytes), String> {
-        self.correlation += 1;
-        let frame = weir_protocol::client::encode_request(
-            key,
-            version,
-            self.correlation,
-            "weir-perf-fetch",
-            req,
-        )
-        .map_err(|e| e.to_string())?;
-        self.stream
-            .write_all(&frame)
-            .map_err(|e| format!("send {key:?}: {e}"))?;
-        let mut prefix = [0u8; 4];
-        self.stream
-            .read_exact(&mut prefix)
-            .map_err(|e| format!("read {key:?}: {e}"))?;
-        let len = weir_protocol::frame::frame_length(prefix, 1 << 30).map_err(|e| e.to_string())?;
-        self.buf = vec![0u8; len];
-        self.stream
-            .read_exact(&mut self.buf)
-            .map_err(|e| format!("read {key:?}: {e}"))?;
-        Ok((self.correlation, Bytes::from(std::mem::take(&mut self.buf))))
-    }
-}
-
 fn request(args: &FetchArgs, topic: &str, next: &BTreeMap<i32, i64>) -> FetchRequest {
     let mut t = FetchTopic::default();
     t.topic = TopicName(StrBytes::from_string(topic.to_owned()));
@@ -227,40 +145,10 @@ fn apply(
     Ok(sum)
 }
 
-/// Partitions of the topic grouped by their leader's `host:port`.
-fn leaders(c: &CommonArgs) -> Result<BTreeMap<String, Vec<i32>>, String> {
-    let client: BaseConsumer = common::client_config(&c.bootstrap, &[], &[])?
-        .create()
-        .map_err(|e| client_error("create client", e))?;
-    common::check_reachable(client.client(), c)?;
-    let md = client
-        .fetch_metadata(Some(&c.topic), Duration::from_secs(c.connect_timeout_secs))
-        .map_err(|e| client_error("metadata", e))?;
-    let brokers: BTreeMap<i32, String> = md
-        .brokers()
-        .iter()
-        .map(|b| (b.id(), format!("{}:{}", b.host(), b.port())))
-        .collect();
-    let topic = md
-        .topics()
-        .iter()
-        .find(|t| t.name() == c.topic)
-        .filter(|t| !t.partitions().is_empty())
-        .ok_or_else(|| format!("topic {} is not in the broker's metadata", c.topic))?;
-    let mut by_leader: BTreeMap<String, Vec<i32>> = BTreeMap::new();
-    for p in topic.partitions() {
-        let addr = brokers
-            .get(&p.leader())
-            .ok_or_else(|| format!("partition {} has no live leader", p.id()))?;
-        by_leader.entry(addr.clone()).or_default().push(p.id());
-    }
-    Ok(by_leader)
-}
-
 /// Run `weir perf fetch`.
 pub fn run(args: FetchArgs) -> Result<(), String> {
     let c = &args.common;
-    let by_leader = leaders(c)?;
+    let by_leader = wire::leaders(c)?;
     let partitions: usize = by_leader.values().map(Vec::len).sum();
     let (records, bytes, last_ns) = (AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0));
     let idle = Duration::from_secs(args.idle_timeout_secs);
@@ -272,20 +160,21 @@ pub fn run(args: FetchArgs) -> Result<(), String> {
                 let (args, records, bytes, last_ns) = (&args, &records, &bytes, &last_ns);
                 s.spawn(move || {
                     let mut session = Session::connect(addr)?;
+                    // v12: the last version naming topics (v13+ use ids); v4+ carries batches.
+                    let version = session.version(ApiKey::Fetch, 4, 12)?;
                     let mut next: BTreeMap<i32, i64> = parts.iter().map(|&p| (p, 0)).collect();
                     let mut last_answer = None;
                     while records.load(Ordering::Relaxed) < args.messages {
                         let req = request(args, &args.common.topic, &next);
-                        let (corr, frame) =
-                            session.exchange(ApiKey::Fetch, session.version, &req)?;
-                        let w = apply(session.version, corr, frame.clone(), &mut next)?;
+                        let (corr, frame) = session.exchange(ApiKey::Fetch, version, &req)?;
+                        let w = apply(version, corr, frame.clone(), &mut next)?;
                         let now = start.elapsed();
                         if w.records > 0 {
                             records.fetch_add(w.records, Ordering::Relaxed);
                             bytes.fetch_add(w.bytes, Ordering::Relaxed);
                             last_ns.fetch_max(now.as_nanos() as u64, Ordering::Relaxed);
                             last_answer = Some(Answer {
-                                version: session.version,
+                                version,
                                 correlation: corr,
                                 frame,
                                 partitions: parts.clone(),

@@ -12,9 +12,11 @@ pub mod fetch;
 pub mod live;
 pub mod png;
 pub mod produce;
+pub mod produce_raw;
 pub mod report;
 pub mod targets;
 pub mod txn;
+pub mod wire;
 
 use std::time::Duration;
 
@@ -32,6 +34,10 @@ enum PerfCommand {
     /// Produce N records of B bytes as fast as possible (or at --throughput) and report
     /// records/s, MB/s and send-to-acknowledgement latency percentiles.
     Produce(produce::ProduceArgs),
+    /// Produce N records with raw Produce requests (one prebuilt batch per partition, several
+    /// requests in flight, no client library): the broker's produce path with the cheapest
+    /// producer.
+    ProduceRaw(produce_raw::ProduceRawArgs),
     /// Read N records from the beginning of a topic and report records/s and MB/s.
     Consume(consume::ConsumeArgs),
     /// Read N records with raw Fetch requests, walking batch headers only (no client library):
@@ -48,6 +54,10 @@ pub fn run(args: PerfArgs) -> Result<(), String> {
         PerfCommand::Produce(a) => {
             start_watchdog(a.common.timeout_secs);
             produce::run(a)
+        }
+        PerfCommand::ProduceRaw(a) => {
+            start_watchdog(a.common.timeout_secs);
+            produce_raw::run(a)
         }
         PerfCommand::Consume(a) => {
             start_watchdog(a.common.timeout_secs);
