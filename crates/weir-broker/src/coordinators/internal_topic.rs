@@ -105,6 +105,10 @@ pub struct InternalTopic {
     view: Arc<MetadataView>,
     admin: Arc<TopicAdmin>,
     clock: Arc<dyn Clock>,
+    /// Held while this broker creates the topic: concurrent first requests (a client's
+    /// FindCoordinator on two connections) wait for one creation instead of racing a second
+    /// proposal, whose refusal would cost the admin path's one-second settle wait.
+    creating: tokio::sync::Mutex<()>,
 }
 
 impl InternalTopic {
@@ -119,6 +123,7 @@ impl InternalTopic {
         clock: Arc<dyn Clock>,
     ) -> Self {
         InternalTopic {
+            creating: tokio::sync::Mutex::new(()),
             name,
             spec,
             replicas,
@@ -166,14 +171,28 @@ impl InternalTopic {
     /// replication factor is capped at the unfenced brokers.
     async fn ensure(&self) -> Result<i32, BrokerError> {
         if self.view.topic(self.name).is_some() {
-            // The image has it but the coordinator runtime may not have been told yet (the
-            // applier runs on its own task): apply the image first, so callers find the shards.
-            return self
-                .admin
-                .await_topic(self.name)
-                .await
-                .map(|m| m.partitions);
+            return self.await_applied().await;
         }
+        let _creating = self.creating.lock().await;
+        if self.view.topic(self.name).is_some() {
+            // Created by the request that held the lock before us.
+            return self.await_applied().await;
+        }
+        self.create().await
+    }
+
+    /// The topic is in the image: wait until this broker applied it.
+    async fn await_applied(&self) -> Result<i32, BrokerError> {
+        // The image has it but the coordinator runtime may not have been told yet (the
+        // applier runs on its own task): apply the image first, so callers find the shards.
+        self.admin
+            .await_topic(self.name)
+            .await
+            .map(|m| m.partitions)
+    }
+
+    /// Propose the topic (TOPIC_ALREADY_EXISTS from another broker's creation is a success).
+    async fn create(&self) -> Result<i32, BrokerError> {
         let live = self.view.image().live_brokers().len().max(1);
         let rf = self
             .spec
