@@ -72,7 +72,7 @@ cargo build -p weir
 step "cargo test"
 cargo test --workspace
 step "cargo test: the lazyfs fault layer of weir-log (a test-only feature)"
-cargo test -p weir-log --features lazyfs --test lazyfs --test producer_state_model --test syncfs_power
+cargo test -p weir-log --features lazyfs --test lazyfs --test producer_state_model --test syncfs_power --test maintenance_flush
 
 # --- real clients against the real binary -------------------------------------------------
 step "pytest tests/python"

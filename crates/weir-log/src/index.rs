@@ -289,6 +289,24 @@ impl IndexFile {
         Ok(())
     }
 
+    /// For a flush outside the partition's lock: write the pending entries and, when the file
+    /// has unsynced entries, return it opened for the caller to fsync (marked synced now; call
+    /// [`IndexFile::mark_unsynced`] if that sync fails).
+    pub fn take_unsynced(&mut self) -> Result<Option<File>, LogError> {
+        self.write_pending()?;
+        if !self.unsynced {
+            return Ok(None);
+        }
+        let file = open_rw(&self.path, false)?;
+        self.unsynced = false;
+        Ok(Some(file))
+    }
+
+    /// A sync of this file failed: the next flush syncs it again.
+    pub fn mark_unsynced(&mut self) {
+        self.unsynced = true;
+    }
+
     /// Path of the file.
     pub fn path(&self) -> &Path {
         &self.path

@@ -411,6 +411,39 @@ impl Segment {
         Ok(())
     }
 
+    /// The first half of a flush that runs outside the partition's lock: write pending index
+    /// entries and return every file with unsynced changes (the `.log`, its indexes, the
+    /// transaction index), marked synced now. The caller fsyncs them and, if one fails, calls
+    /// [`Segment::mark_unflushed`].
+    pub fn prepare_flush(&mut self) -> Result<Vec<Arc<File>>, LogError> {
+        let mut files = Vec::new();
+        if self.log_dirty {
+            files.push(self.log.get()?);
+            self.log_dirty = false;
+        }
+        files.extend(self.txn_index.take_unsynced()?.map(Arc::new));
+        if let Some(i) = &mut self.index {
+            files.extend(i.take_unsynced()?.map(Arc::new));
+        }
+        if let Some(t) = &mut self.time_index {
+            files.extend(t.take_unsynced()?.map(Arc::new));
+        }
+        Ok(files)
+    }
+
+    /// A sync of a file [`Segment::prepare_flush`] returned failed: flush everything again next
+    /// time.
+    pub fn mark_unflushed(&mut self) {
+        self.log_dirty = true;
+        self.txn_index.mark_unsynced();
+        if let Some(i) = &mut self.index {
+            i.mark_unsynced();
+        }
+        if let Some(t) = &mut self.time_index {
+            t.mark_unsynced();
+        }
+    }
+
     /// Write index entries buffered in memory to their files (no fsync), so that a crash loses
     /// few of them.
     pub fn write_pending_index_entries(&mut self) -> Result<(), LogError> {

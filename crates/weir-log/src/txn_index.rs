@@ -202,6 +202,25 @@ impl TxnIndex {
         Ok(())
     }
 
+    /// For a flush outside the partition's lock: the file opened for the caller to fsync when
+    /// it changed since its last sync (marked synced now; [`TxnIndex::mark_unsynced`] if that
+    /// sync fails).
+    pub fn take_unsynced(&mut self) -> Result<Option<File>, LogError> {
+        if !self.dirty {
+            return Ok(None);
+        }
+        let f = self.open_file()?;
+        self.dirty = false;
+        Ok(Some(f))
+    }
+
+    /// A sync of this file failed: the next flush syncs it again (if it exists).
+    pub fn mark_unsynced(&mut self) {
+        if self.path.exists() {
+            self.dirty = true;
+        }
+    }
+
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path

@@ -126,6 +126,7 @@ impl PartitionLog {
                 recovery_point: recovery_point.min(log_end_offset),
                 unflushed_messages: 0,
                 last_flush_ms: now,
+                truncations: 0,
                 epochs,
                 deleted: false,
                 cleaner_offset: None,

@@ -76,12 +76,38 @@ impl PartitionLog {
         {
             let rp = inner.recovery_point;
             let first = inner.segments.range(..=rp).next_back().map(|(&b, _)| b);
-            for (_, s) in inner.segments.range_mut(first.unwrap_or(rp)..) {
-                s.flush()?;
+            let mut files = Vec::new();
+            let mut flushed = Vec::new();
+            for (&base, s) in inner.segments.range_mut(first.unwrap_or(rp)..) {
+                files.extend(s.prepare_flush()?);
+                flushed.push(base);
             }
-            inner.recovery_point = leo;
-            inner.unflushed_messages = 0;
-            inner.last_flush_ms = now;
+            let truncations = inner.truncations;
+            // The fsyncs run without the lock: appends and reads of the partition go on
+            // meanwhile (they used to wait for every fsync of the pass, a stall of up to tens
+            // of milliseconds every maintenance period under load).
+            drop(inner);
+            let synced = files
+                .iter()
+                .try_for_each(|f| crate::lazyfs::sync(f, || f.sync_data()));
+            let mut inner = self.lock();
+            if let Err(e) = synced {
+                for base in flushed {
+                    if let Some(s) = inner.segments.get_mut(&base) {
+                        s.mark_unflushed();
+                    }
+                }
+                return Err(e.into());
+            }
+            // Everything below `leo` is on disk now, unless the log was truncated meanwhile
+            // (what lies below `leo` may then be newer data): the next pass will advance it.
+            if inner.truncations == truncations && !inner.deleted {
+                inner.recovery_point = inner.recovery_point.max(leo);
+                if inner.log_end_offset == leo {
+                    inner.unflushed_messages = 0;
+                }
+                inner.last_flush_ms = now;
+            }
         }
         Ok(deleted)
     }

@@ -120,6 +120,9 @@ struct Inner {
     recovery_point: i64,
     unflushed_messages: u64,
     last_flush_ms: i64,
+    /// Bumped whenever the log end moves back (a truncation): a flush prepared before it must
+    /// not advance the recovery point over data written after it.
+    truncations: u64,
     epochs: Vec<(i32, i64)>,
     deleted: bool,
     /// First offset not yet cleaned (cleaner-offset-checkpoint), once the cleaner has run.

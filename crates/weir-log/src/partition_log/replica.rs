@@ -346,6 +346,7 @@ impl PartitionLog {
             last.next_offset()?
         };
         inner.log_end_offset = leo;
+        inner.truncations += 1;
         inner.high_watermark = inner.high_watermark.min(leo);
         inner.recovery_point = inner.recovery_point.min(leo);
         inner.log_start_offset = inner.log_start_offset.min(leo);
@@ -415,6 +416,7 @@ impl PartitionLog {
         inner.segments.insert(offset, seg);
         inner.log_start_offset = offset;
         inner.log_end_offset = offset;
+        inner.truncations += 1;
         inner.high_watermark = offset;
         inner.recovery_point = offset;
         inner.unflushed_messages = 0;
