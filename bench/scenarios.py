@@ -334,6 +334,17 @@ def cpu(ctx):
 RAW_BATCH = 100
 
 
+def wide_table(runs, counts, p99_title, latency_key):
+    """One table of the wide scenario: rate, p99 and broker CPU per partition count (medians)."""
+    print(f"\n| partitions | produce rec/s | {p99_title} | broker CPU s/M |")
+    print("|---:|---:|---:|---:|")
+    for parts in counts:
+        xs = runs[parts]
+        print(f"| {parts} | {med([p['records_per_sec'] for p in xs]):,.0f} "
+              f"| {med([p[latency_key]['p99'] for p in xs]):.1f} "
+              f"| {med([p['broker_cpu_per_m'] for p in xs]):.2f} |")
+
+
 def wide(ctx):
     n = 300_000 if ctx.quick else 1_000_000
     wide_parts = 1000
@@ -385,24 +396,12 @@ def wide(ctx):
     batching = res[8][0]["batching"]
     print(f"\nRound-robin produce, 1 node, acks=all, 100 B, {n:,} records, client batching "
           f"{batching} (librdkafka), medians of {ctx.runs}:")
-    print("\n| partitions | produce rec/s | p99 ms | broker CPU s/M |")
-    print("|---:|---:|---:|---:|")
-    for parts in (8, wide_parts):
-        xs = res[parts]
-        print(f"| {parts} | {med([p['records_per_sec'] for p in xs]):,.0f} "
-              f"| {med([p['latency_ms']['p99'] for p in xs]):.1f} "
-              f"| {med([p['broker_cpu_per_m'] for p in xs]):.2f} |")
+    wide_table(res, (8, wide_parts), "p99 ms", "latency_ms")
     print(f"\n{wide_parts} ÷ 8 partitions (librdkafka): {rw / r8:.2f}")
     print(f"\nThe same with `weir perf produce-raw` ({RAW_BATCH} records of 100 B per partition batch, "
           f"every partition in each request, 5 requests in flight, acks=all), medians of "
           f"{ctx.runs}:")
-    print("\n| partitions | produce rec/s | request p99 ms | broker CPU s/M |")
-    print("|---:|---:|---:|---:|")
-    for parts in (8, wide_parts):
-        xs = raw[parts]
-        print(f"| {parts} | {med([p['records_per_sec'] for p in xs]):,.0f} "
-              f"| {med([p['request_latency_ms']['p99'] for p in xs]):.1f} "
-              f"| {med([p['broker_cpu_per_m'] for p in xs]):.2f} |")
+    wide_table(raw, (8, wide_parts), "request p99 ms", "request_latency_ms")
     print(f"\n{wide_parts} ÷ 8 partitions (raw producer): {qw / q8:.2f} "
           f"({verdict(qw / q8, 0.7, below=False)} ≥ 0.7)")
     return finish(ctx, "wide", {"records": n, "batching": batching, "ratio": rw / r8,
