@@ -1,0 +1,60 @@
+"""Replication cost with `weir perf produce-raw` (issue #24, target 3): RF=1 on one node against
+RF=3 (min.insync.replicas=2) on one controller + three brokers, interleaved, with a producer that
+is not the limit, so the brokers get the client's CPU. Loopback only; everything on this machine.
+
+    python3 bench/replication_raw.py --weir target/release/weir [--runs 2]
+"""
+import argparse
+import json
+import os
+import subprocess
+import tempfile
+
+from compare import free_port
+from replication import Broker, create, start_cluster
+
+LOADS = [(100, 1, 3_000_000, 1000), (100, 8, 3_000_000, 1000),
+         (1024, 1, 400_000, 100), (1024, 8, 400_000, 100)]
+
+
+def raw(weir, bootstrap, topic, n, size, batch):
+    r = subprocess.run([weir, "perf", "produce-raw", "-b", bootstrap, "--topic", topic,
+                        "--num-records", str(n), "--record-size", str(size), "--batch-records",
+                        str(batch), "--json"], capture_output=True, text=True, timeout=300)
+    if r.returncode:
+        raise RuntimeError(r.stderr)
+    return json.loads(r.stdout)["records_per_sec"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--weir", required=True)
+    ap.add_argument("--runs", type=int, default=2)
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory() as work:
+        single = Broker("single", [a.weir, "serve", "--listeners",
+                                   f"PLAINTEXT://127.0.0.1:{(p := free_port())}",
+                                   "--log-dirs", os.path.join(work, "single")], p, work)
+        nodes = start_cluster(a.weir, work)
+        brokers = nodes[1:]
+        bs3 = ",".join(b.bootstrap for b in brokers)
+        try:
+            for run in range(a.runs):
+                for size, parts, n, batch in LOADS:
+                    t1, t3 = f"r1-{size}-{parts}-{run}", f"r3-{size}-{parts}-{run}"
+                    create(a.weir, single.bootstrap, t1, 1, [], parts)
+                    create(a.weir, brokers[0].bootstrap, t3, 3,
+                           ["--config", "min.insync.replicas=2"], parts)
+                    r1 = raw(a.weir, single.bootstrap, t1, n, size, batch)
+                    r3 = raw(a.weir, bs3, t3, n, size, batch)
+                    print(f"run {run + 1} {size} B, {parts} partition(s), {batch}-record batches: "
+                          f"RF=1 {r1:,.0f} rec/s, RF=3 {r3:,.0f} rec/s, ratio {r3 / r1:.2f}",
+                          flush=True)
+        finally:
+            for b in reversed(nodes):
+                b.stop()
+            single.stop()
+
+
+if __name__ == "__main__":
+    main()
