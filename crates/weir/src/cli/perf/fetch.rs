@@ -15,6 +15,7 @@ use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::{ApiKey, BrokerId, FetchRequest, FetchResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use serde_json::json;
+use weir_log::batch::{BatchHeader, HEADER_LEN};
 
 use super::common::CommonArgs;
 use super::report::{self, Throughput};
@@ -59,8 +60,8 @@ pub struct Walk {
     pub next_offset: i64,
 }
 
-/// Walk the record batches of `set` fetched at `fetch_offset` by their headers: base offset
-/// (bytes 0..8), batch length (8..12), last offset delta (23..27). A trailing partial batch (a
+/// Walk the record batches of `set` fetched at `fetch_offset` by their 61-byte headers
+/// ([`BatchHeader::parse`]: base offset, length, last offset delta). A trailing partial batch (a
 /// fetch may end inside one) is ignored; records of the first batch before `fetch_offset` are not
 /// counted. Errors on a batch length that cannot be a RecordBatch.
 pub fn walk_batches(set: &[u8], fetch_offset: i64) -> Result<Walk, String> {
@@ -69,25 +70,17 @@ pub fn walk_batches(set: &[u8], fetch_offset: i64) -> Result<Walk, String> {
         ..Walk::default()
     };
     let mut pos = 0usize;
-    while set.len() - pos >= 61 {
-        let h = &set[pos..];
-        let base = i64::from_be_bytes(h[0..8].try_into().expect("8 bytes"));
-        let len = i32::from_be_bytes(h[8..12].try_into().expect("4 bytes"));
-        if len < 49 {
-            return Err(format!("batch at offset {base}: length {len} is too short"));
-        }
-        let total = 12 + len as usize;
-        if set.len() - pos < total {
+    while set.len() - pos >= HEADER_LEN {
+        let h = BatchHeader::parse(&set[pos..]).map_err(|e| e.to_string())?;
+        if set.len() - pos < h.total_len {
             break;
         }
-        let delta = i32::from_be_bytes(h[23..27].try_into().expect("4 bytes"));
-        let last = base + i64::from(delta);
-        if last >= w.next_offset {
-            w.records += (last - base.max(w.next_offset) + 1) as u64;
-            w.bytes += total as u64;
-            w.next_offset = last + 1;
+        if h.last_offset() >= w.next_offset {
+            w.records += (h.last_offset() - h.base_offset.max(w.next_offset) + 1) as u64;
+            w.bytes += h.total_len as u64;
+            w.next_offset = h.next_offset();
         }
-        pos += total;
+        pos += h.total_len;
     }
     Ok(w)
 }
