@@ -12,6 +12,7 @@ for 100 B and 1 KiB on 1 and 8 partitions, and the end-to-end latency on the 3-n
 """
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -35,6 +36,23 @@ def start_cluster(weir, workdir):
                 "--log-dirs", os.path.join(workdir, f"node-{i}")]
         nodes.append(Broker(f"node-{i}", argv, client, workdir))
     return nodes
+
+
+@contextlib.contextmanager
+def rf1_and_rf3(weir, work):
+    """A single RF=1 node and the RF=3 cluster (`start_cluster`) under `work`, stopped on exit:
+    yields (single node, the three brokers)."""
+    single = Broker("single", [weir, "serve", "--listeners",
+                               f"PLAINTEXT://127.0.0.1:{(p := free_port())}",
+                               "--log-dirs", os.path.join(work, "single")], p, work)
+    nodes = []
+    try:
+        nodes = start_cluster(weir, work)
+        yield single, nodes[1:]
+    finally:
+        for b in reversed(nodes):
+            b.stop()
+        single.stop()
 
 
 def create(weir, bootstrap, topic, rf, extra, partitions=1):
@@ -124,27 +142,16 @@ def main():
     ap.add_argument("--records", type=int, default=500_000)
     ap.add_argument("--runs", type=int, default=3)
     a = ap.parse_args()
-    with tempfile.TemporaryDirectory() as work:
-        single = Broker("single", [a.weir, "serve", "--listeners",
-                                   f"PLAINTEXT://127.0.0.1:{(p := free_port())}",
-                                   "--log-dirs", os.path.join(work, "single")], p, work)
-        nodes = []
-        try:
-            nodes = start_cluster(a.weir, work)
-            brokers = nodes[1:]
-            cluster_bs = ",".join(b.bootstrap for b in brokers)
-            res = {"rf1": [], "rf3": []}
-            for run in range(a.runs):
-                t1, t3 = f"rf1-{run}", f"rf3-{run}"
-                create(a.weir, single.bootstrap, t1, 1, [])
-                create(a.weir, brokers[0].bootstrap, t3, 3, ["--config", "min.insync.replicas=2"])
-                res["rf1"].append(produce(a.weir, single.bootstrap, t1, a.records, [single]))
-                res["rf3"].append(produce(a.weir, cluster_bs, t3, a.records, brokers))
-                log(f"run {run}: rf1 {res['rf1'][-1]}, rf3 {res['rf3'][-1]}")
-        finally:
-            for b in reversed(nodes):
-                b.stop()
-            single.stop()
+    with tempfile.TemporaryDirectory() as work, rf1_and_rf3(a.weir, work) as (single, brokers):
+        cluster_bs = ",".join(b.bootstrap for b in brokers)
+        res = {"rf1": [], "rf3": []}
+        for run in range(a.runs):
+            t1, t3 = f"rf1-{run}", f"rf3-{run}"
+            create(a.weir, single.bootstrap, t1, 1, [])
+            create(a.weir, brokers[0].bootstrap, t3, 3, ["--config", "min.insync.replicas=2"])
+            res["rf1"].append(produce(a.weir, single.bootstrap, t1, a.records, [single]))
+            res["rf3"].append(produce(a.weir, cluster_bs, t3, a.records, brokers))
+            log(f"run {run}: rf1 {res['rf1'][-1]}, rf3 {res['rf3'][-1]}")
     med = lambda xs, i: statistics.median(x[i] for x in xs)  # noqa: E731
     r1, r3 = med(res["rf1"], 0), med(res["rf3"], 0)
     print(f"| setup | produce rec/s | p99 ms | broker CPU s / M |")

@@ -6,12 +6,10 @@ is not the limit, so the brokers get the client's CPU. Loopback only; everything
 """
 import argparse
 import json
-import os
 import subprocess
 import tempfile
 
-from compare import free_port
-from replication import Broker, create, start_cluster
+from replication import create, rf1_and_rf3
 
 LOADS = [(100, 1, 3_000_000, 1000), (100, 8, 3_000_000, 1000),
          (1024, 1, 400_000, 100), (1024, 8, 400_000, 100)]
@@ -31,29 +29,19 @@ def main():
     ap.add_argument("--weir", required=True)
     ap.add_argument("--runs", type=int, default=2)
     a = ap.parse_args()
-    with tempfile.TemporaryDirectory() as work:
-        single = Broker("single", [a.weir, "serve", "--listeners",
-                                   f"PLAINTEXT://127.0.0.1:{(p := free_port())}",
-                                   "--log-dirs", os.path.join(work, "single")], p, work)
-        nodes = start_cluster(a.weir, work)
-        brokers = nodes[1:]
+    with tempfile.TemporaryDirectory() as work, rf1_and_rf3(a.weir, work) as (single, brokers):
         bs3 = ",".join(b.bootstrap for b in brokers)
-        try:
-            for run in range(a.runs):
-                for size, parts, n, batch in LOADS:
-                    t1, t3 = f"r1-{size}-{parts}-{run}", f"r3-{size}-{parts}-{run}"
-                    create(a.weir, single.bootstrap, t1, 1, [], parts)
-                    create(a.weir, brokers[0].bootstrap, t3, 3,
-                           ["--config", "min.insync.replicas=2"], parts)
-                    r1 = raw(a.weir, single.bootstrap, t1, n, size, batch)
-                    r3 = raw(a.weir, bs3, t3, n, size, batch)
-                    print(f"run {run + 1} {size} B, {parts} partition(s), {batch}-record batches: "
-                          f"RF=1 {r1:,.0f} rec/s, RF=3 {r3:,.0f} rec/s, ratio {r3 / r1:.2f}",
-                          flush=True)
-        finally:
-            for b in reversed(nodes):
-                b.stop()
-            single.stop()
+        for run in range(a.runs):
+            for size, parts, n, batch in LOADS:
+                t1, t3 = f"r1-{size}-{parts}-{run}", f"r3-{size}-{parts}-{run}"
+                create(a.weir, single.bootstrap, t1, 1, [], parts)
+                create(a.weir, brokers[0].bootstrap, t3, 3, ["--config", "min.insync.replicas=2"],
+                       parts)
+                r1 = raw(a.weir, single.bootstrap, t1, n, size, batch)
+                r3 = raw(a.weir, bs3, t3, n, size, batch)
+                print(f"run {run + 1} {size} B, {parts} partition(s), {batch}-record batches: "
+                      f"RF=1 {r1:,.0f} rec/s, RF=3 {r3:,.0f} rec/s, ratio {r3 / r1:.2f}",
+                      flush=True)
 
 
 if __name__ == "__main__":
