@@ -429,6 +429,9 @@ fn campaign(cfg: &Config, kinds: &[FaultKind], c: &mut Cluster, sum: &mut Summar
             "records: {} lost, {} duplicated, {} reordered, {} misplaced; e.g. {:#?}",
             r.lost, r.duplicated, r.reordered, r.misplaced, r.examples
         ));
+        let details = check::duplicate_details(c, TOPIC, &r.examples);
+        sum.problems
+            .extend(details.into_iter().map(|d| format!("batches: {d}")));
     }
     for p in check::check_commits(&c.bootstrap(), GROUP, TOPIC, PARTITIONS, &commits) {
         sum.problems.push(format!("group offsets: {p}"));

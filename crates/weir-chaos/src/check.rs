@@ -392,3 +392,115 @@ pub fn replica_mismatches(c: &Cluster, view: &NodeView, topic: &str) -> Vec<Stri
     }
     out
 }
+
+/// The record batches holding `offsets` of `topic`-`partition`, read from each running replica's
+/// segment files: producer id, producer epoch, sequences and partition leader epoch, which tell
+/// a retry the leader failed to recognise (same producer epoch and sequence) from a client that
+/// bumped its epoch and sent the record again (a newer epoch, sequences from 0).
+pub fn describe_batches(c: &Cluster, topic: &str, partition: i32, offsets: &[i64]) -> Vec<String> {
+    c.nodes
+        .iter()
+        .map(|n| {
+            let bytes = log_bytes(&n.log_dir(), topic, partition);
+            let found = batches_at(&bytes, offsets);
+            format!("node {}: {}", n.spec.id, found.join("; "))
+        })
+        .collect()
+}
+
+/// Walk `bytes` (a partition's segments, concatenated) by batch headers and describe the
+/// batches containing any of `offsets`.
+pub fn batches_at(bytes: &[u8], offsets: &[i64]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut pos = 0usize;
+    while let Ok(h) = weir_log::batch::BatchHeader::parse(&bytes[pos..]) {
+        if offsets
+            .iter()
+            .any(|&o| o >= h.base_offset && o <= h.last_offset())
+        {
+            out.push(format!(
+                "offsets {}..={}: producer {} epoch {} sequences {}..={}, leader epoch {}",
+                h.base_offset,
+                h.last_offset(),
+                h.producer_id,
+                h.producer_epoch,
+                h.base_sequence,
+                h.base_sequence.wrapping_add(h.last_offset_delta),
+                h.partition_leader_epoch
+            ));
+        }
+        if h.total_len == 0 || pos + h.total_len > bytes.len() {
+            break;
+        }
+        pos += h.total_len;
+    }
+    if out.is_empty() {
+        out.push("no batch holds them".into());
+    }
+    out
+}
+
+/// The (partition, offsets) of a "value … consumed twice: at (P, O1) and P/O2" finding.
+pub fn twice_at(finding: &str) -> Option<(i32, Vec<i64>)> {
+    let rest = finding.split("consumed twice: at (").nth(1)?;
+    let (first, second) = rest.split_once(") and ")?;
+    let (p, o1) = first.split_once(", ")?;
+    let (p2, o2) = second.split_once('/')?;
+    let p: i32 = p.trim().parse().ok()?;
+    let o1: i64 = o1.trim().parse().ok()?;
+    let o2: i64 = o2.trim().parse().ok()?;
+    (p2.trim().parse::<i32>().ok()? == p).then_some((p, vec![o1, o2]))
+}
+
+/// For each "consumed twice" finding among `examples`, the batches holding both copies on every
+/// node ([`describe_batches`]).
+pub fn duplicate_details(c: &Cluster, topic: &str, examples: &[String]) -> Vec<String> {
+    examples
+        .iter()
+        .filter_map(|e| twice_at(e))
+        .map(|(p, offsets)| {
+            format!(
+                "{topic}-{p} offsets {offsets:?}: {}",
+                describe_batches(c, topic, p, &offsets).join(" | ")
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod dup_tests {
+    use super::*;
+
+    #[test]
+    fn a_twice_consumed_finding_names_its_partition_and_offsets() {
+        assert_eq!(
+            twice_at("value 2297 consumed twice: at (2, 765) and 2/766"),
+            Some((2, vec![765, 766]))
+        );
+        assert_eq!(twice_at("value 1 never consumed"), None);
+    }
+
+    #[test]
+    fn the_batches_holding_the_offsets_are_described() {
+        let mut log = Vec::new();
+        for (base, n) in [(0i64, 3usize), (3, 1), (4, 2)] {
+            let recs: Vec<(Option<&[u8]>, &[u8])> = vec![(None, b"v"); n];
+            let mut b = weir_log::batch::build_batch(base, 1, &recs);
+            b[43..51].copy_from_slice(&9i64.to_be_bytes());
+            b[51..53].copy_from_slice(&0i16.to_be_bytes());
+            b[53..57].copy_from_slice(&(base as i32).to_be_bytes());
+            log.extend(b);
+        }
+        let found = batches_at(&log, &[3, 4]);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(
+            found[0].starts_with("offsets 3..=3: producer 9 epoch 0 sequences 3..=3")
+                && found[1].starts_with("offsets 4..=5: producer 9 epoch 0 sequences 4..=5"),
+            "{found:?}"
+        );
+        assert_eq!(
+            batches_at(&log, &[99]),
+            vec!["no batch holds them".to_string()]
+        );
+    }
+}

@@ -15,7 +15,20 @@ impl PartitionLog {
     /// re-derived from the replayed markers.
     pub(super) fn replay_producer_state(&self, from: i64) -> Result<(), LogError> {
         let mut inner = self.lock();
-        txn::truncate_txn_indexes(&mut inner, from)?;
+        self.replay_producer_state_locked(&mut inner, from)
+    }
+
+    /// [`PartitionLog::replay_producer_state`] under the caller's lock: a truncation rebuilds the
+    /// state without releasing the lock in between, so no append, roll (which snapshots the
+    /// state) or clean shutdown sees the state of the snapshot alone, which lacks the batches
+    /// between the snapshot and the log end (the shape bug N needs: a retry of such a batch
+    /// would be taken for new data).
+    pub(super) fn replay_producer_state_locked(
+        &self,
+        inner: &mut Inner,
+        from: i64,
+    ) -> Result<(), LogError> {
+        txn::truncate_txn_indexes(inner, from)?;
         // Only batch headers are read (61 bytes each), and the few control batches whole: a start
         // after a crash replays from the last producer snapshot, which may be gigabytes back.
         let leo = inner.log_end_offset;
@@ -55,7 +68,7 @@ impl PartitionLog {
         }
         let batches = found.len();
         for (h, whole) in &found {
-            txn::apply_batch(&mut inner, whole, h)?;
+            txn::apply_batch(inner, whole, h)?;
         }
         if batches > 0 {
             tracing::debug!(partition = %self.tp.dir_name(), from, batches, "producer state rebuilt from the log");
