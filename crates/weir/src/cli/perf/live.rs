@@ -42,6 +42,13 @@ impl Window {
         report::record(&mut w.1, d);
     }
 
+    /// Count `n` records whose latencies `h` holds.
+    pub fn add(&self, n: u64, h: &Histogram<u64>) {
+        let mut w = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        w.0 += n;
+        let _ = w.1.add(h);
+    }
+
     /// The records and latency histogram since the last call, leaving the window empty.
     pub fn take(&self) -> (u64, Histogram<u64>) {
         let mut w = self.inner.lock().unwrap_or_else(|e| e.into_inner());

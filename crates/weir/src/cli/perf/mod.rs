@@ -8,6 +8,8 @@ mod acks;
 pub mod common;
 pub mod consume;
 pub mod e2e;
+pub mod e2e_raw;
+mod e2e_raw_fetch;
 pub mod fetch;
 pub mod live;
 pub mod png;
@@ -46,6 +48,9 @@ enum PerfCommand {
     /// Produce and consume in one process; report end-to-end latency (produce call to
     /// consumer delivery) from a timestamp embedded in each payload.
     E2e(e2e::E2eArgs),
+    /// End-to-end latency on one partition with raw Produce and Fetch (no client library):
+    /// batches sent on a fixed schedule, each record timed from when it was due to its arrival.
+    E2eRaw(e2e_raw::E2eRawArgs),
 }
 
 /// Run `weir perf`.
@@ -70,6 +75,10 @@ pub fn run(args: PerfArgs) -> Result<(), String> {
         PerfCommand::E2e(a) => {
             start_watchdog(a.common.timeout_secs);
             e2e::run(a)
+        }
+        PerfCommand::E2eRaw(a) => {
+            start_watchdog(a.common.timeout_secs);
+            e2e_raw::run(a)
         }
     }
 }

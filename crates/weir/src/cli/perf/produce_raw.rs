@@ -63,8 +63,25 @@ pub fn request_partitions(parts: &[i32], per: usize, n: u64) -> Vec<i32> {
 }
 
 fn request(args: &ProduceRawArgs, batch: &Bytes, partitions: &[i32]) -> ProduceRequest {
+    partitions_request(
+        &args.common.topic,
+        partitions,
+        batch,
+        args.acks,
+        args.request_timeout_ms,
+    )
+}
+
+/// A Produce request carrying `batch` for each of `partitions` of `topic`.
+fn partitions_request(
+    topic: &str,
+    partitions: &[i32],
+    batch: &Bytes,
+    acks: i16,
+    timeout_ms: i32,
+) -> ProduceRequest {
     let mut t = TopicProduceData::default();
-    t.name = TopicName(StrBytes::from_string(args.common.topic.clone()));
+    t.name = TopicName(StrBytes::from_string(topic.to_owned()));
     for &p in partitions {
         let mut d = PartitionProduceData::default();
         d.index = p;
@@ -72,10 +89,21 @@ fn request(args: &ProduceRawArgs, batch: &Bytes, partitions: &[i32]) -> ProduceR
         t.partition_data.push(d);
     }
     let mut req = ProduceRequest::default();
-    req.acks = args.acks;
-    req.timeout_ms = args.request_timeout_ms;
+    req.acks = acks;
+    req.timeout_ms = timeout_ms;
     req.topic_data.push(t);
     req
+}
+
+/// A Produce request carrying `batch` for `partition` of `topic` (`perf e2e-raw`).
+pub fn one_partition_request(
+    topic: &str,
+    partition: i32,
+    batch: &Bytes,
+    acks: i16,
+    timeout_ms: i32,
+) -> ProduceRequest {
+    partitions_request(topic, &[partition], batch, acks, timeout_ms)
 }
 
 /// Check one Produce answer: every partition must have succeeded.

@@ -56,6 +56,17 @@ impl Session {
         Ok(s)
     }
 
+    /// A second handle on the same connection (e.g. one thread sends, another reads the answers
+    /// in order); each handle counts its own correlation ids.
+    pub fn try_clone(&self) -> Result<Session, String> {
+        Ok(Session {
+            stream: self.stream.try_clone().map_err(|e| e.to_string())?,
+            correlation: self.correlation,
+            versions: self.versions.clone(),
+            addr: self.addr.clone(),
+        })
+    }
+
     /// The highest version of `key` both sides speak, at most `max` and at least `min`.
     pub fn version(&self, key: ApiKey, min: i16, max: i16) -> Result<i16, String> {
         let (lo, hi) = *self
