@@ -4,8 +4,8 @@ figures beside its target and writing its raw numbers to <out-dir>/<NAME>.json (
 $CARGO_TARGET_DIR/bench, i.e. target/bench/). Every figure carries the machine's load average
 when it was taken: figures taken with a 1-minute load above 1.5 are marked provisional.
 
-Scenarios: e2e-latency, e2e-low-rate, consume, cpu, wide (here), replication
-(bench/replication.py), scale and startup (bench/scale.py)."""
+Scenarios: e2e-latency, e2e-low-rate, consume, cpu, wide (here), e2e-latency-raw
+(bench/e2e_raw.py), replication (bench/replication.py), scale and startup (bench/scale.py)."""
 
 import json
 import os
@@ -416,9 +416,10 @@ SCENARIOS = {"e2e-latency": e2e_latency, "e2e-low-rate": e2e_low_rate, "consume"
 
 def run(name, args, work, cache):
     """Run scenario `name`; returns the process exit status (non-zero when it could not run)."""
+    import e2e_raw
     import replication
     table = {**SCENARIOS, "replication": replication.scenario, "scale": scale.scale,
-             "startup": scale.startup}
+             "startup": scale.startup, "e2e-latency-raw": e2e_raw.scenario}
     if name not in table:
         log(f"unknown scenario {name!r}; one of: {', '.join(sorted(table))}")
         return 2

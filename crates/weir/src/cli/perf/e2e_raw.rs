@@ -113,13 +113,30 @@ impl Schedule {
         h: &mut Histogram<u64>,
         head: &mut Histogram<u64>,
     ) {
+        // Neighbouring records mostly fall in the same microsecond: record runs, not records.
+        let mut run: Option<(u64, u64, bool)> = None;
+        let mut put = |(us, n, in_head): (u64, u64, bool)| {
+            let us = us.clamp(1, h.high());
+            h.saturating_record_n(us, n);
+            if in_head {
+                head.saturating_record_n(us, n);
+            }
+        };
         for i in first..=last {
             let due = self.due_ns(i);
-            let took = Duration::from_nanos(arrived_ns.saturating_sub(due));
-            report::record(h, took);
-            if due < head_until_ns {
-                report::record(head, took);
-            }
+            let us = arrived_ns.saturating_sub(due) / 1_000;
+            let in_head = due < head_until_ns;
+            run = match run {
+                Some((u, n, hd)) if u == us && hd == in_head => Some((u, n + 1, hd)),
+                Some(prev) => {
+                    put(prev);
+                    Some((us, 1, in_head))
+                }
+                None => Some((us, 1, in_head)),
+            };
+        }
+        if let Some(prev) = run {
+            put(prev);
         }
     }
 }

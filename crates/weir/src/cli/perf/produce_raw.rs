@@ -28,9 +28,12 @@ pub struct ProduceRawArgs {
     /// Bootstrap, topic, output and timeouts.
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Records to send (rounded up to whole requests).
+    /// Records to send (rounded up to whole requests); without it, --duration-secs bounds the run.
     #[arg(long = "num-records")]
-    pub num_records: u64,
+    pub num_records: Option<u64>,
+    /// Stop sending after this many seconds (the answers outstanding are still awaited).
+    #[arg(long = "duration-secs", visible_alias = "duration")]
+    pub duration_secs: Option<u64>,
     /// Bytes of each record's value (no key).
     #[arg(long = "record-size", default_value_t = 100)]
     pub record_size: usize,
@@ -142,8 +145,12 @@ fn drive(
     let mut hist = report::new_histogram();
     let mut outstanding: VecDeque<(i32, u64, Instant)> = VecDeque::new();
     let (mut sent, mut acked, mut n) = (0u64, 0u64, 0u64);
-    while acked < quota {
-        while sent < quota && outstanding.len() < args.in_flight.max(1) {
+    let deadline = args
+        .duration_secs
+        .map(|s| Instant::now() + std::time::Duration::from_secs(s));
+    let sending = |sent: u64| sent < quota && deadline.is_none_or(|d| Instant::now() < d);
+    while sending(sent) || !outstanding.is_empty() {
+        while sending(sent) && outstanding.len() < args.in_flight.max(1) {
             let partitions = request_partitions(parts, args.partitions_per_request, n);
             n += 1;
             let req = request(args, batch, &partitions);
@@ -152,9 +159,9 @@ fn drive(
             sent += records;
             outstanding.push_back((corr, records, Instant::now()));
         }
-        let (corr, records, at) = outstanding
-            .pop_front()
-            .ok_or("nothing outstanding while records are missing")?;
+        let Some((corr, records, at)) = outstanding.pop_front() else {
+            break;
+        };
         check(version, corr, session.receive()?)?;
         report::record(&mut hist, at.elapsed());
         acked += records;
@@ -166,6 +173,9 @@ fn drive(
 pub fn run(args: ProduceRawArgs) -> Result<(), String> {
     if args.acks == 0 {
         return Err("perf produce-raw: acks=0 has no answers to count".into());
+    }
+    if args.num_records.is_none() && args.duration_secs.is_none() {
+        return Err("perf produce-raw: give --num-records, --duration-secs or both".into());
     }
     let c = &args.common;
     let by_leader = wire::leaders(c)?;
@@ -184,7 +194,9 @@ pub fn run(args: ProduceRawArgs) -> Result<(), String> {
             let workers: Vec<_> = by_leader
                 .iter()
                 .map(|(addr, parts)| {
-                    let quota = args.num_records * parts.len() as u64 / partitions as u64;
+                    let quota = args
+                        .num_records
+                        .map_or(u64::MAX, |n| n * parts.len() as u64 / partitions as u64);
                     let (args, batch) = (&args, &batch);
                     s.spawn(move || drive(args, addr, parts, batch, quota.max(1)))
                 })

@@ -1,0 +1,85 @@
+"""`bash bench/compare.sh --scenario e2e-latency-raw`: target 1 of issue #24 (end-to-end p99 < 5 ms
+and p99.9 < 10 ms at 50 % of the broker's maximum rate, acks=all, 100 B, one partition) with the
+load generator off the broker's two cores: `weir perf produce-raw` measures the maximum (prebuilt
+batches of RAW_BATCH records, 5 requests in flight, for as long as the end-to-end runs last, so
+that the disk's sustained pace and not its burst decides), then `weir perf e2e-raw` sends the same batches on a fixed schedule at
+half of it and times every record from when it was due to when a raw Fetch delivered it.
+Each topic is deleted after its run, so later runs do not write behind earlier runs' data."""
+
+import subprocess
+
+import scenarios
+import stages
+from compare import free_port, log, perf, start_weir
+
+RAW_BATCH = 1000
+SECS = 10
+
+
+def weir_cli(ctx, bootstrap, *args):
+    r = subprocess.run([ctx.weir, *args, "-b", bootstrap], capture_output=True, text=True,
+                       timeout=120)
+    if r.returncode != 0:
+        raise RuntimeError(f"weir {' '.join(args)}: {r.stderr.strip()}")
+
+
+def max_rate_raw(ctx, bootstrap, secs):
+    rates = []
+    for r in range(ctx.runs):
+        topic = f"rawmax-{r}"
+        weir_cli(ctx, bootstrap, "topics", "create", topic, "--partitions", "1")
+        p = perf(ctx.weir, bootstrap, ["produce-raw", "--topic", topic, "--duration", str(secs),
+                                       "--batch-records", str(RAW_BATCH)], timeout=300)
+        weir_cli(ctx, bootstrap, "topics", "delete", topic)
+        rates.append(p["records_per_sec"])
+        log(f"  raw max rate run {r + 1}: {p['records_per_sec']:,.0f} rec/s over "
+            f"{p['elapsed_secs']:.1f} s (load {ctx.note_load()})")
+    return rates
+
+
+def scenario(ctx):
+    secs = 5 if ctx.quick else SECS
+    ctx.note_load()
+    http = f"127.0.0.1:{free_port()}"
+    b = start_weir(ctx.weir, ctx.work, http=http)
+    runs = []
+    try:
+        rates = max_rate_raw(ctx, b.bootstrap, secs)
+        rate = int(scenarios.med(rates) / 2)
+        ctx.partial = {"max_rate_runs": rates, "rate": rate}
+        log(f"== e2e-raw at 50 % of {scenarios.med(rates):,.0f} rec/s = {rate:,} rec/s, "
+            f"{RAW_BATCH} records per batch")
+        for r in range(ctx.runs):
+            topic = f"e2eraw-{r}"
+            before = stages.scrape(http)
+            e = perf(ctx.weir, b.bootstrap,
+                     ["e2e-raw", "--topic", topic, "--partitions", "1", "--rate", str(rate),
+                      "--duration", str(secs), "--batch-records", str(RAW_BATCH),
+                      "--report-interval", "1",
+                      "--histogram-png", ctx.path(f"e2e-latency-raw-run{r + 1}.png")],
+                     timeout=secs + 90)
+            e["stages"] = stages.breakdown(before, stages.scrape(http))
+            e["load_avg_1m"] = ctx.note_load()
+            weir_cli(ctx, b.bootstrap, "topics", "delete", topic)
+            runs.append(e)
+            l = e["latency_ms"]
+            log(f"  e2e-raw run {r + 1} at {rate:,} rec/s: p50 {l['p50']} ms, p99 {l['p99']} ms, "
+                f"p99.9 {l['p99_9']} ms, max {l['max']} ms (load {e['load_avg_1m']})")
+    finally:
+        b.stop()
+    s = scenarios.summarize_e2e(runs)
+    order = sorted(range(len(runs)), key=lambda i: runs[i]["latency_ms"]["p99"])
+    pick = order[len(order) // 2]
+    print(f"\nEnd-to-end latency with the raw client, 1 node, acks=all, 100 B, 1 partition, "
+          f"{RAW_BATCH} records per batch sent when its last record is due, {secs} s at "
+          f"{rate:,} rec/s (50 % of the median raw max {scenarios.med(rates):,.0f} rec/s), "
+          f"medians of {ctx.runs}:")
+    print(f"p50 {s['p50']:.2f} ms, p99 {s['p99']:.2f} ms ({scenarios.verdict(s['p99'], 5)} < 5 ms), "
+          f"p99.9 {s['p99_9']:.2f} ms ({scenarios.verdict(s['p99_9'], 10)} < 10 ms), max "
+          f"{s['max']:.2f} ms; delivered {s['records_per_sec']:,.0f} rec/s. Histogram: "
+          f"{runs[pick].get('histogram_png')}")
+    print(f"\nWhere the time goes in that run (run {pick + 1}; the broker's per-stage histograms):")
+    stages.print_table(runs[pick]["stages"], runs[pick])
+    return scenarios.finish(ctx, "e2e-latency-raw",
+                            {"max_rate_runs": rates, "rate": rate, "secs": secs,
+                             "batch_records": RAW_BATCH, "medians": s, "e2e_runs": runs})
