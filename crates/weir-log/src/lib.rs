@@ -48,6 +48,9 @@ pub mod txn_index;
 pub mod txn_marker;
 mod volume;
 
+#[cfg(test)]
+mod truncate_race_tests;
+
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;

@@ -31,6 +31,8 @@ mod maintenance;
 mod producers;
 mod read;
 mod replica;
+#[cfg(test)]
+pub(crate) use replica::race_hook;
 mod retention;
 mod roll;
 mod txn;

@@ -25,10 +25,11 @@ use kafka_protocol::messages::{ApiKey, ProduceResponse};
 use serde_json::json;
 
 use super::common::{self, CommonArgs, Progress};
+use super::e2e_raw_fetch::{self as fetch, Schedule};
 use super::live::{Intervals, LiveArgs, Window};
+use super::png;
 use super::report::{self, Latency, Throughput};
 use super::wire::{self, Session};
-use super::{e2e_raw_fetch as fetch, png};
 use crate::cli::raw::code_name;
 
 /// `weir perf e2e-raw ...`.
@@ -80,65 +81,6 @@ pub struct E2eRawArgs {
     /// After the last acknowledgement, wait at most this long for the consumer to catch up.
     #[arg(long = "idle-timeout-secs", default_value_t = 10)]
     pub idle_timeout_secs: u64,
-}
-
-/// When each record is due: record i at `i / rate` seconds after the run's origin.
-#[derive(Debug, Clone, Copy)]
-pub struct Schedule {
-    /// Records per second.
-    pub rate: f64,
-    /// Records per batch.
-    pub batch: usize,
-}
-
-impl Schedule {
-    /// When record `i` is due, in nanoseconds after the origin.
-    pub fn due_ns(&self, i: u64) -> u64 {
-        (i as f64 * 1e9 / self.rate) as u64
-    }
-
-    /// When batch `k` is complete (its last record is due), in nanoseconds after the origin.
-    pub fn batch_due_ns(&self, k: u64) -> u64 {
-        self.due_ns((k + 1) * self.batch as u64 - 1)
-    }
-
-    /// Record in `h` (and count in `head` when due before `head_until_ns`) the latency of
-    /// records `first … last` (run-wide indexes) arriving at `arrived_ns`.
-    pub fn record_arrivals(
-        &self,
-        first: u64,
-        last: u64,
-        arrived_ns: u64,
-        head_until_ns: u64,
-        h: &mut Histogram<u64>,
-        head: &mut Histogram<u64>,
-    ) {
-        // Neighbouring records mostly fall in the same microsecond: record runs, not records.
-        let mut run: Option<(u64, u64, bool)> = None;
-        let mut put = |(us, n, in_head): (u64, u64, bool)| {
-            let us = us.clamp(1, h.high());
-            h.saturating_record_n(us, n);
-            if in_head {
-                head.saturating_record_n(us, n);
-            }
-        };
-        for i in first..=last {
-            let due = self.due_ns(i);
-            let us = arrived_ns.saturating_sub(due) / 1_000;
-            let in_head = due < head_until_ns;
-            run = match run {
-                Some((u, n, hd)) if u == us && hd == in_head => Some((u, n + 1, hd)),
-                Some(prev) => {
-                    put(prev);
-                    Some((us, 1, in_head))
-                }
-                None => Some((us, 1, in_head)),
-            };
-        }
-        if let Some(prev) = run {
-            put(prev);
-        }
-    }
 }
 
 /// Check one Produce answer: the partition succeeded at `expected` base offset.
@@ -387,38 +329,4 @@ pub fn run(args: E2eRawArgs) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn batches_are_due_when_their_last_record_is() {
-        let s = Schedule {
-            rate: 1000.0,
-            batch: 10,
-        };
-        assert_eq!(s.due_ns(0), 0);
-        assert_eq!(s.due_ns(1), 1_000_000);
-        assert_eq!(s.batch_due_ns(0), 9_000_000);
-        assert_eq!(s.batch_due_ns(2), 29_000_000);
-    }
-
-    #[test]
-    fn each_record_counts_from_its_own_due_time() {
-        let s = Schedule {
-            rate: 1000.0,
-            batch: 10,
-        };
-        let (mut h, mut head) = (report::new_histogram(), report::new_histogram());
-        // Records 0..=9 arrive 1 ms after the last one was due: 10 ms … 1 ms.
-        s.record_arrivals(0, 9, 10_000_000, 5_000_000, &mut h, &mut head);
-        assert_eq!(h.len(), 10);
-        assert_eq!(h.max(), h.highest_equivalent(10_000));
-        assert_eq!(h.min(), h.lowest_equivalent(1_000));
-        // Records due before 5 ms (0..=4) are also the head's.
-        assert_eq!(head.len(), 5);
-        assert_eq!(head.min(), head.lowest_equivalent(6_000));
-    }
 }

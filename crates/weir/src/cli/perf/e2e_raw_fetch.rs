@@ -16,7 +16,6 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use weir_log::batch::{BatchHeader, HEADER_LEN};
 
-use super::e2e_raw::Schedule;
 use super::live::Window;
 use super::report;
 use super::wire::Session;
@@ -32,6 +31,65 @@ pub struct Tail {
     topic: String,
     partition: i32,
     next: i64,
+}
+
+/// When each record is due: record i at `i / rate` seconds after the run's origin.
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    /// Records per second.
+    pub rate: f64,
+    /// Records per batch.
+    pub batch: usize,
+}
+
+impl Schedule {
+    /// When record `i` is due, in nanoseconds after the origin.
+    pub fn due_ns(&self, i: u64) -> u64 {
+        (i as f64 * 1e9 / self.rate) as u64
+    }
+
+    /// When batch `k` is complete (its last record is due), in nanoseconds after the origin.
+    pub fn batch_due_ns(&self, k: u64) -> u64 {
+        self.due_ns((k + 1) * self.batch as u64 - 1)
+    }
+
+    /// Record in `h` (and count in `head` when due before `head_until_ns`) the latency of
+    /// records `first … last` (run-wide indexes) arriving at `arrived_ns`.
+    pub fn record_arrivals(
+        &self,
+        first: u64,
+        last: u64,
+        arrived_ns: u64,
+        head_until_ns: u64,
+        h: &mut Histogram<u64>,
+        head: &mut Histogram<u64>,
+    ) {
+        // Neighbouring records mostly fall in the same microsecond: record runs, not records.
+        let mut run: Option<(u64, u64, bool)> = None;
+        let mut put = |(us, n, in_head): (u64, u64, bool)| {
+            let us = us.clamp(1, h.high());
+            h.saturating_record_n(us, n);
+            if in_head {
+                head.saturating_record_n(us, n);
+            }
+        };
+        for i in first..=last {
+            let due = self.due_ns(i);
+            let us = arrived_ns.saturating_sub(due) / 1_000;
+            let in_head = due < head_until_ns;
+            run = match run {
+                Some((u, n, hd)) if u == us && hd == in_head => Some((u, n + 1, hd)),
+                Some(prev) => {
+                    put(prev);
+                    Some((us, 1, in_head))
+                }
+                None => Some((us, 1, in_head)),
+            };
+        }
+        if let Some(prev) = run {
+            put(prev);
+        }
+    }
 }
 
 /// What [`Tail::read`] needs to know about the run.
@@ -216,5 +274,39 @@ impl Tail {
             r.latency.add(&window).map_err(|e| e.to_string())?;
         }
         Ok(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_are_due_when_their_last_record_is() {
+        let s = Schedule {
+            rate: 1000.0,
+            batch: 10,
+        };
+        assert_eq!(s.due_ns(0), 0);
+        assert_eq!(s.due_ns(1), 1_000_000);
+        assert_eq!(s.batch_due_ns(0), 9_000_000);
+        assert_eq!(s.batch_due_ns(2), 29_000_000);
+    }
+
+    #[test]
+    fn each_record_counts_from_its_own_due_time() {
+        let s = Schedule {
+            rate: 1000.0,
+            batch: 10,
+        };
+        let (mut h, mut head) = (report::new_histogram(), report::new_histogram());
+        // Records 0..=9 arrive 1 ms after the last one was due: 10 ms … 1 ms.
+        s.record_arrivals(0, 9, 10_000_000, 5_000_000, &mut h, &mut head);
+        assert_eq!(h.len(), 10);
+        assert_eq!(h.max(), h.highest_equivalent(10_000));
+        assert_eq!(h.min(), h.lowest_equivalent(1_000));
+        // Records due before 5 ms (0..=4) are also the head's.
+        assert_eq!(head.len(), 5);
+        assert_eq!(head.min(), head.lowest_equivalent(6_000));
     }
 }
