@@ -271,6 +271,62 @@ fn two_brokers_down_with_min_insync_2_refuses_acks_all_and_acknowledges_nothing(
     assert_eq!(log_end(&nodes[li], "safe", 0), 2);
 }
 
+/// A follower whose fetch to a leader is long-polling there picks up a partition it starts to
+/// follow from that leader at once, not when the long-poll ends: with
+/// `replica.fetch.wait.max.ms` at 20 s, the first acks=all produce to a new RF=3 topic is
+/// answered long before the parked fetches (covering only the older topic) would return.
+#[test]
+fn a_new_partition_is_fetched_without_waiting_for_the_long_poll_in_flight() {
+    let _serial = serial();
+    let nodes = start_controller_and_three_brokers(
+        weir(),
+        // Followers are not dropped from the ISR meanwhile (which would also let it through).
+        BrokerOptions::default()
+            .config("broker.session.timeout.ms", "3000")
+            .config("broker.heartbeat.interval.ms", "500")
+            .config("replica.lag.time.max.ms", "30000")
+            .config("replica.fetch.wait.max.ms", "20000"),
+    );
+    // Three partitions: every broker leads one, so every broker has a fetcher to each other.
+    assert_eq!(
+        create_replicated_topic(&nodes[1].bootstrap(), "old", 3, 3, &[]),
+        0
+    );
+    assert!(wait_until(Duration::from_secs(20), || full_isr(
+        &nodes, "old", 3
+    )));
+    for (i, p) in view(&nodes, "old", &[]).iter().enumerate() {
+        let li = (p.leader - 1) as usize;
+        assert_eq!(produce_raw(&nodes[li], "old", i as i32, 10_000), 0);
+    }
+    // Every follower fetch is now parked at its leader for up to 20 s.
+    assert_eq!(
+        create_replicated_topic(&nodes[1].bootstrap(), "new", 1, 3, &[]),
+        0
+    );
+    let mut leader = -1;
+    assert!(wait_until(Duration::from_secs(10), || {
+        leader = view(&nodes, "new", &[]).first().map_or(-1, |p| p.leader);
+        leader > 0
+    }));
+    let started = Instant::now();
+    assert_eq!(
+        produce_raw(&nodes[(leader - 1) as usize], "new", 0, 30_000),
+        0
+    );
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(5),
+        "the first acks=all produce to the new topic took {took:?} (the followers' long-polls \
+         end after 20 s)\n{}",
+        nodes
+            .iter()
+            .map(|n| n.output())
+            .collect::<Vec<_>>()
+            .join("\n=====\n")
+    );
+}
+
 /// KIP-392: brokers in racks r2–r4 with the rack-aware replica selector; the leader points a
 /// consumer in rack r<follower> at that follower, the follower serves consumer fetches up to its
 /// high watermark, and a librdkafka consumer with `client.rack` reads everything.

@@ -40,6 +40,11 @@ enum RoundError {
     Protocol(String),
     #[error("timed out waiting for the leader")]
     Timeout,
+    /// The follow targets changed while the long-poll was parked at the leader: a partition of
+    /// this leader (new, or at a new leader epoch) is not in it. The connection is dropped (its
+    /// answer is still due) and the next round starts at once.
+    #[error("follow targets changed during the long-poll")]
+    Superseded,
 }
 
 struct Connection {
@@ -57,6 +62,8 @@ pub async fn run(broker: Arc<ReplicaManager>, leader: i32) {
     let mut conn: Option<Connection> = None;
     tracing::info!(leader, "replica fetcher started");
     loop {
+        // Before the targets are read: a change after that must end the round's long-poll.
+        let mut changes = broker.subscribe_targets();
         let parts: Vec<(TopicPartition, FollowTarget)> = {
             let mut table = broker.fetch_table();
             let parts: Vec<_> = table
@@ -78,12 +85,20 @@ pub async fn run(broker: Arc<ReplicaManager>, leader: i32) {
             tokio::time::sleep_until(due.into()).await;
             continue;
         }
-        match round(&broker, leader, &parts, &mut conn).await {
+        let poll = Poll {
+            changes: &mut changes,
+            held_back_until: next_due,
+        };
+        match round(&broker, leader, &parts, &mut conn, poll).await {
             Ok(failed) => {
                 let now = Instant::now();
                 for (tp, target) in failed {
                     delays.delay(&tp, target, now, partition_backoff);
                 }
+            }
+            Err(RoundError::Superseded) => {
+                tracing::debug!(leader, "replica fetch abandoned: follow targets changed");
+                conn = None;
             }
             Err(e) => {
                 tracing::debug!(leader, error = %e, "replica fetch failed; backing off");
@@ -94,6 +109,13 @@ pub async fn run(broker: Arc<ReplicaManager>, leader: i32) {
     }
 }
 
+/// How a round's long-poll ends early: on a follow-target change it does not cover, and by the
+/// time partitions held back for a backoff may be fetched again.
+struct Poll<'a> {
+    changes: &'a mut tokio::sync::watch::Receiver<u64>,
+    held_back_until: Option<Instant>,
+}
+
 /// One fetch round. Returns the partitions to hold back for a while: those the leader answered
 /// with an error, whose answer could not be applied, or whose answer was dropped because the log
 /// end moved meanwhile (a damaged copy, see below).
@@ -102,6 +124,7 @@ async fn round(
     leader: i32,
     parts: &[(TopicPartition, FollowTarget)],
     conn: &mut Option<Connection>,
+    poll: Poll<'_>,
 ) -> Result<Vec<(TopicPartition, FollowTarget)>, RoundError> {
     let addr = leader_addr(broker, leader).ok_or(RoundError::NoEndpoint(leader))?;
     if conn.as_ref().is_none_or(|c| c.addr != addr) {
@@ -125,7 +148,12 @@ async fn round(
         parts.iter().map(|(tp, t)| (tp, *t)).collect();
     let mut req = FetchRequest::default();
     req.replica_id = BrokerId(broker.settings.node_id);
-    req.max_wait_ms = cfg.fetch_wait_max_ms;
+    // Partitions held back rejoin when their backoff ends: the long-poll ends by then.
+    req.max_wait_ms = poll.held_back_until.map_or(cfg.fetch_wait_max_ms, |t| {
+        let ms = t.saturating_duration_since(Instant::now()).as_millis();
+        cfg.fetch_wait_max_ms
+            .min(i32::try_from(ms).unwrap_or(i32::MAX))
+    });
     req.min_bytes = 1;
     req.max_bytes = cfg.fetch_response_max_bytes;
     req.isolation_level = 0;
@@ -161,8 +189,8 @@ async fn round(
     if logs.is_empty() {
         return Ok(parts.to_vec());
     }
-    let _in_flight = InFlight::mark(
-        broker,
+    let in_flight = InFlight::mark(
+        broker.clone(),
         fetched_from
             .iter()
             .map(|(tp, o)| (tp.clone(), *o))
@@ -178,18 +206,36 @@ async fn round(
     )
     .map_err(|e| RoundError::Protocol(e.to_string()))?;
     let wait = Duration::from_millis(cfg.fetch_wait_max_ms.max(0) as u64) + Duration::from_secs(30);
-    let body = tokio::time::timeout(wait, async {
+    let in_request: HashMap<&TopicPartition, FollowTarget> = sent
+        .iter()
+        .filter(|(tp, _)| logs.contains_key(**tp))
+        .map(|(tp, t)| (*tp, *t))
+        .collect();
+    let answer = tokio::time::timeout(wait, async {
         c.stream.write_all(&frame).await?;
+        // Until the answer starts, a partition this request does not cover ends the wait.
         let mut prefix = [0u8; 4];
-        c.stream.read_exact(&mut prefix).await?;
+        tokio::select! {
+            r = c.stream.read_exact(&mut prefix) => { r?; }
+            () = superseded(broker, leader, &in_request, poll.changes) => return Ok(None),
+        }
         let len = weir_protocol::frame::frame_length(prefix, MAX_RESPONSE)
             .map_err(|e| std::io::Error::other(e.to_string()))?;
         let mut buf = vec![0u8; len];
         c.stream.read_exact(&mut buf).await?;
-        Ok::<_, std::io::Error>(buf)
+        Ok::<_, std::io::Error>(Some(buf))
     })
     .await
     .map_err(|_| RoundError::Timeout)??;
+    let Some(body) = answer else {
+        // The leader may still read the abandoned request and count its fetch offsets: keep
+        // them claimed for as long as an answer could have taken.
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            drop(in_flight);
+        });
+        return Err(RoundError::Superseded);
+    };
     let resp: FetchResponse = weir_protocol::client::decode_response(
         ApiKey::Fetch,
         FETCH_VERSION,
@@ -267,24 +313,52 @@ async fn round(
     Ok(failed)
 }
 
+/// Returns once the follow targets hold a partition of `leader` (with a local log) that
+/// `in_request` does not have at the same target: the long-poll in flight cannot bring it.
+async fn superseded(
+    broker: &ReplicaManager,
+    leader: i32,
+    in_request: &HashMap<&TopicPartition, FollowTarget>,
+    changes: &mut tokio::sync::watch::Receiver<u64>,
+) {
+    loop {
+        if changes.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+        let candidates: Vec<TopicPartition> = broker
+            .fetch_table()
+            .targets
+            .iter()
+            .filter(|(tp, t)| t.leader == leader && in_request.get(tp) != Some(t))
+            .map(|(tp, _)| tp.clone())
+            .collect();
+        if candidates.iter().any(|tp| broker.logs.get(tp).is_some()) {
+            return;
+        }
+    }
+}
+
 /// The partitions of a fetch request from when it is sent until its answer was applied (or the
-/// round failed): `FetchTable::in_flight`.
-struct InFlight<'a> {
-    broker: &'a ReplicaManager,
+/// round failed, or for as long as an abandoned request could still be answered):
+/// `FetchTable::in_flight`.
+struct InFlight {
+    broker: Arc<ReplicaManager>,
     claims: Vec<(TopicPartition, i64)>,
 }
 
-impl<'a> InFlight<'a> {
-    fn mark(broker: &'a ReplicaManager, claims: Vec<(TopicPartition, i64)>) -> Self {
-        let mut table = broker.fetch_table();
-        for (tp, offset) in &claims {
-            table.in_flight.entry(tp.clone()).or_default().push(*offset);
+impl InFlight {
+    fn mark(broker: Arc<ReplicaManager>, claims: Vec<(TopicPartition, i64)>) -> Self {
+        {
+            let mut table = broker.fetch_table();
+            for (tp, offset) in &claims {
+                table.in_flight.entry(tp.clone()).or_default().push(*offset);
+            }
         }
         InFlight { broker, claims }
     }
 }
 
-impl Drop for InFlight<'_> {
+impl Drop for InFlight {
     fn drop(&mut self) {
         let mut table = self.broker.fetch_table();
         for (tp, offset) in &self.claims {

@@ -84,8 +84,16 @@ impl ReplicaManager {
             self.update_high_watermark(&tp, &log, &p);
         }
         let leaving = self.is_leaving();
-        let mut table = self.fetch_table();
-        table.targets = if leaving { HashMap::new() } else { targets };
+        let targets = if leaving { HashMap::new() } else { targets };
+        let changed = {
+            let mut table = self.fetch_table();
+            let changed = table.targets != targets;
+            table.targets = targets;
+            changed
+        };
+        if changed {
+            self.notify_targets_changed();
+        }
     }
 
     /// Recompute a led partition's high watermark from its (maximal) ISR.

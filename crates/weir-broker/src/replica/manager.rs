@@ -76,6 +76,9 @@ pub struct ReplicaManager {
     new_appends: watch::Sender<Instant>,
     /// Serialises high-watermark advances so they are monotonic.
     hw_lock: Mutex<()>,
+    /// Bumped whenever the follow targets change; a fetcher whose long-poll does not cover a
+    /// partition it now follows abandons it (`fetcher.rs`).
+    targets_changed: watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for ReplicaManager {
@@ -129,6 +132,7 @@ impl ReplicaManager {
             new_data: watch::channel(Instant::now()).0,
             new_appends: watch::channel(Instant::now()).0,
             hw_lock: Mutex::new(()),
+            targets_changed: watch::channel(0).0,
         }
     }
 
@@ -193,6 +197,16 @@ impl ReplicaManager {
     /// with the time of the latest; subscribe before reading.
     pub fn subscribe_new_appends(&self) -> watch::Receiver<Instant> {
         self.new_appends.subscribe()
+    }
+
+    /// A receiver of follow-target changes (subscribe before reading the fetch table).
+    pub(super) fn subscribe_targets(&self) -> watch::Receiver<u64> {
+        self.targets_changed.subscribe()
+    }
+
+    /// Tell the fetchers that the follow targets changed.
+    pub(super) fn notify_targets_changed(&self) {
+        self.targets_changed.send_modify(|g| *g = g.wrapping_add(1));
     }
 
     /// Number of fetch requests currently being served (each holds a new-data subscription
