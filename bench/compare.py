@@ -361,7 +361,8 @@ def main():
                     "its produce/consume figures are measured in the same run, interleaved with "
                     "this one's, and printed as after ÷ before")
     ap.add_argument("--scenario", help="run only this scenario of issue #24 (e2e-latency, "
-                    "e2e-latency-raw, e2e-low-rate, consume, cpu, replication, wide, scale, startup; "
+                    "e2e-latency-raw, e2e-low-rate, consume, cpu, replication, replication-e2e-raw, wide, "
+                    "scale, startup; "
                     "bench/scenarios.py) instead of the whole comparison")
     ap.add_argument("--runs", type=int, help="runs per figure for --scenario (default 3; 1 with "
                     "--quick)")

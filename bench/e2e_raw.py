@@ -83,3 +83,57 @@ def scenario(ctx):
     return scenarios.finish(ctx, "e2e-latency-raw",
                             {"max_rate_runs": rates, "rate": rate, "secs": secs,
                              "batch_records": RAW_BATCH, "medians": s, "e2e_runs": runs})
+
+
+def replication_scenario(ctx):
+    """`--scenario replication-e2e-raw`: target 3's end-to-end part (p99 < 10 ms at 50 % load) on
+    the RF=3 cluster of `--scenario replication` (one controller + three brokers,
+    min.insync.replicas=2), with the raw client: the maximum from `produce-raw` on an RF=3
+    topic, then `e2e-raw` at half of it; each topic deleted after its run."""
+    import replication
+    secs = 5 if ctx.quick else SECS
+    ctx.note_load()
+    with replication.rf1_and_rf3(ctx.weir, ctx.work) as (_single, brokers):
+        admin = brokers[0].bootstrap
+        bs3 = ",".join(b.bootstrap for b in brokers)
+        rf3 = ["--config", "min.insync.replicas=2"]
+        rates = []
+        for r in range(ctx.runs):
+            topic = f"rf3max-{r}"
+            replication.create(ctx.weir, admin, topic, 3, rf3)
+            p = perf(ctx.weir, bs3, ["produce-raw", "--topic", topic, "--duration", str(secs),
+                                     "--batch-records", str(RAW_BATCH)], timeout=300)
+            weir_cli(ctx, admin, "topics", "delete", topic)
+            rates.append(p["records_per_sec"])
+            log(f"  RF=3 raw max rate run {r + 1}: {p['records_per_sec']:,.0f} rec/s "
+                f"(load {ctx.note_load()})")
+        rate = int(scenarios.med(rates) / 2)
+        ctx.partial = {"max_rate_runs": rates, "rate": rate}
+        runs = []
+        for r in range(ctx.runs):
+            topic = f"rf3e2e-{r}"
+            replication.create(ctx.weir, admin, topic, 3, rf3)
+            cpu0 = sum(b.cpu() for b in brokers)
+            e = perf(ctx.weir, bs3, ["e2e-raw", "--topic", topic, "--rate", str(rate),
+                                     "--duration", str(secs), "--batch-records", str(RAW_BATCH),
+                                     "--report-interval", "1"], timeout=secs + 90)
+            e["broker_cpu_secs"] = sum(b.cpu() for b in brokers) - cpu0
+            e["load_avg_1m"] = ctx.note_load()
+            weir_cli(ctx, admin, "topics", "delete", topic)
+            runs.append(e)
+            l = e["latency_ms"]
+            log(f"  RF=3 e2e-raw run {r + 1} at {rate:,} rec/s: p50 {l['p50']} ms, p99 {l['p99']} "
+                f"ms, p99.9 {l['p99_9']} ms, max {l['max']} ms; ack p99 "
+                f"{e['ack_latency_ms']['p99']} ms; brokers {e['broker_cpu_secs']:.1f} CPU-s "
+                f"(load {e['load_avg_1m']})")
+    s = scenarios.summarize_e2e(runs)
+    print(f"\nEnd-to-end latency on RF=3 (min.insync.replicas=2, acks=all) with the raw client, "
+          f"100 B, 1 partition, {RAW_BATCH} records per batch, {secs} s at {rate:,} rec/s (50 % "
+          f"of the median RF=3 raw max {scenarios.med(rates):,.0f} rec/s), medians of "
+          f"{ctx.runs}:")
+    print(f"p50 {s['p50']:.2f} ms, p99 {s['p99']:.2f} ms ({scenarios.verdict(s['p99'], 10)} "
+          f"< 10 ms), p99.9 {s['p99_9']:.2f} ms, max {s['max']:.2f} ms; delivered "
+          f"{s['records_per_sec']:,.0f} rec/s")
+    return scenarios.finish(ctx, "replication-e2e-raw",
+                            {"max_rate_runs": rates, "rate": rate, "secs": secs,
+                             "batch_records": RAW_BATCH, "medians": s, "e2e_runs": runs})

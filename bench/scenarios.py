@@ -4,8 +4,9 @@ figures beside its target and writing its raw numbers to <out-dir>/<NAME>.json (
 $CARGO_TARGET_DIR/bench, i.e. target/bench/). Every figure carries the machine's load average
 when it was taken: figures taken with a 1-minute load above 1.5 are marked provisional.
 
-Scenarios: e2e-latency, e2e-low-rate, consume, cpu, wide (here), e2e-latency-raw
-(bench/e2e_raw.py), replication (bench/replication.py), scale and startup (bench/scale.py)."""
+Scenarios: e2e-latency, e2e-low-rate, consume, cpu, wide (here), e2e-latency-raw and
+replication-e2e-raw (bench/e2e_raw.py), replication (bench/replication.py), scale and startup
+(bench/scale.py)."""
 
 import json
 import os
@@ -419,7 +420,8 @@ def run(name, args, work, cache):
     import e2e_raw
     import replication
     table = {**SCENARIOS, "replication": replication.scenario, "scale": scale.scale,
-             "startup": scale.startup, "e2e-latency-raw": e2e_raw.scenario}
+             "startup": scale.startup, "e2e-latency-raw": e2e_raw.scenario,
+             "replication-e2e-raw": e2e_raw.replication_scenario}
     if name not in table:
         log(f"unknown scenario {name!r}; one of: {', '.join(sorted(table))}")
         return 2
