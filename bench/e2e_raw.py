@@ -24,16 +24,18 @@ def weir_cli(ctx, bootstrap, *args):
         raise RuntimeError(f"weir {' '.join(args)}: {r.stderr.strip()}")
 
 
-def max_rate_raw(ctx, bootstrap, secs):
+def max_rate_raw(ctx, bootstrap, secs, create, label="raw", prefix="rawmax"):
+    """`produce-raw` for `secs` on a fresh topic per run (`create(topic)` makes it; deleted
+    after its run through `admin`); returns the rates."""
     rates = []
     for r in range(ctx.runs):
-        topic = f"rawmax-{r}"
-        weir_cli(ctx, bootstrap, "topics", "create", topic, "--partitions", "1")
+        topic = f"{prefix}-{r}"
+        admin = create(topic)
         p = perf(ctx.weir, bootstrap, ["produce-raw", "--topic", topic, "--duration", str(secs),
                                        "--batch-records", str(RAW_BATCH)], timeout=300)
-        weir_cli(ctx, bootstrap, "topics", "delete", topic)
+        weir_cli(ctx, admin, "topics", "delete", topic)
         rates.append(p["records_per_sec"])
-        log(f"  raw max rate run {r + 1}: {p['records_per_sec']:,.0f} rec/s over "
+        log(f"  {label} max rate run {r + 1}: {p['records_per_sec']:,.0f} rec/s over "
             f"{p['elapsed_secs']:.1f} s (load {ctx.note_load()})")
     return rates
 
@@ -45,7 +47,11 @@ def scenario(ctx):
     b = start_weir(ctx.weir, ctx.work, http=http)
     runs = []
     try:
-        rates = max_rate_raw(ctx, b.bootstrap, secs)
+        def create(topic):
+            weir_cli(ctx, b.bootstrap, "topics", "create", topic, "--partitions", "1")
+            return b.bootstrap
+
+        rates = max_rate_raw(ctx, b.bootstrap, secs, create)
         rate = int(scenarios.med(rates) / 2)
         ctx.partial = {"max_rate_runs": rates, "rate": rate}
         log(f"== e2e-raw at 50 % of {scenarios.med(rates):,.0f} rec/s = {rate:,} rec/s, "
@@ -102,16 +108,12 @@ def replication_scenario(ctx):
         admin = brokers[0].bootstrap
         bs3 = ",".join(b.bootstrap for b in brokers)
         rf3 = ["--config", "min.insync.replicas=2"]
-        rates = []
-        for r in range(ctx.runs):
-            topic = f"rf3max-{r}"
+
+        def create(topic):
             replication.create(ctx.weir, admin, topic, 3, rf3)
-            p = perf(ctx.weir, bs3, ["produce-raw", "--topic", topic, "--duration", str(secs),
-                                     "--batch-records", str(RAW_BATCH)], timeout=300)
-            weir_cli(ctx, admin, "topics", "delete", topic)
-            rates.append(p["records_per_sec"])
-            log(f"  RF=3 raw max rate run {r + 1}: {p['records_per_sec']:,.0f} rec/s "
-                f"(load {ctx.note_load()})")
+            return admin
+
+        rates = max_rate_raw(ctx, bs3, secs, create, label="RF=3 raw", prefix="rf3max")
         rate = int(scenarios.med(rates) / 2)
         ctx.partial = {"max_rate_runs": rates, "rate": rate}
         runs = []

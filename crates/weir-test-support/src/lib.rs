@@ -570,6 +570,7 @@ pub mod clients;
 pub mod cluster;
 pub mod group_member;
 pub mod http;
+pub mod perf_cli;
 pub mod ports;
 pub mod proxy;
 pub use ports::{free_port, free_ports};

@@ -6,26 +6,11 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use weir_test_support::perf_cli::{self, json_ok};
 use weir_test_support::{BrokerOptions, BrokerProcess};
 
 fn perf(bootstrap: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_weir"))
-        .arg("perf")
-        .args(args)
-        .args(["-b", bootstrap, "--timeout-secs", "120"])
-        .output()
-        .expect("run weir perf")
-}
-
-fn json_ok(out: Output) -> serde_json::Value {
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "failed: {}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(stdout.lines().count(), 1, "one JSON object: {stdout}");
-    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+    perf_cli::perf(Path::new(env!("CARGO_BIN_EXE_weir")), bootstrap, args)
 }
 
 fn assert_percentiles(lat: &serde_json::Value) {

@@ -3,27 +3,16 @@
 //! record from when it was due (so a batch's wait to fill shows in its records' latency).
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
+use weir_test_support::perf_cli::{self, json_ok};
 use weir_test_support::{BrokerOptions, BrokerProcess};
 
+/// `weir perf ARGS --json` against `bootstrap`.
 fn perf(bootstrap: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_weir"))
-        .arg("perf")
-        .args(args)
-        .args(["-b", bootstrap, "--timeout-secs", "120", "--json"])
-        .output()
-        .expect("run weir perf")
-}
-
-fn json_ok(out: Output) -> serde_json::Value {
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "failed: {}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+    let mut all = args.to_vec();
+    all.push("--json");
+    perf_cli::perf(Path::new(env!("CARGO_BIN_EXE_weir")), bootstrap, &all)
 }
 
 #[test]

@@ -68,11 +68,20 @@ pub struct E2eArgs {
     /// --topics and --partitioner.
     #[command(flatten)]
     pub targets: TargetArgs,
+    /// --report-interval, --head-secs, --histogram-png, --font, --idle-timeout-secs.
+    #[command(flatten)]
+    pub report: E2eReportArgs,
+}
+
+/// How `perf e2e` and `perf e2e-raw` report.
+#[derive(Debug, Args)]
+pub struct E2eReportArgs {
     /// --report-interval.
     #[command(flatten)]
     pub live: LiveArgs,
-    /// Also report the latency of the records sent in the first SECS seconds of the run alone
-    /// (`head_latency_ms`): a slow start shows there even when the whole run's p99 hides it.
+    /// Also report the latency of the records sent (e2e-raw: due) in the first SECS seconds of
+    /// the run alone (`head_latency_ms`): a slow start shows there even when the whole run's p99
+    /// hides it.
     #[arg(long = "head-secs", value_name = "SECS", default_value_t = 5.0)]
     pub head_secs: f64,
     /// Draw the end-to-end latency distribution to this PNG file.
@@ -106,7 +115,7 @@ pub fn run(args: E2eArgs) -> Result<(), String> {
     if args.record_size < 8 {
         return Err("perf e2e: --record-size must be at least 8 (the timestamp)".into());
     }
-    if !(args.head_secs.is_finite() && args.head_secs >= 0.0) {
+    if !(args.report.head_secs.is_finite() && args.report.head_secs >= 0.0) {
         return Err("perf e2e: --head-secs must be a number of seconds ≥ 0".into());
     }
     let c = &args.common;
@@ -132,16 +141,17 @@ pub fn run(args: E2eArgs) -> Result<(), String> {
     let origin = producer.context().start;
     let window = Arc::new(Window::default());
     let live = args
+        .report
         .live
         .report_interval
         .is_some()
         .then(|| Arc::clone(&window));
-    let mut intervals = Intervals::new(&args.live);
+    let mut intervals = Intervals::new(&args.report.live);
     // u64::MAX until the producer knows how many records were acknowledged.
     let target = Arc::new(AtomicU64::new(u64::MAX));
-    let idle = Duration::from_secs(args.idle_timeout_secs);
+    let idle = Duration::from_secs(args.report.idle_timeout_secs);
     let begin = origin.elapsed();
-    let head_until = (begin + Duration::from_secs_f64(args.head_secs)).as_nanos() as u64;
+    let head_until = (begin + Duration::from_secs_f64(args.report.head_secs)).as_nanos() as u64;
     let reader = {
         let target = Arc::clone(&target);
         let opts = ReadOpts {
@@ -197,7 +207,7 @@ pub fn run(args: E2eArgs) -> Result<(), String> {
     progress.finish();
     let s = ctx.state.lock().unwrap_or_else(|e| e.into_inner());
     let e2e = Latency::from_histogram(&got.latency);
-    if let Some(path) = &args.histogram_png {
+    if let Some(path) = &args.report.histogram_png {
         let title =
             format!(
             "weir perf e2e: {} records of {} B at {} rec/s, acks={}: p50 {:.2} ms, p99 {:.2} ms, \
@@ -205,7 +215,7 @@ pub fn run(args: E2eArgs) -> Result<(), String> {
             got.records, args.record_size, args.throughput, args.acks, e2e.p50, e2e.p99, e2e.p999,
             e2e.max,
         );
-        png::write(path, args.font.as_deref(), &title, &got.latency)?;
+        png::write(path, args.report.font.as_deref(), &title, &got.latency)?;
     }
     let ack = Latency::from_histogram(&s.latency);
     let t = Throughput {
@@ -232,13 +242,13 @@ pub fn run(args: E2eArgs) -> Result<(), String> {
     obj.insert("latency_ms".into(), e2e.to_json());
     obj.insert("ack_latency_ms".into(), ack.to_json());
     let head = Latency::from_histogram(&got.head);
-    obj.insert("head_secs".into(), json!(args.head_secs));
+    obj.insert("head_secs".into(), json!(args.report.head_secs));
     obj.insert("head_records".into(), json!(got.head.len()));
     obj.insert("head_latency_ms".into(), head.to_json());
     if let Some(rows) = intervals.into_json() {
         obj.insert("intervals".into(), rows);
     }
-    if let Some(path) = &args.histogram_png {
+    if let Some(path) = &args.report.histogram_png {
         obj.insert("histogram_png".into(), json!(path.display().to_string()));
     }
     report::emit(
@@ -249,7 +259,7 @@ pub fn run(args: E2eArgs) -> Result<(), String> {
             format!("end-to-end: {}.", e2e.to_text()),
             format!(
                 "end-to-end, records sent in the first {} s ({}): {}.",
-                args.head_secs,
+                args.report.head_secs,
                 got.head.len(),
                 head.to_text()
             ),

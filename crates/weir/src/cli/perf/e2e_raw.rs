@@ -13,7 +13,6 @@
 //! its records counts `arrival − due` (so time spent waiting for its batch to fill is included,
 //! and a producer that falls behind its schedule shows as latency, not as a lower rate).
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
@@ -25,8 +24,9 @@ use kafka_protocol::messages::{ApiKey, ProduceResponse};
 use serde_json::json;
 
 use super::common::{self, CommonArgs, Progress};
+use super::e2e::E2eReportArgs;
 use super::e2e_raw_fetch::{self as fetch, Schedule};
-use super::live::{Intervals, LiveArgs, Window};
+use super::live::{Intervals, Window};
 use super::png;
 use super::report::{self, Latency, Throughput};
 use super::wire::{self, Session};
@@ -66,21 +66,9 @@ pub struct E2eRawArgs {
     /// Create the topic with this many partitions first (unless it exists).
     #[arg(long)]
     pub partitions: Option<i32>,
-    /// --report-interval.
+    /// --report-interval, --head-secs, --histogram-png, --font, --idle-timeout-secs.
     #[command(flatten)]
-    pub live: LiveArgs,
-    /// Also report the latency of the records due in the first SECS seconds alone.
-    #[arg(long = "head-secs", value_name = "SECS", default_value_t = 5.0)]
-    pub head_secs: f64,
-    /// Draw the end-to-end latency distribution to this PNG file.
-    #[arg(long = "histogram-png", value_name = "FILE")]
-    pub histogram_png: Option<PathBuf>,
-    /// TrueType font for the PNG's text.
-    #[arg(long, value_name = "FILE", requires = "histogram_png")]
-    pub font: Option<PathBuf>,
-    /// After the last acknowledgement, wait at most this long for the consumer to catch up.
-    #[arg(long = "idle-timeout-secs", default_value_t = 10)]
-    pub idle_timeout_secs: u64,
+    pub report: E2eReportArgs,
 }
 
 /// Check one Produce answer: the partition succeeded at `expected` base offset.
@@ -210,14 +198,19 @@ pub fn run(args: E2eRawArgs) -> Result<(), String> {
     let start = consumer.next_offset();
 
     let window = Arc::new(Window::default());
-    let mut intervals = Intervals::new(&args.live);
+    let mut intervals = Intervals::new(&args.report.live);
     let mut progress = Progress::new(Some(total), c.json, "e2e-raw");
     let (acked, done) = (AtomicU64::new(0), AtomicBool::new(false));
     let origin = Instant::now();
-    let head_until = Duration::from_secs_f64(args.head_secs.max(0.0)).as_nanos() as u64;
-    let idle = Duration::from_secs(args.idle_timeout_secs);
+    let head_until = Duration::from_secs_f64(args.report.head_secs.max(0.0)).as_nanos() as u64;
+    let idle = Duration::from_secs(args.report.idle_timeout_secs);
     let (produced, got) = std::thread::scope(|s| {
-        let live = args.live.report_interval.is_some().then_some(&*window);
+        let live = args
+            .report
+            .live
+            .report_interval
+            .is_some()
+            .then_some(&*window);
         let (acked, done) = (&acked, &done);
         let reader = s.spawn(move || {
             consumer.read(&fetch::ReadPlan {
@@ -255,7 +248,7 @@ pub fn run(args: E2eRawArgs) -> Result<(), String> {
     let ack_hist = produced?;
     let got = got?;
     let e2e = Latency::from_histogram(&got.latency);
-    if let Some(path) = &args.histogram_png {
+    if let Some(path) = &args.report.histogram_png {
         let title = format!(
             "weir perf e2e-raw: {} records of {} B at {} rec/s, acks={}, {} per batch: p50 {:.2} \
              ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms",
@@ -269,7 +262,7 @@ pub fn run(args: E2eRawArgs) -> Result<(), String> {
             e2e.p999,
             e2e.max
         );
-        png::write(path, args.font.as_deref(), &title, &got.latency)?;
+        png::write(path, args.report.font.as_deref(), &title, &got.latency)?;
     }
     let t = Throughput {
         records: got.records,
@@ -295,13 +288,13 @@ pub fn run(args: E2eRawArgs) -> Result<(), String> {
     t.json_fields(&mut obj);
     obj.insert("latency_ms".into(), e2e.to_json());
     obj.insert("ack_latency_ms".into(), ack.to_json());
-    obj.insert("head_secs".into(), json!(args.head_secs));
+    obj.insert("head_secs".into(), json!(args.report.head_secs));
     obj.insert("head_records".into(), json!(got.head.len()));
     obj.insert("head_latency_ms".into(), head.to_json());
     if let Some(rows) = intervals.into_json() {
         obj.insert("intervals".into(), rows);
     }
-    if let Some(path) = &args.histogram_png {
+    if let Some(path) = &args.report.histogram_png {
         obj.insert("histogram_png".into(), json!(path.display().to_string()));
     }
     report::emit(
@@ -315,7 +308,7 @@ pub fn run(args: E2eRawArgs) -> Result<(), String> {
             ),
             format!(
                 "end-to-end, records due in the first {} s ({}): {}.",
-                args.head_secs,
+                args.report.head_secs,
                 got.head.len(),
                 head.to_text()
             ),
