@@ -96,6 +96,30 @@ pub struct E2eReportArgs {
     pub idle_timeout_secs: u64,
 }
 
+impl E2eReportArgs {
+    /// The latency fields of an end-to-end result: `latency_ms`, `ack_latency_ms`, `head_secs`,
+    /// `head_records`, `head_latency_ms`, and `intervals` / `histogram_png` when asked for.
+    pub fn json_fields(
+        &self,
+        obj: &mut serde_json::Map<String, serde_json::Value>,
+        (e2e, ack, head): (Latency, Latency, Latency),
+        head_records: u64,
+        intervals: Intervals,
+    ) {
+        obj.insert("latency_ms".into(), e2e.to_json());
+        obj.insert("ack_latency_ms".into(), ack.to_json());
+        obj.insert("head_secs".into(), json!(self.head_secs));
+        obj.insert("head_records".into(), json!(head_records));
+        obj.insert("head_latency_ms".into(), head.to_json());
+        if let Some(rows) = intervals.into_json() {
+            obj.insert("intervals".into(), rows);
+        }
+        if let Some(path) = &self.histogram_png {
+            obj.insert("histogram_png".into(), json!(path.display().to_string()));
+        }
+    }
+}
+
 /// What the consumer thread measured.
 struct Received {
     latency: Histogram<u64>,
@@ -239,18 +263,9 @@ pub fn run(args: E2eArgs) -> Result<(), String> {
     obj.insert("acked".into(), json!(acked));
     obj.insert("failed".into(), json!(s.failed));
     t.json_fields(&mut obj);
-    obj.insert("latency_ms".into(), e2e.to_json());
-    obj.insert("ack_latency_ms".into(), ack.to_json());
     let head = Latency::from_histogram(&got.head);
-    obj.insert("head_secs".into(), json!(args.report.head_secs));
-    obj.insert("head_records".into(), json!(got.head.len()));
-    obj.insert("head_latency_ms".into(), head.to_json());
-    if let Some(rows) = intervals.into_json() {
-        obj.insert("intervals".into(), rows);
-    }
-    if let Some(path) = &args.report.histogram_png {
-        obj.insert("histogram_png".into(), json!(path.display().to_string()));
-    }
+    args.report
+        .json_fields(&mut obj, (e2e, ack, head), got.head.len(), intervals);
     report::emit(
         c.json,
         obj,

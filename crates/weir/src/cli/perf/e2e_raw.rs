@@ -286,17 +286,8 @@ pub fn run(args: E2eRawArgs) -> Result<(), String> {
     obj.insert("sent".into(), json!(total));
     obj.insert("acked".into(), json!(acked.load(Ordering::Relaxed)));
     t.json_fields(&mut obj);
-    obj.insert("latency_ms".into(), e2e.to_json());
-    obj.insert("ack_latency_ms".into(), ack.to_json());
-    obj.insert("head_secs".into(), json!(args.report.head_secs));
-    obj.insert("head_records".into(), json!(got.head.len()));
-    obj.insert("head_latency_ms".into(), head.to_json());
-    if let Some(rows) = intervals.into_json() {
-        obj.insert("intervals".into(), rows);
-    }
-    if let Some(path) = &args.report.histogram_png {
-        obj.insert("histogram_png".into(), json!(path.display().to_string()));
-    }
+    args.report
+        .json_fields(&mut obj, (e2e, ack, head), got.head.len(), intervals);
     report::emit(
         c.json,
         obj,
