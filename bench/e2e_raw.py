@@ -75,8 +75,7 @@ def scenario(ctx):
     finally:
         b.stop()
     s = scenarios.summarize_e2e(runs)
-    order = sorted(range(len(runs)), key=lambda i: runs[i]["latency_ms"]["p99"])
-    pick = order[len(order) // 2]
+    pick = scenarios.median_p99_run(runs)
     # The picture of the run whose p99 is the median one.
     png = ctx.path("e2e-latency-raw.png")
     shutil.copyfile(runs[pick]["histogram_png"], png)

@@ -120,6 +120,12 @@ def e2e_runs(ctx, bootstrap, tag, rate, secs, linger, png=None, head=5, http=Non
     return out
 
 
+def median_p99_run(runs):
+    """Index of the run whose end-to-end p99 is the median one."""
+    order = sorted(range(len(runs)), key=lambda i: runs[i]["latency_ms"]["p99"])
+    return order[len(order) // 2]
+
+
 def summarize_e2e(runs):
     return {q: med([e["latency_ms"][q] for e in runs]) for q in ("p50", "p99", "p99_9", "max")} | {
         "head_p99": med([e["head_latency_ms"]["p99"] for e in runs]),
@@ -141,8 +147,7 @@ def e2e_latency(ctx):
         b.stop()
     s = summarize_e2e(runs)
     # The picture of the run whose p99 is the median one.
-    order = sorted(range(len(runs)), key=lambda i: runs[i]["latency_ms"]["p99"])
-    pick = order[len(order) // 2]
+    pick = median_p99_run(runs)
     png = ctx.path("e2e-latency.png")
     shutil.copyfile(runs[pick]["histogram_png"], png)
     print(f"\nEnd-to-end latency, 1 node, acks=all, 100 B, 1 partition, linger.ms={E2E_LINGER_MS}, "
@@ -175,8 +180,7 @@ def e2e_low_rate(ctx):
     print(f"first 5 s: p99 {s['head_p99']:.2f} ms ({verdict(s['head_p99'], 1)} < 1 ms); whole run: "
           f"p50 {s['p50']:.2f} ms, p99 {s['p99']:.2f} ms ({verdict(s['p99'], 1)} < 1 ms), "
           f"p99.9 {s['p99_9']:.2f} ms, max {s['max']:.2f} ms")
-    order = sorted(range(len(runs)), key=lambda i: runs[i]["latency_ms"]["p99"])
-    pick = order[len(order) // 2]
+    pick = median_p99_run(runs)
     print(f"\nWhere the time goes (run {pick + 1}, the median p99):")
     stages.print_table(runs[pick]["stages"], runs[pick], 0)
     return finish(ctx, "e2e-low-rate", {"secs": secs, "medians": s, "e2e_runs": runs})
