@@ -107,7 +107,7 @@ def scenario(ctx):
         f"pages {cache['recycled_pages_mb_s']:,} MB/s")
     res = {f"{s}B-p{parts}": {"rf1": [], "rf3": []} for s, parts in loads}
     with page_cache.steady(work) as ballast, rf1_and_rf3(ctx.weir, work) as (single, brokers):
-        cache.update(ballast)
+        cache.update(ballast.info)
         cluster_bs = ",".join(b.bootstrap for b in brokers)
         for run in range(ctx.runs):
             for size, parts in loads:
