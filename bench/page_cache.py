@@ -53,52 +53,24 @@ def baselines(workdir, mib=1024):
     return {"free_pages_mb_s": round(first), "recycled_pages_mb_s": round(second)}
 
 
-class Ballast:
-    """Files that fill the free memory with clean page cache (see the module's doc); `fill` tops
-    them up (e.g. after a scenario deleted a topic and so freed its pages), `remove` deletes them.
-    `info`: {"ballast_mib", "ballast_mb_s", "mem_free_mib_before"} of the first fill, and
-    "refilled_mib", the sum of the later ones."""
-
-    def __init__(self, workdir, keep_free_mib=1024, keep_disk_gib=20):
-        self.workdir, self.keep_free, self.keep_disk = workdir, keep_free_mib, keep_disk_gib
-        self.parts = []
-        self.info = {"ballast_mib": 0, "mem_free_mib_before": mem_free_mib(),
-                     "ballast_mb_s": None, "refilled_mib": 0}
-
-    def fill(self):
-        """Write one more part, sized to leave `keep_free_mib` MiB free and `keep_disk_gib` GiB
-        of disk; returns the MiB written."""
-        free = mem_free_mib()
-        disk = shutil.disk_usage(self.workdir).free // MiB - self.keep_disk * 1024
-        size = max(0, min(free - self.keep_free, disk))
-        if size == 0:
-            return 0
-        path = os.path.join(self.workdir, f"page-cache-ballast-{len(self.parts)}")
-        self.parts.append(path)
-        log(f"page cache: writing a {size:,} MiB ballast ({free:,} MiB free)")
-        rate = round(write_file(path, size))
-        log(f"page cache: ballast at {rate:,} MB/s; {mem_free_mib():,} MiB free now")
-        if len(self.parts) == 1:
-            self.info.update(ballast_mib=size, ballast_mb_s=rate)
-        else:
-            self.info["refilled_mib"] += size
-        return size
-
-    def remove(self):
-        for path in self.parts:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
-        self.parts = []
-
-
 @contextlib.contextmanager
 def steady(workdir, keep_free_mib=1024, keep_disk_gib=20):
-    """Fill the free memory with a ballast (`Ballast`) so that the benchmark's writes recycle
-    page-cache pages as a long-running broker host does; yields the `Ballast` (call `fill` again
-    after freeing page cache, e.g. deleting a topic); deleted on exit."""
-    ballast = Ballast(workdir, keep_free_mib, keep_disk_gib)
+    """Fill the free memory with a ballast file (clean page cache once written) so that the
+    benchmark's writes recycle page-cache pages as a long-running broker host does; bounded so
+    that `keep_disk_gib` GiB of disk stay free. Yields {"ballast_mib", "ballast_mb_s",
+    "mem_free_mib_before"}; the ballast is deleted on exit."""
+    free = mem_free_mib()
+    disk = shutil.disk_usage(workdir).free // MiB - keep_disk_gib * 1024
+    size = max(0, min(free - keep_free_mib, disk))
+    path = os.path.join(workdir, "page-cache-ballast")
+    info = {"ballast_mib": size, "mem_free_mib_before": free, "ballast_mb_s": None}
     try:
-        ballast.fill()
-        yield ballast
+        if size > 0:
+            log(f"page cache: writing a {size:,} MiB ballast ({free:,} MiB free)")
+            info["ballast_mb_s"] = round(write_file(path, size))
+            log(f"page cache: ballast at {info['ballast_mb_s']:,} MB/s; {mem_free_mib():,} MiB "
+                "free now")
+        yield info
     finally:
-        ballast.remove()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)

@@ -17,6 +17,7 @@ import os
 import statistics
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from compare import Broker, free_port, log, perf  # noqa: E402
@@ -63,7 +64,6 @@ def create(weir, bootstrap, topic, rf, extra, partitions=1):
         r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
         if r.returncode == 0:
             return
-        import time
         time.sleep(0.2)  # brokers still registering; bounded retries
     raise RuntimeError(f"create {topic}: {r.stderr.strip()}")
 
@@ -72,7 +72,6 @@ def settle(brokers, idle_cpu=0.01, window=0.25, limit=60.0):
     """Wait (at most `limit` s) until the brokers use under `idle_cpu` CPU-s per `window` s: with
     min.insync.replicas=2 the third replica may still be catching up when the producer is done,
     and that work belongs to this run, not to the next one. Returns the seconds waited."""
-    import time
     t0 = time.monotonic()
     while time.monotonic() - t0 < limit:
         c0 = sum(b.cpu() for b in brokers)
@@ -107,7 +106,7 @@ def scenario(ctx):
         f"pages {cache['recycled_pages_mb_s']:,} MB/s")
     res = {f"{s}B-p{parts}": {"rf1": [], "rf3": []} for s, parts in loads}
     with page_cache.steady(work) as ballast, rf1_and_rf3(ctx.weir, work) as (single, brokers):
-        cache.update(ballast.info)
+        cache.update(ballast)
         cluster_bs = ",".join(b.bootstrap for b in brokers)
         for run in range(ctx.runs):
             for size, parts in loads:
